@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# run.sh: echo benchmark, epoll-echo (reference) vs swx-server in one run; writes docs/benchmarks.md.
+#
+# Environment (all optional):
+#   BUILD_DIR       meson build dir (default ./build; set up if missing)
+#   BENCH_DURATION  measured seconds per configuration (default 8, loadgen caps at 60)
+#   BENCH_WARMUP    warm-up seconds per configuration (default 2)
+#   BENCH_SIZE      message size in bytes (default 64)
+#   BENCH_THREADS   loadgen threads, 0 = one per CPU (default 1)
+#   BENCH_CONFIGS   space-separated CONNECTIONS:PIPELINE pairs (default "50:1 50:16 1000:1")
+#   BENCH_OUT       report path (default docs/benchmarks.md)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$(realpath -m "${BUILD_DIR:-$ROOT/build}")
+DURATION=${BENCH_DURATION:-8}
+WARMUP=${BENCH_WARMUP:-2}
+SIZE=${BENCH_SIZE:-64}
+THREADS=${BENCH_THREADS:-1}
+CONFIGS=${BENCH_CONFIGS:-"50:1 50:16 1000:1"}
+OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/swx-bench.XXXXXX")
+LOADGEN=$BUILD/bench/swx-loadgen
+ECHO_REF=$BUILD/bench/epoll-echo
+SWX=$BUILD/server/swx-server
+PLUGIN=$BUILD/plugins/echo/libswx_echo.so
+PIDS=()
+SERVER_PID=
+SWX_NOTE=""
+STATUS=0
+declare -A RES
+
+log() { echo "run.sh: $*" >&2; }
+
+# Stops one server started by start_server: TERM, a grace period, then KILL
+# for whatever is left in its process group (swx's workers included).
+stop_server() {
+    local pid=$1 _
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 -- "-$pid" 2>/dev/null; then
+        log "process group $pid still alive after SIGTERM + 10 s; sending SIGKILL"
+        kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        stop_server "$pid"
+    done
+    PIDS=()
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The bench tools alone, with the system compiler, when meson cannot set up
+# the tree (the server may be mid-change).
+build_bench_only() {
+    log "meson build unavailable; compiling the bench tools directly"
+    mkdir -p "$TMP/bin"
+    LOADGEN=$TMP/bin/swx-loadgen
+    ECHO_REF=$TMP/bin/epoll-echo
+    "${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -Werror -pthread \
+        -o "$LOADGEN" "$ROOT/bench/loadgen.c"
+    "${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -Werror -o "$ECHO_REF" "$ROOT/bench/epoll_echo.c"
+}
+
+build() {
+    if [ ! -f "$BUILD/build.ninja" ] && ! meson setup "$BUILD" "$ROOT" >"$TMP/setup.log" 2>&1; then
+        tail -5 "$TMP/setup.log" >&2
+        build_bench_only
+        return
+    fi
+    if ! ninja -C "$BUILD" >"$TMP/ninja.log" 2>&1; then
+        log "full build failed (tail of the log below); building the bench targets only"
+        tail -15 "$TMP/ninja.log" >&2
+        ninja -C "$BUILD" bench/swx-loadgen bench/epoll-echo >&2 || build_bench_only
+    fi
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_server NAME CMD...: runs CMD in its own session (so its children
+# can be found by process group); sets SERVER_PID.
+start_server() {
+    local name=$1
+    shift
+    setsid "$@" >"$TMP/$name.log" 2>&1 </dev/null &
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+}
+
+wait_port() {
+    local port=$1 pid=$2 _
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# field LINE KEY: the value of KEY=VALUE in a loadgen result line.
+field() {
+    awk -v k="$2" '{ for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' <<<"$1"
+}
+
+loadgen() {
+    local port=$1 conns=$2 depth=$3 dur=$4 warm=$5
+    "$LOADGEN" -c "$conns" -p "$depth" -s "$SIZE" -d "$dur" -w "$warm" -t "$THREADS" \
+        127.0.0.1 "$port" 2>>"$TMP/loadgen.err" | tail -1 || true
+}
+
+# A short run that must see echoes and no error before numbers mean anything.
+echo_works() {
+    local line
+    line=$(loadgen "$1" 4 4 1 0)
+    log "echo check: $line"
+    [ -n "$line" ] && [ "$(field "$line" errors)" = 0 ] && [ "$(field "$line" requests)" != 0 ]
+}
+
+# bench_server KEY PORT PID: every configuration against one server.
+bench_server() {
+    local key=$1 port=$2 pid=$3 cfg line
+    for cfg in $CONFIGS; do
+        log "$key: ${cfg%%:*} connections, pipeline ${cfg##*:}"
+        line=$(loadgen "$port" "${cfg%%:*}" "${cfg##*:}" "$DURATION" "$WARMUP")
+        log "  $line"
+        RES[$key,$cfg]=$line
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "$key exited during the run"
+            STATUS=1
+            return
+        fi
+    done
+}
+
+run_reference() {
+    local port pid
+    port=$(free_port)
+    start_server epoll-echo "$ECHO_REF" "$port"
+    pid=$SERVER_PID
+    wait_port "$port" "$pid" || { cat "$TMP/epoll-echo.log" >&2; log "epoll-echo did not start"; exit 1; }
+    echo_works "$port" || { log "epoll-echo failed the echo check"; exit 1; }
+    bench_server ref "$port" "$pid"
+    stop_server "$pid"
+    PIDS=()
+}
+
+# swx_config PLUGIN_PATH PORT: the benchmark's server configuration.
+swx_config() {
+    cat <<EOF
+{ "server": { "reactor_num": 2, "worker_num": 2, "log_level": "warning" },
+  "plugins": [ { "name": "echo", "path": "$1" } ],
+  "listeners": [ { "type": "tcp", "host": "127.0.0.1", "port": $2, "plugin": "echo" } ] }
+EOF
+}
+
+run_swx() {
+    local port pid
+    if [ ! -x "$SWX" ] || [ ! -f "$PLUGIN" ]; then
+        SWX_NOTE="swx-server or the echo plugin was not built (server still under construction?)"
+        log "$SWX_NOTE"
+        STATUS=1
+        return
+    fi
+    port=$(free_port)
+    swx_config "$PLUGIN" "$port" >"$TMP/swx.json"
+    start_server swx "$SWX" --config "$TMP/swx.json"
+    pid=$SERVER_PID
+    if ! wait_port "$port" "$pid" || ! echo_works "$port"; then
+        SWX_NOTE="swx-server did not start or failed the echo check"
+        log "$SWX_NOTE; its log:"
+        tail -20 "$TMP/swx.log" >&2
+        STATUS=1
+    else
+        bench_server swx "$port" "$pid"
+    fi
+    stop_server "$pid"
+    PIDS=()
+    grep -i -E 'error|fatal' "$TMP/swx.log" | head -5 >&2 || true
+}
+
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
+}
+
+# row LABEL LINE: one table row from a loadgen result line.
+row() {
+    local l=$2
+    if [ -z "$l" ]; then
+        echo "| $1 | n/a | n/a | n/a | n/a |"
+        return
+    fi
+    echo "| $1 | $(field "$l" rps) | $(field "$l" p50_us) | $(field "$l" p99_us) | $(field "$l" errors) |"
+}
+
+tables() {
+    local cfg r s
+    for cfg in $CONFIGS; do
+        r=${RES[ref,$cfg]:-}
+        s=${RES[swx,$cfg]:-}
+        echo "### ${cfg%%:*} connections, pipeline ${cfg##*:}, $SIZE-byte messages"
+        echo
+        echo "| server | requests/s | p50 µs | p99 µs | errors |"
+        echo "|---|---:|---:|---:|---:|"
+        row "epoll-echo (reference)" "$r"
+        row "swx-server" "$s"
+        echo "| **swx / reference** | **$(ratio "$(field "$s" rps)" "$(field "$r" rps)")** |" \
+             "$(ratio "$(field "$s" p50_us)" "$(field "$r" p50_us)") |" \
+             "$(ratio "$(field "$s" p99_us)" "$(field "$r" p99_us)") | |"
+        echo
+    done
+}
+
+machine() {
+    echo "- CPUs (nproc): $(nproc)"
+    echo "- CPU model: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "- Kernel: $(uname -srm)"
+    echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- Load generator: swx-loadgen, $THREADS thread(s), ${SIZE}-byte messages," \
+         "${WARMUP} s warm-up then ${DURATION} s measured per configuration"
+}
+
+report() {
+    cat <<EOF
+# Echo benchmark
+
+Generated by \`./bench/run.sh\`; do not edit by hand.
+
+What is measured: a closed-loop TCP echo load over loopback. \`swx-loadgen\`
+(bench/loadgen.c) opens N connections, keeps P fixed-size messages
+outstanding on each (the pipeline depth) and counts a request complete when
+all of its bytes have come back; every echoed byte is checked against what
+was sent. Latency runs from the moment a message is queued for sending to the
+moment its last byte is read back (CLOCK_MONOTONIC), so with N x P requests in
+flight it is about N x P / throughput. The reference is \`epoll-echo\`
+(bench/epoll_echo.c), a bare single-threaded epoll echo server: the cost of
+the kernel's loopback path with nothing on top. swx-server runs the echo
+plugin, so every message crosses reactor thread -> worker process -> reactor.
+
+Both servers are measured in the same run of the script on the same machine,
+with the load generator competing for the same CPUs. Absolute numbers depend
+on the machine; read the **swx / reference** ratios (above 1 is better for
+requests/s, below 1 is better for latency).
+
+Re-run: \`./bench/run.sh\` (about $(( ($(wc -w <<<"$CONFIGS") * 2) * (DURATION + WARMUP + 1) )) s;
+BENCH_DURATION, BENCH_WARMUP, BENCH_SIZE, BENCH_THREADS, BENCH_CONFIGS tune it).
+
+## Machine
+
+$(machine)
+
+## swx configuration
+
+\`\`\`json
+$(swx_config "<build>/plugins/echo/libswx_echo.so" "<free port>")
+\`\`\`
+EOF
+    if [ -n "$SWX_NOTE" ]; then
+        printf '\n**swx-server was not measured in this run: %s.** Only the reference numbers are real.\n' \
+            "$SWX_NOTE"
+    fi
+    printf '\n## Results\n\n'
+    tables
+}
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
+build
+run_reference
+run_swx
+report >"$TMP/report.md"
+mkdir -p "$(dirname "$OUT")"
+cp "$TMP/report.md" "$OUT"
+echo
+tables
+log "wrote ${OUT#"$ROOT"/}"
+exit "$STATUS"

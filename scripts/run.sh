@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# scripts/run.sh: install what is missing, build, and run swx-server on
+# conf/server.json (the TCP echo plugin on 127.0.0.1:9501).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+swx_install_packages
+swx_build build
+exec ./build/server/swx-server --config "${1:-conf/server.json}"

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# scripts/test.sh: install what is missing, build, and run every test twice:
+# in a plain build and in an AddressSanitizer + UBSan build.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+swx_install_packages || exit 1
+
+status=0
+dirs=()
+run_suite() {
+    local dir="$1"
+    shift
+    swx_build "$dir" "$@" || { status=1; return; }
+    dirs+=("$dir")
+    echo "== tests in $dir"
+    meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1
+}
+
+run_suite build
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    run_suite build-asan -Db_sanitize=address,undefined
+
+python3 - "${dirs[@]}" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for d in sys.argv[1:]:
+    try:
+        lines = open(d + "/meson-logs/testlog.json").read().splitlines()
+    except OSError:
+        failed += 1
+        continue
+    for line in lines:
+        r = json.loads(line).get("result")
+        if r in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+sys.exit(1 if failed else 0)
+PY
+[ $? -ne 0 ] && status=1
+exit $status

@@ -1,0 +1,31 @@
+/* buf.h: a growable byte buffer with a read offset, for pending output. */
+#ifndef SWX_BUF_H
+#define SWX_BUF_H
+
+#include <stddef.h>
+
+typedef struct buf {
+    char *data;
+    size_t off;  /* first unconsumed byte */
+    size_t len;  /* end of valid bytes */
+    size_t cap;
+} buf_t;
+
+/* Bytes appended but not yet consumed. */
+static inline size_t buf_pending(const buf_t *b)
+{
+    return b->len - b->off;
+}
+
+static inline char *buf_head(const buf_t *b)
+{
+    return b->data + b->off;
+}
+
+/* 0 or -ENOMEM (the buffer is unchanged then). */
+int buf_append(buf_t *b, const void *data, size_t len);
+void buf_consume(buf_t *b, size_t len);
+void buf_reset(buf_t *b);
+void buf_free(buf_t *b);
+
+#endif

@@ -1,0 +1,82 @@
+/* chan.h: the IPC channel between a reactor thread and a worker: typed,
+ * size-checked frames on a SOCK_SEQPACKET socketpair, large messages split
+ * into chunks and reassembled. */
+#ifndef SWX_CHAN_H
+#define SWX_CHAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+enum chan_type {
+    CHAN_CONNECT = 1, /* reactor -> worker: swx_conninfo_t */
+    CHAN_RECEIVE,     /* reactor -> worker: bytes from the client */
+    CHAN_CLOSE,       /* reactor -> worker: the connection is gone */
+    CHAN_SEND,        /* worker -> reactor: bytes for the client */
+    CHAN_CLOSE_REQ,   /* worker -> reactor: close the connection */
+    CHAN_TYPE_END
+};
+
+#define CHAN_FIRST 0x01
+#define CHAN_LAST 0x02
+
+typedef struct chan_hdr {
+    uint8_t type;     /* enum chan_type */
+    uint8_t flags;    /* CHAN_FIRST, CHAN_LAST */
+    uint16_t listener;
+    uint32_t len;     /* payload bytes in this frame */
+    uint64_t session;
+    uint64_t total;   /* bytes in the whole message, in every frame */
+} chan_hdr_t;
+
+/* One frame fits a socket buffer comfortably; bigger messages are chunked. */
+#define CHAN_FRAME_MAX (64 * 1024)
+#define CHAN_CHUNK_MAX (CHAN_FRAME_MAX - sizeof(chan_hdr_t))
+
+/* A complete message; data stays valid until the next chan_recv. */
+typedef struct chan_msg {
+    int type;
+    int listener;
+    uint64_t session;
+    const char *data;
+    size_t len;
+} chan_msg_t;
+
+typedef struct chan {
+    int fd;
+    size_t max_msg;   /* longer incoming messages are discarded */
+    buf_t out;        /* frames not yet sent, each as [uint32 size][frame] */
+    buf_t in;         /* the message being reassembled */
+    chan_hdr_t in_hdr;
+    int in_active;
+    char *rx;         /* CHAN_FRAME_MAX bytes of receive scratch */
+} chan_t;
+
+/* A socketpair for one reactor/worker pair, non-blocking on both ends. */
+int chan_socketpair(int fds[2]);
+int chan_init(chan_t *c, int fd, size_t max_msg);
+void chan_free(chan_t *c);
+
+/*
+ * Send a message, chunked as needed. What the socket does not take now is
+ * queued; call chan_flush when the fd is writable. 0 or -errno.
+ */
+int chan_send(chan_t *c, int type, int listener, uint64_t session,
+              const void *data, size_t len);
+/* 0 when the queue is empty, -EAGAIN when frames remain, or -errno. */
+int chan_flush(chan_t *c);
+
+static inline size_t chan_queued(const chan_t *c)
+{
+    return buf_pending(&c->out);
+}
+
+/*
+ * Read frames until one message is complete: 1 with *msg filled, 0 when the
+ * socket has nothing more, -EPIPE when the peer is gone, or -errno. Frames
+ * that fail a check are logged and dropped, never trusted.
+ */
+int chan_recv(chan_t *c, chan_msg_t *msg);
+
+#endif

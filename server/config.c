@@ -1,0 +1,764 @@
+/* config.c: loads the server's JSON config and validates it against tables of keys. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "swx_plugin.h"
+
+#define CFG_PATH_MAX 256        /* longest JSON path kept for a message */
+#define CFG_TEXT_MAX 512        /* longest "expected ..." or key list */
+#define CFG_FOUND_MAX 60        /* bytes of a value shown after "found" */
+#define CFG_FILE_MAX (16 << 20) /* a bigger config file is refused */
+#define CFG_JSON_FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_ANY)
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* What every step of the validation needs: where messages go, and the
+ * config being filled (listeners look plugins up in it). */
+typedef struct cfg_ctx {
+    const char *file;
+    char *err;
+    size_t errlen;
+    config_t *cfg;
+} cfg_ctx_t;
+
+enum cfg_type {
+    CFG_INT,    /* JSON integer in [min, max], stored as int */
+    CFG_LONG,   /* the same, stored as long */
+    CFG_SIZE,   /* the same, stored as size_t */
+    CFG_BOOL,   /* true or false, stored as int 0 or 1 */
+    CFG_STRING, /* non-empty string, stored as a malloc'd char * */
+    CFG_ENUM,   /* one of choices, stored as its index (int) */
+    CFG_OBJECT, /* free-form object, stored as compact JSON text (char *) */
+    CFG_CUSTOM, /* handed to the field's parse callback */
+};
+
+#define CFG_REQUIRED 0x1u /* missing key is an error */
+#define CFG_CPUS 0x2u     /* default: online CPUs, clamped to [min, max] */
+
+typedef struct cfg_field cfg_field_t;
+
+/* Validates value (found at path) and stores it at slot. */
+typedef int (*cfg_parse_cb)(cfg_ctx_t *ctx, const char *path, json_t *value,
+                            void *slot);
+
+struct cfg_field {
+    const char *name;
+    enum cfg_type type;
+    unsigned flags;
+    long long min, max;         /* integer types */
+    long long def;              /* integer, bool and enum types */
+    size_t offset;              /* where in the parent struct it is stored */
+    const char *const *choices; /* CFG_ENUM: NULL-terminated */
+    cfg_parse_cb parse;         /* CFG_CUSTOM */
+};
+
+typedef int (*cfg_store_cb)(cfg_ctx_t *ctx, const char *path,
+                            const cfg_field_t *f, json_t *v, void *slot);
+
+static int parse_server(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot);
+static int parse_plugins(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot);
+static int parse_listeners(cfg_ctx_t *ctx, const char *path, json_t *v,
+                           void *slot);
+static int parse_plugin_ref(cfg_ctx_t *ctx, const char *path, json_t *v,
+                            void *slot);
+
+/* Indexed by enum swx_log_level. */
+static const char *const log_levels[] = {
+    "debug", "info", "notice", "warning", "error", NULL,
+};
+
+/* Indexed by enum config_listener_type. */
+static const char *const listener_types[] = { "tcp", "tcp6", NULL };
+
+#define SRV(m) offsetof(config_t, m)
+#define PLG(m) offsetof(config_plugin_t, m)
+#define LSN(m) offsetof(config_listener_t, m)
+
+/* name, type, flags, min, max, default, offset, choices, parse */
+static const cfg_field_t top_fields[] = {
+    { "server", CFG_CUSTOM, 0, 0, 0, 0, 0, NULL, parse_server },
+    { "plugins", CFG_CUSTOM, CFG_REQUIRED, 0, 0, 0, 0, NULL, parse_plugins },
+    { "listeners", CFG_CUSTOM, CFG_REQUIRED, 0, 0, 0, 0, NULL, parse_listeners },
+};
+
+static const cfg_field_t server_fields[] = {
+    { "reactor_num", CFG_INT, CFG_CPUS, 1, 256, 0, SRV(reactor_num), NULL, NULL },
+    { "worker_num", CFG_INT, CFG_CPUS, 1, 1024, 0, SRV(worker_num), NULL, NULL },
+    { "max_request", CFG_LONG, 0, 0, INT32_MAX, 0, SRV(max_request), NULL, NULL },
+    { "dispatch_mode", CFG_INT, 0, 1, 3, 2, SRV(dispatch_mode), NULL, NULL },
+    { "backlog", CFG_INT, 0, 1, 65535, 511, SRV(backlog), NULL, NULL },
+    { "max_conn", CFG_INT, 0, 1, 1000000, 10000, SRV(max_conn), NULL, NULL },
+    { "buffer_output_size", CFG_SIZE, 0, 4096, 1073741824, 2097152,
+      SRV(buffer_output_size), NULL, NULL },
+    { "log_level", CFG_ENUM, 0, 0, 0, SWX_LOG_INFO, SRV(log_level), log_levels,
+      NULL },
+    { "log_file", CFG_STRING, 0, 0, 0, 0, SRV(log_file), NULL, NULL },
+    { "max_wait_time", CFG_INT, 0, 1, 3600, 3, SRV(max_wait_time), NULL, NULL },
+};
+
+static const cfg_field_t plugin_fields[] = {
+    { "name", CFG_STRING, CFG_REQUIRED, 0, 0, 0, PLG(name), NULL, NULL },
+    { "path", CFG_STRING, CFG_REQUIRED, 0, 0, 0, PLG(path), NULL, NULL },
+    { "config", CFG_OBJECT, 0, 0, 0, 0, PLG(config_json), NULL, NULL },
+};
+
+static const cfg_field_t listener_fields[] = {
+    { "type", CFG_ENUM, 0, 0, 0, LISTENER_TCP, LSN(type), listener_types, NULL },
+    { "host", CFG_STRING, 0, 0, 0, 0, LSN(host), NULL, NULL },
+    { "port", CFG_INT, CFG_REQUIRED, 1, 65535, 0, LSN(port), NULL, NULL },
+    { "plugin", CFG_CUSTOM, CFG_REQUIRED, 0, 0, 0, LSN(plugin), NULL,
+      parse_plugin_ref },
+};
+
+/* ---- messages ---- */
+
+__attribute__((format(printf, 3, 4))) static void
+write_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* "FILE: PATH: message"; always returns -1. */
+__attribute__((format(printf, 3, 4))) static int
+cfg_fail(cfg_ctx_t *ctx, const char *path, const char *fmt, ...)
+{
+    char msg[CFG_TEXT_MAX + CFG_PATH_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    write_err(ctx->err, ctx->errlen, "%s: %s: %s", ctx->file,
+              path[0] != '\0' ? path : "top level", msg);
+    return -1;
+}
+
+static int cfg_oom(cfg_ctx_t *ctx)
+{
+    write_err(ctx->err, ctx->errlen, "%s: out of memory", ctx->file);
+    return -1;
+}
+
+/* The value as compact JSON on one line, cut after CFG_FOUND_MAX bytes
+ * (never inside a UTF-8 sequence). */
+static void render_value(const json_t *v, char *buf, size_t size)
+{
+    size_t flags = JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15);
+    char *s = json_dumps(v, flags);
+    size_t n;
+
+    if (s == NULL) {
+        snprintf(buf, size, "(a value that cannot be shown)");
+        return;
+    }
+    n = strlen(s);
+    if (n <= CFG_FOUND_MAX) {
+        snprintf(buf, size, "%s", s);
+    } else {
+        n = CFG_FOUND_MAX;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+        snprintf(buf, size, "%.*s...", (int)n, s);
+    }
+    free(s);
+}
+
+/* "FILE: PATH: expected WHAT, found VALUE"; always returns -1. */
+__attribute__((format(printf, 4, 5))) static int
+cfg_expected(cfg_ctx_t *ctx, const char *path, const json_t *v,
+             const char *fmt, ...)
+{
+    char what[CFG_TEXT_MAX], found[CFG_FOUND_MAX + 8];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    render_value(v, found, sizeof found);
+    return cfg_fail(ctx, path, "expected %s, found %s", what, found);
+}
+
+/* ---- JSON paths ---- */
+
+/* parent.key; control characters in the key become '?' so that the
+ * message stays on one line. */
+static void path_key(char *buf, size_t size, const char *parent, const char *key)
+{
+    size_t n = (size_t)snprintf(buf, size, "%s%s", parent,
+                                parent[0] != '\0' ? "." : "");
+
+    for (; n < size && *key != '\0'; key++)
+        buf[n++] = (unsigned char)*key < 0x20 || *key == 0x7f ? '?' : *key;
+    buf[n < size ? n : size - 1] = '\0';
+}
+
+static void path_index(char *buf, size_t size, const char *parent, size_t i)
+{
+    snprintf(buf, size, "%s[%zu]", parent, i);
+}
+
+/* ---- one value per field type ---- */
+
+static int store_integer(cfg_ctx_t *ctx, const char *path,
+                         const cfg_field_t *f, json_t *v, void *slot)
+{
+    json_int_t n = json_is_integer(v) ? json_integer_value(v) : 0;
+
+    if (!json_is_integer(v) || n < f->min || n > f->max)
+        return cfg_expected(ctx, path, v, "an integer from %lld to %lld",
+                            f->min, f->max);
+    if (f->type == CFG_INT)
+        *(int *)slot = (int)n;
+    else if (f->type == CFG_LONG)
+        *(long *)slot = (long)n;
+    else
+        *(size_t *)slot = (size_t)n;
+    return 0;
+}
+
+static int store_bool(cfg_ctx_t *ctx, const char *path, const cfg_field_t *f,
+                      json_t *v, void *slot)
+{
+    (void)f;
+    if (!json_is_boolean(v))
+        return cfg_expected(ctx, path, v, "true or false");
+    *(int *)slot = json_is_true(v);
+    return 0;
+}
+
+static int store_string(cfg_ctx_t *ctx, const char *path,
+                        const cfg_field_t *f, json_t *v, void *slot)
+{
+    char *s;
+
+    (void)f;
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return cfg_expected(ctx, path, v, "a non-empty string");
+    s = strdup(json_string_value(v));
+    if (s == NULL)
+        return cfg_oom(ctx);
+    *(char **)slot = s;
+    return 0;
+}
+
+/* Appends to buf[size] at *len, stopping quietly when it is full. */
+__attribute__((format(printf, 4, 5))) static void
+append(char *buf, size_t size, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (*len >= size)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(buf + *len, size - *len, fmt, ap);
+    va_end(ap);
+    *len += n > 0 ? (size_t)n : 0;
+}
+
+static int store_enum(cfg_ctx_t *ctx, const char *path, const cfg_field_t *f,
+                      json_t *v, void *slot)
+{
+    char names[CFG_TEXT_MAX] = "";
+    size_t len = 0;
+
+    for (int i = 0; json_is_string(v) && f->choices[i] != NULL; i++) {
+        if (strcmp(json_string_value(v), f->choices[i]) == 0) {
+            *(int *)slot = i;
+            return 0;
+        }
+    }
+    for (int i = 0; f->choices[i] != NULL; i++)
+        append(names, sizeof names, &len, "%s\"%s\"", i > 0 ? ", " : "",
+               f->choices[i]);
+    return cfg_expected(ctx, path, v, "one of %s", names);
+}
+
+static int store_object(cfg_ctx_t *ctx, const char *path,
+                        const cfg_field_t *f, json_t *v, void *slot)
+{
+    char *s;
+
+    (void)f;
+    if (!json_is_object(v))
+        return cfg_expected(ctx, path, v, "an object");
+    s = json_dumps(v, JSON_COMPACT);
+    if (s == NULL)
+        return cfg_oom(ctx);
+    *(char **)slot = s;
+    return 0;
+}
+
+static int store_custom(cfg_ctx_t *ctx, const char *path,
+                        const cfg_field_t *f, json_t *v, void *slot)
+{
+    return f->parse(ctx, path, v, slot);
+}
+
+static const cfg_store_cb store_by_type[] = {
+    [CFG_INT] = store_integer,  [CFG_LONG] = store_integer,
+    [CFG_SIZE] = store_integer, [CFG_BOOL] = store_bool,
+    [CFG_STRING] = store_string, [CFG_ENUM] = store_enum,
+    [CFG_OBJECT] = store_object, [CFG_CUSTOM] = store_custom,
+};
+
+/* ---- objects described by a table ---- */
+
+static const cfg_field_t *field_find(const cfg_field_t *fields, size_t n,
+                                     const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(fields[i].name, name) == 0)
+            return &fields[i];
+    return NULL;
+}
+
+static int check_unknown(cfg_ctx_t *ctx, const char *path, json_t *obj,
+                         const cfg_field_t *fields, size_t n)
+{
+    char sub[CFG_PATH_MAX], names[CFG_TEXT_MAX] = "";
+    size_t len = 0;
+
+    for (void *it = json_object_iter(obj); it != NULL;
+         it = json_object_iter_next(obj, it)) {
+        const char *key = json_object_iter_key(it);
+
+        if (field_find(fields, n, key) != NULL)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            append(names, sizeof names, &len, "%s%s", i > 0 ? ", " : "",
+                   fields[i].name);
+        path_key(sub, sizeof sub, path, key);
+        return cfg_fail(ctx, sub, "unknown key; expected one of %s", names);
+    }
+    return 0;
+}
+
+/* Integer, bool and enum defaults from the table; strings stay NULL. */
+static void apply_defaults(const cfg_field_t *fields, size_t n, void *base)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    for (size_t i = 0; i < n; i++) {
+        const cfg_field_t *f = &fields[i];
+        long long def = f->def;
+        char *slot = (char *)base + f->offset;
+
+        if (f->flags & CFG_CPUS)
+            def = cpus < f->min ? f->min : cpus > f->max ? f->max : cpus;
+        if (f->type == CFG_INT || f->type == CFG_BOOL || f->type == CFG_ENUM)
+            *(int *)slot = (int)def;
+        else if (f->type == CFG_LONG)
+            *(long *)slot = (long)def;
+        else if (f->type == CFG_SIZE)
+            *(size_t *)slot = (size_t)def;
+    }
+}
+
+/* Rejects unknown keys, then validates and stores each field of the table
+ * in table order (so a later field may rely on an earlier one). */
+static int fields_apply(cfg_ctx_t *ctx, const char *path, json_t *obj,
+                        const cfg_field_t *fields, size_t n, void *base)
+{
+    char sub[CFG_PATH_MAX];
+
+    if (check_unknown(ctx, path, obj, fields, n) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const cfg_field_t *f = &fields[i];
+        json_t *v = json_object_get(obj, f->name);
+
+        path_key(sub, sizeof sub, path, f->name);
+        if (v == NULL && (f->flags & CFG_REQUIRED))
+            return cfg_fail(ctx, sub, "required key is missing");
+        if (v != NULL &&
+            store_by_type[f->type](ctx, sub, f, v, (char *)base + f->offset) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A non-empty array whose length fits an int; returns its length or -1. */
+static int array_length(cfg_ctx_t *ctx, const char *path, json_t *v)
+{
+    if (!json_is_array(v) || json_array_size(v) == 0 ||
+        json_array_size(v) > INT_MAX)
+        return cfg_expected(ctx, path, v, "a non-empty array of objects");
+    return (int)json_array_size(v);
+}
+
+/* ---- "server" ---- */
+
+static int parse_server(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot)
+{
+    (void)slot;
+    if (!json_is_object(v))
+        return cfg_expected(ctx, path, v, "an object");
+    return fields_apply(ctx, path, v, server_fields, NELEM(server_fields),
+                        ctx->cfg);
+}
+
+/* ---- "plugins" ---- */
+
+/* Length of the directory part of file: 0 when it has no slash. */
+static size_t dir_length(const char *file)
+{
+    const char *slash = file != NULL ? strrchr(file, '/') : NULL;
+
+    if (slash == NULL)
+        return 0;
+    while (slash > file && slash[-1] == '/')
+        slash--;
+    return slash == file ? 1 : (size_t)(slash - file);
+}
+
+/* path if absolute, else path under the directory of the config file. */
+static char *resolve_path(const char *file, const char *path)
+{
+    size_t n = dir_length(file), size;
+    const char *dir = n > 0 ? file : ".";
+    char *r;
+
+    if (path[0] == '/')
+        return strdup(path);
+    if (n == 0)
+        n = 1;
+    size = n + 1 + strlen(path) + 1;
+    r = malloc(size);
+    if (r != NULL)
+        snprintf(r, size, "%.*s%s%s", (int)n, dir,
+                 dir[n - 1] == '/' ? "" : "/", path);
+    return r;
+}
+
+static int check_plugin_name(cfg_ctx_t *ctx, const char *path, json_t *obj,
+                             int i)
+{
+    const config_plugin_t *plugins = ctx->cfg->plugins;
+    char sub[CFG_PATH_MAX];
+
+    for (int j = 0; j < i; j++) {
+        if (strcmp(plugins[j].name, plugins[i].name) == 0) {
+            path_key(sub, sizeof sub, path, "name");
+            return cfg_expected(ctx, sub, json_object_get(obj, "name"),
+                                "a name not used by plugins[%d]", j);
+        }
+    }
+    return 0;
+}
+
+static int parse_plugin(cfg_ctx_t *ctx, const char *path, json_t *v, int i)
+{
+    config_plugin_t *p = &ctx->cfg->plugins[i];
+
+    if (!json_is_object(v))
+        return cfg_expected(ctx, path, v, "an object");
+    if (fields_apply(ctx, path, v, plugin_fields, NELEM(plugin_fields), p) < 0 ||
+        check_plugin_name(ctx, path, v, i) < 0)
+        return -1;
+    if (p->config_json == NULL && (p->config_json = strdup("{}")) == NULL)
+        return cfg_oom(ctx);
+    p->resolved = resolve_path(ctx->cfg->path, p->path);
+    return p->resolved != NULL ? 0 : cfg_oom(ctx);
+}
+
+static int parse_plugins(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot)
+{
+    config_t *cfg = ctx->cfg;
+    char sub[CFG_PATH_MAX];
+    int n = array_length(ctx, path, v);
+
+    (void)slot;
+    if (n < 0)
+        return -1;
+    cfg->plugins = calloc((size_t)n, sizeof *cfg->plugins);
+    if (cfg->plugins == NULL)
+        return cfg_oom(ctx);
+    cfg->nplugins = n;
+    for (int i = 0; i < n; i++) {
+        path_index(sub, sizeof sub, path, (size_t)i);
+        if (parse_plugin(ctx, sub, json_array_get(v, (size_t)i), i) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- "listeners" ---- */
+
+static int parse_plugin_ref(cfg_ctx_t *ctx, const char *path, json_t *v,
+                            void *slot)
+{
+    const config_t *cfg = ctx->cfg;
+
+    for (int i = 0; json_is_string(v) && i < cfg->nplugins; i++) {
+        if (strcmp(cfg->plugins[i].name, json_string_value(v)) == 0) {
+            *(int *)slot = i;
+            return 0;
+        }
+    }
+    return cfg_expected(ctx, path, v, "the name of a declared plugin");
+}
+
+static int listener_family(const config_listener_t *l)
+{
+    return l->type == LISTENER_TCP6 ? AF_INET6 : AF_INET;
+}
+
+/* Fills in the default host or checks the given one is numeric. */
+static int listener_host(cfg_ctx_t *ctx, const char *path, json_t *obj,
+                         config_listener_t *l)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    char sub[CFG_PATH_MAX];
+
+    if (l->host == NULL) {
+        l->host = strdup(l->type == LISTENER_TCP6 ? "::1" : "127.0.0.1");
+        return l->host != NULL ? 0 : cfg_oom(ctx);
+    }
+    if (inet_pton(listener_family(l), l->host, addr) == 1)
+        return 0;
+    path_key(sub, sizeof sub, path, "host");
+    return cfg_expected(ctx, sub, json_object_get(obj, "host"),
+                        "a numeric %s address for type \"%s\"",
+                        l->type == LISTENER_TCP6 ? "IPv6" : "IPv4",
+                        listener_types[l->type]);
+}
+
+/* Same type, port and address (compared as binary, so "::1" equals
+ * "0::1"). Both hosts were validated already. */
+static bool listener_same(const config_listener_t *a,
+                          const config_listener_t *b)
+{
+    unsigned char x[sizeof(struct in6_addr)] = { 0 };
+    unsigned char y[sizeof(struct in6_addr)] = { 0 };
+
+    if (a->type != b->type || a->port != b->port)
+        return false;
+    inet_pton(listener_family(a), a->host, x);
+    inet_pton(listener_family(b), b->host, y);
+    return memcmp(x, y, sizeof x) == 0;
+}
+
+static int check_listener_unique(cfg_ctx_t *ctx, const char *path, int i)
+{
+    const config_listener_t *ls = ctx->cfg->listeners;
+
+    for (int j = 0; j < i; j++) {
+        if (listener_same(&ls[j], &ls[i]))
+            return cfg_fail(ctx, path,
+                            "duplicate listener: type \"%s\", host \"%s\", port "
+                            "%d is already used by listeners[%d]",
+                            listener_types[ls[i].type], ls[i].host,
+                            ls[i].port, j);
+    }
+    return 0;
+}
+
+static int parse_listener(cfg_ctx_t *ctx, const char *path, json_t *v, int i)
+{
+    config_listener_t *l = &ctx->cfg->listeners[i];
+
+    if (!json_is_object(v))
+        return cfg_expected(ctx, path, v, "an object");
+    apply_defaults(listener_fields, NELEM(listener_fields), l);
+    if (fields_apply(ctx, path, v, listener_fields, NELEM(listener_fields),
+                     l) < 0 ||
+        listener_host(ctx, path, v, l) < 0)
+        return -1;
+    return check_listener_unique(ctx, path, i);
+}
+
+static int parse_listeners(cfg_ctx_t *ctx, const char *path, json_t *v,
+                           void *slot)
+{
+    config_t *cfg = ctx->cfg;
+    char sub[CFG_PATH_MAX];
+    int n = array_length(ctx, path, v);
+
+    (void)slot;
+    if (n < 0)
+        return -1;
+    cfg->listeners = calloc((size_t)n, sizeof *cfg->listeners);
+    if (cfg->listeners == NULL)
+        return cfg_oom(ctx);
+    cfg->nlisteners = n;
+    for (int i = 0; i < n; i++) {
+        path_index(sub, sizeof sub, path, (size_t)i);
+        if (parse_listener(ctx, sub, json_array_get(v, (size_t)i), i) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- loading ---- */
+
+static int syntax_error(cfg_ctx_t *ctx, const json_error_t *jerr)
+{
+    if (jerr->line > 0)
+        write_err(ctx->err, ctx->errlen, "%s:%d:%d: %s", ctx->file,
+                  jerr->line, jerr->column, jerr->text);
+    else
+        write_err(ctx->err, ctx->errlen, "%s: %s", ctx->file, jerr->text);
+    return -1;
+}
+
+static int parse_root(cfg_ctx_t *ctx, json_t *root)
+{
+    if (!json_is_object(root))
+        return cfg_expected(ctx, "", root, "an object");
+    apply_defaults(server_fields, NELEM(server_fields), ctx->cfg);
+    return fields_apply(ctx, "", root, top_fields, NELEM(top_fields), ctx->cfg);
+}
+
+/* Both entry points end here: buf holds len bytes of JSON. */
+static int parse_buffer(const char *buf, size_t len, const char *path,
+                        config_t *out, char *err, size_t errlen)
+{
+    cfg_ctx_t ctx = { path != NULL ? path : "<string>", err, errlen, out };
+    json_error_t jerr;
+    json_t *root;
+    int rc;
+
+    write_err(err, errlen, "%s", "");
+    root = json_loadb(buf, len, CFG_JSON_FLAGS, &jerr);
+    if (root == NULL)
+        return syntax_error(&ctx, &jerr);
+    if (path != NULL && (out->path = strdup(path)) == NULL)
+        rc = cfg_oom(&ctx);
+    else
+        rc = parse_root(&ctx, root);
+    json_decref(root);
+    if (rc < 0)
+        config_free(out);
+    return rc;
+}
+
+/* Doubles *cap (from 4 KiB), up to CFG_FILE_MAX; errno set on failure. */
+static int grow(char **buf, size_t *cap)
+{
+    size_t size = *cap == 0 ? 4096 : *cap * 2;
+    char *p;
+
+    if (*cap >= CFG_FILE_MAX) {
+        errno = EFBIG;
+        return -1;
+    }
+    p = realloc(*buf, size);
+    if (p == NULL)
+        return -1;
+    *buf = p;
+    *cap = size;
+    return 0;
+}
+
+/* Reads fd to the end into a malloc'd buffer; errno set on failure. */
+static int read_all(int fd, char **bufp, size_t *lenp)
+{
+    size_t cap = 0, len = 0;
+    char *buf = NULL;
+    ssize_t n;
+    int saved;
+
+    for (;;) {
+        if (len == cap && grow(&buf, &cap) < 0)
+            goto fail;
+        n = read(fd, buf + len, cap - len);
+        if (n == 0)
+            break;
+        if (n < 0 && errno != EINTR)
+            goto fail;
+        len += n > 0 ? (size_t)n : 0;
+    }
+    *bufp = buf;
+    *lenp = len;
+    return 0;
+fail:
+    saved = errno;
+    free(buf);
+    errno = saved;
+    return -1;
+}
+
+static int read_file(const char *path, char **bufp, size_t *lenp)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc, saved;
+
+    if (fd < 0)
+        return -1;
+    rc = read_all(fd, bufp, lenp);
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+/* ---- public ---- */
+
+int config_load(const char *path, config_t *out, char *err, size_t errlen)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (path == NULL) {
+        write_err(err, errlen, "no config file given");
+        return -1;
+    }
+    if (read_file(path, &buf, &len) < 0) {
+        write_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        return -1;
+    }
+    rc = parse_buffer(buf, len, path, out, err, errlen);
+    free(buf);
+    return rc;
+}
+
+int config_parse(const char *text, const char *path, config_t *out, char *err,
+                 size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (text == NULL) {
+        write_err(err, errlen, "%s: no config text given",
+                  path != NULL ? path : "<string>");
+        return -1;
+    }
+    return parse_buffer(text, strlen(text), path, out, err, errlen);
+}
+
+void config_free(config_t *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (int i = 0; cfg->plugins != NULL && i < cfg->nplugins; i++) {
+        free(cfg->plugins[i].name);
+        free(cfg->plugins[i].path);
+        free(cfg->plugins[i].resolved);
+        free(cfg->plugins[i].config_json);
+    }
+    for (int i = 0; cfg->listeners != NULL && i < cfg->nlisteners; i++)
+        free(cfg->listeners[i].host);
+    free(cfg->plugins);
+    free(cfg->listeners);
+    free(cfg->path);
+    free(cfg->log_file);
+    memset(cfg, 0, sizeof *cfg);
+}

@@ -1,0 +1,62 @@
+/* config.h: the server's configuration, parsed and validated from JSON. */
+#ifndef SWX_CONFIG_H
+#define SWX_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum config_listener_type {
+    LISTENER_TCP = 0, /* IPv4 */
+    LISTENER_TCP6 = 1,
+};
+
+typedef struct config_plugin {
+    char *name;        /* unique among plugins */
+    char *path;        /* as written in the config */
+    char *resolved;    /* relative paths resolved against the config's dir */
+    char *config_json; /* the entry's "config" object as compact JSON, "{}" */
+} config_plugin_t;
+
+typedef struct config_listener {
+    int type;          /* enum config_listener_type */
+    char *host;        /* numeric address */
+    int port;          /* 1..65535 */
+    int plugin;        /* index into config_t.plugins */
+} config_listener_t;
+
+typedef struct config {
+    char *path;        /* the file this came from */
+
+    /* "server" */
+    int reactor_num;        /* default: number of CPUs */
+    int worker_num;         /* default: number of CPUs */
+    long max_request;       /* 0 = never recycle */
+    int dispatch_mode;      /* 1 round robin, 2 fixed (default), 3 preemptive */
+    int backlog;            /* listen(2) backlog, default 511 */
+    int max_conn;           /* concurrent connections, default 10000 */
+    size_t buffer_output_size; /* per-connection output cap, default 2 MiB */
+    int log_level;          /* enum swx_log_level, default info */
+    char *log_file;         /* NULL = stderr */
+    int max_wait_time;      /* seconds a stopping worker gets, default 3 */
+
+    config_plugin_t *plugins;
+    int nplugins;
+    config_listener_t *listeners;
+    int nlisteners;
+} config_t;
+
+/*
+ * Load and validate a config file. On success returns 0 and fills *out.
+ * On failure returns -1 and writes one line into err: the file, the JSON path
+ * (e.g. "listeners[0].port"), what was expected and what was found; a syntax
+ * error names file:line:column.
+ */
+int config_load(const char *path, config_t *out, char *err, size_t errlen);
+
+/* The same from a string; path is used for messages and relative paths. */
+int config_parse(const char *text, const char *path, config_t *out, char *err,
+                 size_t errlen);
+
+void config_free(config_t *cfg);
+
+#endif

@@ -1,0 +1,23 @@
+/* log.h: log lines with time, level, pid and role, to stderr or log_file. */
+#ifndef SWX_LOG_H
+#define SWX_LOG_H
+
+#include <stdarg.h>
+
+#include "swx_plugin.h"
+
+/* Open log_file (NULL: stderr) and set the threshold. 0 or -errno. */
+int log_open(const char *file, int level);
+/* Name this thread's role in its lines: "master", "worker 3", ... */
+void log_set_role(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int log_get_level(void);
+void log_vmsg(int level, const char *fmt, va_list ap);
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) log_msg(SWX_LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(SWX_LOG_INFO, __VA_ARGS__)
+#define log_notice(...) log_msg(SWX_LOG_NOTICE, __VA_ARGS__)
+#define log_warn(...) log_msg(SWX_LOG_WARNING, __VA_ARGS__)
+#define log_error(...) log_msg(SWX_LOG_ERROR, __VA_ARGS__)
+
+#endif

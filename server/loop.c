@@ -1,0 +1,139 @@
+/* loop.c: a small epoll event loop; handlers are kept in an array by fd. */
+#include "loop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LOOP_BATCH 256
+
+typedef struct loop_handler {
+    loop_io_cb *cb;
+    void *arg;
+    int events; /* 0 when unused */
+} loop_handler_t;
+
+struct loop {
+    int epfd;
+    loop_handler_t *handlers;
+    int nhandlers;
+};
+
+loop_t *loop_create(void)
+{
+    loop_t *loop = calloc(1, sizeof(*loop));
+    if (loop == NULL)
+        return NULL;
+    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (loop->epfd < 0) {
+        log_error("epoll_create1: %s", strerror(errno));
+        free(loop);
+        return NULL;
+    }
+    return loop;
+}
+
+void loop_free(loop_t *loop)
+{
+    if (loop == NULL)
+        return;
+    close(loop->epfd);
+    free(loop->handlers);
+    free(loop);
+}
+
+static int loop_grow(loop_t *loop, int fd)
+{
+    if (fd < loop->nhandlers)
+        return 0;
+    int n = loop->nhandlers ? loop->nhandlers : 64;
+    while (n <= fd)
+        n *= 2;
+    loop_handler_t *h = realloc(loop->handlers, (size_t)n * sizeof(*h));
+    if (h == NULL)
+        return -ENOMEM;
+    memset(h + loop->nhandlers, 0,
+           (size_t)(n - loop->nhandlers) * sizeof(*h));
+    loop->handlers = h;
+    loop->nhandlers = n;
+    return 0;
+}
+
+static uint32_t loop_epoll_bits(int events)
+{
+    uint32_t e = 0;
+    if (events & LOOP_READ)
+        e |= EPOLLIN | EPOLLRDHUP;
+    if (events & LOOP_WRITE)
+        e |= EPOLLOUT;
+    return e;
+}
+
+int loop_add(loop_t *loop, int fd, int events, loop_io_cb *cb, void *arg)
+{
+    if (fd < 0 || loop_grow(loop, fd) < 0)
+        return -ENOMEM;
+    struct epoll_event ev = {.events = loop_epoll_bits(events), .data.fd = fd};
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return -errno;
+    loop->handlers[fd] = (loop_handler_t){cb, arg, events | 0x100};
+    return 0;
+}
+
+int loop_mod(loop_t *loop, int fd, int events)
+{
+    if (loop_events(loop, fd) < 0)
+        return -ENOENT;
+    if ((loop->handlers[fd].events & 0xff) == events)
+        return 0;
+    struct epoll_event ev = {.events = loop_epoll_bits(events), .data.fd = fd};
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
+        return -errno;
+    loop->handlers[fd].events = events | 0x100;
+    return 0;
+}
+
+int loop_del(loop_t *loop, int fd)
+{
+    if (loop_events(loop, fd) < 0)
+        return -ENOENT;
+    loop->handlers[fd].events = 0;
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
+        return -errno;
+    return 0;
+}
+
+int loop_events(const loop_t *loop, int fd)
+{
+    if (fd < 0 || fd >= loop->nhandlers || loop->handlers[fd].events == 0)
+        return -1;
+    return loop->handlers[fd].events & 0xff;
+}
+
+int loop_run_once(loop_t *loop, int timeout_ms)
+{
+    struct epoll_event evs[LOOP_BATCH];
+    int n = epoll_wait(loop->epfd, evs, LOOP_BATCH, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    for (int i = 0; i < n; i++) {
+        int fd = evs[i].data.fd;
+        /* An earlier handler in this batch may have removed fd. */
+        if (loop_events(loop, fd) < 0)
+            continue;
+        int fired = 0;
+        if (evs[i].events & (EPOLLIN | EPOLLRDHUP))
+            fired |= LOOP_READ;
+        if (evs[i].events & EPOLLOUT)
+            fired |= LOOP_WRITE;
+        if (evs[i].events & (EPOLLERR | EPOLLHUP))
+            fired |= LOOP_ERROR | LOOP_READ;
+        loop_handler_t h = loop->handlers[fd];
+        h.cb(loop, fd, fired, h.arg);
+    }
+    return n;
+}

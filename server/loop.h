@@ -1,0 +1,28 @@
+/* loop.h: a small epoll event loop (one per reactor thread or process). */
+#ifndef SWX_LOOP_H
+#define SWX_LOOP_H
+
+#define LOOP_READ 1
+#define LOOP_WRITE 2
+#define LOOP_ERROR 4 /* reported only: EPOLLERR or EPOLLHUP */
+
+typedef struct loop loop_t;
+
+/* events: LOOP_* bits that fired. */
+typedef void loop_io_cb(loop_t *loop, int fd, int events, void *arg);
+
+loop_t *loop_create(void);
+void loop_free(loop_t *loop);
+/* Watch fd for events (LOOP_READ|LOOP_WRITE); 0 or -errno. */
+int loop_add(loop_t *loop, int fd, int events, loop_io_cb *cb, void *arg);
+/* Change what fd is watched for; 0 or -errno. */
+int loop_mod(loop_t *loop, int fd, int events);
+/* Stop watching fd (before closing it); 0 or -errno. */
+int loop_del(loop_t *loop, int fd);
+/* Events fd is watched for, or -1 when it is not watched. */
+int loop_events(const loop_t *loop, int fd);
+/* Wait up to timeout_ms (-1: forever) and dispatch; the number of events
+ * handled, or -errno (EINTR is returned as 0). */
+int loop_run_once(loop_t *loop, int timeout_ms);
+
+#endif

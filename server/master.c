@@ -1,0 +1,260 @@
+/* master.c: the master process: binds listeners and creates channels before
+ * forking the manager, then accepts connections, hands them to reactor
+ * threads, and turns signals into an orderly stop. */
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "listener.h"
+#include "log.h"
+#include "loop.h"
+#include "proctitle.h"
+#include "reactor.h"
+#include "server.h"
+
+typedef struct master {
+    server_t *srv;
+    loop_t *loop;
+    int sigfd;
+    int stopping;
+    int manager_alive;
+    int exit_status;
+    long long deadline; /* ms: the manager gets SIGKILL past this */
+} master_t;
+
+static master_t m;
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void master_close_listeners(void)
+{
+    server_t *s = m.srv;
+    for (int i = 0; i < s->cfg.nlisteners; i++) {
+        if (s->listen_fds[i] < 0)
+            continue;
+        loop_del(m.loop, s->listen_fds[i]);
+        close(s->listen_fds[i]);
+        s->listen_fds[i] = -1;
+    }
+}
+
+static void master_begin_stop(const char *why)
+{
+    if (m.stopping)
+        return;
+    m.stopping = 1;
+    log_info("%s: stopping", why);
+    master_close_listeners();
+    m.deadline = now_ms() + (m.srv->cfg.max_wait_time + 2) * 1000LL;
+    if (m.manager_alive && kill(m.srv->manager_pid, SIGTERM) < 0)
+        log_error("kill(manager, SIGTERM): %s", strerror(errno));
+}
+
+static void master_accept(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    int listener = (int)(intptr_t)arg;
+    shm_t *shm = m.srv->shm;
+    for (;;) {
+        int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN)
+                log_error("accept4 on listeners[%d]: %s", listener,
+                          strerror(errno));
+            return;
+        }
+        atomic_fetch_add(&shm->accept_count, 1);
+        if (atomic_fetch_add(&shm->connection_num, 1) >= m.srv->cfg.max_conn) {
+            atomic_fetch_sub(&shm->connection_num, 1);
+            log_warn("max_conn (%d) reached; connection on listeners[%d] "
+                     "refused", m.srv->cfg.max_conn, listener);
+            close(c);
+            continue;
+        }
+        if (reactor_hand_over(c, listener) < 0)
+            atomic_fetch_sub(&shm->connection_num, 1);
+    }
+}
+
+static void master_reap(void)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid != m.srv->manager_pid)
+            continue;
+        m.manager_alive = 0;
+        int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (!m.stopping || !clean) {
+            if (WIFSIGNALED(status))
+                log_error("manager (pid %d) killed by signal %d", (int)pid,
+                          WTERMSIG(status));
+            else
+                log_error("manager (pid %d) exited with status %d", (int)pid,
+                          WEXITSTATUS(status));
+            m.exit_status = 1;
+        }
+        master_begin_stop("the manager is gone");
+    }
+}
+
+static void master_signal(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    (void)arg;
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGCHLD)
+            master_reap();
+        else if (si.ssi_signo == SIGTERM)
+            master_begin_stop("SIGTERM");
+        else if (si.ssi_signo == SIGINT)
+            master_begin_stop("SIGINT");
+    }
+}
+
+static int master_bind(server_t *s)
+{
+    s->listen_fds = malloc((size_t)s->cfg.nlisteners * sizeof(int));
+    if (s->listen_fds == NULL)
+        return -1;
+    for (int i = 0; i < s->cfg.nlisteners; i++) {
+        char err[512];
+        s->listen_fds[i] = listener_open(&s->cfg, i, err, sizeof(err));
+        if (s->listen_fds[i] < 0) {
+            log_error("%s", err);
+            while (i-- > 0)
+                close(s->listen_fds[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int master_make_chans(server_t *s)
+{
+    int n = s->cfg.worker_num * s->cfg.reactor_num;
+    s->chan_fds = calloc((size_t)n, sizeof(*s->chan_fds));
+    if (s->chan_fds == NULL)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (chan_socketpair(s->chan_fds[i]) < 0)
+            return -1;
+    return 0;
+}
+
+static int master_fork_manager(server_t *s)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_error("fork(manager): %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0)
+        manager_run(s);
+    s->manager_pid = pid;
+    m.manager_alive = 1;
+    int n = s->cfg.worker_num * s->cfg.reactor_num;
+    for (int i = 0; i < n; i++)
+        close(s->chan_fds[i][1]);
+    return 0;
+}
+
+static int master_watch(server_t *s, const sigset_t *set)
+{
+    m.sigfd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (m.sigfd < 0) {
+        log_error("signalfd: %s", strerror(errno));
+        return -1;
+    }
+    if (loop_add(m.loop, m.sigfd, LOOP_READ, master_signal, NULL) < 0)
+        return -1;
+    for (int i = 0; i < s->cfg.nlisteners; i++)
+        if (loop_add(m.loop, s->listen_fds[i], LOOP_READ, master_accept,
+                     (void *)(intptr_t)i) < 0)
+            return -1;
+    return 0;
+}
+
+static void master_loop(void)
+{
+    while (m.manager_alive || !m.stopping) {
+        int timeout = -1;
+        if (m.stopping) {
+            long long left = m.deadline - now_ms();
+            if (left <= 0) {
+                log_error("the manager did not stop in time; SIGKILL");
+                kill(m.srv->manager_pid, SIGKILL);
+                m.deadline = now_ms() + 1000;
+                left = 1000;
+            }
+            timeout = (int)left;
+        }
+        int rc = loop_run_once(m.loop, timeout);
+        if (rc < 0) {
+            log_error("epoll_wait: %s", strerror(-rc));
+            m.exit_status = 1;
+            master_begin_stop("event loop failure");
+        }
+    }
+}
+
+int master_run(server_t *s)
+{
+    m.srv = s;
+    s->master_pid = getpid();
+    if (master_bind(s) < 0 || master_make_chans(s) < 0)
+        return 1;
+    s->shm = shm_create(s->cfg.worker_num);
+    m.loop = loop_create();
+    if (s->shm == NULL || m.loop == NULL)
+        return 1;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    /* Fork before any thread exists: the child gets no half-held lock. */
+    if (master_fork_manager(s) < 0)
+        return 1;
+    proctitle_set("swx-server: master");
+    if (master_watch(s, &set) < 0 || reactor_start_all(s) < 0) {
+        master_begin_stop("start-up failure");
+        m.exit_status = 1;
+    } else {
+        log_notice("swx-server %s started: %d reactor(s), %d worker(s), %d "
+                   "listener(s)", SWX_VERSION, s->cfg.reactor_num,
+                   s->cfg.worker_num, s->cfg.nlisteners);
+    }
+    master_loop();
+    reactor_stop_all();
+    master_close_listeners();
+    loop_free(m.loop);
+    close(m.sigfd);
+    shm_destroy(s->shm);
+    free(s->chan_fds);
+    free(s->listen_fds);
+    log_notice("stopped");
+    return m.exit_status;
+}

@@ -1,0 +1,506 @@
+/* reactor.c: reactor threads: read clients, dispatch to workers, write replies
+ * back. Each thread owns its connections and its channel to every worker, so
+ * no lock is taken on the data path. */
+#include "reactor.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "chan.h"
+#include "log.h"
+#include "loop.h"
+#include "session.h"
+
+#define REACTOR_READ_SIZE (64 * 1024)
+/* Stop reading a client while its worker's channel holds this much. */
+#define REACTOR_CHAN_HIGH (4 * 1024 * 1024)
+#define REACTOR_CHAN_BATCH 64
+#define REACTOR_STOP_FLUSH_MS 2000
+
+typedef struct conn {
+    int fd;
+    int listener;
+    int worker;          /* dispatch_mode 2: every event goes here */
+    uint64_t session;
+    buf_t out;
+    unsigned closing : 1; /* close once out is written */
+    unsigned paused : 1;  /* not reading: a worker channel is backed up */
+} conn_t;
+
+typedef struct reactor {
+    int id;
+    server_t *srv;
+    pthread_t thread;
+    loop_t *loop;
+    int notify[2];       /* main thread -> reactor: handed-over fds */
+    session_table_t sessions;
+    uint64_t next_seq;
+    chan_t *chans;       /* [worker] */
+    unsigned rr;         /* round-robin cursor */
+    int npaused;
+    int stopping;
+    char *rbuf;
+} reactor_t;
+
+typedef struct handover {
+    int fd;       /* -1: stop */
+    int listener;
+} handover_t;
+
+static reactor_t *reactors;
+static int nreactors;
+/* The reactor whose thread this is: every callback runs in its own. */
+static __thread reactor_t *self;
+static _Atomic unsigned handover_rr;
+
+static void reactor_close(reactor_t *r, conn_t *c, const char *why);
+
+static void reactor_want_write(reactor_t *r, chan_t *ch)
+{
+    loop_mod(r->loop, ch->fd, LOOP_READ | (chan_queued(ch) ? LOOP_WRITE : 0));
+}
+
+static int conn_events(const conn_t *c)
+{
+    int ev = 0;
+    if (!c->paused && !c->closing)
+        ev |= LOOP_READ;
+    if (buf_pending(&c->out) > 0)
+        ev |= LOOP_WRITE;
+    return ev;
+}
+
+static void conn_update(reactor_t *r, conn_t *c)
+{
+    loop_mod(r->loop, c->fd, conn_events(c));
+}
+
+/* Send an event to worker w; pause c when the channel is backed up. */
+static void reactor_to_worker(reactor_t *r, conn_t *c, int w, int type,
+                              const void *data, size_t len)
+{
+    chan_t *ch = &r->chans[w];
+    if (chan_send(ch, type, c->listener, c->session, data, len) < 0)
+        log_error("session %llu: cannot send to worker %d",
+                  (unsigned long long)c->session, w);
+    if (chan_queued(ch) > 0)
+        reactor_want_write(r, ch);
+    if (chan_queued(ch) > REACTOR_CHAN_HIGH && !c->paused && type == CHAN_RECEIVE) {
+        c->paused = 1;
+        r->npaused++;
+        conn_update(r, c);
+    }
+}
+
+static int reactor_pick_worker(reactor_t *r, const conn_t *c)
+{
+    const server_t *s = r->srv;
+    int n = s->cfg.worker_num;
+    if (s->cfg.dispatch_mode == 2)
+        return c->worker;
+    if (s->cfg.dispatch_mode == 3) {
+        for (int i = 0; i < n; i++) {
+            int w = (int)((r->rr + (unsigned)i) % (unsigned)n);
+            if (!atomic_load_explicit(&s->shm->workers[w].busy,
+                                      memory_order_relaxed) &&
+                chan_queued(&r->chans[w]) == 0) {
+                r->rr = (unsigned)w + 1;
+                return w;
+            }
+        }
+    }
+    return (int)(r->rr++ % (unsigned)n);
+}
+
+/* Connect and close events only make sense when one worker sees them all. */
+static int reactor_conn_events(const reactor_t *r)
+{
+    return r->srv->cfg.dispatch_mode == 2;
+}
+
+static void conn_readable(reactor_t *r, conn_t *c)
+{
+    ssize_t n;
+    do {
+        n = recv(c->fd, r->rbuf, REACTOR_READ_SIZE, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        int w = reactor_pick_worker(r, c);
+        atomic_fetch_add_explicit(&r->srv->shm->dispatch_count, 1,
+                                  memory_order_relaxed);
+        reactor_to_worker(r, c, w, CHAN_RECEIVE, r->rbuf, (size_t)n);
+    } else if (n == 0) {
+        reactor_close(r, c, NULL);
+    } else if (errno != EAGAIN) {
+        reactor_close(r, c, strerror(errno));
+    }
+}
+
+/* Write what is pending; 0, or -1 when the connection was closed. */
+static int conn_flush(reactor_t *r, conn_t *c)
+{
+    while (buf_pending(&c->out) > 0) {
+        ssize_t n = send(c->fd, buf_head(&c->out), buf_pending(&c->out),
+                         MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n < 0) {
+            reactor_close(r, c, strerror(errno));
+            return -1;
+        }
+        buf_consume(&c->out, (size_t)n);
+    }
+    if (buf_pending(&c->out) == 0 && c->closing) {
+        reactor_close(r, c, NULL);
+        return -1;
+    }
+    conn_update(r, c);
+    return 0;
+}
+
+static void conn_io(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)fd;
+    conn_t *c = arg;
+    reactor_t *r = self;
+    if ((events & LOOP_WRITE) && conn_flush(r, c) < 0)
+        return;
+    if ((events & LOOP_READ) && !c->paused && !c->closing)
+        conn_readable(r, c);
+}
+
+static void conn_send(reactor_t *r, conn_t *c, const char *data, size_t len)
+{
+    size_t cap = r->srv->cfg.buffer_output_size;
+    if (buf_pending(&c->out) + len > cap) {
+        log_warn("session %llu: output buffer would exceed "
+                 "buffer_output_size (%zu + %zu > %zu bytes): client not "
+                 "reading; closing", (unsigned long long)c->session,
+                 buf_pending(&c->out), len, cap);
+        reactor_close(r, c, NULL);
+        return;
+    }
+    if (buf_append(&c->out, data, len) < 0) {
+        reactor_close(r, c, "out of memory for the output buffer");
+        return;
+    }
+    conn_flush(r, c);
+}
+
+static void reactor_deliver(reactor_t *r, const chan_msg_t *m)
+{
+    conn_t *c = session_get(&r->sessions, m->session);
+    if (c == NULL || c->closing) {
+        log_debug("%s for closed session %llu dropped (%zu bytes)",
+                  m->type == CHAN_SEND ? "reply" : "close",
+                  (unsigned long long)m->session, m->len);
+        return;
+    }
+    if (m->type == CHAN_SEND) {
+        conn_send(r, c, m->data, m->len);
+    } else if (m->type == CHAN_CLOSE_REQ) {
+        c->closing = 1;
+        conn_flush(r, c);
+    } else {
+        log_warn("channel: unexpected message type %d from a worker", m->type);
+    }
+}
+
+static void reactor_resume_paused(reactor_t *r)
+{
+    for (size_t i = 0; i < r->sessions.cap && r->npaused > 0; i++) {
+        conn_t *c = r->sessions.keys[i] ? r->sessions.vals[i] : NULL;
+        if (c == NULL || !c->paused)
+            continue;
+        if (chan_queued(&r->chans[reactor_pick_worker(r, c)]) >
+            REACTOR_CHAN_HIGH / 2)
+            continue;
+        c->paused = 0;
+        r->npaused--;
+        conn_update(r, c);
+    }
+}
+
+static void chan_io(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)fd;
+    chan_t *ch = arg;
+    reactor_t *r = self;
+    if (events & LOOP_WRITE) {
+        chan_flush(ch);
+        reactor_want_write(r, ch);
+        if (r->npaused > 0)
+            reactor_resume_paused(r);
+    }
+    if (!(events & LOOP_READ))
+        return;
+    chan_msg_t m;
+    for (int i = 0; i < REACTOR_CHAN_BATCH; i++) {
+        int rc = chan_recv(ch, &m);
+        if (rc <= 0) {
+            if (rc < 0) {
+                log_error("channel fd %d: %s; no longer read", ch->fd,
+                          strerror(-rc));
+                loop_del(r->loop, ch->fd);
+            }
+            break;
+        }
+        reactor_deliver(r, &m);
+    }
+}
+
+static void conn_info(const conn_t *c, const config_t *cfg, swx_conninfo_t *ci)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    memset(ci, 0, sizeof(*ci));
+    ci->listener = c->listener;
+    ci->server_port = cfg->listeners[c->listener].port;
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
+        return;
+    if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ci->peer_addr, sizeof(ci->peer_addr));
+        ci->peer_port = ntohs(a->sin6_port);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, ci->peer_addr, sizeof(ci->peer_addr));
+        ci->peer_port = ntohs(a->sin_port);
+    }
+}
+
+static void reactor_accept(reactor_t *r, int fd, int listener)
+{
+    conn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        log_error("fd %d: out of memory for a connection; closing", fd);
+        close(fd);
+        atomic_fetch_sub(&r->srv->shm->connection_num, 1);
+        return;
+    }
+    c->fd = fd;
+    c->listener = listener;
+    c->worker = fd % r->srv->cfg.worker_num;
+    c->session = session_make(r->next_seq++, r->id);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (session_put(&r->sessions, c->session, c) < 0 ||
+        loop_add(r->loop, fd, LOOP_READ, conn_io, c) < 0) {
+        log_error("fd %d: cannot register the connection; closing", fd);
+        session_del(&r->sessions, c->session);
+        close(fd);
+        free(c);
+        atomic_fetch_sub(&r->srv->shm->connection_num, 1);
+        return;
+    }
+    swx_conninfo_t ci;
+    conn_info(c, &r->srv->cfg, &ci);
+    log_debug("accept fd=%d session=%llu peer=%s:%d listener=%d", fd,
+              (unsigned long long)c->session, ci.peer_addr, ci.peer_port,
+              listener);
+    if (reactor_conn_events(r))
+        reactor_to_worker(r, c, c->worker, CHAN_CONNECT, &ci, sizeof(ci));
+}
+
+static void reactor_close(reactor_t *r, conn_t *c, const char *why)
+{
+    if (why != NULL)
+        log_info("session %llu: closing: %s", (unsigned long long)c->session,
+                 why);
+    log_debug("close fd=%d session=%llu", c->fd,
+              (unsigned long long)c->session);
+    loop_del(r->loop, c->fd);
+    close(c->fd);
+    session_del(&r->sessions, c->session);
+    if (c->paused)
+        r->npaused--;
+    if (reactor_conn_events(r) && !r->stopping)
+        reactor_to_worker(r, c, c->worker, CHAN_CLOSE, NULL, 0);
+    atomic_fetch_sub(&r->srv->shm->connection_num, 1);
+    atomic_fetch_add(&r->srv->shm->close_count, 1);
+    buf_free(&c->out);
+    free(c);
+}
+
+/* The connections of r, copied out: closing one reorders the table. */
+static conn_t **reactor_conns(reactor_t *r, size_t *n)
+{
+    conn_t **list = calloc(r->sessions.count + 1, sizeof(*list));
+    *n = 0;
+    if (list == NULL)
+        return NULL;
+    for (size_t i = 0; i < r->sessions.cap; i++)
+        if (r->sessions.keys[i] != 0)
+            list[(*n)++] = r->sessions.vals[i];
+    return list;
+}
+
+/* Stop reading; close each connection once its output is written. */
+static void reactor_begin_stop(reactor_t *r)
+{
+    size_t n;
+    conn_t **list = reactor_conns(r, &n);
+    r->stopping = 1;
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        list[i]->closing = 1;
+        conn_flush(r, list[i]);
+    }
+    free(list);
+}
+
+static void notify_io(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    reactor_t *r = arg;
+    handover_t h;
+    while (read(fd, &h, sizeof(h)) == (ssize_t)sizeof(h)) {
+        if (h.fd < 0)
+            reactor_begin_stop(r);
+        else
+            reactor_accept(r, h.fd, h.listener);
+    }
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void reactor_close_all(reactor_t *r)
+{
+    size_t n;
+    conn_t **list = reactor_conns(r, &n);
+    for (size_t i = 0; list != NULL && i < n; i++)
+        reactor_close(r, list[i], NULL);
+    free(list);
+}
+
+static void *reactor_main(void *arg)
+{
+    reactor_t *r = arg;
+    self = r;
+    log_set_role("reactor %d", r->id);
+    long long deadline = 0;
+    for (;;) {
+        if (r->stopping && deadline == 0)
+            deadline = now_ms() + REACTOR_STOP_FLUSH_MS;
+        if (r->stopping && (r->sessions.count == 0 || now_ms() >= deadline))
+            break;
+        int rc = loop_run_once(r->loop, r->stopping ? 50 : -1);
+        if (rc < 0) {
+            log_error("epoll_wait: %s", strerror(-rc));
+            break;
+        }
+    }
+    reactor_close_all(r);
+    return NULL;
+}
+
+static int reactor_init(reactor_t *r, server_t *srv, int id)
+{
+    r->id = id;
+    r->srv = srv;
+    r->next_seq = 1;
+    r->loop = loop_create();
+    r->rbuf = malloc(REACTOR_READ_SIZE);
+    r->chans = calloc((size_t)srv->cfg.worker_num, sizeof(chan_t));
+    if (r->loop == NULL || r->rbuf == NULL || r->chans == NULL ||
+        session_table_init(&r->sessions, 1024) < 0)
+        return -ENOMEM;
+    if (pipe2(r->notify, O_NONBLOCK | O_CLOEXEC) < 0) {
+        int err = errno;
+        log_error("pipe2: %s", strerror(err));
+        return -err;
+    }
+    if (loop_add(r->loop, r->notify[0], LOOP_READ, notify_io, r) < 0)
+        return -ENOMEM;
+    for (int w = 0; w < srv->cfg.worker_num; w++) {
+        int fd = srv->chan_fds[server_chan(srv, w, id)][0];
+        if (chan_init(&r->chans[w], fd, srv->cfg.buffer_output_size) < 0 ||
+            loop_add(r->loop, fd, LOOP_READ, chan_io, &r->chans[w]) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+int reactor_start_all(server_t *srv)
+{
+    nreactors = srv->cfg.reactor_num;
+    reactors = calloc((size_t)nreactors, sizeof(*reactors));
+    if (reactors == NULL)
+        return -ENOMEM;
+    for (int i = 0; i < nreactors; i++) {
+        int rc = reactor_init(&reactors[i], srv, i);
+        if (rc < 0)
+            return rc;
+    }
+    for (int i = 0; i < nreactors; i++) {
+        int rc = pthread_create(&reactors[i].thread, NULL, reactor_main,
+                                &reactors[i]);
+        if (rc != 0) {
+            log_error("pthread_create(reactor %d): %s", i, strerror(rc));
+            return -rc;
+        }
+    }
+    return 0;
+}
+
+int reactor_hand_over(int fd, int listener)
+{
+    unsigned i = atomic_fetch_add(&handover_rr, 1) % (unsigned)nreactors;
+    handover_t h = {fd, listener};
+    if (write(reactors[i].notify[1], &h, sizeof(h)) != (ssize_t)sizeof(h)) {
+        int err = errno;
+        log_warn("fd %d: reactor %u is not keeping up (%s); closing", fd, i,
+                 strerror(err));
+        close(fd);
+        return -err;
+    }
+    return 0;
+}
+
+static void reactor_free(reactor_t *r)
+{
+    for (int w = 0; w < r->srv->cfg.worker_num; w++)
+        chan_free(&r->chans[w]);
+    free(r->chans);
+    free(r->rbuf);
+    session_table_free(&r->sessions);
+    loop_free(r->loop);
+    close(r->notify[0]);
+    close(r->notify[1]);
+}
+
+void reactor_stop_all(void)
+{
+    handover_t stop = {-1, -1};
+    for (int i = 0; i < nreactors; i++)
+        if (write(reactors[i].notify[1], &stop, sizeof(stop)) < 0)
+            log_error("reactor %d: cannot ask it to stop: %s", i,
+                      strerror(errno));
+    for (int i = 0; i < nreactors; i++) {
+        pthread_join(reactors[i].thread, NULL);
+        reactor_free(&reactors[i]);
+    }
+    free(reactors);
+    reactors = NULL;
+    nreactors = 0;
+}

@@ -1,0 +1,41 @@
+/* server.h: what the master sets up before forking, handed to each role. */
+#ifndef SWX_SERVER_H
+#define SWX_SERVER_H
+
+#include <sys/types.h>
+
+#include "config.h"
+#include "shm.h"
+#include "swx_plugin.h"
+
+/* A worker's exit status when a plugin refused to start (back-off applies). */
+#define WORKER_EXIT_START_FAILED 3
+
+typedef struct server {
+    config_t cfg;
+    int *listen_fds;    /* one per config listener */
+    int (*chan_fds)[2]; /* [worker * reactor_num + reactor]: 0 reactor end,
+                           1 worker end */
+    shm_t *shm;
+    pid_t master_pid;
+    pid_t manager_pid;
+} server_t;
+
+static inline int server_chan(const server_t *s, int worker, int reactor)
+{
+    return worker * s->cfg.reactor_num + reactor;
+}
+
+/* master.c: run the server until it stops; the process exit status. */
+int master_run(server_t *srv);
+
+/* manager.c: the manager process; never returns. */
+void manager_run(server_t *srv) __attribute__((noreturn));
+
+/* worker.c: the function table plugins call into. */
+extern const swx_api_t worker_api;
+
+/* worker.c: a worker process; never returns. */
+void worker_run(server_t *srv, int id) __attribute__((noreturn));
+
+#endif

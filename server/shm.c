@@ -1,0 +1,35 @@
+/* shm.c: the shared state mapping, created in the master before any fork. */
+#include "shm.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "log.h"
+
+static size_t shm_size(int worker_num)
+{
+    return sizeof(shm_t) + (size_t)worker_num * sizeof(shm_worker_t);
+}
+
+shm_t *shm_create(int worker_num)
+{
+    void *p = mmap(NULL, shm_size(worker_num), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        log_error("mmap(%zu bytes, MAP_SHARED): %s", shm_size(worker_num),
+                  strerror(errno));
+        return NULL;
+    }
+    shm_t *shm = p; /* mmap memory is zeroed */
+    shm->worker_num = worker_num;
+    atomic_store(&shm->start_time, (uint64_t)time(NULL));
+    return shm;
+}
+
+void shm_destroy(shm_t *shm)
+{
+    if (shm != NULL)
+        munmap(shm, shm_size(shm->worker_num));
+}

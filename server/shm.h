@@ -1,0 +1,31 @@
+/* shm.h: state shared by the master, the manager and every worker, mapped
+ * before any fork. */
+#ifndef SWX_SHM_H
+#define SWX_SHM_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct shm_worker {
+    _Atomic int pid;           /* 0 while not running */
+    _Atomic int busy;          /* inside a callback (dispatch_mode 3) */
+    _Atomic uint64_t requests; /* handled by this worker id, all lives */
+    _Atomic uint64_t starts;   /* how many times it was started */
+} shm_worker_t;
+
+typedef struct shm {
+    _Atomic uint64_t start_time;
+    _Atomic int64_t connection_num;
+    _Atomic uint64_t accept_count;
+    _Atomic uint64_t close_count;
+    _Atomic uint64_t dispatch_count;
+    int worker_num;
+    shm_worker_t workers[];
+} shm_t;
+
+/* An anonymous shared mapping; NULL (logged) on failure. */
+shm_t *shm_create(int worker_num);
+void shm_destroy(shm_t *shm);
+
+#endif

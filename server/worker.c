@@ -1,0 +1,337 @@
+/* worker.c: a worker process: loads the plugins afresh, then runs their
+ * callbacks for the events the reactors send, and carries their replies back. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "log.h"
+#include "loop.h"
+#include "plugin.h"
+#include "proctitle.h"
+#include "server.h"
+#include "session.h"
+
+#define WORKER_CHAN_BATCH 32
+/* Incoming messages are bounded by what a reactor can frame. */
+#define WORKER_MAX_MSG (64 * 1024 * 1024)
+
+typedef struct worker {
+    int id;
+    server_t *srv;
+    loop_t *loop;
+    chan_t *chans;         /* [reactor] */
+    plugin_t *plugins;     /* [config plugin] */
+    const plugin_t *current; /* whose callback is running */
+    int sigfd;
+    long requests;
+    int stopping;
+} worker_t;
+
+static worker_t self;
+
+static int api_send_msg(uint64_t session, int type, const void *data,
+                        size_t len)
+{
+    int r = session_reactor(session);
+    if (session == 0 || r >= self.srv->cfg.reactor_num)
+        return -ENOTCONN;
+    chan_t *ch = &self.chans[r];
+    int rc = chan_send(ch, type, 0, session, data, len);
+    if (rc == 0 && chan_queued(ch) > 0)
+        loop_mod(self.loop, ch->fd, LOOP_READ | LOOP_WRITE);
+    return rc;
+}
+
+static int api_send(uint64_t session, const void *data, size_t len)
+{
+    if (len > self.srv->cfg.buffer_output_size)
+        return -E2BIG;
+    return api_send_msg(session, CHAN_SEND, data, len);
+}
+
+static int api_close(uint64_t session)
+{
+    return api_send_msg(session, CHAN_CLOSE_REQ, NULL, 0);
+}
+
+static int api_worker_id(void)
+{
+    return self.id;
+}
+
+static void api_vlog(int level, const char *fmt, va_list ap)
+{
+    log_vmsg(level, fmt, ap);
+}
+
+static const char *api_config_json(void)
+{
+    return self.current ? self.current->cfg->config_json : "{}";
+}
+
+static const char *api_config_string(const char *key, const char *def)
+{
+    return self.current ? plugin_config_string(self.current, key, def) : def;
+}
+
+static long long api_config_int(const char *key, long long def)
+{
+    return self.current ? plugin_config_int(self.current, key, def) : def;
+}
+
+static int api_config_bool(const char *key, int def)
+{
+    return self.current ? plugin_config_bool(self.current, key, def) : def;
+}
+
+const swx_api_t worker_api = {
+    .size = sizeof(swx_api_t),
+    .send = api_send,
+    .close = api_close,
+    .worker_id = api_worker_id,
+    .vlog = api_vlog,
+    .config_json = api_config_json,
+    .config_string = api_config_string,
+    .config_int = api_config_int,
+    .config_bool = api_config_bool,
+};
+
+static const plugin_t *worker_plugin_for(int listener)
+{
+    if (listener < 0 || listener >= self.srv->cfg.nlisteners)
+        return NULL;
+    return &self.plugins[self.srv->cfg.listeners[listener].plugin];
+}
+
+static void worker_handle(const chan_msg_t *m)
+{
+    const plugin_t *p = worker_plugin_for(m->listener);
+    if (p == NULL) {
+        log_warn("message for unknown listener %d dropped", m->listener);
+        return;
+    }
+    shm_worker_t *sw = &self.srv->shm->workers[self.id];
+    atomic_store_explicit(&sw->busy, 1, memory_order_relaxed);
+    self.current = p;
+    if (m->type == CHAN_RECEIVE) {
+        self.requests++;
+        atomic_fetch_add_explicit(&sw->requests, 1, memory_order_relaxed);
+        if (p->desc.on_receive)
+            p->desc.on_receive(m->session, m->data, m->len);
+    } else if (m->type == CHAN_CONNECT && m->len == sizeof(swx_conninfo_t)) {
+        if (p->desc.on_connect)
+            p->desc.on_connect(m->session, (const swx_conninfo_t *)m->data);
+    } else if (m->type == CHAN_CLOSE) {
+        if (p->desc.on_close)
+            p->desc.on_close(m->session);
+    } else {
+        log_warn("unexpected message type %d (%zu bytes) dropped", m->type,
+                 m->len);
+    }
+    self.current = NULL;
+    atomic_store_explicit(&sw->busy, 0, memory_order_relaxed);
+}
+
+static void worker_check_max_request(void)
+{
+    long max = self.srv->cfg.max_request;
+    if (max > 0 && self.requests >= max && !self.stopping) {
+        log_info("max_request (%ld) reached; exiting", max);
+        self.stopping = 1;
+    }
+}
+
+static void chan_io(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)fd;
+    chan_t *ch = arg;
+    if (events & LOOP_WRITE) {
+        if (chan_flush(ch) == 0)
+            loop_mod(loop, ch->fd, LOOP_READ);
+    }
+    chan_msg_t m;
+    for (int i = 0; (events & LOOP_READ) && i < WORKER_CHAN_BATCH; i++) {
+        if (self.stopping)
+            break;
+        int rc = chan_recv(ch, &m);
+        if (rc < 0) {
+            log_error("channel fd %d: %s; exiting", ch->fd, strerror(-rc));
+            self.stopping = 1;
+        }
+        if (rc <= 0)
+            break;
+        worker_handle(&m);
+        worker_check_max_request();
+    }
+}
+
+static void signal_io(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    (void)arg;
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGTERM && !self.stopping) {
+            log_debug("SIGTERM: stopping");
+            self.stopping = 1;
+        }
+    }
+}
+
+/* Keep only this worker's ends of its channels. */
+static void worker_close_foreign_fds(void)
+{
+    server_t *s = self.srv;
+    for (int w = 0; w < s->cfg.worker_num; w++)
+        for (int r = 0; r < s->cfg.reactor_num; r++)
+            if (w != self.id)
+                close(s->chan_fds[server_chan(s, w, r)][1]);
+}
+
+static int worker_setup_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    self.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (self.sigfd < 0) {
+        log_error("signalfd: %s", strerror(errno));
+        return -1;
+    }
+    return loop_add(self.loop, self.sigfd, LOOP_READ, signal_io, NULL);
+}
+
+static int worker_setup_chans(void)
+{
+    server_t *s = self.srv;
+    self.chans = calloc((size_t)s->cfg.reactor_num, sizeof(chan_t));
+    if (self.chans == NULL)
+        return -1;
+    for (int r = 0; r < s->cfg.reactor_num; r++) {
+        int fd = s->chan_fds[server_chan(s, self.id, r)][1];
+        if (chan_init(&self.chans[r], fd, WORKER_MAX_MSG) < 0 ||
+            loop_add(self.loop, fd, LOOP_READ, chan_io, &self.chans[r]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* dlopen every plugin now, in this process, so a rebuilt file is used. */
+static int worker_load_plugins(void)
+{
+    const config_t *cfg = &self.srv->cfg;
+    self.plugins = calloc((size_t)cfg->nplugins, sizeof(plugin_t));
+    if (self.plugins == NULL)
+        return -1;
+    for (int i = 0; i < cfg->nplugins; i++) {
+        char err[1024];
+        if (plugin_load(&self.plugins[i], &cfg->plugins[i], &worker_api, err,
+                        sizeof(err)) < 0) {
+            log_error("%s", err);
+            return -1;
+        }
+    }
+    for (int i = 0; i < cfg->nplugins; i++) {
+        const plugin_t *p = &self.plugins[i];
+        self.current = p;
+        int rc = p->desc.on_worker_start ? p->desc.on_worker_start(self.id) : 0;
+        self.current = NULL;
+        if (rc != 0) {
+            log_error("plugin \"%s\": on_worker_start returned %d", p->name, rc);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Write out queued replies before exiting, for up to max_wait_time. */
+static void worker_drain(void)
+{
+    long long deadline = now_ms() + self.srv->cfg.max_wait_time * 1000LL;
+    for (int r = 0; r < self.srv->cfg.reactor_num; r++) {
+        chan_t *ch = &self.chans[r];
+        while (chan_flush(ch) == -EAGAIN) {
+            long long left = deadline - now_ms();
+            if (left <= 0) {
+                log_warn("max_wait_time passed with %zu bytes of replies "
+                         "unsent", chan_queued(ch));
+                return;
+            }
+            struct pollfd pfd = {.fd = ch->fd, .events = POLLOUT};
+            poll(&pfd, 1, (int)left);
+        }
+    }
+}
+
+static void worker_stop_plugins(void)
+{
+    for (int i = 0; i < self.srv->cfg.nplugins; i++) {
+        const plugin_t *p = &self.plugins[i];
+        self.current = p;
+        if (p->desc.on_worker_stop)
+            p->desc.on_worker_stop(self.id);
+        self.current = NULL;
+    }
+    worker_drain();
+    for (int i = 0; i < self.srv->cfg.nplugins; i++)
+        plugin_unload(&self.plugins[i]);
+}
+
+__attribute__((noreturn)) static void worker_exit(int status)
+{
+    atomic_store(&self.srv->shm->workers[self.id].busy, 0);
+    if (self.chans != NULL)
+        for (int r = 0; r < self.srv->cfg.reactor_num; r++)
+            chan_free(&self.chans[r]);
+    free(self.chans);
+    free(self.plugins);
+    loop_free(self.loop);
+    config_free(&self.srv->cfg);
+    exit(status);
+}
+
+void worker_run(server_t *srv, int id)
+{
+    self.id = id;
+    self.srv = srv;
+    log_set_role("worker %d", id);
+    proctitle_set("swx-server: worker %d", id);
+    worker_close_foreign_fds();
+    self.loop = loop_create();
+    if (self.loop == NULL || worker_setup_signals() < 0 ||
+        worker_setup_chans() < 0)
+        worker_exit(1);
+    if (worker_load_plugins() < 0) {
+        for (int i = 0; i < srv->cfg.nplugins; i++)
+            plugin_unload(&self.plugins[i]);
+        worker_exit(WORKER_EXIT_START_FAILED);
+    }
+    log_debug("started");
+    while (!self.stopping) {
+        int rc = loop_run_once(self.loop, -1);
+        if (rc < 0) {
+            log_error("epoll_wait: %s", strerror(-rc));
+            break;
+        }
+    }
+    worker_stop_plugins();
+    log_debug("exiting after %ld requests", self.requests);
+    worker_exit(0);
+}

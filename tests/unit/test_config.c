@@ -1,0 +1,737 @@
+/* test_config.c: Check suite for config.c (parsing, defaults, every kind of error). */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#include "swx_plugin.h"
+
+#define FILE_NAME "conf/x.json"
+#define PLUGINS "'plugins': [{'name': 'echo', 'path': 'echo.so'}]"
+#define LISTENERS "'listeners': [{'port': 9501, 'plugin': 'echo'}]"
+#define MINIMAL "{" PLUGINS ", " LISTENERS "}"
+
+static config_t cfg;
+static char err[1024];
+
+/* The JSON with ' turned into ", so that the tests stay readable. */
+static char *json(const char *text)
+{
+    char *s = strdup(text);
+
+    ck_assert_ptr_nonnull(s);
+    for (char *p = s; *p != '\0'; p++)
+        if (*p == '\'')
+            *p = '"';
+    return s;
+}
+
+static int parse_as(const char *text, const char *file)
+{
+    char *s = json(text);
+    int rc = config_parse(s, file, &cfg, err, sizeof err);
+
+    free(s);
+    return rc;
+}
+
+static int parse(const char *text)
+{
+    return parse_as(text, FILE_NAME);
+}
+
+static void assert_zeroed(const config_t *c)
+{
+    static const config_t zero;
+
+    ck_assert_msg(memcmp(c, &zero, sizeof zero) == 0,
+                  "config not zeroed after a failure");
+}
+
+static void assert_contains(const char *part)
+{
+    ck_assert_msg(strstr(err, part) != NULL, "error \"%s\" lacks \"%s\"", err,
+                  part);
+}
+
+/* Parsing text fails with a message that contains every part given. */
+static void assert_bad(const char *text, const char *part1, const char *part2)
+{
+    ck_assert_int_eq(parse(text), -1);
+    assert_zeroed(&cfg);
+    ck_assert_msg(strncmp(err, FILE_NAME ": ", strlen(FILE_NAME) + 2) == 0,
+                  "error \"%s\" does not start with the file", err);
+    ck_assert_msg(strchr(err, '\n') == NULL, "error \"%s\" spans lines", err);
+    assert_contains(part1);
+    if (part2 != NULL)
+        assert_contains(part2);
+}
+
+/* A config with a bad "server" section. */
+static void assert_bad_server(const char *server, const char *part1,
+                              const char *part2)
+{
+    char text[1024];
+
+    snprintf(text, sizeof text, "{'server': %s, %s, %s}", server, PLUGINS,
+             LISTENERS);
+    assert_bad(text, part1, part2);
+}
+
+/* A config with a bad "listeners" section. */
+static void assert_bad_listeners(const char *listeners, const char *part1,
+                                 const char *part2)
+{
+    char text[1024];
+
+    snprintf(text, sizeof text, "{%s, 'listeners': %s}", PLUGINS, listeners);
+    assert_bad(text, part1, part2);
+}
+
+/* A config with a bad "plugins" section. */
+static void assert_bad_plugins(const char *plugins, const char *part1,
+                               const char *part2)
+{
+    char text[1024];
+
+    snprintf(text, sizeof text, "{'plugins': %s, %s}", plugins, LISTENERS);
+    assert_bad(text, part1, part2);
+}
+
+/* Writes text to a new temporary file; returns its malloc'd name. */
+static char *temp_file(const char *text)
+{
+    char *name = strdup("/tmp/swx_test_config_XXXXXX");
+    int fd;
+
+    ck_assert_ptr_nonnull(name);
+    fd = mkstemp(name);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return name;
+}
+
+static void teardown(void)
+{
+    config_free(&cfg);
+}
+
+/* ---- good configs ---- */
+
+static const char full_config[] =
+    "{\n"
+    "  'server': { 'reactor_num': 2, 'worker_num': 4, 'max_request': 1000,\n"
+    "              'dispatch_mode': 3, 'backlog': 128, 'max_conn': 500,\n"
+    "              'buffer_output_size': 4096, 'log_level': 'warning',\n"
+    "              'log_file': '/var/log/swx.log', 'max_wait_time': 10 },\n"
+    "  'plugins': [\n"
+    "    { 'name': 'echo', 'path': '../build/libswx_echo.so',\n"
+    "      'config': { 'greeting': 'hi' } },\n"
+    "    { 'name': 'other', 'path': '/opt/swx/other.so' } ],\n"
+    "  'listeners': [\n"
+    "    { 'type': 'tcp', 'host': '0.0.0.0', 'port': 9501, 'plugin': 'echo' },\n"
+    "    { 'type': 'tcp6', 'host': '::', 'port': 9502, 'plugin': 'other' },\n"
+    "    { 'port': 9503, 'plugin': 'echo' } ]\n"
+    "}\n";
+
+START_TEST(test_full)
+{
+    ck_assert_int_eq(parse(full_config), 0);
+    ck_assert_str_eq(cfg.path, FILE_NAME);
+    ck_assert_int_eq(cfg.reactor_num, 2);
+    ck_assert_int_eq(cfg.worker_num, 4);
+    ck_assert_int_eq(cfg.max_request, 1000);
+    ck_assert_int_eq(cfg.dispatch_mode, 3);
+    ck_assert_int_eq(cfg.backlog, 128);
+    ck_assert_int_eq(cfg.max_conn, 500);
+    ck_assert_uint_eq(cfg.buffer_output_size, 4096);
+    ck_assert_int_eq(cfg.log_level, SWX_LOG_WARNING);
+    ck_assert_str_eq(cfg.log_file, "/var/log/swx.log");
+    ck_assert_int_eq(cfg.max_wait_time, 10);
+    ck_assert_int_eq(cfg.nplugins, 2);
+    ck_assert_str_eq(cfg.plugins[0].name, "echo");
+    ck_assert_str_eq(cfg.plugins[0].path, "../build/libswx_echo.so");
+    ck_assert_str_eq(cfg.plugins[1].name, "other");
+    ck_assert_int_eq(cfg.nlisteners, 3);
+    ck_assert_int_eq(cfg.listeners[0].type, LISTENER_TCP);
+    ck_assert_str_eq(cfg.listeners[0].host, "0.0.0.0");
+    ck_assert_int_eq(cfg.listeners[0].port, 9501);
+    ck_assert_int_eq(cfg.listeners[0].plugin, 0);
+    ck_assert_int_eq(cfg.listeners[1].type, LISTENER_TCP6);
+    ck_assert_str_eq(cfg.listeners[1].host, "::");
+    ck_assert_int_eq(cfg.listeners[1].port, 9502);
+    ck_assert_int_eq(cfg.listeners[1].plugin, 1);
+    ck_assert_str_eq(cfg.listeners[2].host, "127.0.0.1");
+    ck_assert_int_eq(cfg.listeners[2].plugin, 0);
+    ck_assert_str_eq(err, "");
+}
+END_TEST
+
+START_TEST(test_limits_accepted)
+{
+    ck_assert_int_eq(
+        parse("{'server': {'reactor_num': 256, 'worker_num': 1024,"
+              " 'max_request': 2147483647, 'dispatch_mode': 1, 'backlog': 65535,"
+              " 'max_conn': 1000000, 'buffer_output_size': 1073741824,"
+              " 'log_level': 'error', 'max_wait_time': 3600}, " PLUGINS ","
+              " 'listeners': [{'port': 65535, 'plugin': 'echo'},"
+              " {'port': 1, 'plugin': 'echo'}]}"),
+        0);
+    ck_assert_int_eq(cfg.reactor_num, 256);
+    ck_assert_int_eq(cfg.worker_num, 1024);
+    ck_assert_int_eq(cfg.max_request, 2147483647L);
+    ck_assert_int_eq(cfg.dispatch_mode, 1);
+    ck_assert_int_eq(cfg.max_conn, 1000000);
+    ck_assert_uint_eq(cfg.buffer_output_size, 1073741824u);
+    ck_assert_int_eq(cfg.log_level, SWX_LOG_ERROR);
+    ck_assert_int_eq(cfg.listeners[0].port, 65535);
+    ck_assert_int_eq(cfg.listeners[1].port, 1);
+}
+END_TEST
+
+START_TEST(test_log_levels)
+{
+    static const char *const names[] = { "debug", "info", "notice", "warning",
+                                         "error" };
+    char text[512];
+
+    for (int i = 0; i < 5; i++) {
+        snprintf(text, sizeof text, "{'server': {'log_level': '%s'}, %s, %s}",
+                 names[i], PLUGINS, LISTENERS);
+        ck_assert_int_eq(parse(text), 0);
+        ck_assert_int_eq(cfg.log_level, i);
+        config_free(&cfg);
+    }
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    ck_assert_int_eq(parse(MINIMAL), 0);
+    ck_assert_int_eq(cfg.reactor_num, cpus < 1 ? 1 : cpus > 256 ? 256 : cpus);
+    ck_assert_int_eq(cfg.worker_num, cpus < 1 ? 1 : cpus > 1024 ? 1024 : cpus);
+    ck_assert_int_eq(cfg.max_request, 0);
+    ck_assert_int_eq(cfg.dispatch_mode, 2);
+    ck_assert_int_eq(cfg.backlog, 511);
+    ck_assert_int_eq(cfg.max_conn, 10000);
+    ck_assert_uint_eq(cfg.buffer_output_size, 2097152);
+    ck_assert_int_eq(cfg.log_level, SWX_LOG_INFO);
+    ck_assert_ptr_null(cfg.log_file);
+    ck_assert_int_eq(cfg.max_wait_time, 3);
+    ck_assert_str_eq(cfg.plugins[0].config_json, "{}");
+    ck_assert_int_eq(cfg.listeners[0].type, LISTENER_TCP);
+    ck_assert_str_eq(cfg.listeners[0].host, "127.0.0.1");
+}
+END_TEST
+
+START_TEST(test_empty_server)
+{
+    ck_assert_int_eq(parse("{'server': {}, " PLUGINS ", " LISTENERS "}"), 0);
+    ck_assert_int_eq(cfg.dispatch_mode, 2);
+    ck_assert_int_eq(cfg.backlog, 511);
+    ck_assert_int_ge(cfg.worker_num, 1);
+}
+END_TEST
+
+START_TEST(test_tcp6_default_host)
+{
+    ck_assert_int_eq(parse("{" PLUGINS ", 'listeners': [{'type': 'tcp6',"
+                           " 'port': 9501, 'plugin': 'echo'}]}"),
+                     0);
+    ck_assert_int_eq(cfg.listeners[0].type, LISTENER_TCP6);
+    ck_assert_str_eq(cfg.listeners[0].host, "::1");
+}
+END_TEST
+
+START_TEST(test_same_port_other_host_or_type)
+{
+    ck_assert_int_eq(
+        parse("{" PLUGINS ", 'listeners': ["
+              "{'port': 9501, 'plugin': 'echo'},"
+              "{'host': '127.0.0.2', 'port': 9501, 'plugin': 'echo'},"
+              "{'type': 'tcp6', 'port': 9501, 'plugin': 'echo'}]}"),
+        0);
+    ck_assert_int_eq(cfg.nlisteners, 3);
+}
+END_TEST
+
+/* ---- plugin paths and config ---- */
+
+static const char *resolve(const char *file, const char *path)
+{
+    char text[512];
+
+    snprintf(text, sizeof text,
+             "{'plugins': [{'name': 'echo', 'path': '%s'}], %s}", path,
+             LISTENERS);
+    config_free(&cfg);
+    ck_assert_int_eq(parse_as(text, file), 0);
+    return cfg.plugins[0].resolved;
+}
+
+START_TEST(test_relative_path)
+{
+    ck_assert_str_eq(resolve("conf/x.json", "../build/libswx_echo.so"),
+                     "conf/../build/libswx_echo.so");
+    ck_assert_str_eq(cfg.plugins[0].path, "../build/libswx_echo.so");
+    ck_assert_str_eq(resolve("/etc/swx/x.json", "echo.so"),
+                     "/etc/swx/echo.so");
+    ck_assert_str_eq(resolve("a//b.json", "echo.so"), "a/echo.so");
+    ck_assert_str_eq(resolve("/x.json", "echo.so"), "/echo.so");
+}
+END_TEST
+
+START_TEST(test_path_without_directory)
+{
+    ck_assert_str_eq(resolve("x.json", "echo.so"), "./echo.so");
+    config_free(&cfg);
+    ck_assert_int_eq(config_parse("{\"plugins\": [{\"name\": \"e\", \"path\":"
+                                  " \"e.so\"}], \"listeners\": [{\"port\": 1,"
+                                  " \"plugin\": \"e\"}]}",
+                                  NULL, &cfg, err, sizeof err),
+                     0);
+    ck_assert_ptr_null(cfg.path);
+    ck_assert_str_eq(cfg.plugins[0].resolved, "./e.so");
+}
+END_TEST
+
+START_TEST(test_absolute_path)
+{
+    ck_assert_str_eq(resolve("conf/x.json", "/opt/swx/libswx_echo.so"),
+                     "/opt/swx/libswx_echo.so");
+}
+END_TEST
+
+START_TEST(test_plugin_config_json)
+{
+    ck_assert_int_eq(
+        parse("{'plugins': [{'name': 'echo', 'path': 'e.so', 'config':"
+              " {'greeting': 'hi', 'n': [1, 2.5, true, null],"
+              " 'nested': {'any key': {}}}}], " LISTENERS "}"),
+        0);
+    ck_assert_str_eq(cfg.plugins[0].config_json,
+                     "{\"greeting\":\"hi\",\"n\":[1,2.5,true,null],"
+                     "\"nested\":{\"any key\":{}}}");
+}
+END_TEST
+
+START_TEST(test_free_zeroes)
+{
+    ck_assert_int_eq(parse(full_config), 0);
+    config_free(&cfg);
+    assert_zeroed(&cfg);
+    config_free(&cfg);
+    config_free(NULL);
+}
+END_TEST
+
+/* ---- files ---- */
+
+START_TEST(test_load_file)
+{
+    char *text = json(MINIMAL);
+    char *name = temp_file(text);
+
+    ck_assert_int_eq(config_load(name, &cfg, err, sizeof err), 0);
+    ck_assert_str_eq(cfg.path, name);
+    ck_assert_str_eq(cfg.plugins[0].resolved, "/tmp/echo.so");
+    unlink(name);
+    free(name);
+    free(text);
+}
+END_TEST
+
+START_TEST(test_syntax_error)
+{
+    char *name = temp_file("{\n  \"plugins\": [],\n  \"listeners\": [}\n}\n");
+    char want[256];
+
+    ck_assert_int_eq(config_load(name, &cfg, err, sizeof err), -1);
+    assert_zeroed(&cfg);
+    snprintf(want, sizeof want, "%s:3:17: ", name);
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0,
+                  "error \"%s\" does not start with \"%s\"", err, want);
+    unlink(name);
+    free(name);
+}
+END_TEST
+
+START_TEST(test_syntax_error_string)
+{
+    ck_assert_int_eq(parse("{'plugins': [1,]}"), -1);
+    assert_zeroed(&cfg);
+    assert_contains(FILE_NAME ":1:");
+    ck_assert_int_eq(parse(""), -1);
+    assert_contains(FILE_NAME ":");
+    ck_assert_int_eq(parse(MINIMAL " trailing"), -1);
+    assert_contains(FILE_NAME ":1:");
+}
+END_TEST
+
+START_TEST(test_duplicate_json_key)
+{
+    ck_assert_int_eq(parse("{" PLUGINS ", " LISTENERS ", " PLUGINS "}"), -1);
+    assert_zeroed(&cfg);
+    assert_contains(FILE_NAME ":1:");
+    assert_contains("duplicate");
+}
+END_TEST
+
+START_TEST(test_unreadable_file)
+{
+    const char *name = "/tmp/swx_test_config_does_not_exist.json";
+    char want[256];
+
+    unlink(name);
+    ck_assert_int_eq(config_load(name, &cfg, err, sizeof err), -1);
+    assert_zeroed(&cfg);
+    snprintf(want, sizeof want, "%s: cannot read: %s", name, strerror(ENOENT));
+    ck_assert_str_eq(err, want);
+
+    ck_assert_int_eq(config_load("/tmp", &cfg, err, sizeof err), -1);
+    assert_zeroed(&cfg);
+    snprintf(want, sizeof want, "/tmp: cannot read: %s", strerror(EISDIR));
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* ---- bad structure ---- */
+
+START_TEST(test_top_not_object)
+{
+    assert_bad("[1, 2]", FILE_NAME ": top level: expected an object, found [1,2]",
+               NULL);
+    assert_bad("42", "expected an object, found 42", NULL);
+    assert_bad("'text'", "expected an object, found \"text\"", NULL);
+}
+END_TEST
+
+START_TEST(test_unknown_top_key)
+{
+    assert_bad("{" PLUGINS ", " LISTENERS ", 'servers': {}}",
+               FILE_NAME ": servers: unknown key; expected one of server, "
+                         "plugins, listeners",
+               NULL);
+}
+END_TEST
+
+START_TEST(test_unknown_server_key)
+{
+    assert_bad_server("{'wrker_num': 4}",
+                      FILE_NAME ": server.wrker_num: unknown key; expected one "
+                                "of reactor_num, worker_num, max_request,",
+                      "log_file, max_wait_time");
+}
+END_TEST
+
+START_TEST(test_unknown_listener_key)
+{
+    assert_bad_listeners("[{'port': 1, 'plugin': 'echo', 'prot': 2}]",
+                         "listeners[0].prot: unknown key; expected one of "
+                         "type, host, port, plugin",
+                         NULL);
+}
+END_TEST
+
+START_TEST(test_unknown_plugin_key)
+{
+    assert_bad_plugins("[{'name': 'echo', 'path': 'e.so', 'conf': {}}]",
+                       "plugins[0].conf: unknown key; expected one of name, "
+                       "path, config",
+                       NULL);
+}
+END_TEST
+
+START_TEST(test_unknown_key_control_chars)
+{
+    assert_bad_server("{'a\\nb': 1}", "server.a?b: unknown key", NULL);
+}
+END_TEST
+
+START_TEST(test_missing_required)
+{
+    assert_bad("{" LISTENERS "}", FILE_NAME ": plugins: required key is missing",
+               NULL);
+    assert_bad("{" PLUGINS "}", FILE_NAME ": listeners: required key is missing",
+               NULL);
+    assert_bad_plugins("[{'name': 'echo'}]",
+                       "plugins[0].path: required key is missing", NULL);
+    assert_bad_plugins("[{'path': 'e.so'}]",
+                       "plugins[0].name: required key is missing", NULL);
+    assert_bad_listeners("[{'plugin': 'echo'}]",
+                         "listeners[0].port: required key is missing", NULL);
+    assert_bad_listeners("[{'port': 1, 'plugin': 'echo'}, {'port': 2}]",
+                         "listeners[1].plugin: required key is missing", NULL);
+}
+END_TEST
+
+START_TEST(test_empty_arrays)
+{
+    assert_bad_plugins("[]",
+                       "plugins: expected a non-empty array of objects, found []",
+                       NULL);
+    assert_bad_listeners("[]",
+                         "listeners: expected a non-empty array of objects, "
+                         "found []",
+                         NULL);
+}
+END_TEST
+
+START_TEST(test_wrong_section_types)
+{
+    assert_bad_server("[]", "server: expected an object, found []", NULL);
+    assert_bad_plugins("{'name': 'echo'}",
+                       "plugins: expected a non-empty array of objects, "
+                       "found {\"name\":\"echo\"}",
+                       NULL);
+    assert_bad_plugins("['echo']", "plugins[0]: expected an object, found \"echo\"",
+                       NULL);
+    assert_bad_listeners("[{'port': 1, 'plugin': 'echo'}, 9501]",
+                         "listeners[1]: expected an object, found 9501", NULL);
+}
+END_TEST
+
+/* ---- bad values ---- */
+
+START_TEST(test_wrong_type)
+{
+    assert_bad_server("{'worker_num': 'four'}",
+                      FILE_NAME ": server.worker_num: expected an integer from 1 "
+                                "to 1024, found \"four\"",
+                      NULL);
+    assert_bad_server("{'worker_num': 1.5}", "server.worker_num: expected an "
+                      "integer from 1 to 1024, found 1.5", NULL);
+    assert_bad_server("{'worker_num': 2.0}", "found 2.0", NULL);
+    assert_bad_server("{'backlog': true}", "server.backlog: expected an integer "
+                      "from 1 to 65535, found true", NULL);
+    assert_bad_server("{'max_conn': null}", "server.max_conn: expected an integer "
+                      "from 1 to 1000000, found null", NULL);
+    assert_bad_server("{'log_file': 7}", "server.log_file: expected a non-empty "
+                      "string, found 7", NULL);
+    assert_bad_server("{'log_file': ''}", "server.log_file: expected a non-empty "
+                      "string, found \"\"", NULL);
+    assert_bad_listeners("[{'port': '9501', 'plugin': 'echo'}]",
+                         "listeners[0].port: expected an integer from 1 to "
+                         "65535, found \"9501\"", NULL);
+    assert_bad_plugins("[{'name': 'echo', 'path': 'e.so', 'config': 'x'}]",
+                       "plugins[0].config: expected an object, found \"x\"",
+                       NULL);
+    assert_bad_plugins("[{'name': '', 'path': 'e.so'}]",
+                       "plugins[0].name: expected a non-empty string, found \"\"",
+                       NULL);
+}
+END_TEST
+
+START_TEST(test_out_of_range)
+{
+    assert_bad_listeners("[{'port': 0, 'plugin': 'echo'}]",
+                         FILE_NAME ": listeners[0].port: expected an integer "
+                                   "from 1 to 65535, found 0",
+                         NULL);
+    assert_bad_listeners("[{'port': 70000, 'plugin': 'echo'}]",
+                         FILE_NAME ": listeners[0].port: expected an integer "
+                                   "from 1 to 65535, found 70000",
+                         NULL);
+    assert_bad_server("{'dispatch_mode': 9}", "server.dispatch_mode: expected an "
+                      "integer from 1 to 3, found 9", NULL);
+    assert_bad_server("{'buffer_output_size': 4095}", "server.buffer_output_size: "
+                      "expected an integer from 4096 to 1073741824, found 4095",
+                      NULL);
+    assert_bad_server("{'max_request': -1}", "server.max_request: expected an "
+                      "integer from 0 to 2147483647, found -1", NULL);
+    assert_bad_server("{'max_request': 2147483648}", "found 2147483648", NULL);
+    assert_bad_server("{'worker_num': 9223372036854775807}",
+                      "found 9223372036854775807", NULL);
+    assert_bad_server("{'worker_num': -9223372036854775808}",
+                      "found -9223372036854775808", NULL);
+    assert_bad_server("{'max_wait_time': 0}", "server.max_wait_time: expected an "
+                      "integer from 1 to 3600, found 0", NULL);
+}
+END_TEST
+
+START_TEST(test_integer_too_big_for_json)
+{
+    ck_assert_int_eq(parse("{'server': {'worker_num': 99999999999999999999}, "
+                           PLUGINS ", " LISTENERS "}"),
+                     -1);
+    assert_zeroed(&cfg);
+    assert_contains(FILE_NAME ":1:");
+}
+END_TEST
+
+START_TEST(test_bad_log_level)
+{
+    assert_bad_server("{'log_level': 'loud'}",
+                      "server.log_level: expected one of \"debug\", \"info\", "
+                      "\"notice\", \"warning\", \"error\", found \"loud\"",
+                      NULL);
+    assert_bad_server("{'log_level': 1}", "server.log_level: expected one of",
+                      "found 1");
+    assert_bad_server("{'log_level': 'INFO'}", "found \"INFO\"", NULL);
+}
+END_TEST
+
+START_TEST(test_bad_listener_type)
+{
+    assert_bad_listeners("[{'type': 'udp', 'port': 1, 'plugin': 'echo'}]",
+                         "listeners[0].type: expected one of \"tcp\", \"tcp6\", "
+                         "found \"udp\"",
+                         NULL);
+}
+END_TEST
+
+START_TEST(test_undeclared_plugin)
+{
+    assert_bad_listeners("[{'port': 1, 'plugin': 'nope'}]",
+                         FILE_NAME ": listeners[0].plugin: expected the name of "
+                                   "a declared plugin, found \"nope\"",
+                         NULL);
+    assert_bad_listeners("[{'port': 1, 'plugin': 0}]",
+                         "listeners[0].plugin: expected the name of a declared "
+                         "plugin, found 0",
+                         NULL);
+}
+END_TEST
+
+START_TEST(test_duplicate_plugin)
+{
+    assert_bad_plugins("[{'name': 'echo', 'path': 'a.so'},"
+                       " {'name': 'other', 'path': 'b.so'},"
+                       " {'name': 'echo', 'path': 'c.so'}]",
+                       FILE_NAME ": plugins[2].name: expected a name not used "
+                                 "by plugins[0], found \"echo\"",
+                       NULL);
+}
+END_TEST
+
+START_TEST(test_duplicate_listener)
+{
+    assert_bad_listeners("[{'port': 9501, 'plugin': 'echo'},"
+                         " {'host': '127.0.0.1', 'port': 9501, 'plugin': 'echo'}]",
+                         FILE_NAME ": listeners[1]: duplicate listener",
+                         "is already used by listeners[0]");
+    assert_bad_listeners("[{'type': 'tcp6', 'host': '::1', 'port': 1,"
+                         " 'plugin': 'echo'},"
+                         " {'port': 2, 'plugin': 'echo'},"
+                         " {'type': 'tcp6', 'host': '0:0::1', 'port': 1,"
+                         " 'plugin': 'echo'}]",
+                         "listeners[2]: duplicate listener",
+                         "listeners[0]");
+}
+END_TEST
+
+START_TEST(test_bad_host)
+{
+    assert_bad_listeners("[{'host': 'localhost', 'port': 1, 'plugin': 'echo'}]",
+                         "listeners[0].host: expected a numeric IPv4 address",
+                         "found \"localhost\"");
+    assert_bad_listeners("[{'host': '::1', 'port': 1, 'plugin': 'echo'}]",
+                         "listeners[0].host: expected a numeric IPv4 address",
+                         "found \"::1\"");
+    assert_bad_listeners("[{'type': 'tcp6', 'host': '127.0.0.1', 'port': 1,"
+                         " 'plugin': 'echo'}]",
+                         "listeners[0].host: expected a numeric IPv6 address",
+                         "found \"127.0.0.1\"");
+    assert_bad_listeners("[{'host': '', 'port': 1, 'plugin': 'echo'}]",
+                         "listeners[0].host: expected a non-empty string", NULL);
+}
+END_TEST
+
+START_TEST(test_long_value_truncated)
+{
+    char text[1024], big[301];
+
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    snprintf(text, sizeof text, "{'server': {'log_level': '%s'}, %s, %s}", big,
+             PLUGINS, LISTENERS);
+    assert_bad(text, "found \"aaaa", "...");
+    ck_assert_uint_lt(strlen(err), 300);
+}
+END_TEST
+
+START_TEST(test_small_error_buffer)
+{
+    char small[16];
+    char *s = json("{'server': {'worker_num': 0}, " PLUGINS ", " LISTENERS "}");
+
+    ck_assert_int_eq(config_parse(s, FILE_NAME, &cfg, small, sizeof small), -1);
+    ck_assert_str_eq(small, "conf/x.json: se");
+    ck_assert_int_eq(config_parse(s, FILE_NAME, &cfg, NULL, 0), -1);
+    assert_zeroed(&cfg);
+    free(s);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *good = tcase_create("good");
+    TCase *files = tcase_create("files");
+    TCase *bad = tcase_create("bad");
+
+    tcase_add_checked_fixture(good, NULL, teardown);
+    tcase_add_test(good, test_full);
+    tcase_add_test(good, test_limits_accepted);
+    tcase_add_test(good, test_log_levels);
+    tcase_add_test(good, test_defaults);
+    tcase_add_test(good, test_empty_server);
+    tcase_add_test(good, test_tcp6_default_host);
+    tcase_add_test(good, test_same_port_other_host_or_type);
+    tcase_add_test(good, test_relative_path);
+    tcase_add_test(good, test_path_without_directory);
+    tcase_add_test(good, test_absolute_path);
+    tcase_add_test(good, test_plugin_config_json);
+    tcase_add_test(good, test_free_zeroes);
+    suite_add_tcase(s, good);
+
+    tcase_add_checked_fixture(files, NULL, teardown);
+    tcase_add_test(files, test_load_file);
+    tcase_add_test(files, test_syntax_error);
+    tcase_add_test(files, test_syntax_error_string);
+    tcase_add_test(files, test_duplicate_json_key);
+    tcase_add_test(files, test_unreadable_file);
+    suite_add_tcase(s, files);
+
+    tcase_add_checked_fixture(bad, NULL, teardown);
+    tcase_add_test(bad, test_top_not_object);
+    tcase_add_test(bad, test_unknown_top_key);
+    tcase_add_test(bad, test_unknown_server_key);
+    tcase_add_test(bad, test_unknown_listener_key);
+    tcase_add_test(bad, test_unknown_plugin_key);
+    tcase_add_test(bad, test_unknown_key_control_chars);
+    tcase_add_test(bad, test_missing_required);
+    tcase_add_test(bad, test_empty_arrays);
+    tcase_add_test(bad, test_wrong_section_types);
+    tcase_add_test(bad, test_wrong_type);
+    tcase_add_test(bad, test_out_of_range);
+    tcase_add_test(bad, test_integer_too_big_for_json);
+    tcase_add_test(bad, test_bad_log_level);
+    tcase_add_test(bad, test_bad_listener_type);
+    tcase_add_test(bad, test_undeclared_plugin);
+    tcase_add_test(bad, test_duplicate_plugin);
+    tcase_add_test(bad, test_duplicate_listener);
+    tcase_add_test(bad, test_bad_host);
+    tcase_add_test(bad, test_long_value_truncated);
+    tcase_add_test(bad, test_small_error_buffer);
+    suite_add_tcase(s, bad);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(config_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
