@@ -58,6 +58,7 @@ static void master_begin_stop(const char *why)
     if (m.stopping)
         return;
     m.stopping = 1;
+    atomic_store(&m.srv->shm->stopping, 1);
     log_info("%s: stopping", why);
     master_close_listeners();
     m.deadline = now_ms() + (m.srv->cfg.max_wait_time + 2) * 1000LL;

@@ -60,6 +60,7 @@ typedef struct handover {
 
 static reactor_t *reactors;
 static int nreactors;
+static int nstarted; /* threads running */
 /* The reactor whose thread this is: every callback runs in its own. */
 static __thread reactor_t *self;
 static _Atomic unsigned handover_rr;
@@ -254,8 +255,11 @@ static void chan_io(loop_t *loop, int fd, int events, void *arg)
         int rc = chan_recv(ch, &m);
         if (rc <= 0) {
             if (rc < 0) {
-                log_error("channel fd %d: %s; no longer read", ch->fd,
-                          strerror(-rc));
+                /* Every worker end closes when the manager stops. */
+                log_msg(atomic_load(&r->srv->shm->stopping) ? SWX_LOG_DEBUG
+                                                            : SWX_LOG_ERROR,
+                        "channel fd %d: %s; no longer read", ch->fd,
+                        strerror(-rc));
                 loop_del(r->loop, ch->fd);
             }
             break;
@@ -419,6 +423,7 @@ static int reactor_init(reactor_t *r, server_t *srv, int id)
     r->id = id;
     r->srv = srv;
     r->next_seq = 1;
+    r->notify[0] = r->notify[1] = -1;
     r->loop = loop_create();
     r->rbuf = malloc(REACTOR_READ_SIZE);
     r->chans = calloc((size_t)srv->cfg.worker_num, sizeof(chan_t));
@@ -459,6 +464,7 @@ int reactor_start_all(server_t *srv)
             log_error("pthread_create(reactor %d): %s", i, strerror(rc));
             return -rc;
         }
+        nstarted++;
     }
     return 0;
 }
@@ -479,27 +485,32 @@ int reactor_hand_over(int fd, int listener)
 
 static void reactor_free(reactor_t *r)
 {
-    for (int w = 0; w < r->srv->cfg.worker_num; w++)
+    for (int w = 0; r->chans != NULL && w < r->srv->cfg.worker_num; w++)
         chan_free(&r->chans[w]);
     free(r->chans);
     free(r->rbuf);
     session_table_free(&r->sessions);
     loop_free(r->loop);
-    close(r->notify[0]);
-    close(r->notify[1]);
+    if (r->notify[0] >= 0) {
+        close(r->notify[0]);
+        close(r->notify[1]);
+    }
 }
 
 void reactor_stop_all(void)
 {
     handover_t stop = {-1, -1};
-    for (int i = 0; i < nreactors; i++)
+    for (int i = 0; i < nstarted; i++)
         if (write(reactors[i].notify[1], &stop, sizeof(stop)) < 0)
             log_error("reactor %d: cannot ask it to stop: %s", i,
                       strerror(errno));
     for (int i = 0; i < nreactors; i++) {
-        pthread_join(reactors[i].thread, NULL);
-        reactor_free(&reactors[i]);
+        if (i < nstarted)
+            pthread_join(reactors[i].thread, NULL);
+        if (reactors[i].srv != NULL)
+            reactor_free(&reactors[i]);
     }
+    nstarted = 0;
     free(reactors);
     reactors = NULL;
     nreactors = 0;

@@ -20,6 +20,7 @@ typedef struct shm {
     _Atomic uint64_t accept_count;
     _Atomic uint64_t close_count;
     _Atomic uint64_t dispatch_count;
+    _Atomic int stopping;      /* the master is shutting down */
     int worker_num;
     shm_worker_t workers[];
 } shm_t;

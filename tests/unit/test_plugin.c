@@ -1,0 +1,128 @@
+/* test_plugin.c: the plugin ABI check and the loader's error messages. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+
+static const swx_api_t *slot;
+
+static swx_plugin_t good(void)
+{
+    swx_plugin_t d = {
+        .magic = SWX_PLUGIN_MAGIC,
+        .abi_major = SWX_ABI_MAJOR,
+        .abi_minor = SWX_ABI_MINOR,
+        .size = sizeof(swx_plugin_t),
+        .name = "t",
+        .api_slot = &slot,
+    };
+    return d;
+}
+
+START_TEST(accepts_this_abi)
+{
+    char err[512] = "";
+    swx_plugin_t d = good();
+    ck_assert_int_eq(plugin_abi_check(&d, err, sizeof(err)), 0);
+}
+END_TEST
+
+START_TEST(refuses_wrong_magic)
+{
+    char err[512];
+    swx_plugin_t d = good();
+    d.magic = 0xdeadbeef;
+    ck_assert_int_eq(plugin_abi_check(&d, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "magic 0xdeadbeef"));
+}
+END_TEST
+
+START_TEST(refuses_other_major)
+{
+    char err[512];
+    swx_plugin_t d = good();
+    d.abi_major = SWX_ABI_MAJOR + 1;
+    ck_assert_int_eq(plugin_abi_check(&d, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "plugin ABI 2.0"));
+    ck_assert_ptr_nonnull(strstr(err, "server ABI 1.0"));
+    ck_assert_ptr_nonnull(strstr(err, "rebuild the plugin"));
+}
+END_TEST
+
+START_TEST(refuses_newer_minor)
+{
+    char err[512];
+    swx_plugin_t d = good();
+    d.abi_minor = SWX_ABI_MINOR + 1;
+    ck_assert_int_eq(plugin_abi_check(&d, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "plugin ABI 1.1"));
+}
+END_TEST
+
+START_TEST(refuses_wrong_size)
+{
+    char err[512];
+    swx_plugin_t d = good();
+    d.size = sizeof(swx_plugin_t) - sizeof(void *);
+    ck_assert_int_eq(plugin_abi_check(&d, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "bytes"));
+    ck_assert_ptr_nonnull(strstr(err, "rebuild"));
+}
+END_TEST
+
+START_TEST(refuses_missing_api_slot)
+{
+    char err[512];
+    swx_plugin_t d = good();
+    d.api_slot = NULL;
+    ck_assert_int_eq(plugin_abi_check(&d, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "SWX_PLUGIN"));
+}
+END_TEST
+
+START_TEST(missing_file_quotes_dlerror)
+{
+    config_plugin_t cfg = {.name = "gone", .path = "gone.so",
+                           .resolved = "/nonexistent/gone.so",
+                           .config_json = "{}"};
+    plugin_t p;
+    char err[1024];
+    ck_assert_int_eq(plugin_load(&p, &cfg, NULL, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "plugin \"gone\" (/nonexistent/gone.so)"));
+    ck_assert_ptr_nonnull(strstr(err, "cannot open shared object file"));
+}
+END_TEST
+
+START_TEST(missing_symbol_quotes_dlerror)
+{
+    /* libm is a real shared object without a swx_plugin symbol. */
+    config_plugin_t cfg = {.name = "m", .path = "libm.so.6",
+                           .resolved = "libm.so.6", .config_json = "{}"};
+    plugin_t p;
+    char err[1024];
+    ck_assert_int_eq(plugin_load(&p, &cfg, NULL, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "swx_plugin"));
+    ck_assert_ptr_nonnull(strstr(err, "undefined symbol"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("plugin");
+    TCase *tc = tcase_create("abi");
+    tcase_add_test(tc, accepts_this_abi);
+    tcase_add_test(tc, refuses_wrong_magic);
+    tcase_add_test(tc, refuses_other_major);
+    tcase_add_test(tc, refuses_newer_minor);
+    tcase_add_test(tc, refuses_wrong_size);
+    tcase_add_test(tc, refuses_missing_api_slot);
+    tcase_add_test(tc, missing_file_quotes_dlerror);
+    tcase_add_test(tc, missing_symbol_quotes_dlerror);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
