@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -30,6 +31,7 @@ typedef struct master {
     int manager_alive;
     int exit_status;
     long long deadline; /* ms: the manager gets SIGKILL past this */
+    long long accept_resume; /* ms: listeners paused after EMFILE until */
 } master_t;
 
 static master_t m;
@@ -66,6 +68,24 @@ static void master_begin_stop(const char *why)
         log_error("kill(manager, SIGTERM): %s", strerror(errno));
 }
 
+/* Out of fds: stop accepting for a moment instead of spinning on it. */
+static void master_pause_accept(int listener)
+{
+    log_error("accept4 on listeners[%d]: %s; not accepting for 100 ms",
+              listener, strerror(errno));
+    for (int i = 0; i < m.srv->cfg.nlisteners; i++)
+        loop_mod(m.loop, m.srv->listen_fds[i], 0);
+    m.accept_resume = now_ms() + 100;
+}
+
+static void master_resume_accept(void)
+{
+    m.accept_resume = 0;
+    for (int i = 0; i < m.srv->cfg.nlisteners; i++)
+        if (m.srv->listen_fds[i] >= 0)
+            loop_mod(m.loop, m.srv->listen_fds[i], LOOP_READ);
+}
+
 static void master_accept(loop_t *loop, int fd, int events, void *arg)
 {
     (void)loop;
@@ -77,7 +97,10 @@ static void master_accept(loop_t *loop, int fd, int events, void *arg)
         if (c < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                errno == ENOMEM)
+                master_pause_accept(listener);
+            else if (errno != EAGAIN)
                 log_error("accept4 on listeners[%d]: %s", listener,
                           strerror(errno));
             return;
@@ -200,6 +223,13 @@ static void master_loop(void)
 {
     while (m.manager_alive || !m.stopping) {
         int timeout = -1;
+        if (m.accept_resume > 0 && !m.stopping) {
+            long long left = m.accept_resume - now_ms();
+            if (left <= 0)
+                master_resume_accept();
+            else
+                timeout = (int)left;
+        }
         if (m.stopping) {
             long long left = m.deadline - now_ms();
             if (left <= 0) {
@@ -219,9 +249,31 @@ static void master_loop(void)
     }
 }
 
+/* Connections need fds: take the hard limit, and say if it is too low. */
+static void master_raise_nofile(const config_t *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("setrlimit(RLIMIT_NOFILE, %llu): %s",
+                     (unsigned long long)rl.rlim_max, strerror(errno));
+    }
+    rlim_t need = (rlim_t)cfg->max_conn + 64 +
+                  2 * (rlim_t)cfg->worker_num * (rlim_t)cfg->reactor_num;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        log_warn("the open file limit (%llu) is below what max_conn %d "
+                 "needs (%llu); raise it (ulimit -n) or lower max_conn",
+                 (unsigned long long)rl.rlim_cur, cfg->max_conn,
+                 (unsigned long long)need);
+}
+
 int master_run(server_t *s)
 {
     m.srv = s;
+    master_raise_nofile(&s->cfg);
     s->master_pid = getpid();
     if (master_bind(s) < 0 || master_make_chans(s) < 0)
         return 1;

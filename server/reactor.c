@@ -184,9 +184,25 @@ static void conn_io(loop_t *loop, int fd, int events, void *arg)
         conn_readable(r, c);
 }
 
+/* Write straight from the message when nothing is queued; keep the rest. */
 static void conn_send(reactor_t *r, conn_t *c, const char *data, size_t len)
 {
     size_t cap = r->srv->cfg.buffer_output_size;
+    while (buf_pending(&c->out) == 0 && len > 0) {
+        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n < 0) {
+            reactor_close(r, c, strerror(errno));
+            return;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    if (len == 0)
+        return;
     if (buf_pending(&c->out) + len > cap) {
         log_warn("session %llu: output buffer would exceed "
                  "buffer_output_size (%zu + %zu > %zu bytes): client not "
@@ -199,7 +215,7 @@ static void conn_send(reactor_t *r, conn_t *c, const char *data, size_t len)
         reactor_close(r, c, "out of memory for the output buffer");
         return;
     }
-    conn_flush(r, c);
+    conn_update(r, c);
 }
 
 static void reactor_deliver(reactor_t *r, const chan_msg_t *m)
