@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -38,6 +39,7 @@ int chan_init(chan_t *c, int fd, size_t max_msg)
 {
     memset(c, 0, sizeof(*c));
     c->fd = fd;
+    c->sender = (uint32_t)getpid();
     c->max_msg = max_msg;
     c->rx = malloc(CHAN_FRAME_MAX);
     return c->rx == NULL ? -ENOMEM : 0;
@@ -46,7 +48,8 @@ int chan_init(chan_t *c, int fd, size_t max_msg)
 void chan_free(chan_t *c)
 {
     buf_free(&c->out);
-    buf_free(&c->in);
+    for (int i = 0; i < CHAN_SENDERS; i++)
+        buf_free(&c->part[i].buf);
     free(c->rx);
     c->rx = NULL;
 }
@@ -87,7 +90,8 @@ int chan_send(chan_t *c, int type, int listener, uint64_t session,
     chan_hdr_t h = {.type = (uint8_t)type,
                     .listener = (uint16_t)listener,
                     .session = session,
-                    .total = len};
+                    .total = len,
+                    .sender = c->sender};
     do {
         size_t n = len - off < CHAN_CHUNK_MAX ? len - off : CHAN_CHUNK_MAX;
         h.len = (uint32_t)n;
@@ -127,14 +131,14 @@ int chan_flush(chan_t *c)
     return 0;
 }
 
-static void chan_drop_partial(chan_t *c, const char *why)
+static void chan_drop_partial(chan_t *c, chan_partial_t *p, const char *why)
 {
-    if (c->in_active)
-        log_warn("chan: fd %d: dropping a partial message (%zu of %llu "
-                 "bytes): %s", c->fd, buf_pending(&c->in),
-                 (unsigned long long)c->in_hdr.total, why);
-    c->in_active = 0;
-    buf_reset(&c->in);
+    if (p->active)
+        log_warn("chan: fd %d: dropping a partial message from %u (%zu of "
+                 "%llu bytes): %s", c->fd, p->hdr.sender, buf_pending(&p->buf),
+                 (unsigned long long)p->hdr.total, why);
+    p->active = 0;
+    buf_reset(&p->buf);
 }
 
 static void chan_fill_msg(chan_msg_t *m, const chan_hdr_t *h, const char *data,
@@ -147,43 +151,70 @@ static void chan_fill_msg(chan_msg_t *m, const chan_hdr_t *h, const char *data,
     m->len = len;
 }
 
+/* The partial message of h's sender, or NULL. */
+static chan_partial_t *chan_find_partial(chan_t *c, const chan_hdr_t *h)
+{
+    for (int i = 0; i < CHAN_SENDERS; i++)
+        if (c->part[i].active && c->part[i].hdr.sender == h->sender)
+            return &c->part[i];
+    return NULL;
+}
+
+/* A slot for a new chunked message from h's sender. */
+static chan_partial_t *chan_new_partial(chan_t *c, const chan_hdr_t *h)
+{
+    chan_partial_t *p = chan_find_partial(c, h);
+    if (p != NULL) {
+        chan_drop_partial(c, p, "its sender started another");
+        return p;
+    }
+    for (int i = 0; i < CHAN_SENDERS; i++)
+        if (!c->part[i].active)
+            return &c->part[i];
+    chan_drop_partial(c, &c->part[0], "too many senders at once");
+    return &c->part[0];
+}
+
 /* A frame that passed the header checks. 1 when a message completed. */
 static int chan_take_frame(chan_t *c, const chan_hdr_t *h, chan_msg_t *msg)
 {
     const char *payload = c->rx + sizeof(*h);
+    chan_partial_t *p;
+    if ((h->flags & (CHAN_FIRST | CHAN_LAST)) == (CHAN_FIRST | CHAN_LAST)) {
+        if ((p = chan_find_partial(c, h)) != NULL)
+            chan_drop_partial(c, p, "its sender started another");
+        chan_fill_msg(msg, h, payload, h->len);
+        return 1;
+    }
     if (h->flags & CHAN_FIRST) {
-        chan_drop_partial(c, "a new message started");
-        if (h->flags & CHAN_LAST) {
-            chan_fill_msg(msg, h, payload, h->len);
-            return 1;
-        }
-        c->in_hdr = *h;
-        c->in_active = 1;
-    } else if (!c->in_active) {
+        p = chan_new_partial(c, h);
+        p->hdr = *h;
+        p->active = 1;
+    } else if ((p = chan_find_partial(c, h)) == NULL) {
         /* The rest of a message whose start another process read. */
         return 0;
-    } else if (h->session != c->in_hdr.session || h->type != c->in_hdr.type ||
-               h->total != c->in_hdr.total) {
-        chan_drop_partial(c, "a frame of another message arrived");
+    } else if (h->session != p->hdr.session || h->type != p->hdr.type ||
+               h->total != p->hdr.total) {
+        chan_drop_partial(c, p, "a frame of another message arrived");
         return 0;
     }
-    if (buf_pending(&c->in) + h->len > h->total) {
-        chan_drop_partial(c, "frames exceed the announced length");
+    if (buf_pending(&p->buf) + h->len > h->total) {
+        chan_drop_partial(c, p, "frames exceed the announced length");
         return 0;
     }
-    if (buf_append(&c->in, payload, h->len) < 0) {
-        chan_drop_partial(c, "out of memory");
+    if (buf_append(&p->buf, payload, h->len) < 0) {
+        chan_drop_partial(c, p, "out of memory");
         return 0;
     }
     if (!(h->flags & CHAN_LAST))
         return 0;
-    if (buf_pending(&c->in) != h->total) {
-        chan_drop_partial(c, "last frame before the announced length");
+    if (buf_pending(&p->buf) != h->total) {
+        chan_drop_partial(c, p, "last frame before the announced length");
         return 0;
     }
-    c->in_active = 0;
-    chan_fill_msg(msg, h, buf_head(&c->in), buf_pending(&c->in));
-    buf_reset(&c->in); /* data stays in place until the next append */
+    p->active = 0;
+    chan_fill_msg(msg, h, buf_head(&p->buf), buf_pending(&p->buf));
+    buf_reset(&p->buf); /* data stays in place until the next append */
     return 1;
 }
 
@@ -230,8 +261,9 @@ int chan_recv(chan_t *c, chan_msg_t *msg)
         }
         memcpy(&h, c->rx, sizeof(h));
         if (!chan_check_hdr(c, &h, n)) {
-            if (c->in_active && h.session == c->in_hdr.session)
-                chan_drop_partial(c, "a frame of it was dropped");
+            chan_partial_t *p = chan_find_partial(c, &h);
+            if (p != NULL && h.session == p->hdr.session)
+                chan_drop_partial(c, p, "a frame of it was dropped");
             continue;
         }
         if (chan_take_frame(c, &h, msg))

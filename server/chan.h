@@ -28,6 +28,10 @@ typedef struct chan_hdr {
     uint32_t len;     /* payload bytes in this frame */
     uint64_t session;
     uint64_t total;   /* bytes in the whole message, in every frame */
+    uint32_t sender;  /* pid of the writer: frames of one writer are in
+                         order, but two writers (a worker and its
+                         replacement) may interleave */
+    uint32_t reserved;
 } chan_hdr_t;
 
 /* One frame fits a socket buffer comfortably; bigger messages are chunked. */
@@ -43,13 +47,22 @@ typedef struct chan_msg {
     size_t len;
 } chan_msg_t;
 
+/* A message being reassembled from one sender's frames. */
+typedef struct chan_partial {
+    int active;
+    chan_hdr_t hdr;   /* of its first frame */
+    buf_t buf;
+} chan_partial_t;
+
+/* Writers that can have a chunked message in flight at once. */
+#define CHAN_SENDERS 4
+
 typedef struct chan {
     int fd;
+    uint32_t sender;  /* this process's id in frames it writes */
     size_t max_msg;   /* longer incoming messages are discarded */
     buf_t out;        /* frames not yet sent, each as [uint32 size][frame] */
-    buf_t in;         /* the message being reassembled */
-    chan_hdr_t in_hdr;
-    int in_active;
+    chan_partial_t part[CHAN_SENDERS];
     char *rx;         /* CHAN_FRAME_MAX bytes of receive scratch */
 } chan_t;
 

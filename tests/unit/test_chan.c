@@ -149,24 +149,24 @@ START_TEST(bad_frames_are_dropped)
     /* Shorter than a header. */
     ck_assert_int_eq(send(a.fd, junk, 5, 0), 5);
     /* Header length disagrees with the frame. */
-    chan_hdr_t h = {CHAN_SEND, CHAN_FIRST | CHAN_LAST, 0, 10, 1, 10};
+    chan_hdr_t h = {CHAN_SEND, CHAN_FIRST | CHAN_LAST, 0, 10, 1, 10, 1, 0};
     raw_frame(a.fd, h, junk, 4);
     /* Unknown type. */
-    h = (chan_hdr_t){99, CHAN_FIRST | CHAN_LAST, 0, 4, 1, 4};
+    h = (chan_hdr_t){99, CHAN_FIRST | CHAN_LAST, 0, 4, 1, 4, 1, 0};
     raw_frame(a.fd, h, junk, 4);
     /* Over the receiver's limit. */
-    h = (chan_hdr_t){CHAN_SEND, CHAN_FIRST, 0, 8, 1, 5000};
+    h = (chan_hdr_t){CHAN_SEND, CHAN_FIRST, 0, 8, 1, 5000, 1, 0};
     raw_frame(a.fd, h, junk, 8);
     /* A middle frame whose start was never seen. */
-    h = (chan_hdr_t){CHAN_SEND, 0, 0, 8, 2, 16};
+    h = (chan_hdr_t){CHAN_SEND, 0, 0, 8, 2, 16, 1, 0};
     raw_frame(a.fd, h, junk, 8);
     /* A message cut short by the start of another: the first is lost. */
-    h = (chan_hdr_t){CHAN_SEND, CHAN_FIRST, 0, 8, 3, 16};
+    h = (chan_hdr_t){CHAN_SEND, CHAN_FIRST, 0, 8, 3, 16, 1, 0};
     raw_frame(a.fd, h, junk, 8);
     /* Frames that overrun the announced total. */
-    h = (chan_hdr_t){CHAN_SEND, CHAN_FIRST, 0, 8, 4, 12};
+    h = (chan_hdr_t){CHAN_SEND, CHAN_FIRST, 0, 8, 4, 12, 1, 0};
     raw_frame(a.fd, h, junk, 8);
-    h = (chan_hdr_t){CHAN_SEND, CHAN_LAST, 0, 8, 4, 12};
+    h = (chan_hdr_t){CHAN_SEND, CHAN_LAST, 0, 8, 4, 12, 1, 0};
     raw_frame(a.fd, h, junk, 8);
     /* Finally a good one: the only message delivered. */
     ck_assert_int_eq(chan_send(&a, CHAN_SEND, 0, 5, "good", 4), 0);
@@ -176,6 +176,31 @@ START_TEST(bad_frames_are_dropped)
     ck_assert_uint_eq(m.len, 4);
     ck_assert(memcmp(m.data, "good", 4) == 0);
     ck_assert_int_eq(chan_recv(&b, &m), 0);
+    unpair(&a, &b);
+}
+END_TEST
+
+/* A worker and its replacement may both write to one channel: their
+ * chunked messages interleave frame by frame and still arrive whole. */
+START_TEST(two_senders_interleave)
+{
+    chan_t a, b;
+    pair(&a, &b, 1000);
+    chan_hdr_t h1 = {CHAN_SEND, CHAN_FIRST, 0, 4, 10, 8, 111, 0};
+    chan_hdr_t h2 = {CHAN_SEND, CHAN_FIRST, 0, 4, 20, 8, 222, 0};
+    raw_frame(a.fd, h1, "aaaa", 4);
+    raw_frame(a.fd, h2, "cccc", 4);
+    h1.flags = CHAN_LAST;
+    h2.flags = CHAN_LAST;
+    raw_frame(a.fd, h2, "dddd", 4);
+    raw_frame(a.fd, h1, "bbbb", 4);
+    chan_msg_t m;
+    ck_assert_int_eq(recv_wait(&b, &m), 1);
+    ck_assert_uint_eq(m.session, 20);
+    ck_assert(m.len == 8 && memcmp(m.data, "ccccdddd", 8) == 0);
+    ck_assert_int_eq(recv_wait(&b, &m), 1);
+    ck_assert_uint_eq(m.session, 10);
+    ck_assert(m.len == 8 && memcmp(m.data, "aaaabbbb", 8) == 0);
     unpair(&a, &b);
 }
 END_TEST
@@ -202,6 +227,7 @@ int main(void)
     tcase_add_test(tc, sixteen_mib_both_ways);
     tcase_add_test(tc, small_messages_keep_order_and_bounds);
     tcase_add_test(tc, bad_frames_are_dropped);
+    tcase_add_test(tc, two_senders_interleave);
     tcase_add_test(tc, peer_gone_is_epipe);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
