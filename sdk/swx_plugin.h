@@ -1,4 +1,4 @@
-/* swx_plugin.h: the one header a swx plugin is built against (ABI 1.0). */
+/* swx_plugin.h: the one header a swx plugin is built against (ABI 1.1). */
 #ifndef SWX_PLUGIN_H
 #define SWX_PLUGIN_H
 
@@ -18,7 +18,7 @@ extern "C" {
  */
 #define SWX_PLUGIN_MAGIC 0x50585753u /* "SWXP" little-endian */
 #define SWX_ABI_MAJOR 1
-#define SWX_ABI_MINOR 0
+#define SWX_ABI_MINOR 1
 
 /* Log levels for swx_log(), the same scale as the server's log_level. */
 enum swx_log_level {
@@ -63,6 +63,21 @@ typedef struct swx_plugin {
     void (*on_receive)(uint64_t session, const void *data, size_t len);
     /* The connection is gone (not called with dispatch_mode 1 or 3). */
     void (*on_close)(uint64_t session);
+
+    /* ---- ABI 1.1 ---- */
+
+    /* Reload: the worker no longer receives events and exits once it has
+     * written what it holds (worker). */
+    void (*on_worker_exit)(int worker_id);
+    /* A worker died abnormally: exit_code when it exited non-zero, signo
+     * when a signal killed it (manager). */
+    void (*on_worker_error)(int worker_id, int pid, int exit_code, int signo);
+    /* The server is up / about to exit (master). */
+    void (*on_start)(void);
+    void (*on_shutdown)(void);
+    /* The manager started / is about to exit (manager). */
+    void (*on_manager_start)(void);
+    void (*on_manager_stop)(void);
 } swx_plugin_t;
 
 /*

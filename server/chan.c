@@ -238,6 +238,14 @@ static int chan_check_hdr(chan_t *c, const chan_hdr_t *h, ssize_t n)
     return 1;
 }
 
+int chan_receiving(const chan_t *c)
+{
+    for (int i = 0; i < CHAN_SENDERS; i++)
+        if (c->part[i].active)
+            return 1;
+    return 0;
+}
+
 int chan_recv(chan_t *c, chan_msg_t *msg)
 {
     for (;;) {

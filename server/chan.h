@@ -85,6 +85,9 @@ static inline size_t chan_queued(const chan_t *c)
     return buf_pending(&c->out);
 }
 
+/* 1 while a chunked message has begun arriving and not yet ended. */
+int chan_receiving(const chan_t *c);
+
 /*
  * Read frames until one message is complete: 1 with *msg filled, 0 when the
  * socket has nothing more, -EPIPE when the peer is gone, or -errno. Frames

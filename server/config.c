@@ -105,6 +105,7 @@ static const cfg_field_t server_fields[] = {
       NULL },
     { "log_file", CFG_STRING, 0, 0, 0, 0, SRV(log_file), NULL, NULL },
     { "max_wait_time", CFG_INT, 0, 1, 3600, 3, SRV(max_wait_time), NULL, NULL },
+    { "reload_async", CFG_BOOL, 0, 0, 0, 1, SRV(reload_async), NULL, NULL },
 };
 
 static const cfg_field_t plugin_fields[] = {

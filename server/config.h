@@ -38,6 +38,7 @@ typedef struct config {
     int log_level;          /* enum swx_log_level, default info */
     char *log_file;         /* NULL = stderr */
     int max_wait_time;      /* seconds a stopping worker gets, default 3 */
+    int reload_async;       /* replace workers all at once (default 1) */
 
     config_plugin_t *plugins;
     int nplugins;

@@ -1,6 +1,8 @@
 /* manager.c: the manager process: forks the workers, reaps them, replaces any
- * that exits (backing off when one keeps failing at start), and stops them. */
+ * that exits (backing off when one keeps failing at start), reloads them with
+ * fresh plugin code, and stops them. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -20,19 +22,43 @@
 #define MANAGER_FAST_EXIT_MS 2000
 #define MANAGER_BACKOFF_MIN_MS 100
 #define MANAGER_BACKOFF_MAX_MS 30000
+#define MANAGER_MAX_RETIRING 4096
 
-typedef struct child {
-    pid_t pid;          /* 0 while not running */
-    long long started;  /* ms */
+/*
+ * One slot per worker id. During a reload a slot has a serving worker and a
+ * standby candidate that has loaded the new code; the serving one retires
+ * (stops reading, finishes, exits) and hands the slot's channels over.
+ */
+typedef struct slot {
+    pid_t pid;            /* serving worker, 0 when none */
+    long long started;    /* ms */
     long long respawn_at; /* ms; 0 when none is due */
-    int failures;       /* consecutive fast failures */
-} child_t;
+    int failures;         /* consecutive fast failures */
+    pid_t candidate;      /* reload: the replacement in standby */
+    int candidate_ready;
+    int orphaned;         /* reload: the serving worker died first */
+} slot_t;
+
+typedef struct retiree {
+    pid_t pid;
+    int id;
+    long long deadline;   /* ms: SIGKILL past this */
+} retiree_t;
 
 static server_t *srv;
-static child_t *children;
+static slot_t *slots;
+static retiree_t *retiring;
+static int nretiring;
 static int sigfd = -1;
+static int notify_fd[2] = {-1, -1};
 static int stopping;
 static long long stop_deadline;
+static enum {
+    RELOAD_IDLE,
+    RELOAD_STARTING, /* candidates are loading the new code */
+    RELOAD_HANDOVER, /* old workers are handing their slots over */
+} reload;
+static int retire_idx; /* reload_async false: the slot retiring now */
 
 static long long now_ms(void)
 {
@@ -41,58 +67,69 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void manager_spawn(int id)
+static int nworkers(void)
 {
-    child_t *c = &children[id];
+    return srv->cfg.worker_num;
+}
+
+/* Fork a worker for slot id; standby: a reload candidate. The pid or 0. */
+static pid_t manager_fork(int id, int standby)
+{
     pid_t pid = fork();
     if (pid < 0) {
-        log_error("fork(worker %d): %s; retrying in 1s", id, strerror(errno));
-        c->respawn_at = now_ms() + 1000;
-        return;
+        log_error("fork(worker %d): %s", id, strerror(errno));
+        return 0;
     }
     if (pid == 0) {
         close(sigfd);
-        free(children);
+        close(notify_fd[0]);
+        free(slots);
+        free(retiring);
         /* If the manager dies, so does the worker. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != srv->manager_pid)
             _exit(1);
-        worker_run(srv, id);
+        worker_run(srv, id, standby, notify_fd[1]);
     }
-    c->pid = pid;
-    c->started = now_ms();
-    c->respawn_at = 0;
-    atomic_store(&srv->shm->workers[id].pid, pid);
     atomic_fetch_add(&srv->shm->workers[id].starts, 1);
-    log_debug("worker %d started, pid %d", id, (int)pid);
+    log_debug("worker %d %sstarted, pid %d", id, standby ? "(standby) " : "",
+              (int)pid);
+    return pid;
 }
 
-static int manager_find(pid_t pid)
+static void manager_spawn(int id)
 {
-    for (int i = 0; i < srv->cfg.worker_num; i++)
-        if (children[i].pid == pid)
-            return i;
-    return -1;
+    slot_t *s = &slots[id];
+    pid_t pid = manager_fork(id, 0);
+    if (pid == 0) {
+        s->respawn_at = now_ms() + 1000;
+        return;
+    }
+    s->pid = pid;
+    s->started = now_ms();
+    s->respawn_at = 0;
+    atomic_store(&srv->shm->workers[id].pid, pid);
 }
 
 /* Log how a worker ended; 1 when it ended abnormally. */
-static int manager_log_exit(int id, pid_t pid, int status, long long lived)
+static int manager_log_exit(int id, const char *what, pid_t pid, int status,
+                            long long lived)
 {
     if (WIFSIGNALED(status)) {
-        log_error("worker %d (pid %d) killed by signal %d (%s)%s after %lld "
-                  "ms", id, (int)pid, WTERMSIG(status),
+        log_error("%s %d (pid %d) killed by signal %d (%s)%s after %lld ms",
+                  what, id, (int)pid, WTERMSIG(status),
                   strsignal(WTERMSIG(status)),
                   WCOREDUMP(status) ? ", core dumped" : "", lived);
         return 1;
     }
     int code = WEXITSTATUS(status);
     if (code == 0) {
-        log_debug("worker %d (pid %d) exited after %lld ms", id, (int)pid,
+        log_debug("%s %d (pid %d) exited after %lld ms", what, id, (int)pid,
                   lived);
         return 0;
     }
-    log_error("worker %d (pid %d) exited with status %d%s after %lld ms", id,
-              (int)pid, code,
+    log_error("%s %d (pid %d) exited with status %d%s after %lld ms", what,
+              id, (int)pid, code,
               code == WORKER_EXIT_START_FAILED ? " (a plugin failed to start)"
                                                : "",
               lived);
@@ -101,21 +138,246 @@ static int manager_log_exit(int id, pid_t pid, int status, long long lived)
 
 static void manager_schedule(int id, int abnormal, long long lived)
 {
-    child_t *c = &children[id];
+    slot_t *s = &slots[id];
     if (!abnormal || lived >= MANAGER_FAST_EXIT_MS) {
-        c->failures = 0;
-        c->respawn_at = now_ms();
+        s->failures = 0;
+        s->respawn_at = now_ms();
         return;
     }
-    c->failures++;
+    s->failures++;
     long long delay = MANAGER_BACKOFF_MIN_MS;
-    for (int i = 1; i < c->failures && delay < MANAGER_BACKOFF_MAX_MS; i++)
+    for (int i = 1; i < s->failures && delay < MANAGER_BACKOFF_MAX_MS; i++)
         delay *= 2;
     if (delay > MANAGER_BACKOFF_MAX_MS)
         delay = MANAGER_BACKOFF_MAX_MS;
-    c->respawn_at = now_ms() + delay;
+    s->respawn_at = now_ms() + delay;
     log_warn("worker %d failed %d time(s) in a row soon after start; next "
-             "start in %lld ms", id, c->failures, delay);
+             "start in %lld ms", id, s->failures, delay);
+}
+
+/* ---- reload ---- */
+
+static void manager_reload_abort(const char *why)
+{
+    log_error("reload failed: %s; the old workers keep serving", why);
+    for (int i = 0; i < nworkers(); i++) {
+        slot_t *s = &slots[i];
+        if (s->candidate > 0)
+            kill(s->candidate, SIGKILL);
+        if (s->orphaned && s->pid == 0)
+            manager_schedule(i, 1, 0);
+        s->orphaned = 0;
+    }
+    reload = RELOAD_IDLE;
+}
+
+static void manager_reload_check_done(void)
+{
+    if (reload != RELOAD_HANDOVER)
+        return;
+    for (int i = 0; i < nworkers(); i++)
+        if (slots[i].candidate > 0)
+            return;
+    if (!srv->cfg.reload_async && retire_idx < nworkers())
+        return;
+    reload = RELOAD_IDLE;
+    atomic_fetch_add(&srv->shm->reload_count, 1);
+    log_notice("reload done: the workers run the plugins as they are on "
+               "disk now");
+}
+
+/* The candidate takes slot id; the old worker, if any, is retiring. */
+static void manager_promote(int id)
+{
+    slot_t *s = &slots[id];
+    if (s->pid > 0 && nretiring < MANAGER_MAX_RETIRING) {
+        retiring[nretiring++] = (retiree_t){
+            s->pid, id, now_ms() + srv->cfg.max_wait_time * 1000LL};
+    }
+    s->pid = s->candidate;
+    s->started = now_ms();
+    s->candidate = 0;
+    s->candidate_ready = 0;
+    s->orphaned = 0;
+    atomic_store(&srv->shm->workers[id].pid, s->pid);
+    if (kill(s->pid, SIGUSR2) < 0)
+        log_error("kill(worker %d, SIGUSR2): %s", id, strerror(errno));
+}
+
+/* Ask slot id's worker to stop reading; 0 when there is none to ask (the
+ * candidate took over at once). */
+static int manager_retire(int id)
+{
+    slot_t *s = &slots[id];
+    if (s->pid > 0 && s->candidate > 0) {
+        if (kill(s->pid, SIGUSR1) == 0)
+            return 1;
+        log_error("kill(worker %d, SIGUSR1): %s", id, strerror(errno));
+    }
+    if (s->candidate > 0)
+        manager_promote(id);
+    return 0;
+}
+
+/* reload_async false: retire slots one at a time, from retire_idx on. */
+static void manager_retire_next(void)
+{
+    while (retire_idx < nworkers() && !manager_retire(retire_idx))
+        retire_idx++;
+    manager_reload_check_done();
+}
+
+/* Every candidate is ready: retire the old workers, all at once
+ * (reload_async) or one after another. */
+static void manager_reload_commit(void)
+{
+    log_info("reload: the new code started in every worker; handing over");
+    reload = RELOAD_HANDOVER;
+    if (srv->cfg.reload_async) {
+        for (int i = 0; i < nworkers(); i++)
+            manager_retire(i);
+        manager_reload_check_done();
+    } else {
+        retire_idx = 0;
+        manager_retire_next();
+    }
+}
+
+static void manager_reload(void)
+{
+    if (stopping)
+        return;
+    if (reload != RELOAD_IDLE) {
+        log_warn("reload requested while one is in progress; ignored");
+        return;
+    }
+    reload = RELOAD_STARTING;
+    log_notice("reload: starting %d worker(s) with the plugins as they are "
+               "on disk now", nworkers());
+    for (int i = 0; i < nworkers(); i++) {
+        slots[i].candidate = manager_fork(i, 1);
+        slots[i].candidate_ready = 0;
+        if (slots[i].candidate == 0) {
+            manager_reload_abort("cannot fork");
+            return;
+        }
+    }
+}
+
+static int manager_all_ready(void)
+{
+    for (int i = 0; i < nworkers(); i++)
+        if (!slots[i].candidate_ready)
+            return 0;
+    return 1;
+}
+
+static void manager_on_notify(const worker_notice_t *n)
+{
+    if (n->id < 0 || n->id >= nworkers())
+        return;
+    slot_t *s = &slots[n->id];
+    if (n->event == WORKER_READY && n->pid == s->candidate) {
+        s->candidate_ready = 1;
+        if (reload == RELOAD_STARTING && manager_all_ready())
+            manager_reload_commit();
+    } else if (n->event == WORKER_RELEASED && n->pid == s->pid) {
+        if (s->candidate > 0) {
+            manager_promote(n->id);
+            manager_reload_check_done();
+        } else {
+            log_warn("worker %d released its channels with no replacement; "
+                     "a new one starts when it exits", n->id);
+        }
+    }
+}
+
+static void manager_read_notices(void)
+{
+    worker_notice_t n;
+    while (read(notify_fd[0], &n, sizeof(n)) == (ssize_t)sizeof(n))
+        manager_on_notify(&n);
+}
+
+/* ---- reaping ---- */
+
+static int manager_reap_retiree(pid_t pid, int status)
+{
+    for (int i = 0; i < nretiring; i++) {
+        if (retiring[i].pid != pid)
+            continue;
+        long long since = now_ms() - (retiring[i].deadline -
+                                      srv->cfg.max_wait_time * 1000LL);
+        manager_log_exit(retiring[i].id, "old worker", pid, status, since);
+        int id = retiring[i].id;
+        retiring[i] = retiring[--nretiring];
+        if (reload == RELOAD_HANDOVER && !srv->cfg.reload_async &&
+            id == retire_idx) {
+            retire_idx++;
+            manager_retire_next();
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static int manager_reap_candidate(pid_t pid, int status)
+{
+    for (int i = 0; i < nworkers(); i++) {
+        if (slots[i].candidate != pid)
+            continue;
+        slots[i].candidate = 0;
+        slots[i].candidate_ready = 0;
+        int abnormal = manager_log_exit(i, "new worker", pid, status, 0);
+        if (stopping)
+            return 1;
+        if (reload == RELOAD_STARTING) {
+            manager_reload_abort(abnormal ? "a new worker failed to start"
+                                          : "a new worker exited");
+        } else {
+            /* Past the hand-over: the slot gets a fresh worker instead. */
+            if (slots[i].pid == 0)
+                manager_schedule(i, abnormal, 0);
+            if (!srv->cfg.reload_async && i == retire_idx) {
+                retire_idx++;
+                manager_retire_next();
+            }
+            manager_reload_check_done();
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static void manager_reap_worker(pid_t pid, int status)
+{
+    for (int i = 0; i < nworkers(); i++) {
+        slot_t *s = &slots[i];
+        if (s->pid != pid)
+            continue;
+        long long lived = now_ms() - s->started;
+        s->pid = 0;
+        atomic_store(&srv->shm->workers[i].pid, 0);
+        atomic_store(&srv->shm->workers[i].busy, 0);
+        int abnormal = manager_log_exit(i, "worker", pid, status, lived);
+        if (abnormal)
+            atomic_fetch_add(&srv->shm->worker_restarts, 1);
+        if (stopping)
+            return;
+        if (s->candidate > 0) {
+            /* Its replacement takes the slot: now if the hand-over has
+             * begun, else when it does. */
+            s->orphaned = 1;
+            if (reload == RELOAD_HANDOVER && s->candidate_ready) {
+                manager_promote(i);
+                manager_reload_check_done();
+            }
+            return;
+        }
+        manager_schedule(i, abnormal, lived);
+        return;
+    }
+    log_warn("reaped unknown child pid %d", (int)pid);
 }
 
 static void manager_reap(void)
@@ -123,27 +385,32 @@ static void manager_reap(void)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        int id = manager_find(pid);
-        if (id < 0) {
-            log_warn("reaped unknown child pid %d", (int)pid);
-            continue;
-        }
-        long long lived = now_ms() - children[id].started;
-        children[id].pid = 0;
-        atomic_store(&srv->shm->workers[id].pid, 0);
-        atomic_store(&srv->shm->workers[id].busy, 0);
-        int abnormal = manager_log_exit(id, pid, status, lived);
-        if (!stopping)
-            manager_schedule(id, abnormal, lived);
+        if (!manager_reap_retiree(pid, status) &&
+            !manager_reap_candidate(pid, status))
+            manager_reap_worker(pid, status);
     }
 }
 
+/* ---- stopping ---- */
+
 static void manager_signal_all(int sig)
 {
-    for (int i = 0; i < srv->cfg.worker_num; i++)
-        if (children[i].pid > 0 && kill(children[i].pid, sig) < 0)
-            log_error("kill(worker %d, pid %d, %d): %s", i,
-                      (int)children[i].pid, sig, strerror(errno));
+    for (int i = 0; i < nworkers(); i++) {
+        if (slots[i].pid > 0)
+            kill(slots[i].pid, sig);
+        if (slots[i].candidate > 0)
+            kill(slots[i].candidate, sig);
+    }
+    for (int i = 0; i < nretiring; i++)
+        kill(retiring[i].pid, sig);
+}
+
+static int manager_running(void)
+{
+    int n = nretiring;
+    for (int i = 0; i < nworkers(); i++)
+        n += (slots[i].pid > 0) + (slots[i].candidate > 0);
+    return n;
 }
 
 static void manager_begin_stop(void)
@@ -152,16 +419,26 @@ static void manager_begin_stop(void)
         return;
     stopping = 1;
     stop_deadline = now_ms() + srv->cfg.max_wait_time * 1000LL;
-    log_debug("stopping %d workers", srv->cfg.worker_num);
+    log_debug("stopping %d process(es)", manager_running());
     manager_signal_all(SIGTERM);
 }
 
-static int manager_running(void)
+/* Old workers past max_wait_time are killed; the ms to the next deadline. */
+static int manager_kill_late_retirees(void)
 {
-    int n = 0;
-    for (int i = 0; i < srv->cfg.worker_num; i++)
-        n += children[i].pid > 0;
-    return n;
+    long long now = now_ms(), next = -1;
+    for (int i = 0; i < nretiring; i++) {
+        if (retiring[i].deadline <= now) {
+            log_warn("old worker %d (pid %d) still running after "
+                     "max_wait_time (%d s); killing it", retiring[i].id,
+                     (int)retiring[i].pid, srv->cfg.max_wait_time);
+            kill(retiring[i].pid, SIGKILL);
+            retiring[i].deadline = now + 1000;
+        }
+        if (next < 0 || retiring[i].deadline - now < next)
+            next = retiring[i].deadline - now;
+    }
+    return (int)next;
 }
 
 static void manager_read_signals(void)
@@ -172,6 +449,10 @@ static void manager_read_signals(void)
             manager_reap();
         else if (si.ssi_signo == SIGTERM)
             manager_begin_stop();
+        else if (si.ssi_signo == SIGUSR1)
+            manager_reload();
+        else if (si.ssi_signo == SIGUSR2)
+            log_notice("SIGUSR2: there are no task workers to reload");
     }
 }
 
@@ -179,40 +460,57 @@ static void manager_read_signals(void)
 static int manager_respawn_due(void)
 {
     long long now = now_ms(), next = -1;
-    for (int i = 0; i < srv->cfg.worker_num && !stopping; i++) {
-        child_t *c = &children[i];
-        if (c->pid != 0 || c->respawn_at == 0)
+    for (int i = 0; i < nworkers() && !stopping; i++) {
+        slot_t *s = &slots[i];
+        if (s->pid != 0 || s->respawn_at == 0)
             continue;
-        if (c->respawn_at <= now)
+        if (s->respawn_at <= now)
             manager_spawn(i);
-        else if (next < 0 || c->respawn_at - now < next)
-            next = c->respawn_at - now;
+        else if (next < 0 || s->respawn_at - now < next)
+            next = s->respawn_at - now;
     }
     return (int)next;
+}
+
+static int min_timeout(int a, int b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
+}
+
+static int manager_stop_timeout(void)
+{
+    long long left = stop_deadline - now_ms();
+    if (left <= 0) {
+        log_warn("max_wait_time (%d s) passed; killing %d process(es)",
+                 srv->cfg.max_wait_time, manager_running());
+        manager_signal_all(SIGKILL);
+        stop_deadline = now_ms() + 1000;
+        left = 1000;
+    }
+    return (int)left;
 }
 
 static void manager_loop(void)
 {
     for (;;) {
-        int timeout = manager_respawn_due();
+        int timeout = min_timeout(manager_respawn_due(),
+                                  manager_kill_late_retirees());
         if (stopping) {
             if (manager_running() == 0)
                 return;
-            long long left = stop_deadline - now_ms();
-            if (left <= 0) {
-                log_warn("max_wait_time (%d s) passed; killing %d worker(s)",
-                         srv->cfg.max_wait_time, manager_running());
-                manager_signal_all(SIGKILL);
-                stop_deadline = now_ms() + 1000;
-                left = 1000;
-            }
-            timeout = (int)left;
+            timeout = manager_stop_timeout();
         }
-        struct pollfd pfd = {.fd = sigfd, .events = POLLIN};
-        if (poll(&pfd, 1, timeout) < 0 && errno != EINTR) {
+        struct pollfd pfd[2] = {{.fd = sigfd, .events = POLLIN},
+                                {.fd = notify_fd[0], .events = POLLIN}};
+        if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
             log_error("poll: %s", strerror(errno));
             return;
         }
+        manager_read_notices();
         manager_read_signals();
     }
 }
@@ -221,9 +519,29 @@ static void manager_close_master_fds(void)
 {
     for (int i = 0; i < srv->cfg.nlisteners; i++)
         close(srv->listen_fds[i]);
-    int n = srv->cfg.worker_num * srv->cfg.reactor_num;
+    int n = nworkers() * srv->cfg.reactor_num;
     for (int i = 0; i < n; i++)
         close(srv->chan_fds[i][0]);
+}
+
+static void manager_setup(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    slots = calloc((size_t)nworkers(), sizeof(*slots));
+    retiring = calloc(MANAGER_MAX_RETIRING, sizeof(*retiring));
+    if (sigfd < 0 || slots == NULL || retiring == NULL ||
+        pipe2(notify_fd, O_CLOEXEC) < 0) {
+        log_error("manager setup failed: %s", strerror(errno));
+        _exit(1);
+    }
+    fcntl(notify_fd[0], F_SETFL, O_NONBLOCK);
 }
 
 void manager_run(server_t *s)
@@ -237,22 +555,13 @@ void manager_run(server_t *s)
         _exit(1);
     signal(SIGINT, SIG_IGN); /* the master turns ^C into an orderly stop */
     manager_close_master_fds();
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    children = calloc((size_t)srv->cfg.worker_num, sizeof(*children));
-    if (sigfd < 0 || children == NULL) {
-        log_error("manager setup failed: %s", strerror(errno));
-        _exit(1);
-    }
-    for (int i = 0; i < srv->cfg.worker_num; i++)
+    manager_setup();
+    for (int i = 0; i < nworkers(); i++)
         manager_spawn(i);
     manager_loop();
     log_debug("all workers stopped");
-    free(children);
+    free(slots);
+    free(retiring);
     config_free(&srv->cfg);
     exit(0);
 }

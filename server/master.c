@@ -140,6 +140,17 @@ static void master_reap(void)
     }
 }
 
+/* Reloads are the manager's to carry out. */
+static void master_forward(int sig)
+{
+    if (m.stopping || !m.manager_alive)
+        return;
+    log_info("%s", sig == SIGUSR1 ? "SIGUSR1: reloading the workers"
+                                   : "SIGUSR2: reloading the task workers");
+    if (kill(m.srv->manager_pid, sig) < 0)
+        log_error("kill(manager, %d): %s", sig, strerror(errno));
+}
+
 static void master_signal(loop_t *loop, int fd, int events, void *arg)
 {
     (void)loop;
@@ -153,6 +164,8 @@ static void master_signal(loop_t *loop, int fd, int events, void *arg)
             master_begin_stop("SIGTERM");
         else if (si.ssi_signo == SIGINT)
             master_begin_stop("SIGINT");
+        else if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2)
+            master_forward((int)si.ssi_signo);
     }
 }
 
@@ -286,6 +299,8 @@ int master_run(server_t *s)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* Fork before any thread exists: the child gets no half-held lock. */

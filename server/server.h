@@ -2,6 +2,7 @@
 #ifndef SWX_SERVER_H
 #define SWX_SERVER_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -35,7 +36,25 @@ void manager_run(server_t *srv) __attribute__((noreturn));
 /* worker.c: the function table plugins call into. */
 extern const swx_api_t worker_api;
 
-/* worker.c: a worker process; never returns. */
-void worker_run(server_t *srv, int id) __attribute__((noreturn));
+/* What a worker tells the manager through its notify pipe. */
+enum worker_event {
+    WORKER_READY = 1, /* a standby worker started its plugins */
+    WORKER_RELEASED,  /* a retiring worker stopped reading its channels */
+};
+
+typedef struct worker_notice {
+    int32_t id;
+    int32_t event;
+    int32_t pid;
+} worker_notice_t;
+
+/*
+ * worker.c: a worker process; never returns. A standby worker loads its
+ * plugins, reports WORKER_READY on notify_fd and waits for SIGUSR2 before it
+ * reads its channels. SIGUSR1 makes a worker retire: it stops reading,
+ * reports WORKER_RELEASED, finishes what it holds and exits.
+ */
+void worker_run(server_t *srv, int id, int standby, int notify_fd)
+    __attribute__((noreturn));
 
 #endif

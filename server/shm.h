@@ -21,6 +21,8 @@ typedef struct shm {
     _Atomic uint64_t close_count;
     _Atomic uint64_t dispatch_count;
     _Atomic int stopping;      /* the master is shutting down */
+    _Atomic uint64_t reload_count;    /* reloads completed */
+    _Atomic uint64_t worker_restarts; /* workers that died abnormally */
     int worker_num;
     shm_worker_t workers[];
 } shm_t;

@@ -31,11 +31,38 @@ typedef struct worker {
     plugin_t *plugins;     /* [config plugin] */
     const plugin_t *current; /* whose callback is running */
     int sigfd;
+    int notify_fd;         /* to the manager: worker_notice_t */
     long requests;
+    int standby;           /* loaded, waiting for SIGUSR2 to serve */
+    int retiring;          /* SIGUSR1: stop reading, finish, exit */
+    int released;          /* retiring and no longer reading */
     int stopping;
 } worker_t;
 
 static worker_t self;
+
+/* A channel is read unless the worker waits in standby or retires; a
+ * retiring worker still reads the rest of a message it has begun. */
+static int worker_chan_events(const chan_t *ch)
+{
+    int ev = chan_queued(ch) > 0 ? LOOP_WRITE : 0;
+    if (!self.standby && !self.stopping &&
+        (!self.retiring || chan_receiving(ch)))
+        ev |= LOOP_READ;
+    return ev;
+}
+
+static void worker_chan_update(chan_t *ch)
+{
+    loop_mod(self.loop, ch->fd, worker_chan_events(ch));
+}
+
+static void worker_notify(int event)
+{
+    worker_notice_t n = {self.id, event, (int32_t)getpid()};
+    if (write(self.notify_fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+        log_error("cannot notify the manager: %s", strerror(errno));
+}
 
 static int api_send_msg(uint64_t session, int type, const void *data,
                         size_t len)
@@ -45,8 +72,7 @@ static int api_send_msg(uint64_t session, int type, const void *data,
         return -ENOTCONN;
     chan_t *ch = &self.chans[r];
     int rc = chan_send(ch, type, 0, session, data, len);
-    if (rc == 0 && chan_queued(ch) > 0)
-        loop_mod(self.loop, ch->fd, LOOP_READ | LOOP_WRITE);
+    worker_chan_update(ch);
     return rc;
 }
 
@@ -151,15 +177,14 @@ static void worker_check_max_request(void)
 
 static void chan_io(loop_t *loop, int fd, int events, void *arg)
 {
+    (void)loop;
     (void)fd;
     chan_t *ch = arg;
-    if (events & LOOP_WRITE) {
-        if (chan_flush(ch) == 0)
-            loop_mod(loop, ch->fd, LOOP_READ);
-    }
+    if (events & LOOP_WRITE)
+        chan_flush(ch);
     chan_msg_t m;
     for (int i = 0; (events & LOOP_READ) && i < WORKER_CHAN_BATCH; i++) {
-        if (self.stopping)
+        if (!(worker_chan_events(ch) & LOOP_READ))
             break;
         int rc = chan_recv(ch, &m);
         if (rc < 0) {
@@ -171,6 +196,31 @@ static void chan_io(loop_t *loop, int fd, int events, void *arg)
         worker_handle(&m);
         worker_check_max_request();
     }
+    worker_chan_update(ch);
+}
+
+/* Retiring: once no channel is mid-message, hand them to the successor. */
+static void worker_try_release(void)
+{
+    for (int r = 0; r < self.srv->cfg.reactor_num; r++)
+        if (chan_receiving(&self.chans[r]))
+            return;
+    self.released = 1;
+    for (int r = 0; r < self.srv->cfg.reactor_num; r++)
+        worker_chan_update(&self.chans[r]);
+    worker_notify(WORKER_RELEASED);
+    log_debug("retiring: channels released after %ld requests",
+              self.requests);
+}
+
+static void worker_take_over(void)
+{
+    if (!self.standby)
+        return;
+    self.standby = 0;
+    log_debug("serving");
+    for (int r = 0; r < self.srv->cfg.reactor_num; r++)
+        worker_chan_update(&self.chans[r]);
 }
 
 static void signal_io(loop_t *loop, int fd, int events, void *arg)
@@ -183,6 +233,10 @@ static void signal_io(loop_t *loop, int fd, int events, void *arg)
         if (si.ssi_signo == SIGTERM && !self.stopping) {
             log_debug("SIGTERM: stopping");
             self.stopping = 1;
+        } else if (si.ssi_signo == SIGUSR1 && !self.standby) {
+            self.retiring = 1;
+        } else if (si.ssi_signo == SIGUSR2) {
+            worker_take_over();
         }
     }
 }
@@ -202,6 +256,8 @@ static int worker_setup_signals(void)
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
     sigprocmask(SIG_BLOCK, &set, NULL);
     self.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (self.sigfd < 0) {
@@ -220,7 +276,8 @@ static int worker_setup_chans(void)
     for (int r = 0; r < s->cfg.reactor_num; r++) {
         int fd = s->chan_fds[server_chan(s, self.id, r)][1];
         if (chan_init(&self.chans[r], fd, WORKER_MAX_MSG) < 0 ||
-            loop_add(self.loop, fd, LOOP_READ, chan_io, &self.chans[r]) < 0)
+            loop_add(self.loop, fd, worker_chan_events(&self.chans[r]),
+                     chan_io, &self.chans[r]) < 0)
             return -1;
     }
     return 0;
@@ -307,10 +364,40 @@ __attribute__((noreturn)) static void worker_exit(int status)
     exit(status);
 }
 
-void worker_run(server_t *srv, int id)
+static void worker_exit_plugins(void)
+{
+    for (int i = 0; i < self.srv->cfg.nplugins; i++) {
+        const plugin_t *p = &self.plugins[i];
+        self.current = p;
+        if (p->desc.on_worker_exit)
+            p->desc.on_worker_exit(self.id);
+        self.current = NULL;
+    }
+}
+
+static void worker_loop(void)
+{
+    while (!self.stopping) {
+        int rc = loop_run_once(self.loop, -1);
+        if (rc < 0) {
+            log_error("epoll_wait: %s", strerror(-rc));
+            break;
+        }
+        if (self.retiring && !self.released && !self.stopping)
+            worker_try_release();
+        if (self.released) {
+            worker_exit_plugins();
+            self.stopping = 1;
+        }
+    }
+}
+
+void worker_run(server_t *srv, int id, int standby, int notify_fd)
 {
     self.id = id;
     self.srv = srv;
+    self.standby = standby;
+    self.notify_fd = notify_fd;
     log_set_role("worker %d", id);
     proctitle_set("swx-server: worker %d", id);
     worker_close_foreign_fds();
@@ -323,14 +410,10 @@ void worker_run(server_t *srv, int id)
             plugin_unload(&self.plugins[i]);
         worker_exit(WORKER_EXIT_START_FAILED);
     }
-    log_debug("started");
-    while (!self.stopping) {
-        int rc = loop_run_once(self.loop, -1);
-        if (rc < 0) {
-            log_error("epoll_wait: %s", strerror(-rc));
-            break;
-        }
-    }
+    log_debug(standby ? "started in standby" : "started");
+    if (standby)
+        worker_notify(WORKER_READY);
+    worker_loop();
     worker_stop_plugins();
     log_debug("exiting after %ld requests", self.requests);
     worker_exit(0);
