@@ -72,6 +72,7 @@ static int parse_listeners(cfg_ctx_t *ctx, const char *path, json_t *v,
                            void *slot);
 static int parse_plugin_ref(cfg_ctx_t *ctx, const char *path, json_t *v,
                             void *slot);
+static int parse_admin(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot);
 
 /* Indexed by enum swx_log_level. */
 static const char *const log_levels[] = {
@@ -90,6 +91,7 @@ static const cfg_field_t top_fields[] = {
     { "server", CFG_CUSTOM, 0, 0, 0, 0, 0, NULL, parse_server },
     { "plugins", CFG_CUSTOM, CFG_REQUIRED, 0, 0, 0, 0, NULL, parse_plugins },
     { "listeners", CFG_CUSTOM, CFG_REQUIRED, 0, 0, 0, 0, NULL, parse_listeners },
+    { "admin", CFG_CUSTOM, 0, 0, 0, 0, 0, NULL, parse_admin },
 };
 
 static const cfg_field_t server_fields[] = {
@@ -106,6 +108,18 @@ static const cfg_field_t server_fields[] = {
     { "log_file", CFG_STRING, 0, 0, 0, 0, SRV(log_file), NULL, NULL },
     { "max_wait_time", CFG_INT, 0, 1, 3600, 3, SRV(max_wait_time), NULL, NULL },
     { "reload_async", CFG_BOOL, 0, 0, 0, 1, SRV(reload_async), NULL, NULL },
+    { "daemonize", CFG_BOOL, 0, 0, 0, 0, SRV(daemonize), NULL, NULL },
+    { "pid_file", CFG_STRING, 0, 0, 0, 0, SRV(pid_file), NULL, NULL },
+    { "user", CFG_STRING, 0, 0, 0, 0, SRV(user), NULL, NULL },
+    { "group", CFG_STRING, 0, 0, 0, 0, SRV(group), NULL, NULL },
+    { "heartbeat_check_interval", CFG_INT, 0, 0, 86400, 0,
+      SRV(heartbeat_check_interval), NULL, NULL },
+    { "heartbeat_idle_time", CFG_INT, 0, 0, 86400 * 7, 0,
+      SRV(heartbeat_idle_time), NULL, NULL },
+    { "enable_reuse_port", CFG_BOOL, 0, 0, 0, 0, SRV(enable_reuse_port), NULL,
+      NULL },
+    { "open_tcp_nodelay", CFG_BOOL, 0, 0, 0, 1, SRV(open_tcp_nodelay), NULL,
+      NULL },
 };
 
 static const cfg_field_t plugin_fields[] = {
@@ -608,6 +622,60 @@ static int parse_listeners(cfg_ctx_t *ctx, const char *path, json_t *v,
     return 0;
 }
 
+/* ---- "admin" ---- */
+
+#define ADM(m) offsetof(config_admin_t, m)
+
+static const cfg_field_t admin_fields[] = {
+    { "unix", CFG_STRING, 0, 0, 0, 0, ADM(unix_path), NULL, NULL },
+    { "host", CFG_STRING, 0, 0, 0, 0, ADM(host), NULL, NULL },
+    { "port", CFG_INT, 0, 1, 65535, 0, ADM(port), NULL, NULL },
+    { "allow_public", CFG_BOOL, 0, 0, 0, 0, ADM(allow_public), NULL, NULL },
+};
+
+static bool host_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, host, &a6) == 1 &&
+           IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* The admin endpoint: a Unix socket, or a loopback port unless told. */
+static int parse_admin(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot)
+{
+    config_admin_t *a = &ctx->cfg->admin;
+    char sub[CFG_PATH_MAX];
+    unsigned char addr[sizeof(struct in6_addr)];
+
+    (void)slot;
+    if (!json_is_object(v))
+        return cfg_expected(ctx, path, v, "an object");
+    if (fields_apply(ctx, path, v, admin_fields, NELEM(admin_fields), a) < 0)
+        return -1;
+    if ((a->unix_path != NULL) == (a->port != 0))
+        return cfg_expected(ctx, path, v, "either \"unix\" (a socket path) "
+                            "or \"port\" (with an optional \"host\")");
+    a->enabled = 1;
+    if (a->unix_path != NULL)
+        return 0;
+    if (a->host == NULL && (a->host = strdup("127.0.0.1")) == NULL)
+        return cfg_oom(ctx);
+    path_key(sub, sizeof sub, path, "host");
+    if (inet_pton(AF_INET, a->host, addr) != 1 &&
+        inet_pton(AF_INET6, a->host, addr) != 1)
+        return cfg_expected(ctx, sub, json_object_get(v, "host"),
+                            "a numeric IPv4 or IPv6 address");
+    if (!a->allow_public && !host_is_loopback(a->host))
+        return cfg_expected(ctx, sub, json_object_get(v, "host"),
+                            "a loopback address (set admin.allow_public to "
+                            "bind another)");
+    return 0;
+}
+
 /* ---- loading ---- */
 
 static int syntax_error(cfg_ctx_t *ctx, const json_error_t *jerr)
@@ -625,7 +693,15 @@ static int parse_root(cfg_ctx_t *ctx, json_t *root)
     if (!json_is_object(root))
         return cfg_expected(ctx, "", root, "an object");
     apply_defaults(server_fields, NELEM(server_fields), ctx->cfg);
-    return fields_apply(ctx, "", root, top_fields, NELEM(top_fields), ctx->cfg);
+    if (fields_apply(ctx, "", root, top_fields, NELEM(top_fields), ctx->cfg) < 0)
+        return -1;
+    config_t *c = ctx->cfg;
+    if (c->heartbeat_idle_time > 0 && c->heartbeat_check_interval == 0)
+        return cfg_fail(ctx, "server.heartbeat_idle_time",
+                        "needs server.heartbeat_check_interval as well");
+    if (c->heartbeat_check_interval > 0 && c->heartbeat_idle_time == 0)
+        c->heartbeat_idle_time = 2 * c->heartbeat_check_interval;
+    return 0;
 }
 
 /* Both entry points end here: buf holds len bytes of JSON. */
@@ -761,5 +837,10 @@ void config_free(config_t *cfg)
     free(cfg->listeners);
     free(cfg->path);
     free(cfg->log_file);
+    free(cfg->pid_file);
+    free(cfg->user);
+    free(cfg->group);
+    free(cfg->admin.unix_path);
+    free(cfg->admin.host);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -24,6 +24,14 @@ typedef struct config_listener {
     int plugin;        /* index into config_t.plugins */
 } config_listener_t;
 
+typedef struct config_admin {
+    int enabled;
+    char *unix_path;   /* a Unix socket, or NULL for host/port */
+    char *host;        /* numeric; loopback unless allow_public */
+    int port;
+    int allow_public;
+} config_admin_t;
+
 typedef struct config {
     char *path;        /* the file this came from */
 
@@ -39,6 +47,16 @@ typedef struct config {
     char *log_file;         /* NULL = stderr */
     int max_wait_time;      /* seconds a stopping worker gets, default 3 */
     int reload_async;       /* replace workers all at once (default 1) */
+    int daemonize;          /* detach from the terminal (default 0) */
+    char *pid_file;         /* NULL = none */
+    char *user;             /* workers drop to this user, NULL = stay */
+    char *group;
+    int heartbeat_check_interval; /* seconds, 0 = off */
+    int heartbeat_idle_time;      /* seconds, default 2 x interval */
+    int enable_reuse_port;  /* SO_REUSEPORT on listeners (default 0) */
+    int open_tcp_nodelay;   /* TCP_NODELAY on connections (default 1) */
+
+    config_admin_t admin;
 
     config_plugin_t *plugins;
     int nplugins;

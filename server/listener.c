@@ -40,6 +40,10 @@ int listener_open(const config_t *cfg, int index, char *err, size_t errlen)
     what = "setsockopt(SO_REUSEADDR)";
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
         goto fail;
+    what = "setsockopt(SO_REUSEPORT)";
+    if (cfg->enable_reuse_port &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+        goto fail;
     if (ss.ss_family == AF_INET6) {
         what = "setsockopt(IPV6_V6ONLY)";
         if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)

@@ -10,6 +10,7 @@
 
 static int log_fd = STDERR_FILENO;
 static int log_level = SWX_LOG_INFO;
+static char log_path[4096];
 static __thread char log_role[32] = "master";
 
 static const char *const level_names[] = {"debug", "info", "notice", "warning",
@@ -26,7 +27,32 @@ int log_open(const char *file, int level)
     if (log_fd != STDERR_FILENO)
         close(log_fd);
     log_fd = fd;
+    snprintf(log_path, sizeof(log_path), "%s", file);
     return 0;
+}
+
+int log_reopen(uid_t uid, gid_t gid)
+{
+    if (log_path[0] == '\0')
+        return 0;
+    int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int err = errno;
+        log_error("reopen %s: %s; still writing to the old file", log_path,
+                  strerror(err));
+        return -err;
+    }
+    if (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0)
+        log_warn("fchown(%s): %s", log_path, strerror(errno));
+    /* dup2 swaps the file under log_fd at once for every thread. */
+    dup2(fd, log_fd);
+    close(fd);
+    return 0;
+}
+
+int log_fileno(void)
+{
+    return log_fd;
 }
 
 void log_set_role(const char *fmt, ...)

@@ -3,11 +3,17 @@
 #define SWX_LOG_H
 
 #include <stdarg.h>
+#include <sys/types.h>
 
 #include "swx_plugin.h"
 
 /* Open log_file (NULL: stderr) and set the threshold. 0 or -errno. */
 int log_open(const char *file, int level);
+/* Open the log file again (after logrotate moved it); a new file is given
+ * to uid/gid unless uid is -1. 0 or -errno (logged; the old file stays). */
+int log_reopen(uid_t uid, gid_t gid);
+/* The fd lines go to. */
+int log_fileno(void);
 /* Name this thread's role in its lines: "master", "worker 3", ... */
 void log_set_role(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int log_get_level(void);

@@ -1,9 +1,13 @@
 /* main.c: swx-server's command line: run, check a config, help, version. */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
+#include "daemon.h"
 #include "log.h"
 #include "plugin.h"
 #include "proctitle.h"
@@ -12,20 +16,28 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: swx-server [--config FILE] [-t]\n"
+            "Usage: swx-server [--config FILE] [-t | -s SIGNAL]\n"
             "\n"
             "  -c, --config FILE  the JSON config (default conf/server.json)\n"
             "  -t, --test         check the config and load every plugin, "
             "then exit\n"
+            "  -s, --signal SIG   send SIG to the running server named by "
+            "server.pid_file:\n"
+            "                     stop (SIGTERM), reload (SIGUSR1), "
+            "reload-tasks (SIGUSR2),\n"
+            "                     reopen (SIGRTMIN: reopen the log files)\n"
             "  -h, --help         this text\n"
             "  -v, --version      the version and plugin ABI\n"
             "\n"
-            "Signals: SIGTERM or SIGINT stop the server gracefully.\n");
+            "Signals to the master: SIGTERM or SIGINT stop gracefully, "
+            "SIGUSR1 reloads\nthe workers, SIGUSR2 the task workers, "
+            "SIGRTMIN reopens the log files.\n");
 }
 
 typedef struct options {
     char *config;
     int test;
+    char *signal;
 } options_t;
 
 /* 0 to go on, or an exit status + 1. */
@@ -34,12 +46,13 @@ static int parse_args(int argc, char **argv, options_t *o)
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"test", no_argument, NULL, 't'},
+        {"signal", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
     };
     int ch;
-    while ((ch = getopt_long(argc, argv, "c:thv", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:ts:hv", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             free(o->config);
@@ -47,6 +60,10 @@ static int parse_args(int argc, char **argv, options_t *o)
             break;
         case 't':
             o->test = 1;
+            break;
+        case 's':
+            free(o->signal);
+            o->signal = strdup(optarg);
             break;
         case 'h':
             usage(stdout);
@@ -71,12 +88,54 @@ static int parse_args(int argc, char **argv, options_t *o)
     return 0;
 }
 
+static int signal_number(const char *name)
+{
+    if (strcmp(name, "stop") == 0)
+        return SIGTERM;
+    if (strcmp(name, "reload") == 0)
+        return SIGUSR1;
+    if (strcmp(name, "reload-tasks") == 0)
+        return SIGUSR2;
+    if (strcmp(name, "reopen") == 0)
+        return SIGRTMIN;
+    return -1;
+}
+
+/* -s: signal the master named by the config's pid_file. */
+static int send_signal(const config_t *cfg, const char *name)
+{
+    int sig = signal_number(name);
+    if (sig < 0) {
+        fprintf(stderr, "swx-server: -s %s: expected stop, reload, "
+                "reload-tasks or reopen\n", name);
+        return 1;
+    }
+    if (cfg->pid_file == NULL) {
+        fprintf(stderr, "swx-server: %s: server.pid_file is not set; -s "
+                "needs it to find the server\n", cfg->path);
+        return 1;
+    }
+    char err[512];
+    pid_t pid = pidfile_read(cfg->pid_file, err, sizeof(err));
+    if (pid < 0) {
+        fprintf(stderr, "swx-server: %s (is the server running?)\n", err);
+        return 1;
+    }
+    if (kill(pid, sig) < 0) {
+        fprintf(stderr, "swx-server: kill(%d, %s): %s\n", (int)pid, name,
+                strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     options_t opt = {0};
     int rc = parse_args(argc, argv, &opt);
     if (rc != 0) {
         free(opt.config);
+        free(opt.signal);
         return rc - 1;
     }
     server_t srv = {0};
@@ -84,9 +143,16 @@ int main(int argc, char **argv)
     if (config_load(opt.config, &srv.cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "swx-server: %s\n", err);
         free(opt.config);
+        free(opt.signal);
         return 1;
     }
     free(opt.config);
+    if (opt.signal != NULL) {
+        rc = send_signal(&srv.cfg, opt.signal);
+        free(opt.signal);
+        config_free(&srv.cfg);
+        return rc;
+    }
     rc = log_open(srv.cfg.log_file, srv.cfg.log_level);
     if (rc < 0) {
         fprintf(stderr, "swx-server: %s: server.log_file: cannot open \"%s\": "
@@ -94,7 +160,7 @@ int main(int argc, char **argv)
         config_free(&srv.cfg);
         return 1;
     }
-    if (plugin_check_all(&srv.cfg, &worker_api, err, sizeof(err)) < 0) {
+    if (plugin_check_all(&srv.cfg, &server_api, err, sizeof(err)) < 0) {
         log_error("%s", err);
         if (srv.cfg.log_file != NULL)
             fprintf(stderr, "swx-server: %s\n", err);

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
+#include "daemon.h"
 #include "log.h"
 #include "proctitle.h"
 #include "server.h"
@@ -85,7 +87,10 @@ static pid_t manager_fork(int id, int standby)
         close(notify_fd[0]);
         free(slots);
         free(retiring);
-        /* If the manager dies, so does the worker. */
+        if (privs_drop(srv->uid, srv->gid, srv->cfg.user) < 0)
+            _exit(WORKER_EXIT_START_FAILED);
+        /* If the manager dies, so does the worker (set after setuid, which
+         * clears it). */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != srv->manager_pid)
             _exit(1);
@@ -109,6 +114,41 @@ static void manager_spawn(int id)
     s->started = now_ms();
     s->respawn_at = 0;
     atomic_store(&srv->shm->workers[id].pid, pid);
+}
+
+/*
+ * Manager callbacks run in a copy of the plugins loaded for the call and
+ * unloaded after it: a copy kept open here would be inherited by every
+ * worker forked later, and a reload would then run the old code.
+ */
+static int plugins_want_error_cb = 1;
+
+static void manager_call_worker_error(int id, pid_t pid, int status)
+{
+    plugin_t *plugins;
+    if (!plugins_want_error_cb || api_load_plugins(&srv->cfg, &plugins) < 0)
+        return;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    for (int i = 0; i < srv->cfg.nplugins; i++)
+        api_call(&plugins[i], on_worker_error, id, (int)pid, code, sig);
+    api_unload_plugins(&srv->cfg, plugins);
+}
+
+static void manager_call_lifecycle(int start)
+{
+    plugin_t *plugins;
+    if (api_load_plugins(&srv->cfg, &plugins) < 0)
+        return;
+    plugins_want_error_cb = 0;
+    for (int i = 0; i < srv->cfg.nplugins; i++) {
+        if (start)
+            api_call(&plugins[i], on_manager_start);
+        else
+            api_call(&plugins[i], on_manager_stop);
+        plugins_want_error_cb |= plugins[i].desc.on_worker_error != NULL;
+    }
+    api_unload_plugins(&srv->cfg, plugins);
 }
 
 /* Log how a worker ended; 1 when it ended abnormally. */
@@ -360,8 +400,10 @@ static void manager_reap_worker(pid_t pid, int status)
         atomic_store(&srv->shm->workers[i].pid, 0);
         atomic_store(&srv->shm->workers[i].busy, 0);
         int abnormal = manager_log_exit(i, "worker", pid, status, lived);
-        if (abnormal)
+        if (abnormal) {
             atomic_fetch_add(&srv->shm->worker_restarts, 1);
+            manager_call_worker_error(i, pid, status);
+        }
         if (stopping)
             return;
         if (s->candidate > 0) {
@@ -441,6 +483,12 @@ static int manager_kill_late_retirees(void)
     return (int)next;
 }
 
+static void manager_reopen(void)
+{
+    log_reopen(srv->uid, srv->gid);
+    manager_signal_all(SIGNAL_REOPEN);
+}
+
 static void manager_read_signals(void)
 {
     struct signalfd_siginfo si;
@@ -453,6 +501,8 @@ static void manager_read_signals(void)
             manager_reload();
         else if (si.ssi_signo == SIGUSR2)
             log_notice("SIGUSR2: there are no task workers to reload");
+        else if ((int)si.ssi_signo == SIGNAL_REOPEN)
+            manager_reopen();
     }
 }
 
@@ -519,6 +569,8 @@ static void manager_close_master_fds(void)
 {
     for (int i = 0; i < srv->cfg.nlisteners; i++)
         close(srv->listen_fds[i]);
+    if (srv->admin_fd >= 0)
+        close(srv->admin_fd);
     int n = nworkers() * srv->cfg.reactor_num;
     for (int i = 0; i < n; i++)
         close(srv->chan_fds[i][0]);
@@ -532,6 +584,7 @@ static void manager_setup(void)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGUSR2);
+    sigaddset(&set, SIGNAL_REOPEN);
     sigprocmask(SIG_BLOCK, &set, NULL);
     sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     slots = calloc((size_t)nworkers(), sizeof(*slots));
@@ -556,10 +609,12 @@ void manager_run(server_t *s)
     signal(SIGINT, SIG_IGN); /* the master turns ^C into an orderly stop */
     manager_close_master_fds();
     manager_setup();
+    manager_call_lifecycle(1);
     for (int i = 0; i < nworkers(); i++)
         manager_spawn(i);
     manager_loop();
     log_debug("all workers stopped");
+    manager_call_lifecycle(0);
     free(slots);
     free(retiring);
     config_free(&srv->cfg);

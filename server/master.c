@@ -15,7 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
+#include "api.h"
 #include "chan.h"
+#include "daemon.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
@@ -32,9 +35,11 @@ typedef struct master {
     int exit_status;
     long long deadline; /* ms: the manager gets SIGKILL past this */
     long long accept_resume; /* ms: listeners paused after EMFILE until */
+    int ready_fd;       /* daemonize: the waiting parent */
+    plugin_t *plugins;  /* for on_start and on_shutdown */
 } master_t;
 
-static master_t m;
+static master_t m = {.ready_fd = -1};
 
 static long long now_ms(void)
 {
@@ -140,15 +145,29 @@ static void master_reap(void)
     }
 }
 
-/* Reloads are the manager's to carry out. */
+/* Reloads and log reopening are also the manager's to carry out. */
 static void master_forward(int sig)
 {
     if (m.stopping || !m.manager_alive)
         return;
-    log_info("%s", sig == SIGUSR1 ? "SIGUSR1: reloading the workers"
-                                   : "SIGUSR2: reloading the task workers");
+    if (sig == SIGUSR1)
+        log_info("SIGUSR1: reloading the workers");
+    else if (sig == SIGUSR2)
+        log_info("SIGUSR2: reloading the task workers");
     if (kill(m.srv->manager_pid, sig) < 0)
         log_error("kill(manager, %d): %s", sig, strerror(errno));
+}
+
+static void master_reload(void)
+{
+    master_forward(SIGUSR1);
+}
+
+static void master_reopen(void)
+{
+    log_reopen(m.srv->uid, m.srv->gid);
+    log_info("log file reopened");
+    master_forward(SIGNAL_REOPEN);
 }
 
 static void master_signal(loop_t *loop, int fd, int events, void *arg)
@@ -166,6 +185,8 @@ static void master_signal(loop_t *loop, int fd, int events, void *arg)
             master_begin_stop("SIGINT");
         else if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2)
             master_forward((int)si.ssi_signo);
+        else if ((int)si.ssi_signo == SIGNAL_REOPEN)
+            master_reopen();
     }
 }
 
@@ -283,31 +304,115 @@ static void master_raise_nofile(const config_t *cfg)
                  (unsigned long long)need);
 }
 
+/* Everything that can fail on bad config, before going to the background. */
+static int master_prepare(server_t *s)
+{
+    char err[1024];
+    s->admin_fd = -1;
+    if (privs_resolve(&s->cfg, &s->uid, &s->gid, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (master_bind(s) < 0)
+        return -1;
+    if (s->cfg.admin.enabled &&
+        (s->admin_fd = admin_open(&s->cfg, err, sizeof(err))) < 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (s->cfg.daemonize) {
+        if (s->cfg.log_file == NULL)
+            log_warn("daemonize without server.log_file: log lines will be "
+                     "discarded");
+        if (daemon_detach(&m.ready_fd) < 0)
+            return -1;
+    }
+    s->master_pid = getpid();
+    if (s->cfg.pid_file != NULL &&
+        pidfile_write(s->cfg.pid_file, err, sizeof(err)) < 0) {
+        log_error("%s: %s", s->cfg.path, err);
+        return -1;
+    }
+    if (master_make_chans(s) < 0)
+        return -1;
+    s->shm = shm_create(s->cfg.worker_num);
+    m.loop = loop_create();
+    return s->shm != NULL && m.loop != NULL ? 0 : -1;
+}
+
+static void master_block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGCHLD);
+    sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGUSR2);
+    sigaddset(set, SIGNAL_REOPEN);
+    sigprocmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* The master's own copy of the plugins, loaded after the manager was
+ * forked so that no worker inherits it. */
+static int master_start_plugins(server_t *s)
+{
+    if (api_load_plugins(&s->cfg, &m.plugins) < 0)
+        return -1;
+    for (int i = 0; i < s->cfg.nplugins; i++)
+        api_call(&m.plugins[i], on_start);
+    return 0;
+}
+
+static int master_start(server_t *s, const sigset_t *set)
+{
+    if (master_watch(s, set) < 0 || reactor_start_all(s) < 0)
+        return -1;
+    if (s->admin_fd >= 0 &&
+        admin_start(m.loop, s->admin_fd, s, master_reload) < 0)
+        return -1;
+    return master_start_plugins(s);
+}
+
+static void master_cleanup(server_t *s)
+{
+    for (int i = 0; m.plugins != NULL && i < s->cfg.nplugins; i++)
+        api_call(&m.plugins[i], on_shutdown);
+    api_unload_plugins(&s->cfg, m.plugins);
+    m.plugins = NULL;
+    reactor_stop_all();
+    master_close_listeners();
+    if (s->admin_fd >= 0)
+        admin_stop(&s->cfg);
+    loop_free(m.loop);
+    close(m.sigfd);
+    shm_destroy(s->shm);
+    free(s->chan_fds);
+    free(s->listen_fds);
+    if (s->cfg.pid_file != NULL)
+        pidfile_remove(s->cfg.pid_file);
+}
+
 int master_run(server_t *s)
 {
     m.srv = s;
+    m.sigfd = -1;
     master_raise_nofile(&s->cfg);
-    s->master_pid = getpid();
-    if (master_bind(s) < 0 || master_make_chans(s) < 0)
+    if (master_prepare(s) < 0) {
+        daemon_ready(&m.ready_fd, 1);
+        if (s->cfg.pid_file != NULL)
+            pidfile_remove(s->cfg.pid_file);
         return 1;
-    s->shm = shm_create(s->cfg.worker_num);
-    m.loop = loop_create();
-    if (s->shm == NULL || m.loop == NULL)
-        return 1;
+    }
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGUSR2);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    master_block_signals(&set);
     /* Fork before any thread exists: the child gets no half-held lock. */
-    if (master_fork_manager(s) < 0)
+    if (master_fork_manager(s) < 0) {
+        daemon_ready(&m.ready_fd, 1);
         return 1;
+    }
     proctitle_set("swx-server: master");
-    if (master_watch(s, &set) < 0 || reactor_start_all(s) < 0) {
+    if (master_start(s, &set) < 0) {
         master_begin_stop("start-up failure");
         m.exit_status = 1;
     } else {
@@ -315,14 +420,9 @@ int master_run(server_t *s)
                    "listener(s)", SWX_VERSION, s->cfg.reactor_num,
                    s->cfg.worker_num, s->cfg.nlisteners);
     }
+    daemon_ready(&m.ready_fd, m.exit_status);
     master_loop();
-    reactor_stop_all();
-    master_close_listeners();
-    loop_free(m.loop);
-    close(m.sigfd);
-    shm_destroy(s->shm);
-    free(s->chan_fds);
-    free(s->listen_fds);
+    master_cleanup(s);
     log_notice("stopped");
     return m.exit_status;
 }

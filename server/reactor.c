@@ -33,6 +33,7 @@ typedef struct conn {
     int listener;
     int worker;          /* dispatch_mode 2: every event goes here */
     uint64_t session;
+    long long last_recv;  /* ms, for heartbeat_idle_time */
     buf_t out;
     unsigned closing : 1; /* close once out is written */
     unsigned paused : 1;  /* not reading: a worker channel is backed up */
@@ -50,6 +51,7 @@ typedef struct reactor {
     unsigned rr;         /* round-robin cursor */
     int npaused;
     int stopping;
+    long long next_heartbeat; /* ms; 0 when heartbeats are off */
     char *rbuf;
 } reactor_t;
 
@@ -66,6 +68,13 @@ static __thread reactor_t *self;
 static _Atomic unsigned handover_rr;
 
 static void reactor_close(reactor_t *r, conn_t *c, const char *why);
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void reactor_want_write(reactor_t *r, chan_t *ch)
 {
@@ -137,6 +146,8 @@ static void conn_readable(reactor_t *r, conn_t *c)
         n = recv(c->fd, r->rbuf, REACTOR_READ_SIZE, 0);
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
+        if (r->next_heartbeat > 0)
+            c->last_recv = now_ms();
         int w = reactor_pick_worker(r, c);
         atomic_fetch_add_explicit(&r->srv->shm->dispatch_count, 1,
                                   memory_order_relaxed);
@@ -317,8 +328,10 @@ static void reactor_accept(reactor_t *r, int fd, int listener)
     c->listener = listener;
     c->worker = fd % r->srv->cfg.worker_num;
     c->session = session_make(r->next_seq++, r->id);
+    c->last_recv = now_ms();
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (r->srv->cfg.open_tcp_nodelay)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (session_put(&r->sessions, c->session, c) < 0 ||
         loop_add(r->loop, fd, LOOP_READ, conn_io, c) < 0) {
         log_error("fd %d: cannot register the connection; closing", fd);
@@ -397,13 +410,6 @@ static void notify_io(loop_t *loop, int fd, int events, void *arg)
     }
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void reactor_close_all(reactor_t *r)
 {
     size_t n;
@@ -411,6 +417,41 @@ static void reactor_close_all(reactor_t *r)
     for (size_t i = 0; list != NULL && i < n; i++)
         reactor_close(r, list[i], NULL);
     free(list);
+}
+
+/* Close connections that sent nothing for heartbeat_idle_time. */
+static void reactor_heartbeat(reactor_t *r)
+{
+    const config_t *cfg = &r->srv->cfg;
+    long long now = now_ms(), idle_ms = cfg->heartbeat_idle_time * 1000LL;
+    size_t n;
+    conn_t **list = reactor_conns(r, &n);
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        conn_t *c = list[i];
+        if (c->closing || now - c->last_recv < idle_ms)
+            continue;
+        log_info("session %llu: nothing received for %lld s "
+                 "(heartbeat_idle_time %d); closing",
+                 (unsigned long long)c->session, (now - c->last_recv) / 1000,
+                 cfg->heartbeat_idle_time);
+        reactor_close(r, c, NULL);
+    }
+    free(list);
+    r->next_heartbeat = now + cfg->heartbeat_check_interval * 1000LL;
+}
+
+static int reactor_timeout(reactor_t *r)
+{
+    if (r->stopping)
+        return 50;
+    if (r->next_heartbeat == 0)
+        return -1;
+    long long left = r->next_heartbeat - now_ms();
+    if (left <= 0) {
+        reactor_heartbeat(r);
+        left = r->next_heartbeat - now_ms();
+    }
+    return left > 0 ? (int)left : 0;
 }
 
 static void *reactor_main(void *arg)
@@ -424,7 +465,7 @@ static void *reactor_main(void *arg)
             deadline = now_ms() + REACTOR_STOP_FLUSH_MS;
         if (r->stopping && (r->sessions.count == 0 || now_ms() >= deadline))
             break;
-        int rc = loop_run_once(r->loop, r->stopping ? 50 : -1);
+        int rc = loop_run_once(r->loop, reactor_timeout(r));
         if (rc < 0) {
             log_error("epoll_wait: %s", strerror(-rc));
             break;
@@ -440,6 +481,9 @@ static int reactor_init(reactor_t *r, server_t *srv, int id)
     r->srv = srv;
     r->next_seq = 1;
     r->notify[0] = r->notify[1] = -1;
+    if (srv->cfg.heartbeat_check_interval > 0)
+        r->next_heartbeat =
+            now_ms() + srv->cfg.heartbeat_check_interval * 1000LL;
     r->loop = loop_create();
     r->rbuf = malloc(REACTOR_READ_SIZE);
     r->chans = calloc((size_t)srv->cfg.worker_num, sizeof(chan_t));

@@ -2,6 +2,7 @@
 #ifndef SWX_SERVER_H
 #define SWX_SERVER_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -18,9 +19,15 @@ typedef struct server {
     int (*chan_fds)[2]; /* [worker * reactor_num + reactor]: 0 reactor end,
                            1 worker end */
     shm_t *shm;
+    int admin_fd;       /* -1 when there is no admin endpoint */
+    uid_t uid;          /* workers drop to these; -1 = stay */
+    gid_t gid;
     pid_t master_pid;
     pid_t manager_pid;
 } server_t;
+
+/* Signals the master passes on to the manager, and it to every worker. */
+#define SIGNAL_REOPEN (SIGRTMIN)
 
 static inline int server_chan(const server_t *s, int worker, int reactor)
 {
@@ -32,9 +39,6 @@ int master_run(server_t *srv);
 
 /* manager.c: the manager process; never returns. */
 void manager_run(server_t *srv) __attribute__((noreturn));
-
-/* worker.c: the function table plugins call into. */
-extern const swx_api_t worker_api;
 
 /* What a worker tells the manager through its notify pipe. */
 enum worker_event {

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "chan.h"
 #include "log.h"
 #include "loop.h"
@@ -29,7 +30,6 @@ typedef struct worker {
     loop_t *loop;
     chan_t *chans;         /* [reactor] */
     plugin_t *plugins;     /* [config plugin] */
-    const plugin_t *current; /* whose callback is running */
     int sigfd;
     int notify_fd;         /* to the manager: worker_notice_t */
     long requests;
@@ -76,59 +76,19 @@ static int api_send_msg(uint64_t session, int type, const void *data,
     return rc;
 }
 
-static int api_send(uint64_t session, const void *data, size_t len)
+static int worker_send(uint64_t session, const void *data, size_t len)
 {
     if (len > self.srv->cfg.buffer_output_size)
         return -E2BIG;
     return api_send_msg(session, CHAN_SEND, data, len);
 }
 
-static int api_close(uint64_t session)
+static int worker_close(uint64_t session)
 {
     return api_send_msg(session, CHAN_CLOSE_REQ, NULL, 0);
 }
 
-static int api_worker_id(void)
-{
-    return self.id;
-}
-
-static void api_vlog(int level, const char *fmt, va_list ap)
-{
-    log_vmsg(level, fmt, ap);
-}
-
-static const char *api_config_json(void)
-{
-    return self.current ? self.current->cfg->config_json : "{}";
-}
-
-static const char *api_config_string(const char *key, const char *def)
-{
-    return self.current ? plugin_config_string(self.current, key, def) : def;
-}
-
-static long long api_config_int(const char *key, long long def)
-{
-    return self.current ? plugin_config_int(self.current, key, def) : def;
-}
-
-static int api_config_bool(const char *key, int def)
-{
-    return self.current ? plugin_config_bool(self.current, key, def) : def;
-}
-
-const swx_api_t worker_api = {
-    .size = sizeof(swx_api_t),
-    .send = api_send,
-    .close = api_close,
-    .worker_id = api_worker_id,
-    .vlog = api_vlog,
-    .config_json = api_config_json,
-    .config_string = api_config_string,
-    .config_int = api_config_int,
-    .config_bool = api_config_bool,
-};
+static const api_ops_t worker_ops = {worker_send, worker_close};
 
 static const plugin_t *worker_plugin_for(int listener)
 {
@@ -146,23 +106,18 @@ static void worker_handle(const chan_msg_t *m)
     }
     shm_worker_t *sw = &self.srv->shm->workers[self.id];
     atomic_store_explicit(&sw->busy, 1, memory_order_relaxed);
-    self.current = p;
     if (m->type == CHAN_RECEIVE) {
         self.requests++;
         atomic_fetch_add_explicit(&sw->requests, 1, memory_order_relaxed);
-        if (p->desc.on_receive)
-            p->desc.on_receive(m->session, m->data, m->len);
+        api_call(p, on_receive, m->session, m->data, m->len);
     } else if (m->type == CHAN_CONNECT && m->len == sizeof(swx_conninfo_t)) {
-        if (p->desc.on_connect)
-            p->desc.on_connect(m->session, (const swx_conninfo_t *)m->data);
+        api_call(p, on_connect, m->session, (const swx_conninfo_t *)m->data);
     } else if (m->type == CHAN_CLOSE) {
-        if (p->desc.on_close)
-            p->desc.on_close(m->session);
+        api_call(p, on_close, m->session);
     } else {
         log_warn("unexpected message type %d (%zu bytes) dropped", m->type,
                  m->len);
     }
-    self.current = NULL;
     atomic_store_explicit(&sw->busy, 0, memory_order_relaxed);
 }
 
@@ -237,6 +192,8 @@ static void signal_io(loop_t *loop, int fd, int events, void *arg)
             self.retiring = 1;
         } else if (si.ssi_signo == SIGUSR2) {
             worker_take_over();
+        } else if ((int)si.ssi_signo == SIGNAL_REOPEN) {
+            log_reopen((uid_t)-1, (gid_t)-1);
         }
     }
 }
@@ -258,6 +215,7 @@ static int worker_setup_signals(void)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGUSR2);
+    sigaddset(&set, SIGNAL_REOPEN);
     sigprocmask(SIG_BLOCK, &set, NULL);
     self.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (self.sigfd < 0) {
@@ -287,22 +245,15 @@ static int worker_setup_chans(void)
 static int worker_load_plugins(void)
 {
     const config_t *cfg = &self.srv->cfg;
-    self.plugins = calloc((size_t)cfg->nplugins, sizeof(plugin_t));
-    if (self.plugins == NULL)
+    if (api_load_plugins(cfg, &self.plugins) < 0)
         return -1;
     for (int i = 0; i < cfg->nplugins; i++) {
-        char err[1024];
-        if (plugin_load(&self.plugins[i], &cfg->plugins[i], &worker_api, err,
-                        sizeof(err)) < 0) {
-            log_error("%s", err);
-            return -1;
-        }
-    }
-    for (int i = 0; i < cfg->nplugins; i++) {
         const plugin_t *p = &self.plugins[i];
-        self.current = p;
-        int rc = p->desc.on_worker_start ? p->desc.on_worker_start(self.id) : 0;
-        self.current = NULL;
+        if (p->desc.on_worker_start == NULL)
+            continue;
+        const plugin_t *prev = api_enter(p);
+        int rc = p->desc.on_worker_start(self.id);
+        api_enter(prev);
         if (rc != 0) {
             log_error("plugin \"%s\": on_worker_start returned %d", p->name, rc);
             return -1;
@@ -339,16 +290,11 @@ static void worker_drain(void)
 
 static void worker_stop_plugins(void)
 {
-    for (int i = 0; i < self.srv->cfg.nplugins; i++) {
-        const plugin_t *p = &self.plugins[i];
-        self.current = p;
-        if (p->desc.on_worker_stop)
-            p->desc.on_worker_stop(self.id);
-        self.current = NULL;
-    }
-    worker_drain();
     for (int i = 0; i < self.srv->cfg.nplugins; i++)
-        plugin_unload(&self.plugins[i]);
+        api_call(&self.plugins[i], on_worker_stop, self.id);
+    worker_drain();
+    api_unload_plugins(&self.srv->cfg, self.plugins);
+    self.plugins = NULL;
 }
 
 __attribute__((noreturn)) static void worker_exit(int status)
@@ -358,7 +304,6 @@ __attribute__((noreturn)) static void worker_exit(int status)
         for (int r = 0; r < self.srv->cfg.reactor_num; r++)
             chan_free(&self.chans[r]);
     free(self.chans);
-    free(self.plugins);
     loop_free(self.loop);
     config_free(&self.srv->cfg);
     exit(status);
@@ -366,13 +311,8 @@ __attribute__((noreturn)) static void worker_exit(int status)
 
 static void worker_exit_plugins(void)
 {
-    for (int i = 0; i < self.srv->cfg.nplugins; i++) {
-        const plugin_t *p = &self.plugins[i];
-        self.current = p;
-        if (p->desc.on_worker_exit)
-            p->desc.on_worker_exit(self.id);
-        self.current = NULL;
-    }
+    for (int i = 0; i < self.srv->cfg.nplugins; i++)
+        api_call(&self.plugins[i], on_worker_exit, self.id);
 }
 
 static void worker_loop(void)
@@ -405,9 +345,9 @@ void worker_run(server_t *srv, int id, int standby, int notify_fd)
     if (self.loop == NULL || worker_setup_signals() < 0 ||
         worker_setup_chans() < 0)
         worker_exit(1);
+    api_set_role(id, &worker_ops);
     if (worker_load_plugins() < 0) {
-        for (int i = 0; i < srv->cfg.nplugins; i++)
-            plugin_unload(&self.plugins[i]);
+        api_unload_plugins(&srv->cfg, self.plugins);
         worker_exit(WORKER_EXIT_START_FAILED);
     }
     log_debug(standby ? "started in standby" : "started");

@@ -1,0 +1,275 @@
+/* admin.c: the optional admin endpoint in the master: HTTP GET /stats (the
+ * server's figures as JSON) and POST /reload, on a Unix socket or a port. */
+#include "admin.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define ADMIN_REQ_MAX 4096
+#define ADMIN_MAX_CONNS 16
+
+typedef struct admin_conn {
+    int fd;
+    size_t len;
+    char req[ADMIN_REQ_MAX];
+} admin_conn_t;
+
+static server_t *srv;
+static loop_t *loop;
+static int listen_fd = -1;
+static void (*reload_cb)(void);
+static int nconns;
+
+static socklen_t admin_addr(const config_admin_t *a,
+                            struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (a->unix_path != NULL) {
+        struct sockaddr_un *u = (struct sockaddr_un *)ss;
+        u->sun_family = AF_UNIX;
+        snprintf(u->sun_path, sizeof(u->sun_path), "%s", a->unix_path);
+        return sizeof(*u);
+    }
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET6, a->host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)a->port);
+        return sizeof(*a6);
+    }
+    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)a->port);
+    inet_pton(AF_INET, a->host, &a4->sin_addr);
+    return sizeof(*a4);
+}
+
+int admin_open(const config_t *cfg, char *err, size_t errlen)
+{
+    const config_admin_t *a = &cfg->admin;
+    struct sockaddr_storage ss;
+    socklen_t len = admin_addr(a, &ss);
+    int one = 1;
+    if (a->unix_path != NULL && strlen(a->unix_path) >=
+                                    sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        snprintf(err, errlen, "%s: admin.unix: path too long", cfg->path);
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && a->unix_path == NULL)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (fd >= 0 && a->unix_path != NULL)
+        unlink(a->unix_path); /* a socket file left by an earlier run */
+    if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+        listen(fd, 16) < 0) {
+        int e = errno;
+        if (a->unix_path != NULL)
+            snprintf(err, errlen, "%s: admin.unix: cannot listen on %s: %s",
+                     cfg->path, a->unix_path, strerror(e));
+        else
+            snprintf(err, errlen, "%s: admin.port: cannot listen on %s:%d: %s",
+                     cfg->path, a->host, a->port, strerror(e));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static json_t *admin_workers(const shm_t *shm, int *idle)
+{
+    json_t *arr = json_array();
+    *idle = 0;
+    for (int i = 0; i < shm->worker_num; i++) {
+        const shm_worker_t *w = &shm->workers[i];
+        int pid = atomic_load(&w->pid), busy = atomic_load(&w->busy);
+        const char *state = pid == 0 ? "down" : busy ? "busy" : "idle";
+        *idle += pid != 0 && !busy;
+        json_array_append_new(
+            arr, json_pack("{s:i, s:i, s:s, s:I, s:I}", "id", i, "pid", pid,
+                           "state", state, "request_count",
+                           (json_int_t)atomic_load(&w->requests), "starts",
+                           (json_int_t)atomic_load(&w->starts)));
+    }
+    return arr;
+}
+
+/* The figures Swoole's stats() reports, plus reloads and restarts. */
+static char *admin_stats_json(void)
+{
+    const shm_t *shm = srv->shm;
+    uint64_t start = atomic_load(&shm->start_time), requests = 0;
+    for (int i = 0; i < shm->worker_num; i++)
+        requests += atomic_load(&shm->workers[i].requests);
+    int idle;
+    json_t *workers = admin_workers(shm, &idle);
+    json_t *o = json_pack(
+        "{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:i, "
+        "s:I, s:I, s:o}",
+        "version", SWX_VERSION, "master_pid", (int)srv->master_pid,
+        "start_time", (json_int_t)start, "uptime",
+        (json_int_t)(time(NULL) - (time_t)start), "connection_num",
+        (json_int_t)atomic_load(&shm->connection_num), "accept_count",
+        (json_int_t)atomic_load(&shm->accept_count), "close_count",
+        (json_int_t)atomic_load(&shm->close_count), "request_count",
+        (json_int_t)requests, "dispatch_count",
+        (json_int_t)atomic_load(&shm->dispatch_count), "worker_num",
+        shm->worker_num, "idle_worker_num", idle, "task_worker_num", 0,
+        "manager_pid", (int)srv->manager_pid, "reload_count",
+        (json_int_t)atomic_load(&shm->reload_count), "worker_restarts",
+        (json_int_t)atomic_load(&shm->worker_restarts), "workers", workers);
+    char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+    json_decref(o);
+    return text;
+}
+
+static void admin_reply(admin_conn_t *c, int status, const char *reason,
+                        const char *body)
+{
+    char head[256];
+    size_t blen = strlen(body);
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                     status, reason, blen + 1);
+    struct iovec iov[3] = {{head, (size_t)n}, {(void *)body, blen}, {"\n", 1}};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 3};
+    /* Small replies fit the socket buffer; a client that cannot take
+     * them is not waited for. */
+    if (sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+        log_debug("admin: reply not sent: %s", strerror(errno));
+}
+
+static void admin_route(admin_conn_t *c, const char *method, const char *path)
+{
+    int is_stats = strcmp(path, "/stats") == 0;
+    int is_reload = strcmp(path, "/reload") == 0;
+    if (is_stats && strcmp(method, "GET") == 0) {
+        char *body = admin_stats_json();
+        admin_reply(c, body ? 200 : 500, body ? "OK" : "Internal Server Error",
+                    body ? body : "{\"error\":\"out of memory\"}");
+        free(body);
+    } else if (is_reload && strcmp(method, "POST") == 0) {
+        log_notice("admin: reload requested");
+        reload_cb();
+        admin_reply(c, 202, "Accepted", "{\"reload\":\"requested\"}");
+    } else if (is_stats || is_reload) {
+        admin_reply(c, 405, "Method Not Allowed",
+                    "{\"error\":\"GET /stats or POST /reload\"}");
+    } else {
+        admin_reply(c, 404, "Not Found", "{\"error\":\"not found\"}");
+    }
+}
+
+static void admin_close(admin_conn_t *c)
+{
+    loop_del(loop, c->fd);
+    close(c->fd);
+    free(c);
+    nconns--;
+}
+
+/* "METHOD /path HTTP/1.x" on the first line; 0 or -1 when malformed. */
+static int admin_request_line(char *req, char **method, char **path)
+{
+    char *eol = strstr(req, "\r\n");
+    if (eol == NULL)
+        return -1;
+    *eol = '\0';
+    *method = strtok(req, " ");
+    *path = strtok(NULL, " ");
+    char *version = strtok(NULL, " ");
+    if (*method == NULL || *path == NULL || version == NULL ||
+        strncmp(version, "HTTP/1.", 7) != 0)
+        return -1;
+    char *q = strchr(*path, '?');
+    if (q != NULL)
+        *q = '\0';
+    return 0;
+}
+
+static void admin_io(loop_t *l, int fd, int events, void *arg)
+{
+    (void)l;
+    (void)events;
+    admin_conn_t *c = arg;
+    ssize_t n = recv(fd, c->req + c->len, ADMIN_REQ_MAX - 1 - c->len, 0);
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n <= 0) {
+        admin_close(c);
+        return;
+    }
+    c->len += (size_t)n;
+    c->req[c->len] = '\0';
+    if (strstr(c->req, "\r\n\r\n") == NULL) {
+        if (c->len == ADMIN_REQ_MAX - 1) {
+            admin_reply(c, 431, "Request Header Fields Too Large",
+                        "{\"error\":\"request too large\"}");
+            admin_close(c);
+        }
+        return;
+    }
+    char *method, *path;
+    if (admin_request_line(c->req, &method, &path) < 0)
+        admin_reply(c, 400, "Bad Request", "{\"error\":\"bad request\"}");
+    else
+        admin_route(c, method, path);
+    admin_close(c);
+}
+
+static void admin_accept(loop_t *l, int fd, int events, void *arg)
+{
+    (void)events;
+    (void)arg;
+    for (;;) {
+        int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c < 0)
+            return;
+        admin_conn_t *ac = nconns < ADMIN_MAX_CONNS ? malloc(sizeof(*ac)) : NULL;
+        if (ac == NULL) {
+            log_warn("admin: %d connections open; refusing another", nconns);
+            close(c);
+            continue;
+        }
+        ac->fd = c;
+        ac->len = 0;
+        if (loop_add(l, c, LOOP_READ, admin_io, ac) < 0) {
+            close(c);
+            free(ac);
+            continue;
+        }
+        nconns++;
+    }
+}
+
+int admin_start(loop_t *l, int fd, server_t *s, void (*on_reload)(void))
+{
+    loop = l;
+    listen_fd = fd;
+    srv = s;
+    reload_cb = on_reload;
+    return loop_add(l, fd, LOOP_READ, admin_accept, NULL);
+}
+
+void admin_stop(const config_t *cfg)
+{
+    if (listen_fd < 0)
+        return;
+    loop_del(loop, listen_fd);
+    close(listen_fd);
+    listen_fd = -1;
+    if (cfg->admin.unix_path != NULL)
+        unlink(cfg->admin.unix_path);
+}

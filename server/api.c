@@ -1,0 +1,103 @@
+/* api.c: the function table plugins call (swx_* in the SDK). */
+#include "api.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+static const plugin_t *current;
+static int role_worker_id = -1;
+static const api_ops_t *role_ops;
+
+void api_set_role(int worker_id, const api_ops_t *ops)
+{
+    role_worker_id = worker_id;
+    role_ops = ops;
+}
+
+const plugin_t *api_enter(const plugin_t *p)
+{
+    const plugin_t *prev = current;
+    current = p;
+    return prev;
+}
+
+static int api_send(uint64_t session, const void *data, size_t len)
+{
+    return role_ops ? role_ops->send(session, data, len) : -ENOTSUP;
+}
+
+static int api_close(uint64_t session)
+{
+    return role_ops ? role_ops->close(session) : -ENOTSUP;
+}
+
+static int api_worker_id(void)
+{
+    return role_worker_id;
+}
+
+static void api_vlog(int level, const char *fmt, va_list ap)
+{
+    log_vmsg(level, fmt, ap);
+}
+
+static const char *api_config_json(void)
+{
+    return current ? current->cfg->config_json : "{}";
+}
+
+static const char *api_config_string(const char *key, const char *def)
+{
+    return current ? plugin_config_string(current, key, def) : def;
+}
+
+static long long api_config_int(const char *key, long long def)
+{
+    return current ? plugin_config_int(current, key, def) : def;
+}
+
+static int api_config_bool(const char *key, int def)
+{
+    return current ? plugin_config_bool(current, key, def) : def;
+}
+
+const swx_api_t server_api = {
+    .size = sizeof(swx_api_t),
+    .send = api_send,
+    .close = api_close,
+    .worker_id = api_worker_id,
+    .vlog = api_vlog,
+    .config_json = api_config_json,
+    .config_string = api_config_string,
+    .config_int = api_config_int,
+    .config_bool = api_config_bool,
+};
+
+int api_load_plugins(const config_t *cfg, plugin_t **plugins)
+{
+    *plugins = calloc((size_t)cfg->nplugins, sizeof(plugin_t));
+    if (*plugins == NULL) {
+        log_error("out of memory loading plugins");
+        return -1;
+    }
+    for (int i = 0; i < cfg->nplugins; i++) {
+        char err[1024];
+        if (plugin_load(&(*plugins)[i], &cfg->plugins[i], &server_api, err,
+                        sizeof(err)) < 0) {
+            log_error("%s", err);
+            api_unload_plugins(cfg, *plugins);
+            *plugins = NULL;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void api_unload_plugins(const config_t *cfg, plugin_t *plugins)
+{
+    for (int i = 0; plugins != NULL && i < cfg->nplugins; i++)
+        plugin_unload(&plugins[i]);
+    free(plugins);
+}

@@ -1,0 +1,40 @@
+/* api.h: the function table plugins call (swx_* in the SDK), shared by every
+ * process role; each role plugs in what it can do. */
+#ifndef SWX_API_H
+#define SWX_API_H
+
+#include "plugin.h"
+#include "swx_plugin.h"
+
+/* What only a worker can do; NULL elsewhere (calls return -ENOTSUP). */
+typedef struct api_ops {
+    int (*send)(uint64_t session, const void *data, size_t len);
+    int (*close)(uint64_t session);
+} api_ops_t;
+
+extern const swx_api_t server_api;
+
+/* This process's role: worker id (-1 in the master and the manager) and
+ * worker-only operations. */
+void api_set_role(int worker_id, const api_ops_t *ops);
+
+/* Call a plugin's callback with it as the current plugin, so that
+ * swx_config_* read its config. Expands to a statement. */
+#define api_call(p, cb, ...)                                                 \
+    do {                                                                     \
+        const plugin_t *api_p_ = (p);                                        \
+        if (api_p_->desc.cb != NULL) {                                       \
+            const plugin_t *api_prev_ = api_enter(api_p_);                   \
+            api_p_->desc.cb(__VA_ARGS__);                                    \
+            api_enter(api_prev_);                                            \
+        }                                                                    \
+    } while (0)
+
+/* Make p the current plugin; returns the previous one. */
+const plugin_t *api_enter(const plugin_t *p);
+
+/* Load every plugin of cfg into plugins[] (calloc'd); 0, or -1 logged. */
+int api_load_plugins(const config_t *cfg, plugin_t **plugins);
+void api_unload_plugins(const config_t *cfg, plugin_t *plugins);
+
+#endif
