@@ -104,6 +104,7 @@ static opts_t opt = {
 static uint64_t t_measure;  /* monotonic ns: end of warm-up */
 static uint64_t t_end;      /* monotonic ns: end of measurement */
 static atomic_int stop_flag;
+static atomic_int stop_signal; /* SIGINT or SIGTERM, once received */
 static atomic_int log_budget = LOG_LIMIT;
 
 static uint64_t now_ns(void)
@@ -115,8 +116,8 @@ static uint64_t now_ns(void)
 }
 
 /* Rate-limited warning: a dead server must not flood the terminal. */
-static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warn(const char *fmt, ...)
+static void lg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void lg_warn(const char *fmt, ...)
 {
     int left = atomic_fetch_sub(&log_budget, 1);
     va_list ap;
@@ -239,7 +240,7 @@ static int conn_watch(worker_t *w, conn_t *c, uint32_t events)
     if (c->events == events)
         return 0;
     if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
-        warn("epoll_ctl(MOD, conn %u): %s", c->id, strerror(errno));
+        lg_warn("epoll_ctl(MOD, conn %u): %s", c->id, strerror(errno));
         conn_kill(w, c, &w->st.io_err);
         return -1;
     }
@@ -273,7 +274,7 @@ static int conn_flush(worker_t *w, conn_t *c)
         if (n < 0 && errno == EAGAIN)
             break;
         if (n < 0) {
-            warn("send(conn %u): %s", c->id, strerror(errno));
+            lg_warn("send(conn %u): %s", c->id, strerror(errno));
             conn_kill(w, c, &w->st.io_err);
             return -1;
         }
@@ -289,7 +290,7 @@ static int conn_start(worker_t *w, conn_t *c)
 
     c->fd = socket(opt.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
-        warn("socket: %s", strerror(errno));
+        lg_warn("socket: %s", strerror(errno));
         c->state = CONN_DEAD;
         w->st.connect_err++;
         return -1;
@@ -298,15 +299,15 @@ static int conn_start(worker_t *w, conn_t *c)
     c->events = EPOLLOUT;
     w->live++;
     if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
-        warn("setsockopt(TCP_NODELAY): %s", strerror(errno));
+        lg_warn("setsockopt(TCP_NODELAY): %s", strerror(errno));
     if (connect(c->fd, (struct sockaddr *)&opt.addr, opt.addrlen) < 0 &&
         errno != EINPROGRESS) {
-        warn("connect(conn %u): %s", c->id, strerror(errno));
+        lg_warn("connect(conn %u): %s", c->id, strerror(errno));
         conn_kill(w, c, &w->st.connect_err);
         return -1;
     }
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
-        warn("epoll_ctl(ADD): %s", strerror(errno));
+        lg_warn("epoll_ctl(ADD): %s", strerror(errno));
         conn_kill(w, c, &w->st.connect_err);
         return -1;
     }
@@ -321,7 +322,7 @@ static void conn_opened(worker_t *w, conn_t *c, uint64_t now)
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     if (err) {
-        warn("connect(conn %u): %s", c->id, strerror(err));
+        lg_warn("connect(conn %u): %s", c->id, strerror(err));
         conn_kill(w, c, &w->st.connect_err);
         return;
     }
@@ -373,17 +374,17 @@ static void conn_read(worker_t *w, conn_t *c, unsigned char *buf)
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n < 0) {
-        warn("recv(conn %u): %s", c->id, strerror(errno));
+        lg_warn("recv(conn %u): %s", c->id, strerror(errno));
         conn_kill(w, c, &w->st.io_err);
         return;
     }
     if (n == 0) {
-        warn("conn %u: closed by the server", c->id);
+        lg_warn("conn %u: closed by the server", c->id);
         conn_kill(w, c, &w->st.io_err);
         return;
     }
     if ((uint64_t)n > c->sent - c->acked || !ring_matches(c, buf, (size_t)n)) {
-        warn("conn %u: echoed bytes differ from those sent", c->id);
+        lg_warn("conn %u: echoed bytes differ from those sent", c->id);
         conn_kill(w, c, &w->st.mismatch);
         return;
     }
@@ -421,7 +422,7 @@ static void worker_loop(worker_t *w, unsigned char *buf)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            warn("epoll_wait: %s", strerror(errno));
+            lg_warn("epoll_wait: %s", strerror(errno));
             return;
         }
         for (int i = 0; i < n; i++)
@@ -435,7 +436,7 @@ static void *worker_run(void *arg)
     unsigned char *buf = malloc(RECV_BUF);
 
     if (!buf) {
-        warn("malloc: %s", strerror(errno));
+        lg_warn("malloc: %s", strerror(errno));
         return NULL;
     }
     for (int i = 0; i < w->nconns; i++)
@@ -617,7 +618,7 @@ static int parse_args(int argc, char **argv)
 
 static void on_signal(int sig)
 {
-    (void)sig;
+    atomic_store(&stop_signal, sig);
     atomic_store(&stop_flag, 1);
 }
 
@@ -735,5 +736,11 @@ int main(int argc, char **argv)
     for (int i = 0; i < opt.threads; i++)
         worker_free(&ws[i]);
     free(ws);
+    /* Die by the signal that stopped us, after the report, so a calling
+     * shell knows the user interrupted the run (it stops the script too). */
+    if (atomic_load(&stop_signal)) {
+        signal(atomic_load(&stop_signal), SIG_DFL);
+        raise(atomic_load(&stop_signal));
+    }
     return rc;
 }

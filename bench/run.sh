@@ -27,6 +27,8 @@ SWX=$BUILD/server/swx-server
 PLUGIN=$BUILD/plugins/echo/libswx_echo.so
 PIDS=()
 SERVER_PID=
+LINE=
+LOAD_BEFORE=
 SWX_NOTE=""
 STATUS=0
 declare -A RES
@@ -39,10 +41,10 @@ stop_server() {
     local pid=$1 _
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
+        kill -0 "$pid" 2>/dev/null || kill -0 -- "-$pid" 2>/dev/null || break
         sleep 0.1
     done
-    if kill -0 -- "-$pid" 2>/dev/null; then
+    if kill -0 "$pid" 2>/dev/null || kill -0 -- "-$pid" 2>/dev/null; then
         log "process group $pid still alive after SIGTERM + 10 s; sending SIGKILL"
         kill -KILL -- "-$pid" 2>/dev/null || true
     fi
@@ -76,13 +78,19 @@ build_bench_only() {
 build() {
     if [ ! -f "$BUILD/build.ninja" ] && ! meson setup "$BUILD" "$ROOT" >"$TMP/setup.log" 2>&1; then
         tail -5 "$TMP/setup.log" >&2
+        SWX_NOTE="the meson build could not be set up"
         build_bench_only
         return
     fi
-    if ! ninja -C "$BUILD" >"$TMP/ninja.log" 2>&1; then
-        log "full build failed (tail of the log below); building the bench targets only"
-        tail -15 "$TMP/ninja.log" >&2
-        ninja -C "$BUILD" bench/swx-loadgen bench/epoll-echo >&2 || build_bench_only
+    if ninja -C "$BUILD" >"$TMP/ninja.log" 2>&1; then
+        return
+    fi
+    log "full build failed (tail of the log below); building only what the benchmark needs"
+    tail -15 "$TMP/ninja.log" >&2
+    ninja -C "$BUILD" bench/swx-loadgen bench/epoll-echo >&2 || build_bench_only
+    # A stale swx-server from an older build must not be measured.
+    if ! ninja -C "$BUILD" server/swx-server plugins/echo/libswx_echo.so >&2; then
+        SWX_NOTE="swx-server or the echo plugin failed to build"
     fi
 }
 
@@ -117,28 +125,34 @@ field() {
     awk -v k="$2" '{ for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' <<<"$1"
 }
 
+# loadgen PORT CONNS DEPTH DURATION WARMUP: sets LINE to the result line.
+# Not in a subshell, so an interrupted load generator stops the script.
 loadgen() {
-    local port=$1 conns=$2 depth=$3 dur=$4 warm=$5
+    local port=$1 conns=$2 depth=$3 dur=$4 warm=$5 rc=0
     "$LOADGEN" -c "$conns" -p "$depth" -s "$SIZE" -d "$dur" -w "$warm" -t "$THREADS" \
-        127.0.0.1 "$port" 2>>"$TMP/loadgen.err" | tail -1 || true
+        127.0.0.1 "$port" >"$TMP/loadgen.out" 2>>"$TMP/loadgen.err" || rc=$?
+    if [ "$rc" -gt 128 ]; then
+        log "load generator killed by signal $((rc - 128)); stopping"
+        exit "$rc"
+    fi
+    LINE=$(tail -1 "$TMP/loadgen.out")
 }
 
 # A short run that must see echoes and no error before numbers mean anything.
 echo_works() {
-    local line
-    line=$(loadgen "$1" 4 4 1 0)
-    log "echo check: $line"
-    [ -n "$line" ] && [ "$(field "$line" errors)" = 0 ] && [ "$(field "$line" requests)" != 0 ]
+    loadgen "$1" 4 4 1 0
+    log "echo check: $LINE"
+    [ -n "$LINE" ] && [ "$(field "$LINE" errors)" = 0 ] && [ "$(field "$LINE" requests)" != 0 ]
 }
 
 # bench_server KEY PORT PID: every configuration against one server.
 bench_server() {
-    local key=$1 port=$2 pid=$3 cfg line
+    local key=$1 port=$2 pid=$3 cfg
     for cfg in $CONFIGS; do
         log "$key: ${cfg%%:*} connections, pipeline ${cfg##*:}"
-        line=$(loadgen "$port" "${cfg%%:*}" "${cfg##*:}" "$DURATION" "$WARMUP")
-        log "  $line"
-        RES[$key,$cfg]=$line
+        loadgen "$port" "${cfg%%:*}" "${cfg##*:}" "$DURATION" "$WARMUP"
+        log "  $LINE"
+        RES[$key,$cfg]=$LINE
         if ! kill -0 "$pid" 2>/dev/null; then
             log "$key exited during the run"
             STATUS=1
@@ -170,9 +184,11 @@ EOF
 
 run_swx() {
     local port pid
-    if [ ! -x "$SWX" ] || [ ! -f "$PLUGIN" ]; then
-        SWX_NOTE="swx-server or the echo plugin was not built (server still under construction?)"
-        log "$SWX_NOTE"
+    if [ -z "$SWX_NOTE" ] && { [ ! -x "$SWX" ] || [ ! -f "$PLUGIN" ]; }; then
+        SWX_NOTE="swx-server or the echo plugin was not built"
+    fi
+    if [ -n "$SWX_NOTE" ]; then
+        log "$SWX_NOTE; measuring the reference only"
         STATUS=1
         return
     fi
@@ -190,7 +206,10 @@ run_swx() {
     fi
     stop_server "$pid"
     PIDS=()
-    grep -i -E 'error|fatal' "$TMP/swx.log" | head -5 >&2 || true
+    if grep -q -i -E 'error|fatal' "$TMP/swx.log"; then
+        log "swx-server logged errors (first lines):"
+        grep -m 5 -i -E 'error|fatal' "$TMP/swx.log" >&2
+    fi
 }
 
 ratio() {
@@ -230,6 +249,7 @@ machine() {
     echo "- CPU model: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     echo "- Kernel: $(uname -srm)"
     echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- Load average (1, 5, 15 min) when measuring began: $LOAD_BEFORE"
     echo "- Load generator: swx-loadgen, $THREADS thread(s), ${SIZE}-byte messages," \
          "${WARMUP} s warm-up then ${DURATION} s measured per configuration"
 }
@@ -254,7 +274,8 @@ plugin, so every message crosses reactor thread -> worker process -> reactor.
 Both servers are measured in the same run of the script on the same machine,
 with the load generator competing for the same CPUs. Absolute numbers depend
 on the machine; read the **swx / reference** ratios (above 1 is better for
-requests/s, below 1 is better for latency).
+requests/s, below 1 is better for latency). On a small or shared machine the
+ratios move between runs: repeat the run before reading much into a change.
 
 Re-run: \`./bench/run.sh\` (about $(( ($(wc -w <<<"$CONFIGS") * 2) * (DURATION + WARMUP + 1) )) s;
 BENCH_DURATION, BENCH_WARMUP, BENCH_SIZE, BENCH_THREADS, BENCH_CONFIGS tune it).
@@ -279,6 +300,7 @@ EOF
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 build
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 run_reference
 run_swx
 report >"$TMP/report.md"

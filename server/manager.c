@@ -89,9 +89,9 @@ static pid_t manager_fork(int id, int standby)
         free(retiring);
         if (privs_drop(srv->uid, srv->gid, srv->cfg.user) < 0)
             _exit(WORKER_EXIT_START_FAILED);
-        /* If the manager dies, so does the worker (set after setuid, which
-         * clears it). */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        /* If the manager dies, so does the worker at once: nothing it holds
+         * could reach a client (set after setuid, which clears it). */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != srv->manager_pid)
             _exit(1);
         worker_run(srv, id, standby, notify_fd[1]);
@@ -603,7 +603,9 @@ void manager_run(server_t *s)
     srv->manager_pid = getpid();
     log_set_role("manager");
     proctitle_set("swx-server: manager");
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    /* The master owns every client connection: without it there is
+     * nothing left to serve or drain. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != srv->master_pid)
         _exit(1);
     signal(SIGINT, SIG_IGN); /* the master turns ^C into an orderly stop */
