@@ -231,6 +231,68 @@ START_TEST(test_defaults)
 }
 END_TEST
 
+START_TEST(test_operations_defaults)
+{
+    ck_assert_int_eq(parse(MINIMAL), 0);
+    ck_assert_int_eq(cfg.reload_async, 1);
+    ck_assert_int_eq(cfg.daemonize, 0);
+    ck_assert_ptr_null(cfg.pid_file);
+    ck_assert_ptr_null(cfg.user);
+    ck_assert_int_eq(cfg.heartbeat_check_interval, 0);
+    ck_assert_int_eq(cfg.heartbeat_idle_time, 0);
+    ck_assert_int_eq(cfg.open_tcp_nodelay, 1);
+    ck_assert_int_eq(cfg.enable_reuse_port, 0);
+    ck_assert_int_eq(cfg.admin.enabled, 0);
+}
+END_TEST
+
+START_TEST(test_heartbeat_idle_default)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "{'server': {'heartbeat_check_interval': 5}, "
+             "%s, %s}", PLUGINS, LISTENERS);
+    ck_assert_int_eq(parse(text), 0);
+    ck_assert_int_eq(cfg.heartbeat_idle_time, 10);
+}
+END_TEST
+
+START_TEST(test_admin_good)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'port': 9580}}", PLUGINS,
+             LISTENERS);
+    ck_assert_int_eq(parse(text), 0);
+    ck_assert_int_eq(cfg.admin.enabled, 1);
+    ck_assert_str_eq(cfg.admin.host, "127.0.0.1");
+    ck_assert_int_eq(cfg.admin.port, 9580);
+    config_free(&cfg);
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'unix': '/tmp/a.sock'}}",
+             PLUGINS, LISTENERS);
+    ck_assert_int_eq(parse(text), 0);
+    ck_assert_str_eq(cfg.admin.unix_path, "/tmp/a.sock");
+}
+END_TEST
+
+START_TEST(test_bad_admin)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'port': 9580, "
+             "'host': '0.0.0.0'}}", PLUGINS, LISTENERS);
+    assert_bad(text, "admin.host", "loopback");
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {}}", PLUGINS, LISTENERS);
+    assert_bad(text, "admin", "either");
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'port': 1, 'unix': 'x'}}",
+             PLUGINS, LISTENERS);
+    assert_bad(text, "admin", "either");
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'port': 1, 'bind': 1}}",
+             PLUGINS, LISTENERS);
+    assert_bad(text, "admin.bind", "unknown key");
+    assert_bad_server("{'heartbeat_idle_time': 3}", "server.heartbeat_idle_time",
+                      "heartbeat_check_interval");
+    assert_bad_server("{'reload_async': 1}", "server.reload_async", "found 1");
+}
+END_TEST
+
 START_TEST(test_empty_server)
 {
     ck_assert_int_eq(parse("{'server': {}, " PLUGINS ", " LISTENERS "}"), 0);
@@ -683,6 +745,9 @@ static Suite *config_suite(void)
     tcase_add_test(good, test_log_levels);
     tcase_add_test(good, test_defaults);
     tcase_add_test(good, test_empty_server);
+    tcase_add_test(good, test_operations_defaults);
+    tcase_add_test(good, test_heartbeat_idle_default);
+    tcase_add_test(good, test_admin_good);
     tcase_add_test(good, test_tcp6_default_host);
     tcase_add_test(good, test_same_port_other_host_or_type);
     tcase_add_test(good, test_relative_path);
@@ -721,6 +786,7 @@ static Suite *config_suite(void)
     tcase_add_test(bad, test_bad_host);
     tcase_add_test(bad, test_long_value_truncated);
     tcase_add_test(bad, test_small_error_buffer);
+    tcase_add_test(bad, test_bad_admin);
     suite_add_tcase(s, bad);
     return s;
 }
