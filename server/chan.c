@@ -255,6 +255,8 @@ int chan_recv(chan_t *c, chan_msg_t *msg)
                 continue;
             if (errno == EAGAIN)
                 return 0;
+            if (errno == ECONNRESET) /* the peer exited with data unread */
+                return -EPIPE;
             int err = errno;
             log_error("chan: recv on fd %d: %s", c->fd, strerror(err));
             return -err;

@@ -68,6 +68,7 @@ static void master_begin_stop(const char *why)
     atomic_store(&m.srv->shm->stopping, 1);
     log_info("%s: stopping", why);
     master_close_listeners();
+    reactor_quiesce_all();
     m.deadline = now_ms() + (m.srv->cfg.max_wait_time + 2) * 1000LL;
     if (m.manager_alive && kill(m.srv->manager_pid, SIGTERM) < 0)
         log_error("kill(manager, SIGTERM): %s", strerror(errno));

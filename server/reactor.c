@@ -50,15 +50,19 @@ typedef struct reactor {
     chan_t *chans;       /* [worker] */
     unsigned rr;         /* round-robin cursor */
     int npaused;
+    int quiesced;        /* stopping: no more reading from clients */
     int stopping;
     long long next_heartbeat; /* ms; 0 when heartbeats are off */
     char *rbuf;
 } reactor_t;
 
 typedef struct handover {
-    int fd;       /* -1: stop */
+    int fd;       /* HANDOVER_STOP or HANDOVER_QUIESCE, or a connection */
     int listener;
 } handover_t;
+
+#define HANDOVER_STOP (-1)
+#define HANDOVER_QUIESCE (-2)
 
 static reactor_t *reactors;
 static int nreactors;
@@ -84,7 +88,7 @@ static void reactor_want_write(reactor_t *r, chan_t *ch)
 static int conn_events(const conn_t *c)
 {
     int ev = 0;
-    if (!c->paused && !c->closing)
+    if (!c->paused && !c->closing && !self->quiesced)
         ev |= LOOP_READ;
     if (buf_pending(&c->out) > 0)
         ev |= LOOP_WRITE;
@@ -396,6 +400,17 @@ static void reactor_begin_stop(reactor_t *r)
     free(list);
 }
 
+/* Stop reading clients, so that workers can drain what they were sent. */
+static void reactor_quiesce(reactor_t *r)
+{
+    size_t n;
+    conn_t **list = reactor_conns(r, &n);
+    r->quiesced = 1;
+    for (size_t i = 0; list != NULL && i < n; i++)
+        conn_update(r, list[i]);
+    free(list);
+}
+
 static void notify_io(loop_t *loop, int fd, int events, void *arg)
 {
     (void)loop;
@@ -403,8 +418,10 @@ static void notify_io(loop_t *loop, int fd, int events, void *arg)
     reactor_t *r = arg;
     handover_t h;
     while (read(fd, &h, sizeof(h)) == (ssize_t)sizeof(h)) {
-        if (h.fd < 0)
+        if (h.fd == HANDOVER_STOP)
             reactor_begin_stop(r);
+        else if (h.fd == HANDOVER_QUIESCE)
+            reactor_quiesce(r);
         else
             reactor_accept(r, h.fd, h.listener);
     }
@@ -557,13 +574,23 @@ static void reactor_free(reactor_t *r)
     }
 }
 
+static void reactor_tell_all(int what)
+{
+    handover_t h = {what, -1};
+    for (int i = 0; i < nstarted; i++)
+        if (write(reactors[i].notify[1], &h, sizeof(h)) < 0)
+            log_error("reactor %d: cannot pass on %d: %s", i, what,
+                      strerror(errno));
+}
+
+void reactor_quiesce_all(void)
+{
+    reactor_tell_all(HANDOVER_QUIESCE);
+}
+
 void reactor_stop_all(void)
 {
-    handover_t stop = {-1, -1};
-    for (int i = 0; i < nstarted; i++)
-        if (write(reactors[i].notify[1], &stop, sizeof(stop)) < 0)
-            log_error("reactor %d: cannot ask it to stop: %s", i,
-                      strerror(errno));
+    reactor_tell_all(HANDOVER_STOP);
     for (int i = 0; i < nreactors; i++) {
         if (i < nstarted)
             pthread_join(reactors[i].thread, NULL);

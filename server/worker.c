@@ -36,6 +36,9 @@ typedef struct worker {
     int standby;           /* loaded, waiting for SIGUSR2 to serve */
     int retiring;          /* SIGUSR1: stop reading, finish, exit */
     int released;          /* retiring and no longer reading */
+    int draining;          /* SIGTERM: serve what was sent, then stop */
+    long long drain_deadline; /* ms */
+    long handled;          /* messages handled, all kinds */
     int stopping;
 } worker_t;
 
@@ -106,6 +109,7 @@ static void worker_handle(const chan_msg_t *m)
     }
     shm_worker_t *sw = &self.srv->shm->workers[self.id];
     atomic_store_explicit(&sw->busy, 1, memory_order_relaxed);
+    self.handled++;
     if (m->type == CHAN_RECEIVE) {
         self.requests++;
         atomic_fetch_add_explicit(&sw->requests, 1, memory_order_relaxed);
@@ -178,6 +182,34 @@ static void worker_take_over(void)
         worker_chan_update(&self.chans[r]);
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The master stopped reading clients before this: what is in the channels
+ * is all there will be. Serve it, within max_wait_time. */
+static void worker_begin_drain(void)
+{
+    if (self.standby) {
+        self.stopping = 1;
+        return;
+    }
+    self.draining = 1;
+    long long budget = self.srv->cfg.max_wait_time * 1000LL - 250;
+    self.drain_deadline = now_ms() + (budget > 100 ? budget : 100);
+}
+
+static int worker_chans_idle(void)
+{
+    for (int r = 0; r < self.srv->cfg.reactor_num; r++)
+        if (chan_queued(&self.chans[r]) > 0 || chan_receiving(&self.chans[r]))
+            return 0;
+    return 1;
+}
+
 static void signal_io(loop_t *loop, int fd, int events, void *arg)
 {
     (void)loop;
@@ -185,9 +217,9 @@ static void signal_io(loop_t *loop, int fd, int events, void *arg)
     (void)arg;
     struct signalfd_siginfo si;
     while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        if (si.ssi_signo == SIGTERM && !self.stopping) {
-            log_debug("SIGTERM: stopping");
-            self.stopping = 1;
+        if (si.ssi_signo == SIGTERM && !self.stopping && !self.draining) {
+            log_debug("SIGTERM: draining, then stopping");
+            worker_begin_drain();
         } else if (si.ssi_signo == SIGUSR1 && !self.standby) {
             self.retiring = 1;
         } else if (si.ssi_signo == SIGUSR2) {
@@ -262,12 +294,6 @@ static int worker_load_plugins(void)
     return 0;
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Write out queued replies before exiting, for up to max_wait_time. */
 static void worker_drain(void)
@@ -318,11 +344,15 @@ static void worker_exit_plugins(void)
 static void worker_loop(void)
 {
     while (!self.stopping) {
-        int rc = loop_run_once(self.loop, -1);
+        long before = self.handled;
+        int rc = loop_run_once(self.loop, self.draining ? 100 : -1);
         if (rc < 0) {
             log_error("epoll_wait: %s", strerror(-rc));
             break;
         }
+        if (self.draining && ((self.handled == before && worker_chans_idle()) ||
+                              now_ms() >= self.drain_deadline))
+            self.stopping = 1;
         if (self.retiring && !self.released && !self.stopping)
             worker_try_release();
         if (self.released) {
