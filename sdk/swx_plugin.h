@@ -103,8 +103,10 @@ typedef struct swx_api {
  * never see each other's. */
 __attribute__((weak, visibility("hidden"))) const swx_api_t *swx_api_;
 
-/* Queue data for a client. -ENOTCONN if the session is gone (the data is
- * dropped), -E2BIG if len exceeds buffer_output_size. */
+/* Queue data for a client. 0 once queued: if the connection has closed in
+ * the meantime, the data is dropped (a session id is never reused, so it
+ * never reaches another client). -E2BIG if len exceeds buffer_output_size,
+ * -ENOTCONN for an id no connection ever had, -ENOTSUP outside a worker. */
 static inline int swx_send(uint64_t session, const void *data, size_t len)
 {
     return swx_api_->send(session, data, len);

@@ -121,12 +121,10 @@ static void manager_spawn(int id)
  * unloaded after it: a copy kept open here would be inherited by every
  * worker forked later, and a reload would then run the old code.
  */
-static int plugins_want_error_cb = 1;
-
 static void manager_call_worker_error(int id, pid_t pid, int status)
 {
     plugin_t *plugins;
-    if (!plugins_want_error_cb || api_load_plugins(&srv->cfg, &plugins) < 0)
+    if (api_load_plugins(&srv->cfg, &plugins) < 0)
         return;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -140,13 +138,11 @@ static void manager_call_lifecycle(int start)
     plugin_t *plugins;
     if (api_load_plugins(&srv->cfg, &plugins) < 0)
         return;
-    plugins_want_error_cb = 0;
     for (int i = 0; i < srv->cfg.nplugins; i++) {
         if (start)
             api_call(&plugins[i], on_manager_start);
         else
             api_call(&plugins[i], on_manager_stop);
-        plugins_want_error_cb |= plugins[i].desc.on_worker_error != NULL;
     }
     api_unload_plugins(&srv->cfg, plugins);
 }

@@ -258,8 +258,8 @@ static void reactor_resume_paused(reactor_t *r)
         conn_t *c = r->sessions.keys[i] ? r->sessions.vals[i] : NULL;
         if (c == NULL || !c->paused)
             continue;
-        if (chan_queued(&r->chans[reactor_pick_worker(r, c)]) >
-            REACTOR_CHAN_HIGH / 2)
+        if (r->srv->cfg.dispatch_mode == 2 &&
+            chan_queued(&r->chans[c->worker]) > REACTOR_CHAN_HIGH / 2)
             continue;
         c->paused = 0;
         r->npaused--;
@@ -387,9 +387,20 @@ static conn_t **reactor_conns(reactor_t *r, size_t *n)
     return list;
 }
 
+/* Deliver every reply the workers left in the channels. */
+static void reactor_drain_chans(reactor_t *r)
+{
+    chan_msg_t m;
+    for (int w = 0; w < r->srv->cfg.worker_num; w++)
+        while (loop_events(r->loop, r->chans[w].fd) >= 0 &&
+               chan_recv(&r->chans[w], &m) > 0)
+            reactor_deliver(r, &m);
+}
+
 /* Stop reading; close each connection once its output is written. */
 static void reactor_begin_stop(reactor_t *r)
 {
+    reactor_drain_chans(r);
     size_t n;
     conn_t **list = reactor_conns(r, &n);
     r->stopping = 1;
