@@ -13,6 +13,22 @@ static size_t shm_size(int worker_num)
     return sizeof(shm_t) + (size_t)worker_num * sizeof(shm_worker_t);
 }
 
+int shm_mutex_init(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+    int rc = pthread_mutexattr_init(&a);
+    if (rc == 0)
+        rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    if (rc == 0)
+        rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    if (rc == 0)
+        rc = pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+    if (rc != 0)
+        log_error("robust process-shared mutex: %s", strerror(rc));
+    return -rc;
+}
+
 shm_t *shm_create(int worker_num)
 {
     void *p = mmap(NULL, shm_size(worker_num), PROT_READ | PROT_WRITE,

@@ -3,6 +3,7 @@
 #ifndef SWX_SHM_H
 #define SWX_SHM_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -26,6 +27,10 @@ typedef struct shm {
     int worker_num;
     shm_worker_t workers[];
 } shm_t;
+
+/* A mutex for memory shared by processes: process-shared and robust, so
+ * the next locker learns (EOWNERDEAD) when a holder died. 0 or -errno. */
+int shm_mutex_init(pthread_mutex_t *m);
 
 /* An anonymous shared mapping; NULL (logged) on failure. */
 shm_t *shm_create(int worker_num);

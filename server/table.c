@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "shm.h"
 
 /*
  * The mapping is: header | bucket heads | lock stripes | rows.
@@ -246,31 +247,13 @@ static int key_prepare(const table_t *t, const char *key, struct table_key *k)
     return 0;
 }
 
-static int mutex_init_robust(pthread_mutex_t *m)
-{
-    pthread_mutexattr_t a;
-    int rc = pthread_mutexattr_init(&a);
-    if (rc == 0)
-        rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    if (rc == 0)
-        rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    if (rc == 0)
-        rc = pthread_mutex_init(m, &a);
-    pthread_mutexattr_destroy(&a);
-    if (rc != 0)
-        log_error("table: robust process-shared mutex: %s", strerror(rc));
-    return -rc;
-}
-
 /* Lock m; if its owner died holding it, repair(t, arg) first. */
 static int lock_robust(table_t *t, pthread_mutex_t *m, table_repair_fn *repair,
                        uint32_t arg, const char *what)
 {
     int rc = pthread_mutex_lock(m);
     if (rc == EOWNERDEAD) {
-        log_warn("table: a process died holding %s lock %u; repairing", what,
-                 arg);
-        repair(t, arg);
+        repair(t, arg); /* logs what it found */
         atomic_fetch_add(&t->recoveries, 1);
         rc = pthread_mutex_consistent(m);
         if (rc != 0)
@@ -287,15 +270,18 @@ static int lock_robust(table_t *t, pthread_mutex_t *m, table_repair_fn *repair,
 static void pool_repair(table_t *t, uint32_t unused)
 {
     (void)unused;
-    uint32_t head = 0;
+    uint32_t head = 0, n = 0;
     for (uint32_t i = atomic_load(&t->pool.used); i-- > 0;) {
         struct table_row *r = row_at(t, i);
         if (atomic_load_explicit(&r->owner, memory_order_relaxed) == 0) {
             r->next = head;
             head = i + 1;
+            n++;
         }
     }
     t->pool.free_head = head;
+    log_warn("table: a process died holding the row pool lock; rebuilt the "
+             "free list (%u rows)", n);
 }
 
 static int pool_lock(table_t *t)
@@ -345,8 +331,9 @@ static void pool_free(table_t *t, uint32_t i)
     pthread_mutex_unlock(&t->pool.lock);
 }
 
-/* Unlink the dirty rows of bucket b and mark the others; how many stay. */
-static uint32_t chain_repair(table_t *t, uint32_t b)
+/* Unlink the dirty rows of bucket b and mark the others; how many stay.
+ * *dropped counts the dirty ones. */
+static uint32_t chain_repair(table_t *t, uint32_t b, uint32_t *dropped)
 {
     uint32_t *link = &bucket_heads(t)[b];
     uint32_t n = 0;
@@ -360,6 +347,7 @@ static uint32_t chain_repair(table_t *t, uint32_t b)
         struct table_row *r = row_at(t, *link - 1);
         if (r->flags & ROW_DIRTY) {
             *link = r->next; /* freed by the sweep in stripe_repair */
+            (*dropped)++;
             continue;
         }
         r->flags |= ROW_MARK;
@@ -371,9 +359,9 @@ static uint32_t chain_repair(table_t *t, uint32_t b)
 
 static void stripe_repair(table_t *t, uint32_t s)
 {
-    uint32_t n = 0;
+    uint32_t n = 0, dropped = 0, freed = 0;
     for (uint32_t b = s; b < t->nbuckets; b += t->nstripes)
-        n += chain_repair(t, b);
+        n += chain_repair(t, b, &dropped);
     /* Owners in this stripe cannot change while we hold it. */
     uint32_t used = atomic_load(&t->pool.used);
     for (uint32_t i = 0; i < used; i++) {
@@ -381,12 +369,17 @@ static void stripe_repair(table_t *t, uint32_t s)
         uint32_t owner = atomic_load(&r->owner);
         if (owner == 0 || stripe_of(t, owner - 1) != s)
             continue;
-        if (r->flags & ROW_MARK)
+        if (r->flags & ROW_MARK) {
             r->flags &= (uint8_t)~ROW_MARK;
-        else
+        } else {
             pool_free(t, i);
+            freed++;
+        }
     }
     atomic_store(&stripe_at(t, s)->count, n);
+    log_warn("table: a process died holding lock stripe %u; dropped %u "
+             "half-written rows, returned %u rows to the pool", s, dropped,
+             freed - dropped);
 }
 
 static int stripe_lock(table_t *t, uint32_t bucket)
@@ -528,9 +521,9 @@ int table_create(table_t **out, const table_column_t *cols, int ncols,
     }
     table_t *t = p;
     header_init(t, &l, cols, ncols, rows);
-    rc = mutex_init_robust(&t->pool.lock);
+    rc = shm_mutex_init(&t->pool.lock);
     for (uint32_t s = 0; rc == 0 && s < t->nstripes; s++)
-        rc = mutex_init_robust(&stripe_at(t, s)->lock);
+        rc = shm_mutex_init(&stripe_at(t, s)->lock);
     if (rc < 0) {
         munmap(p, l.total);
         return rc;

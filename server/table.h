@@ -14,6 +14,11 @@
  * process that dies holding one does not block the others, and the next
  * one to take it repairs what the dead one left (see table.c).
  *
+ * Memory: per row 80 bytes (key and links) + 8 per int or float column +
+ * (size + 5 rounded up to 8) per string column, plus 4 to 8 bytes of
+ * bucket heads; plus at most 1024 lock stripes of 64 bytes. Exactly `rows`
+ * keys fit, however they hash.
+ *
  * Functions that take a key return -ENAMETOOLONG for a key longer than
  * TABLE_KEY_MAX and -EINVAL for an empty or NULL one.
  */

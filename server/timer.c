@@ -8,9 +8,9 @@
 
 #include "log.h"
 
-/* 40 bytes; with the index (4-byte slots, at most half full) a live timer
- * costs about 50 to 100 bytes depending on where the arrays are in their
- * doubling. */
+/* 40 bytes. With the index (4-byte slots, at most half full) a live timer
+ * costs 48 bytes when both arrays are just full, up to 96 right after they
+ * double: 63 bytes each at 100 000 timers. */
 struct timer_entry {
     int64_t due;
     int64_t id;

@@ -38,8 +38,9 @@ void timer_free(timer_heap_t *th);
  * Run cb(id, arg) at now_ms + after_ms, then, if interval_ms > 0, every
  * interval_ms. A timer added from inside a callback never runs in the same
  * timer_run_due pass, even with after_ms 0 (its due time is at least that
- * pass's now_ms). The new id (> 0), or -EINVAL (cb NULL, a negative delay)
- * or -ENOMEM.
+ * pass's now_ms). Due times saturate at INT64_MAX. The new id (> 0), or
+ * -EINVAL (cb NULL, a negative delay), -ENOMEM, or -EOVERFLOW after 2^63
+ * ids.
  */
 int64_t timer_add(timer_heap_t *th, int64_t now_ms, int64_t after_ms,
                   int64_t interval_ms, timer_cb *cb, void *arg);
