@@ -1,0 +1,70 @@
+"""test_crash_loop.py: a plugin whose on_worker_start crashes (SIGSEGV) or
+fails (returns non-zero) does not make the manager fork as fast as it can:
+one log line per failure with a growing delay, master and manager stay up,
+few starts in 3 s, and SIGTERM still stops everything with exit 0."""
+
+import re
+import time
+
+import swx_harness as h
+
+WINDOW = 3.0
+FAILURE = (r"worker 0 failed (\d+) time\(s\) in a row soon after start; "
+           r"next start in (\d+) ms")
+START = r"probe: worker 0 \(pid (\d+)\) starting"
+
+
+def run(mode):
+    probe = {"name": "probe", "path": h.PROBE, "config": {mode: True}}
+    with h.Server(mode, server={"worker_num": 1, "reactor_num": 1},
+                  plugins=[probe]) as srv:
+        t0 = time.monotonic()
+        srv.start(workers=False)
+        # Several failures, whatever the speed of this build.
+        srv.wait_log(FAILURE, timeout=30, count=4)
+        left = WINDOW - (time.monotonic() - t0)
+        if left > 0:
+            time.sleep(left)  # the window itself is what is measured
+        elapsed = time.monotonic() - t0
+        text = srv.log_text()
+        failures = [(int(a), int(b)) for a, b in re.findall(FAILURE, text)]
+        starts = re.findall(START, text)
+        h.log("%s: %d starts and %d failure lines in %.1f s; delays %s"
+              % (mode, len(starts), len(failures), elapsed,
+                 [d for _, d in failures]))
+        h.check(h.alive(srv.pid), "the master died")
+        mgr = srv.manager_pid()
+        h.check(mgr is not None and h.alive(mgr), "the manager died")
+        h.check([n for n, _ in failures] == list(range(1, len(failures) + 1)),
+                "failure counts are not 1, 2, 3...: %s" % failures)
+        delays = [d for _, d in failures]
+        h.check(delays[0] == 100, "first delay %d ms, expected 100"
+                % delays[0])
+        h.check(all(b == min(2 * a, 30000) for a, b in zip(delays,
+                                                          delays[1:])),
+                "delays do not double: %s" % delays)
+        # 100+200+400+800+1600 ms: about 5 starts fit in 3 s; a tight loop
+        # would make hundreds.
+        h.check(len(starts) < 15, "%d worker starts in %.1f s: no back-off"
+                % (len(starts), elapsed))
+        if mode == "crash_start":
+            h.check(re.search(r"worker 0 \(pid \d+\) (killed by signal|exited"
+                              r" with status)", text),
+                    "no line about how the worker died")
+        else:
+            h.check("worker 0 (pid" in text and "exited with status 3" in text,
+                    "no 'exited with status 3' line")
+        # The listener still accepts (requests wait for a worker).
+        with h.connect(srv.port):
+            pass
+        # An ASan build reports the SEGV the plugin raised on purpose.
+        srv.stop(timeout=30, expected=("AddressSanitizer: SEGV",))
+
+
+def main():
+    run("crash_start")
+    run("fail_start")
+
+
+if __name__ == "__main__":
+    h.main(main)
