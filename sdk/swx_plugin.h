@@ -1,4 +1,4 @@
-/* swx_plugin.h: the one header a swx plugin is built against (ABI 1.1). */
+/* swx_plugin.h: the one header a swx plugin is built against (ABI 1.2). */
 #ifndef SWX_PLUGIN_H
 #define SWX_PLUGIN_H
 
@@ -18,7 +18,7 @@ extern "C" {
  */
 #define SWX_PLUGIN_MAGIC 0x50585753u /* "SWXP" little-endian */
 #define SWX_ABI_MAJOR 1
-#define SWX_ABI_MINOR 1
+#define SWX_ABI_MINOR 2
 
 /* Log levels for swx_log(), the same scale as the server's log_level. */
 enum swx_log_level {
@@ -36,6 +36,15 @@ typedef struct swx_conninfo {
     char peer_addr[46];    /* numeric address, NUL-terminated */
     int peer_port;
 } swx_conninfo_t;
+
+/* Bits for swx_event_add / swx_event_set, and what an event callback gets. */
+#define SWX_EVENT_READ 1
+#define SWX_EVENT_WRITE 2
+#define SWX_EVENT_ERROR 4 /* reported only: an error or hang-up on the fd */
+
+typedef void swx_timer_cb(int64_t timer_id, void *arg);
+typedef void swx_event_cb(int fd, int events, void *arg);
+typedef void swx_defer_cb(void *arg);
 
 struct swx_api;
 
@@ -94,6 +103,13 @@ typedef struct swx_api {
     const char *(*config_string)(const char *key, const char *def);
     long long (*config_int)(const char *key, long long def);
     int (*config_bool)(const char *key, int def);
+    /* ABI 1.2 */
+    int64_t (*timer_add)(long ms, int repeat, swx_timer_cb *cb, void *arg);
+    int (*timer_clear)(int64_t timer_id);
+    int (*event_add)(int fd, int events, swx_event_cb *cb, void *arg);
+    int (*event_set)(int fd, int events);
+    int (*event_del)(int fd);
+    int (*event_defer)(swx_defer_cb *cb, void *arg);
 } swx_api_t;
 
 #ifndef SWX_SERVER_INTERNAL
@@ -156,6 +172,59 @@ static inline long long swx_config_int(const char *key, long long def)
 static inline int swx_config_bool(const char *key, int def)
 {
     return swx_api_->config_bool(key, def);
+}
+
+/*
+ * Timers run in the loop of the process that made them (worker, task
+ * worker, user process), with millisecond resolution; callbacks run between
+ * events, never inside another callback. swx_timer_after runs cb once after
+ * ms (0 allowed); swx_timer_tick every ms (>= 1). Both return a timer id
+ * (> 0, never reused in the process) or -EINVAL, -ENOMEM, or -ENOTSUP in
+ * the master or manager. swx_timer_clear: 0 or -ENOENT; a timer may clear
+ * itself from its own callback.
+ */
+static inline int64_t swx_timer_after(long ms, swx_timer_cb *cb, void *arg)
+{
+    return swx_api_->timer_add(ms, 0, cb, arg);
+}
+
+static inline int64_t swx_timer_tick(long ms, swx_timer_cb *cb, void *arg)
+{
+    return swx_api_->timer_add(ms, 1, cb, arg);
+}
+
+static inline int swx_timer_clear(int64_t timer_id)
+{
+    return swx_api_->timer_clear(timer_id);
+}
+
+/*
+ * A file descriptor of the plugin's own (an outbound connection, a pipe) in
+ * the process's loop: cb(fd, events, arg) when it is readable or writable as
+ * asked (SWX_EVENT_READ | SWX_EVENT_WRITE), with SWX_EVENT_ERROR added on an
+ * error or hang-up. The fd should be non-blocking; the plugin closes it,
+ * after swx_event_del. 0, or -EINVAL, -EEXIST (already watched), -ENOENT
+ * (not watched: set, del), -ENOMEM, -ENOTSUP.
+ */
+static inline int swx_event_add(int fd, int events, swx_event_cb *cb, void *arg)
+{
+    return swx_api_->event_add(fd, events, cb, arg);
+}
+
+static inline int swx_event_set(int fd, int events)
+{
+    return swx_api_->event_set(fd, events);
+}
+
+static inline int swx_event_del(int fd)
+{
+    return swx_api_->event_del(fd);
+}
+
+/* cb(arg) once, after the current callback and the events at hand. */
+static inline int swx_event_defer(swx_defer_cb *cb, void *arg)
+{
+    return swx_api_->event_defer(cb, arg);
 }
 
 #define SWX_PLUGIN_HEADER_                                                   \

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "plugin_io.h"
 
 static const plugin_t *current;
 static int role_worker_id = -1;
@@ -21,6 +22,11 @@ const plugin_t *api_enter(const plugin_t *p)
     const plugin_t *prev = current;
     current = p;
     return prev;
+}
+
+const plugin_t *api_current(void)
+{
+    return current;
 }
 
 static int api_send(uint64_t session, const void *data, size_t len)
@@ -73,6 +79,12 @@ const swx_api_t server_api = {
     .config_string = api_config_string,
     .config_int = api_config_int,
     .config_bool = api_config_bool,
+    .timer_add = pio_timer_add,
+    .timer_clear = pio_timer_clear,
+    .event_add = pio_event_add,
+    .event_set = pio_event_set,
+    .event_del = pio_event_del,
+    .event_defer = pio_defer,
 };
 
 int api_load_plugins(const config_t *cfg, plugin_t **plugins)

@@ -32,6 +32,8 @@ void api_set_role(int worker_id, const api_ops_t *ops);
 
 /* Make p the current plugin; returns the previous one. */
 const plugin_t *api_enter(const plugin_t *p);
+/* The plugin whose callback is running, or NULL. */
+const plugin_t *api_current(void);
 
 /* Load every plugin of cfg into plugins[] (calloc'd); 0, or -1 logged. */
 int api_load_plugins(const config_t *cfg, plugin_t **plugins);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -17,10 +18,19 @@ typedef struct loop_handler {
     int events; /* 0 when unused */
 } loop_handler_t;
 
+typedef struct loop_deferred {
+    loop_defer_cb *cb;
+    void *arg;
+    struct loop_deferred *next;
+} loop_deferred_t;
+
 struct loop {
     int epfd;
     loop_handler_t *handlers;
     int nhandlers;
+    timer_heap_t timers;
+    loop_deferred_t *deferred; /* in the order they were added */
+    loop_deferred_t **deferred_tail;
 };
 
 loop_t *loop_create(void)
@@ -34,6 +44,8 @@ loop_t *loop_create(void)
         free(loop);
         return NULL;
     }
+    timer_init(&loop->timers);
+    loop->deferred_tail = &loop->deferred;
     return loop;
 }
 
@@ -43,6 +55,12 @@ void loop_free(loop_t *loop)
         return;
     close(loop->epfd);
     free(loop->handlers);
+    timer_free(&loop->timers);
+    while (loop->deferred != NULL) {
+        loop_deferred_t *d = loop->deferred;
+        loop->deferred = d->next;
+        free(d);
+    }
     free(loop);
 }
 
@@ -114,12 +132,62 @@ int loop_events(const loop_t *loop, int fd)
     return loop->handlers[fd].events & 0xff;
 }
 
+timer_heap_t *loop_timers(loop_t *loop)
+{
+    return &loop->timers;
+}
+
+int64_t loop_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int loop_defer(loop_t *loop, loop_defer_cb *cb, void *arg)
+{
+    loop_deferred_t *d = malloc(sizeof(*d));
+    if (d == NULL)
+        return -ENOMEM;
+    *d = (loop_deferred_t){cb, arg, NULL};
+    *loop->deferred_tail = d;
+    loop->deferred_tail = &d->next;
+    return 0;
+}
+
+/* Calls deferred during this run wait for the next one. */
+static void loop_run_deferred(loop_t *loop)
+{
+    loop_deferred_t *d = loop->deferred;
+    loop->deferred = NULL;
+    loop->deferred_tail = &loop->deferred;
+    while (d != NULL) {
+        loop_deferred_t *next = d->next;
+        d->cb(d->arg);
+        free(d);
+        d = next;
+    }
+}
+
+static int loop_timeout(loop_t *loop, int timeout_ms)
+{
+    if (loop->deferred != NULL)
+        return 0;
+    int t = timer_next_timeout(&loop->timers, loop_now());
+    if (t < 0)
+        return timeout_ms;
+    return timeout_ms < 0 || t < timeout_ms ? t : timeout_ms;
+}
+
 int loop_run_once(loop_t *loop, int timeout_ms)
 {
     struct epoll_event evs[LOOP_BATCH];
-    int n = epoll_wait(loop->epfd, evs, LOOP_BATCH, timeout_ms);
+    int n = epoll_wait(loop->epfd, evs, LOOP_BATCH,
+                       loop_timeout(loop, timeout_ms));
+    if (n < 0 && errno != EINTR)
+        return -errno;
     if (n < 0)
-        return errno == EINTR ? 0 : -errno;
+        n = 0;
     for (int i = 0; i < n; i++) {
         int fd = evs[i].data.fd;
         /* An earlier handler in this batch may have removed fd. */
@@ -135,5 +203,9 @@ int loop_run_once(loop_t *loop, int timeout_ms)
         loop_handler_t h = loop->handlers[fd];
         h.cb(loop, fd, fired, h.arg);
     }
+    if (timer_count(&loop->timers) > 0)
+        timer_run_due(&loop->timers, loop_now());
+    if (loop->deferred != NULL)
+        loop_run_deferred(loop);
     return n;
 }

@@ -250,6 +250,12 @@ int timer_exists(const timer_heap_t *th, int64_t id)
     return timer_find(th, id) >= 0;
 }
 
+void *timer_arg(const timer_heap_t *th, int64_t id)
+{
+    int64_t pos = timer_find(th, id);
+    return pos < 0 ? NULL : th->heap[pos].arg;
+}
+
 uint32_t timer_count(const timer_heap_t *th)
 {
     return th->count;

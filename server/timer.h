@@ -50,6 +50,8 @@ int timer_clear(timer_heap_t *th, int64_t id);
 /* 1 if id is pending (or running and not cleared), else 0. */
 int timer_exists(const timer_heap_t *th, int64_t id);
 uint32_t timer_count(const timer_heap_t *th);
+/* The arg of a pending (or running) timer, or NULL. */
+void *timer_arg(const timer_heap_t *th, int64_t id);
 /* Bytes the heap holds in memory (for stats). */
 size_t timer_memory(const timer_heap_t *th);
 

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "loop.h"
 #include "plugin.h"
+#include "plugin_io.h"
 #include "proctitle.h"
 #include "server.h"
 #include "session.h"
@@ -330,15 +331,33 @@ __attribute__((noreturn)) static void worker_exit(int status)
         for (int r = 0; r < self.srv->cfg.reactor_num; r++)
             chan_free(&self.chans[r]);
     free(self.chans);
+    pio_free();
     loop_free(self.loop);
     config_free(&self.srv->cfg);
     exit(status);
 }
 
-static void worker_exit_plugins(void)
+/*
+ * Reload: the channels are handed over; what the plugins still have in the
+ * loop (timers, their own fds) runs on, with on_worker_exit after each
+ * round so they can wind it down, until none is left or max_wait_time.
+ */
+static void worker_wind_down(void)
 {
-    for (int i = 0; i < self.srv->cfg.nplugins; i++)
-        api_call(&self.plugins[i], on_worker_exit, self.id);
+    long long deadline = now_ms() + self.srv->cfg.max_wait_time * 1000LL - 250;
+    do {
+        for (int i = 0; i < self.srv->cfg.nplugins; i++)
+            api_call(&self.plugins[i], on_worker_exit, self.id);
+        if (pio_active() == 0 || self.stopping)
+            return;
+        long long left = deadline - now_ms();
+        if (left <= 0) {
+            log_warn("reload: %d timer(s) or fd(s) still active after "
+                     "max_wait_time; exiting", pio_active());
+            return;
+        }
+        loop_run_once(self.loop, left < 100 ? (int)left : 100);
+    } while (1);
 }
 
 static void worker_loop(void)
@@ -356,7 +375,7 @@ static void worker_loop(void)
         if (self.retiring && !self.released && !self.stopping)
             worker_try_release();
         if (self.released) {
-            worker_exit_plugins();
+            worker_wind_down();
             self.stopping = 1;
         }
     }
@@ -372,6 +391,7 @@ void worker_run(server_t *srv, int id, int standby, int notify_fd)
     proctitle_set("swx-server: worker %d", id);
     worker_close_foreign_fds();
     self.loop = loop_create();
+    pio_init(self.loop);
     if (self.loop == NULL || worker_setup_signals() < 0 ||
         worker_setup_chans() < 0)
         worker_exit(1);

@@ -3,19 +3,14 @@
 #ifndef SWX_HTTP_CHARS_H
 #define SWX_HTTP_CHARS_H
 
-#include <stdint.h>
+#include <string.h>
 
 /* RFC 9110 §5.6.2 token characters. */
-static const uint8_t http_tchar[256] = {
-    ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
-    ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
-    ['`'] = 1, ['|'] = 1, ['~'] = 1,
-};
-
 static inline int http_is_tchar(unsigned char c)
 {
-    return http_tchar[c];
+    if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
+        return 1;
+    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
 /* field-vchar, SP, HTAB or obs-text: anything but a control character. */

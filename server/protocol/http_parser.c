@@ -2,6 +2,7 @@
 #include "http_parser.h"
 #include "http_chars.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -24,6 +25,8 @@ static void resolve_limits(const http_limits_t *in, http_limits_t *out)
     out->max_headers = in && in->max_headers ? in->max_headers : HTTP_MAX_HEADERS;
     if (out->max_headers > HTTP_MAX_HEADERS)
         out->max_headers = HTTP_MAX_HEADERS;
+    if (out->max_head > INT_MAX)  /* the head length is returned as int */
+        out->max_head = INT_MAX;
 }
 
 void http_request_init(http_request_t *req)
@@ -209,22 +212,20 @@ static int list_next(const char **cur, const char *end, const char **tok,
                      size_t *toklen)
 {
     const char *p = *cur;
-    for (;;) {
-        while (p < end && (is_ows(*p) || *p == ','))
-            p++;
-        if (p == end)
-            return 0;
-        const char *s = p;
-        while (p < end && *p != ',')
-            p++;
-        const char *e = p;
-        while (e > s && is_ows(e[-1]))
-            e--;
-        *cur = p;
-        *tok = s;
-        *toklen = (size_t)(e - s);
-        return 1;
-    }
+    while (p < end && (is_ows(*p) || *p == ','))
+        p++;
+    if (p == end)
+        return 0;
+    const char *s = p;
+    while (p < end && *p != ',')
+        p++;
+    const char *e = p;
+    while (e > s && is_ows(e[-1]))
+        e--;
+    *cur = p;
+    *tok = s;
+    *toklen = (size_t)(e - s);
+    return 1;
 }
 
 /* What the framing and connection fields said, before it is judged. */

@@ -12,7 +12,8 @@
 
 /* A field left 0 takes the default. */
 typedef struct http_limits {
-    size_t max_head;     /* leading CRLFs + request line + fields + CRLF */
+    size_t max_head;     /* leading CRLFs + request line + fields + CRLF,
+                            at most INT_MAX */
     size_t max_uri;      /* request-target bytes */
     size_t max_headers;  /* field lines, at most HTTP_MAX_HEADERS */
 } http_limits_t;

@@ -112,18 +112,23 @@ static int utf8_expect(ws_utf8_t *u, uint8_t need, uint8_t lo, uint8_t hi)
 /* A byte at a character boundary: which continuations may follow. */
 static int utf8_lead(ws_utf8_t *u, uint8_t c)
 {
-    switch (c) {
-    case 0x00 ... 0x7f: return 0;
-    case 0xc2 ... 0xdf: return utf8_expect(u, 1, 0x80, 0xbf);
-    case 0xe0:          return utf8_expect(u, 2, 0xa0, 0xbf); /* overlong */
-    case 0xed:          return utf8_expect(u, 2, 0x80, 0x9f); /* surrogates */
-    case 0xe1 ... 0xec:
-    case 0xee ... 0xef: return utf8_expect(u, 2, 0x80, 0xbf);
-    case 0xf0:          return utf8_expect(u, 3, 0x90, 0xbf); /* overlong */
-    case 0xf1 ... 0xf3: return utf8_expect(u, 3, 0x80, 0xbf);
-    case 0xf4:          return utf8_expect(u, 3, 0x80, 0x8f); /* <= U+10FFFF */
-    default:            return -1; /* continuation, C0/C1, F5..FF */
-    }
+    if (c < 0x80)
+        return 0;
+    if (c >= 0xc2 && c <= 0xdf)
+        return utf8_expect(u, 1, 0x80, 0xbf);
+    if (c == 0xe0)
+        return utf8_expect(u, 2, 0xa0, 0xbf);  /* no overlongs */
+    if (c == 0xed)
+        return utf8_expect(u, 2, 0x80, 0x9f);  /* no surrogates */
+    if (c >= 0xe1 && c <= 0xef)
+        return utf8_expect(u, 2, 0x80, 0xbf);
+    if (c == 0xf0)
+        return utf8_expect(u, 3, 0x90, 0xbf);  /* no overlongs */
+    if (c >= 0xf1 && c <= 0xf3)
+        return utf8_expect(u, 3, 0x80, 0xbf);
+    if (c == 0xf4)
+        return utf8_expect(u, 3, 0x80, 0x8f);  /* up to U+10FFFF */
+    return -1;  /* a continuation byte, C0/C1 or F5..FF */
 }
 
 static int utf8_byte(ws_utf8_t *u, uint8_t c)
