@@ -46,6 +46,47 @@ typedef void swx_timer_cb(int64_t timer_id, void *arg);
 typedef void swx_event_cb(int fd, int events, void *arg);
 typedef void swx_defer_cb(void *arg);
 
+/* One task of swx_taskwait_multi, and what became of it. */
+typedef struct swx_taskreq {
+    const void *data;
+    size_t len;
+    int dst_task_worker;   /* 0 .. task_worker_num-1, or -1 for any */
+} swx_taskreq_t;
+
+typedef struct swx_taskres {
+    int status;            /* 0 done, -ETIMEDOUT, or the send's error */
+    int64_t task_id;
+    void *data;            /* the result (swx_free it), NULL if none */
+    size_t len;
+} swx_taskres_t;
+
+/* swx_stats(): Swoole's server figures. */
+typedef struct swx_stats {
+    int64_t start_time;        /* unix seconds */
+    int64_t connection_num;
+    int64_t accept_count;
+    int64_t close_count;
+    int worker_num;
+    int idle_worker_num;
+    int task_worker_num;
+    int task_idle_worker_num;
+    int64_t tasking_num;       /* tasks sent and not yet done */
+    int64_t task_queue_num;    /* of those, not yet taken by a task worker */
+    int64_t task_queue_full;   /* swx_task calls refused: queue full */
+    int64_t request_count;
+    int64_t dispatch_count;
+    int64_t reload_count;
+    int64_t worker_restarts;
+} swx_stats_t;
+
+typedef struct swx_table swx_table_t;
+typedef struct swx_atomic swx_atomic_t;
+
+/* Column types of a table. */
+#define SWX_TABLE_INT 0
+#define SWX_TABLE_FLOAT 1
+#define SWX_TABLE_STRING 2
+
 struct swx_api;
 
 /*
@@ -87,6 +128,21 @@ typedef struct swx_plugin {
     /* The manager started / is about to exit (manager). */
     void (*on_manager_start)(void);
     void (*on_manager_stop)(void);
+
+    /* ---- ABI 1.2 ---- */
+
+    /* A task sent with swx_task / swx_taskwait (task worker). Answer with
+     * swx_finish, or not at all. src_worker is the sender's id. */
+    void (*on_task)(int64_t task_id, int src_worker, const void *data,
+                    size_t len);
+    /* The result of a task this worker sent with swx_task (worker). */
+    void (*on_finish)(int64_t task_id, const void *data, size_t len);
+    /* A message from swx_send_message (any process but master, manager). */
+    void (*on_pipe_message)(int src_worker, const void *data, size_t len);
+    /* One of the plugin's own processes ("processes" in the config) has
+     * started; index counts 0 .. count-1 among those with this name. It
+     * runs its loop (timers, events, messages) after this returns. */
+    void (*on_process_start)(int worker_id, const char *name, int index);
 } swx_plugin_t;
 
 /*
@@ -110,6 +166,44 @@ typedef struct swx_api {
     int (*event_set)(int fd, int events);
     int (*event_del)(int fd);
     int (*event_defer)(swx_defer_cb *cb, void *arg);
+    int64_t (*task)(const void *data, size_t len, int dst_task_worker);
+    int (*taskwait)(const void *data, size_t len, int dst_task_worker,
+                    int timeout_ms, void **result, size_t *result_len);
+    int (*taskwait_multi)(const swx_taskreq_t *tasks, int n, int timeout_ms,
+                          swx_taskres_t *results);
+    int (*finish)(const void *data, size_t len);
+    int (*send_message)(int dst_worker, const void *data, size_t len);
+    void (*free)(void *p);
+    int (*stats)(swx_stats_t *out);
+    char *(*stats_json)(void);
+    swx_table_t *(*table)(const char *name);
+    int (*table_set_int)(swx_table_t *t, const char *key, const char *column,
+                         int64_t v);
+    int (*table_set_float)(swx_table_t *t, const char *key, const char *column,
+                           double v);
+    int (*table_set_string)(swx_table_t *t, const char *key,
+                            const char *column, const char *v, size_t len);
+    int (*table_get_int)(swx_table_t *t, const char *key, const char *column,
+                         int64_t *out);
+    int (*table_get_float)(swx_table_t *t, const char *key,
+                           const char *column, double *out);
+    int (*table_get_string)(swx_table_t *t, const char *key,
+                            const char *column, char *buf, size_t size);
+    int (*table_incr)(swx_table_t *t, const char *key, const char *column,
+                      int64_t delta, int64_t *result);
+    int (*table_incr_float)(swx_table_t *t, const char *key,
+                            const char *column, double delta, double *result);
+    int (*table_del)(swx_table_t *t, const char *key);
+    int (*table_exists)(swx_table_t *t, const char *key);
+    long (*table_count)(swx_table_t *t);
+    int (*table_next)(swx_table_t *t, uint32_t *cursor, char key[64]);
+    swx_atomic_t *(*atomic)(const char *name, int64_t initial);
+    int64_t (*atomic_add)(swx_atomic_t *a, int64_t v);
+    int64_t (*atomic_get)(swx_atomic_t *a);
+    void (*atomic_set)(swx_atomic_t *a, int64_t v);
+    int (*atomic_cmpset)(swx_atomic_t *a, int64_t expected, int64_t desired);
+    int (*atomic_wait)(swx_atomic_t *a, int timeout_ms);
+    int (*atomic_wakeup)(swx_atomic_t *a, int n);
 } swx_api_t;
 
 #ifndef SWX_SERVER_INTERNAL
@@ -225,6 +319,232 @@ static inline int swx_event_del(int fd)
 static inline int swx_event_defer(swx_defer_cb *cb, void *arg)
 {
     return swx_api_->event_defer(cb, arg);
+}
+
+/* ---- tasks (worker -> task worker) ---- */
+
+/*
+ * Hand data to a task worker and return at once: dst_task_worker 0 ..
+ * task_worker_num-1, or -1 for an idle one (task_ipc_mode 1) or the shared
+ * queue (3). The task id (> 0); the result fires on_finish with it, unless
+ * the plugin has no on_finish (then none is wanted). -EAGAIN: the queue is
+ * full (counted in swx_stats().task_queue_full); -E2BIG: over
+ * task_max_size; -EINVAL: bad dst_task_worker; -EPERM: called in a task
+ * worker; -ENOTSUP: there are no task workers.
+ */
+static inline int64_t swx_task(const void *data, size_t len, int dst_task_worker)
+{
+    return swx_api_->task(data, len, dst_task_worker);
+}
+
+/*
+ * Send a task and wait for its result, up to timeout_ms: 0 with *result
+ * (release it with swx_free) and *result_len, or -ETIMEDOUT (a result that
+ * comes later is discarded), or an error of swx_task. Other events that
+ * arrive meanwhile are handled after the current callback.
+ */
+static inline int swx_taskwait(const void *data, size_t len,
+                               int dst_task_worker, int timeout_ms,
+                               void **result, size_t *result_len)
+{
+    return swx_api_->taskwait(data, len, dst_task_worker, timeout_ms, result,
+                              result_len);
+}
+
+/* Send n tasks and wait up to timeout_ms for all; results[i] tells each.
+ * Returns how many finished in time, or a negative errno. */
+static inline int swx_taskwait_multi(const swx_taskreq_t *tasks, int n,
+                                     int timeout_ms, swx_taskres_t *results)
+{
+    return swx_api_->taskwait_multi(tasks, n, timeout_ms, results);
+}
+
+/* In on_task: send the result to the worker that sent the task. 0, or
+ * -EINVAL (not in on_task, or the task wants no result), -EALREADY,
+ * -E2BIG (over task_max_size). */
+static inline int swx_finish(const void *data, size_t len)
+{
+    return swx_api_->finish(data, len);
+}
+
+/* on_pipe_message(my id, data, len) in process dst_worker: workers are 0 ..
+ * worker_num-1, task workers follow, then the "processes". 0, or -EINVAL
+ * (no such id, or yourself), -EAGAIN (its mailbox is full), -E2BIG. */
+static inline int swx_send_message(int dst_worker, const void *data, size_t len)
+{
+    return swx_api_->send_message(dst_worker, data, len);
+}
+
+/* Release memory the server handed over (task results, stats JSON). */
+static inline void swx_free(void *p)
+{
+    swx_api_->free(p);
+}
+
+/* ---- figures ---- */
+
+static inline int swx_stats(swx_stats_t *out)
+{
+    return swx_api_->stats(out);
+}
+
+/* The same figures and per-worker request counts as JSON (swx_free it). */
+static inline char *swx_stats_json(void)
+{
+    return swx_api_->stats_json();
+}
+
+/* ---- shared memory: tables declared in the config ---- */
+
+/*
+ * A table by its config name, or NULL. Rows are addressed by key (1 to 63
+ * bytes); columns by name. Setting a column of a missing row creates the
+ * row (other columns zero). Errors: -ENOENT (no such row), -EINVAL (no such
+ * column, or of another type), -E2BIG (string longer than the column),
+ * -ENOSPC (the table is full: no other row is touched), -ENAMETOOLONG.
+ * Every call locks the row, so concurrent writers lose no update.
+ */
+static inline swx_table_t *swx_table(const char *name)
+{
+    return swx_api_->table(name);
+}
+
+static inline int swx_table_set_int(swx_table_t *t, const char *key,
+                                    const char *column, int64_t v)
+{
+    return swx_api_->table_set_int(t, key, column, v);
+}
+
+static inline int swx_table_set_float(swx_table_t *t, const char *key,
+                                      const char *column, double v)
+{
+    return swx_api_->table_set_float(t, key, column, v);
+}
+
+static inline int swx_table_set_string(swx_table_t *t, const char *key,
+                                       const char *column, const char *v,
+                                       size_t len)
+{
+    return swx_api_->table_set_string(t, key, column, v, len);
+}
+
+static inline int swx_table_get_int(swx_table_t *t, const char *key,
+                                    const char *column, int64_t *out)
+{
+    return swx_api_->table_get_int(t, key, column, out);
+}
+
+static inline int swx_table_get_float(swx_table_t *t, const char *key,
+                                      const char *column, double *out)
+{
+    return swx_api_->table_get_float(t, key, column, out);
+}
+
+/* Copies the value NUL-terminated; the length, or an error. */
+static inline int swx_table_get_string(swx_table_t *t, const char *key,
+                                       const char *column, char *buf,
+                                       size_t size)
+{
+    return swx_api_->table_get_string(t, key, column, buf, size);
+}
+
+/* Add delta (negative to subtract) to an int column; the new value in
+ * *result (may be NULL). */
+static inline int swx_table_incr(swx_table_t *t, const char *key,
+                                 const char *column, int64_t delta,
+                                 int64_t *result)
+{
+    return swx_api_->table_incr(t, key, column, delta, result);
+}
+
+static inline int swx_table_decr(swx_table_t *t, const char *key,
+                                 const char *column, int64_t delta,
+                                 int64_t *result)
+{
+    return swx_api_->table_incr(t, key, column, -delta, result);
+}
+
+static inline int swx_table_incr_float(swx_table_t *t, const char *key,
+                                       const char *column, double delta,
+                                       double *result)
+{
+    return swx_api_->table_incr_float(t, key, column, delta, result);
+}
+
+static inline int swx_table_del(swx_table_t *t, const char *key)
+{
+    return swx_api_->table_del(t, key);
+}
+
+/* 1, 0, or an error. */
+static inline int swx_table_exists(swx_table_t *t, const char *key)
+{
+    return swx_api_->table_exists(t, key);
+}
+
+static inline long swx_table_count(swx_table_t *t)
+{
+    return swx_api_->table_count(t);
+}
+
+/* Iterate: start with *cursor = 0; 1 with the next key, 0 at the end.
+ * Rows changed meanwhile may be missed or seen. */
+static inline int swx_table_next(swx_table_t *t, uint32_t *cursor,
+                                 char key[64])
+{
+    return swx_api_->table_next(t, cursor, key);
+}
+
+/* ---- shared memory: named 64-bit counters ---- */
+
+/* The counter with this name (1 to 47 bytes), created with initial by the
+ * first process that asks; NULL when there is no room (atomic_capacity). */
+static inline swx_atomic_t *swx_atomic(const char *name, int64_t initial)
+{
+    return swx_api_->atomic(name, initial);
+}
+
+/* The new value. */
+static inline int64_t swx_atomic_add(swx_atomic_t *a, int64_t v)
+{
+    return swx_api_->atomic_add(a, v);
+}
+
+static inline int64_t swx_atomic_sub(swx_atomic_t *a, int64_t v)
+{
+    return swx_api_->atomic_add(a, -v);
+}
+
+static inline int64_t swx_atomic_get(swx_atomic_t *a)
+{
+    return swx_api_->atomic_get(a);
+}
+
+static inline void swx_atomic_set(swx_atomic_t *a, int64_t v)
+{
+    swx_api_->atomic_set(a, v);
+}
+
+/* 1 if the value was expected and is now desired, else 0. */
+static inline int swx_atomic_cmpset(swx_atomic_t *a, int64_t expected,
+                                    int64_t desired)
+{
+    return swx_api_->atomic_cmpset(a, expected, desired);
+}
+
+/* Swoole's Atomic::wait: while the value is 0, sleep until another process
+ * calls swx_atomic_wakeup or timeout_ms passes (-1: no limit); a value of 1
+ * is taken (set back to 0). 0, -ETIMEDOUT, -EINVAL (value not 0 or 1). It
+ * blocks the whole process. */
+static inline int swx_atomic_wait(swx_atomic_t *a, int timeout_ms)
+{
+    return swx_api_->atomic_wait(a, timeout_ms);
+}
+
+/* Set a value of 0 to 1 and wake up to n waiters; how many woke. */
+static inline int swx_atomic_wakeup(swx_atomic_t *a, int n)
+{
+    return swx_api_->atomic_wakeup(a, n);
 }
 
 #define SWX_PLUGIN_HEADER_                                                   \

@@ -4,17 +4,15 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <jansson.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "api_shared.h"
 #include "log.h"
 
 #define ADMIN_REQ_MAX 4096
@@ -87,53 +85,6 @@ int admin_open(const config_t *cfg, char *err, size_t errlen)
     return fd;
 }
 
-static json_t *admin_workers(const shm_t *shm, int *idle)
-{
-    json_t *arr = json_array();
-    *idle = 0;
-    for (int i = 0; i < shm->worker_num; i++) {
-        const shm_worker_t *w = &shm->workers[i];
-        int pid = atomic_load(&w->pid), busy = atomic_load(&w->busy);
-        const char *state = pid == 0 ? "down" : busy ? "busy" : "idle";
-        *idle += pid != 0 && !busy;
-        json_array_append_new(
-            arr, json_pack("{s:i, s:i, s:s, s:I, s:I}", "id", i, "pid", pid,
-                           "state", state, "request_count",
-                           (json_int_t)atomic_load(&w->requests), "starts",
-                           (json_int_t)atomic_load(&w->starts)));
-    }
-    return arr;
-}
-
-/* The figures Swoole's stats() reports, plus reloads and restarts. */
-static char *admin_stats_json(void)
-{
-    const shm_t *shm = srv->shm;
-    uint64_t start = atomic_load(&shm->start_time), requests = 0;
-    for (int i = 0; i < shm->worker_num; i++)
-        requests += atomic_load(&shm->workers[i].requests);
-    int idle;
-    json_t *workers = admin_workers(shm, &idle);
-    json_t *o = json_pack(
-        "{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:i, "
-        "s:I, s:I, s:o}",
-        "version", SWX_VERSION, "master_pid", (int)srv->master_pid,
-        "start_time", (json_int_t)start, "uptime",
-        (json_int_t)(time(NULL) - (time_t)start), "connection_num",
-        (json_int_t)atomic_load(&shm->connection_num), "accept_count",
-        (json_int_t)atomic_load(&shm->accept_count), "close_count",
-        (json_int_t)atomic_load(&shm->close_count), "request_count",
-        (json_int_t)requests, "dispatch_count",
-        (json_int_t)atomic_load(&shm->dispatch_count), "worker_num",
-        shm->worker_num, "idle_worker_num", idle, "task_worker_num", 0,
-        "manager_pid", (int)srv->manager_pid, "reload_count",
-        (json_int_t)atomic_load(&shm->reload_count), "worker_restarts",
-        (json_int_t)atomic_load(&shm->worker_restarts), "workers", workers);
-    char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
-    json_decref(o);
-    return text;
-}
-
 static void admin_reply(admin_conn_t *c, int status, const char *reason,
                         const char *body)
 {
@@ -156,7 +107,7 @@ static void admin_route(admin_conn_t *c, const char *method, const char *path)
     int is_stats = strcmp(path, "/stats") == 0;
     int is_reload = strcmp(path, "/reload") == 0;
     if (is_stats && strcmp(method, "GET") == 0) {
-        char *body = admin_stats_json();
+        char *body = api_stats_json();
         admin_reply(c, body ? 200 : 500, body ? "OK" : "Internal Server Error",
                     body ? body : "{\"error\":\"out of memory\"}");
         free(body);

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "api_shared.h"
 #include "log.h"
+#include "task.h"
 #include "plugin_io.h"
 
 static const plugin_t *current;
@@ -85,6 +87,34 @@ const swx_api_t server_api = {
     .event_set = pio_event_set,
     .event_del = pio_event_del,
     .event_defer = pio_defer,
+    .task = task_send,
+    .taskwait = task_wait,
+    .taskwait_multi = task_wait_multi,
+    .finish = task_finish,
+    .send_message = task_send_message,
+    .free = free,
+    .stats = api_stats,
+    .stats_json = api_stats_json,
+    .table = api_table,
+    .table_set_int = api_table_set_int,
+    .table_set_float = api_table_set_float,
+    .table_set_string = api_table_set_string,
+    .table_get_int = api_table_get_int,
+    .table_get_float = api_table_get_float,
+    .table_get_string = api_table_get_string,
+    .table_incr = api_table_incr,
+    .table_incr_float = api_table_incr_float,
+    .table_del = api_table_del,
+    .table_exists = api_table_exists,
+    .table_count = api_table_count,
+    .table_next = api_table_next,
+    .atomic = api_atomic,
+    .atomic_add = api_atomic_add,
+    .atomic_get = api_atomic_get,
+    .atomic_set = api_atomic_set,
+    .atomic_cmpset = api_atomic_cmpset,
+    .atomic_wait = api_atomic_wait,
+    .atomic_wakeup = api_atomic_wakeup,
 };
 
 int api_load_plugins(const config_t *cfg, plugin_t **plugins)

@@ -73,6 +73,12 @@ static int parse_listeners(cfg_ctx_t *ctx, const char *path, json_t *v,
 static int parse_plugin_ref(cfg_ctx_t *ctx, const char *path, json_t *v,
                             void *slot);
 static int parse_admin(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot);
+static int parse_tables(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot);
+static int parse_processes(cfg_ctx_t *ctx, const char *path, json_t *v,
+                           void *slot);
+
+static int parse_task_ipc_mode(cfg_ctx_t *ctx, const char *path, json_t *v,
+                               void *slot);
 
 /* Indexed by enum swx_log_level. */
 static const char *const log_levels[] = {
@@ -92,6 +98,8 @@ static const cfg_field_t top_fields[] = {
     { "plugins", CFG_CUSTOM, CFG_REQUIRED, 0, 0, 0, 0, NULL, parse_plugins },
     { "listeners", CFG_CUSTOM, CFG_REQUIRED, 0, 0, 0, 0, NULL, parse_listeners },
     { "admin", CFG_CUSTOM, 0, 0, 0, 0, 0, NULL, parse_admin },
+    { "tables", CFG_CUSTOM, 0, 0, 0, 0, 0, NULL, parse_tables },
+    { "processes", CFG_CUSTOM, 0, 0, 0, 0, 0, NULL, parse_processes },
 };
 
 static const cfg_field_t server_fields[] = {
@@ -120,6 +128,14 @@ static const cfg_field_t server_fields[] = {
       NULL },
     { "open_tcp_nodelay", CFG_BOOL, 0, 0, 0, 1, SRV(open_tcp_nodelay), NULL,
       NULL },
+    { "task_worker_num", CFG_INT, 0, 0, 1024, 0, SRV(task_worker_num), NULL,
+      NULL },
+    { "task_max_request", CFG_LONG, 0, 0, INT32_MAX, 0, SRV(task_max_request),
+      NULL, NULL },
+    { "task_ipc_mode", CFG_CUSTOM, 0, 0, 0, 0, SRV(task_ipc_mode), NULL,
+      parse_task_ipc_mode },
+    { "task_max_size", CFG_SIZE, 0, 1024, 268435456, 8388608,
+      SRV(task_max_size), NULL, NULL },
 };
 
 static const cfg_field_t plugin_fields[] = {
@@ -622,6 +638,161 @@ static int parse_listeners(cfg_ctx_t *ctx, const char *path, json_t *v,
     return 0;
 }
 
+/* ---- "server.task_ipc_mode" ---- */
+
+/* Swoole's 1 (a socket per task worker) or 3 (one queue they compete for);
+ * 2 is a message-queue variant of 1 that swx does not have. */
+static int parse_task_ipc_mode(cfg_ctx_t *ctx, const char *path, json_t *v,
+                               void *slot)
+{
+    if (!json_is_integer(v) ||
+        (json_integer_value(v) != 1 && json_integer_value(v) != 3))
+        return cfg_expected(ctx, path, v, "1 or 3");
+    *(int *)slot = (int)json_integer_value(v);
+    return 0;
+}
+
+/* ---- "tables" ---- */
+
+static const char *const column_types[] = { "int", "float", "string", NULL };
+
+#define TBL(m) offsetof(config_table_t, m)
+#define COL(m) offsetof(config_column_t, m)
+
+static int parse_columns(cfg_ctx_t *ctx, const char *path, json_t *v,
+                         void *slot);
+
+static const cfg_field_t table_fields[] = {
+    { "name", CFG_STRING, CFG_REQUIRED, 0, 0, 0, TBL(name), NULL, NULL },
+    { "size", CFG_INT, CFG_REQUIRED, 1, 1 << 30, 0, TBL(size), NULL, NULL },
+    { "columns", CFG_CUSTOM, CFG_REQUIRED, 0, 0, 0, 0, NULL, parse_columns },
+};
+
+static const cfg_field_t column_fields[] = {
+    { "name", CFG_STRING, CFG_REQUIRED, 0, 0, 0, COL(name), NULL, NULL },
+    { "type", CFG_ENUM, CFG_REQUIRED, 0, 0, 0, COL(type), column_types, NULL },
+    { "size", CFG_INT, 0, 1, 1 << 20, 0, COL(size), NULL, NULL },
+};
+
+/* The table being parsed, for parse_columns. */
+static config_table_t *table_at;
+
+static int parse_column(cfg_ctx_t *ctx, const char *path, json_t *v,
+                        config_column_t *c, int i)
+{
+    char sub[CFG_PATH_MAX];
+    if (!json_is_object(v))
+        return cfg_expected(ctx, path, v, "an object");
+    if (fields_apply(ctx, path, v, column_fields, NELEM(column_fields), c) < 0)
+        return -1;
+    path_key(sub, sizeof sub, path, "size");
+    if (c->type == COLUMN_STRING && c->size == 0)
+        return cfg_fail(ctx, sub, "required key is missing (the longest "
+                        "string the column holds, in bytes)");
+    if (c->type != COLUMN_STRING && c->size != 0)
+        return cfg_fail(ctx, sub, "only string columns have a size");
+    for (int j = 0; j < i; j++)
+        if (strcmp(table_at->columns[j].name, c->name) == 0) {
+            path_key(sub, sizeof sub, path, "name");
+            return cfg_expected(ctx, sub, json_object_get(v, "name"),
+                                "a name not used by columns[%d]", j);
+        }
+    return 0;
+}
+
+static int parse_columns(cfg_ctx_t *ctx, const char *path, json_t *v,
+                         void *slot)
+{
+    char sub[CFG_PATH_MAX];
+    int n = array_length(ctx, path, v);
+    (void)slot;
+    if (n < 0)
+        return -1;
+    if (n > 64)
+        return cfg_expected(ctx, path, v, "at most 64 columns");
+    table_at->columns = calloc((size_t)n, sizeof(config_column_t));
+    if (table_at->columns == NULL)
+        return cfg_oom(ctx);
+    table_at->ncolumns = n;
+    for (int i = 0; i < n; i++) {
+        path_index(sub, sizeof sub, path, (size_t)i);
+        if (parse_column(ctx, sub, json_array_get(v, (size_t)i),
+                         &table_at->columns[i], i) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_tables(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot)
+{
+    config_t *cfg = ctx->cfg;
+    char sub[CFG_PATH_MAX];
+    int n = array_length(ctx, path, v);
+    (void)slot;
+    if (n < 0)
+        return -1;
+    cfg->tables = calloc((size_t)n, sizeof(*cfg->tables));
+    if (cfg->tables == NULL)
+        return cfg_oom(ctx);
+    cfg->ntables = n;
+    for (int i = 0; i < n; i++) {
+        json_t *t = json_array_get(v, (size_t)i);
+        path_index(sub, sizeof sub, path, (size_t)i);
+        if (!json_is_object(t))
+            return cfg_expected(ctx, sub, t, "an object");
+        table_at = &cfg->tables[i];
+        if (fields_apply(ctx, sub, t, table_fields, NELEM(table_fields),
+                         table_at) < 0)
+            return -1;
+        for (int j = 0; j < i; j++)
+            if (strcmp(cfg->tables[j].name, table_at->name) == 0) {
+                char key[CFG_PATH_MAX];
+                path_key(key, sizeof key, sub, "name");
+                return cfg_expected(ctx, key, json_object_get(t, "name"),
+                                    "a name not used by tables[%d]", j);
+            }
+    }
+    return 0;
+}
+
+/* ---- "processes" ---- */
+
+#define PRC(m) offsetof(config_process_t, m)
+
+static const cfg_field_t process_fields[] = {
+    { "name", CFG_STRING, CFG_REQUIRED, 0, 0, 0, PRC(name), NULL, NULL },
+    { "plugin", CFG_CUSTOM, CFG_REQUIRED, 0, 0, 0, PRC(plugin), NULL,
+      parse_plugin_ref },
+    { "count", CFG_INT, 0, 1, 256, 1, PRC(count), NULL, NULL },
+};
+
+static int parse_processes(cfg_ctx_t *ctx, const char *path, json_t *v,
+                           void *slot)
+{
+    config_t *cfg = ctx->cfg;
+    char sub[CFG_PATH_MAX];
+    int n = array_length(ctx, path, v);
+    (void)slot;
+    if (n < 0)
+        return -1;
+    cfg->processes = calloc((size_t)n, sizeof(*cfg->processes));
+    if (cfg->processes == NULL)
+        return cfg_oom(ctx);
+    cfg->nprocesses = n;
+    for (int i = 0; i < n; i++) {
+        json_t *p = json_array_get(v, (size_t)i);
+        path_index(sub, sizeof sub, path, (size_t)i);
+        if (!json_is_object(p))
+            return cfg_expected(ctx, sub, p, "an object");
+        apply_defaults(process_fields, NELEM(process_fields),
+                       &cfg->processes[i]);
+        if (fields_apply(ctx, sub, p, process_fields, NELEM(process_fields),
+                         &cfg->processes[i]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* ---- "admin" ---- */
 
 #define ADM(m) offsetof(config_admin_t, m)
@@ -693,6 +864,7 @@ static int parse_root(cfg_ctx_t *ctx, json_t *root)
     if (!json_is_object(root))
         return cfg_expected(ctx, "", root, "an object");
     apply_defaults(server_fields, NELEM(server_fields), ctx->cfg);
+    ctx->cfg->task_ipc_mode = 1;
     if (fields_apply(ctx, "", root, top_fields, NELEM(top_fields), ctx->cfg) < 0)
         return -1;
     config_t *c = ctx->cfg;
@@ -842,5 +1014,16 @@ void config_free(config_t *cfg)
     free(cfg->group);
     free(cfg->admin.unix_path);
     free(cfg->admin.host);
+    for (int i = 0; cfg->tables != NULL && i < cfg->ntables; i++) {
+        for (int j = 0; cfg->tables[i].columns != NULL &&
+                        j < cfg->tables[i].ncolumns; j++)
+            free(cfg->tables[i].columns[j].name);
+        free(cfg->tables[i].columns);
+        free(cfg->tables[i].name);
+    }
+    free(cfg->tables);
+    for (int i = 0; cfg->processes != NULL && i < cfg->nprocesses; i++)
+        free(cfg->processes[i].name);
+    free(cfg->processes);
     memset(cfg, 0, sizeof *cfg);
 }

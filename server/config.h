@@ -24,6 +24,33 @@ typedef struct config_listener {
     int plugin;        /* index into config_t.plugins */
 } config_listener_t;
 
+enum config_column_type {
+    COLUMN_INT = 0,   /* int64 */
+    COLUMN_FLOAT = 1, /* double */
+    COLUMN_STRING = 2,
+};
+
+typedef struct config_column {
+    char *name;
+    int type;          /* enum config_column_type */
+    int size;          /* string columns: the longest value, bytes */
+} config_column_t;
+
+/* A shared-memory table (Swoole\Table), created before any fork. */
+typedef struct config_table {
+    char *name;
+    int size;          /* rows */
+    config_column_t *columns;
+    int ncolumns;
+} config_table_t;
+
+/* A long-running process of a plugin's (Swoole's addProcess). */
+typedef struct config_process {
+    char *name;
+    int plugin;        /* index into config_t.plugins */
+    int count;
+} config_process_t;
+
 typedef struct config_admin {
     int enabled;
     char *unix_path;   /* a Unix socket, or NULL for host/port */
@@ -56,7 +83,16 @@ typedef struct config {
     int enable_reuse_port;  /* SO_REUSEPORT on listeners (default 0) */
     int open_tcp_nodelay;   /* TCP_NODELAY on connections (default 1) */
 
+    int task_worker_num;    /* default 0 */
+    long task_max_request;  /* 0 = never recycle */
+    int task_ipc_mode;      /* 1 a socket per task worker, 3 a shared queue */
+    size_t task_max_size;   /* largest task or result, default 8 MiB */
+
     config_admin_t admin;
+    config_table_t *tables;
+    int ntables;
+    config_process_t *processes;
+    int nprocesses;
 
     config_plugin_t *plugins;
     int nplugins;

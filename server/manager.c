@@ -39,6 +39,7 @@ typedef struct slot {
     pid_t candidate;      /* reload: the replacement in standby */
     int candidate_ready;
     int orphaned;         /* reload: the serving worker died first */
+    long long retire_deadline; /* ms: asked to retire, SIGKILL past this */
 } slot_t;
 
 typedef struct retiree {
@@ -61,6 +62,9 @@ static enum {
     RELOAD_HANDOVER, /* old workers are handing their slots over */
 } reload;
 static int retire_idx; /* reload_async false: the slot retiring now */
+/* The slots a reload replaces: workers and task workers (SIGUSR1), or
+ * task workers only (SIGUSR2); never the plugins' own processes. */
+static int reload_lo, reload_hi;
 
 static long long now_ms(void)
 {
@@ -69,9 +73,9 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int nworkers(void)
+static int nprocs(void)
 {
-    return srv->cfg.worker_num;
+    return srv->nprocs;
 }
 
 /* Fork a worker for slot id; standby: a reload candidate. The pid or 0. */
@@ -94,7 +98,12 @@ static pid_t manager_fork(int id, int standby)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != srv->manager_pid)
             _exit(1);
-        worker_run(srv, id, standby, notify_fd[1]);
+        int kind = server_kind(srv, id);
+        if (kind == PROC_WORKER)
+            worker_run(srv, id, standby, notify_fd[1]);
+        if (kind == PROC_TASK)
+            taskworker_run(srv, id, standby, notify_fd[1]);
+        process_run(srv, id, notify_fd[1]);
     }
     atomic_fetch_add(&srv->shm->workers[id].starts, 1);
     log_debug("worker %d %sstarted, pid %d", id, standby ? "(standby) " : "",
@@ -196,7 +205,7 @@ static void manager_schedule(int id, int abnormal, long long lived)
 static void manager_reload_abort(const char *why)
 {
     log_error("reload failed: %s; the old workers keep serving", why);
-    for (int i = 0; i < nworkers(); i++) {
+    for (int i = reload_lo; i < reload_hi; i++) {
         slot_t *s = &slots[i];
         if (s->candidate > 0)
             kill(s->candidate, SIGKILL);
@@ -211,10 +220,10 @@ static void manager_reload_check_done(void)
 {
     if (reload != RELOAD_HANDOVER)
         return;
-    for (int i = 0; i < nworkers(); i++)
+    for (int i = reload_lo; i < reload_hi; i++)
         if (slots[i].candidate > 0)
             return;
-    if (!srv->cfg.reload_async && retire_idx < nworkers())
+    if (!srv->cfg.reload_async && retire_idx < reload_hi)
         return;
     reload = RELOAD_IDLE;
     atomic_fetch_add(&srv->shm->reload_count, 1);
@@ -235,6 +244,7 @@ static void manager_promote(int id)
     s->candidate = 0;
     s->candidate_ready = 0;
     s->orphaned = 0;
+    s->retire_deadline = 0;
     atomic_store(&srv->shm->workers[id].pid, s->pid);
     if (kill(s->pid, SIGUSR2) < 0)
         log_error("kill(worker %d, SIGUSR2): %s", id, strerror(errno));
@@ -246,6 +256,7 @@ static int manager_retire(int id)
 {
     slot_t *s = &slots[id];
     if (s->pid > 0 && s->candidate > 0) {
+        s->retire_deadline = now_ms() + srv->cfg.max_wait_time * 1000LL;
         if (kill(s->pid, SIGUSR1) == 0)
             return 1;
         log_error("kill(worker %d, SIGUSR1): %s", id, strerror(errno));
@@ -258,7 +269,7 @@ static int manager_retire(int id)
 /* reload_async false: retire slots one at a time, from retire_idx on. */
 static void manager_retire_next(void)
 {
-    while (retire_idx < nworkers() && !manager_retire(retire_idx))
+    while (retire_idx < reload_hi && !manager_retire(retire_idx))
         retire_idx++;
     manager_reload_check_done();
 }
@@ -270,27 +281,34 @@ static void manager_reload_commit(void)
     log_info("reload: the new code started in every worker; handing over");
     reload = RELOAD_HANDOVER;
     if (srv->cfg.reload_async) {
-        for (int i = 0; i < nworkers(); i++)
+        for (int i = reload_lo; i < reload_hi; i++)
             manager_retire(i);
         manager_reload_check_done();
     } else {
-        retire_idx = 0;
+        retire_idx = reload_lo;
         manager_retire_next();
     }
 }
 
-static void manager_reload(void)
+static void manager_reload(int tasks_only)
 {
     if (stopping)
         return;
+    if (tasks_only && srv->cfg.task_worker_num == 0) {
+        log_notice("SIGUSR2: there are no task workers to reload");
+        return;
+    }
     if (reload != RELOAD_IDLE) {
         log_warn("reload requested while one is in progress; ignored");
         return;
     }
     reload = RELOAD_STARTING;
-    log_notice("reload: starting %d worker(s) with the plugins as they are "
-               "on disk now", nworkers());
-    for (int i = 0; i < nworkers(); i++) {
+    reload_lo = tasks_only ? srv->cfg.worker_num : 0;
+    reload_hi = srv->cfg.worker_num + srv->cfg.task_worker_num;
+    log_notice("reload: starting %d %s with the plugins as they are on disk "
+               "now", reload_hi - reload_lo,
+               tasks_only ? "task worker(s)" : "worker(s)");
+    for (int i = reload_lo; i < reload_hi; i++) {
         slots[i].candidate = manager_fork(i, 1);
         slots[i].candidate_ready = 0;
         if (slots[i].candidate == 0) {
@@ -302,7 +320,7 @@ static void manager_reload(void)
 
 static int manager_all_ready(void)
 {
-    for (int i = 0; i < nworkers(); i++)
+    for (int i = reload_lo; i < reload_hi; i++)
         if (!slots[i].candidate_ready)
             return 0;
     return 1;
@@ -310,7 +328,7 @@ static int manager_all_ready(void)
 
 static void manager_on_notify(const worker_notice_t *n)
 {
-    if (n->id < 0 || n->id >= nworkers())
+    if (n->id < 0 || n->id >= nprocs())
         return;
     slot_t *s = &slots[n->id];
     if (n->event == WORKER_READY && n->pid == s->candidate) {
@@ -359,7 +377,7 @@ static int manager_reap_retiree(pid_t pid, int status)
 
 static int manager_reap_candidate(pid_t pid, int status)
 {
-    for (int i = 0; i < nworkers(); i++) {
+    for (int i = 0; i < nprocs(); i++) {
         if (slots[i].candidate != pid)
             continue;
         slots[i].candidate = 0;
@@ -387,12 +405,13 @@ static int manager_reap_candidate(pid_t pid, int status)
 
 static void manager_reap_worker(pid_t pid, int status)
 {
-    for (int i = 0; i < nworkers(); i++) {
+    for (int i = 0; i < nprocs(); i++) {
         slot_t *s = &slots[i];
         if (s->pid != pid)
             continue;
         long long lived = now_ms() - s->started;
         s->pid = 0;
+        s->retire_deadline = 0;
         atomic_store(&srv->shm->workers[i].pid, 0);
         atomic_store(&srv->shm->workers[i].busy, 0);
         int abnormal = manager_log_exit(i, "worker", pid, status, lived);
@@ -408,6 +427,11 @@ static void manager_reap_worker(pid_t pid, int status)
             s->orphaned = 1;
             if (reload == RELOAD_HANDOVER && s->candidate_ready) {
                 manager_promote(i);
+                /* It exited instead of retiring: the next may go now. */
+                if (!srv->cfg.reload_async && i == retire_idx) {
+                    retire_idx++;
+                    manager_retire_next();
+                }
                 manager_reload_check_done();
             }
             return;
@@ -423,6 +447,8 @@ static void manager_reap(void)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        /* A worker notifies before it exits: take its notice first. */
+        manager_read_notices();
         if (!manager_reap_retiree(pid, status) &&
             !manager_reap_candidate(pid, status))
             manager_reap_worker(pid, status);
@@ -433,7 +459,7 @@ static void manager_reap(void)
 
 static void manager_signal_all(int sig)
 {
-    for (int i = 0; i < nworkers(); i++) {
+    for (int i = 0; i < nprocs(); i++) {
         if (slots[i].pid > 0)
             kill(slots[i].pid, sig);
         if (slots[i].candidate > 0)
@@ -446,7 +472,7 @@ static void manager_signal_all(int sig)
 static int manager_running(void)
 {
     int n = nretiring;
-    for (int i = 0; i < nworkers(); i++)
+    for (int i = 0; i < nprocs(); i++)
         n += (slots[i].pid > 0) + (slots[i].candidate > 0);
     return n;
 }
@@ -461,10 +487,31 @@ static void manager_begin_stop(void)
     manager_signal_all(SIGTERM);
 }
 
+/* A worker asked to retire that is still inside a callback past
+ * max_wait_time is killed; its replacement then takes the slot. */
+static long long manager_kill_stuck(long long now, long long next)
+{
+    for (int i = 0; i < nprocs(); i++) {
+        slot_t *s = &slots[i];
+        if (s->retire_deadline == 0 || s->pid <= 0)
+            continue;
+        if (s->retire_deadline <= now) {
+            log_warn("old worker %d (pid %d) still running after "
+                     "max_wait_time (%d s) without handing over; killing it",
+                     i, (int)s->pid, srv->cfg.max_wait_time);
+            kill(s->pid, SIGKILL);
+            s->retire_deadline = now + 1000;
+        }
+        if (next < 0 || s->retire_deadline - now < next)
+            next = s->retire_deadline - now;
+    }
+    return next;
+}
+
 /* Old workers past max_wait_time are killed; the ms to the next deadline. */
 static int manager_kill_late_retirees(void)
 {
-    long long now = now_ms(), next = -1;
+    long long now = now_ms(), next = manager_kill_stuck(now, -1);
     for (int i = 0; i < nretiring; i++) {
         if (retiring[i].deadline <= now) {
             log_warn("old worker %d (pid %d) still running after "
@@ -494,9 +541,9 @@ static void manager_read_signals(void)
         else if (si.ssi_signo == SIGTERM)
             manager_begin_stop();
         else if (si.ssi_signo == SIGUSR1)
-            manager_reload();
+            manager_reload(0);
         else if (si.ssi_signo == SIGUSR2)
-            log_notice("SIGUSR2: there are no task workers to reload");
+            manager_reload(1);
         else if ((int)si.ssi_signo == SIGNAL_REOPEN)
             manager_reopen();
     }
@@ -506,7 +553,7 @@ static void manager_read_signals(void)
 static int manager_respawn_due(void)
 {
     long long now = now_ms(), next = -1;
-    for (int i = 0; i < nworkers() && !stopping; i++) {
+    for (int i = 0; i < nprocs() && !stopping; i++) {
         slot_t *s = &slots[i];
         if (s->pid != 0 || s->respawn_at == 0)
             continue;
@@ -567,7 +614,7 @@ static void manager_close_master_fds(void)
         close(srv->listen_fds[i]);
     if (srv->admin_fd >= 0)
         close(srv->admin_fd);
-    int n = nworkers() * srv->cfg.reactor_num;
+    int n = srv->cfg.worker_num * srv->cfg.reactor_num;
     for (int i = 0; i < n; i++)
         close(srv->chan_fds[i][0]);
 }
@@ -583,7 +630,7 @@ static void manager_setup(void)
     sigaddset(&set, SIGNAL_REOPEN);
     sigprocmask(SIG_BLOCK, &set, NULL);
     sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    slots = calloc((size_t)nworkers(), sizeof(*slots));
+    slots = calloc((size_t)nprocs(), sizeof(*slots));
     retiring = calloc(MANAGER_MAX_RETIRING, sizeof(*retiring));
     if (sigfd < 0 || slots == NULL || retiring == NULL ||
         pipe2(notify_fd, O_CLOEXEC) < 0) {
@@ -608,7 +655,7 @@ void manager_run(server_t *s)
     manager_close_master_fds();
     manager_setup();
     manager_call_lifecycle(1);
-    for (int i = 0; i < nworkers(); i++)
+    for (int i = 0; i < nprocs(); i++)
         manager_spawn(i);
     manager_loop();
     log_debug("all workers stopped");

@@ -17,6 +17,8 @@
 
 #include "admin.h"
 #include "api.h"
+#include "api_shared.h"
+#include "mbox.h"
 #include "chan.h"
 #include "daemon.h"
 #include "listener.h"
@@ -213,11 +215,43 @@ static int master_make_chans(server_t *s)
 {
     int n = s->cfg.worker_num * s->cfg.reactor_num;
     s->chan_fds = calloc((size_t)n, sizeof(*s->chan_fds));
-    if (s->chan_fds == NULL)
+    s->mbox_fds = calloc((size_t)s->nprocs, sizeof(*s->mbox_fds));
+    if (s->chan_fds == NULL || s->mbox_fds == NULL)
         return -1;
     for (int i = 0; i < n; i++)
         if (chan_socketpair(s->chan_fds[i]) < 0)
             return -1;
+    for (int i = 0; i < s->nprocs; i++)
+        if (mbox_socketpair(s->mbox_fds[i]) < 0)
+            return -1;
+    s->taskq_fds[0] = s->taskq_fds[1] = -1;
+    if (s->cfg.task_worker_num > 0 && s->cfg.task_ipc_mode == 3 &&
+        mbox_socketpair(s->taskq_fds) < 0)
+        return -1;
+    return 0;
+}
+
+/* The config's tables and the named counters, in shared memory. */
+static int master_make_shared(server_t *s)
+{
+    s->tables = calloc((size_t)s->cfg.ntables + 1, sizeof(*s->tables));
+    if (s->tables == NULL ||
+        atomics_create(&s->atomics, SERVER_ATOMICS) < 0)
+        return -1;
+    for (int i = 0; i < s->cfg.ntables; i++) {
+        const config_table_t *t = &s->cfg.tables[i];
+        table_column_t cols[TABLE_MAX_COLUMNS];
+        for (int j = 0; j < t->ncolumns; j++)
+            cols[j] = (table_column_t){t->columns[j].name,
+                                       (table_type_t)(t->columns[j].type + 1),
+                                       (uint32_t)t->columns[j].size};
+        if (table_create(&s->tables[i], cols, t->ncolumns,
+                         (uint32_t)t->size) < 0) {
+            log_error("%s: tables[%d]: cannot create table \"%s\"",
+                      s->cfg.path, i, t->name);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -235,6 +269,15 @@ static int master_fork_manager(server_t *s)
     int n = s->cfg.worker_num * s->cfg.reactor_num;
     for (int i = 0; i < n; i++)
         close(s->chan_fds[i][1]);
+    /* Mailboxes are the children's business. */
+    for (int i = 0; i < s->nprocs; i++) {
+        close(s->mbox_fds[i][0]);
+        close(s->mbox_fds[i][1]);
+    }
+    if (s->taskq_fds[0] >= 0) {
+        close(s->taskq_fds[0]);
+        close(s->taskq_fds[1]);
+    }
     return 0;
 }
 
@@ -334,9 +377,11 @@ static int master_prepare(server_t *s)
         log_error("%s: %s", s->cfg.path, err);
         return -1;
     }
-    if (master_make_chans(s) < 0)
+    s->nprocs = server_count_procs(&s->cfg);
+    if (master_make_chans(s) < 0 || master_make_shared(s) < 0)
         return -1;
-    s->shm = shm_create(s->cfg.worker_num);
+    s->shm = shm_create(s->cfg.worker_num, s->cfg.task_worker_num, s->nprocs);
+    api_shared_init(s);
     m.loop = loop_create();
     return s->shm != NULL && m.loop != NULL ? 0 : -1;
 }
@@ -388,6 +433,11 @@ static void master_cleanup(server_t *s)
     loop_free(m.loop);
     close(m.sigfd);
     shm_destroy(s->shm);
+    for (int i = 0; s->tables != NULL && i < s->cfg.ntables; i++)
+        table_destroy(s->tables[i]);
+    free(s->tables);
+    atomics_destroy(s->atomics);
+    free(s->mbox_fds);
     free(s->chan_fds);
     free(s->listen_fds);
     if (s->cfg.pid_file != NULL)

@@ -12,7 +12,7 @@
 /* sizeof(swx_plugin_t) for each minor of ABI major 1. */
 static const uint32_t plugin_size_by_minor[] = {
     [0] = offsetof(swx_plugin_t, on_worker_exit),
-    [1] = sizeof(swx_plugin_t),
+    [1] = offsetof(swx_plugin_t, on_task),
     [2] = sizeof(swx_plugin_t),
 };
 

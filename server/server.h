@@ -6,8 +6,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "atomics.h"
 #include "config.h"
 #include "shm.h"
+#include "table.h"
 #include "swx_plugin.h"
 
 /* A worker's exit status when a plugin refused to start (back-off applies). */
@@ -24,7 +26,53 @@ typedef struct server {
     gid_t gid;
     pid_t master_pid;
     pid_t manager_pid;
+
+    int nprocs;           /* workers, then task workers, then "processes" */
+    int (*mbox_fds)[2];   /* [process id]: 0 read by it, 1 by the others */
+    int taskq_fds[2];     /* task_ipc_mode 3: the shared task queue */
+    table_t **tables;     /* [config table], in shared memory */
+    atomics_t *atomics;
 } server_t;
+
+/* The room for named counters (swx_atomic). */
+#define SERVER_ATOMICS 1024
+
+enum proc_kind {
+    PROC_WORKER,
+    PROC_TASK,
+    PROC_USER,
+};
+
+static inline int server_kind(const server_t *s, int id)
+{
+    if (id < s->cfg.worker_num)
+        return PROC_WORKER;
+    return id < s->cfg.worker_num + s->cfg.task_worker_num ? PROC_TASK
+                                                           : PROC_USER;
+}
+
+/* The config "processes" entry of user process id, and its index among
+ * that entry's count. */
+static inline int server_user_process(const server_t *s, int id, int *index)
+{
+    int n = id - s->cfg.worker_num - s->cfg.task_worker_num;
+    for (int i = 0; i < s->cfg.nprocesses; i++) {
+        if (n < s->cfg.processes[i].count) {
+            *index = n;
+            return i;
+        }
+        n -= s->cfg.processes[i].count;
+    }
+    return -1;
+}
+
+static inline int server_count_procs(const config_t *c)
+{
+    int n = c->worker_num + c->task_worker_num;
+    for (int i = 0; i < c->nprocesses; i++)
+        n += c->processes[i].count;
+    return n;
+}
 
 /* Signals the master passes on to the manager, and it to every worker. */
 #define SIGNAL_REOPEN (SIGRTMIN)
@@ -59,6 +107,14 @@ typedef struct worker_notice {
  * reports WORKER_RELEASED, finishes what it holds and exits.
  */
 void worker_run(server_t *srv, int id, int standby, int notify_fd)
+    __attribute__((noreturn));
+
+/* taskworker.c: a task worker (same standby/retire protocol). */
+void taskworker_run(server_t *srv, int id, int standby, int notify_fd)
+    __attribute__((noreturn));
+
+/* process.c: a plugin's own process ("processes" in the config). */
+void process_run(server_t *srv, int id, int notify_fd)
     __attribute__((noreturn));
 
 #endif

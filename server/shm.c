@@ -8,9 +8,9 @@
 
 #include "log.h"
 
-static size_t shm_size(int worker_num)
+static size_t shm_size(int nprocs)
 {
-    return sizeof(shm_t) + (size_t)worker_num * sizeof(shm_worker_t);
+    return sizeof(shm_t) + (size_t)nprocs * sizeof(shm_worker_t);
 }
 
 int shm_mutex_init(pthread_mutex_t *m)
@@ -29,17 +29,19 @@ int shm_mutex_init(pthread_mutex_t *m)
     return -rc;
 }
 
-shm_t *shm_create(int worker_num)
+shm_t *shm_create(int worker_num, int task_worker_num, int nprocs)
 {
-    void *p = mmap(NULL, shm_size(worker_num), PROT_READ | PROT_WRITE,
+    void *p = mmap(NULL, shm_size(nprocs), PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
-        log_error("mmap(%zu bytes, MAP_SHARED): %s", shm_size(worker_num),
+        log_error("mmap(%zu bytes, MAP_SHARED): %s", shm_size(nprocs),
                   strerror(errno));
         return NULL;
     }
     shm_t *shm = p; /* mmap memory is zeroed */
     shm->worker_num = worker_num;
+    shm->task_worker_num = task_worker_num;
+    shm->nprocs = nprocs;
     atomic_store(&shm->start_time, (uint64_t)time(NULL));
     return shm;
 }
@@ -47,5 +49,5 @@ shm_t *shm_create(int worker_num)
 void shm_destroy(shm_t *shm)
 {
     if (shm != NULL)
-        munmap(shm, shm_size(shm->worker_num));
+        munmap(shm, shm_size(shm->nprocs));
 }

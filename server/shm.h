@@ -24,8 +24,12 @@ typedef struct shm {
     _Atomic int stopping;      /* the master is shutting down */
     _Atomic uint64_t reload_count;    /* reloads completed */
     _Atomic uint64_t worker_restarts; /* workers that died abnormally */
+    _Atomic int64_t tasking_num;      /* tasks sent and not yet done */
+    _Atomic uint64_t task_queue_full; /* swx_task refused: queue full */
     int worker_num;
-    shm_worker_t workers[];
+    int task_worker_num;
+    int nprocs;                /* workers, task workers, user processes */
+    shm_worker_t workers[];    /* [nprocs], by process id */
 } shm_t;
 
 /* A mutex for memory shared by processes: process-shared and robust, so
@@ -33,7 +37,7 @@ typedef struct shm {
 int shm_mutex_init(pthread_mutex_t *m);
 
 /* An anonymous shared mapping; NULL (logged) on failure. */
-shm_t *shm_create(int worker_num);
+shm_t *shm_create(int worker_num, int task_worker_num, int nprocs);
 void shm_destroy(shm_t *shm);
 
 #endif

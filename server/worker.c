@@ -1,80 +1,57 @@
-/* worker.c: a worker process: loads the plugins afresh, then runs their
- * callbacks for the events the reactors send, and carries their replies back. */
+/* worker.c: a worker process: runs the plugins' callbacks for the events the
+ * reactors send, and carries their replies back. */
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
 #include "chan.h"
+#include "child.h"
 #include "log.h"
-#include "loop.h"
-#include "plugin.h"
 #include "plugin_io.h"
-#include "proctitle.h"
-#include "server.h"
 #include "session.h"
+#include "task.h"
 
 #define WORKER_CHAN_BATCH 32
 /* Incoming messages are bounded by what a reactor can frame. */
 #define WORKER_MAX_MSG (64 * 1024 * 1024)
 
-typedef struct worker {
-    int id;
-    server_t *srv;
-    loop_t *loop;
-    chan_t *chans;         /* [reactor] */
-    plugin_t *plugins;     /* [config plugin] */
-    int sigfd;
-    int notify_fd;         /* to the manager: worker_notice_t */
-    long requests;
-    int standby;           /* loaded, waiting for SIGUSR2 to serve */
-    int retiring;          /* SIGUSR1: stop reading, finish, exit */
-    int released;          /* retiring and no longer reading */
-    int draining;          /* SIGTERM: serve what was sent, then stop */
-    long long drain_deadline; /* ms */
-    long handled;          /* messages handled, all kinds */
-    int stopping;
-} worker_t;
+static chan_t *chans;   /* [reactor] */
+static long requests;
 
-static worker_t self;
-
-/* A channel is read unless the worker waits in standby or retires; a
- * retiring worker still reads the rest of a message it has begun. */
+/* A channel is read while the worker takes work; a retiring worker still
+ * reads the rest of a message it has begun. */
 static int worker_chan_events(const chan_t *ch)
 {
     int ev = chan_queued(ch) > 0 ? LOOP_WRITE : 0;
-    if (!self.standby && !self.stopping &&
-        (!self.retiring || chan_receiving(ch)))
+    if (child_taking_work() ||
+        (child.retiring && !child.stopping && chan_receiving(ch)))
         ev |= LOOP_READ;
     return ev;
 }
 
 static void worker_chan_update(chan_t *ch)
 {
-    loop_mod(self.loop, ch->fd, worker_chan_events(ch));
+    loop_mod(child.loop, ch->fd, worker_chan_events(ch));
 }
 
-static void worker_notify(int event)
+static void worker_update(void)
 {
-    worker_notice_t n = {self.id, event, (int32_t)getpid()};
-    if (write(self.notify_fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
-        log_error("cannot notify the manager: %s", strerror(errno));
+    for (int r = 0; r < child.srv->cfg.reactor_num; r++)
+        worker_chan_update(&chans[r]);
+    task_update();
 }
 
-static int api_send_msg(uint64_t session, int type, const void *data,
-                        size_t len)
+static int worker_send_msg(uint64_t session, int type, const void *data,
+                           size_t len)
 {
     int r = session_reactor(session);
-    if (session == 0 || r >= self.srv->cfg.reactor_num)
+    if (session == 0 || r >= child.srv->cfg.reactor_num)
         return -ENOTCONN;
-    chan_t *ch = &self.chans[r];
+    chan_t *ch = &chans[r];
     int rc = chan_send(ch, type, 0, session, data, len);
     worker_chan_update(ch);
     return rc;
@@ -82,23 +59,23 @@ static int api_send_msg(uint64_t session, int type, const void *data,
 
 static int worker_send(uint64_t session, const void *data, size_t len)
 {
-    if (len > self.srv->cfg.buffer_output_size)
+    if (len > child.srv->cfg.buffer_output_size)
         return -E2BIG;
-    return api_send_msg(session, CHAN_SEND, data, len);
+    return worker_send_msg(session, CHAN_SEND, data, len);
 }
 
 static int worker_close(uint64_t session)
 {
-    return api_send_msg(session, CHAN_CLOSE_REQ, NULL, 0);
+    return worker_send_msg(session, CHAN_CLOSE_REQ, NULL, 0);
 }
 
 static const api_ops_t worker_ops = {worker_send, worker_close};
 
 static const plugin_t *worker_plugin_for(int listener)
 {
-    if (listener < 0 || listener >= self.srv->cfg.nlisteners)
+    if (listener < 0 || listener >= child.srv->cfg.nlisteners)
         return NULL;
-    return &self.plugins[self.srv->cfg.listeners[listener].plugin];
+    return &child.plugins[child.srv->cfg.listeners[listener].plugin];
 }
 
 static void worker_handle(const chan_msg_t *m)
@@ -108,11 +85,11 @@ static void worker_handle(const chan_msg_t *m)
         log_warn("message for unknown listener %d dropped", m->listener);
         return;
     }
-    shm_worker_t *sw = &self.srv->shm->workers[self.id];
+    shm_worker_t *sw = &child.srv->shm->workers[child.id];
     atomic_store_explicit(&sw->busy, 1, memory_order_relaxed);
-    self.handled++;
+    child.handled++;
     if (m->type == CHAN_RECEIVE) {
-        self.requests++;
+        requests++;
         atomic_fetch_add_explicit(&sw->requests, 1, memory_order_relaxed);
         api_call(p, on_receive, m->session, m->data, m->len);
     } else if (m->type == CHAN_CONNECT && m->len == sizeof(swx_conninfo_t)) {
@@ -128,10 +105,10 @@ static void worker_handle(const chan_msg_t *m)
 
 static void worker_check_max_request(void)
 {
-    long max = self.srv->cfg.max_request;
-    if (max > 0 && self.requests >= max && !self.stopping) {
+    long max = child.srv->cfg.max_request;
+    if (max > 0 && requests >= max && !child.stopping) {
         log_info("max_request (%ld) reached; exiting", max);
-        self.stopping = 1;
+        child.stopping = 1;
     }
 }
 
@@ -149,7 +126,7 @@ static void chan_io(loop_t *loop, int fd, int events, void *arg)
         int rc = chan_recv(ch, &m);
         if (rc < 0) {
             log_error("channel fd %d: %s; exiting", ch->fd, strerror(-rc));
-            self.stopping = 1;
+            child.stopping = 1;
         }
         if (rc <= 0)
             break;
@@ -162,148 +139,47 @@ static void chan_io(loop_t *loop, int fd, int events, void *arg)
 /* Retiring: once no channel is mid-message, hand them to the successor. */
 static void worker_try_release(void)
 {
-    for (int r = 0; r < self.srv->cfg.reactor_num; r++)
-        if (chan_receiving(&self.chans[r]))
+    for (int r = 0; r < child.srv->cfg.reactor_num; r++)
+        if (chan_receiving(&chans[r]))
             return;
-    self.released = 1;
-    for (int r = 0; r < self.srv->cfg.reactor_num; r++)
-        worker_chan_update(&self.chans[r]);
-    worker_notify(WORKER_RELEASED);
-    log_debug("retiring: channels released after %ld requests",
-              self.requests);
-}
-
-static void worker_take_over(void)
-{
-    if (!self.standby)
-        return;
-    self.standby = 0;
-    log_debug("serving");
-    for (int r = 0; r < self.srv->cfg.reactor_num; r++)
-        worker_chan_update(&self.chans[r]);
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The master stopped reading clients before this: what is in the channels
- * is all there will be. Serve it, within max_wait_time. */
-static void worker_begin_drain(void)
-{
-    if (self.standby) {
-        self.stopping = 1;
-        return;
-    }
-    self.draining = 1;
-    long long budget = self.srv->cfg.max_wait_time * 1000LL - 250;
-    self.drain_deadline = now_ms() + (budget > 100 ? budget : 100);
+    child.released = 1;
+    worker_update();
+    child_notify(WORKER_RELEASED);
+    log_debug("retiring: channels released after %ld requests", requests);
 }
 
 static int worker_chans_idle(void)
 {
-    for (int r = 0; r < self.srv->cfg.reactor_num; r++)
-        if (chan_queued(&self.chans[r]) > 0 || chan_receiving(&self.chans[r]))
+    for (int r = 0; r < child.srv->cfg.reactor_num; r++)
+        if (chan_queued(&chans[r]) > 0 || chan_receiving(&chans[r]))
             return 0;
     return 1;
 }
 
-static void signal_io(loop_t *loop, int fd, int events, void *arg)
-{
-    (void)loop;
-    (void)events;
-    (void)arg;
-    struct signalfd_siginfo si;
-    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        if (si.ssi_signo == SIGTERM && !self.stopping && !self.draining) {
-            log_debug("SIGTERM: draining, then stopping");
-            worker_begin_drain();
-        } else if (si.ssi_signo == SIGUSR1 && !self.standby) {
-            self.retiring = 1;
-        } else if (si.ssi_signo == SIGUSR2) {
-            worker_take_over();
-        } else if ((int)si.ssi_signo == SIGNAL_REOPEN) {
-            log_reopen((uid_t)-1, (gid_t)-1);
-        }
-    }
-}
-
-/* Keep only this worker's ends of its channels. */
-static void worker_close_foreign_fds(void)
-{
-    server_t *s = self.srv;
-    for (int w = 0; w < s->cfg.worker_num; w++)
-        for (int r = 0; r < s->cfg.reactor_num; r++)
-            if (w != self.id)
-                close(s->chan_fds[server_chan(s, w, r)][1]);
-}
-
-static int worker_setup_signals(void)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGUSR2);
-    sigaddset(&set, SIGNAL_REOPEN);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    self.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (self.sigfd < 0) {
-        log_error("signalfd: %s", strerror(errno));
-        return -1;
-    }
-    return loop_add(self.loop, self.sigfd, LOOP_READ, signal_io, NULL);
-}
-
 static int worker_setup_chans(void)
 {
-    server_t *s = self.srv;
-    self.chans = calloc((size_t)s->cfg.reactor_num, sizeof(chan_t));
-    if (self.chans == NULL)
+    server_t *s = child.srv;
+    chans = calloc((size_t)s->cfg.reactor_num, sizeof(chan_t));
+    if (chans == NULL)
         return -1;
     for (int r = 0; r < s->cfg.reactor_num; r++) {
-        int fd = s->chan_fds[server_chan(s, self.id, r)][1];
-        if (chan_init(&self.chans[r], fd, WORKER_MAX_MSG) < 0 ||
-            loop_add(self.loop, fd, worker_chan_events(&self.chans[r]),
-                     chan_io, &self.chans[r]) < 0)
+        int fd = s->chan_fds[server_chan(s, child.id, r)][1];
+        if (chan_init(&chans[r], fd, WORKER_MAX_MSG) < 0 ||
+            loop_add(child.loop, fd, worker_chan_events(&chans[r]), chan_io,
+                     &chans[r]) < 0)
             return -1;
     }
     return 0;
 }
-
-/* dlopen every plugin now, in this process, so a rebuilt file is used. */
-static int worker_load_plugins(void)
-{
-    const config_t *cfg = &self.srv->cfg;
-    if (api_load_plugins(cfg, &self.plugins) < 0)
-        return -1;
-    for (int i = 0; i < cfg->nplugins; i++) {
-        const plugin_t *p = &self.plugins[i];
-        if (p->desc.on_worker_start == NULL)
-            continue;
-        const plugin_t *prev = api_enter(p);
-        int rc = p->desc.on_worker_start(self.id);
-        api_enter(prev);
-        if (rc != 0) {
-            log_error("plugin \"%s\": on_worker_start returned %d", p->name, rc);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 
 /* Write out queued replies before exiting, for up to max_wait_time. */
-static void worker_drain(void)
+static void worker_flush(void)
 {
-    long long deadline = now_ms() + self.srv->cfg.max_wait_time * 1000LL;
-    for (int r = 0; r < self.srv->cfg.reactor_num; r++) {
-        chan_t *ch = &self.chans[r];
+    long long deadline = child_now() + child.srv->cfg.max_wait_time * 1000LL;
+    for (int r = 0; r < child.srv->cfg.reactor_num; r++) {
+        chan_t *ch = &chans[r];
         while (chan_flush(ch) == -EAGAIN) {
-            long long left = deadline - now_ms();
+            long long left = deadline - child_now();
             if (left <= 0) {
                 log_warn("max_wait_time passed with %zu bytes of replies "
                          "unsent", chan_queued(ch));
@@ -315,28 +191,6 @@ static void worker_drain(void)
     }
 }
 
-static void worker_stop_plugins(void)
-{
-    for (int i = 0; i < self.srv->cfg.nplugins; i++)
-        api_call(&self.plugins[i], on_worker_stop, self.id);
-    worker_drain();
-    api_unload_plugins(&self.srv->cfg, self.plugins);
-    self.plugins = NULL;
-}
-
-__attribute__((noreturn)) static void worker_exit(int status)
-{
-    atomic_store(&self.srv->shm->workers[self.id].busy, 0);
-    if (self.chans != NULL)
-        for (int r = 0; r < self.srv->cfg.reactor_num; r++)
-            chan_free(&self.chans[r]);
-    free(self.chans);
-    pio_free();
-    loop_free(self.loop);
-    config_free(&self.srv->cfg);
-    exit(status);
-}
-
 /*
  * Reload: the channels are handed over; what the plugins still have in the
  * loop (timers, their own fds) runs on, with on_worker_exit after each
@@ -344,67 +198,72 @@ __attribute__((noreturn)) static void worker_exit(int status)
  */
 static void worker_wind_down(void)
 {
-    long long deadline = now_ms() + self.srv->cfg.max_wait_time * 1000LL - 250;
-    do {
-        for (int i = 0; i < self.srv->cfg.nplugins; i++)
-            api_call(&self.plugins[i], on_worker_exit, self.id);
-        if (pio_active() == 0 || self.stopping)
+    long long deadline =
+        child_now() + child.srv->cfg.max_wait_time * 1000LL - 250;
+    for (;;) {
+        for (int i = 0; i < child.srv->cfg.nplugins; i++)
+            api_call(&child.plugins[i], on_worker_exit, child.id);
+        if (pio_active() == 0 || child.stopping)
             return;
-        long long left = deadline - now_ms();
+        long long left = deadline - child_now();
         if (left <= 0) {
             log_warn("reload: %d timer(s) or fd(s) still active after "
                      "max_wait_time; exiting", pio_active());
             return;
         }
-        loop_run_once(self.loop, left < 100 ? (int)left : 100);
-    } while (1);
+        loop_run_once(child.loop, left < 100 ? (int)left : 100);
+    }
 }
 
 static void worker_loop(void)
 {
-    while (!self.stopping) {
-        long before = self.handled;
-        int rc = loop_run_once(self.loop, self.draining ? 100 : -1);
+    while (!child.stopping) {
+        long before = child.handled;
+        int rc = loop_run_once(child.loop, child.draining ? 100 : -1);
         if (rc < 0) {
             log_error("epoll_wait: %s", strerror(-rc));
             break;
         }
-        if (self.draining && ((self.handled == before && worker_chans_idle()) ||
-                              now_ms() >= self.drain_deadline))
-            self.stopping = 1;
-        if (self.retiring && !self.released && !self.stopping)
+        if (child.draining &&
+            ((child.handled == before && worker_chans_idle()) ||
+             child_now() >= child.drain_deadline))
+            child.stopping = 1;
+        if (child.retiring && !child.released && !child.stopping)
             worker_try_release();
-        if (self.released) {
+        if (child.released) {
             worker_wind_down();
-            self.stopping = 1;
+            child.stopping = 1;
         }
     }
 }
 
+static void worker_free_chans(void)
+{
+    for (int r = 0; chans != NULL && r < child.srv->cfg.reactor_num; r++)
+        chan_free(&chans[r]);
+    free(chans);
+    chans = NULL;
+}
+
 void worker_run(server_t *srv, int id, int standby, int notify_fd)
 {
-    self.id = id;
-    self.srv = srv;
-    self.standby = standby;
-    self.notify_fd = notify_fd;
-    log_set_role("worker %d", id);
-    proctitle_set("swx-server: worker %d", id);
-    worker_close_foreign_fds();
-    self.loop = loop_create();
-    pio_init(self.loop);
-    if (self.loop == NULL || worker_setup_signals() < 0 ||
+    child.update = worker_update;
+    if (child_init(srv, id, standby, notify_fd) < 0 ||
         worker_setup_chans() < 0)
-        worker_exit(1);
+        child_exit(1, 0);
     api_set_role(id, &worker_ops);
-    if (worker_load_plugins() < 0) {
-        api_unload_plugins(&srv->cfg, self.plugins);
-        worker_exit(WORKER_EXIT_START_FAILED);
+    if (child_load_plugins(1) < 0) {
+        worker_free_chans();
+        child_exit(WORKER_EXIT_START_FAILED, 0);
     }
     log_debug(standby ? "started in standby" : "started");
     if (standby)
-        worker_notify(WORKER_READY);
+        child_notify(WORKER_READY);
     worker_loop();
-    worker_stop_plugins();
-    log_debug("exiting after %ld requests", self.requests);
-    worker_exit(0);
+    for (int i = 0; i < srv->cfg.nplugins; i++)
+        api_call(&child.plugins[i], on_worker_stop, id);
+    worker_flush();
+    log_debug("exiting after %ld requests", requests);
+    worker_free_chans();
+    child_exit(0, 0);
 }

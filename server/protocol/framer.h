@@ -68,8 +68,7 @@ int framer_cfg_length(framer_cfg_t *cfg, char type, size_t length_offset,
  * it back with the same buffer front (more bytes appended) so the delimiter
  * search resumes where it stopped; it is reset to 0 whenever a message is
  * returned, matching a buffer whose front is then consumed (NULL: search
- * from the start every time). Raw mode
- * returns len (0 for an empty buffer).
+ * from the start every time). Raw mode returns len (0 when empty).
  */
 ssize_t framer_next(const framer_cfg_t *cfg, const char *data, size_t len,
                     size_t *scan);
