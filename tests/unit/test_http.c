@@ -378,6 +378,30 @@ START_TEST(smuggling_lines)
 }
 END_TEST
 
+/* Every byte in a field name and a method: accepted exactly when tchar. */
+START_TEST(token_chars_exhaustive)
+{
+    const char *tchars = "!#$%&'*+-.^_`|~0123456789"
+                         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    for (int c = 0; c < 256; c++) {
+        int ok = c != 0 && strchr(tchars, c) != NULL;
+        char s[64];
+        int n = snprintf(s, sizeof(s), "GET / HTTP/1.1\r\nHost: h\r\nX%cY: v\r\n\r\n", c);
+        s[26] = (char)c;  /* snprintf stops at NUL; put it back */
+        http_request_t r;
+        int rc = parse_n(s, (size_t)n, NULL, &r);
+        /* "X:Y: v" is the field X with value "Y: v". */
+        if (c != ':' && ok != (rc == n))
+            ck_abort_msg("field name byte %#x: %d", c, rc);
+        n = snprintf(s, sizeof(s), "G%cT / HTTP/1.1\r\nHost: h\r\n\r\n", c);
+        s[1] = (char)c;
+        rc = parse_n(s, (size_t)n, NULL, &r);
+        if (ok != (rc == n))
+            ck_abort_msg("method byte %#x: %d", c, rc);
+    }
+}
+END_TEST
+
 START_TEST(host_rules)
 {
     http_request_t r;
@@ -440,6 +464,30 @@ START_TEST(need_more)
     ck_assert_int_eq(http_parse_head(s, strlen(s), NULL, &r), (int)strlen(s));
     ck_assert_uint_eq(r.scan_line, 0);
     ck_assert_int_eq(http_parse_head(s, strlen(s), NULL, &r), (int)strlen(s));
+}
+END_TEST
+
+START_TEST(bad_scan_state_is_not_trusted)
+{
+    http_request_t r;
+    const char *s = "GET / HTTP/1.1\r\n" HOST "\r\n";
+    /* State past the data (another buffer's) is dropped, not followed. */
+    http_request_init(&r);
+    r.scan_line = 1000;
+    r.scan_lead = 10;
+    ck_assert_int_eq(http_parse_head(s, strlen(s), NULL, &r), (int)strlen(s));
+    /* State that skips a bare LF cannot smuggle it past the parser. */
+    const char *lf1 = "GET\n/ HTTP/1.1\r\n" HOST "\r\n";
+    http_request_init(&r);
+    r.scan_line = 5;
+    ck_assert_int_eq(http_parse_head(lf1, strlen(lf1), NULL, &r), -400);
+    const char *lf2 = "GET / HTTP/1.1\r\nX: a\nHost: h\r\n\r\n";
+    http_request_init(&r);
+    r.scan_line = 22;
+    ck_assert_int_eq(http_parse_head(lf2, strlen(lf2), NULL, &r), -400);
+    /* Absurd limits are clamped so the length still fits the int result. */
+    http_limits_t lim = {.max_head = SIZE_MAX, .max_uri = SIZE_MAX};
+    ck_assert_int_eq(parse_lim(s, &lim, &r), (int)strlen(s));
 }
 END_TEST
 
@@ -613,9 +661,11 @@ int main(void)
     tcase_add_test(head, leading_crlf_and_pipelining);
     tcase_add_test(head, smuggling_framing);
     tcase_add_test(head, smuggling_lines);
+    tcase_add_test(head, token_chars_exhaustive);
     tcase_add_test(head, host_rules);
     tcase_add_test(head, limits);
     tcase_add_test(head, need_more);
+    tcase_add_test(head, bad_scan_state_is_not_trusted);
     suite_add_tcase(s, head);
     TCase *chunked = tcase_create("chunked");
     tcase_add_test(chunked, chunked_good);

@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""make_corpus.py: regenerate the fuzz seed corpora in tests/fuzz/corpus/.
+
+Each seed starts with the control bytes its target reads (see the target's
+LLVMFuzzerTestOneInput) followed by protocol bytes. Run from anywhere:
+    python3 tests/fuzz/make_corpus.py
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TYPES = "cCsSnvlLNVqQ?"
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# ---- framer: [mode][a][loff][boff][max_lo][max_hi][eof bytes][stream] ----
+
+def ctl(mode, a, loff, boff, max_len):
+    m = max_len - 1
+    return bytes([mode, a, loff, boff, m & 0xff, m >> 8])
+
+
+def eof_seed(delim, max_len, stream):
+    return ctl(1, len(delim), 0, 0, max_len) + delim + stream
+
+
+def length_seed(letter, loff, boff, max_len, stream):
+    return ctl(0, TYPES.index(letter), loff, boff, max_len) + stream
+
+
+PACK = {"c": "b", "C": "B", "s": "<h", "S": "<H", "n": ">H", "v": "<H",
+        "l": "<i", "L": "<I", "N": ">I", "V": "<I", "q": "<q", "Q": "<Q"}
+
+
+def framer_corpus():
+    for i, delim in enumerate([b"\n", b"\r\n", b"aab", b"\r\n\r\n", b"abcab",
+                               b"xxxxxy", b"EOF_EOF", b"12341235"]):
+        body = b"".join(delim[:-1] + b"z" + delim for _ in range(3))
+        write("framer", "eof_%d" % (i + 1), eof_seed(delim, 64, body + delim[:-1]))
+    write("framer", "eof_toolong", eof_seed(b"\r\n", 8, b"123456789\r\n"))
+    write("framer", "eof_exact_max", eof_seed(b"\r\n", 8, b"123456\r\nab\r\n"))
+    write("framer", "eof_len0", ctl(1, 0, 0, 0, 64) + b"abc")
+    write("framer", "eof_len9", ctl(1, 9, 0, 0, 64) + b"123456789abc")
+    for letter, fmt in PACK.items():
+        size = struct.calcsize(fmt)
+        msgs = b""
+        for n in (0, 3, 17):
+            msgs += b"H" + struct.pack(fmt, n) + b"x" * n
+        # [tag][length][body]; the file name keeps case apart
+        name = "len_" + ("u" + letter if letter.isupper() else letter)
+        write("framer", name, length_seed(letter, 1, 1 + size, 200, msgs))
+    # extra header fields between the length and the body
+    write("framer", "len_extra_fields",
+          length_seed("N", 1, 8, 100, b"T\0\0\0\x03fffxyzU\0\0\0\0ggg"))
+    write("framer", "len_negative", length_seed("l", 0, 4, 100, struct.pack("<i", -1)))
+    write("framer", "len_too_big", length_seed("N", 0, 4, 100, struct.pack(">I", 97)))
+    write("framer", "len_huge_q", length_seed("Q", 0, 0, 100, b"\xff" * 8))
+    write("framer", "len_self_short", length_seed("n", 0, 0, 100, b"\x00\x01a"))
+    write("framer", "len_whole_count", length_seed("n", 0, 0, 100, b"\x00\x04ab\x00\x02"))
+    write("framer", "len_bad_type", ctl(0, 12, 0, 4, 100) + b"abcd")
+    write("framer", "len_field_past_max", ctl(0, 8, 30, 4, 20) + b"abcd")
+
+
+# ---- http: [mode][knob][request bytes]; mode&1 small limits, mode&2 chunked ----
+
+H = b"Host: h\r\n"
+GOOD = {
+    "get": b"GET / HTTP/1.1\r\n" + H + b"\r\n",
+    "get_query": b"GET /p/a?x=1&y=2 HTTP/1.1\r\n" + H + b"Accept: */*\r\n\r\n",
+    "head_10": b"HEAD /i HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    "options_star": b"OPTIONS * HTTP/1.1\r\n" + H + b"\r\n",
+    "absolute": b"GET http://ex.com:81/a?b HTTP/1.1\r\n" + H + b"\r\n",
+    "post_cl": b"POST /f HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n\r\nhello",
+    "post_chunked": b"POST /c HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+                    b"5;ext=1\r\nhello\r\n0\r\nTrailer: v\r\n\r\n",
+    "expect": b"PUT /u HTTP/1.1\r\n" + H + b"Content-Length: 3\r\nExpect: 100-continue\r\n\r\n",
+    "upgrade": b"GET /ws HTTP/1.1\r\n" + H + b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    "pipelined": b"GET /1 HTTP/1.1\r\n" + H + b"\r\nPOST /2 HTTP/1.1\r\n" + H +
+                 b"Content-Length: 2\r\n\r\nokGET /3 HTTP/1.1\r\n" + H + b"\r\n",
+    "leading_crlf": b"\r\n\r\nGET / HTTP/1.1\r\n" + H + b"\r\n",
+    "close": b"GET / HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n",
+    "obs_text": b"GET / HTTP/1.1\r\n" + H + b"X-Name: caf\xc3\xa9\r\n\r\n",
+    "cl_dup_equal": b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+}
+BAD = {
+    "cl_te": b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "te_cl": b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n",
+    "cl_dup_diff": b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 1\r\nContent-Length: 2\r\n\r\n",
+    "cl_sign": b"POST / HTTP/1.1\r\n" + H + b"Content-Length: +1\r\n\r\n",
+    "cl_overflow": b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 99999999999999999999\r\n\r\n",
+    "te_gzip_chunked": b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip, chunked\r\n\r\n",
+    "te_chunked_gzip": b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked, gzip\r\n\r\n",
+    "te_double": b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "te_http10": b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "obs_fold": b"GET / HTTP/1.1\r\n" + H + b"X: a\r\n b\r\n\r\n",
+    "bare_lf": b"GET / HTTP/1.1\n" + H + b"\n",
+    "space_colon": b"GET / HTTP/1.1\r\n" + H + b"Transfer-Encoding : chunked\r\n\r\n",
+    "bad_name": b"GET / HTTP/1.1\r\n" + H + b"X(: a\r\n\r\n",
+    "ctl_value": b"GET / HTTP/1.1\r\n" + H + b"X: a\x01b\r\n\r\n",
+    "bad_method": b"G(T / HTTP/1.1\r\n" + H + b"\r\n",
+    "http2": b"GET / HTTP/2.0\r\n" + H + b"\r\n",
+    "no_host": b"GET / HTTP/1.1\r\n\r\n",
+    "two_hosts": b"GET / HTTP/1.1\r\n" + H + H + b"\r\n",
+    "userinfo": b"GET http://u@h/ HTTP/1.1\r\n" + H + b"\r\n",
+    "long_uri": b"GET /" + b"a" * 200 + b" HTTP/1.1\r\n" + H + b"\r\n",
+}
+CHUNKED = {
+    "simple": b"5\r\nhello\r\n0\r\n\r\n",
+    "many": b"3\r\nabc\r\nA\r\n0123456789\r\nb;x=\"q\"\r\nABCDEFGHIJK\r\n0\r\n\r\nGET",
+    "trailers": b"2\r\nok\r\n0\r\nX-Sum: 1\r\nX-Other:\tv\r\n\r\n",
+    "bws_ext": b"3 ;x\r\nabc\r\n0\t;y\r\n\r\n",
+    "bad_size": b"5x\r\nhello\r\n0\r\n\r\n",
+    "overflow": b"fffffffffffffffff\r\n",
+    "too_big": b"1001\r\n",
+    "no_crlf": b"5\r\nhelloX0\r\n\r\n",
+    "bare_lf": b"5\nhello\n0\n\n",
+}
+
+
+def http_corpus():
+    for name, req in list(GOOD.items()) + list(BAD.items()):
+        write("http", name, bytes([0, 0]) + req)
+    write("http", "small_limits_get", bytes([1, 40]) + GOOD["get_query"])
+    write("http", "small_limits_many", bytes([1, 2]) + GOOD["upgrade"])
+    for name, body in CHUNKED.items():
+        write("http", "chunked_" + name, bytes([2, 0]) + body)
+
+
+# ---- ws: [mode][cut][frames]; mode&7 picks max_payload, mode&0x80 base64 ----
+
+def frame(b0, payload, mask=b"\x37\xfa\x21\x3d", form=None, masked=True):
+    n = len(payload)
+    form = form or (7 if n < 126 else 16 if n < 65536 else 64)
+    mbit = 0x80 if masked else 0
+    if form == 7:
+        head = bytes([b0, mbit | n])
+    elif form == 16:
+        head = bytes([b0, mbit | 126]) + struct.pack(">H", n)
+    else:
+        head = bytes([b0, mbit | 127]) + struct.pack(">Q", n)
+    body = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+    return head + (mask if masked else b"") + body
+
+
+def ws_corpus():
+    m = 6  # max_payload 1 MiB
+    write("ws", "text", bytes([m, 3]) + frame(0x81, b"Hello"))
+    write("ws", "binary_16", bytes([m, 100]) + frame(0x82, bytes(range(256)) * 2))
+    write("ws", "binary_64", bytes([m, 7]) + frame(0x82, b"abc", form=64))
+    write("ws", "fragmented", bytes([m, 1]) + frame(0x01, b"h\xc3") + frame(0x89, b"ping") +
+          frame(0x00, b"\xa9llo \xe2\x82") + frame(0x80, b"\xac!"))
+    write("ws", "close_reason", bytes([m, 2]) + frame(0x88, b"\x03\xe8bye"))
+    write("ws", "close_empty", bytes([m, 0]) + frame(0x88, b""))
+    write("ws", "close_bad_code", bytes([m, 0]) + frame(0x88, b"\x03\xed"))
+    write("ws", "close_bad_utf8", bytes([m, 0]) + frame(0x88, b"\x03\xe8\xed\xa0\x80"))
+    write("ws", "pong", bytes([m, 0]) + frame(0x8a, b"x" * 125))
+    write("ws", "rsv1", bytes([m, 0]) + frame(0xc1, b"x"))
+    write("ws", "opcode3", bytes([m, 0]) + frame(0x83, b"x"))
+    write("ws", "ping_frag", bytes([m, 0]) + frame(0x09, b"x"))
+    write("ws", "ping_long", bytes([m, 0]) + frame(0x89, b"x" * 126))
+    write("ws", "unmasked", bytes([m, 0]) + frame(0x81, b"x", masked=False))
+    write("ws", "len_msb", bytes([m, 0]) + bytes([0x82, 0xff, 0x80]) + b"\0" * 11)
+    write("ws", "too_big", bytes([2, 0]) + frame(0x82, b"x" * 126))
+    write("ws", "cont_first", bytes([m, 0]) + frame(0x80, b"x"))
+    write("ws", "text_in_frag", bytes([m, 0]) + frame(0x01, b"a") + frame(0x81, b"b"))
+    write("ws", "bad_utf8_text", bytes([m, 4]) + frame(0x81, b"ab\xc0\xafcd"))
+    write("ws", "utf8_4byte", bytes([m, 2]) + frame(0x81, b"\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf"))
+    write("ws", "b64_key", bytes([0x80, 0]) + b"dGhlIHNhbXBsZSBub25jZQ==")
+    write("ws", "b64_noncanon", bytes([0x80, 0]) + b"dGhlIHNhbXBsZSBub25jZR==")
+    write("ws", "b64_foobar", bytes([0x80, 3]) + b"Zm9vYmFy")
+    write("ws", "utf8_mixed", bytes([0x80, 5]) + b"caf\xc3\xa9 \xe2\x82\xac \xed\x9f\xbf")
+
+
+if __name__ == "__main__":
+    framer_corpus()
+    http_corpus()
+    ws_corpus()
