@@ -129,6 +129,23 @@ static int send_signal(const config_t *cfg, const char *name)
     return 0;
 }
 
+/* -t: what the tables and counters take, fixed at start. */
+static void print_shared_memory(const config_t *cfg)
+{
+    size_t total = atomics_size_for(SERVER_ATOMICS);
+    for (int i = 0; i < cfg->ntables; i++) {
+        const config_table_t *t = &cfg->tables[i];
+        table_column_t cols[TABLE_MAX_COLUMNS];
+        server_table_columns(t, cols);
+        size_t n = table_size_for(cols, t->ncolumns, (uint32_t)t->size);
+        printf("swx-server: table \"%s\": %d rows, %zu bytes of shared "
+               "memory\n", t->name, t->size, n);
+        total += n;
+    }
+    printf("swx-server: shared memory for tables and counters: %zu bytes\n",
+           total);
+}
+
 int main(int argc, char **argv)
 {
     options_t opt = {0};
@@ -171,6 +188,7 @@ int main(int argc, char **argv)
         printf("swx-server: %s: configuration ok (%d plugin(s) loaded, %d "
                "listener(s))\n", srv.cfg.path, srv.cfg.nplugins,
                srv.cfg.nlisteners);
+        print_shared_memory(&srv.cfg);
         config_free(&srv.cfg);
         return 0;
     }

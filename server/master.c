@@ -241,10 +241,7 @@ static int master_make_shared(server_t *s)
     for (int i = 0; i < s->cfg.ntables; i++) {
         const config_table_t *t = &s->cfg.tables[i];
         table_column_t cols[TABLE_MAX_COLUMNS];
-        for (int j = 0; j < t->ncolumns; j++)
-            cols[j] = (table_column_t){t->columns[j].name,
-                                       (table_type_t)(t->columns[j].type + 1),
-                                       (uint32_t)t->columns[j].size};
+        server_table_columns(t, cols);
         if (table_create(&s->tables[i], cols, t->ncolumns,
                          (uint32_t)t->size) < 0) {
             log_error("%s: tables[%d]: cannot create table \"%s\"",

@@ -66,6 +66,16 @@ static inline int server_user_process(const server_t *s, int id, int *index)
     return -1;
 }
 
+/* A config table's columns as table_create takes them (ncolumns <= 64). */
+static inline void server_table_columns(const config_table_t *t,
+                                        table_column_t *cols)
+{
+    for (int j = 0; j < t->ncolumns; j++)
+        cols[j] = (table_column_t){t->columns[j].name,
+                                   (table_type_t)(t->columns[j].type + 1),
+                                   (uint32_t)t->columns[j].size};
+}
+
 static inline int server_count_procs(const config_t *c)
 {
     int n = c->worker_num + c->task_worker_num;
