@@ -86,7 +86,9 @@ static const char *const log_levels[] = {
 };
 
 /* Indexed by enum config_listener_type. */
-static const char *const listener_types[] = { "tcp", "tcp6", NULL };
+static const char *const listener_types[] = {
+    "tcp", "tcp6", "udp", "udp6", "unix", "unix_dgram", NULL,
+};
 
 #define SRV(m) offsetof(config_t, m)
 #define PLG(m) offsetof(config_plugin_t, m)
@@ -147,9 +149,22 @@ static const cfg_field_t plugin_fields[] = {
 static const cfg_field_t listener_fields[] = {
     { "type", CFG_ENUM, 0, 0, 0, LISTENER_TCP, LSN(type), listener_types, NULL },
     { "host", CFG_STRING, 0, 0, 0, 0, LSN(host), NULL, NULL },
-    { "port", CFG_INT, CFG_REQUIRED, 1, 65535, 0, LSN(port), NULL, NULL },
+    { "port", CFG_INT, 0, 1, 65535, 0, LSN(port), NULL, NULL },
+    { "path", CFG_STRING, 0, 0, 0, 0, LSN(path), NULL, NULL },
     { "plugin", CFG_CUSTOM, CFG_REQUIRED, 0, 0, 0, LSN(plugin), NULL,
       parse_plugin_ref },
+    { "open_eof_split", CFG_BOOL, 0, 0, 0, 0, LSN(open_eof_split), NULL, NULL },
+    { "package_eof", CFG_STRING, 0, 0, 0, 0, LSN(package_eof), NULL, NULL },
+    { "open_length_check", CFG_BOOL, 0, 0, 0, 0, LSN(open_length_check), NULL,
+      NULL },
+    { "package_length_type", CFG_STRING, 0, 0, 0, 0, LSN(package_length_type),
+      NULL, NULL },
+    { "package_length_offset", CFG_INT, 0, 0, 65535, 0,
+      LSN(package_length_offset), NULL, NULL },
+    { "package_body_offset", CFG_INT, 0, 0, 65535, 0, LSN(package_body_offset),
+      NULL, NULL },
+    { "package_max_length", CFG_SIZE, 0, 1, 1073741824, FRAMER_DEFAULT_MAX_LENGTH,
+      LSN(package_max_length), NULL, NULL },
 };
 
 /* ---- messages ---- */
@@ -549,7 +564,10 @@ static int parse_plugin_ref(cfg_ctx_t *ctx, const char *path, json_t *v,
 
 static int listener_family(const config_listener_t *l)
 {
-    return l->type == LISTENER_TCP6 ? AF_INET6 : AF_INET;
+    if (l->type == LISTENER_UNIX || l->type == LISTENER_UNIX_DGRAM)
+        return AF_UNIX;
+    return l->type == LISTENER_TCP6 || l->type == LISTENER_UDP6 ? AF_INET6
+                                                                : AF_INET;
 }
 
 /* Fills in the default host or checks the given one is numeric. */
@@ -560,7 +578,7 @@ static int listener_host(cfg_ctx_t *ctx, const char *path, json_t *obj,
     char sub[CFG_PATH_MAX];
 
     if (l->host == NULL) {
-        l->host = strdup(l->type == LISTENER_TCP6 ? "::1" : "127.0.0.1");
+        l->host = strdup(listener_family(l) == AF_INET6 ? "::1" : "127.0.0.1");
         return l->host != NULL ? 0 : cfg_oom(ctx);
     }
     if (inet_pton(listener_family(l), l->host, addr) == 1)
@@ -568,8 +586,78 @@ static int listener_host(cfg_ctx_t *ctx, const char *path, json_t *obj,
     path_key(sub, sizeof sub, path, "host");
     return cfg_expected(ctx, sub, json_object_get(obj, "host"),
                         "a numeric %s address for type \"%s\"",
-                        l->type == LISTENER_TCP6 ? "IPv6" : "IPv4",
+                        listener_family(l) == AF_INET6 ? "IPv6" : "IPv4",
                         listener_types[l->type]);
+}
+
+/* host and port for the inet types, path for the unix ones. */
+static int listener_address(cfg_ctx_t *ctx, const char *path, json_t *obj,
+                            config_listener_t *l)
+{
+    char sub[CFG_PATH_MAX];
+    if (listener_family(l) == AF_UNIX) {
+        const char *bad = l->host ? "host" : l->port ? "port" : NULL;
+        if (bad != NULL) {
+            path_key(sub, sizeof sub, path, bad);
+            return cfg_fail(ctx, sub, "not used by type \"%s\" (it takes "
+                            "\"path\")", listener_types[l->type]);
+        }
+        path_key(sub, sizeof sub, path, "path");
+        if (l->path == NULL)
+            return cfg_fail(ctx, sub, "required key is missing");
+        if (strlen(l->path) >= 108)
+            return cfg_expected(ctx, sub, json_object_get(obj, "path"),
+                                "a socket path shorter than 108 bytes");
+        return 0;
+    }
+    if (l->path != NULL) {
+        path_key(sub, sizeof sub, path, "path");
+        return cfg_fail(ctx, sub, "only the unix types take a path");
+    }
+    if (l->port == 0) {
+        path_key(sub, sizeof sub, path, "port");
+        return cfg_fail(ctx, sub, "required key is missing");
+    }
+    return listener_host(ctx, path, obj, l);
+}
+
+/* Swoole's open_eof_split / open_length_check, checked by the framer. */
+static int listener_framing(cfg_ctx_t *ctx, const char *path, json_t *obj,
+                            config_listener_t *l)
+{
+    char sub[CFG_PATH_MAX];
+    const char *err = NULL;
+    (void)obj;
+    if (l->open_eof_split && l->open_length_check)
+        return cfg_fail(ctx, path, "open_eof_split and open_length_check "
+                        "exclude each other");
+    if ((l->open_eof_split || l->open_length_check) &&
+        config_listener_is_dgram(l->type))
+        return cfg_fail(ctx, path, "a datagram listener has no stream to "
+                        "frame");
+    if (l->open_eof_split) {
+        path_key(sub, sizeof sub, path, "package_eof");
+        if (l->package_eof == NULL)
+            return cfg_fail(ctx, sub, "required with open_eof_split");
+        if (framer_cfg_eof(&l->framer, l->package_eof, strlen(l->package_eof),
+                           l->package_max_length, &err) < 0)
+            return cfg_fail(ctx, sub, "%s", err);
+    } else if (l->open_length_check) {
+        path_key(sub, sizeof sub, path, "package_length_type");
+        if (l->package_length_type == NULL ||
+            strlen(l->package_length_type) != 1)
+            return cfg_fail(ctx, sub, "required with open_length_check: one "
+                            "of Swoole's pack letters c C s S n N l L q Q");
+        if (framer_cfg_length(&l->framer, l->package_length_type[0],
+                              (size_t)l->package_length_offset,
+                              (size_t)l->package_body_offset,
+                              l->package_max_length, &err) < 0)
+            return cfg_fail(ctx, path, "%s", err);
+    } else {
+        framer_cfg_raw(&l->framer);
+        l->framer.package_max_length = l->package_max_length;
+    }
+    return 0;
 }
 
 /* Same type, port and address (compared as binary, so "::1" equals
@@ -582,6 +670,8 @@ static bool listener_same(const config_listener_t *a,
 
     if (a->type != b->type || a->port != b->port)
         return false;
+    if (listener_family(a) == AF_UNIX)
+        return strcmp(a->path, b->path) == 0;
     inet_pton(listener_family(a), a->host, x);
     inet_pton(listener_family(b), b->host, y);
     return memcmp(x, y, sizeof x) == 0;
@@ -594,10 +684,12 @@ static int check_listener_unique(cfg_ctx_t *ctx, const char *path, int i)
     for (int j = 0; j < i; j++) {
         if (listener_same(&ls[j], &ls[i]))
             return cfg_fail(ctx, path,
-                            "duplicate listener: type \"%s\", host \"%s\", port "
-                            "%d is already used by listeners[%d]",
-                            listener_types[ls[i].type], ls[i].host,
-                            ls[i].port, j);
+                            "duplicate listener: type \"%s\", %s \"%s\", "
+                            "port %d is already used by listeners[%d]",
+                            listener_types[ls[i].type],
+                            ls[i].path ? "path" : "host",
+                            ls[i].path ? ls[i].path : ls[i].host, ls[i].port,
+                            j);
     }
     return 0;
 }
@@ -611,7 +703,8 @@ static int parse_listener(cfg_ctx_t *ctx, const char *path, json_t *v, int i)
     apply_defaults(listener_fields, NELEM(listener_fields), l);
     if (fields_apply(ctx, path, v, listener_fields, NELEM(listener_fields),
                      l) < 0 ||
-        listener_host(ctx, path, v, l) < 0)
+        listener_address(ctx, path, v, l) < 0 ||
+        listener_framing(ctx, path, v, l) < 0)
         return -1;
     return check_listener_unique(ctx, path, i);
 }
@@ -1003,8 +1096,12 @@ void config_free(config_t *cfg)
         free(cfg->plugins[i].resolved);
         free(cfg->plugins[i].config_json);
     }
-    for (int i = 0; cfg->listeners != NULL && i < cfg->nlisteners; i++)
+    for (int i = 0; cfg->listeners != NULL && i < cfg->nlisteners; i++) {
         free(cfg->listeners[i].host);
+        free(cfg->listeners[i].path);
+        free(cfg->listeners[i].package_eof);
+        free(cfg->listeners[i].package_length_type);
+    }
     free(cfg->plugins);
     free(cfg->listeners);
     free(cfg->path);

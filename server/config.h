@@ -5,10 +5,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "protocol/framer.h"
+
 enum config_listener_type {
-    LISTENER_TCP = 0, /* IPv4 */
+    LISTENER_TCP = 0,        /* IPv4 */
     LISTENER_TCP6 = 1,
+    LISTENER_UDP = 2,
+    LISTENER_UDP6 = 3,
+    LISTENER_UNIX = 4,       /* a stream socket at path */
+    LISTENER_UNIX_DGRAM = 5,
 };
+
+/* Datagram listeners: no connections, on_packet and swx_sendto. */
+static inline int config_listener_is_dgram(int type)
+{
+    return type == LISTENER_UDP || type == LISTENER_UDP6 ||
+           type == LISTENER_UNIX_DGRAM;
+}
 
 typedef struct config_plugin {
     char *name;        /* unique among plugins */
@@ -19,9 +32,19 @@ typedef struct config_plugin {
 
 typedef struct config_listener {
     int type;          /* enum config_listener_type */
-    char *host;        /* numeric address */
-    int port;          /* 1..65535 */
+    char *host;        /* numeric address (inet types) */
+    int port;          /* 1..65535 (inet types) */
+    char *path;        /* unix types */
     int plugin;        /* index into config_t.plugins */
+    framer_cfg_t framer; /* how a stream is cut into messages */
+    /* As written, for building framer: */
+    int open_eof_split;
+    char *package_eof;
+    int open_length_check;
+    char *package_length_type;
+    int package_length_offset;
+    int package_body_offset;
+    size_t package_max_length;
 } config_listener_t;
 
 enum config_column_type {

@@ -497,7 +497,7 @@ START_TEST(test_unknown_listener_key)
 {
     assert_bad_listeners("[{'port': 1, 'plugin': 'echo', 'prot': 2}]",
                          "listeners[0].prot: unknown key; expected one of "
-                         "type, host, port, plugin",
+                         "type, host, port, path, plugin",
                          NULL);
 }
 END_TEST
@@ -642,10 +642,56 @@ END_TEST
 
 START_TEST(test_bad_listener_type)
 {
-    assert_bad_listeners("[{'type': 'udp', 'port': 1, 'plugin': 'echo'}]",
+    assert_bad_listeners("[{'type': 'sctp', 'port': 1, 'plugin': 'echo'}]",
                          "listeners[0].type: expected one of \"tcp\", \"tcp6\", "
-                         "found \"udp\"",
+                         "\"udp\", \"udp6\", \"unix\", \"unix_dgram\", "
+                         "found \"sctp\"",
                          NULL);
+}
+END_TEST
+
+START_TEST(test_listener_kinds)
+{
+    ck_assert_int_eq(parse("{" PLUGINS ", 'listeners': ["
+                           "{'type': 'udp', 'port': 9, 'plugin': 'echo'},"
+                           "{'type': 'unix', 'path': '/tmp/s', 'plugin': 'echo'},"
+                           "{'type': 'tcp', 'port': 9, 'plugin': 'echo', "
+                           "'open_eof_split': true, 'package_eof': '\\r\\n'},"
+                           "{'type': 'tcp', 'port': 10, 'plugin': 'echo', "
+                           "'open_length_check': true, "
+                           "'package_length_type': 'N', "
+                           "'package_length_offset': 0, "
+                           "'package_body_offset': 4}]}"), 0);
+    ck_assert_int_eq(cfg.listeners[0].type, LISTENER_UDP);
+    ck_assert_str_eq(cfg.listeners[1].path, "/tmp/s");
+    ck_assert_int_eq(cfg.listeners[2].framer.kind, FRAMER_EOF);
+    ck_assert_uint_eq(cfg.listeners[2].framer.package_eof_len, 2);
+    ck_assert_int_eq(cfg.listeners[3].framer.kind, FRAMER_LENGTH);
+    ck_assert_uint_eq(cfg.listeners[3].framer.package_max_length,
+                      FRAMER_DEFAULT_MAX_LENGTH);
+}
+END_TEST
+
+START_TEST(test_bad_listener_framing)
+{
+    assert_bad_listeners("[{'type': 'unix', 'plugin': 'echo'}]",
+                         "listeners[0].path", "required key is missing");
+    assert_bad_listeners("[{'type': 'unix', 'path': '/x', 'port': 3, "
+                         "'plugin': 'echo'}]", "listeners[0].port",
+                         "not used by type");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', "
+                         "'open_eof_split': true}]",
+                         "listeners[0].package_eof", "required");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', "
+                         "'open_eof_split': true, 'package_eof': '123456789'}]",
+                         "listeners[0].package_eof", NULL);
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', "
+                         "'open_length_check': true, "
+                         "'package_length_type': 'x'}]",
+                         "listeners[0]", NULL);
+    assert_bad_listeners("[{'type': 'udp', 'port': 3, 'plugin': 'echo', "
+                         "'open_eof_split': true, 'package_eof': 'x'}]",
+                         "listeners[0]", "datagram");
 }
 END_TEST
 
@@ -780,6 +826,8 @@ static Suite *config_suite(void)
     tcase_add_test(bad, test_integer_too_big_for_json);
     tcase_add_test(bad, test_bad_log_level);
     tcase_add_test(bad, test_bad_listener_type);
+    tcase_add_test(bad, test_bad_listener_framing);
+    tcase_add_test(good, test_listener_kinds);
     tcase_add_test(bad, test_undeclared_plugin);
     tcase_add_test(bad, test_duplicate_plugin);
     tcase_add_test(bad, test_duplicate_listener);
