@@ -87,6 +87,15 @@ typedef struct swx_atomic swx_atomic_t;
 #define SWX_TABLE_FLOAT 1
 #define SWX_TABLE_STRING 2
 
+/* The sender of a datagram (on_packet), and where swx_sendto answers. */
+typedef struct swx_peer {
+    int listener;          /* index into the config's "listeners" */
+    char addr[108];        /* numeric IP, or the socket path (unix_dgram) */
+    int port;              /* 0 for unix_dgram */
+    unsigned raw_len;      /* the address as the kernel gave it */
+    unsigned char raw[128];
+} swx_peer_t;
+
 struct swx_api;
 
 /*
@@ -143,6 +152,8 @@ typedef struct swx_plugin {
      * started; index counts 0 .. count-1 among those with this name. It
      * runs its loop (timers, events, messages) after this returns. */
     void (*on_process_start)(int worker_id, const char *name, int index);
+    /* A datagram on a udp, udp6 or unix_dgram listener (worker). */
+    void (*on_packet)(const swx_peer_t *peer, const void *data, size_t len);
 } swx_plugin_t;
 
 /*
@@ -204,6 +215,9 @@ typedef struct swx_api {
     int (*atomic_cmpset)(swx_atomic_t *a, int64_t expected, int64_t desired);
     int (*atomic_wait)(swx_atomic_t *a, int timeout_ms);
     int (*atomic_wakeup)(swx_atomic_t *a, int n);
+    int (*sendto)(const swx_peer_t *peer, const void *data, size_t len);
+    int (*bind)(uint64_t session, uint32_t uid);
+    int (*listener)(void);
 } swx_api_t;
 
 #ifndef SWX_SERVER_INTERNAL
@@ -319,6 +333,31 @@ static inline int swx_event_del(int fd)
 static inline int swx_event_defer(swx_defer_cb *cb, void *arg)
 {
     return swx_api_->event_defer(cb, arg);
+}
+
+/* ---- datagrams, listeners, dispatch ---- */
+
+/* Answer a datagram, straight from this worker (no reactor hop). 0, or
+ * -EINVAL (not a datagram peer), -EMSGSIZE, -EAGAIN, -errno of sendto. */
+static inline int swx_sendto(const swx_peer_t *peer, const void *data,
+                             size_t len)
+{
+    return swx_api_->sendto(peer, data, len);
+}
+
+/* dispatch_mode 5: from now on this connection's events go to worker
+ * uid % worker_num (Swoole's bind). 0, or -ENOTCONN, -ENOTSUP in another
+ * dispatch_mode. */
+static inline int swx_bind(uint64_t session, uint32_t uid)
+{
+    return swx_api_->bind(session, uid);
+}
+
+/* The listener (index into the config's "listeners") of the event being
+ * handled, or -1 outside an event callback. */
+static inline int swx_listener(void)
+{
+    return swx_api_->listener();
 }
 
 /* ---- tasks (worker -> task worker) ---- */

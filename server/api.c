@@ -41,6 +41,21 @@ static int api_close(uint64_t session)
     return role_ops ? role_ops->close(session) : -ENOTSUP;
 }
 
+static int api_sendto(const swx_peer_t *peer, const void *data, size_t len)
+{
+    return role_ops ? role_ops->sendto(peer, data, len) : -ENOTSUP;
+}
+
+static int api_bind(uint64_t session, uint32_t uid)
+{
+    return role_ops ? role_ops->bind(session, uid) : -ENOTSUP;
+}
+
+static int api_listener(void)
+{
+    return role_ops ? role_ops->listener() : -1;
+}
+
 static int api_worker_id(void)
 {
     return role_worker_id;
@@ -115,6 +130,9 @@ const swx_api_t server_api = {
     .atomic_cmpset = api_atomic_cmpset,
     .atomic_wait = api_atomic_wait,
     .atomic_wakeup = api_atomic_wakeup,
+    .sendto = api_sendto,
+    .bind = api_bind,
+    .listener = api_listener,
 };
 
 int api_load_plugins(const config_t *cfg, plugin_t **plugins)

@@ -10,6 +10,9 @@
 typedef struct api_ops {
     int (*send)(uint64_t session, const void *data, size_t len);
     int (*close)(uint64_t session);
+    int (*sendto)(const swx_peer_t *peer, const void *data, size_t len);
+    int (*bind)(uint64_t session, uint32_t uid);
+    int (*listener)(void);
 } api_ops_t;
 
 extern const swx_api_t server_api;

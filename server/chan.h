@@ -15,6 +15,8 @@ enum chan_type {
     CHAN_CLOSE,       /* reactor -> worker: the connection is gone */
     CHAN_SEND,        /* worker -> reactor: bytes for the client */
     CHAN_CLOSE_REQ,   /* worker -> reactor: close the connection */
+    CHAN_PACKET,      /* reactor -> worker: swx_peer_t, then a datagram */
+    CHAN_BIND,        /* worker -> reactor: uint32_t uid (dispatch_mode 5) */
     CHAN_TYPE_END
 };
 

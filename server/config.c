@@ -108,7 +108,7 @@ static const cfg_field_t server_fields[] = {
     { "reactor_num", CFG_INT, CFG_CPUS, 1, 256, 0, SRV(reactor_num), NULL, NULL },
     { "worker_num", CFG_INT, CFG_CPUS, 1, 1024, 0, SRV(worker_num), NULL, NULL },
     { "max_request", CFG_LONG, 0, 0, INT32_MAX, 0, SRV(max_request), NULL, NULL },
-    { "dispatch_mode", CFG_INT, 0, 1, 3, 2, SRV(dispatch_mode), NULL, NULL },
+    { "dispatch_mode", CFG_INT, 0, 1, 5, 2, SRV(dispatch_mode), NULL, NULL },
     { "backlog", CFG_INT, 0, 1, 65535, 511, SRV(backlog), NULL, NULL },
     { "max_conn", CFG_INT, 0, 1, 1000000, 10000, SRV(max_conn), NULL, NULL },
     { "buffer_output_size", CFG_SIZE, 0, 4096, 1073741824, 2097152,

@@ -7,13 +7,20 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static socklen_t listener_addr(const config_listener_t *l,
                                struct sockaddr_storage *ss)
 {
     memset(ss, 0, sizeof(*ss));
-    if (l->type == LISTENER_TCP6) {
+    if (l->path != NULL) {
+        struct sockaddr_un *u = (struct sockaddr_un *)ss;
+        u->sun_family = AF_UNIX;
+        snprintf(u->sun_path, sizeof(u->sun_path), "%s", l->path);
+        return sizeof(*u);
+    }
+    if (l->type == LISTENER_TCP6 || l->type == LISTENER_UDP6) {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
         a->sin6_family = AF_INET6;
         a->sin6_port = htons((uint16_t)l->port);
@@ -27,41 +34,68 @@ static socklen_t listener_addr(const config_listener_t *l,
     return sizeof(*a);
 }
 
+/* SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY as they apply; NULL or the
+ * option that failed. */
+static const char *listener_options(const config_t *cfg,
+                                    const config_listener_t *l, int fd,
+                                    int family)
+{
+    int one = 1;
+    if (family == AF_UNIX)
+        return NULL;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+        return "setsockopt(SO_REUSEADDR)";
+    if (cfg->enable_reuse_port &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+        return "setsockopt(SO_REUSEPORT)";
+    if (family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+        return "setsockopt(IPV6_V6ONLY)";
+    (void)l;
+    return NULL;
+}
+
+static void listener_fail(const config_t *cfg, int index, const char *what,
+                          char *err, size_t errlen)
+{
+    const config_listener_t *l = &cfg->listeners[index];
+    int e = errno;
+    if (l->path != NULL)
+        snprintf(err, errlen, "%s: listeners[%d].path: %s %s: %s", cfg->path,
+                 index, what, l->path, strerror(e));
+    else
+        snprintf(err, errlen, "%s: listeners[%d].port: %s %s%s%s:%d: %s",
+                 cfg->path, index, what, strchr(l->host, ':') ? "[" : "",
+                 l->host, strchr(l->host, ':') ? "]" : "", l->port,
+                 strerror(e));
+}
+
 int listener_open(const config_t *cfg, int index, char *err, size_t errlen)
 {
     const config_listener_t *l = &cfg->listeners[index];
+    int dgram = config_listener_is_dgram(l->type);
     struct sockaddr_storage ss;
     socklen_t slen = listener_addr(l, &ss);
     const char *what = "socket";
-    int one = 1;
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(ss.ss_family,
+                    (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK |
+                        SOCK_CLOEXEC,
+                    0);
     if (fd < 0)
         goto fail;
-    what = "setsockopt(SO_REUSEADDR)";
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+    if ((what = listener_options(cfg, l, fd, ss.ss_family)) != NULL)
         goto fail;
-    what = "setsockopt(SO_REUSEPORT)";
-    if (cfg->enable_reuse_port &&
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
-        goto fail;
-    if (ss.ss_family == AF_INET6) {
-        what = "setsockopt(IPV6_V6ONLY)";
-        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-            goto fail;
-    }
+    if (l->path != NULL)
+        unlink(l->path); /* a socket file left by an earlier run */
     what = "bind";
     if (bind(fd, (struct sockaddr *)&ss, slen) < 0)
         goto fail;
     what = "listen";
-    if (listen(fd, cfg->backlog) < 0)
+    if (!dgram && listen(fd, cfg->backlog) < 0)
         goto fail;
     return fd;
-fail:;
-    int e = errno;
-    snprintf(err, errlen, "%s: listeners[%d].port: %s %s%s%s:%d: %s",
-             cfg->path, index, what, l->type == LISTENER_TCP6 ? "[" : "",
-             l->host, l->type == LISTENER_TCP6 ? "]" : "", l->port,
-             strerror(e));
+fail:
+    listener_fail(cfg, index, what, err, errlen);
     if (fd >= 0)
         close(fd);
     return -1;

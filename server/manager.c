@@ -610,8 +610,10 @@ static void manager_loop(void)
 
 static void manager_close_master_fds(void)
 {
+    /* Workers answer datagrams on the listening socket itself. */
     for (int i = 0; i < srv->cfg.nlisteners; i++)
-        close(srv->listen_fds[i]);
+        if (!config_listener_is_dgram(srv->cfg.listeners[i].type))
+            close(srv->listen_fds[i]);
     if (srv->admin_fd >= 0)
         close(srv->admin_fd);
     int n = srv->cfg.worker_num * srv->cfg.reactor_num;

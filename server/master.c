@@ -50,15 +50,22 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void master_close_listeners(void)
+/* Stream listeners close when the stop begins (the port is free at once);
+ * datagram ones, read by the reactors, once those have stopped (all). */
+static void master_close_listeners(int all)
 {
     server_t *s = m.srv;
     for (int i = 0; i < s->cfg.nlisteners; i++) {
-        if (s->listen_fds[i] < 0)
+        const config_listener_t *l = &s->cfg.listeners[i];
+        if (s->listen_fds[i] < 0 ||
+            (!all && config_listener_is_dgram(l->type)))
             continue;
-        loop_del(m.loop, s->listen_fds[i]);
+        if (!config_listener_is_dgram(l->type))
+            loop_del(m.loop, s->listen_fds[i]);
         close(s->listen_fds[i]);
         s->listen_fds[i] = -1;
+        if (l->path != NULL)
+            unlink(l->path);
     }
 }
 
@@ -69,7 +76,7 @@ static void master_begin_stop(const char *why)
     m.stopping = 1;
     atomic_store(&m.srv->shm->stopping, 1);
     log_info("%s: stopping", why);
-    master_close_listeners();
+    master_close_listeners(0);
     reactor_quiesce_all();
     m.deadline = now_ms() + (m.srv->cfg.max_wait_time + 2) * 1000LL;
     if (m.manager_alive && kill(m.srv->manager_pid, SIGTERM) < 0)
@@ -82,7 +89,8 @@ static void master_pause_accept(int listener)
     log_error("accept4 on listeners[%d]: %s; not accepting for 100 ms",
               listener, strerror(errno));
     for (int i = 0; i < m.srv->cfg.nlisteners; i++)
-        loop_mod(m.loop, m.srv->listen_fds[i], 0);
+        if (!config_listener_is_dgram(m.srv->cfg.listeners[i].type))
+            loop_mod(m.loop, m.srv->listen_fds[i], 0);
     m.accept_resume = now_ms() + 100;
 }
 
@@ -90,7 +98,8 @@ static void master_resume_accept(void)
 {
     m.accept_resume = 0;
     for (int i = 0; i < m.srv->cfg.nlisteners; i++)
-        if (m.srv->listen_fds[i] >= 0)
+        if (m.srv->listen_fds[i] >= 0 &&
+            !config_listener_is_dgram(m.srv->cfg.listeners[i].type))
             loop_mod(m.loop, m.srv->listen_fds[i], LOOP_READ);
 }
 
@@ -288,7 +297,8 @@ static int master_watch(server_t *s, const sigset_t *set)
     if (loop_add(m.loop, m.sigfd, LOOP_READ, master_signal, NULL) < 0)
         return -1;
     for (int i = 0; i < s->cfg.nlisteners; i++)
-        if (loop_add(m.loop, s->listen_fds[i], LOOP_READ, master_accept,
+        if (!config_listener_is_dgram(s->cfg.listeners[i].type) &&
+            loop_add(m.loop, s->listen_fds[i], LOOP_READ, master_accept,
                      (void *)(intptr_t)i) < 0)
             return -1;
     return 0;
@@ -424,7 +434,7 @@ static void master_cleanup(server_t *s)
     api_unload_plugins(&s->cfg, m.plugins);
     m.plugins = NULL;
     reactor_stop_all();
-    master_close_listeners();
+    master_close_listeners(1);
     if (s->admin_fd >= 0)
         admin_stop(&s->cfg);
     loop_free(m.loop);

@@ -4,15 +4,19 @@
 #include "reactor.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +24,7 @@
 #include "chan.h"
 #include "log.h"
 #include "loop.h"
+#include "protocol/framer.h"
 #include "session.h"
 
 #define REACTOR_READ_SIZE (64 * 1024)
@@ -27,6 +32,7 @@
 #define REACTOR_CHAN_HIGH (4 * 1024 * 1024)
 #define REACTOR_CHAN_BATCH 64
 #define REACTOR_STOP_FLUSH_MS 2000
+#define REACTOR_DGRAM_MAX 65536
 
 typedef struct conn {
     int fd;
@@ -34,6 +40,9 @@ typedef struct conn {
     int worker;          /* dispatch_mode 2: every event goes here */
     uint64_t session;
     long long last_recv;  /* ms, for heartbeat_idle_time */
+    buf_t in;             /* framed listeners: bytes of an unfinished message */
+    size_t scan;          /* the framer's place in `in` */
+    char peer[56];        /* "address:port", for log lines */
     buf_t out;
     unsigned closing : 1; /* close once out is written */
     unsigned paused : 1;  /* not reading: a worker channel is backed up */
@@ -54,6 +63,7 @@ typedef struct reactor {
     int stopping;
     long long next_heartbeat; /* ms; 0 when heartbeats are off */
     char *rbuf;
+    char *dbuf;          /* swx_peer_t + a datagram */
 } reactor_t;
 
 typedef struct handover {
@@ -117,12 +127,19 @@ static void reactor_to_worker(reactor_t *r, conn_t *c, int w, int type,
     }
 }
 
-static int reactor_pick_worker(reactor_t *r, const conn_t *c)
+/* Connect and close events only make sense when one worker sees them all:
+ * the fixed modes 2 (fd), 4 (client IP) and 5 (uid). */
+static int reactor_conn_events(const reactor_t *r)
+{
+    int mode = r->srv->cfg.dispatch_mode;
+    return mode == 2 || mode == 4 || mode == 5;
+}
+
+/* dispatch_mode 1 (the next worker) or 3 (an idle one). */
+static int reactor_pick_free(reactor_t *r)
 {
     const server_t *s = r->srv;
     int n = s->cfg.worker_num;
-    if (s->cfg.dispatch_mode == 2)
-        return c->worker;
     if (s->cfg.dispatch_mode == 3) {
         for (int i = 0; i < n; i++) {
             int w = (int)((r->rr + (unsigned)i) % (unsigned)n);
@@ -137,10 +154,47 @@ static int reactor_pick_worker(reactor_t *r, const conn_t *c)
     return (int)(r->rr++ % (unsigned)n);
 }
 
-/* Connect and close events only make sense when one worker sees them all. */
-static int reactor_conn_events(const reactor_t *r)
+static int reactor_pick_worker(reactor_t *r, const conn_t *c)
 {
-    return r->srv->cfg.dispatch_mode == 2;
+    return reactor_conn_events(r) ? c->worker : reactor_pick_free(r);
+}
+
+static void conn_dispatch(reactor_t *r, conn_t *c, const char *data,
+                          size_t len)
+{
+    int w = reactor_pick_worker(r, c);
+    atomic_fetch_add_explicit(&r->srv->shm->dispatch_count, 1,
+                              memory_order_relaxed);
+    reactor_to_worker(r, c, w, CHAN_RECEIVE, data, len);
+}
+
+/* Cut whole messages out of what the connection sent (open_eof_split,
+ * open_length_check); 0, or -1 when it sent what may not be framed. */
+static int conn_frame(reactor_t *r, conn_t *c, const char *data, size_t len)
+{
+    const framer_cfg_t *f = &r->srv->cfg.listeners[c->listener].framer;
+    if (buf_append(&c->in, data, len) < 0) {
+        reactor_close(r, c, "out of memory for the input buffer");
+        return -1;
+    }
+    for (;;) {
+        ssize_t n = framer_next(f, buf_head(&c->in), buf_pending(&c->in),
+                                &c->scan);
+        if (n == 0)
+            return 0;
+        if (n < 0) {
+            log_warn("session %llu (peer %s): %s: %zu bytes buffered, "
+                     "package_max_length %zu; closing",
+                     (unsigned long long)c->session, c->peer,
+                     n == -EMSGSIZE ? "message too large"
+                                    : "invalid length field",
+                     buf_pending(&c->in), f->package_max_length);
+            reactor_close(r, c, NULL);
+            return -1;
+        }
+        conn_dispatch(r, c, buf_head(&c->in), (size_t)n);
+        buf_consume(&c->in, (size_t)n);
+    }
 }
 
 static void conn_readable(reactor_t *r, conn_t *c)
@@ -152,10 +206,10 @@ static void conn_readable(reactor_t *r, conn_t *c)
     if (n > 0) {
         if (r->next_heartbeat > 0)
             c->last_recv = now_ms();
-        int w = reactor_pick_worker(r, c);
-        atomic_fetch_add_explicit(&r->srv->shm->dispatch_count, 1,
-                                  memory_order_relaxed);
-        reactor_to_worker(r, c, w, CHAN_RECEIVE, r->rbuf, (size_t)n);
+        if (r->srv->cfg.listeners[c->listener].framer.kind == FRAMER_RAW)
+            conn_dispatch(r, c, r->rbuf, (size_t)n);
+        else
+            conn_frame(r, c, r->rbuf, (size_t)n);
     } else if (n == 0) {
         reactor_close(r, c, NULL);
     } else if (errno != EAGAIN) {
@@ -247,6 +301,10 @@ static void reactor_deliver(reactor_t *r, const chan_msg_t *m)
     } else if (m->type == CHAN_CLOSE_REQ) {
         c->closing = 1;
         conn_flush(r, c);
+    } else if (m->type == CHAN_BIND && m->len == sizeof(uint32_t)) {
+        uint32_t uid;
+        memcpy(&uid, m->data, sizeof(uid));
+        c->worker = (int)(uid % (uint32_t)r->srv->cfg.worker_num);
     } else {
         log_warn("channel: unexpected message type %d from a worker", m->type);
     }
@@ -306,9 +364,12 @@ static void conn_info(const conn_t *c, const config_t *cfg, swx_conninfo_t *ci)
     memset(ci, 0, sizeof(*ci));
     ci->listener = c->listener;
     ci->server_port = cfg->listeners[c->listener].port;
+    ci->peer_port = 0;
     if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
         return;
-    if (ss.ss_family == AF_INET6) {
+    if (ss.ss_family == AF_UNIX) {
+        snprintf(ci->peer_addr, sizeof(ci->peer_addr), "unix");
+    } else if (ss.ss_family == AF_INET6) {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
         inet_ntop(AF_INET6, &a->sin6_addr, ci->peer_addr, sizeof(ci->peer_addr));
         ci->peer_port = ntohs(a->sin6_port);
@@ -317,6 +378,15 @@ static void conn_info(const conn_t *c, const config_t *cfg, swx_conninfo_t *ci)
         inet_ntop(AF_INET, &a->sin_addr, ci->peer_addr, sizeof(ci->peer_addr));
         ci->peer_port = ntohs(a->sin_port);
     }
+}
+
+/* dispatch_mode 4: the same client address always reaches one worker. */
+static int reactor_addr_worker(const reactor_t *r, const char *addr)
+{
+    uint32_t h = 2166136261u; /* FNV-1a over the numeric address */
+    for (const char *p = addr; *p != '\0'; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return (int)(h % (uint32_t)r->srv->cfg.worker_num);
 }
 
 static void reactor_accept(reactor_t *r, int fd, int listener)
@@ -347,6 +417,9 @@ static void reactor_accept(reactor_t *r, int fd, int listener)
     }
     swx_conninfo_t ci;
     conn_info(c, &r->srv->cfg, &ci);
+    snprintf(c->peer, sizeof(c->peer), "%s:%d", ci.peer_addr, ci.peer_port);
+    if (r->srv->cfg.dispatch_mode == 4)
+        c->worker = reactor_addr_worker(r, ci.peer_addr);
     log_debug("accept fd=%d session=%llu peer=%s:%d listener=%d", fd,
               (unsigned long long)c->session, ci.peer_addr, ci.peer_port,
               listener);
@@ -371,6 +444,7 @@ static void reactor_close(reactor_t *r, conn_t *c, const char *why)
     atomic_fetch_sub(&r->srv->shm->connection_num, 1);
     atomic_fetch_add(&r->srv->shm->close_count, 1);
     buf_free(&c->out);
+    buf_free(&c->in);
     free(c);
 }
 
@@ -482,6 +556,73 @@ static int reactor_timeout(reactor_t *r)
     return left > 0 ? (int)left : 0;
 }
 
+static void peer_describe(swx_peer_t *p)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)p->raw;
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &a->sin6_addr, p->addr, sizeof(p->addr));
+        p->port = ntohs(a->sin6_port);
+    } else if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &a->sin_addr, p->addr, sizeof(p->addr));
+        p->port = ntohs(a->sin_port);
+    } else if (p->raw_len > offsetof(struct sockaddr_un, sun_path)) {
+        const struct sockaddr_un *u = (const struct sockaddr_un *)sa;
+        snprintf(p->addr, sizeof(p->addr), "%.*s",
+                 (int)(p->raw_len - offsetof(struct sockaddr_un, sun_path)),
+                 u->sun_path);
+    }
+}
+
+/* One datagram to a worker: by client address in the fixed modes. */
+static void dgram_dispatch(reactor_t *r, swx_peer_t *p, size_t len)
+{
+    peer_describe(p);
+    int w = reactor_conn_events(r) ? reactor_addr_worker(r, p->addr)
+                                   : reactor_pick_free(r);
+    chan_t *ch = &r->chans[w];
+    atomic_fetch_add_explicit(&r->srv->shm->dispatch_count, 1,
+                              memory_order_relaxed);
+    if (chan_queued(ch) > REACTOR_CHAN_HIGH) {
+        log_warn("worker %d is not keeping up; datagram from %s dropped", w,
+                 p->addr);
+        return;
+    }
+    if (chan_send(ch, CHAN_PACKET, p->listener, 0, p, sizeof(*p) + len) < 0)
+        log_error("datagram for worker %d lost", w);
+    if (chan_queued(ch) > 0)
+        reactor_want_write(r, ch);
+}
+
+static void dgram_io(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    reactor_t *r = self;
+    swx_peer_t *p = (swx_peer_t *)r->dbuf;
+    for (int i = 0; i < REACTOR_CHAN_BATCH; i++) {
+        memset(p, 0, sizeof(*p));
+        socklen_t alen = sizeof(p->raw);
+        ssize_t n = recvfrom(fd, r->dbuf + sizeof(*p), REACTOR_DGRAM_MAX,
+                             MSG_TRUNC, (struct sockaddr *)p->raw, &alen);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                log_error("recvfrom on listeners[%d]: %s",
+                          (int)(intptr_t)arg, strerror(errno));
+            return;
+        }
+        p->listener = (int)(intptr_t)arg;
+        p->raw_len = alen;
+        if (n > REACTOR_DGRAM_MAX) {
+            log_warn("listeners[%d]: a datagram of %zd bytes is over %d; "
+                     "dropped", p->listener, n, REACTOR_DGRAM_MAX);
+            continue;
+        }
+        dgram_dispatch(r, p, (size_t)n);
+    }
+}
+
 static void *reactor_main(void *arg)
 {
     reactor_t *r = arg;
@@ -514,8 +655,10 @@ static int reactor_init(reactor_t *r, server_t *srv, int id)
             now_ms() + srv->cfg.heartbeat_check_interval * 1000LL;
     r->loop = loop_create();
     r->rbuf = malloc(REACTOR_READ_SIZE);
+    r->dbuf = malloc(sizeof(swx_peer_t) + REACTOR_DGRAM_MAX);
     r->chans = calloc((size_t)srv->cfg.worker_num, sizeof(chan_t));
-    if (r->loop == NULL || r->rbuf == NULL || r->chans == NULL ||
+    if (r->loop == NULL || r->rbuf == NULL || r->dbuf == NULL ||
+        r->chans == NULL ||
         session_table_init(&r->sessions, 1024) < 0)
         return -ENOMEM;
     if (pipe2(r->notify, O_NONBLOCK | O_CLOEXEC) < 0) {
@@ -525,6 +668,12 @@ static int reactor_init(reactor_t *r, server_t *srv, int id)
     }
     if (loop_add(r->loop, r->notify[0], LOOP_READ, notify_io, r) < 0)
         return -ENOMEM;
+    for (int i = 0; i < srv->cfg.nlisteners; i++)
+        if (config_listener_is_dgram(srv->cfg.listeners[i].type) &&
+            i % srv->cfg.reactor_num == id &&
+            loop_add(r->loop, srv->listen_fds[i], LOOP_READ, dgram_io,
+                     (void *)(intptr_t)i) < 0)
+            return -ENOMEM;
     for (int w = 0; w < srv->cfg.worker_num; w++) {
         int fd = srv->chan_fds[server_chan(srv, w, id)][0];
         if (chan_init(&r->chans[w], fd, srv->cfg.buffer_output_size) < 0 ||
@@ -577,6 +726,7 @@ static void reactor_free(reactor_t *r)
         chan_free(&r->chans[w]);
     free(r->chans);
     free(r->rbuf);
+    free(r->dbuf);
     session_table_free(&r->sessions);
     loop_free(r->loop);
     if (r->notify[0] >= 0) {

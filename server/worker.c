@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -21,6 +22,7 @@
 
 static chan_t *chans;   /* [reactor] */
 static long requests;
+static int current_listener = -1; /* of the event being handled */
 
 /* A channel is read while the worker takes work; a retiring worker still
  * reads the rest of a message it has begun. */
@@ -69,7 +71,35 @@ static int worker_close(uint64_t session)
     return worker_send_msg(session, CHAN_CLOSE_REQ, NULL, 0);
 }
 
-static const api_ops_t worker_ops = {worker_send, worker_close};
+static int worker_sendto(const swx_peer_t *peer, const void *data,
+                         size_t len)
+{
+    const config_t *c = &child.srv->cfg;
+    if (peer == NULL || peer->listener < 0 || peer->listener >= c->nlisteners ||
+        !config_listener_is_dgram(c->listeners[peer->listener].type) ||
+        peer->raw_len > sizeof(peer->raw))
+        return -EINVAL;
+    ssize_t n = sendto(child.srv->listen_fds[peer->listener], data, len,
+                       MSG_DONTWAIT | MSG_NOSIGNAL,
+                       (const struct sockaddr *)peer->raw,
+                       (socklen_t)peer->raw_len);
+    return n < 0 ? -errno : 0;
+}
+
+static int worker_bind(uint64_t session, uint32_t uid)
+{
+    if (child.srv->cfg.dispatch_mode != 5)
+        return -ENOTSUP;
+    return worker_send_msg(session, CHAN_BIND, &uid, sizeof(uid));
+}
+
+static int worker_listener(void)
+{
+    return current_listener;
+}
+
+static const api_ops_t worker_ops = {worker_send, worker_close, worker_sendto,
+                                     worker_bind, worker_listener};
 
 static const plugin_t *worker_plugin_for(int listener)
 {
@@ -88,7 +118,13 @@ static void worker_handle(const chan_msg_t *m)
     shm_worker_t *sw = &child.srv->shm->workers[child.id];
     atomic_store_explicit(&sw->busy, 1, memory_order_relaxed);
     child.handled++;
-    if (m->type == CHAN_RECEIVE) {
+    current_listener = m->listener;
+    if (m->type == CHAN_PACKET && m->len >= sizeof(swx_peer_t)) {
+        requests++;
+        atomic_fetch_add_explicit(&sw->requests, 1, memory_order_relaxed);
+        api_call(p, on_packet, (const swx_peer_t *)m->data,
+                 m->data + sizeof(swx_peer_t), m->len - sizeof(swx_peer_t));
+    } else if (m->type == CHAN_RECEIVE) {
         requests++;
         atomic_fetch_add_explicit(&sw->requests, 1, memory_order_relaxed);
         api_call(p, on_receive, m->session, m->data, m->len);
@@ -100,6 +136,7 @@ static void worker_handle(const chan_msg_t *m)
         log_warn("unexpected message type %d (%zu bytes) dropped", m->type,
                  m->len);
     }
+    current_listener = -1;
     atomic_store_explicit(&sw->busy, 0, memory_order_relaxed);
 }
 

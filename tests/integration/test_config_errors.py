@@ -69,9 +69,9 @@ def config_errors():
                      " from 1 to 65535, found 70000")
 
         cfg = base(srv)
-        cfg["server"] = {"dispatch_mode": 4}
+        cfg["server"] = {"dispatch_mode": 6}
         expect_error(srv, dump(cfg), "server.dispatch_mode: expected an "
-                     "integer from 1 to 3, found 4")
+                     "integer from 1 to 5, found 6")
 
         cfg = base(srv)
         cfg["listeners"].append({"port": srv.port + 1, "plugin": "nope"})

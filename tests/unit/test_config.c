@@ -602,7 +602,7 @@ START_TEST(test_out_of_range)
                                    "from 1 to 65535, found 70000",
                          NULL);
     assert_bad_server("{'dispatch_mode': 9}", "server.dispatch_mode: expected an "
-                      "integer from 1 to 3, found 9", NULL);
+                      "integer from 1 to 5, found 9", NULL);
     assert_bad_server("{'buffer_output_size': 4095}", "server.buffer_output_size: "
                       "expected an integer from 4096 to 1073741824, found 4095",
                       NULL);
