@@ -22,6 +22,16 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run_suite build-asan -Db_sanitize=address,undefined
 
+# The protocol parsers' fuzz targets (clang's libFuzzer), each for a bounded
+# time; the rest of the suite already ran twice above.
+if CC=clang swx_build build-fuzz -Dfuzz=true; then
+    dirs+=("build-fuzz")
+    echo "== fuzzing in build-fuzz"
+    meson test -C build-fuzz --suite fuzz --print-errorlogs || status=1
+else
+    status=1
+fi
+
 python3 - "${dirs[@]}" <<'PY'
 import json, sys
 passed = failed = skipped = 0
