@@ -139,6 +139,7 @@ int child_init(server_t *srv, int id, int standby, int notify_fd)
     child.kind = server_kind(srv, id);
     child.standby = standby;
     child.notify_fd = notify_fd;
+    log_set_echo(0);
     api_shared_init(srv);
     child_name();
     child_close_foreign_fds();

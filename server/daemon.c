@@ -28,12 +28,18 @@ int daemon_detach(int *ready_fd)
     }
     if (pid > 0) {
         close(p[1]);
-        unsigned char status = 1;
-        ssize_t n;
+        /* One write of at most PIPE_BUF bytes: one read takes it all. The
+         * children keep the pipe open, so do not wait for its end. */
+        char msg[600];
+        ssize_t got;
         do {
-            n = read(p[0], &status, 1);
-        } while (n < 0 && errno == EINTR);
-        _exit(n == 1 ? status : 1);
+            got = read(p[0], msg, sizeof(msg));
+        } while (got < 0 && errno == EINTR);
+        if (got < 1)
+            _exit(1);
+        if (msg[0] != 0 && got > 1)
+            fprintf(stderr, "swx-server: %.*s\n", (int)(got - 1), msg + 1);
+        _exit((unsigned char)msg[0]);
     }
     close(p[0]);
     setsid();
@@ -54,8 +60,13 @@ void daemon_ready(int *ready_fd, int status)
 {
     if (*ready_fd < 0)
         return;
-    unsigned char b = (unsigned char)status;
-    if (write(*ready_fd, &b, 1) != 1)
+    char msg[600];
+    int n = snprintf(msg, sizeof(msg), "%c%s", status ? 1 : 0,
+                     status ? log_last_error() : "");
+    if (n < 1)
+        n = 1;
+    if (write(*ready_fd, msg, (size_t)n < sizeof(msg) ? (size_t)n
+                                                      : sizeof(msg) - 1) < 1)
         log_warn("cannot report start-up to the parent: %s", strerror(errno));
     close(*ready_fd);
     *ready_fd = -1;

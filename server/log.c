@@ -11,6 +11,8 @@
 static int log_fd = STDERR_FILENO;
 static int log_level = SWX_LOG_INFO;
 static char log_path[4096];
+static int log_echo;               /* errors to stderr too (start-up) */
+static char log_last[512];         /* the last error's message */
 static __thread char log_role[32] = "master";
 
 static const char *const level_names[] = {"debug", "info", "notice", "warning",
@@ -48,6 +50,16 @@ int log_reopen(uid_t uid, gid_t gid)
     dup2(fd, log_fd);
     close(fd);
     return 0;
+}
+
+void log_set_echo(int on)
+{
+    log_echo = on;
+}
+
+const char *log_last_error(void)
+{
+    return log_last;
 }
 
 int log_fileno(void)
@@ -97,6 +109,12 @@ void log_vmsg(int level, const char *fmt, va_list ap)
     line[len++] = '\n';
     /* One write per line: O_APPEND keeps lines of all processes whole. */
     ssize_t w = write(log_fd, line, len);
+    if (level == SWX_LOG_ERROR) {
+        snprintf(log_last, sizeof(log_last), "%.*s", (int)(len - 1 - (size_t)n),
+                 line + n);
+        if (log_echo && log_fd != STDERR_FILENO)
+            w = write(STDERR_FILENO, line, len);
+    }
     (void)w;
 }
 

@@ -12,6 +12,11 @@ int log_open(const char *file, int level);
 /* Open the log file again (after logrotate moved it); a new file is given
  * to uid/gid unless uid is -1. 0 or -errno (logged; the old file stays). */
 int log_reopen(uid_t uid, gid_t gid);
+/* While on, error lines also go to stderr when a log_file is set: start-up
+ * failures must reach the terminal that started the server. */
+void log_set_echo(int on);
+/* The message of the last error line ("" if none), for the daemon's parent. */
+const char *log_last_error(void);
 /* The fd lines go to. */
 int log_fileno(void);
 /* Name this thread's role in its lines: "master", "worker 3", ... */

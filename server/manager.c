@@ -245,6 +245,7 @@ static void manager_promote(int id)
     s->candidate_ready = 0;
     s->orphaned = 0;
     s->retire_deadline = 0;
+    s->failures = 0; /* a fresh start: earlier crashes were the old code's */
     atomic_store(&srv->shm->workers[id].pid, s->pid);
     if (kill(s->pid, SIGUSR2) < 0)
         log_error("kill(worker %d, SIGUSR2): %s", id, strerror(errno));
@@ -647,6 +648,7 @@ void manager_run(server_t *s)
     srv = s;
     srv->manager_pid = getpid();
     log_set_role("manager");
+    log_set_echo(0);
     proctitle_set("swx-server: manager");
     /* The master owns every client connection: without it there is
      * nothing left to serve or drain. */

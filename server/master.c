@@ -455,6 +455,7 @@ int master_run(server_t *s)
 {
     m.srv = s;
     m.sigfd = -1;
+    log_set_echo(1);
     master_raise_nofile(&s->cfg);
     if (master_prepare(s) < 0) {
         daemon_ready(&m.ready_fd, 1);
@@ -479,6 +480,7 @@ int master_run(server_t *s)
                    s->cfg.worker_num, s->cfg.nlisteners);
     }
     daemon_ready(&m.ready_fd, m.exit_status);
+    log_set_echo(0);
     master_loop();
     master_cleanup(s);
     log_notice("stopped");
