@@ -29,6 +29,7 @@ PIDS=()
 SERVER_PID=
 LINE=
 LOAD_BEFORE=
+BUSY_BEFORE=
 SWX_NOTE=""
 STATUS=0
 declare -A RES
@@ -125,17 +126,45 @@ field() {
     awk -v k="$2" '{ for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' <<<"$1"
 }
 
+# cpu_jiffies: "busy total" CPU ticks since boot, all CPUs; busy is user +
+# nice + system, the part that per-process times also count.
+cpu_jiffies() {
+    awk 'NR == 1 { t = 0; for (i = 2; i <= NF; i++) t += $i; print $2 + $3 + $4, t }' /proc/stat
+}
+
+# own_jiffies PGID: CPU ticks of the server's process group plus this
+# script's waited-for children (the load generator).
+own_jiffies() {
+    {
+        cat /proc/[0-9]*/stat 2>/dev/null | awk -v g="$1" '{ sub(/^.*\) /, "") } $3 == g { t += $12 + $13 } END { print t + 0 }'
+        awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat"
+    } | awk '{ t += $1 } END { print t }'
+}
+
+# other_cpu BEFORE AFTER OWN_BEFORE OWN_AFTER: percent of all CPU time that
+# processes other than the benchmark's used meanwhile.
+other_cpu() {
+    awk -v a="$1" -v b="$2" -v oa="$3" -v ob="$4" 'BEGIN {
+        split(a, x, ","); split(b, y, ",")
+        other = (y[1] - x[1]) - (ob - oa); tot = y[2] - x[2]
+        printf "%.0f", (tot > 0 && other > 0 ? 100 * other / tot : 0) }'
+}
+
 # loadgen PORT CONNS DEPTH DURATION WARMUP: sets LINE to the result line.
 # Not in a subshell, so an interrupted load generator stops the script.
 loadgen() {
-    local port=$1 conns=$2 depth=$3 dur=$4 warm=$5 rc=0
+    local port=$1 conns=$2 depth=$3 dur=$4 warm=$5 rc=0 c0 c1 o0 o1
+    c0=$(cpu_jiffies | tr ' ' ,)
+    o0=$(own_jiffies "$SERVER_PID")
     "$LOADGEN" -c "$conns" -p "$depth" -s "$SIZE" -d "$dur" -w "$warm" -t "$THREADS" \
         127.0.0.1 "$port" >"$TMP/loadgen.out" 2>>"$TMP/loadgen.err" || rc=$?
     if [ "$rc" -gt 128 ]; then
         log "load generator killed by signal $((rc - 128)); stopping"
         exit "$rc"
     fi
-    LINE=$(tail -1 "$TMP/loadgen.out")
+    c1=$(cpu_jiffies | tr ' ' ,)
+    o1=$(own_jiffies "$SERVER_PID")
+    LINE="$(tail -1 "$TMP/loadgen.out") other_cpu=$(other_cpu "$c0" "$c1" "$o0" "$o1")"
 }
 
 # A short run that must see echoes and no error before numbers mean anything.
@@ -212,6 +241,20 @@ run_swx() {
     fi
 }
 
+# Percent of all CPU time that was busy over one second: whether other work
+# is running next to the benchmark.
+cpu_busy() {
+    local a b
+    a=$(head -1 /proc/stat)
+    sleep 1
+    b=$(head -1 /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN {
+        n = split(a, x); split(b, y); tot = 0
+        for (i = 2; i <= n; i++) tot += y[i] - x[i]
+        idle = (y[5] - x[5]) + (y[6] - x[6])
+        printf "%.0f", (tot > 0 ? 100 * (tot - idle) / tot : 0) }'
+}
+
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
 }
@@ -220,10 +263,11 @@ ratio() {
 row() {
     local l=$2
     if [ -z "$l" ]; then
-        echo "| $1 | n/a | n/a | n/a | n/a |"
+        echo "| $1 | n/a | n/a | n/a | n/a | n/a |"
         return
     fi
-    echo "| $1 | $(field "$l" rps) | $(field "$l" p50_us) | $(field "$l" p99_us) | $(field "$l" errors) |"
+    echo "| $1 | $(field "$l" rps) | $(field "$l" p50_us) | $(field "$l" p99_us) | $(field "$l" errors)" \
+         "| $(field "$l" other_cpu) |"
 }
 
 tables() {
@@ -233,13 +277,13 @@ tables() {
         s=${RES[swx,$cfg]:-}
         echo "### ${cfg%%:*} connections, pipeline ${cfg##*:}, $SIZE-byte messages"
         echo
-        echo "| server | requests/s | p50 µs | p99 µs | errors |"
-        echo "|---|---:|---:|---:|---:|"
+        echo "| server | requests/s | p50 µs | p99 µs | errors | other CPU % |"
+        echo "|---|---:|---:|---:|---:|---:|"
         row "epoll-echo (reference)" "$r"
         row "swx-server" "$s"
         echo "| **swx / reference** | **$(ratio "$(field "$s" rps)" "$(field "$r" rps)")** |" \
              "$(ratio "$(field "$s" p50_us)" "$(field "$r" p50_us)") |" \
-             "$(ratio "$(field "$s" p99_us)" "$(field "$r" p99_us)") | |"
+             "$(ratio "$(field "$s" p99_us)" "$(field "$r" p99_us)") | | |"
         echo
     done
 }
@@ -249,7 +293,7 @@ machine() {
     echo "- CPU model: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     echo "- Kernel: $(uname -srm)"
     echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "- Load average (1, 5, 15 min) when measuring began: $LOAD_BEFORE"
+    echo "- Before measuring: CPUs ${BUSY_BEFORE}% busy over 1 s, load average $LOAD_BEFORE"
     echo "- Load generator: swx-loadgen, $THREADS thread(s), ${SIZE}-byte messages," \
          "${WARMUP} s warm-up then ${DURATION} s measured per configuration"
 }
@@ -276,6 +320,9 @@ with the load generator competing for the same CPUs. Absolute numbers depend
 on the machine; read the **swx / reference** ratios (above 1 is better for
 requests/s, below 1 is better for latency). On a small or shared machine the
 ratios move between runs: repeat the run before reading much into a change.
+"other CPU %" is the share of all CPU time (user + system) that processes
+other than the load generator and the server under test used while that row
+ran; much above 10 means the row was disturbed by other work.
 
 Re-run: \`./bench/run.sh\` (about $(( ($(wc -w <<<"$CONFIGS") * 2) * (DURATION + WARMUP + 1) )) s;
 BENCH_DURATION, BENCH_WARMUP, BENCH_SIZE, BENCH_THREADS, BENCH_CONFIGS tune it).
@@ -290,6 +337,10 @@ $(machine)
 $(swx_config "<build>/plugins/echo/libswx_echo.so" "<free port>")
 \`\`\`
 EOF
+    if [ "$BUSY_BEFORE" -ge 10 ]; then
+        printf '\n**The machine was not idle when measuring began (CPUs %s%% busy):' "$BUSY_BEFORE"
+        printf ' other work shared the CPUs, so these numbers are noisier than usual.**\n'
+    fi
     if [ -n "$SWX_NOTE" ]; then
         printf '\n**swx-server was not measured in this run: %s.** Only the reference numbers are real.\n' \
             "$SWX_NOTE"
@@ -300,7 +351,9 @@ EOF
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 build
+BUSY_BEFORE=$(cpu_busy)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+[ "$BUSY_BEFORE" -lt 10 ] || log "CPUs already ${BUSY_BEFORE}% busy: the numbers will be noisy"
 run_reference
 run_swx
 report >"$TMP/report.md"

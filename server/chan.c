@@ -100,7 +100,9 @@ int chan_send(chan_t *c, int type, int listener, uint64_t session,
         if (chan_queued(c) == 0)
             rc = chan_write_frame(c, &h, p + off);
         if (rc < 0) {
-            log_error("chan: sendmsg on fd %d: %s", c->fd, strerror(-rc));
+            /* EPIPE: the other side is gone, which the caller judges. */
+            if (rc != -EPIPE)
+                log_error("chan: sendmsg on fd %d: %s", c->fd, strerror(-rc));
             return rc;
         }
         if (rc == 0 && chan_queue_frame(c, &h, p + off) < 0)
