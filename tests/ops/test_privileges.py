@@ -27,6 +27,19 @@ def check_worker_ids(pids, pw):
                 % (p, o.proc_groups(p)))
 
 
+def low_port():
+    """A free port below 1024: only root may bind it."""
+    import socket
+    for port in range(1023, 600, -1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise h.TestFailure("no free port below 1024")
+
+
 def main():
     pw = pwd.getpwnam("nobody")
     with o.Server("privileges", server={"worker_num": WORKERS,
@@ -39,6 +52,12 @@ def main():
         log_file = os.path.join(srv.dir, "swx.log")
         srv.server_cfg["log_file"] = log_file
         srv.plugins = [{"name": "app", "path": o.V1}]
+        privileged = low_port()
+        srv.listeners = [
+            {"type": "tcp", "host": "127.0.0.1", "port": srv.port,
+             "plugin": "app"},
+            {"type": "tcp", "host": "127.0.0.1", "port": privileged,
+             "plugin": "app"}]
         srv.write_config()
         srv.start()
         workers = srv.workers()
@@ -52,6 +71,10 @@ def main():
         for i in range(4):
             o.check(o.ask(srv.port, b"as nobody %d\n" % i)
                     == b"v1:as nobody %d\n" % i, "not served")
+            o.check(o.ask(privileged, b"port %d\n" % i)
+                    == b"v1:port %d\n" % i, "port %d not served" % privileged)
+        h.log("port %d (below 1024) bound by the root master, served by "
+              "workers running as nobody" % privileged)
 
         os.kill(srv.pid, signal.SIGUSR1)
         srv.wait_log(r"reload done", timeout=60)
