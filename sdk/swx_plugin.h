@@ -479,7 +479,8 @@ static inline int swx_table_get_float(swx_table_t *t, const char *key,
     return swx_api_->table_get_float(t, key, column, out);
 }
 
-/* Copies the value NUL-terminated; the length, or an error. */
+/* Copies the value NUL-terminated; the length, or an error (-ENOBUFS when
+ * size cannot hold it and its NUL). */
 static inline int swx_table_get_string(swx_table_t *t, const char *key,
                                        const char *column, char *buf,
                                        size_t size)
@@ -537,7 +538,8 @@ static inline int swx_table_next(swx_table_t *t, uint32_t *cursor,
 /* ---- shared memory: named 64-bit counters ---- */
 
 /* The counter with this name (1 to 47 bytes), created with initial by the
- * first process that asks; NULL when there is no room (atomic_capacity). */
+ * first process that asks; NULL when the name is bad or all 1024 counters
+ * of the server are taken. */
 static inline swx_atomic_t *swx_atomic(const char *name, int64_t initial)
 {
     return swx_api_->atomic(name, initial);

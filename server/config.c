@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "swx_plugin.h"
+#include "table.h"
 
 #define CFG_PATH_MAX 256        /* longest JSON path kept for a message */
 #define CFG_TEXT_MAX 512        /* longest "expected ..." or key list */
@@ -784,6 +785,12 @@ static int parse_column(cfg_ctx_t *ctx, const char *path, json_t *v,
                         "string the column holds, in bytes)");
     if (c->type != COLUMN_STRING && c->size != 0)
         return cfg_fail(ctx, sub, "only string columns have a size");
+    if (strlen(c->name) > TABLE_NAME_MAX) {
+        path_key(sub, sizeof sub, path, "name");
+        return cfg_expected(ctx, sub, json_object_get(v, "name"),
+                            "a column name of at most %d bytes",
+                            TABLE_NAME_MAX);
+    }
     for (int j = 0; j < i; j++)
         if (strcmp(table_at->columns[j].name, c->name) == 0) {
             path_key(sub, sizeof sub, path, "name");
@@ -882,6 +889,13 @@ static int parse_processes(cfg_ctx_t *ctx, const char *path, json_t *v,
         if (fields_apply(ctx, sub, p, process_fields, NELEM(process_fields),
                          &cfg->processes[i]) < 0)
             return -1;
+        for (int j = 0; j < i; j++)
+            if (strcmp(cfg->processes[j].name, cfg->processes[i].name) == 0) {
+                char key[CFG_PATH_MAX];
+                path_key(key, sizeof key, sub, "name");
+                return cfg_expected(ctx, key, json_object_get(p, "name"),
+                                    "a name not used by processes[%d]", j);
+            }
     }
     return 0;
 }

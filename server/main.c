@@ -129,8 +129,9 @@ static int send_signal(const config_t *cfg, const char *name)
     return 0;
 }
 
-/* -t: what the tables and counters take, fixed at start. */
-static void print_shared_memory(const config_t *cfg)
+/* -t: what the tables and counters take, fixed at start; -1 when a table
+ * could not be made. */
+static int print_shared_memory(const config_t *cfg)
 {
     size_t total = atomics_size_for(SERVER_ATOMICS);
     for (int i = 0; i < cfg->ntables; i++) {
@@ -138,12 +139,19 @@ static void print_shared_memory(const config_t *cfg)
         table_column_t cols[TABLE_MAX_COLUMNS];
         server_table_columns(t, cols);
         size_t n = table_size_for(cols, t->ncolumns, (uint32_t)t->size);
+        if (n == 0) {
+            fprintf(stderr, "swx-server: %s: tables[%d]: table \"%s\" cannot "
+                    "be made with these columns and rows\n", cfg->path, i,
+                    t->name);
+            return -1;
+        }
         printf("swx-server: table \"%s\": %d rows, %zu bytes of shared "
                "memory\n", t->name, t->size, n);
         total += n;
     }
     printf("swx-server: shared memory for tables and counters: %zu bytes\n",
            total);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -188,9 +196,9 @@ int main(int argc, char **argv)
         printf("swx-server: %s: configuration ok (%d plugin(s) loaded, %d "
                "listener(s))\n", srv.cfg.path, srv.cfg.nplugins,
                srv.cfg.nlisteners);
-        print_shared_memory(&srv.cfg);
+        rc = print_shared_memory(&srv.cfg) < 0 ? 1 : 0;
         config_free(&srv.cfg);
-        return 0;
+        return rc;
     }
     proctitle_init(argc, argv);
     rc = master_run(&srv);

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -157,24 +158,43 @@ static void manager_call_lifecycle(int start)
 }
 
 /* Log how a worker ended; 1 when it ended abnormally. */
+/* "worker 3", "task worker 0", "process ticker 1": as in ps. */
+static const char *manager_role(int id, char *buf, size_t size)
+{
+    int kind = server_kind(srv, id), index = 0;
+    if (kind == PROC_WORKER) {
+        snprintf(buf, size, "worker %d", id);
+    } else if (kind == PROC_TASK) {
+        snprintf(buf, size, "task worker %d", id - srv->cfg.worker_num);
+    } else {
+        int p = server_user_process(srv, id, &index);
+        snprintf(buf, size, "process %s %d", srv->cfg.processes[p].name,
+                 index);
+    }
+    return buf;
+}
+
 static int manager_log_exit(int id, const char *what, pid_t pid, int status,
                             long long lived)
 {
+    char role[64];
     if (WIFSIGNALED(status)) {
-        log_error("%s %d (pid %d) killed by signal %d (%s)%s after %lld ms",
-                  what, id, (int)pid, WTERMSIG(status),
+        log_error("%s%s (pid %d) killed by signal %d (%s)%s after %lld ms",
+                  what, manager_role(id, role, sizeof(role)), (int)pid,
+                  WTERMSIG(status),
                   strsignal(WTERMSIG(status)),
                   WCOREDUMP(status) ? ", core dumped" : "", lived);
         return 1;
     }
     int code = WEXITSTATUS(status);
     if (code == 0) {
-        log_debug("%s %d (pid %d) exited after %lld ms", what, id, (int)pid,
+        log_debug("%s%s (pid %d) exited after %lld ms", what,
+                  manager_role(id, role, sizeof(role)), (int)pid,
                   lived);
         return 0;
     }
-    log_error("%s %d (pid %d) exited with status %d%s after %lld ms", what,
-              id, (int)pid, code,
+    log_error("%s%s (pid %d) exited with status %d%s after %lld ms", what,
+              manager_role(id, role, sizeof(role)), (int)pid, code,
               code == WORKER_EXIT_START_FAILED ? " (a plugin failed to start)"
                                                : "",
               lived);
@@ -363,7 +383,7 @@ static int manager_reap_retiree(pid_t pid, int status)
             continue;
         long long since = now_ms() - (retiring[i].deadline -
                                       srv->cfg.max_wait_time * 1000LL);
-        manager_log_exit(retiring[i].id, "old worker", pid, status, since);
+        manager_log_exit(retiring[i].id, "old ", pid, status, since);
         int id = retiring[i].id;
         retiring[i] = retiring[--nretiring];
         if (reload == RELOAD_HANDOVER && !srv->cfg.reload_async &&
@@ -383,7 +403,7 @@ static int manager_reap_candidate(pid_t pid, int status)
             continue;
         slots[i].candidate = 0;
         slots[i].candidate_ready = 0;
-        int abnormal = manager_log_exit(i, "new worker", pid, status, 0);
+        int abnormal = manager_log_exit(i, "new ", pid, status, 0);
         if (stopping)
             return 1;
         if (reload == RELOAD_STARTING) {
@@ -414,8 +434,11 @@ static void manager_reap_worker(pid_t pid, int status)
         s->pid = 0;
         s->retire_deadline = 0;
         atomic_store(&srv->shm->workers[i].pid, 0);
-        atomic_store(&srv->shm->workers[i].busy, 0);
-        int abnormal = manager_log_exit(i, "worker", pid, status, lived);
+        /* A task worker that died inside on_task never finished it. */
+        if (atomic_exchange(&srv->shm->workers[i].busy, 0) &&
+            server_kind(srv, i) == PROC_TASK)
+            atomic_fetch_sub(&srv->shm->tasking_num, 1);
+        int abnormal = manager_log_exit(i, "", pid, status, lived);
         if (abnormal) {
             atomic_fetch_add(&srv->shm->worker_restarts, 1);
             manager_call_worker_error(i, pid, status);

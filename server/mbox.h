@@ -25,6 +25,9 @@ typedef struct mbox_hdr {
     int32_t src;      /* the sender's process id (worker, task worker, ...) */
     int64_t task_id;
     uint64_t len;     /* payload bytes */
+    int32_t task_pid; /* task/finish: the process that sent the task; a
+                         slot's mailbox outlives it, its ids do not */
+    int32_t reserved;
 } mbox_hdr_t;
 
 /* Payloads up to this size go inline in the frame. */

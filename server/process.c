@@ -27,5 +27,5 @@ void process_run(server_t *srv, int id, int notify_fd)
     while (!child.stopping && !child.draining)
         if (loop_run_once(child.loop, -1) < 0)
             break;
-    child_exit(0, 1);
+    child_exit(0, 0); /* no on_worker_start ran here, so no on_worker_stop */
 }

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "child.h"
@@ -33,6 +34,9 @@ static struct {
 } current;
 
 static backlog_t *backlog, **backlog_tail = &backlog;
+/* swx_taskwait's own reader of the mailbox: a callback may wait while the
+ * message that called it still lives in child.inbox's buffers. */
+static mbox_t wait_box;
 static int backlog_scheduled;
 static int64_t next_task_id = 1;
 static unsigned task_rr;
@@ -53,6 +57,9 @@ static void task_dispatch(const mbox_hdr_t *h, const char *data, size_t len)
     child.handled++;
     if (p == NULL) {
         log_warn("mailbox: message for unknown plugin %u dropped", h->plugin);
+    } else if (h->type == MBOX_FINISH && h->task_pid != (int32_t)getpid()) {
+        log_debug("result of task %lld of an earlier process in this slot "
+                  "(pid %d) discarded", (long long)h->task_id, h->task_pid);
     } else if (h->type == MBOX_FINISH && (h->flags & MBOX_WAIT)) {
         log_debug("result of task %lld came after its swx_taskwait gave up; "
                   "discarded", (long long)h->task_id);
@@ -131,6 +138,7 @@ int task_init(void)
 
 void task_free(void)
 {
+    mbox_free(&wait_box);
     while (backlog != NULL) {
         backlog_t *b = backlog;
         backlog = b->next;
@@ -197,11 +205,17 @@ static int64_t task_post(const void *data, size_t len, int dst, int flags)
         fd = s->mbox_fds[task_pick()][1];
     mbox_hdr_t h = {.type = MBOX_TASK, .flags = (uint8_t)flags,
                     .plugin = (uint16_t)task_plugin_index(),
-                    .src = child.id, .task_id = next_task_id};
+                    .src = child.id, .task_id = next_task_id,
+                    .task_pid = (int32_t)getpid()};
     rc = mbox_send(fd, &h, data, len);
     if (rc == -EAGAIN) {
-        atomic_fetch_add(&s->shm->task_queue_full, 1);
-        log_warn("swx_task: the task queue is full; task refused");
+        static long long last_warned;
+        uint64_t n = atomic_fetch_add(&s->shm->task_queue_full, 1) + 1;
+        if (child_now() - last_warned >= 1000) {
+            last_warned = child_now();
+            log_warn("swx_task: the task queue is full; task refused (%llu "
+                     "refused in all)", (unsigned long long)n);
+        }
     }
     if (rc < 0)
         return rc;
@@ -242,8 +256,12 @@ static int task_collect(swx_taskres_t *res, int n)
 {
     int got = 0;
     mbox_msg_t m;
-    while (mbox_recv(&child.inbox, &m) > 0) {
+    if (wait_box.rx == NULL &&
+        mbox_init(&wait_box, child.inbox.fd, child.inbox.max_len) < 0)
+        return 0;
+    while (mbox_recv(&wait_box, &m) > 0) {
         if (m.hdr.type == MBOX_FINISH && (m.hdr.flags & MBOX_WAIT) &&
+            m.hdr.task_pid == (int32_t)getpid() &&
             task_take_result(res, n, &m))
             got++;
         else
