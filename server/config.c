@@ -759,7 +759,8 @@ static int parse_columns(cfg_ctx_t *ctx, const char *path, json_t *v,
 static const cfg_field_t table_fields[] = {
     { "name", CFG_STRING, CFG_REQUIRED, 0, 0, 0, TBL(name), NULL, NULL },
     { "size", CFG_INT, CFG_REQUIRED, 1, 1 << 30, 0, TBL(size), NULL, NULL },
-    { "columns", CFG_CUSTOM, CFG_REQUIRED, 0, 0, 0, 0, NULL, parse_columns },
+    { "columns", CFG_CUSTOM, CFG_REQUIRED, 0, 0, 0, TBL(columns), NULL,
+      parse_columns },
 };
 
 static const cfg_field_t column_fields[] = {
@@ -768,12 +769,10 @@ static const cfg_field_t column_fields[] = {
     { "size", CFG_INT, 0, 1, 1 << 20, 0, COL(size), NULL, NULL },
 };
 
-/* The table being parsed, for parse_columns. */
-static config_table_t *table_at;
-
 static int parse_column(cfg_ctx_t *ctx, const char *path, json_t *v,
-                        config_column_t *c, int i)
+                        config_table_t *t, int i)
 {
+    config_column_t *c = &t->columns[i];
     char sub[CFG_PATH_MAX];
     if (!json_is_object(v))
         return cfg_expected(ctx, path, v, "an object");
@@ -785,74 +784,86 @@ static int parse_column(cfg_ctx_t *ctx, const char *path, json_t *v,
                         "string the column holds, in bytes)");
     if (c->type != COLUMN_STRING && c->size != 0)
         return cfg_fail(ctx, sub, "only string columns have a size");
-    if (strlen(c->name) > TABLE_NAME_MAX) {
-        path_key(sub, sizeof sub, path, "name");
+    path_key(sub, sizeof sub, path, "name");
+    if (strlen(c->name) > TABLE_NAME_MAX)
         return cfg_expected(ctx, sub, json_object_get(v, "name"),
                             "a column name of at most %d bytes",
                             TABLE_NAME_MAX);
-    }
     for (int j = 0; j < i; j++)
-        if (strcmp(table_at->columns[j].name, c->name) == 0) {
-            path_key(sub, sizeof sub, path, "name");
+        if (strcmp(t->columns[j].name, c->name) == 0)
             return cfg_expected(ctx, sub, json_object_get(v, "name"),
                                 "a name not used by columns[%d]", j);
-        }
     return 0;
 }
 
+/* slot is the table's columns member. */
 static int parse_columns(cfg_ctx_t *ctx, const char *path, json_t *v,
                          void *slot)
 {
+    config_table_t *t = (config_table_t *)((char *)slot - TBL(columns));
     char sub[CFG_PATH_MAX];
     int n = array_length(ctx, path, v);
-    (void)slot;
     if (n < 0)
         return -1;
-    if (n > 64)
-        return cfg_expected(ctx, path, v, "at most 64 columns");
-    table_at->columns = calloc((size_t)n, sizeof(config_column_t));
-    if (table_at->columns == NULL)
+    if (n > TABLE_MAX_COLUMNS)
+        return cfg_expected(ctx, path, v, "at most %d columns",
+                            TABLE_MAX_COLUMNS);
+    t->columns = calloc((size_t)n, sizeof(config_column_t));
+    if (t->columns == NULL)
         return cfg_oom(ctx);
-    table_at->ncolumns = n;
+    t->ncolumns = n;
     for (int i = 0; i < n; i++) {
         path_index(sub, sizeof sub, path, (size_t)i);
-        if (parse_column(ctx, sub, json_array_get(v, (size_t)i),
-                         &table_at->columns[i], i) < 0)
+        if (parse_column(ctx, sub, json_array_get(v, (size_t)i), t, i) < 0)
             return -1;
+    }
+    return 0;
+}
+
+/*
+ * An optional array of objects validated by fields into a calloc'd array of
+ * item_size elements, whose first member is a name unique among them.
+ */
+static int parse_named_array(cfg_ctx_t *ctx, const char *path, json_t *v,
+                             const cfg_field_t *fields, size_t nfields,
+                             size_t item_size, void **items, int *count)
+{
+    char sub[CFG_PATH_MAX], key[CFG_PATH_MAX];
+    int n = array_length(ctx, path, v);
+    if (n < 0)
+        return -1;
+    char *arr = calloc((size_t)n, item_size);
+    if (arr == NULL)
+        return cfg_oom(ctx);
+    *items = arr;
+    *count = n;
+    for (int i = 0; i < n; i++) {
+        json_t *o = json_array_get(v, (size_t)i);
+        char *item = arr + (size_t)i * item_size;
+        path_index(sub, sizeof sub, path, (size_t)i);
+        if (!json_is_object(o))
+            return cfg_expected(ctx, sub, o, "an object");
+        apply_defaults(fields, nfields, item);
+        if (fields_apply(ctx, sub, o, fields, nfields, item) < 0)
+            return -1;
+        for (int j = 0; j < i; j++) {
+            if (strcmp(*(char **)(arr + (size_t)j * item_size),
+                       *(char **)item) != 0)
+                continue;
+            path_key(key, sizeof key, sub, "name");
+            return cfg_expected(ctx, key, json_object_get(o, "name"),
+                                "a name not used by %s[%d]", path, j);
+        }
     }
     return 0;
 }
 
 static int parse_tables(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot)
 {
-    config_t *cfg = ctx->cfg;
-    char sub[CFG_PATH_MAX];
-    int n = array_length(ctx, path, v);
     (void)slot;
-    if (n < 0)
-        return -1;
-    cfg->tables = calloc((size_t)n, sizeof(*cfg->tables));
-    if (cfg->tables == NULL)
-        return cfg_oom(ctx);
-    cfg->ntables = n;
-    for (int i = 0; i < n; i++) {
-        json_t *t = json_array_get(v, (size_t)i);
-        path_index(sub, sizeof sub, path, (size_t)i);
-        if (!json_is_object(t))
-            return cfg_expected(ctx, sub, t, "an object");
-        table_at = &cfg->tables[i];
-        if (fields_apply(ctx, sub, t, table_fields, NELEM(table_fields),
-                         table_at) < 0)
-            return -1;
-        for (int j = 0; j < i; j++)
-            if (strcmp(cfg->tables[j].name, table_at->name) == 0) {
-                char key[CFG_PATH_MAX];
-                path_key(key, sizeof key, sub, "name");
-                return cfg_expected(ctx, key, json_object_get(t, "name"),
-                                    "a name not used by tables[%d]", j);
-            }
-    }
-    return 0;
+    return parse_named_array(ctx, path, v, table_fields, NELEM(table_fields),
+                             sizeof(config_table_t), (void **)&ctx->cfg->tables,
+                             &ctx->cfg->ntables);
 }
 
 /* ---- "processes" ---- */
@@ -869,35 +880,11 @@ static const cfg_field_t process_fields[] = {
 static int parse_processes(cfg_ctx_t *ctx, const char *path, json_t *v,
                            void *slot)
 {
-    config_t *cfg = ctx->cfg;
-    char sub[CFG_PATH_MAX];
-    int n = array_length(ctx, path, v);
     (void)slot;
-    if (n < 0)
-        return -1;
-    cfg->processes = calloc((size_t)n, sizeof(*cfg->processes));
-    if (cfg->processes == NULL)
-        return cfg_oom(ctx);
-    cfg->nprocesses = n;
-    for (int i = 0; i < n; i++) {
-        json_t *p = json_array_get(v, (size_t)i);
-        path_index(sub, sizeof sub, path, (size_t)i);
-        if (!json_is_object(p))
-            return cfg_expected(ctx, sub, p, "an object");
-        apply_defaults(process_fields, NELEM(process_fields),
-                       &cfg->processes[i]);
-        if (fields_apply(ctx, sub, p, process_fields, NELEM(process_fields),
-                         &cfg->processes[i]) < 0)
-            return -1;
-        for (int j = 0; j < i; j++)
-            if (strcmp(cfg->processes[j].name, cfg->processes[i].name) == 0) {
-                char key[CFG_PATH_MAX];
-                path_key(key, sizeof key, sub, "name");
-                return cfg_expected(ctx, key, json_object_get(p, "name"),
-                                    "a name not used by processes[%d]", j);
-            }
-    }
-    return 0;
+    return parse_named_array(ctx, path, v, process_fields,
+                             NELEM(process_fields), sizeof(config_process_t),
+                             (void **)&ctx->cfg->processes,
+                             &ctx->cfg->nprocesses);
 }
 
 /* ---- "admin" ---- */
