@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/run.sh: install what is missing, build, and run swx-server on
-# conf/server.json (the TCP echo plugin on 127.0.0.1:9501).
+# conf/server.json (the example plugins: see README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh

@@ -96,6 +96,48 @@ typedef struct swx_peer {
     unsigned char raw[128];
 } swx_peer_t;
 
+/* ---- HTTP/1.1 and WebSocket (ABI 1.2) ---- */
+
+/* A request header as the client sent it (name in its case); both strings
+ * are NUL-terminated. */
+typedef struct swx_http_header {
+    const char *name;
+    size_t name_len;
+    const char *value;     /* spaces around it removed */
+    size_t value_len;
+} swx_http_header_t;
+
+/*
+ * A request on a "protocol": "http" or "websocket" listener. Everything is
+ * valid during the callback only (copy what you keep); every string is
+ * NUL-terminated as well as counted.
+ */
+typedef struct swx_http_request {
+    uint64_t session;      /* the connection */
+    int listener;          /* index into the config's "listeners" */
+    const char *method;    /* "GET", "POST", ... as sent */
+    size_t method_len;
+    const char *path;      /* as sent, not percent-decoded: "/a%20b" */
+    size_t path_len;
+    const char *query;     /* after '?', NULL when the target had no '?' */
+    size_t query_len;
+    int version;           /* 1 for HTTP/1.1, 0 for HTTP/1.0 */
+    int keep_alive;        /* the connection stays open after the response */
+    const swx_http_header_t *headers; /* in the order sent */
+    size_t nheaders;
+    const char *body;      /* decoded (chunked), "" when there is none */
+    size_t body_len;
+    char peer_addr[46];    /* the client's numeric address */
+    int peer_port;
+} swx_http_request_t;
+
+/* The response to one request: filled with swx_http_* (opaque). */
+typedef struct swx_http_response swx_http_response_t;
+
+/* WebSocket message opcodes (on_message, swx_ws_push). */
+#define SWX_WS_TEXT 1
+#define SWX_WS_BINARY 2
+
 struct swx_api;
 
 /*
@@ -154,6 +196,21 @@ typedef struct swx_plugin {
     void (*on_process_start)(int worker_id, const char *name, int index);
     /* A datagram on a udp, udp6 or unix_dgram listener (worker). */
     void (*on_packet)(const swx_peer_t *peer, const void *data, size_t len);
+    /* An HTTP request on an http or websocket listener (worker). Answer
+     * with resp now or later (swx_http_end); the next request on the same
+     * connection waits until then. Without it every request gets 404. */
+    void (*on_request)(const swx_http_request_t *req,
+                       swx_http_response_t *resp);
+    /* A WebSocket handshake succeeded (worker); req is the upgrade. */
+    void (*on_open)(uint64_t session, const swx_http_request_t *req);
+    /* A whole WebSocket message, reassembled from its fragments;
+     * opcode SWX_WS_TEXT (valid UTF-8) or SWX_WS_BINARY (worker). */
+    void (*on_message)(uint64_t session, int opcode, const void *data,
+                       size_t len);
+    /* The WebSocket session ended with this close code (1006 when the
+     * connection ended without a close frame); on_close follows as for
+     * any connection (worker). */
+    void (*on_ws_close)(uint64_t session, int code);
 } swx_plugin_t;
 
 /*
@@ -218,6 +275,19 @@ typedef struct swx_api {
     int (*sendto)(const swx_peer_t *peer, const void *data, size_t len);
     int (*bind)(uint64_t session, uint32_t uid);
     int (*listener)(void);
+    const char *(*http_get_header)(const swx_http_request_t *req,
+                                   const char *name, size_t *len);
+    int (*http_status)(swx_http_response_t *resp, int status);
+    int (*http_header)(swx_http_response_t *resp, const char *name,
+                       const char *value);
+    int (*http_write)(swx_http_response_t *resp, const void *data,
+                      size_t len);
+    int (*http_end)(swx_http_response_t *resp, const void *data, size_t len);
+    int (*http_sendfile)(swx_http_response_t *resp, const char *path,
+                         uint64_t offset, uint64_t length);
+    int (*ws_push)(uint64_t session, const void *data, size_t len,
+                   int opcode);
+    int (*ws_close)(uint64_t session, int code);
 } swx_api_t;
 
 #ifndef SWX_SERVER_INTERNAL
@@ -358,6 +428,107 @@ static inline int swx_bind(uint64_t session, uint32_t uid)
 static inline int swx_listener(void)
 {
     return swx_api_->listener();
+}
+
+/* ---- HTTP responses (ABI 1.2) ---- */
+
+/*
+ * A response is ended exactly once: by swx_http_end, swx_http_sendfile, or
+ * by the server when the connection goes. Until it is ended the next
+ * request on that connection waits (responses leave in request order).
+ * resp stays valid until the end of the callback in which it was ended, or
+ * until on_close of its connection returns (then the server frees it: drop
+ * any pointer you kept, e.g. for a timer). In dispatch modes 1 and 3, which
+ * have no on_close, it stays valid until you end it. Every function returns
+ * 0, -EALREADY once the response is ended, or -ENOTCONN when the
+ * connection has gone (the response is then ended), besides the errors
+ * listed.
+ */
+
+/* The first request header named name (any case), or NULL; *len (may be
+ * NULL) gets the value's length. */
+static inline const char *swx_http_get_header(const swx_http_request_t *req,
+                                              const char *name, size_t *len)
+{
+    return swx_api_->http_get_header(req, name, len);
+}
+
+/* The status (default 200). -EINVAL unless 200..599; -EALREADY once the
+ * head is sent (by swx_http_write). */
+static inline int swx_http_status(swx_http_response_t *resp, int status)
+{
+    return swx_api_->http_status(resp, status);
+}
+
+/* Add a header line. -EINVAL for a name that is not a token or a value
+ * with CR, LF or NUL, for Transfer-Encoding (the server frames the body),
+ * a Content-Length that is not a number, or a Connection other than
+ * "close" (which closes the connection after the response); -E2BIG past
+ * 64 KiB of headers; -EALREADY once the head is sent. A Content-Length
+ * set here makes swx_http_write send the body as is, not chunked. */
+static inline int swx_http_header(swx_http_response_t *resp, const char *name,
+                                  const char *value)
+{
+    return swx_api_->http_header(resp, name, value);
+}
+
+/* Stream part of the body: the first call sends the head, with
+ * Transfer-Encoding: chunked unless a Content-Length was set (an HTTP/1.0
+ * client gets the body up to the close of the connection). Nothing of the
+ * body goes out for HEAD. -E2BIG when len is over buffer_output_size;
+ * -EINVAL when it would exceed the Content-Length set. */
+static inline int swx_http_write(swx_http_response_t *resp, const void *data,
+                                 size_t len)
+{
+    return swx_api_->http_write(resp, data, len);
+}
+
+/* End the response, with data as the (last part of the) body: before any
+ * swx_http_write, the whole response goes out at once with a
+ * Content-Length of len. -E2BIG when head and body are over
+ * buffer_output_size (stream it, or use swx_http_sendfile); -EINVAL when
+ * the body does not match the Content-Length set (the connection is then
+ * closed after it). */
+static inline int swx_http_end(swx_http_response_t *resp, const void *data,
+                               size_t len)
+{
+    return swx_api_->http_end(resp, data, len);
+}
+
+/* End the response with length bytes of a file from offset (0: to its
+ * end) as the body, sent by the server with sendfile(2): the bytes never
+ * pass through the worker. The worker opens the file to check it; the
+ * reactor sends that same file. Before any swx_http_write; Content-Type
+ * follows the extension unless one was set. -ENOENT, -EACCES (the open's
+ * errno), -EINVAL (not a regular file, or the range is outside it),
+ * -EALREADY (after swx_http_write). */
+static inline int swx_http_sendfile(swx_http_response_t *resp,
+                                    const char *path, uint64_t offset,
+                                    uint64_t length)
+{
+    return swx_api_->http_sendfile(resp, path, offset, length);
+}
+
+/* ---- WebSocket (ABI 1.2) ---- */
+
+/* Send a message (one frame) on a WebSocket session: opcode SWX_WS_TEXT
+ * or SWX_WS_BINARY. 0 once queued (dropped if the session has closed in
+ * the meantime, as with swx_send); -EINVAL (opcode), -E2BIG (len over
+ * buffer_output_size), -ENOTCONN (an id no connection had), -ENOTSUP
+ * outside a worker. */
+static inline int swx_ws_push(uint64_t session, const void *data, size_t len,
+                              int opcode)
+{
+    return swx_api_->ws_push(session, data, len, opcode);
+}
+
+/* Start the closing handshake with code (1000 normal, 1001, 1008, 1011,
+ * 3000-4999): the server sends the close frame, waits up to 5 s for the
+ * client's, and closes; on_ws_close and on_close follow. -EINVAL for a
+ * code that may not be sent, -ENOTCONN, -ENOTSUP. */
+static inline int swx_ws_close(uint64_t session, int code)
+{
+    return swx_api_->ws_close(session, code);
 }
 
 /* ---- tasks (worker -> task worker) ---- */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 
 #include "api_shared.h"
+#include "http_api.h"
+#include "http_response.h"
 #include "log.h"
 #include "task.h"
 #include "plugin_io.h"
@@ -54,6 +56,17 @@ static int api_bind(uint64_t session, uint32_t uid)
 static int api_listener(void)
 {
     return role_ops ? role_ops->listener() : -1;
+}
+
+int api_send_msg(uint64_t session, int type, const void *data, size_t len)
+{
+    return role_ops ? role_ops->send_msg(session, type, data, len)
+                    : -ENOTSUP;
+}
+
+size_t api_output_max(void)
+{
+    return role_ops ? role_ops->output_max() : 0;
 }
 
 static int api_worker_id(void)
@@ -133,6 +146,14 @@ const swx_api_t server_api = {
     .sendto = api_sendto,
     .bind = api_bind,
     .listener = api_listener,
+    .http_get_header = http_api_get_header,
+    .http_status = http_response_status,
+    .http_header = http_response_header,
+    .http_write = http_response_write,
+    .http_end = http_response_end,
+    .http_sendfile = http_response_sendfile,
+    .ws_push = http_api_ws_push,
+    .ws_close = http_api_ws_close,
 };
 
 int api_load_plugins(const config_t *cfg, plugin_t **plugins)

@@ -17,8 +17,34 @@ enum chan_type {
     CHAN_CLOSE_REQ,   /* worker -> reactor: close the connection */
     CHAN_PACKET,      /* reactor -> worker: swx_peer_t, then a datagram */
     CHAN_BIND,        /* worker -> reactor: uint32_t uid (dispatch_mode 5) */
+    CHAN_HTTP_REQUEST, /* reactor -> worker: a request (http_wire.h) */
+    CHAN_HTTP_END,    /* worker -> reactor: uint8_t CHAN_HTTP_END_* flags:
+                         the response is complete (its bytes were CHAN_SEND) */
+    CHAN_HTTP_SENDFILE, /* worker -> reactor: chan_sendfile_t, then the path
+                         and its NUL: the file is part of the response */
+    CHAN_HTTP_ABORT,  /* reactor -> worker: the connection of the request
+                         this worker holds closed (sent when CHAN_CLOSE
+                         does not reach that worker) */
+    CHAN_WS_OPEN,     /* reactor -> worker: the handshake (http_wire.h) */
+    CHAN_WS_MESSAGE,  /* reactor -> worker: uint8_t opcode, then the data */
+    CHAN_WS_CLOSE,    /* reactor -> worker: uint16_t close code */
+    CHAN_WS_PUSH,     /* worker -> reactor: uint8_t opcode, then the data */
+    CHAN_WS_CLOSE_REQ, /* worker -> reactor: uint16_t close code */
     CHAN_TYPE_END
 };
+
+/* CHAN_HTTP_END: close the connection after this response. */
+#define CHAN_HTTP_END_CLOSE 0x01
+
+/* CHAN_HTTP_SENDFILE: the worker opened the file to check it and tells
+ * which it saw, so the reactor (which may run as another user) sends only
+ * that same file. */
+typedef struct chan_sendfile {
+    uint64_t offset;
+    uint64_t length;
+    uint64_t dev;
+    uint64_t ino;
+} chan_sendfile_t;
 
 #define CHAN_FIRST 0x01
 #define CHAN_LAST 0x02

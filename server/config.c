@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -84,6 +85,11 @@ static int parse_task_ipc_mode(cfg_ctx_t *ctx, const char *path, json_t *v,
 /* Indexed by enum swx_log_level. */
 static const char *const log_levels[] = {
     "debug", "info", "notice", "warning", "error", NULL,
+};
+
+/* Indexed by enum config_listener_protocol. */
+static const char *const listener_protocols[] = {
+    "raw", "http", "websocket", NULL,
 };
 
 /* Indexed by enum config_listener_type. */
@@ -166,6 +172,12 @@ static const cfg_field_t listener_fields[] = {
       NULL, NULL },
     { "package_max_length", CFG_SIZE, 0, 1, 1073741824, FRAMER_DEFAULT_MAX_LENGTH,
       LSN(package_max_length), NULL, NULL },
+    { "protocol", CFG_ENUM, 0, 0, 0, PROTOCOL_RAW, LSN(protocol),
+      listener_protocols, NULL },
+    { "document_root", CFG_STRING, 0, 0, 0, 0, LSN(document_root), NULL,
+      NULL },
+    { "http_request_timeout", CFG_INT, 0, 1, 86400, 60,
+      LSN(http_request_timeout), NULL, NULL },
 };
 
 /* ---- messages ---- */
@@ -661,6 +673,58 @@ static int listener_framing(cfg_ctx_t *ctx, const char *path, json_t *obj,
     return 0;
 }
 
+/* document_root: resolved like a plugin path, then to its real path,
+ * which must be a directory. */
+static int listener_document_root(cfg_ctx_t *ctx, const char *path,
+                                  json_t *obj, config_listener_t *l)
+{
+    char sub[CFG_PATH_MAX], real[PATH_MAX];
+    struct stat st;
+    char *abs = resolve_path(ctx->cfg->path, l->document_root);
+
+    if (abs == NULL)
+        return cfg_oom(ctx);
+    path_key(sub, sizeof sub, path, "document_root");
+    if (realpath(abs, real) == NULL || stat(real, &st) < 0 ||
+        !S_ISDIR(st.st_mode)) {
+        free(abs);
+        return cfg_expected(ctx, sub, json_object_get(obj, "document_root"),
+                            "an existing directory");
+    }
+    free(abs);
+    free(l->document_root);
+    l->document_root = strdup(real);
+    return l->document_root != NULL ? 0 : cfg_oom(ctx);
+}
+
+/* protocol "http" / "websocket": HTTP framing on a stream listener. */
+static int listener_protocol(cfg_ctx_t *ctx, const char *path, json_t *obj,
+                             config_listener_t *l)
+{
+    char sub[CFG_PATH_MAX];
+    const char *http_only = json_object_get(obj, "document_root") != NULL
+                                ? "document_root"
+                            : json_object_get(obj, "http_request_timeout")
+                                ? "http_request_timeout" : NULL;
+
+    if (l->protocol == PROTOCOL_RAW) {
+        if (http_only == NULL)
+            return 0;
+        path_key(sub, sizeof sub, path, http_only);
+        return cfg_fail(ctx, sub, "only for protocol \"http\" or "
+                        "\"websocket\"");
+    }
+    path_key(sub, sizeof sub, path, "protocol");
+    if (config_listener_is_dgram(l->type))
+        return cfg_fail(ctx, sub, "a datagram listener has no stream for "
+                        "HTTP");
+    if (l->open_eof_split || l->open_length_check)
+        return cfg_fail(ctx, sub, "HTTP frames requests itself: drop "
+                        "open_eof_split and open_length_check");
+    return l->document_root != NULL
+               ? listener_document_root(ctx, path, obj, l) : 0;
+}
+
 /* Same type, port and address (compared as binary, so "::1" equals
  * "0::1"). Both hosts were validated already. */
 static bool listener_same(const config_listener_t *a,
@@ -705,7 +769,8 @@ static int parse_listener(cfg_ctx_t *ctx, const char *path, json_t *v, int i)
     if (fields_apply(ctx, path, v, listener_fields, NELEM(listener_fields),
                      l) < 0 ||
         listener_address(ctx, path, v, l) < 0 ||
-        listener_framing(ctx, path, v, l) < 0)
+        listener_framing(ctx, path, v, l) < 0 ||
+        listener_protocol(ctx, path, v, l) < 0)
         return -1;
     return check_listener_unique(ctx, path, i);
 }
@@ -1102,6 +1167,7 @@ void config_free(config_t *cfg)
         free(cfg->listeners[i].path);
         free(cfg->listeners[i].package_eof);
         free(cfg->listeners[i].package_length_type);
+        free(cfg->listeners[i].document_root);
     }
     free(cfg->plugins);
     free(cfg->listeners);

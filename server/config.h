@@ -16,6 +16,14 @@ enum config_listener_type {
     LISTENER_UNIX_DGRAM = 5,
 };
 
+/* What a stream listener speaks: bytes (framed or not), HTTP/1.1, or
+ * HTTP/1.1 with WebSocket upgrades. */
+enum config_listener_protocol {
+    PROTOCOL_RAW = 0,
+    PROTOCOL_HTTP = 1,
+    PROTOCOL_WEBSOCKET = 2,
+};
+
 /* Datagram listeners: no connections, on_packet and swx_sendto. */
 static inline int config_listener_is_dgram(int type)
 {
@@ -45,6 +53,9 @@ typedef struct config_listener {
     int package_length_offset;
     int package_body_offset;
     size_t package_max_length;
+    int protocol;        /* enum config_listener_protocol */
+    char *document_root; /* static files (http, websocket): absolute, real */
+    int http_request_timeout; /* seconds to receive a whole request */
 } config_listener_t;
 
 enum config_column_type {

@@ -88,6 +88,8 @@ static uint32_t loop_epoll_bits(int events)
         e |= EPOLLIN | EPOLLRDHUP;
     if (events & LOOP_WRITE)
         e |= EPOLLOUT;
+    if (events & LOOP_RDHUP)
+        e |= EPOLLRDHUP;
     return e;
 }
 
@@ -198,6 +200,10 @@ int loop_run_once(loop_t *loop, int timeout_ms)
             fired |= LOOP_READ;
         if (evs[i].events & EPOLLOUT)
             fired |= LOOP_WRITE;
+        /* Only to those who asked: others see it as LOOP_READ. */
+        if ((evs[i].events & EPOLLRDHUP) &&
+            (loop->handlers[fd].events & LOOP_RDHUP))
+            fired |= LOOP_RDHUP;
         if (evs[i].events & (EPOLLERR | EPOLLHUP))
             fired |= LOOP_ERROR | LOOP_READ;
         loop_handler_t h = loop->handlers[fd];

@@ -5,6 +5,8 @@
 #define LOOP_READ 1
 #define LOOP_WRITE 2
 #define LOOP_ERROR 4 /* reported only: EPOLLERR or EPOLLHUP */
+#define LOOP_RDHUP 8 /* the peer shut down writing (EPOLLRDHUP); watch it
+                        alone to notice a client leave without reading */
 
 #include "timer.h"
 

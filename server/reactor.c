@@ -22,9 +22,9 @@
 
 #include "buf.h"
 #include "chan.h"
+#include "conn.h"
 #include "log.h"
 #include "loop.h"
-#include "protocol/framer.h"
 #include "session.h"
 
 #define REACTOR_READ_SIZE (64 * 1024)
@@ -33,20 +33,8 @@
 #define REACTOR_CHAN_BATCH 64
 #define REACTOR_STOP_FLUSH_MS 2000
 #define REACTOR_DGRAM_MAX 65536
-
-typedef struct conn {
-    int fd;
-    int listener;
-    int worker;          /* dispatch_mode 2: every event goes here */
-    uint64_t session;
-    long long last_recv;  /* ms, for heartbeat_idle_time */
-    buf_t in;             /* framed listeners: bytes of an unfinished message */
-    size_t scan;          /* the framer's place in `in` */
-    char peer[56];        /* "address:port", for log lines */
-    buf_t out;
-    unsigned closing : 1; /* close once out is written */
-    unsigned paused : 1;  /* not reading: a worker channel is backed up */
-} conn_t;
+/* How long a lingering close waits for the client's EOF. */
+#define REACTOR_LINGER_MS 2000
 
 typedef struct reactor {
     int id;
@@ -98,9 +86,12 @@ static void reactor_want_write(reactor_t *r, chan_t *ch)
 static int conn_events(const conn_t *c)
 {
     int ev = 0;
-    if (!c->paused && !c->closing && !self->quiesced)
+    if (c->lingering ||
+        (!c->paused && !c->held && !c->closing && !self->quiesced))
         ev |= LOOP_READ;
-    if (buf_pending(&c->out) > 0)
+    else if (c->held && c->watch_hup)
+        ev |= LOOP_RDHUP;
+    if (!outq_empty(&c->out))
         ev |= LOOP_WRITE;
     return ev;
 }
@@ -110,29 +101,34 @@ static void conn_update(reactor_t *r, conn_t *c)
     loop_mod(r->loop, c->fd, conn_events(c));
 }
 
-/* Send an event to worker w; pause c when the channel is backed up. */
-static void reactor_to_worker(reactor_t *r, conn_t *c, int w, int type,
-                              const void *data, size_t len)
-{
-    chan_t *ch = &r->chans[w];
-    if (chan_send(ch, type, c->listener, c->session, data, len) < 0)
-        log_error("session %llu: cannot send to worker %d",
-                  (unsigned long long)c->session, w);
-    if (chan_queued(ch) > 0)
-        reactor_want_write(r, ch);
-    if (chan_queued(ch) > REACTOR_CHAN_HIGH && !c->paused && type == CHAN_RECEIVE) {
-        c->paused = 1;
-        r->npaused++;
-        conn_update(r, c);
-    }
-}
-
 /* Connect and close events only make sense when one worker sees them all:
  * the fixed modes 2 (fd), 4 (client IP) and 5 (uid). */
 static int reactor_conn_events(const reactor_t *r)
 {
     int mode = r->srv->cfg.dispatch_mode;
     return mode == 2 || mode == 4 || mode == 5;
+}
+
+int conn_fixed_worker(void)
+{
+    return reactor_conn_events(self);
+}
+
+void conn_to_worker(conn_t *c, int w, int type, const void *data, size_t len,
+                    int input)
+{
+    reactor_t *r = self;
+    chan_t *ch = &r->chans[w];
+    if (chan_send(ch, type, c->listener, c->session, data, len) < 0)
+        log_error("session %llu: cannot send to worker %d",
+                  (unsigned long long)c->session, w);
+    if (chan_queued(ch) > 0)
+        reactor_want_write(r, ch);
+    if (chan_queued(ch) > REACTOR_CHAN_HIGH && !c->paused && input) {
+        c->paused = 1;
+        r->npaused++;
+        conn_update(r, c);
+    }
 }
 
 /* dispatch_mode 1 (the next worker) or 3 (an idle one). */
@@ -154,47 +150,22 @@ static int reactor_pick_free(reactor_t *r)
     return (int)(r->rr++ % (unsigned)n);
 }
 
-static int reactor_pick_worker(reactor_t *r, const conn_t *c)
+int conn_dispatch_worker(conn_t *c)
 {
+    reactor_t *r = self;
+    atomic_fetch_add_explicit(&r->srv->shm->dispatch_count, 1,
+                              memory_order_relaxed);
     return reactor_conn_events(r) ? c->worker : reactor_pick_free(r);
 }
 
-static void conn_dispatch(reactor_t *r, conn_t *c, const char *data,
-                          size_t len)
+const config_t *conn_config(void)
 {
-    int w = reactor_pick_worker(r, c);
-    atomic_fetch_add_explicit(&r->srv->shm->dispatch_count, 1,
-                              memory_order_relaxed);
-    reactor_to_worker(r, c, w, CHAN_RECEIVE, data, len);
+    return &self->srv->cfg;
 }
 
-/* Cut whole messages out of what the connection sent (open_eof_split,
- * open_length_check); 0, or -1 when it sent what may not be framed. */
-static int conn_frame(reactor_t *r, conn_t *c, const char *data, size_t len)
+const config_listener_t *conn_listener(const conn_t *c)
 {
-    const framer_cfg_t *f = &r->srv->cfg.listeners[c->listener].framer;
-    if (buf_append(&c->in, data, len) < 0) {
-        reactor_close(r, c, "out of memory for the input buffer");
-        return -1;
-    }
-    for (;;) {
-        ssize_t n = framer_next(f, buf_head(&c->in), buf_pending(&c->in),
-                                &c->scan);
-        if (n == 0)
-            return 0;
-        if (n < 0) {
-            log_warn("session %llu (peer %s): %s: %zu bytes buffered, "
-                     "package_max_length %zu; closing",
-                     (unsigned long long)c->session, c->peer,
-                     n == -EMSGSIZE ? "message too large"
-                                    : "invalid length field",
-                     buf_pending(&c->in), f->package_max_length);
-            reactor_close(r, c, NULL);
-            return -1;
-        }
-        conn_dispatch(r, c, buf_head(&c->in), (size_t)n);
-        buf_consume(&c->in, (size_t)n);
-    }
+    return &self->srv->cfg.listeners[c->listener];
 }
 
 static void conn_readable(reactor_t *r, conn_t *c)
@@ -203,13 +174,12 @@ static void conn_readable(reactor_t *r, conn_t *c)
     do {
         n = recv(c->fd, r->rbuf, REACTOR_READ_SIZE, 0);
     } while (n < 0 && errno == EINTR);
-    if (n > 0) {
+    if (n > 0 && c->lingering) {
+        return; /* dropped: the connection is being closed */
+    } else if (n > 0) {
         if (r->next_heartbeat > 0)
             c->last_recv = now_ms();
-        if (r->srv->cfg.listeners[c->listener].framer.kind == FRAMER_RAW)
-            conn_dispatch(r, c, r->rbuf, (size_t)n);
-        else
-            conn_frame(r, c, r->rbuf, (size_t)n);
+        c->proto->input(c, r->rbuf, (size_t)n);
     } else if (n == 0) {
         reactor_close(r, c, NULL);
     } else if (errno != EAGAIN) {
@@ -217,28 +187,57 @@ static void conn_readable(reactor_t *r, conn_t *c)
     }
 }
 
-/* Write what is pending; 0, or -1 when the connection was closed. */
-static int conn_flush(reactor_t *r, conn_t *c)
+static void conn_linger_expired(int64_t id, void *arg)
 {
-    while (buf_pending(&c->out) > 0) {
-        ssize_t n = send(c->fd, buf_head(&c->out), buf_pending(&c->out),
-                         MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            break;
-        if (n < 0) {
-            reactor_close(r, c, strerror(errno));
-            return -1;
-        }
-        buf_consume(&c->out, (size_t)n);
-    }
-    if (buf_pending(&c->out) == 0 && c->closing) {
+    (void)id;
+    conn_t *c = arg;
+    c->linger_timer = 0;
+    reactor_close(self, c, NULL);
+}
+
+/* Everything is written: send FIN, and drop input until the client's. */
+static int conn_start_linger(reactor_t *r, conn_t *c)
+{
+    c->lingering = 1;
+    shutdown(c->fd, SHUT_WR);
+    c->linger_timer = timer_add(loop_timers(r->loop), loop_now(),
+                                REACTOR_LINGER_MS, 0, conn_linger_expired, c);
+    if (c->linger_timer < 0) {
         reactor_close(r, c, NULL);
         return -1;
     }
     conn_update(r, c);
     return 0;
+}
+
+/* Write what is pending; 0, or -1 when the connection was closed. The
+ * protocol's drained hook runs only from the loop (hook set), never inside
+ * a call the protocol made itself. */
+static int conn_flush_hook(reactor_t *r, conn_t *c, int hook)
+{
+    int was_pending = !outq_empty(&c->out);
+    int rc = outq_flush(&c->out, c->fd);
+    if (rc < 0 && rc != -EAGAIN) {
+        reactor_close(r, c, rc == -EPIPE && c->out.nfiles > 0
+                                ? "a file being sent shrank"
+                                : strerror(-rc));
+        return -1;
+    }
+    if (rc == 0 && c->closing && (!c->lingering || r->stopping)) {
+        if (c->linger && !c->lingering && !r->stopping)
+            return conn_start_linger(r, c);
+        reactor_close(r, c, NULL);
+        return -1;
+    }
+    conn_update(r, c);
+    if (hook && rc == 0 && was_pending && c->proto->drained != NULL)
+        return c->proto->drained(c);
+    return 0;
+}
+
+static int conn_flush(reactor_t *r, conn_t *c)
+{
+    return conn_flush_hook(r, c, 0);
 }
 
 static void conn_io(loop_t *loop, int fd, int events, void *arg)
@@ -247,44 +246,118 @@ static void conn_io(loop_t *loop, int fd, int events, void *arg)
     (void)fd;
     conn_t *c = arg;
     reactor_t *r = self;
-    if ((events & LOOP_WRITE) && conn_flush(r, c) < 0)
+    if ((events & LOOP_WRITE) && conn_flush_hook(r, c, 1) < 0)
         return;
-    if ((events & LOOP_READ) && !c->paused && !c->closing)
-        conn_readable(r, c);
+    if (conn_events(c) & LOOP_READ) {
+        if (events & LOOP_READ)
+            conn_readable(r, c);
+    } else if (events & LOOP_ERROR) {
+        /* Not reading it, so only a close notices a reset or hang-up. */
+        reactor_close(r, c, "connection reset or hung up");
+    } else if ((events & LOOP_RDHUP) && c->held && c->watch_hup) {
+        log_debug("session %llu: the client left before its response",
+                  (unsigned long long)c->session);
+        reactor_close(r, c, NULL);
+    }
 }
 
-/* Write straight from the message when nothing is queued; keep the rest. */
-static void conn_send(reactor_t *r, conn_t *c, const char *data, size_t len)
+/* The queue's limit is buffer_output_size of buffered bytes; file
+ * segments do not count, as they are read from disk as the client takes
+ * them. 0, or -1 when the connection was closed. */
+static int conn_queue(reactor_t *r, conn_t *c, const char *data, size_t len)
 {
     size_t cap = r->srv->cfg.buffer_output_size;
-    while (buf_pending(&c->out) == 0 && len > 0) {
-        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+    if (c->out.bytes + len > cap) {
+        log_warn("session %llu: output buffer would exceed "
+                 "buffer_output_size (%zu + %zu > %zu bytes): client not "
+                 "reading; closing", (unsigned long long)c->session,
+                 c->out.bytes, len, cap);
+        reactor_close(r, c, NULL);
+        return -1;
+    }
+    if (outq_append(&c->out, data, len) < 0) {
+        reactor_close(r, c, "out of memory for the output buffer");
+        return -1;
+    }
+    conn_update(r, c);
+    return 0;
+}
+
+int conn_write(conn_t *c, const void *data, size_t len)
+{
+    reactor_t *r = self;
+    const char *p = data;
+    while (outq_empty(&c->out) && len > 0) {
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
             break;
         if (n < 0) {
             reactor_close(r, c, strerror(errno));
-            return;
+            return -1;
         }
-        data += n;
+        p += n;
         len -= (size_t)n;
     }
-    if (len == 0)
-        return;
-    if (buf_pending(&c->out) + len > cap) {
-        log_warn("session %llu: output buffer would exceed "
-                 "buffer_output_size (%zu + %zu > %zu bytes): client not "
-                 "reading; closing", (unsigned long long)c->session,
-                 buf_pending(&c->out), len, cap);
-        reactor_close(r, c, NULL);
-        return;
+    return len == 0 ? 0 : conn_queue(r, c, p, len);
+}
+
+int conn_write_file(conn_t *c, int fd, off_t off, uint64_t len)
+{
+    reactor_t *r = self;
+    if (outq_append_file(&c->out, fd, off, len) < 0) {
+        reactor_close(r, c, "out of memory for the output queue");
+        return -1;
     }
-    if (buf_append(&c->out, data, len) < 0) {
-        reactor_close(r, c, "out of memory for the output buffer");
-        return;
-    }
-    conn_update(r, c);
+    return conn_flush(r, c);
+}
+
+int conn_pending(const conn_t *c)
+{
+    return !outq_empty(&c->out);
+}
+
+void conn_hold(conn_t *c, enum conn_reading how)
+{
+    c->held = how != CONN_READ;
+    c->watch_hup = how == CONN_HOLD_WATCH;
+    conn_update(self, c);
+}
+
+int conn_end(conn_t *c, int linger)
+{
+    c->closing = 1;
+    c->linger = linger ? 1 : 0;
+    return conn_flush(self, c);
+}
+
+void conn_close(conn_t *c, const char *why)
+{
+    reactor_close(self, c, why);
+}
+
+void conn_set_proto(conn_t *c, const conn_proto_t *p, void *state)
+{
+    c->proto = p;
+    c->state = state;
+}
+
+int64_t conn_timer_add(conn_t *c, long ms, timer_cb *cb)
+{
+    return timer_add(loop_timers(self->loop), loop_now(), ms, 0, cb, c);
+}
+
+void conn_timer_clear(int64_t id)
+{
+    if (id > 0)
+        timer_clear(loop_timers(self->loop), id);
+}
+
+static const char *reactor_msg_name(int type)
+{
+    return type == CHAN_SEND ? "reply" : type == CHAN_CLOSE_REQ ? "close"
+                                                                : "message";
 }
 
 static void reactor_deliver(reactor_t *r, const chan_msg_t *m)
@@ -292,12 +365,12 @@ static void reactor_deliver(reactor_t *r, const chan_msg_t *m)
     conn_t *c = session_get(&r->sessions, m->session);
     if (c == NULL || c->closing) {
         log_debug("%s for closed session %llu dropped (%zu bytes)",
-                  m->type == CHAN_SEND ? "reply" : "close",
-                  (unsigned long long)m->session, m->len);
+                  reactor_msg_name(m->type), (unsigned long long)m->session,
+                  m->len);
         return;
     }
     if (m->type == CHAN_SEND) {
-        conn_send(r, c, m->data, m->len);
+        conn_write(c, m->data, m->len);
     } else if (m->type == CHAN_CLOSE_REQ) {
         c->closing = 1;
         conn_flush(r, c);
@@ -305,8 +378,10 @@ static void reactor_deliver(reactor_t *r, const chan_msg_t *m)
         uint32_t uid;
         memcpy(&uid, m->data, sizeof(uid));
         c->worker = (int)(uid % (uint32_t)r->srv->cfg.worker_num);
+    } else if (m->type == CHAN_BIND) {
+        log_warn("channel: CHAN_BIND of %zu bytes dropped", m->len);
     } else {
-        log_warn("channel: unexpected message type %d from a worker", m->type);
+        c->proto->deliver(c, m);
     }
 }
 
@@ -389,42 +464,58 @@ static int reactor_addr_worker(const reactor_t *r, const char *addr)
     return (int)(h % (uint32_t)r->srv->cfg.worker_num);
 }
 
-static void reactor_accept(reactor_t *r, int fd, int listener)
+static const conn_proto_t *reactor_proto(const config_listener_t *l)
+{
+    return l->protocol == PROTOCOL_RAW ? &proto_stream : &proto_http;
+}
+
+static conn_t *reactor_conn_new(reactor_t *r, int fd, int listener)
 {
     conn_t *c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        log_error("fd %d: out of memory for a connection; closing", fd);
-        close(fd);
-        atomic_fetch_sub(&r->srv->shm->connection_num, 1);
-        return;
-    }
+    if (c == NULL)
+        return NULL;
     c->fd = fd;
     c->listener = listener;
     c->worker = fd % r->srv->cfg.worker_num;
     c->session = session_make(r->next_seq++, r->id);
     c->last_recv = now_ms();
-    int one = 1;
-    if (r->srv->cfg.open_tcp_nodelay)
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->proto = reactor_proto(&r->srv->cfg.listeners[listener]);
     if (session_put(&r->sessions, c->session, c) < 0 ||
         loop_add(r->loop, fd, LOOP_READ, conn_io, c) < 0) {
-        log_error("fd %d: cannot register the connection; closing", fd);
         session_del(&r->sessions, c->session);
-        close(fd);
         free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void reactor_accept(reactor_t *r, int fd, int listener)
+{
+    conn_t *c = reactor_conn_new(r, fd, listener);
+    if (c == NULL) {
+        log_error("fd %d: cannot register the connection; closing", fd);
+        close(fd);
         atomic_fetch_sub(&r->srv->shm->connection_num, 1);
         return;
     }
+    int one = 1;
+    if (r->srv->cfg.open_tcp_nodelay)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     swx_conninfo_t ci;
     conn_info(c, &r->srv->cfg, &ci);
     snprintf(c->peer, sizeof(c->peer), "%s:%d", ci.peer_addr, ci.peer_port);
+    memcpy(c->peer_addr, ci.peer_addr, sizeof(c->peer_addr));
+    c->peer_port = ci.peer_port;
     if (r->srv->cfg.dispatch_mode == 4)
         c->worker = reactor_addr_worker(r, ci.peer_addr);
     log_debug("accept fd=%d session=%llu peer=%s:%d listener=%d", fd,
               (unsigned long long)c->session, ci.peer_addr, ci.peer_port,
               listener);
     if (reactor_conn_events(r))
-        reactor_to_worker(r, c, c->worker, CHAN_CONNECT, &ci, sizeof(ci));
+        conn_to_worker(c, c->worker, CHAN_CONNECT, &ci, sizeof(ci), 0);
+    int rc = c->proto->open != NULL ? c->proto->open(c) : 0;
+    if (rc < 0)
+        reactor_close(r, c, strerror(-rc));
 }
 
 static void reactor_close(reactor_t *r, conn_t *c, const char *why)
@@ -439,11 +530,15 @@ static void reactor_close(reactor_t *r, conn_t *c, const char *why)
     session_del(&r->sessions, c->session);
     if (c->paused)
         r->npaused--;
+    if (c->linger_timer > 0)
+        timer_clear(loop_timers(r->loop), c->linger_timer);
+    if (c->proto->close != NULL)
+        c->proto->close(c, !r->stopping);
     if (reactor_conn_events(r) && !r->stopping)
-        reactor_to_worker(r, c, c->worker, CHAN_CLOSE, NULL, 0);
+        conn_to_worker(c, c->worker, CHAN_CLOSE, NULL, 0, 0);
     atomic_fetch_sub(&r->srv->shm->connection_num, 1);
     atomic_fetch_add(&r->srv->shm->close_count, 1);
-    buf_free(&c->out);
+    outq_free(&c->out);
     buf_free(&c->in);
     free(c);
 }

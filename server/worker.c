@@ -11,6 +11,7 @@
 #include "api.h"
 #include "chan.h"
 #include "child.h"
+#include "http_api.h"
 #include "log.h"
 #include "plugin_io.h"
 #include "session.h"
@@ -98,14 +99,52 @@ static int worker_listener(void)
     return current_listener;
 }
 
-static const api_ops_t worker_ops = {worker_send, worker_close, worker_sendto,
-                                     worker_bind, worker_listener};
+static size_t worker_output_max(void)
+{
+    return child.srv->cfg.buffer_output_size;
+}
+
+static const api_ops_t worker_ops = {
+    worker_send, worker_close, worker_sendto, worker_bind, worker_listener,
+    worker_send_msg, worker_output_max,
+};
 
 static const plugin_t *worker_plugin_for(int listener)
 {
     if (listener < 0 || listener >= child.srv->cfg.nlisteners)
         return NULL;
     return &child.plugins[child.srv->cfg.listeners[listener].plugin];
+}
+
+/* A delivery that counts towards max_request. */
+static void worker_count(shm_worker_t *sw)
+{
+    requests++;
+    atomic_fetch_add_explicit(&sw->requests, 1, memory_order_relaxed);
+}
+
+static void worker_dispatch(const plugin_t *p, const chan_msg_t *m,
+                            shm_worker_t *sw)
+{
+    if (m->type == CHAN_HTTP_REQUEST || m->type == CHAN_WS_MESSAGE)
+        worker_count(sw);
+    if (m->type == CHAN_PACKET && m->len >= sizeof(swx_peer_t)) {
+        worker_count(sw);
+        api_call(p, on_packet, (const swx_peer_t *)m->data,
+                 m->data + sizeof(swx_peer_t), m->len - sizeof(swx_peer_t));
+    } else if (m->type == CHAN_RECEIVE) {
+        worker_count(sw);
+        api_call(p, on_receive, m->session, m->data, m->len);
+    } else if (m->type == CHAN_CONNECT && m->len == sizeof(swx_conninfo_t)) {
+        api_call(p, on_connect, m->session, (const swx_conninfo_t *)m->data);
+    } else if (m->type == CHAN_CLOSE) {
+        http_api_gone(m->session);
+        api_call(p, on_close, m->session);
+        http_api_release(m->session);
+    } else if (!http_api_handle(p, m)) {
+        log_warn("unexpected message type %d (%zu bytes) dropped", m->type,
+                 m->len);
+    }
 }
 
 static void worker_handle(const chan_msg_t *m)
@@ -119,23 +158,7 @@ static void worker_handle(const chan_msg_t *m)
     atomic_store_explicit(&sw->busy, 1, memory_order_relaxed);
     child.handled++;
     current_listener = m->listener;
-    if (m->type == CHAN_PACKET && m->len >= sizeof(swx_peer_t)) {
-        requests++;
-        atomic_fetch_add_explicit(&sw->requests, 1, memory_order_relaxed);
-        api_call(p, on_packet, (const swx_peer_t *)m->data,
-                 m->data + sizeof(swx_peer_t), m->len - sizeof(swx_peer_t));
-    } else if (m->type == CHAN_RECEIVE) {
-        requests++;
-        atomic_fetch_add_explicit(&sw->requests, 1, memory_order_relaxed);
-        api_call(p, on_receive, m->session, m->data, m->len);
-    } else if (m->type == CHAN_CONNECT && m->len == sizeof(swx_conninfo_t)) {
-        api_call(p, on_connect, m->session, (const swx_conninfo_t *)m->data);
-    } else if (m->type == CHAN_CLOSE) {
-        api_call(p, on_close, m->session);
-    } else {
-        log_warn("unexpected message type %d (%zu bytes) dropped", m->type,
-                 m->len);
-    }
+    worker_dispatch(p, m, sw);
     current_listener = -1;
     atomic_store_explicit(&sw->busy, 0, memory_order_relaxed);
 }
@@ -301,6 +324,7 @@ void worker_run(server_t *srv, int id, int standby, int notify_fd)
         api_call(&child.plugins[i], on_worker_stop, id);
     worker_flush();
     log_debug("exiting after %ld requests", requests);
+    http_api_free();
     worker_free_chans();
     child_exit(0, 0);
 }

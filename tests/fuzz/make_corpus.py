@@ -178,7 +178,33 @@ def ws_corpus():
     write("ws", "utf8_mixed", bytes([0x80, 5]) + b"caf\xc3\xa9 \xe2\x82\xac \xed\x9f\xbf")
 
 
+# ---- http_wire: a request message as a reactor encodes it (http_wire.h):
+# http_wire_hdr_t, then NUL-terminated method, path, query, headers, body;
+# or a request head, which the target also encodes and decodes ----
+
+def wire(method, path, query, headers, body, peer=b"127.0.0.1", port=1234):
+    out = struct.pack("<IIIIQBBBBi48s", len(method), len(path),
+                      len(query or b""), len(headers), len(body), 1, 1,
+                      query is not None, 0, port, peer)
+    out += method + b"\0" + path + b"\0" + (query or b"") + b"\0"
+    for name, value in headers:
+        out += struct.pack("<II", len(name), len(value))
+        out += name + b"\0" + value + b"\0"
+    return out + body + b"\0"
+
+
+def http_wire_corpus():
+    write("http_wire", "get", wire(b"GET", b"/", None, [(b"Host", b"a")],
+                                   b""))
+    write("http_wire", "post", wire(b"POST", b"/echo", b"a=1",
+                                    [(b"Host", b"a"),
+                                     (b"Content-Length", b"5")], b"hello"))
+    write("http_wire", "head_request",
+          b"POST /x?y HTTP/1.1\r\nHost: a\r\nX: 1\r\n\r\nbody")
+
+
 if __name__ == "__main__":
     framer_corpus()
     http_corpus()
     ws_corpus()
+    http_wire_corpus()

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -695,6 +696,112 @@ START_TEST(test_bad_listener_framing)
 }
 END_TEST
 
+/* A directory with www/ (a document root), file.txt and link -> www. */
+static char *make_root_dir(void)
+{
+    char tmpl[] = "/tmp/swx-test-config-XXXXXX", path[512];
+    char *dir = mkdtemp(tmpl) ? realpath(tmpl, NULL) : NULL;
+
+    ck_assert_ptr_nonnull(dir);
+    snprintf(path, sizeof path, "%s/www", dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/file.txt", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/link", dir);
+    ck_assert_int_eq(symlink("www", path), 0);
+    return dir;
+}
+
+static void remove_root_dir(char *dir)
+{
+    char path[512];
+    const char *names[] = {"link", "file.txt", "www", ""};
+
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        remove(path);
+    }
+    free(dir);
+}
+
+START_TEST(test_listener_protocols)
+{
+    char *dir = make_root_dir(), file[512], www[512];
+
+    snprintf(file, sizeof file, "%s/swx.json", dir);
+    snprintf(www, sizeof www, "%s/www", dir);
+    ck_assert_int_eq(parse_as("{" PLUGINS ", 'listeners': ["
+                              "{'port': 9, 'plugin': 'echo'},"
+                              "{'port': 10, 'plugin': 'echo', "
+                              "'protocol': 'http', 'document_root': 'link'},"
+                              "{'port': 11, 'plugin': 'echo', "
+                              "'protocol': 'websocket', "
+                              "'http_request_timeout': 5, "
+                              "'package_max_length': 1000}]}", file), 0);
+    ck_assert_int_eq(cfg.listeners[0].protocol, PROTOCOL_RAW);
+    ck_assert_ptr_null(cfg.listeners[0].document_root);
+    ck_assert_int_eq(cfg.listeners[1].protocol, PROTOCOL_HTTP);
+    /* Relative to the config's directory, symlinks resolved. */
+    ck_assert_str_eq(cfg.listeners[1].document_root, www);
+    ck_assert_int_eq(cfg.listeners[1].http_request_timeout, 60);
+    ck_assert_int_eq(cfg.listeners[2].protocol, PROTOCOL_WEBSOCKET);
+    ck_assert_int_eq(cfg.listeners[2].http_request_timeout, 5);
+    ck_assert_uint_eq(cfg.listeners[2].package_max_length, 1000);
+    config_free(&cfg);
+    ck_assert_int_eq(parse("{" PLUGINS ", 'listeners': [{'port': 9, "
+                           "'plugin': 'echo', 'protocol': 'http', "
+                           "'document_root': '/'}]}"), 0);
+    ck_assert_str_eq(cfg.listeners[0].document_root, "/");
+    remove_root_dir(dir);
+}
+END_TEST
+
+START_TEST(test_bad_listener_protocol)
+{
+    char *dir = make_root_dir(), text[600];
+
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', 'protocol': 'ws'}]",
+                         "listeners[0].protocol: expected one of \"raw\", "
+                         "\"http\", \"websocket\", found \"ws\"", NULL);
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', 'protocol': 'http', "
+                         "'open_eof_split': true, 'package_eof': 'x'}]",
+                         "listeners[0].protocol", "open_eof_split");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', "
+                         "'protocol': 'websocket', 'open_length_check': true, "
+                         "'package_length_type': 'N'}]",
+                         "listeners[0].protocol", "open_length_check");
+    assert_bad_listeners("[{'type': 'udp', 'port': 3, 'plugin': 'echo', "
+                         "'protocol': 'http'}]",
+                         "listeners[0].protocol", "datagram");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', "
+                         "'document_root': '/'}]",
+                         "listeners[0].document_root",
+                         "only for protocol \"http\" or \"websocket\"");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', "
+                         "'http_request_timeout': 5}]",
+                         "listeners[0].http_request_timeout", "only for");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', 'protocol': 'http', "
+                         "'http_request_timeout': 0}]",
+                         "listeners[0].http_request_timeout",
+                         "expected an integer from 1 to 86400, found 0");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', 'protocol': 'http', "
+                         "'document_root': '/nonexistent/swx'}]",
+                         "listeners[0].document_root: expected an existing "
+                         "directory, found \"/nonexistent/swx\"", NULL);
+    snprintf(text, sizeof text, "[{'port': 3, 'plugin': 'echo', "
+             "'protocol': 'http', 'document_root': '%s/file.txt'}]", dir);
+    assert_bad_listeners(text, "listeners[0].document_root",
+                         "expected an existing directory");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', 'protocol': 'http', "
+                         "'document_root': ''}]",
+                         "listeners[0].document_root",
+                         "expected a non-empty string");
+    remove_root_dir(dir);
+}
+END_TEST
+
 START_TEST(test_undeclared_plugin)
 {
     assert_bad_listeners("[{'port': 1, 'plugin': 'nope'}]",
@@ -828,6 +935,8 @@ static Suite *config_suite(void)
     tcase_add_test(bad, test_bad_listener_type);
     tcase_add_test(bad, test_bad_listener_framing);
     tcase_add_test(good, test_listener_kinds);
+    tcase_add_test(good, test_listener_protocols);
+    tcase_add_test(bad, test_bad_listener_protocol);
     tcase_add_test(bad, test_undeclared_plugin);
     tcase_add_test(bad, test_duplicate_plugin);
     tcase_add_test(bad, test_duplicate_listener);

@@ -1,0 +1,111 @@
+/* http_hello.c: the HTTP example plugin: plain text at /, JSON at /json, a
+ * streamed (chunked) response at /stream, and the file named by its config
+ * ("file") at /file, sent with sendfile(2). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <swx_plugin.h>
+
+static const char *greeting;
+static const char *file;
+
+static int hello_worker_start(int worker_id)
+{
+    (void)worker_id;
+    greeting = swx_config_string("greeting", "Hello, world!");
+    file = swx_config_string("file", NULL);
+    return 0;
+}
+
+static int path_is(const swx_http_request_t *req, const char *path)
+{
+    return req->path_len == strlen(path) &&
+           memcmp(req->path, path, req->path_len) == 0;
+}
+
+static void hello_text(swx_http_response_t *resp)
+{
+    char body[512];
+    int n = snprintf(body, sizeof(body), "%s\n", greeting);
+    swx_http_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    swx_http_end(resp, body, n > 0 && (size_t)n < sizeof(body) ? (size_t)n : 0);
+}
+
+/* s as a JSON string's content: '"' and '\\' escaped (the request line
+ * holds no control characters). */
+static void json_escape(const char *s, size_t len, char *out, size_t size)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len && n + 3 < size; i++) {
+        if (s[i] == '"' || s[i] == '\\')
+            out[n++] = '\\';
+        out[n++] = s[i];
+    }
+    out[n] = '\0';
+}
+
+/* The method and the query go back as JSON. */
+static void hello_json(const swx_http_request_t *req,
+                       swx_http_response_t *resp)
+{
+    char body[16384], query[8192];
+    json_escape(req->query ? req->query : "", req->query_len, query,
+                sizeof(query));
+    int n = snprintf(body, sizeof(body),
+                     "{\"message\":\"hello\",\"method\":\"%s\","
+                     "\"query\":\"%s\",\"worker\":%d}\n",
+                     req->method, query, swx_worker_id());
+    if (n < 0 || (size_t)n >= sizeof(body)) {
+        swx_http_status(resp, 414);
+        swx_http_end(resp, NULL, 0);
+        return;
+    }
+    swx_http_header(resp, "Content-Type", "application/json");
+    swx_http_end(resp, body, (size_t)n);
+}
+
+/* Written in five parts: the client gets a chunked body. */
+static void hello_stream(swx_http_response_t *resp)
+{
+    swx_http_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    for (int i = 1; i <= 5; i++) {
+        char line[32];
+        int n = snprintf(line, sizeof(line), "part %d\n", i);
+        swx_http_write(resp, line, (size_t)n);
+    }
+    swx_http_end(resp, "done\n", 5);
+}
+
+static void hello_file(swx_http_response_t *resp)
+{
+    int rc = file ? swx_http_sendfile(resp, file, 0, 0) : -ENOENT;
+    if (rc == 0)
+        return;
+    swx_log(SWX_LOG_WARNING, "http_hello: sendfile %s: %s",
+            file ? file : "(no \"file\" in the config)", strerror(-rc));
+    swx_http_status(resp, rc == -ENOENT ? 404 : 500);
+    swx_http_end(resp, "no file\n", 8);
+}
+
+static void hello_request(const swx_http_request_t *req,
+                          swx_http_response_t *resp)
+{
+    if (path_is(req, "/"))
+        hello_text(resp);
+    else if (path_is(req, "/json"))
+        hello_json(req, resp);
+    else if (path_is(req, "/stream"))
+        hello_stream(resp);
+    else if (path_is(req, "/file"))
+        hello_file(resp);
+    else {
+        swx_http_status(resp, 404);
+        swx_http_header(resp, "Content-Type", "text/plain");
+        swx_http_end(resp, "not found\n", 10);
+    }
+}
+
+SWX_PLUGIN(.name = "http_hello",
+           .on_worker_start = hello_worker_start,
+           .on_request = hello_request);

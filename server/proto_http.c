@@ -1,0 +1,405 @@
+/* proto_http.c: HTTP/1.1 connections in the reactor. A request is read
+ * (head, then a Content-Length or chunked body), answered from the
+ * document_root or sent to a worker, and the next one is read only once
+ * its response is complete, so responses leave in order whichever worker
+ * answers. Errors are answered here, then the connection is closed. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "http_wire.h"
+#include "log.h"
+#include "protocol/http_chunked.h"
+#include "protocol/http_parser.h"
+#include "protocol/http_text.h"
+#include "protocol/ws.h"
+#include "proto_ws.h"
+#include "static_files.h"
+
+/* Chunk extensions and trailers of one body. */
+#define HTTP_MAX_META (8 * 1024)
+
+enum http_conn_state {
+    HC_HEAD,    /* reading a request head */
+    HC_BODY,    /* reading its body */
+    HC_WAIT,    /* a worker has the request: not reading */
+    HC_DRAIN,   /* answered: the next request waits for the output */
+    HC_CLOSED,  /* the last response is being written (conn_end) */
+};
+
+typedef struct http_conn {
+    int state;
+    size_t scan_line;         /* the head parser's place between reads */
+    size_t scan_lead;
+    size_t head_len;
+    int64_t content_length;   /* -1 when absent */
+    int chunked;
+    int keep_alive;
+    http_chunked_t dechunk;
+    size_t raw_used;          /* body bytes read (chunked: as sent) */
+    size_t body_len;          /* body bytes decoded, at head_len */
+    int worker;               /* HC_WAIT: who has the request */
+    int64_t timer;            /* http_request_timeout */
+} http_conn_t;
+
+/* What a step of reading requests says: -1 when the connection was
+ * closed (touch nothing), else one of these. */
+enum http_step {
+    HTTP_MORE = 0, /* more bytes are needed */
+    HTTP_GO = 1,   /* the state moved on: take the next step */
+    HTTP_STOP = 2, /* waiting: for a worker, the output, or the close */
+};
+
+static void http_timer_set(conn_t *c, long ms, timer_cb *cb)
+{
+    http_conn_t *h = c->state;
+    conn_timer_clear(h->timer);
+    h->timer = conn_timer_add(c, ms, cb);
+}
+
+static void http_timer_stop(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    conn_timer_clear(h->timer);
+    h->timer = 0;
+}
+
+/* The server closes after what is queued (a lingering close: see
+ * conn_end). HTTP_STOP, or -1 when the connection was closed. */
+static int http_finish(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    h->state = HC_CLOSED;
+    http_timer_stop(c);
+    return conn_end(c, 1) < 0 ? -1 : HTTP_STOP;
+}
+
+/* An error answered by the reactor, then close. HTTP_STOP or -1. */
+static int http_fail_with(conn_t *c, int status, const char *extra)
+{
+    char msg[512];
+    const char *reason = http_reason(status);
+    log_info("session %llu (peer %s): %d %s; closing",
+             (unsigned long long)c->session, c->peer, status, reason);
+    int n = snprintf(msg, sizeof(msg),
+                     "HTTP/1.1 %d %s\r\nServer: swx\r\n"
+                     "Content-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n%s\r\n"
+                     "%d %s\n",
+                     status, reason, strlen(reason) + 5, extra, status,
+                     reason);
+    if (conn_write(c, msg, (size_t)n) < 0)
+        return -1;
+    return http_finish(c);
+}
+
+static int http_fail(conn_t *c, int status)
+{
+    return http_fail_with(c, status, "");
+}
+
+static void http_timeout(int64_t id, void *arg)
+{
+    (void)id;
+    conn_t *c = arg;
+    http_conn_t *h = c->state;
+    h->timer = 0;
+    if (h->state == HC_HEAD && buf_pending(&c->in) == 0) {
+        log_debug("session %llu: idle for http_request_timeout; closing",
+                  (unsigned long long)c->session);
+        conn_close(c, NULL);
+        return;
+    }
+    http_fail(c, 408);
+}
+
+/* Ready for the next request: its time starts now. */
+static void http_expect_request(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    h->state = HC_HEAD;
+    h->scan_line = h->scan_lead = 0;
+    http_timer_set(c, conn_listener(c)->http_request_timeout * 1000L,
+                   http_timeout);
+    conn_hold(c, CONN_READ);
+}
+
+/* A response is complete: close, wait for the output, or read the next
+ * request (HTTP_GO; the caller takes it, so that pipelined requests are
+ * read in a loop, never by recursion). */
+static int http_done(conn_t *c, int close)
+{
+    http_conn_t *h = c->state;
+    if (close || !h->keep_alive)
+        return http_finish(c);
+    if (conn_pending(c)) {
+        h->state = HC_DRAIN;
+        conn_hold(c, CONN_HOLD);
+        return HTTP_STOP;
+    }
+    http_expect_request(c);
+    return HTTP_GO;
+}
+
+/* ---- from the head to a complete request ---- */
+
+static int http_has_body(const http_conn_t *h)
+{
+    return h->chunked || h->content_length > 0;
+}
+
+static int http_upgrade(conn_t *c, const http_request_t *req)
+{
+    http_conn_t *h = c->state;
+    char accept[WS_ACCEPT_LEN + 1], head[256];
+    int rc = ws_handshake(req, accept);
+    if (rc == -426)
+        return http_fail_with(c, 426, "Sec-WebSocket-Version: 13\r\n");
+    if (rc < 0 || http_has_body(h))
+        return http_fail(c, 400);
+    buf_t wire = {0};
+    if (http_wire_encode(&wire, req, NULL, 0, c->peer_addr, c->peer_port) < 0) {
+        buf_free(&wire);
+        conn_close(c, "out of memory for a request");
+        return -1;
+    }
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                     accept);
+    if (conn_write(c, head, (size_t)n) < 0) {
+        buf_free(&wire);
+        return -1;
+    }
+    int w = conn_dispatch_worker(c);
+    conn_to_worker(c, w, CHAN_WS_OPEN, buf_head(&wire), buf_pending(&wire), 1);
+    buf_free(&wire);
+    buf_consume(&c->in, h->head_len);
+    http_timer_stop(c);
+    free(h);
+    return proto_ws_start(c, w) < 0 ? -1 : HTTP_STOP;
+}
+
+/* Send the request to a worker and wait for its response. */
+static int http_dispatch(conn_t *c, const http_request_t *req)
+{
+    http_conn_t *h = c->state;
+    buf_t wire = {0};
+    const char *body = buf_head(&c->in) + h->head_len;
+    if (http_wire_encode(&wire, req, body, h->body_len, c->peer_addr,
+                         c->peer_port) < 0) {
+        buf_free(&wire);
+        conn_close(c, "out of memory for a request");
+        return -1;
+    }
+    h->worker = conn_dispatch_worker(c);
+    h->state = HC_WAIT;
+    conn_hold(c, CONN_HOLD_WATCH);
+    conn_to_worker(c, h->worker, CHAN_HTTP_REQUEST, buf_head(&wire),
+                   buf_pending(&wire), 1);
+    buf_free(&wire);
+    buf_consume(&c->in, h->head_len + h->raw_used);
+    return HTTP_STOP;
+}
+
+/* The whole request is in c->in: a static file, or a worker's turn. */
+static int http_complete(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    http_request_t req;
+    http_request_init(&req);
+    http_timer_stop(c);
+    /* The same bytes parse the same way; pointers are fresh after any
+     * growth of the buffer. */
+    http_parse_head(buf_head(&c->in), h->head_len, NULL, &req);
+    const char *root = conn_listener(c)->document_root;
+    int rc = root != NULL ? static_serve(c, root, &req) : 0;
+    if (rc < 0)
+        return -1;
+    if (rc >= 400)
+        return http_fail(c, rc);
+    if (rc == 0)
+        return http_dispatch(c, &req);
+    buf_consume(&c->in, h->head_len + h->raw_used);
+    return http_done(c, 0);
+}
+
+static int http_read_head(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    http_request_t req;
+    http_request_init(&req);
+    req.scan_line = h->scan_line;
+    req.scan_lead = h->scan_lead;
+    int n = http_parse_head(buf_head(&c->in), buf_pending(&c->in), NULL, &req);
+    h->scan_line = req.scan_line;
+    h->scan_lead = req.scan_lead;
+    if (n <= 0)
+        return n == 0 ? HTTP_MORE : http_fail(c, -n);
+    size_t max = conn_listener(c)->package_max_length;
+    h->head_len = (size_t)n;
+    h->content_length = req.content_length;
+    h->chunked = req.chunked;
+    h->keep_alive = req.keep_alive;
+    h->raw_used = h->body_len = 0;
+    if (req.upgrade_websocket &&
+        conn_listener(c)->protocol == PROTOCOL_WEBSOCKET)
+        return http_upgrade(c, &req);
+    if (h->content_length > 0 && (uint64_t)h->content_length > max)
+        return http_fail(c, 413);
+    if (h->chunked)
+        http_chunked_init(&h->dechunk, max, HTTP_MAX_META);
+    h->state = HC_BODY;
+    if (req.expect_continue && http_has_body(h) &&
+        buf_pending(&c->in) == h->head_len &&
+        conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
+        return -1;
+    return HTTP_GO;
+}
+
+/* HTTP_GO when the body is complete, HTTP_MORE, or a failure's result. */
+static int http_read_body(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    size_t have = buf_pending(&c->in) - h->head_len;
+    if (!h->chunked) {
+        size_t want = h->content_length > 0 ? (size_t)h->content_length : 0;
+        if (have < want)
+            return HTTP_MORE;
+        h->raw_used = h->body_len = want;
+        return HTTP_GO;
+    }
+    char *body = buf_head(&c->in) + h->head_len;
+    size_t used = 0, out = 0;
+    int rc = http_chunked_decode(&h->dechunk, body + h->raw_used,
+                                 have - h->raw_used, body + h->body_len,
+                                 &used, &out);
+    h->raw_used += used;
+    h->body_len += out;
+    if (rc < 0)
+        return http_fail(c, -rc);
+    return rc == 1 ? HTTP_GO : HTTP_MORE;
+}
+
+/* Read requests from what is buffered until one waits for a worker or
+ * more bytes. 0, or -1 when the connection was closed. */
+static int http_advance(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    int rc = HTTP_GO;
+    while (rc == HTTP_GO) {
+        if (h->state == HC_HEAD) {
+            rc = http_read_head(c);
+        } else if (h->state == HC_BODY) {
+            rc = http_read_body(c);
+            if (rc == HTTP_GO)
+                rc = http_complete(c);
+        } else {
+            rc = HTTP_STOP;
+        }
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- the hooks ---- */
+
+static int http_open(conn_t *c)
+{
+    http_conn_t *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return -ENOMEM;
+    c->state = h;
+    http_expect_request(c);
+    return h->timer < 0 ? (int)h->timer : 0;
+}
+
+static void http_input(conn_t *c, const char *data, size_t len)
+{
+    if (buf_append(&c->in, data, len) < 0) {
+        conn_close(c, "out of memory for the input buffer");
+        return;
+    }
+    http_advance(c);
+}
+
+/* The reactor opens the file the worker checked, and only that one. */
+static void http_sendfile(conn_t *c, const chan_msg_t *m)
+{
+    chan_sendfile_t sf;
+    const char *path = m->data + sizeof(sf);
+    if (m->len <= sizeof(sf) || m->data[m->len - 1] != '\0' ||
+        strlen(path) != m->len - sizeof(sf) - 1) {
+        log_warn("channel: malformed CHAN_HTTP_SENDFILE dropped");
+        conn_close(c, "the response cannot be completed");
+        return;
+    }
+    memcpy(&sf, m->data, sizeof(sf));
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_dev != sf.dev ||
+        (uint64_t)st.st_ino != sf.ino || !S_ISREG(st.st_mode)) {
+        log_error("session %llu: sendfile %s: %s", (unsigned long long)c->session,
+                  path, fd < 0 ? strerror(errno) : "not the file the worker "
+                  "checked");
+        if (fd >= 0)
+            close(fd);
+        conn_close(c, NULL);
+        return;
+    }
+    conn_write_file(c, fd, (off_t)sf.offset, sf.length);
+}
+
+static void http_deliver(conn_t *c, const chan_msg_t *m)
+{
+    http_conn_t *h = c->state;
+    if (h->state != HC_WAIT) {
+        log_debug("session %llu: message type %d with no request in flight "
+                  "dropped", (unsigned long long)c->session, m->type);
+    } else if (m->type == CHAN_HTTP_END && m->len == 1) {
+        if (http_done(c, m->data[0] & CHAN_HTTP_END_CLOSE) == HTTP_GO)
+            http_advance(c);
+    } else if (m->type == CHAN_HTTP_SENDFILE) {
+        http_sendfile(c, m);
+    } else {
+        log_warn("session %llu: message type %d (%zu bytes) is not for an "
+                 "HTTP connection; dropped", (unsigned long long)c->session,
+                 m->type, m->len);
+    }
+}
+
+static int http_drained(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    if (h->state != HC_DRAIN)
+        return 0;
+    http_expect_request(c);
+    return http_advance(c);
+}
+
+static void http_close(conn_t *c, int notify)
+{
+    http_conn_t *h = c->state;
+    conn_timer_clear(h->timer);
+    /* The worker holding the request frees its response on CHAN_CLOSE;
+     * one that will not get it is told here. */
+    if (notify && h->state == HC_WAIT &&
+        (!conn_fixed_worker() || h->worker != c->worker))
+        conn_to_worker(c, h->worker, CHAN_HTTP_ABORT, NULL, 0, 0);
+    free(h);
+    c->state = NULL;
+}
+
+const conn_proto_t proto_http = {
+    .name = "http",
+    .open = http_open,
+    .input = http_input,
+    .deliver = http_deliver,
+    .drained = http_drained,
+    .close = http_close,
+};

@@ -1,0 +1,61 @@
+/* proto_stream.c: the plain stream protocol: each read goes to a worker as
+ * it is, or is cut into messages by the listener's framer (open_eof_split,
+ * open_length_check). */
+#include <errno.h>
+
+#include "conn.h"
+#include "log.h"
+#include "protocol/framer.h"
+
+static void stream_dispatch(conn_t *c, const char *data, size_t len)
+{
+    conn_to_worker(c, conn_dispatch_worker(c), CHAN_RECEIVE, data, len, 1);
+}
+
+/* Cut whole messages out of what the connection sent. */
+static void stream_frame(conn_t *c, const char *data, size_t len)
+{
+    const framer_cfg_t *f = &conn_listener(c)->framer;
+    if (buf_append(&c->in, data, len) < 0) {
+        conn_close(c, "out of memory for the input buffer");
+        return;
+    }
+    for (;;) {
+        ssize_t n = framer_next(f, buf_head(&c->in), buf_pending(&c->in),
+                                &c->scan);
+        if (n == 0)
+            return;
+        if (n < 0) {
+            log_warn("session %llu (peer %s): %s: %zu bytes buffered, "
+                     "package_max_length %zu; closing",
+                     (unsigned long long)c->session, c->peer,
+                     n == -EMSGSIZE ? "message too large"
+                                    : "invalid length field",
+                     buf_pending(&c->in), f->package_max_length);
+            conn_close(c, NULL);
+            return;
+        }
+        stream_dispatch(c, buf_head(&c->in), (size_t)n);
+        buf_consume(&c->in, (size_t)n);
+    }
+}
+
+static void stream_input(conn_t *c, const char *data, size_t len)
+{
+    if (conn_listener(c)->framer.kind == FRAMER_RAW)
+        stream_dispatch(c, data, len);
+    else
+        stream_frame(c, data, len);
+}
+
+static void stream_deliver(conn_t *c, const chan_msg_t *m)
+{
+    log_warn("session %llu: message type %d is not for a stream "
+             "connection; dropped", (unsigned long long)c->session, m->type);
+}
+
+const conn_proto_t proto_stream = {
+    .name = "stream",
+    .input = stream_input,
+    .deliver = stream_deliver,
+};

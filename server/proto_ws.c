@@ -1,0 +1,262 @@
+/* proto_ws.c: WebSocket connections (RFC 6455) in the reactor: frames cut
+ * and unmasked, pings answered, fragments reassembled and checked (UTF-8,
+ * package_max_length), the closing handshake. Whole messages go to a
+ * worker; its pushes are framed here. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+#include "protocol/ws.h"
+#include "proto_ws.h"
+
+/* How long the client has to answer our close frame. */
+#define WS_CLOSE_WAIT_MS 5000
+
+typedef struct ws_conn {
+    ws_msg_t msg;     /* the message being received */
+    buf_t frag;       /* its opcode byte and payload so far */
+    int worker;       /* got CHAN_WS_OPEN */
+    int close_sent;   /* our close frame is queued: no more data frames */
+    int notified;     /* CHAN_WS_CLOSE went to the worker */
+    int code;         /* the close code of our close frame */
+    int64_t timer;    /* waiting for the client's close frame */
+} ws_conn_t;
+
+/* Where the session's events go: its worker in the fixed modes, else the
+ * one that got on_open. */
+static int ws_worker(const conn_t *c)
+{
+    const ws_conn_t *w = c->state;
+    return conn_fixed_worker() ? c->worker : w->worker;
+}
+
+static void ws_notify(conn_t *c, int code)
+{
+    ws_conn_t *w = c->state;
+    if (w->notified)
+        return;
+    uint16_t v = (uint16_t)code;
+    w->notified = 1;
+    conn_to_worker(c, ws_worker(c), CHAN_WS_CLOSE, &v, sizeof(v), 0);
+}
+
+/* One unmasked, unfragmented frame. 0, or -1 when the connection closed. */
+static int ws_send(conn_t *c, int opcode, const void *data, size_t len)
+{
+    uint8_t hdr[10];
+    size_t n = ws_frame_header(opcode, 1, len, hdr);
+    if (conn_write(c, hdr, n) < 0)
+        return -1;
+    return len > 0 ? conn_write(c, data, len) : 0;
+}
+
+/* Our close frame: code (none for 1005) and reason. 0 or -1. */
+static int ws_send_close(conn_t *c, int code, const char *reason,
+                         size_t rlen)
+{
+    ws_conn_t *w = c->state;
+    uint8_t p[WS_MAX_CONTROL_PAYLOAD];
+    size_t n = 0;
+    if (code != WS_CLOSE_NO_STATUS) {
+        p[0] = (uint8_t)(code >> 8);
+        p[1] = (uint8_t)code;
+        n = 2 + (rlen < sizeof(p) - 2 ? rlen : sizeof(p) - 2);
+        if (n > 2)
+            memcpy(p + 2, reason, n - 2);
+    }
+    w->close_sent = 1;
+    w->code = code;
+    return ws_send(c, WS_CLOSE, p, n);
+}
+
+/* _Fail the WebSocket Connection_: close frame, then close. -1 or 0. */
+static int ws_fail(conn_t *c, int code)
+{
+    ws_conn_t *w = c->state;
+    log_info("session %llu (peer %s): WebSocket closed with %d",
+             (unsigned long long)c->session, c->peer, code);
+    if (!w->close_sent && ws_send_close(c, code, NULL, 0) < 0)
+        return -1;
+    ws_notify(c, code);
+    return conn_end(c, 1) < 0 ? -1 : 0;
+}
+
+static int ws_on_close_frame(conn_t *c, const char *payload, size_t len)
+{
+    ws_conn_t *w = c->state;
+    uint16_t code;
+    const char *reason;
+    size_t rlen;
+    int rc = ws_close_parse(payload, len, &code, &reason, &rlen);
+    if (rc < 0)
+        return ws_fail(c, -rc);
+    if (w->close_sent) { /* the answer to ours */
+        ws_notify(c, w->code);
+        conn_close(c, NULL);
+        return -1;
+    }
+    if (ws_send_close(c, code, reason, rlen) < 0)
+        return -1;
+    ws_notify(c, code);
+    return conn_end(c, 1) < 0 ? -1 : 0;
+}
+
+/* A data frame: checked, added to the message, sent when it is whole. */
+static int ws_on_data(conn_t *c, const ws_frame_t *f, const char *payload)
+{
+    ws_conn_t *w = c->state;
+    size_t max = conn_listener(c)->package_max_length;
+    int rc = ws_msg_frame(&w->msg, f, max);
+    if (rc == 0 && w->msg.opcode == WS_TEXT &&
+        (ws_utf8_feed(&w->msg.utf8, payload, f->payload_len) < 0 ||
+         (f->fin && ws_utf8_finish(&w->msg.utf8) < 0)))
+        rc = -WS_CLOSE_INVALID_DATA;
+    if (rc < 0)
+        return ws_fail(c, -rc);
+    uint8_t op = (uint8_t)w->msg.opcode;
+    if ((f->opcode != WS_CONT && buf_append(&w->frag, &op, 1) < 0) ||
+        buf_append(&w->frag, payload, f->payload_len) < 0) {
+        conn_close(c, "out of memory for a WebSocket message");
+        return -1;
+    }
+    if (f->fin) {
+        conn_to_worker(c, conn_dispatch_worker(c), CHAN_WS_MESSAGE,
+                       buf_head(&w->frag), buf_pending(&w->frag), 1);
+        buf_reset(&w->frag);
+    }
+    return 0;
+}
+
+static int ws_on_frame(conn_t *c, const ws_frame_t *f, const char *payload)
+{
+    ws_conn_t *w = c->state;
+    switch (f->opcode) {
+    case WS_CLOSE:
+        return ws_on_close_frame(c, payload, f->payload_len);
+    case WS_PING:
+        return w->close_sent ? 0 : ws_send(c, WS_PONG, payload,
+                                           f->payload_len);
+    case WS_PONG:
+        return 0;
+    default:
+        return w->close_sent ? 0 : ws_on_data(c, f, payload);
+    }
+}
+
+/* Handle every whole frame in c->in. 0, or -1 when the connection closed. */
+static int ws_advance(conn_t *c)
+{
+    size_t max = conn_listener(c)->package_max_length;
+    while (!c->closing) {
+        char *p = buf_head(&c->in);
+        size_t len = buf_pending(&c->in);
+        ws_frame_t f;
+        int hl = ws_frame_parse(p, len, max, &f);
+        if (hl < 0)
+            return ws_fail(c, -hl);
+        if (hl == 0 || len - (size_t)hl < f.payload_len)
+            return 0;
+        char *payload = p + hl;
+        ws_unmask(payload, (size_t)f.payload_len, f.mask, 0);
+        /* The bytes stay in place until the next append. */
+        buf_consume(&c->in, (size_t)hl + (size_t)f.payload_len);
+        if (ws_on_frame(c, &f, payload) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int proto_ws_start(conn_t *c, int worker)
+{
+    conn_set_proto(c, &proto_ws, NULL);
+    ws_conn_t *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        conn_close(c, "out of memory for a WebSocket");
+        return -1;
+    }
+    w->worker = worker;
+    c->state = w;
+    conn_hold(c, CONN_READ);
+    return ws_advance(c);
+}
+
+static void ws_input(conn_t *c, const char *data, size_t len)
+{
+    if (buf_append(&c->in, data, len) < 0) {
+        conn_close(c, "out of memory for the input buffer");
+        return;
+    }
+    ws_advance(c);
+}
+
+static void ws_close_expired(int64_t id, void *arg)
+{
+    (void)id;
+    conn_t *c = arg;
+    ((ws_conn_t *)c->state)->timer = 0;
+    log_debug("session %llu: no close frame from the client in time",
+              (unsigned long long)c->session);
+    conn_close(c, NULL);
+}
+
+static void ws_push(conn_t *c, const chan_msg_t *m)
+{
+    ws_conn_t *w = c->state;
+    int op = m->len >= 1 ? (uint8_t)m->data[0] : -1;
+    if (op != WS_TEXT && op != WS_BINARY) {
+        log_warn("channel: malformed CHAN_WS_PUSH dropped");
+        return;
+    }
+    if (!w->close_sent)
+        ws_send(c, op, m->data + 1, m->len - 1);
+}
+
+static void ws_close_req(conn_t *c, const chan_msg_t *m)
+{
+    ws_conn_t *w = c->state;
+    uint16_t code;
+    if (m->len != sizeof(code)) {
+        log_warn("channel: malformed CHAN_WS_CLOSE_REQ dropped");
+        return;
+    }
+    memcpy(&code, m->data, sizeof(code));
+    if (w->close_sent || !ws_close_code_valid(code))
+        return;
+    if (ws_send_close(c, code, NULL, 0) < 0)
+        return;
+    conn_timer_clear(w->timer);
+    w->timer = conn_timer_add(c, WS_CLOSE_WAIT_MS, ws_close_expired);
+}
+
+static void ws_deliver(conn_t *c, const chan_msg_t *m)
+{
+    if (m->type == CHAN_WS_PUSH)
+        ws_push(c, m);
+    else if (m->type == CHAN_WS_CLOSE_REQ)
+        ws_close_req(c, m);
+    else
+        log_warn("session %llu: message type %d is not for a WebSocket; "
+                 "dropped", (unsigned long long)c->session, m->type);
+}
+
+static void ws_close(conn_t *c, int notify)
+{
+    ws_conn_t *w = c->state;
+    if (w == NULL)
+        return;
+    conn_timer_clear(w->timer);
+    if (notify)
+        ws_notify(c, w->close_sent ? w->code : 1006);
+    buf_free(&w->frag);
+    free(w);
+    c->state = NULL;
+}
+
+const conn_proto_t proto_ws = {
+    .name = "websocket",
+    .input = ws_input,
+    .deliver = ws_deliver,
+    .close = ws_close,
+};

@@ -1,0 +1,301 @@
+/* static_files.c: serving a listener's document_root from the reactor. */
+#include "static_files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mime.h"
+#include "protocol/http_text.h"
+
+#define STATIC_OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+
+/* ---- the path ---- */
+
+static int hex_value(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode p[0..len) into out; the decoded length, or -400. */
+static ssize_t path_decode(const char *p, size_t len, char *out, size_t size)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = p[i];
+        if (ch == '%') {
+            int hi = i + 2 < len ? hex_value(p[i + 1]) : -1;
+            int lo = hi >= 0 ? hex_value(p[i + 2]) : -1;
+            if (lo < 0)
+                return -400;
+            ch = (char)(hi << 4 | lo);
+            i += 2;
+        }
+        if (ch == '\0')
+            return -400;
+        if (n + 1 >= size)
+            return -414;
+        out[n++] = ch;
+    }
+    return (ssize_t)n;
+}
+
+/* Append segment s[0..len) to out, '/'-separated. 0, 400 or 414. */
+static int path_segment(const char *s, size_t len, char *out, size_t *n,
+                        size_t size)
+{
+    if (len == 0 || (len == 1 && s[0] == '.'))
+        return 0;
+    if (len == 2 && s[0] == '.' && s[1] == '.')
+        return 400;
+    if (*n + len + 2 > size)
+        return 414;
+    if (*n > 0)
+        out[(*n)++] = '/';
+    memcpy(out + *n, s, len);
+    *n += len;
+    return 0;
+}
+
+int static_path(const char *path, size_t len, char *out, size_t size)
+{
+    char dec[PATH_MAX];
+    ssize_t dlen = path_decode(path, len, dec, sizeof(dec));
+    if (dlen < 0)
+        return (int)-dlen;
+    size_t n = 0, start = 0;
+    for (size_t i = 0; i <= (size_t)dlen; i++) {
+        if (i < (size_t)dlen && dec[i] != '/')
+            continue;
+        int rc = path_segment(dec + start, i - start, out, &n, size);
+        if (rc != 0)
+            return rc;
+        start = i + 1;
+    }
+    if (size == 0)
+        return 414;
+    out[n] = '\0';
+    return 0;
+}
+
+/* ---- opening ---- */
+
+/* realpath and a prefix check, for kernels without openat2. */
+static int open_checked(const char *root, const char *rel)
+{
+    char full[PATH_MAX], real[PATH_MAX];
+    if (snprintf(full, sizeof(full), "%s/%s", root, rel) >= (int)sizeof(full))
+        return -ENAMETOOLONG;
+    if (realpath(full, real) == NULL)
+        return -errno;
+    size_t rl = strlen(root);
+    if (strncmp(real, root, rl) != 0 ||
+        (real[rl] != '/' && real[rl] != '\0' && strcmp(root, "/") != 0))
+        return -EXDEV;
+    int fd = open(real, STATIC_OPEN_FLAGS | O_NOFOLLOW);
+    return fd < 0 ? -errno : fd;
+}
+
+/* rel under root, never leaving it (symlinks included). fd or -errno. */
+static int open_beneath(const char *root, const char *rel)
+{
+    int dir = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return -errno;
+    struct open_how how = {.flags = STATIC_OPEN_FLAGS,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+    long fd = syscall(SYS_openat2, dir, rel[0] ? rel : ".", &how,
+                      sizeof(how));
+    int err = errno;
+    close(dir);
+    if (fd < 0 && err == ENOSYS)
+        return open_checked(root, rel);
+    return fd < 0 ? -err : (int)fd;
+}
+
+/* What an open failure means: no such file (1, the plugin's turn), or a
+ * refusal (403) or a failure (500) to answer with. */
+static int static_open_error(int err)
+{
+    if (err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG)
+        return 1;
+    if (err == EXDEV || err == ELOOP || err == EACCES || err == EPERM)
+        return 403;
+    return 500;
+}
+
+/* A regular file for rel (index.html for a directory): 0 with *fd and *st
+ * (rel then names the file), 1 when there is none, or a status. */
+static int static_open(const char *root, char *rel, size_t size, int *fd,
+                       struct stat *st)
+{
+    for (int tries = 0; tries < 2; tries++) {
+        *fd = open_beneath(root, rel);
+        if (*fd < 0)
+            return static_open_error(-*fd);
+        int ok = fstat(*fd, st) == 0;
+        if (ok && S_ISREG(st->st_mode))
+            return 0;
+        close(*fd);
+        if (!ok)
+            return 500;
+        if (!S_ISDIR(st->st_mode))
+            return 403;
+        size_t n = strlen(rel);
+        if (n + sizeof("/index.html") > size)
+            return 1;
+        snprintf(rel + n, size - n, "%sindex.html", n ? "/" : "");
+    }
+    return 1;
+}
+
+/* ---- the response ---- */
+
+/* Range: bytes=first-last | first- | -suffix. 1 with *off and *len, 0 to
+ * send the whole file (absent, malformed, or several ranges), -1 when
+ * unsatisfiable. */
+static int static_range(const char *v, size_t vlen, uint64_t size,
+                        uint64_t *off, uint64_t *len)
+{
+    char text[64];
+    unsigned long long a = 0, b = 0;
+    int used = 0;
+    if (v == NULL || vlen >= sizeof(text) || vlen < 7 ||
+        strncmp(v, "bytes=", 6) != 0)
+        return 0;
+    memcpy(text, v + 6, vlen - 6);
+    text[vlen - 6] = '\0';
+    if (strspn(text, "0123456789-") != strlen(text))
+        return 0;
+    if (text[0] == '-') {
+        if (sscanf(text + 1, "%llu%n", &b, &used) != 1 || text[1 + used])
+            return 0;
+        if (b == 0 || size == 0)
+            return -1;
+        *len = b < size ? b : size;
+        *off = size - *len;
+        return 1;
+    }
+    if (sscanf(text, "%llu-%n", &a, &used) != 1)
+        return 0;
+    if (text[used] == '\0')
+        b = size ? size - 1 : 0;
+    else if (sscanf(text + used, "%llu%n", &b, &used) != 1 || b < a)
+        return 0;
+    if (a >= size)
+        return -1;
+    *off = a;
+    *len = (b < size - 1 ? b : size - 1) - a + 1;
+    return 1;
+}
+
+/* Not modified since the If-Modified-Since date? */
+static int static_not_modified(const http_request_t *req, time_t mtime)
+{
+    size_t len;
+    const char *v = http_header_get(req, "if-modified-since", &len);
+    time_t since;
+    return v != NULL && http_date_parse(v, len, &since) == 0 &&
+           mtime <= since;
+}
+
+typedef struct static_reply {
+    int status;
+    uint64_t off;
+    uint64_t len;
+    uint64_t size;
+} static_reply_t;
+
+static int static_head(conn_t *c, const http_request_t *req,
+                       const static_reply_t *r, const char *name, time_t mtime)
+{
+    char head[1024], now[HTTP_DATE_LEN + 1], mod[HTTP_DATE_LEN + 1];
+    char range[96] = "", length[48] = "";
+    http_date(time(NULL), now);
+    http_date(mtime, mod);
+    if (r->status == 206)
+        snprintf(range, sizeof(range), "Content-Range: bytes %llu-%llu/%llu\r\n",
+                 (unsigned long long)r->off,
+                 (unsigned long long)(r->off + r->len - 1),
+                 (unsigned long long)r->size);
+    else if (r->status == 416)
+        snprintf(range, sizeof(range), "Content-Range: bytes */%llu\r\n",
+                 (unsigned long long)r->size);
+    if (r->status != 304) /* a 304 has no body, and says nothing of one */
+        snprintf(length, sizeof(length), "Content-Length: %llu\r\n",
+                 (unsigned long long)r->len);
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\nServer: swx\r\nDate: %s\r\n"
+                     "Last-Modified: %s\r\nAccept-Ranges: bytes\r\n"
+                     "Content-Type: %s\r\n%s%s%s\r\n",
+                     r->status, http_reason(r->status), now, mod,
+                     r->status == 416 ? "text/plain" : mime_type(name),
+                     length, range,
+                     req->keep_alive ? "" : "Connection: close\r\n");
+    return conn_write(c, head, (size_t)n);
+}
+
+/* Status, range and length of the answer for a file of st. */
+static void static_plan(const http_request_t *req, const struct stat *st,
+                        static_reply_t *r)
+{
+    size_t vlen = 0;
+    const char *v = http_header_get(req, "range", &vlen);
+    r->size = (uint64_t)st->st_size;
+    r->off = 0;
+    r->len = r->size;
+    r->status = 200;
+    if (static_not_modified(req, st->st_mtime)) {
+        r->status = 304;
+        r->len = 0;
+        return;
+    }
+    int rc = static_range(v, vlen, r->size, &r->off, &r->len);
+    if (rc > 0)
+        r->status = 206;
+    if (rc < 0) {
+        r->status = 416;
+        r->off = r->len = 0;
+    }
+}
+
+int static_serve(conn_t *c, const char *root, const http_request_t *req)
+{
+    char rel[PATH_MAX];
+    struct stat st;
+    int fd;
+    if (req->method_id != HTTP_GET && req->method_id != HTTP_HEAD)
+        return 0;
+    int rc = static_path(req->path, req->path_len, rel, sizeof(rel) - 16);
+    if (rc != 0)
+        return rc;
+    rc = static_open(root, rel, sizeof(rel), &fd, &st);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    static_reply_t r;
+    static_plan(req, &st, &r);
+    if (static_head(c, req, &r, rel, st.st_mtime) < 0) {
+        close(fd);
+        return -1;
+    }
+    if (req->method_id == HTTP_HEAD || r.len == 0) {
+        close(fd);
+        return 1;
+    }
+    return conn_write_file(c, fd, (off_t)r.off, r.len) < 0 ? -1 : 1;
+}

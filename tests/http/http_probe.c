@@ -1,0 +1,334 @@
+/* http_probe.c: the HTTP and WebSocket test plugin: routes that show what
+ * a request carried, answer late, stream, send files, hold a response, and
+ * report the errors of the swx_http_* functions; WebSocket messages are
+ * echoed, and a few commands drive the closing handshake.
+ *
+ * Routes (the path; query parameters as noted):
+ *   /echo            the body back; X-Method, X-Path, X-Query, X-Version,
+ *                    X-Keep-Alive, X-Peer, X-Headers (count), X-Listener
+ *   /header?NAME     the value of request header NAME (any case), or 404
+ *   /worker          "WORKER_ID"
+ *   /slow?MS         "slow MS" after MS ms, from a timer (an async end)
+ *   /stream?N        N parts "part I\n" with swx_http_write, then "end\n"
+ *   /lstream?N       the same with a Content-Length set first
+ *   /big?N           N bytes of (i % 251) in one swx_http_end
+ *   /file[?OFF,LEN]  the config's "file" with swx_http_sendfile
+ *   /sendfile-missing  swx_http_sendfile of a missing file -> 404 + error
+ *   /close           "bye" with Connection: close
+ *   /hold            never answered until the connection goes; the
+ *                    response is dropped in on_close (see /held)
+ *   /hold-timer?MS   ended from a timer after MS ms whatever happened
+ *   /errors          the return codes of misuses, as "name=rc" lines
+ *   /after           what swx_http_end and swx_http_write returned when
+ *                    called again after the /errors response ended
+ *   /held            "held=N gone=M late=RC": responses held and dropped
+ *                    on close, and what the last late end returned
+ *   /wsclose         the code of the last on_ws_close, or "none"
+ *   anything else    404 "no route"
+ * WebSocket: every message is echoed with its opcode; the text "close N"
+ * makes the server close with code N; "push N" sends N binary messages.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <swx_plugin.h>
+
+#define HOLD_MAX 64
+
+typedef struct hold {
+    uint64_t session;
+    swx_http_response_t *resp;
+    int64_t timer;
+    long ms;
+} hold_t;
+
+static hold_t holds[HOLD_MAX];
+static int held_count, gone_count, late_rc = 1, last_ws_close = -1;
+static char after[128] = "none";
+static const char *file;
+
+static int probe_start(int worker_id)
+{
+    (void)worker_id;
+    file = swx_config_string("file", NULL);
+    return 0;
+}
+
+static int route(const swx_http_request_t *req, const char *path)
+{
+    return req->path_len == strlen(path) &&
+           memcmp(req->path, path, req->path_len) == 0;
+}
+
+static long query_num(const swx_http_request_t *req, long def)
+{
+    return req->query != NULL && req->query_len > 0 ? atol(req->query) : def;
+}
+
+static void reply(swx_http_response_t *resp, int status, const char *text)
+{
+    swx_http_status(resp, status);
+    swx_http_header(resp, "Content-Type", "text/plain");
+    swx_http_end(resp, text, strlen(text));
+}
+
+static void add_num_header(swx_http_response_t *resp, const char *name,
+                           long long v)
+{
+    char s[32];
+    snprintf(s, sizeof(s), "%lld", v);
+    swx_http_header(resp, name, s);
+}
+
+static void route_echo(const swx_http_request_t *req,
+                       swx_http_response_t *resp)
+{
+    char peer[80];
+    swx_http_header(resp, "X-Method", req->method);
+    swx_http_header(resp, "X-Path", req->path);
+    swx_http_header(resp, "X-Query", req->query ? req->query : "(none)");
+    add_num_header(resp, "X-Version", req->version);
+    add_num_header(resp, "X-Keep-Alive", req->keep_alive);
+    add_num_header(resp, "X-Headers", (long long)req->nheaders);
+    add_num_header(resp, "X-Listener", req->listener);
+    snprintf(peer, sizeof(peer), "%s:%d", req->peer_addr, req->peer_port);
+    swx_http_header(resp, "X-Peer", peer);
+    swx_http_end(resp, req->body, req->body_len);
+}
+
+static void route_header(const swx_http_request_t *req,
+                         swx_http_response_t *resp)
+{
+    char name[128];
+    size_t len = 0;
+    snprintf(name, sizeof(name), "%.*s", (int)req->query_len,
+             req->query ? req->query : "");
+    const char *v = swx_http_get_header(req, name, &len);
+    if (v == NULL) {
+        reply(resp, 404, "no such header\n");
+        return;
+    }
+    swx_http_end(resp, v, len);
+}
+
+static hold_t *hold_find(uint64_t session)
+{
+    for (int i = 0; i < HOLD_MAX; i++)
+        if (holds[i].resp != NULL && holds[i].session == session)
+            return &holds[i];
+    return NULL;
+}
+
+static hold_t *hold_new(uint64_t session, swx_http_response_t *resp)
+{
+    hold_t *h = NULL;
+    for (int i = 0; i < HOLD_MAX && h == NULL; i++)
+        if (holds[i].resp == NULL)
+            h = &holds[i];
+    if (h != NULL) {
+        *h = (hold_t){session, resp, 0, 0};
+        held_count++;
+    }
+    return h;
+}
+
+static void slow_done(int64_t id, void *arg)
+{
+    (void)id;
+    hold_t *h = arg;
+    char body[64];
+    int n = snprintf(body, sizeof(body), "slow %ld\n", h->ms);
+    h->timer = 0;
+    late_rc = swx_http_end(h->resp, body, (size_t)n);
+    h->resp = NULL;
+}
+
+/* /slow and /hold-timer: ended by a timer. */
+static void route_timer(const swx_http_request_t *req,
+                        swx_http_response_t *resp)
+{
+    long ms = query_num(req, 100);
+    hold_t *h = hold_new(req->session, resp);
+    if (h == NULL) {
+        reply(resp, 503, "too many held\n");
+        return;
+    }
+    h->ms = ms;
+    h->timer = swx_timer_after(ms, slow_done, h);
+    if (h->timer < 0) {
+        h->resp = NULL;
+        reply(resp, 500, "timer failed\n");
+    }
+}
+
+static void route_stream(const swx_http_request_t *req,
+                         swx_http_response_t *resp, int with_length)
+{
+    long n = query_num(req, 3);
+    char part[32];
+    if (with_length) {
+        long total = 0;
+        for (long i = 1; i <= n; i++)
+            total += snprintf(part, sizeof(part), "part %ld\n", i);
+        add_num_header(resp, "Content-Length", total + 4);
+    }
+    for (long i = 1; i <= n; i++) {
+        int len = snprintf(part, sizeof(part), "part %ld\n", i);
+        swx_http_write(resp, part, (size_t)len);
+    }
+    swx_http_end(resp, "end\n", 4);
+}
+
+static void route_big(const swx_http_request_t *req,
+                      swx_http_response_t *resp)
+{
+    long n = query_num(req, 1000);
+    char *body = malloc(n > 0 ? (size_t)n : 1);
+    for (long i = 0; body != NULL && i < n; i++)
+        body[i] = (char)(i % 251);
+    int rc = body ? swx_http_end(resp, body, (size_t)n) : -ENOMEM;
+    free(body);
+    if (rc < 0) {
+        char msg[32];
+        snprintf(msg, sizeof(msg), "end %d\n", rc);
+        reply(resp, 500, msg);
+    }
+}
+
+static void route_file(const swx_http_request_t *req,
+                       swx_http_response_t *resp, const char *path)
+{
+    unsigned long long off = 0, len = 0;
+    if (req->query != NULL)
+        sscanf(req->query, "%llu,%llu", &off, &len);
+    int rc = swx_http_sendfile(resp, path, off, len);
+    if (rc < 0) {
+        char msg[32];
+        snprintf(msg, sizeof(msg), "sendfile %d\n", rc);
+        reply(resp, rc == -ENOENT ? 404 : 400, msg);
+    }
+}
+
+/* Misuses, each with the code it must return. */
+static void route_errors(swx_http_response_t *resp)
+{
+    char out[512];
+    int n = snprintf(out, sizeof(out),
+                     "status99=%d\nstatus600=%d\nbadname=%d\ncrlf=%d\n"
+                     "te=%d\nbadlen=%d\nconn=%d\n",
+                     swx_http_status(resp, 99), swx_http_status(resp, 600),
+                     swx_http_header(resp, "Bad Name", "x"),
+                     swx_http_header(resp, "X-Evil", "a\r\nInjected: 1"),
+                     swx_http_header(resp, "Transfer-Encoding", "gzip"),
+                     swx_http_header(resp, "Content-Length", "12x"),
+                     swx_http_header(resp, "Connection", "upgrade"));
+    swx_http_header(resp, "Content-Type", "text/plain");
+    swx_http_end(resp, out, (size_t)n);
+    snprintf(after, sizeof(after), "end=%d write=%d status=%d\n",
+             swx_http_end(resp, "x", 1), swx_http_write(resp, "x", 1),
+             swx_http_status(resp, 200));
+}
+
+static void route_held(swx_http_response_t *resp)
+{
+    char out[96];
+    snprintf(out, sizeof(out), "held=%d gone=%d late=%d\n", held_count,
+             gone_count, late_rc);
+    reply(resp, 200, out);
+}
+
+static void route_misc(const swx_http_request_t *req,
+                       swx_http_response_t *resp)
+{
+    char out[64];
+    if (route(req, "/worker")) {
+        snprintf(out, sizeof(out), "%d", swx_worker_id());
+        reply(resp, 200, out);
+    } else if (route(req, "/close")) {
+        swx_http_header(resp, "Connection", "close");
+        swx_http_end(resp, "bye\n", 4);
+    } else if (route(req, "/hold")) {
+        if (hold_new(req->session, resp) == NULL)
+            reply(resp, 503, "too many held\n");
+    } else if (route(req, "/after")) {
+        reply(resp, 200, after);
+    } else if (route(req, "/held")) {
+        route_held(resp);
+    } else if (route(req, "/wsclose")) {
+        snprintf(out, sizeof(out), "%d", last_ws_close);
+        reply(resp, 200, last_ws_close < 0 ? "none" : out);
+    } else if (route(req, "/sendfile-missing")) {
+        route_file(req, resp, "/nonexistent/swx-file");
+    } else {
+        reply(resp, 404, "no route\n");
+    }
+}
+
+static void probe_request(const swx_http_request_t *req,
+                          swx_http_response_t *resp)
+{
+    if (route(req, "/echo"))
+        route_echo(req, resp);
+    else if (route(req, "/header"))
+        route_header(req, resp);
+    else if (route(req, "/slow") || route(req, "/hold-timer"))
+        route_timer(req, resp);
+    else if (route(req, "/stream") || route(req, "/lstream"))
+        route_stream(req, resp, route(req, "/lstream"));
+    else if (route(req, "/big"))
+        route_big(req, resp);
+    else if (route(req, "/file"))
+        route_file(req, resp, file ? file : "/nonexistent/swx-no-file");
+    else if (route(req, "/errors"))
+        route_errors(resp);
+    else
+        route_misc(req, resp);
+}
+
+/* The server frees a response once on_close returns: forget it here. A
+ * timer still pending would end a freed response. */
+static void probe_close(uint64_t session)
+{
+    hold_t *h;
+    while ((h = hold_find(session)) != NULL) {
+        if (h->timer > 0 && swx_timer_clear(h->timer) == 0)
+            h->timer = 0;
+        late_rc = swx_http_end(h->resp, "x", 1); /* -ENOTCONN */
+        h->resp = NULL;
+        gone_count++;
+    }
+}
+
+static void probe_ws_message(uint64_t session, int opcode, const void *data,
+                             size_t len)
+{
+    char cmd[32];
+    int code, n;
+    snprintf(cmd, sizeof(cmd), "%.*s", (int)(len < 31 ? len : 31),
+             (const char *)data);
+    if (opcode == SWX_WS_TEXT && sscanf(cmd, "close %d", &code) == 1) {
+        swx_ws_close(session, code);
+    } else if (opcode == SWX_WS_TEXT && sscanf(cmd, "push %d", &n) == 1) {
+        for (int i = 0; i < n; i++)
+            swx_ws_push(session, &i, sizeof(i), SWX_WS_BINARY);
+    } else {
+        swx_ws_push(session, data, len, opcode);
+    }
+}
+
+static void probe_ws_close(uint64_t session, int code)
+{
+    (void)session;
+    last_ws_close = code;
+    swx_log(SWX_LOG_INFO, "http_probe: ws session %llu closed with %d",
+            (unsigned long long)session, code);
+}
+
+SWX_PLUGIN(.name = "http_probe",
+           .on_worker_start = probe_start,
+           .on_request = probe_request,
+           .on_close = probe_close,
+           .on_message = probe_ws_message,
+           .on_ws_close = probe_ws_close);

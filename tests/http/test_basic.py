@@ -1,0 +1,155 @@
+"""test_basic.py: HTTP/1.1 as curl and python clients use it: keep-alive
+(two URLs on one connection), a chunked upload, Expect: 100-continue, HEAD,
+request fields as the plugin sees them, streamed and chunked responses,
+HTTP/1.0, Connection: close, and the errors of the response functions."""
+
+import http.client
+import os
+import re
+
+import http_helper as hh
+
+check = hh.check
+
+
+def test_curl(srv, tmp):
+    base = "http://%s:%d" % (hh.HOST, srv.port)
+    rc, out, err = hh.curl(["-v", base + "/worker", base + "/echo?x=1"])
+    check(rc == 0, "curl failed: %s" % err)
+    check(re.search(r"Re-using existing connection", err),
+          "curl opened a second connection:\n%s" % err)
+    # The chunked upload.
+    upload = os.urandom(300000)
+    path = os.path.join(tmp, "upload.bin")
+    with open(path, "wb") as f:
+        f.write(upload)
+    rc, out, err = hh.curl(["-H", "Transfer-Encoding: chunked",
+                            "--data-binary", "@" + path, base + "/echo"])
+    check(rc == 0 and out == upload, "chunked upload came back different "
+          "(%d bytes, rc %d: %s)" % (len(out), rc, err))
+    # Expect: 100-continue: the interim response, then the body.
+    rc, out, err = hh.curl(["-v", "-H", "Expect: 100-continue",
+                            "--data-binary", "@" + path, base + "/echo"])
+    check(rc == 0 and out == upload, "100-continue upload failed: %s" % err)
+    check("HTTP/1.1 100 Continue" in err, "no 100 Continue:\n%s" % err)
+    # HEAD: headers only, with the length a GET would have.
+    rc, out, err = hh.curl(["-I", base + "/big?1234"])
+    check(rc == 0 and b"200 OK" in out and b"Content-Length: 1234" in out,
+          "HEAD /big: %r %s" % (out, err))
+
+
+def test_request_fields(srv):
+    r = hh.exchange(srv.port, hh.get(srv.port, "/echo?a=1&b=%20",
+                                     [("X-Custom-Header", "Value 1")],
+                                     method="PUT", body=b"hello"))
+    check(r.status == 200 and r.body == b"hello", "echo: %r" % r)
+    check(r.header("x-method") == "PUT", "method %r" % r.header("x-method"))
+    check(r.header("x-path") == "/echo", "path")
+    check(r.header("x-query") == "a=1&b=%20", "query %r" % r.header("x-query"))
+    check(r.header("x-version") == "1" and r.header("x-keep-alive") == "1",
+          "version / keep-alive")
+    check(r.header("x-headers") == "3", "header count %r"
+          % r.header("x-headers"))
+    check(r.header("x-peer").startswith("127.0.0.1:"), "peer")
+    r = hh.exchange(srv.port, hh.get(srv.port, "/header?x-CUSTOM-header",
+                                     [("X-Custom-Header", "v2")]))
+    check(r.status == 200 and r.body == b"v2", "case-insensitive lookup: %r"
+          % r)
+    r = hh.exchange(srv.port, hh.get(srv.port, "/header?x-missing"))
+    check(r.status == 404, "missing header: %r" % r)
+
+
+def test_keep_alive_and_close(srv):
+    with hh.connect(srv.port) as s:
+        rd = hh.Reader(s)
+        for i in range(20):
+            s.sendall(hh.get(srv.port, "/echo", body=b"n%d" % i))
+            r = rd.response()
+            check(r.status == 200 and r.body == b"n%d" % i, "request %d" % i)
+        s.sendall(hh.get(srv.port, "/echo", [("Connection", "close")]))
+        r = rd.response()
+        check(r.header("connection") == "close", "no Connection: close")
+        check(hh.closed_after(s, rd), "server kept the connection open")
+    with hh.connect(srv.port) as s:
+        rd = hh.Reader(s)
+        s.sendall(hh.get(srv.port, "/close"))
+        r = rd.response()
+        check(r.body == b"bye\n" and r.header("connection") == "close",
+              "/close: %r" % r)
+        check(hh.closed_after(s, rd), "server kept /close's connection")
+
+
+def test_http10(srv):
+    with hh.connect(srv.port) as s:
+        rd = hh.Reader(s)
+        s.sendall(hh.get(srv.port, "/echo", [("Connection", "keep-alive")],
+                         version="1.0"))
+        r = rd.response()
+        check(r.header("connection") == "keep-alive", "1.0 keep-alive: %r" % r)
+        s.sendall(hh.get(srv.port, "/stream?2", version="1.0"))
+        r = rd.response()  # no length, no chunks: up to the close
+        check(r.body == b"part 1\npart 2\nend\n", "1.0 stream: %r" % r)
+        check(r.header("transfer-encoding") is None, "chunked to HTTP/1.0")
+
+
+def test_streams(srv):
+    r = hh.exchange(srv.port, hh.get(srv.port, "/stream?5"))
+    check(r.header("transfer-encoding") == "chunked", "not chunked: %r" % r)
+    check(r.body == b"".join(b"part %d\n" % i for i in range(1, 6)) + b"end\n",
+          "stream body %r" % r.body)
+    r = hh.exchange(srv.port, hh.get(srv.port, "/lstream?3"))
+    check(r.header("transfer-encoding") is None and
+          r.header("content-length") == str(len(r.body)), "lstream %r" % r)
+    # HEAD of a streamed response: the head only, and the connection goes on.
+    with hh.connect(srv.port) as s:
+        rd = hh.Reader(s)
+        s.sendall(hh.get(srv.port, "/stream?3", method="HEAD"))
+        r = rd.response(head_only=True)
+        check(r.status == 200, "HEAD stream %r" % r)
+        s.sendall(hh.get(srv.port, "/echo", body=b"after"))
+        check(rd.response().body == b"after", "HEAD left a body behind")
+    conn = http.client.HTTPConnection(hh.HOST, srv.port, timeout=20)
+    for path in ("/stream?50", "/big?70000", "/echo"):
+        conn.request("POST", path, body=b"x" * 10)
+        resp = conn.getresponse()
+        body = resp.read()
+        check(resp.status == 200 and len(body) > 0, "http.client %s" % path)
+    conn.close()
+
+
+def test_errors(srv):
+    r = hh.exchange(srv.port, hh.get(srv.port, "/errors"))
+    want = {"status99": -22, "status600": -22, "badname": -22, "crlf": -22,
+            "te": -22, "badlen": -22, "conn": -22}
+    got = dict(line.split("=") for line in r.body.decode().split())
+    check({k: int(v) for k, v in got.items()} == want, "errors: %r" % got)
+    check(r.header("x-evil") is None and r.header("injected") is None,
+          "a header was injected: %r" % r)
+    r = hh.exchange(srv.port, hh.get(srv.port, "/after"))
+    check(r.body == b"end=-114 write=-114 status=-114\n",
+          "calls after the end: %r" % r.body)
+    r = hh.exchange(srv.port, hh.get(srv.port, "/big?2000000"))
+    check(r.status == 500 and r.body == b"end -7\n",
+          "a response over buffer_output_size: %r" % r)
+    r = hh.exchange(srv.port, hh.get(srv.port, "/sendfile-missing"))
+    check(r.status == 404 and r.body == b"sendfile -2\n", "%r" % r)
+    r = hh.exchange(srv.port, hh.get(srv.port, "/nowhere"))
+    check(r.status == 404 and r.body == b"no route\n", "%r" % r)
+
+
+def main():
+    with hh.HttpServer("http-basic", server={"worker_num": 1,
+                                             "buffer_output_size": 1 << 20}
+                       ) as srv:
+        srv.start()
+        test_curl(srv, srv.dir)
+        test_request_fields(srv)
+        test_keep_alive_and_close(srv)
+        test_http10(srv)
+        test_streams(srv)
+        test_errors(srv)
+        srv.stop()
+
+
+if __name__ == "__main__":
+    hh.main(main)

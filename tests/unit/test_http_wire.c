@@ -1,0 +1,175 @@
+/* test_http_wire.c: the request a reactor sends a worker: what is encoded
+ * comes back intact, and no truncated or corrupted message decodes. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_wire.h"
+
+static const char head[] =
+    "POST /a%20b/c?x=1&y=2 HTTP/1.1\r\n"
+    "Host: example.org\r\n"
+    "Content-Type: text/plain\r\n"
+    "X-Empty:\r\n"
+    "Content-Length: 5\r\n\r\n";
+
+static buf_t wire;
+static swx_http_request_t req;
+static swx_http_header_t headers[HTTP_MAX_HEADERS];
+
+static void encode(const char *text, const char *body, size_t body_len)
+{
+    http_request_t parsed;
+    http_request_init(&parsed);
+    ck_assert_int_eq(http_parse_head(text, strlen(text), NULL, &parsed),
+                     (int)strlen(text));
+    ck_assert_int_eq(http_wire_encode(&wire, &parsed, body, body_len,
+                                      "192.0.2.7", 40000), 0);
+}
+
+static int decode(const char *data, size_t len)
+{
+    return http_wire_decode(data, len, &req, headers, HTTP_MAX_HEADERS);
+}
+
+static void teardown(void)
+{
+    buf_free(&wire);
+}
+
+START_TEST(test_roundtrip)
+{
+    encode(head, "hello", 5);
+    ck_assert_int_eq(decode(buf_head(&wire), buf_pending(&wire)), 0);
+    ck_assert_str_eq(req.method, "POST");
+    ck_assert_uint_eq(req.method_len, 4);
+    ck_assert_str_eq(req.path, "/a%20b/c");
+    ck_assert_str_eq(req.query, "x=1&y=2");
+    ck_assert_int_eq(req.version, 1);
+    ck_assert_int_eq(req.keep_alive, 1);
+    ck_assert_uint_eq(req.nheaders, 4);
+    ck_assert_str_eq(req.headers[1].name, "Content-Type");
+    ck_assert_str_eq(req.headers[1].value, "text/plain");
+    ck_assert_str_eq(req.headers[2].value, "");
+    ck_assert_uint_eq(req.body_len, 5);
+    ck_assert_str_eq(req.body, "hello");
+    ck_assert_str_eq(req.peer_addr, "192.0.2.7");
+    ck_assert_int_eq(req.peer_port, 40000);
+}
+END_TEST
+
+START_TEST(test_no_query_no_body)
+{
+    encode("GET / HTTP/1.0\r\n\r\n", NULL, 0);
+    ck_assert_int_eq(decode(buf_head(&wire), buf_pending(&wire)), 0);
+    ck_assert_ptr_null(req.query);
+    ck_assert_str_eq(req.body, "");
+    ck_assert_int_eq(req.version, 0);
+    ck_assert_int_eq(req.keep_alive, 0);
+    encode("GET /? HTTP/1.1\r\nHost: h\r\n\r\n", NULL, 0);
+    ck_assert_int_eq(decode(buf_head(&wire), buf_pending(&wire)), 0);
+    ck_assert_ptr_nonnull(req.query);
+    ck_assert_uint_eq(req.query_len, 0);
+}
+END_TEST
+
+START_TEST(test_every_truncation_refused)
+{
+    encode(head, "hello", 5);
+    size_t n = buf_pending(&wire);
+    for (size_t len = 0; len < n; len++) {
+        char *copy = malloc(len + 1); /* exactly len bytes are readable */
+        memcpy(copy, buf_head(&wire), len);
+        ck_assert_msg(decode(copy, len) == -EBADMSG, "%zu of %zu bytes "
+                      "decoded", len, n);
+        free(copy);
+    }
+}
+END_TEST
+
+START_TEST(test_extra_bytes_refused)
+{
+    encode(head, "hello", 5);
+    ck_assert_int_eq(buf_append(&wire, "x", 1), 0);
+    ck_assert_int_eq(decode(buf_head(&wire), buf_pending(&wire)), -EBADMSG);
+}
+END_TEST
+
+/* Every 32-bit length field raised or lowered must be caught. */
+START_TEST(test_corrupt_lengths_refused)
+{
+    encode(head, "hello", 5);
+    size_t n = buf_pending(&wire);
+    char *copy = malloc(n);
+    const size_t fields[] = {
+        offsetof(http_wire_hdr_t, method_len),
+        offsetof(http_wire_hdr_t, path_len),
+        offsetof(http_wire_hdr_t, query_len),
+        offsetof(http_wire_hdr_t, nheaders),
+        offsetof(http_wire_hdr_t, body_len),
+    };
+    const int32_t deltas[] = {1, -1, 1000, 0x7fffffff};
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        for (size_t d = 0; d < sizeof(deltas) / sizeof(deltas[0]); d++) {
+            uint32_t v;
+            memcpy(copy, buf_head(&wire), n);
+            memcpy(&v, copy + fields[i], sizeof(v));
+            v += (uint32_t)deltas[d];
+            memcpy(copy + fields[i], &v, sizeof(v));
+            ck_assert_msg(decode(copy, n) == -EBADMSG,
+                          "field %zu off by %d decoded", i, deltas[d]);
+        }
+    }
+    free(copy);
+}
+END_TEST
+
+START_TEST(test_missing_nul_refused)
+{
+    encode(head, "hello", 5);
+    char *copy = malloc(buf_pending(&wire));
+    memcpy(copy, buf_head(&wire), buf_pending(&wire));
+    /* The NUL after the method. */
+    copy[sizeof(http_wire_hdr_t) + 4] = 'x';
+    ck_assert_int_eq(decode(copy, buf_pending(&wire)), -EBADMSG);
+    /* The peer address must end inside its field. */
+    memcpy(copy, buf_head(&wire), buf_pending(&wire));
+    memset(copy + offsetof(http_wire_hdr_t, peer_addr), 'a', 48);
+    ck_assert_int_eq(decode(copy, buf_pending(&wire)), -EBADMSG);
+    free(copy);
+}
+END_TEST
+
+START_TEST(test_too_many_headers_refused)
+{
+    encode(head, "hello", 5);
+    ck_assert_int_eq(http_wire_decode(buf_head(&wire), buf_pending(&wire),
+                                      &req, headers, 3), -EBADMSG);
+}
+END_TEST
+
+static Suite *wire_suite(void)
+{
+    Suite *s = suite_create("http_wire");
+    TCase *t = tcase_create("wire");
+    tcase_add_checked_fixture(t, NULL, teardown);
+    tcase_add_test(t, test_roundtrip);
+    tcase_add_test(t, test_no_query_no_body);
+    tcase_add_test(t, test_every_truncation_refused);
+    tcase_add_test(t, test_extra_bytes_refused);
+    tcase_add_test(t, test_corrupt_lengths_refused);
+    tcase_add_test(t, test_missing_nul_refused);
+    tcase_add_test(t, test_too_many_headers_refused);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(wire_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
