@@ -119,9 +119,14 @@ void conn_to_worker(conn_t *c, int w, int type, const void *data, size_t len,
 {
     reactor_t *r = self;
     chan_t *ch = &r->chans[w];
-    if (chan_send(ch, type, c->listener, c->session, data, len) < 0)
-        log_error("session %llu: cannot send to worker %d",
-                  (unsigned long long)c->session, w);
+    int rc = chan_send(ch, type, c->listener, c->session, data, len);
+    /* While stopping, the workers are gone on purpose. */
+    if (rc < 0)
+        log_msg(rc == -EPIPE && atomic_load(&r->srv->shm->stopping)
+                    ? SWX_LOG_DEBUG
+                    : SWX_LOG_ERROR,
+                "session %llu: cannot send to worker %d: %s",
+                (unsigned long long)c->session, w, strerror(-rc));
     if (chan_queued(ch) > 0)
         reactor_want_write(r, ch);
     if (chan_queued(ch) > REACTOR_CHAN_HIGH && !c->paused && input) {
