@@ -416,8 +416,9 @@ static inline int swx_sendto(const swx_peer_t *peer, const void *data,
 }
 
 /* dispatch_mode 5: from now on this connection's events go to worker
- * uid % worker_num (Swoole's bind). 0, or -ENOTCONN, -ENOTSUP in another
- * dispatch_mode. */
+ * uid % worker_num (Swoole's bind). Once per connection: a later bind is
+ * ignored (and logged). 0, or -EINVAL (uid 0), -ENOTCONN, -ENOTSUP in
+ * another dispatch_mode. */
 static inline int swx_bind(uint64_t session, uint32_t uid)
 {
     return swx_api_->bind(session, uid);

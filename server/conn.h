@@ -42,6 +42,7 @@ struct conn {
     int fd;
     int listener;
     int worker;           /* the fixed dispatch modes: every event goes here */
+    uint32_t uid;         /* dispatch_mode 5: swx_bind's uid, 0 until bound */
     uint64_t session;
     long long last_recv;  /* ms, for heartbeat_idle_time */
     buf_t in;             /* bytes of an unfinished message, for framing */

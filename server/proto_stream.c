@@ -12,6 +12,28 @@ static void stream_dispatch(conn_t *c, const char *data, size_t len)
     conn_to_worker(c, conn_dispatch_worker(c), CHAN_RECEIVE, data, len, 1);
 }
 
+/* The log line for a message the framer refused, then the close. */
+static void stream_refuse(conn_t *c, const framer_cfg_t *f, ssize_t why)
+{
+    uint64_t size;
+    if (why == -EMSGSIZE &&
+        framer_announced(f, buf_head(&c->in), buf_pending(&c->in), &size) == 0)
+        log_warn("session %llu (peer %s): a message of %llu bytes is over "
+                 "package_max_length %zu; closing",
+                 (unsigned long long)c->session, c->peer,
+                 (unsigned long long)size, f->package_max_length);
+    else if (why == -EMSGSIZE)
+        log_warn("session %llu (peer %s): no package_eof in %zu bytes, over "
+                 "package_max_length %zu; closing",
+                 (unsigned long long)c->session, c->peer,
+                 buf_pending(&c->in), f->package_max_length);
+    else
+        log_warn("session %llu (peer %s): invalid length field (%zu bytes "
+                 "buffered); closing", (unsigned long long)c->session,
+                 c->peer, buf_pending(&c->in));
+    conn_close(c, NULL);
+}
+
 /* Cut whole messages out of what the connection sent. */
 static void stream_frame(conn_t *c, const char *data, size_t len)
 {
@@ -26,13 +48,7 @@ static void stream_frame(conn_t *c, const char *data, size_t len)
         if (n == 0)
             return;
         if (n < 0) {
-            log_warn("session %llu (peer %s): %s: %zu bytes buffered, "
-                     "package_max_length %zu; closing",
-                     (unsigned long long)c->session, c->peer,
-                     n == -EMSGSIZE ? "message too large"
-                                    : "invalid length field",
-                     buf_pending(&c->in), f->package_max_length);
-            conn_close(c, NULL);
+            stream_refuse(c, f, n);
             return;
         }
         stream_dispatch(c, buf_head(&c->in), (size_t)n);

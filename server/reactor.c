@@ -382,7 +382,16 @@ static void reactor_deliver(reactor_t *r, const chan_msg_t *m)
     } else if (m->type == CHAN_BIND && m->len == sizeof(uint32_t)) {
         uint32_t uid;
         memcpy(&uid, m->data, sizeof(uid));
-        c->worker = (int)(uid % (uint32_t)r->srv->cfg.worker_num);
+        /* Bound once, as in Swoole: a later bind would move a
+         * connection whose state the first worker may keep. */
+        if (c->uid != 0) {
+            log_warn("session %llu: already bound to uid %u; bind to uid "
+                     "%u ignored", (unsigned long long)c->session, c->uid,
+                     uid);
+        } else if (uid != 0) {
+            c->uid = uid;
+            c->worker = (int)(uid % (uint32_t)r->srv->cfg.worker_num);
+        }
     } else if (m->type == CHAN_BIND) {
         log_warn("channel: CHAN_BIND of %zu bytes dropped", m->len);
     } else {

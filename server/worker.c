@@ -91,6 +91,8 @@ static int worker_bind(uint64_t session, uint32_t uid)
 {
     if (child.srv->cfg.dispatch_mode != 5)
         return -ENOTSUP;
+    if (uid == 0)
+        return -EINVAL;
     return worker_send_msg(session, CHAN_BIND, &uid, sizeof(uid));
 }
 

@@ -157,3 +157,19 @@ ssize_t framer_next(const framer_cfg_t *cfg, const char *data, size_t len,
         return len > SSIZE_MAX ? SSIZE_MAX : (ssize_t)len;
     }
 }
+
+int framer_announced(const framer_cfg_t *cfg, const char *data, size_t len,
+                     uint64_t *total)
+{
+    if (cfg->kind != FRAMER_LENGTH ||
+        len < cfg->package_length_offset + cfg->package_length_size)
+        return -1;
+    uint64_t body;
+    if (read_length(cfg->package_length_type,
+                    data + cfg->package_length_offset, &body) < 0)
+        return -1;
+    *total = body > UINT64_MAX - cfg->package_body_offset
+                 ? UINT64_MAX
+                 : body + cfg->package_body_offset;
+    return 0;
+}

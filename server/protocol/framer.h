@@ -73,4 +73,13 @@ int framer_cfg_length(framer_cfg_t *cfg, char type, size_t length_offset,
 ssize_t framer_next(const framer_cfg_t *cfg, const char *data, size_t len,
                     size_t *scan);
 
+/*
+ * Length mode: the size of the message at data[0..len) as its length field
+ * announces it (package_body_offset + the field, saturated at UINT64_MAX),
+ * for a log line once framer_next said -EMSGSIZE. 0, or -1 when the field
+ * is incomplete, negative, or this is not length mode.
+ */
+int framer_announced(const framer_cfg_t *cfg, const char *data, size_t len,
+                     uint64_t *total);
+
 #endif

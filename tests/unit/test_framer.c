@@ -332,6 +332,31 @@ START_TEST(length_negative_signed)
 }
 END_TEST
 
+START_TEST(length_announced_size)
+{
+    framer_cfg_t c;
+    uint64_t total = 0;
+    /* N at offset 2, body from 6: a field of 1 MiB announces 1 MiB + 6. */
+    ck_assert_int_eq(framer_cfg_length(&c, 'N', 2, 6, 1024, NULL), 0);
+    const char big[] = {'x', 'y', 0, 0x10, 0, 0};
+    ck_assert_int_eq(framer_next(&c, big, sizeof(big), NULL), -EMSGSIZE);
+    ck_assert_int_eq(framer_announced(&c, big, sizeof(big), &total), 0);
+    ck_assert_uint_eq(total, (1u << 20) + 6);
+    /* Not yet known, or not a size at all. */
+    ck_assert_int_eq(framer_announced(&c, big, 5, &total), -1);
+    ck_assert_int_eq(framer_cfg_length(&c, 'q', 0, 8, 100, NULL), 0);
+    char neg[8];
+    memset(neg, 0xff, sizeof(neg));
+    ck_assert_int_eq(framer_announced(&c, neg, 8, &total), -1);
+    /* Saturates instead of wrapping. */
+    ck_assert_int_eq(framer_cfg_length(&c, 'Q', 0, 8, 100, NULL), 0);
+    ck_assert_int_eq(framer_announced(&c, neg, 8, &total), 0);
+    ck_assert_uint_eq(total, UINT64_MAX);
+    ck_assert_int_eq(framer_cfg_eof(&c, "\n", 1, 100, NULL), 0);
+    ck_assert_int_eq(framer_announced(&c, "abc", 3, &total), -1);
+}
+END_TEST
+
 START_TEST(length_needs_field_first)
 {
     framer_cfg_t c;
@@ -357,6 +382,7 @@ int main(void)
     tcase_add_test(tc, length_header_with_extra_fields);
     tcase_add_test(tc, length_max_exceeded);
     tcase_add_test(tc, length_negative_signed);
+    tcase_add_test(tc, length_announced_size);
     tcase_add_test(tc, length_needs_field_first);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
