@@ -178,6 +178,8 @@ static const cfg_field_t listener_fields[] = {
       NULL },
     { "http_request_timeout", CFG_INT, 0, 1, 86400, 60,
       LSN(http_request_timeout), NULL, NULL },
+    { "http_response_timeout", CFG_INT, 0, 0, 86400, 60,
+      LSN(http_response_timeout), NULL, NULL },
 };
 
 /* ---- messages ---- */
@@ -701,11 +703,14 @@ static int listener_document_root(cfg_ctx_t *ctx, const char *path,
 static int listener_protocol(cfg_ctx_t *ctx, const char *path, json_t *obj,
                              config_listener_t *l)
 {
+    static const char *const http_keys[] = {
+        "document_root", "http_request_timeout", "http_response_timeout",
+    };
     char sub[CFG_PATH_MAX];
-    const char *http_only = json_object_get(obj, "document_root") != NULL
-                                ? "document_root"
-                            : json_object_get(obj, "http_request_timeout")
-                                ? "http_request_timeout" : NULL;
+    const char *http_only = NULL;
+    for (size_t i = 0; i < sizeof(http_keys) / sizeof(http_keys[0]); i++)
+        if (http_only == NULL && json_object_get(obj, http_keys[i]) != NULL)
+            http_only = http_keys[i];
 
     if (l->protocol == PROTOCOL_RAW) {
         if (http_only == NULL)

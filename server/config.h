@@ -56,6 +56,7 @@ typedef struct config_listener {
     int protocol;        /* enum config_listener_protocol */
     char *document_root; /* static files (http, websocket): absolute, real */
     int http_request_timeout; /* seconds to receive a whole request */
+    int http_response_timeout; /* seconds a worker may stay silent; 0 none */
 } config_listener_t;
 
 enum config_column_type {

@@ -30,6 +30,8 @@ typedef struct conn_proto {
     void (*input)(conn_t *c, const char *data, size_t len);
     /* A worker's message other than CHAN_SEND, CHAN_CLOSE_REQ, CHAN_BIND. */
     void (*deliver)(conn_t *c, const chan_msg_t *m);
+    /* Optional: a worker's CHAN_SEND bytes were queued for the client. */
+    void (*sent)(conn_t *c);
     /* The output queue was written out after it had to wait for the
      * socket. 0, or -1 when the hook closed the connection. */
     int (*drained)(conn_t *c);

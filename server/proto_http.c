@@ -45,7 +45,9 @@ typedef struct http_conn {
     size_t raw_used;          /* body bytes read (chunked: as sent) */
     size_t body_len;          /* body bytes decoded, at head_len */
     int worker;               /* HC_WAIT: who has the request */
-    int64_t timer;            /* http_request_timeout */
+    int started;              /* HC_WAIT: part of the response was sent */
+    int64_t timer;            /* http_request_timeout, or in HC_WAIT
+                                 http_response_timeout */
 } http_conn_t;
 
 /* What a step of reading requests says: -1 when the connection was
@@ -104,12 +106,33 @@ static int http_fail(conn_t *c, int status)
     return http_fail_with(c, status, "");
 }
 
+/* The worker was silent for http_response_timeout: 504 when nothing of
+ * the response was sent, else the response cannot be completed. */
+static void http_response_expired(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    int secs = conn_listener(c)->http_response_timeout;
+    log_warn("session %llu (peer %s): worker %d sent %s in %d s "
+             "(http_response_timeout); %s",
+             (unsigned long long)c->session, c->peer, h->worker,
+             h->started ? "no more of the response" : "no response", secs,
+             h->started ? "closing" : "answering 504");
+    if (h->started)
+        conn_close(c, NULL);
+    else
+        http_fail(c, 504);
+}
+
 static void http_timeout(int64_t id, void *arg)
 {
     (void)id;
     conn_t *c = arg;
     http_conn_t *h = c->state;
     h->timer = 0;
+    if (h->state == HC_WAIT) {
+        http_response_expired(c);
+        return;
+    }
     if (h->state == HC_HEAD && buf_pending(&c->in) == 0) {
         log_debug("session %llu: idle for http_request_timeout; closing",
                   (unsigned long long)c->session);
@@ -136,6 +159,7 @@ static void http_expect_request(conn_t *c)
 static int http_done(conn_t *c, int close)
 {
     http_conn_t *h = c->state;
+    http_timer_stop(c);
     if (close || !h->keep_alive)
         return http_finish(c);
     if (conn_pending(c)) {
@@ -186,6 +210,14 @@ static int http_upgrade(conn_t *c, const http_request_t *req)
     return proto_ws_start(c, w) < 0 ? -1 : HTTP_STOP;
 }
 
+/* (Re)start the wait for the worker's next part of the response. */
+static void http_response_wait(conn_t *c)
+{
+    int secs = conn_listener(c)->http_response_timeout;
+    if (secs > 0)
+        http_timer_set(c, secs * 1000L, http_timeout);
+}
+
 /* Send the request to a worker and wait for its response. */
 static int http_dispatch(conn_t *c, const http_request_t *req)
 {
@@ -200,6 +232,8 @@ static int http_dispatch(conn_t *c, const http_request_t *req)
     }
     h->worker = conn_dispatch_worker(c);
     h->state = HC_WAIT;
+    h->started = 0;
+    http_response_wait(c);
     conn_hold(c, CONN_HOLD_WATCH);
     conn_to_worker(c, h->worker, CHAN_HTTP_REQUEST, buf_head(&wire),
                    buf_pending(&wire), 1);
@@ -365,12 +399,24 @@ static void http_deliver(conn_t *c, const chan_msg_t *m)
         if (http_done(c, m->data[0] & CHAN_HTTP_END_CLOSE) == HTTP_GO)
             http_advance(c);
     } else if (m->type == CHAN_HTTP_SENDFILE) {
+        h->started = 1;
+        http_response_wait(c);
         http_sendfile(c, m);
     } else {
         log_warn("session %llu: message type %d (%zu bytes) is not for an "
                  "HTTP connection; dropped", (unsigned long long)c->session,
                  m->type, m->len);
     }
+}
+
+/* Part of the response reached the output queue: the worker is alive. */
+static void http_sent(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    if (h->state != HC_WAIT)
+        return;
+    h->started = 1;
+    http_response_wait(c);
 }
 
 static int http_drained(conn_t *c)
@@ -400,6 +446,7 @@ const conn_proto_t proto_http = {
     .open = http_open,
     .input = http_input,
     .deliver = http_deliver,
+    .sent = http_sent,
     .drained = http_drained,
     .close = http_close,
 };

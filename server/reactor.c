@@ -375,7 +375,8 @@ static void reactor_deliver(reactor_t *r, const chan_msg_t *m)
         return;
     }
     if (m->type == CHAN_SEND) {
-        conn_write(c, m->data, m->len);
+        if (conn_write(c, m->data, m->len) == 0 && c->proto->sent != NULL)
+            c->proto->sent(c);
     } else if (m->type == CHAN_CLOSE_REQ) {
         c->closing = 1;
         conn_flush(r, c);

@@ -18,6 +18,8 @@
  *   /hold            never answered until the connection goes; the
  *                    response is dropped in on_close (see /held)
  *   /hold-timer?MS   ended from a timer after MS ms whatever happened
+ *   /partial         "part 1\n" with swx_http_write, then held like /hold
+ *   /crash           the worker raises SIGSEGV in on_request
  *   /errors          the return codes of misuses, as "name=rc" lines
  *   /after           what swx_http_end and swx_http_write returned when
  *                    called again after the /errors response ended
@@ -29,6 +31,7 @@
  * makes the server close with code N; "push N" sends N binary messages.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +255,12 @@ static void route_misc(const swx_http_request_t *req,
     } else if (route(req, "/hold")) {
         if (hold_new(req->session, resp) == NULL)
             reply(resp, 503, "too many held\n");
+    } else if (route(req, "/partial")) {
+        swx_http_write(resp, "part 1\n", 7);
+        if (hold_new(req->session, resp) == NULL)
+            swx_http_end(resp, "too many held\n", 14);
+    } else if (route(req, "/crash")) {
+        raise(SIGSEGV);
     } else if (route(req, "/after")) {
         reply(resp, 200, after);
     } else if (route(req, "/held")) {
