@@ -1,8 +1,10 @@
-/* loadgen.c: closed-loop TCP echo load generator for loopback benchmarks. */
+/* loadgen.c: closed-loop load generator for loopback benchmarks: TCP echo,
+ * or HTTP/1.1 keep-alive GETs (--http). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,11 +23,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_resp.h"
+
 #define MAX_DURATION 60        /* seconds, hard cap */
 #define MAX_WARMUP 10          /* seconds */
 #define MAX_CONNS 20000
 #define MAX_DEPTH 1024
 #define MAX_SIZE (1 << 20)
+#define MAX_PATH 2048          /* --http PATH */
 #define MAX_INFLIGHT (4 << 20) /* depth * size per connection */
 #define MAX_THREADS 64
 #define RECV_BUF 65536
@@ -54,6 +59,8 @@ typedef struct opts {
     size_t size;
     int duration;
     int warmup;
+    const char *http_path; /* HTTP mode when set */
+    char *request;         /* HTTP mode: the request sent, opt.size bytes */
 } opts_t;
 
 typedef struct hist {
@@ -67,10 +74,14 @@ typedef struct stats {
     uint64_t connect_err;
     uint64_t io_err;
     uint64_t mismatch;
+    uint64_t bad_status;   /* HTTP: whole responses other than 200 */
+    uint64_t bad_resp;     /* HTTP: malformed or unasked-for responses */
+    uint64_t resp_bytes;   /* HTTP: bytes of the responses counted */
 } stats_t;
 
 /*
- * The byte stream of one connection is the concatenation of its messages.
+ * The byte stream of one connection is the concatenation of its messages
+ * (in HTTP mode, of the same request again and again).
  * Positions count bytes from the start: acked <= sent <= queued, and
  * queued - acked <= depth * size, so the not-yet-echoed bytes fit in a ring
  * of that size in which no message straddles the end.
@@ -85,6 +96,7 @@ typedef struct conn {
     uint64_t acked;
     unsigned char *ring;
     uint64_t *sent_ns;   /* queue time of message m at [m % depth] */
+    http_resp_t *resp;   /* HTTP mode: the response being read */
 } conn_t;
 
 typedef struct worker {
@@ -248,11 +260,13 @@ static int conn_watch(worker_t *w, conn_t *c, uint32_t events)
     return 0;
 }
 
+/* In HTTP mode the ring holds copies of the request from the start. */
 static void conn_queue(conn_t *c, uint64_t now)
 {
     uint64_t msg = c->queued / opt.size;
 
-    fill_msg(c->ring + c->queued % ring_cap(), c->id, msg);
+    if (!opt.request)
+        fill_msg(c->ring + c->queued % ring_cap(), c->id, msg);
     c->sent_ns[msg % (uint64_t)opt.depth] = now;
     c->queued += opt.size;
 }
@@ -344,12 +358,14 @@ static bool ring_matches(const conn_t *c, const unsigned char *buf, size_t len)
     return memcmp(buf + first, c->ring, len - first) == 0;
 }
 
-static void record(worker_t *w, uint64_t latency, uint64_t now)
+/* Whether the request fell in the measured window and was counted. */
+static bool record(worker_t *w, uint64_t latency, uint64_t now)
 {
     if (now < t_measure || now >= t_end)
-        return;
+        return false;
     hist_add(&w->hist, latency);
     w->st.requests++;
+    return true;
 }
 
 /* Account n verified bytes: each message whose last byte arrived is done,
@@ -364,6 +380,46 @@ static void conn_acked(worker_t *w, conn_t *c, size_t n, uint64_t now)
     for (uint64_t m = first; m < last; m++) {
         record(w, now - c->sent_ns[m % (uint64_t)opt.depth], now);
         conn_queue(c, now);
+    }
+}
+
+/* HTTP mode: a whole response answers the oldest request; one other than
+ * 200 is an error, not a request served. */
+static void http_answered(worker_t *w, conn_t *c, uint64_t now)
+{
+    uint64_t m = c->acked / opt.size;
+
+    c->acked += opt.size;
+    if (c->resp->status != 200) {
+        lg_warn("conn %u: status %d", c->id, c->resp->status);
+        w->st.bad_status++;
+    } else if (record(w, now - c->sent_ns[m % (uint64_t)opt.depth], now)) {
+        w->st.resp_bytes += c->resp->bytes;
+    }
+    conn_queue(c, now);
+}
+
+/* HTTP mode: n bytes read, holding any number of responses or parts. A
+ * malformed response, or one before its request was wholly sent, leaves
+ * the stream impossible to follow: the connection is dropped. */
+static void conn_read_http(worker_t *w, conn_t *c, const unsigned char *buf, size_t n)
+{
+    uint64_t now = now_ns();
+
+    while (n > 0) {
+        size_t used;
+        enum http_resp_rc rc = http_resp_feed(c->resp, buf, n, &used);
+
+        if (rc == HTTP_RESP_BAD || (rc == HTTP_RESP_DONE && c->sent - c->acked < opt.size)) {
+            lg_warn("conn %u: %s", c->id,
+                    rc == HTTP_RESP_BAD ? "malformed response" : "response to no request");
+            conn_kill(w, c, &w->st.bad_resp);
+            return;
+        }
+        buf += used;
+        n -= used;
+        if (rc == HTTP_RESP_DONE)
+            http_answered(w, c, now);
     }
 }
 
@@ -383,13 +439,16 @@ static void conn_read(worker_t *w, conn_t *c, unsigned char *buf)
         conn_kill(w, c, &w->st.io_err);
         return;
     }
-    if ((uint64_t)n > c->sent - c->acked || !ring_matches(c, buf, (size_t)n)) {
+    if (opt.request) {
+        conn_read_http(w, c, buf, (size_t)n);
+    } else if ((uint64_t)n > c->sent - c->acked || !ring_matches(c, buf, (size_t)n)) {
         lg_warn("conn %u: echoed bytes differ from those sent", c->id);
         conn_kill(w, c, &w->st.mismatch);
-        return;
+    } else {
+        conn_acked(w, c, (size_t)n, now_ns());
     }
-    conn_acked(w, c, (size_t)n, now_ns());
-    conn_flush(w, c);
+    if (c->state == CONN_OPEN)
+        conn_flush(w, c);
 }
 
 static void conn_event(worker_t *w, conn_t *c, uint32_t events, unsigned char *buf)
@@ -464,10 +523,13 @@ static int conns_alloc(worker_t *w, int n, uint32_t first_id)
         c->id = first_id + (uint32_t)i;
         c->ring = malloc(ring_cap());
         c->sent_ns = calloc((size_t)opt.depth, sizeof *c->sent_ns);
-        if (!c->ring || !c->sent_ns) {
+        c->resp = opt.request ? calloc(1, sizeof *c->resp) : NULL;
+        if (!c->ring || !c->sent_ns || (opt.request && !c->resp)) {
             fprintf(stderr, "loadgen: malloc(conn buffers): %s\n", strerror(errno));
             return -1;
         }
+        for (int m = 0; opt.request && m < opt.depth; m++)
+            memcpy(c->ring + (size_t)m * opt.size, opt.request, opt.size);
     }
     return 0;
 }
@@ -477,6 +539,7 @@ static void worker_free(worker_t *w)
     for (int i = 0; w->conns && i < w->nconns; i++) {
         free(w->conns[i].ring);
         free(w->conns[i].sent_ns);
+        free(w->conns[i].resp);
     }
     free(w->conns);
     if (w->epfd >= 0)
@@ -500,10 +563,13 @@ static void usage(FILE *f)
         "  HOST          127.0.0.1 or ::1 (loopback only)\n"
         "  -c N          connections (default 100)\n"
         "  -p N          pipeline depth: requests outstanding per connection (default 1)\n"
-        "  -s BYTES      message size (default 64)\n"
+        "  -s BYTES      echo message size (default 64)\n"
         "  -d SECONDS    measured duration (default 5, at most %d)\n"
         "  -w SECONDS    warm-up before measuring (default 1, at most %d)\n"
         "  -t N          threads; 0 = one per online CPU (default 1)\n"
+        "  -H, --http PATH\n"
+        "                HTTP/1.1 keep-alive instead of echo: GET PATH again and\n"
+        "                again; a response counts when whole and 200\n"
         "prints: requests=N duration=S rps=R p50_us=X p99_us=Y errors=E ...\n",
         MAX_DURATION, MAX_WARMUP);
 }
@@ -586,16 +652,47 @@ static int parse_flag(int ch, const char *arg)
             return -1;
         opt.threads = (int)v;
         return 0;
+    case 'H':
+        opt.http_path = arg;
+        return 0;
     }
     return -1;
 }
 
+/* The one request of HTTP mode; it replaces the echo message. */
+static int build_request(void)
+{
+    const char *p = opt.http_path;
+    bool v6 = opt.addr.ss_family == AF_INET6;
+    int n;
+
+    if (p[0] != '/' || strlen(p) > MAX_PATH || strpbrk(p, " \t\r\n")) {
+        fprintf(stderr, "loadgen: --http PATH must start with '/', hold no blank "
+                "and stay under %d bytes\n", MAX_PATH);
+        return -1;
+    }
+    n = asprintf(&opt.request, "GET %s HTTP/1.1\r\nHost: %s%s%s:%d\r\n\r\n", p,
+                 v6 ? "[" : "", opt.host, v6 ? "]" : "", opt.port);
+    if (n < 0) {
+        fprintf(stderr, "loadgen: asprintf: %s\n", strerror(errno));
+        opt.request = NULL;
+        return -1;
+    }
+    opt.size = (size_t)n;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv)
 {
+    static const struct option longopts[] = {
+        { "http", required_argument, NULL, 'H' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
     long port;
     int ch;
 
-    while ((ch = getopt(argc, argv, "c:p:s:d:w:t:h")) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:p:s:d:w:t:H:h", longopts, NULL)) != -1) {
         if (ch == 'h') {
             usage(stdout);
             exit(0);
@@ -609,11 +706,14 @@ static int parse_args(int argc, char **argv)
         return -1;
     opt.host = argv[optind];
     opt.port = (int)port;
+    if (parse_host(opt.host, opt.port) < 0 || (opt.http_path && build_request() < 0))
+        return -1;
     if ((size_t)opt.depth * opt.size > MAX_INFLIGHT) {
-        fprintf(stderr, "loadgen: -p times -s must stay under %d bytes\n", MAX_INFLIGHT);
+        fprintf(stderr, "loadgen: -p times the message size must stay under %d bytes\n",
+                MAX_INFLIGHT);
         return -1;
     }
-    return parse_host(opt.host, opt.port);
+    return 0;
 }
 
 static void on_signal(int sig)
@@ -698,16 +798,23 @@ static int report(const worker_t *ws, uint64_t stopped)
         s.connect_err += ws[i].st.connect_err;
         s.io_err += ws[i].st.io_err;
         s.mismatch += ws[i].st.mismatch;
+        s.bad_status += ws[i].st.bad_status;
+        s.bad_resp += ws[i].st.bad_resp;
+        s.resp_bytes += ws[i].st.resp_bytes;
     }
-    errors = s.connect_err + s.io_err + s.mismatch;
+    errors = s.connect_err + s.io_err + s.mismatch + s.bad_status + s.bad_resp;
     printf("requests=%llu duration=%.3f rps=%.0f p50_us=%.1f p90_us=%.1f "
            "p99_us=%.1f p999_us=%.1f max_us=%.1f errors=%llu connect_errors=%llu "
-           "io_errors=%llu mismatches=%llu connections=%d pipeline=%d size=%zu threads=%d\n",
+           "io_errors=%llu mismatches=%llu status_errors=%llu bad_responses=%llu "
+           "resp_bytes=%.0f mode=%s connections=%d pipeline=%d size=%zu threads=%d\n",
            (unsigned long long)s.requests, secs, secs > 0 ? (double)s.requests / secs : 0,
            hist_pct(&h, 0.50) / 1e3, hist_pct(&h, 0.90) / 1e3, hist_pct(&h, 0.99) / 1e3,
            hist_pct(&h, 0.999) / 1e3, h.max / 1e3, (unsigned long long)errors,
            (unsigned long long)s.connect_err, (unsigned long long)s.io_err,
-           (unsigned long long)s.mismatch, opt.conns, opt.depth, opt.size, opt.threads);
+           (unsigned long long)s.mismatch, (unsigned long long)s.bad_status,
+           (unsigned long long)s.bad_resp,
+           s.requests ? (double)s.resp_bytes / (double)s.requests : 0,
+           opt.request ? "http" : "echo", opt.conns, opt.depth, opt.size, opt.threads);
     fflush(stdout);
     return errors == 0 && s.requests > 0 ? 0 : 1;
 }
@@ -736,6 +843,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < opt.threads; i++)
         worker_free(&ws[i]);
     free(ws);
+    free(opt.request);
     /* Die by the signal that stopped us, after the report, so a calling
      * shell knows the user interrupted the run (it stops the script too). */
     if (atomic_load(&stop_signal)) {
