@@ -1,43 +1,59 @@
 #!/usr/bin/env bash
-# run.sh: echo benchmark, epoll-echo (reference) vs swx-server in one run; writes docs/benchmarks.md.
+# run.sh: echo and HTTP benchmarks, swx-server against a reference (bare epoll echo; nginx) in one run; writes docs/benchmarks.md.
 #
 # Environment (all optional):
 #   BUILD_DIR       meson build dir (default ./build; set up if missing)
-#   BENCH_DURATION  measured seconds per configuration (default 8, loadgen caps at 60)
-#   BENCH_WARMUP    warm-up seconds per configuration (default 2)
-#   BENCH_SIZE      message size in bytes (default 64)
+#   BENCH_SUITES    the suites to run, "echo", "http" or both (default "echo http");
+#                   the report holds only the suites run
+#   BENCH_DURATION  measured seconds per configuration (default 6, loadgen caps at 60)
+#   BENCH_WARMUP    warm-up seconds per configuration (default 1)
+#   BENCH_SIZE      echo message size in bytes (default 64)
+#   BENCH_FILE_SIZE HTTP: size in bytes of the static file both servers send (default 4096)
 #   BENCH_THREADS   loadgen threads, 0 = one per CPU (default 1)
-#   BENCH_CONFIGS   space-separated CONNECTIONS:PIPELINE pairs (default "50:1 50:16 1000:1")
+#   BENCH_CONFIGS   space-separated CONNECTIONS:PIPELINE pairs, every suite (default "50:1 50:16 1000:1")
 #   BENCH_OUT       report path (default docs/benchmarks.md)
+#   NGINX           the nginx binary (default: nginx on PATH or /usr/sbin/nginx; when there is
+#                   none, the Debian package is installed with apt-get)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(realpath -m "${BUILD_DIR:-$ROOT/build}")
-DURATION=${BENCH_DURATION:-8}
-WARMUP=${BENCH_WARMUP:-2}
+SUITES=${BENCH_SUITES:-"echo http"}
+DURATION=${BENCH_DURATION:-6}
+WARMUP=${BENCH_WARMUP:-1}
 SIZE=${BENCH_SIZE:-64}
+FILE_SIZE=${BENCH_FILE_SIZE:-4096}
 THREADS=${BENCH_THREADS:-1}
 CONFIGS=${BENCH_CONFIGS:-"50:1 50:16 1000:1"}
 OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
+NCPU=$(nproc)
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/swx-bench.XXXXXX")
 LOADGEN=$BUILD/bench/swx-loadgen
 ECHO_REF=$BUILD/bench/epoll-echo
 SWX=$BUILD/server/swx-server
-PLUGIN=$BUILD/plugins/echo/libswx_echo.so
+ECHO_PLUGIN=$BUILD/plugins/echo/libswx_echo.so
+HTTP_PLUGIN=$BUILD/plugins/http_hello/libswx_http_hello.so
+GREETING="Hello from swx!"
+STATIC=static.txt
+# name:path pairs the HTTP suite requests
+TARGETS="hello:/ static:/$STATIC"
+NGINX_BIN=
 PIDS=()
 SERVER_PID=
 LINE=
 LOAD_BEFORE=
 BUSY_BEFORE=
 SWX_NOTE=""
+NGINX_NOTE=""
 STATUS=0
 declare -A RES
 
 log() { echo "run.sh: $*" >&2; }
 
 # Stops one server started by start_server: TERM, a grace period, then KILL
-# for whatever is left in its process group (swx's workers included).
+# for whatever is left in its process group (swx's and nginx's workers
+# included).
 stop_server() {
     local pid=$1 _
     kill -TERM "$pid" 2>/dev/null || true
@@ -64,6 +80,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+suite_on() {
+    [[ " $SUITES " == *" $1 "* ]]
+}
+
 # The bench tools alone, with the system compiler, when meson cannot set up
 # the tree (the server may be mid-change).
 build_bench_only() {
@@ -71,8 +91,8 @@ build_bench_only() {
     mkdir -p "$TMP/bin"
     LOADGEN=$TMP/bin/swx-loadgen
     ECHO_REF=$TMP/bin/epoll-echo
-    "${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -Werror -pthread \
-        -o "$LOADGEN" "$ROOT/bench/loadgen.c"
+    "${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -Werror -pthread -D_GNU_SOURCE \
+        -o "$LOADGEN" "$ROOT/bench/loadgen.c" "$ROOT/bench/http_resp.c"
     "${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -Werror -o "$ECHO_REF" "$ROOT/bench/epoll_echo.c"
 }
 
@@ -90,9 +110,31 @@ build() {
     tail -15 "$TMP/ninja.log" >&2
     ninja -C "$BUILD" bench/swx-loadgen bench/epoll-echo >&2 || build_bench_only
     # A stale swx-server from an older build must not be measured.
-    if ! ninja -C "$BUILD" server/swx-server plugins/echo/libswx_echo.so >&2; then
-        SWX_NOTE="swx-server or the echo plugin failed to build"
+    if ! ninja -C "$BUILD" server/swx-server plugins/echo/libswx_echo.so \
+            plugins/http_hello/libswx_http_hello.so >&2; then
+        SWX_NOTE="swx-server or its plugins failed to build"
     fi
+}
+
+# Sets NGINX_BIN, installing Debian's nginx when there is none (the
+# package only: the system's nginx service and /etc/nginx are left alone).
+find_nginx() {
+    NGINX_BIN=${NGINX:-$(command -v nginx || true)}
+    [ -n "$NGINX_BIN" ] || [ ! -x /usr/sbin/nginx ] || NGINX_BIN=/usr/sbin/nginx
+    if [ -n "$NGINX_BIN" ]; then
+        [ -x "$NGINX_BIN" ] || NGINX_NOTE="$NGINX_BIN is not an executable"
+        return 0
+    fi
+    log "nginx not found; installing it with apt-get"
+    if apt_install nginx-light || apt_install nginx \
+            || { apt-get update -q >&2 && { apt_install nginx-light || apt_install nginx; }; }; then
+        NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
+    fi
+    [ -x "$NGINX_BIN" ] || NGINX_NOTE="nginx is not installed and apt-get could not install it"
+}
+
+apt_install() {
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" >&2
 }
 
 free_port() {
@@ -150,13 +192,15 @@ other_cpu() {
         printf "%.0f", (tot > 0 && other > 0 ? 100 * other / tot : 0) }'
 }
 
-# loadgen PORT CONNS DEPTH DURATION WARMUP: sets LINE to the result line.
-# Not in a subshell, so an interrupted load generator stops the script.
+# loadgen PORT CONNS DEPTH DURATION WARMUP MODE_ARGS...: sets LINE to the
+# result line. Not in a subshell, so an interrupted load generator stops
+# the script.
 loadgen() {
     local port=$1 conns=$2 depth=$3 dur=$4 warm=$5 rc=0 c0 c1 o0 o1
+    shift 5
     c0=$(cpu_jiffies | tr ' ' ,)
     o0=$(own_jiffies "$SERVER_PID")
-    "$LOADGEN" -c "$conns" -p "$depth" -s "$SIZE" -d "$dur" -w "$warm" -t "$THREADS" \
+    "$LOADGEN" -c "$conns" -p "$depth" -d "$dur" -w "$warm" -t "$THREADS" "$@" \
         127.0.0.1 "$port" >"$TMP/loadgen.out" 2>>"$TMP/loadgen.err" || rc=$?
     if [ "$rc" -gt 128 ]; then
         log "load generator killed by signal $((rc - 128)); stopping"
@@ -167,79 +211,224 @@ loadgen() {
     LINE="$(tail -1 "$TMP/loadgen.out") other_cpu=$(other_cpu "$c0" "$c1" "$o0" "$o1")"
 }
 
-# A short run that must see echoes and no error before numbers mean anything.
-echo_works() {
-    loadgen "$1" 4 4 1 0
-    log "echo check: $LINE"
+# load_works PORT MODE_ARGS...: a short run that must see answers and no
+# error before numbers mean anything.
+load_works() {
+    local port=$1
+    shift
+    loadgen "$port" 4 4 1 0 "$@"
+    log "check $*: $LINE"
     [ -n "$LINE" ] && [ "$(field "$LINE" errors)" = 0 ] && [ "$(field "$LINE" requests)" != 0 ]
 }
 
-# bench_server KEY PORT PID: every configuration against one server.
+# bench_server KEY PORT PID MODE_ARGS...: every configuration against one
+# server, results in RES[KEY,CONFIG].
 bench_server() {
     local key=$1 port=$2 pid=$3 cfg
+    shift 3
     for cfg in $CONFIGS; do
         log "$key: ${cfg%%:*} connections, pipeline ${cfg##*:}"
-        loadgen "$port" "${cfg%%:*}" "${cfg##*:}" "$DURATION" "$WARMUP"
+        loadgen "$port" "${cfg%%:*}" "${cfg##*:}" "$DURATION" "$WARMUP" "$@"
         log "  $LINE"
         RES[$key,$cfg]=$LINE
         if ! kill -0 "$pid" 2>/dev/null; then
             log "$key exited during the run"
             STATUS=1
-            return
+            return 1
         fi
     done
 }
 
-run_reference() {
+# stop_measured PID LOG: stops the server just measured and shows what its
+# log says of errors.
+stop_measured() {
+    stop_server "$1"
+    PIDS=()
+    if grep -q -i -E 'error|fatal|emerg|crit' "$2" 2>/dev/null; then
+        log "${2##*/} holds errors (first lines):"
+        grep -m 5 -i -E 'error|fatal|emerg|crit' "$2" >&2
+    fi
+}
+
+# swx_ready: whether swx-server can be measured at all (SWX_NOTE says why not).
+swx_ready() {
+    local plugin
+    for plugin in "$@"; do
+        if [ -z "$SWX_NOTE" ] && { [ ! -x "$SWX" ] || [ ! -f "$plugin" ]; }; then
+            SWX_NOTE="swx-server or the ${plugin##*/} plugin was not built"
+        fi
+    done
+    [ -z "$SWX_NOTE" ] && return 0
+    log "$SWX_NOTE; measuring the references only"
+    STATUS=1
+    return 1
+}
+
+# start_swx NAME CONFIG_FILE PORT: starts swx-server and waits for its
+# port; sets SERVER_PID, or SWX_NOTE when it does not come up.
+start_swx() {
+    start_server "$1" "$SWX" --config "$2"
+    wait_port "$3" "$SERVER_PID" && return 0
+    SWX_NOTE="swx-server did not start"
+    log "$SWX_NOTE; its log:"
+    tail -20 "$TMP/$1.log" >&2
+    STATUS=1
+    return 1
+}
+
+# ---- echo ----
+
+run_echo_reference() {
     local port pid
     port=$(free_port)
     start_server epoll-echo "$ECHO_REF" "$port"
     pid=$SERVER_PID
     wait_port "$port" "$pid" || { cat "$TMP/epoll-echo.log" >&2; log "epoll-echo did not start"; exit 1; }
-    echo_works "$port" || { log "epoll-echo failed the echo check"; exit 1; }
-    bench_server ref "$port" "$pid"
+    load_works "$port" -s "$SIZE" || { log "epoll-echo failed the echo check"; exit 1; }
+    bench_server echo-ref "$port" "$pid" -s "$SIZE" || true
     stop_server "$pid"
     PIDS=()
 }
 
-# swx_config PLUGIN_PATH PORT: the benchmark's server configuration.
-swx_config() {
+# echo_config PLUGIN_PATH PORT: swx's configuration for the echo suite.
+echo_config() {
     cat <<EOF
-{ "server": { "reactor_num": 2, "worker_num": 2, "log_level": "warning" },
+{ "server": { "reactor_num": $NCPU, "worker_num": $NCPU, "log_level": "warning" },
   "plugins": [ { "name": "echo", "path": "$1" } ],
   "listeners": [ { "type": "tcp", "host": "127.0.0.1", "port": $2, "plugin": "echo" } ] }
 EOF
 }
 
-run_swx() {
-    local port pid
-    if [ -z "$SWX_NOTE" ] && { [ ! -x "$SWX" ] || [ ! -f "$PLUGIN" ]; }; then
-        SWX_NOTE="swx-server or the echo plugin was not built"
-    fi
-    if [ -n "$SWX_NOTE" ]; then
-        log "$SWX_NOTE; measuring the reference only"
-        STATUS=1
-        return
-    fi
+run_echo_swx() {
+    local port
+    swx_ready "$ECHO_PLUGIN" || return 0
     port=$(free_port)
-    swx_config "$PLUGIN" "$port" >"$TMP/swx.json"
-    start_server swx "$SWX" --config "$TMP/swx.json"
-    pid=$SERVER_PID
-    if ! wait_port "$port" "$pid" || ! echo_works "$port"; then
-        SWX_NOTE="swx-server did not start or failed the echo check"
-        log "$SWX_NOTE; its log:"
-        tail -20 "$TMP/swx.log" >&2
-        STATUS=1
+    echo_config "$ECHO_PLUGIN" "$port" >"$TMP/swx-echo.json"
+    start_swx swx-echo "$TMP/swx-echo.json" "$port" || { stop_measured "$SERVER_PID" "$TMP/swx-echo.log"; return 0; }
+    if load_works "$port" -s "$SIZE"; then
+        bench_server echo-swx "$port" "$SERVER_PID" -s "$SIZE" || true
     else
-        bench_server swx "$port" "$pid"
+        SWX_NOTE="swx-server failed the echo check"
+        STATUS=1
     fi
-    stop_server "$pid"
-    PIDS=()
-    if grep -q -i -E 'error|fatal' "$TMP/swx.log"; then
-        log "swx-server logged errors (first lines):"
-        grep -m 5 -i -E 'error|fatal' "$TMP/swx.log" >&2
-    fi
+    stop_measured "$SERVER_PID" "$TMP/swx-echo.log"
 }
+
+# ---- HTTP ----
+
+# The document root both HTTP servers serve the static file from: the same
+# bytes, printable, FILE_SIZE long.
+make_docroot() {
+    mkdir -p "$TMP/www"
+    python3 -c 'import sys; n = int(sys.argv[1]); sys.stdout.write(("swx static file line\n" * (n // 21 + 1))[:n])' \
+        "$FILE_SIZE" >"$TMP/www/$STATIC"
+    # nginx's workers run as nobody when it starts as root.
+    chmod 755 "$TMP" "$TMP/www"
+    chmod 644 "$TMP/www/$STATIC"
+}
+
+# nginx_config PREFIX PORT DOCROOT: nginx's configuration for the HTTP suite.
+nginx_config() {
+    cat <<EOF
+worker_processes $NCPU;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+worker_rlimit_nofile 65536;
+events { worker_connections 16384; }
+http {
+    access_log off;
+    default_type text/plain;
+    charset utf-8;
+    types { text/plain txt; }
+    sendfile on;
+    keepalive_requests 1000000000;
+    client_body_temp_path $1/body;
+    proxy_temp_path $1/proxy;
+    fastcgi_temp_path $1/fastcgi;
+    uwsgi_temp_path $1/uwsgi;
+    scgi_temp_path $1/scgi;
+    server {
+        listen 127.0.0.1:$2;
+        location = / { return 200 "$GREETING\n"; }
+        location / { root $3; }
+    }
+}
+EOF
+}
+
+# http_config PLUGIN_PATH PORT DOCROOT: swx's configuration for the HTTP suite.
+http_config() {
+    cat <<EOF
+{ "server": { "reactor_num": $NCPU, "worker_num": $NCPU, "log_level": "warning" },
+  "plugins": [ { "name": "http_hello", "path": "$1",
+                 "config": { "greeting": "$GREETING" } } ],
+  "listeners": [ { "type": "tcp", "host": "127.0.0.1", "port": $2, "plugin": "http_hello",
+                   "protocol": "http", "document_root": "$3" } ] }
+EOF
+}
+
+# http_same PORT NAME: whether every target's body is the expected bytes.
+http_same() {
+    local port=$1 name=$2 t
+    printf '%s\n' "$GREETING" >"$TMP/hello.expected"
+    for t in $TARGETS; do
+        curl -s -f -o "$TMP/$name.${t%%:*}" "http://127.0.0.1:$port${t#*:}" || return 1
+    done
+    cmp -s "$TMP/$name.hello" "$TMP/hello.expected" && cmp -s "$TMP/$name.static" "$TMP/www/$STATIC"
+}
+
+# bench_http KEY PORT PID: checks, then every target and configuration.
+bench_http() {
+    local key=$1 port=$2 pid=$3 t
+    if ! http_same "$port" "$key"; then
+        log "$key does not serve the expected bytes"
+        return 1
+    fi
+    for t in $TARGETS; do
+        load_works "$port" --http "${t#*:}" || return 1
+    done
+    for t in $TARGETS; do
+        bench_server "$key-${t%%:*}" "$port" "$pid" --http "${t#*:}" || return 0
+    done
+}
+
+run_nginx() {
+    local port pid dir=$TMP/nginx
+    find_nginx
+    if [ -n "$NGINX_NOTE" ]; then
+        log "$NGINX_NOTE; measuring swx-server only"
+        STATUS=1
+        return 0
+    fi
+    mkdir -p "$dir"
+    port=$(free_port)
+    nginx_config "$dir" "$port" "$TMP/www" >"$dir/nginx.conf"
+    start_server nginx "$NGINX_BIN" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;'
+    pid=$SERVER_PID
+    if ! wait_port "$port" "$pid" || ! bench_http http-ref "$port" "$pid"; then
+        NGINX_NOTE="nginx did not start or failed the check"
+        log "$NGINX_NOTE; its logs:"
+        tail -20 "$TMP/nginx.log" "$dir/error.log" >&2 || true
+        STATUS=1
+    fi
+    stop_measured "$pid" "$dir/error.log"
+}
+
+run_http_swx() {
+    local port
+    swx_ready "$HTTP_PLUGIN" || return 0
+    port=$(free_port)
+    http_config "$HTTP_PLUGIN" "$port" "$TMP/www" >"$TMP/swx-http.json"
+    start_swx swx-http "$TMP/swx-http.json" "$port" || { stop_measured "$SERVER_PID" "$TMP/swx-http.log"; return 0; }
+    if ! bench_http http-swx "$port" "$SERVER_PID"; then
+        SWX_NOTE="swx-server failed the HTTP check"
+        log "$SWX_NOTE"
+        STATUS=1
+    fi
+    stop_measured "$SERVER_PID" "$TMP/swx-http.log"
+}
+
+# ---- the report ----
 
 # Percent of all CPU time that was busy over one second: whether other work
 # is running next to the benchmark.
@@ -259,103 +448,209 @@ ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
 }
 
-# row LABEL LINE: one table row from a loadgen result line.
+# row LABEL LINE [COLUMN]: one table row from a loadgen result line, with
+# an extra column (a loadgen field) when asked.
 row() {
-    local l=$2
+    local l=$2 extra=${3:+ n/a |}
     if [ -z "$l" ]; then
-        echo "| $1 | n/a | n/a | n/a | n/a | n/a |"
+        echo "| $1 | n/a | n/a | n/a | n/a | n/a |$extra"
         return
     fi
+    [ -z "${3:-}" ] || extra=" $(field "$l" "$3") |"
     echo "| $1 | $(field "$l" rps) | $(field "$l" p50_us) | $(field "$l" p99_us) | $(field "$l" errors)" \
-         "| $(field "$l" other_cpu) |"
+         "| $(field "$l" other_cpu) |$extra"
 }
 
-tables() {
-    local cfg r s
+# table TITLE REF_LABEL REF_LINE SWX_LINE [COLUMN]: one configuration.
+table() {
+    local r=$3 s=$4 col=${5:-}
+    echo "#### $1"
+    echo
+    echo "| server | requests/s | p50 µs | p99 µs | errors | other CPU % |${col:+ bytes/response |}"
+    echo "|---|---:|---:|---:|---:|---:|${col:+---:|}"
+    row "$2" "$r" "$col"
+    row "swx-server" "$s" "$col"
+    echo "| **swx / reference** | **$(ratio "$(field "$s" rps)" "$(field "$r" rps)")** |" \
+         "$(ratio "$(field "$s" p50_us)" "$(field "$r" p50_us)") |" \
+         "$(ratio "$(field "$s" p99_us)" "$(field "$r" p99_us)") | | |${col:+ |}"
+    echo
+}
+
+echo_tables() {
+    local cfg
     for cfg in $CONFIGS; do
-        r=${RES[ref,$cfg]:-}
-        s=${RES[swx,$cfg]:-}
-        echo "### ${cfg%%:*} connections, pipeline ${cfg##*:}, $SIZE-byte messages"
-        echo
-        echo "| server | requests/s | p50 µs | p99 µs | errors | other CPU % |"
-        echo "|---|---:|---:|---:|---:|---:|"
-        row "epoll-echo (reference)" "$r"
-        row "swx-server" "$s"
-        echo "| **swx / reference** | **$(ratio "$(field "$s" rps)" "$(field "$r" rps)")** |" \
-             "$(ratio "$(field "$s" p50_us)" "$(field "$r" p50_us)") |" \
-             "$(ratio "$(field "$s" p99_us)" "$(field "$r" p99_us)") | | |"
-        echo
+        table "${cfg%%:*} connections, pipeline ${cfg##*:}, $SIZE-byte messages" \
+            "epoll-echo (reference)" "${RES[echo-ref,$cfg]:-}" "${RES[echo-swx,$cfg]:-}"
     done
 }
 
+http_tables() {
+    local t name cfg
+    for t in $TARGETS; do
+        name=${t%%:*}
+        if [ "$name" = hello ]; then
+            echo "### HTTP, GET / (plugin: reactor -> worker -> reactor)"
+        else
+            echo "### HTTP, GET /$STATIC ($FILE_SIZE-byte static file: reactor only)"
+        fi
+        echo
+        for cfg in $CONFIGS; do
+            table "${cfg%%:*} connections, pipeline ${cfg##*:}" "nginx (reference)" \
+                "${RES[http-ref-$name,$cfg]:-}" "${RES[http-swx-$name,$cfg]:-}" resp_bytes
+        done
+    done
+}
+
+tables() {
+    if suite_on echo; then
+        printf '### Echo\n\n'
+        echo_tables
+    fi
+    if suite_on http; then
+        http_tables
+    fi
+}
+
 machine() {
-    echo "- CPUs (nproc): $(nproc)"
+    echo "- CPUs (nproc): $NCPU"
     echo "- CPU model: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     echo "- Kernel: $(uname -srm)"
     echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "- Before measuring: CPUs ${BUSY_BEFORE}% busy over 1 s, load average $LOAD_BEFORE"
-    echo "- Load generator: swx-loadgen, $THREADS thread(s), ${SIZE}-byte messages," \
-         "${WARMUP} s warm-up then ${DURATION} s measured per configuration"
+    echo "- Load generator: swx-loadgen, $THREADS thread(s), ${WARMUP} s warm-up then" \
+         "${DURATION} s measured per configuration"
+    if suite_on http && [ -n "$NGINX_BIN" ]; then
+        echo "- nginx: $("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //')"
+    fi
 }
 
-report() {
+report_intro() {
     cat <<EOF
-# Echo benchmark
+# Benchmarks
 
 Generated by \`./bench/run.sh\`; do not edit by hand.
 
-What is measured: a closed-loop TCP echo load over loopback. \`swx-loadgen\`
-(bench/loadgen.c) opens N connections, keeps P fixed-size messages
-outstanding on each (the pipeline depth) and counts a request complete when
-all of its bytes have come back; every echoed byte is checked against what
-was sent. Latency runs from the moment a message is queued for sending to the
-moment its last byte is read back (CLOCK_MONOTONIC), so with N x P requests in
-flight it is about N x P / throughput. The reference is \`epoll-echo\`
-(bench/epoll_echo.c), a bare single-threaded epoll echo server: the cost of
-the kernel's loopback path with nothing on top. swx-server runs the echo
-plugin, so every message crosses reactor thread -> worker process -> reactor.
+Two suites, each measuring swx-server against a reference server in the
+same run of the script on the same machine, with the load generator
+competing for the same CPUs. Absolute numbers depend on the machine; read
+the **swx / reference** ratios (above 1 is better for requests/s, below 1 is
+better for latency). On a small or shared machine the ratios move between
+runs: repeat the run before reading much into a change. "other CPU %" is the
+share of all CPU time (user + system) that processes other than the load
+generator and the server under test used while that row ran; much above 10
+means the row was disturbed by other work.
 
-Both servers are measured in the same run of the script on the same machine,
-with the load generator competing for the same CPUs. Absolute numbers depend
-on the machine; read the **swx / reference** ratios (above 1 is better for
-requests/s, below 1 is better for latency). On a small or shared machine the
-ratios move between runs: repeat the run before reading much into a change.
-"other CPU %" is the share of all CPU time (user + system) that processes
-other than the load generator and the server under test used while that row
-ran; much above 10 means the row was disturbed by other work.
+The load is closed-loop over loopback: \`swx-loadgen\` (bench/loadgen.c)
+opens N connections and keeps P requests outstanding on each (the pipeline
+depth); a new one is sent as soon as one is answered. Latency runs from the
+moment a request is queued for sending to the moment its answer is whole
+(CLOCK_MONOTONIC), so with N x P requests in flight it is about
+N x P / throughput.
 
-Re-run: \`./bench/run.sh\` (about $(( ($(wc -w <<<"$CONFIGS") * 2) * (DURATION + WARMUP + 1) )) s;
-BENCH_DURATION, BENCH_WARMUP, BENCH_SIZE, BENCH_THREADS, BENCH_CONFIGS tune it).
+- **Echo**: fixed-size messages; a request is complete when all of its bytes
+  have come back, and every echoed byte is checked against what was sent.
+  The reference is \`epoll-echo\` (bench/epoll_echo.c), a bare
+  single-threaded epoll echo server: the cost of the kernel's loopback path
+  with nothing on top. swx-server runs the echo plugin, so every message
+  crosses reactor thread -> worker process -> reactor.
+- **HTTP**: HTTP/1.1 keep-alive \`GET\`s (\`swx-loadgen --http PATH\`); each
+  response's status line, \`Content-Length\` or chunked body is parsed
+  (bench/http_resp.c) and a response counts when it is whole; a status
+  other than 200 or a malformed response is an error. The reference is
+  nginx with $NCPU worker processes, in the same run. \`GET /\` is answered
+  by nginx's \`return 200 "$GREETING\\n"\` inside its worker, with no
+  other process involved; swx-server answers it with the http_hello
+  plugin, and every request crosses reactor thread -> worker process ->
+  reactor: the reactor parses the request, sends it over a Unix socket to a
+  worker, the worker's \`on_request\` builds the response and sends it back,
+  and the reactor writes it. That hop (two more socket writes and reads, and
+  a wake-up of another process per request) is what nginx does not pay.
+  swx-server also reads one request per connection at a time, so pipelined
+  requests wait in the socket until the one before has come back from the
+  worker, where nginx answers a whole pipelined batch in one pass. \`GET
+  /$STATIC\` is a $FILE_SIZE-byte file from the \`document_root\`, which
+  swx-server's reactor threads answer themselves with \`sendfile(2)\`, as
+  nginx's workers do: the same path length on both sides. The \`/\` request
+  goes through the \`document_root\` too (the root is a directory without
+  \`index.html\`), so swx-server's plugin path also pays a few file-system
+  calls before the request reaches the worker. "bytes/response" is the
+  average size of a response, head included: the servers do not send the
+  same headers.
+
+Re-run: \`./bench/run.sh\` (about $(run_seconds) s;
+BENCH_SUITES, BENCH_DURATION, BENCH_WARMUP, BENCH_SIZE, BENCH_FILE_SIZE,
+BENCH_THREADS, BENCH_CONFIGS tune it).
 
 ## Machine
 
 $(machine)
-
-## swx configuration
-
-\`\`\`json
-$(swx_config "<build>/plugins/echo/libswx_echo.so" "<free port>")
-\`\`\`
 EOF
+}
+
+# The measured runs' wall time, roughly: per configuration, the warm-up,
+# the run and a second of start-up.
+run_seconds() {
+    local runs=0 n
+    n=$(wc -w <<<"$CONFIGS")
+    ! suite_on echo || runs=$((runs + 2 * n))
+    ! suite_on http || runs=$((runs + 2 * n * $(wc -w <<<"$TARGETS")))
+    echo $((runs * (DURATION + WARMUP + 1)))
+}
+
+# shellcheck disable=SC2016  # the backquotes are Markdown's
+report_configs() {
+    printf '\n## Server configurations\n'
+    if suite_on echo; then
+        printf '\nswx-server, echo:\n\n```json\n%s\n```\n' \
+            "$(echo_config "<build>/plugins/echo/libswx_echo.so" "<free port>")"
+    fi
+    if suite_on http; then
+        printf '\nswx-server, HTTP:\n\n```json\n%s\n```\n' \
+            "$(http_config "<build>/plugins/http_hello/libswx_http_hello.so" "<free port>" "<tmp>/www")"
+        printf '\nnginx, HTTP (run as `nginx -p <tmp>/nginx -c <tmp>/nginx/nginx.conf -g '"'"'daemon off;'"'"'`):\n\n'
+        printf '```nginx\n%s\n```\n' "$(nginx_config "<tmp>/nginx" "<free port>" "<tmp>/www")"
+    fi
+}
+
+report_notes() {
     if [ "$BUSY_BEFORE" -ge 10 ]; then
         printf '\n**The machine was not idle when measuring began (CPUs %s%% busy):' "$BUSY_BEFORE"
         printf ' other work shared the CPUs, so these numbers are noisier than usual.**\n'
     fi
     if [ -n "$SWX_NOTE" ]; then
-        printf '\n**swx-server was not measured in this run: %s.** Only the reference numbers are real.\n' \
-            "$SWX_NOTE"
+        printf '\n**swx-server was not measured in full in this run: %s.**' "$SWX_NOTE"
+        printf ' Its missing rows read n/a.\n'
     fi
+    if suite_on http && [ -n "$NGINX_NOTE" ]; then
+        printf '\n**nginx was not measured in this run: %s.** Its rows read n/a.\n' "$NGINX_NOTE"
+    fi
+}
+
+report() {
+    report_intro
+    report_configs
+    report_notes
     printf '\n## Results\n\n'
     tables
 }
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
+for s in $SUITES; do
+    [ "$s" = echo ] || [ "$s" = http ] || { log "BENCH_SUITES: unknown suite '$s'"; exit 2; }
+done
 build
 BUSY_BEFORE=$(cpu_busy)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 [ "$BUSY_BEFORE" -lt 10 ] || log "CPUs already ${BUSY_BEFORE}% busy: the numbers will be noisy"
-run_reference
-run_swx
+if suite_on echo; then
+    run_echo_reference
+    run_echo_swx
+fi
+if suite_on http; then
+    make_docroot
+    run_nginx
+    run_http_swx
+fi
 report >"$TMP/report.md"
 mkdir -p "$(dirname "$OUT")"
 cp "$TMP/report.md" "$OUT"
