@@ -60,6 +60,26 @@ void buf_reset(buf_t *b)
     b->off = b->len = 0;
 }
 
+void buf_trim(buf_t *b, size_t keep)
+{
+    size_t pending = buf_pending(b);
+    if (b->cap <= keep || pending > keep / 2)
+        return;
+    if (pending == 0) {
+        buf_free(b);
+        return;
+    }
+    char *p = malloc(keep);
+    if (p == NULL)
+        return;
+    memcpy(p, buf_head(b), pending);
+    free(b->data);
+    b->data = p;
+    b->off = 0;
+    b->len = pending;
+    b->cap = keep;
+}
+
 void buf_free(buf_t *b)
 {
     free(b->data);

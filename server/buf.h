@@ -26,6 +26,11 @@ static inline char *buf_head(const buf_t *b)
 int buf_append(buf_t *b, const void *data, size_t len);
 void buf_consume(buf_t *b, size_t len);
 void buf_reset(buf_t *b);
+/* Give back a capacity over keep bytes once what is pending fits in half
+ * of keep (released when nothing is pending, else moved to keep bytes),
+ * so that one large message does not pin its memory to a connection. A
+ * failed allocation leaves the buffer as it was. */
+void buf_trim(buf_t *b, size_t keep);
 void buf_free(buf_t *b);
 
 #endif

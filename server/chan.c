@@ -130,6 +130,7 @@ int chan_flush(chan_t *c)
         }
         buf_consume(&c->out, sizeof(size) + size);
     }
+    buf_trim(&c->out, 4 * CHAN_FRAME_MAX); /* a backlog's memory goes */
     return 0;
 }
 
@@ -192,6 +193,9 @@ static int chan_take_frame(chan_t *c, const chan_hdr_t *h, chan_msg_t *msg)
         p = chan_new_partial(c, h);
         p->hdr = *h;
         p->active = 1;
+        /* The last message's memory, if it was large, is not kept for
+         * the next; this one grows its own. */
+        buf_trim(&p->buf, CHAN_FRAME_MAX);
     } else if ((p = chan_find_partial(c, h)) == NULL) {
         /* The rest of a message whose start another process read. */
         return 0;

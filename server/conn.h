@@ -40,6 +40,9 @@ typedef struct conn_proto {
     void (*close)(conn_t *c, int notify);
 } conn_proto_t;
 
+/* Input buffers keep at most this much capacity between messages. */
+#define CONN_IN_KEEP (64 * 1024)
+
 struct conn {
     int fd;
     int listener;

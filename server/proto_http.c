@@ -359,7 +359,8 @@ static void http_input(conn_t *c, const char *data, size_t len)
         conn_close(c, "out of memory for the input buffer");
         return;
     }
-    http_advance(c);
+    if (http_advance(c) == 0)
+        buf_trim(&c->in, CONN_IN_KEEP);
 }
 
 /* The reactor opens the file the worker checked, and only that one. */

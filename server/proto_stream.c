@@ -45,8 +45,12 @@ static void stream_frame(conn_t *c, const char *data, size_t len)
     for (;;) {
         ssize_t n = framer_next(f, buf_head(&c->in), buf_pending(&c->in),
                                 &c->scan);
-        if (n == 0)
+        if (n == 0) {
+            /* The framer's scan offset counts from the head, which
+             * buf_trim keeps in place relative to the data. */
+            buf_trim(&c->in, CONN_IN_KEEP);
             return;
+        }
         if (n < 0) {
             stream_refuse(c, f, n);
             return;

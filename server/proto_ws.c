@@ -188,7 +188,8 @@ static void ws_input(conn_t *c, const char *data, size_t len)
         conn_close(c, "out of memory for the input buffer");
         return;
     }
-    ws_advance(c);
+    if (ws_advance(c) == 0 && !c->closing)
+        buf_trim(&c->in, CONN_IN_KEEP);
 }
 
 static void ws_close_expired(int64_t id, void *arg)

@@ -538,6 +538,16 @@ def _popen_live():
             if s.proc is not None and s.proc.returncode is None]
 
 
+def is_sanitized():
+    """True when swx-server was built with AddressSanitizer (slower, and
+    its allocator keeps freed memory in quarantine)."""
+    try:
+        with open(SERVER, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
 def no_core_dumps():
     """In the child before exec: crash tests must not fill the disk."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

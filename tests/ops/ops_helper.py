@@ -38,18 +38,9 @@ def require(*paths):
             sys.exit(1)
 
 
-def is_sanitized():
-    """True when swx-server was built with AddressSanitizer: everything is
-    several times slower there, so the few time limits the tests assert
-    are widened."""
-    try:
-        with open(h.SERVER, "rb") as f:
-            return b"__asan_init" in f.read()
-    except OSError:
-        return False
-
-
-SLOW = is_sanitized()
+# Everything is several times slower under AddressSanitizer, so the few
+# time limits the tests assert are widened there.
+SLOW = h.is_sanitized()
 
 
 # ---------------------------------------------------------------- plugins

@@ -36,17 +36,7 @@ def require(*paths):
             sys.exit(1)
 
 
-def is_sanitized():
-    """True when swx-server was built with AddressSanitizer (slower: the
-    few waits the tests bound are widened)."""
-    try:
-        with open(h.SERVER, "rb") as f:
-            return b"__asan_init" in f.read()
-    except OSError:
-        return False
-
-
-SLOW = is_sanitized()
+SLOW = h.is_sanitized()  # waits the tests bound are widened there
 
 # The tables and the user process the taskprobe tests declare.
 TABLES = [
