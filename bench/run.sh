@@ -41,6 +41,10 @@ TARGETS="hello:/ static:/$STATIC"
 NGINX_BIN=
 PIDS=()
 SERVER_PID=
+REF_PID=
+REF_PORT=
+SWX_PID=
+SWX_PORT=
 LINE=
 LOAD_BEFORE=
 BUSY_BEFORE=
@@ -192,14 +196,14 @@ other_cpu() {
         printf "%.0f", (tot > 0 && other > 0 ? 100 * other / tot : 0) }'
 }
 
-# loadgen PORT CONNS DEPTH DURATION WARMUP MODE_ARGS...: sets LINE to the
-# result line. Not in a subshell, so an interrupted load generator stops
-# the script.
+# loadgen PGID PORT CONNS DEPTH DURATION WARMUP MODE_ARGS...: sets LINE to
+# the result line; PGID is the server's, for the CPU accounting. Not in a
+# subshell, so an interrupted load generator stops the script.
 loadgen() {
-    local port=$1 conns=$2 depth=$3 dur=$4 warm=$5 rc=0 c0 c1 o0 o1
-    shift 5
+    local pgid=$1 port=$2 conns=$3 depth=$4 dur=$5 warm=$6 rc=0 c0 c1 o0 o1
+    shift 6
     c0=$(cpu_jiffies | tr ' ' ,)
-    o0=$(own_jiffies "$SERVER_PID")
+    o0=$(own_jiffies "$pgid")
     "$LOADGEN" -c "$conns" -p "$depth" -d "$dur" -w "$warm" -t "$THREADS" "$@" \
         127.0.0.1 "$port" >"$TMP/loadgen.out" 2>>"$TMP/loadgen.err" || rc=$?
     if [ "$rc" -gt 128 ]; then
@@ -207,88 +211,101 @@ loadgen() {
         exit "$rc"
     fi
     c1=$(cpu_jiffies | tr ' ' ,)
-    o1=$(own_jiffies "$SERVER_PID")
+    o1=$(own_jiffies "$pgid")
     LINE="$(tail -1 "$TMP/loadgen.out") other_cpu=$(other_cpu "$c0" "$c1" "$o0" "$o1")"
 }
 
-# load_works PORT MODE_ARGS...: a short run that must see answers and no
-# error before numbers mean anything.
+# load_works PID PORT MODE_ARGS...: a short run that must see answers and
+# no error before numbers mean anything.
 load_works() {
-    local port=$1
-    shift
-    loadgen "$port" 4 4 1 0 "$@"
+    local pid=$1 port=$2
+    shift 2
+    loadgen "$pid" "$port" 4 4 1 0 "$@"
     log "check $*: $LINE"
     [ -n "$LINE" ] && [ "$(field "$LINE" errors)" = 0 ] && [ "$(field "$LINE" requests)" != 0 ]
 }
 
-# bench_server KEY PORT PID MODE_ARGS...: every configuration against one
-# server, results in RES[KEY,CONFIG].
-bench_server() {
-    local key=$1 port=$2 pid=$3 cfg
-    shift 3
-    for cfg in $CONFIGS; do
-        log "$key: ${cfg%%:*} connections, pipeline ${cfg##*:}"
-        loadgen "$port" "${cfg%%:*}" "${cfg##*:}" "$DURATION" "$WARMUP" "$@"
-        log "  $LINE"
-        RES[$key,$cfg]=$LINE
-        if ! kill -0 "$pid" 2>/dev/null; then
-            log "$key exited during the run"
-            STATUS=1
-            return 1
-        fi
-    done
-}
-
-# stop_measured PID LOG: stops the server just measured and shows what its
-# log says of errors.
-stop_measured() {
-    stop_server "$1"
-    PIDS=()
-    if grep -q -i -E 'error|fatal|emerg|crit' "$2" 2>/dev/null; then
-        log "${2##*/} holds errors (first lines):"
-        grep -m 5 -i -E 'error|fatal|emerg|crit' "$2" >&2
+# measure KEY PORT PID_VAR CONFIG MODE_ARGS...: one configuration against
+# one server, the result in RES[KEY,CONFIG]; PID_VAR is emptied when the
+# server died meanwhile.
+measure() {
+    local key=$1 port=$2 cfg=$4
+    local -n pid_of=$3
+    shift 4
+    log "$key: ${cfg%%:*} connections, pipeline ${cfg##*:}"
+    loadgen "$pid_of" "$port" "${cfg%%:*}" "${cfg##*:}" "$DURATION" "$WARMUP" "$@"
+    log "  $LINE"
+    RES[$key,$cfg]=$LINE
+    if ! kill -0 "$pid_of" 2>/dev/null; then
+        log "$key: the server exited during the run"
+        STATUS=1
+        pid_of=
     fi
 }
 
-# swx_ready: whether swx-server can be measured at all (SWX_NOTE says why not).
-swx_ready() {
-    local plugin
-    for plugin in "$@"; do
-        if [ -z "$SWX_NOTE" ] && { [ ! -x "$SWX" ] || [ ! -f "$plugin" ]; }; then
-            SWX_NOTE="swx-server or the ${plugin##*/} plugin was not built"
-        fi
+# bench_pair KEY MODE_ARGS...: every configuration against the reference
+# and then swx-server, back to back, so that work elsewhere on the machine
+# disturbs both alike; results in RES[KEY-ref,CONFIG] and RES[KEY-swx,CONFIG].
+bench_pair() {
+    local key=$1 cfg
+    shift
+    for cfg in $CONFIGS; do
+        [ -z "$REF_PID" ] || measure "$key-ref" "$REF_PORT" REF_PID "$cfg" "$@"
+        [ -z "$SWX_PID" ] || measure "$key-swx" "$SWX_PORT" SWX_PID "$cfg" "$@"
     done
-    [ -z "$SWX_NOTE" ] && return 0
-    log "$SWX_NOTE; measuring the references only"
-    STATUS=1
-    return 1
 }
 
-# start_swx NAME CONFIG_FILE PORT: starts swx-server and waits for its
-# port; sets SERVER_PID, or SWX_NOTE when it does not come up.
-start_swx() {
-    start_server "$1" "$SWX" --config "$2"
-    wait_port "$3" "$SERVER_PID" && return 0
-    SWX_NOTE="swx-server did not start"
-    log "$SWX_NOTE; its log:"
-    tail -20 "$TMP/$1.log" >&2
+# stop_all LOG...: stops every server started, then shows what their logs
+# say of errors.
+stop_all() {
+    local pid f
+    for pid in "${PIDS[@]}"; do
+        stop_server "$pid"
+    done
+    PIDS=()
+    REF_PID=
+    SWX_PID=
+    for f in "$@"; do
+        if grep -q -i -E 'error|fatal|emerg|crit' "$f" 2>/dev/null; then
+            log "${f##*/} holds errors (first lines):"
+            grep -m 5 -i -E 'error|fatal|emerg|crit' "$f" >&2
+        fi
+    done
+}
+
+# swx_fails NOTE: swx-server is not measured further, for the reason NOTE.
+swx_fails() {
+    SWX_NOTE=$1
+    SWX_PID=
     STATUS=1
-    return 1
+    log "$SWX_NOTE"
+}
+
+# swx_up NAME PLUGIN PORT: starts swx-server with $TMP/NAME.json, which
+# serves PORT; sets SWX_PID and SWX_PORT, or SWX_NOTE when it cannot.
+swx_up() {
+    local name=$1 plugin=$2
+    SWX_PID=
+    SWX_PORT=$3
+    if [ -n "$SWX_NOTE" ]; then
+        log "$SWX_NOTE; measuring the references only"
+        STATUS=1
+        return 0
+    fi
+    if [ ! -x "$SWX" ] || [ ! -f "$plugin" ]; then
+        swx_fails "swx-server or the ${plugin##*/} plugin was not built"
+        return 0
+    fi
+    start_server "$name" "$SWX" --config "$TMP/$name.json"
+    if wait_port "$SWX_PORT" "$SERVER_PID"; then
+        SWX_PID=$SERVER_PID
+        return 0
+    fi
+    swx_fails "swx-server did not start"
+    tail -20 "$TMP/$name.log" >&2
 }
 
 # ---- echo ----
-
-run_echo_reference() {
-    local port pid
-    port=$(free_port)
-    start_server epoll-echo "$ECHO_REF" "$port"
-    pid=$SERVER_PID
-    wait_port "$port" "$pid" || { cat "$TMP/epoll-echo.log" >&2; log "epoll-echo did not start"; exit 1; }
-    load_works "$port" -s "$SIZE" || { log "epoll-echo failed the echo check"; exit 1; }
-    bench_server echo-ref "$port" "$pid" -s "$SIZE" || true
-    stop_server "$pid"
-    PIDS=()
-}
 
 # echo_config PLUGIN_PATH PORT: swx's configuration for the echo suite.
 echo_config() {
@@ -299,19 +316,21 @@ echo_config() {
 EOF
 }
 
-run_echo_swx() {
+run_echo() {
     local port
-    swx_ready "$ECHO_PLUGIN" || return 0
+    REF_PORT=$(free_port)
+    start_server epoll-echo "$ECHO_REF" "$REF_PORT"
+    REF_PID=$SERVER_PID
+    wait_port "$REF_PORT" "$REF_PID" || { cat "$TMP/epoll-echo.log" >&2; log "epoll-echo did not start"; exit 1; }
+    load_works "$REF_PID" "$REF_PORT" -s "$SIZE" || { log "epoll-echo failed the echo check"; exit 1; }
     port=$(free_port)
     echo_config "$ECHO_PLUGIN" "$port" >"$TMP/swx-echo.json"
-    start_swx swx-echo "$TMP/swx-echo.json" "$port" || { stop_measured "$SERVER_PID" "$TMP/swx-echo.log"; return 0; }
-    if load_works "$port" -s "$SIZE"; then
-        bench_server echo-swx "$port" "$SERVER_PID" -s "$SIZE" || true
-    else
-        SWX_NOTE="swx-server failed the echo check"
-        STATUS=1
+    swx_up swx-echo "$ECHO_PLUGIN" "$port"
+    if [ -n "$SWX_PID" ] && ! load_works "$SWX_PID" "$SWX_PORT" -s "$SIZE"; then
+        swx_fails "swx-server failed the echo check"
     fi
-    stop_measured "$SERVER_PID" "$TMP/swx-echo.log"
+    bench_pair echo -s "$SIZE"
+    stop_all "$TMP/swx-echo.log"
 }
 
 # ---- HTTP ----
@@ -367,33 +386,28 @@ http_config() {
 EOF
 }
 
-# http_same PORT NAME: whether every target's body is the expected bytes.
-http_same() {
-    local port=$1 name=$2 t
+# http_works NAME PID PORT: whether every target's body is the expected
+# bytes, and a short load on each sees no error.
+http_works() {
+    local name=$1 pid=$2 port=$3 t
     printf '%s\n' "$GREETING" >"$TMP/hello.expected"
     for t in $TARGETS; do
         curl -s -f -o "$TMP/$name.${t%%:*}" "http://127.0.0.1:$port${t#*:}" || return 1
     done
-    cmp -s "$TMP/$name.hello" "$TMP/hello.expected" && cmp -s "$TMP/$name.static" "$TMP/www/$STATIC"
-}
-
-# bench_http KEY PORT PID: checks, then every target and configuration.
-bench_http() {
-    local key=$1 port=$2 pid=$3 t
-    if ! http_same "$port" "$key"; then
-        log "$key does not serve the expected bytes"
+    if ! cmp -s "$TMP/$name.hello" "$TMP/hello.expected" || ! cmp -s "$TMP/$name.static" "$TMP/www/$STATIC"; then
+        log "$name does not serve the expected bytes"
         return 1
     fi
     for t in $TARGETS; do
-        load_works "$port" --http "${t#*:}" || return 1
-    done
-    for t in $TARGETS; do
-        bench_server "$key-${t%%:*}" "$port" "$pid" --http "${t#*:}" || return 0
+        load_works "$pid" "$port" --http "${t#*:}" || return 1
     done
 }
 
-run_nginx() {
-    local port pid dir=$TMP/nginx
+# nginx_up: starts nginx from its own prefix in $TMP; sets REF_PID and
+# REF_PORT, or NGINX_NOTE when it cannot.
+nginx_up() {
+    local dir=$TMP/nginx
+    REF_PID=
     find_nginx
     if [ -n "$NGINX_NOTE" ]; then
         log "$NGINX_NOTE; measuring swx-server only"
@@ -401,31 +415,34 @@ run_nginx() {
         return 0
     fi
     mkdir -p "$dir"
-    port=$(free_port)
-    nginx_config "$dir" "$port" "$TMP/www" >"$dir/nginx.conf"
+    REF_PORT=$(free_port)
+    nginx_config "$dir" "$REF_PORT" "$TMP/www" >"$dir/nginx.conf"
     start_server nginx "$NGINX_BIN" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;'
-    pid=$SERVER_PID
-    if ! wait_port "$port" "$pid" || ! bench_http http-ref "$port" "$pid"; then
-        NGINX_NOTE="nginx did not start or failed the check"
-        log "$NGINX_NOTE; its logs:"
-        tail -20 "$TMP/nginx.log" "$dir/error.log" >&2 || true
-        STATUS=1
+    if wait_port "$REF_PORT" "$SERVER_PID" && http_works nginx "$SERVER_PID" "$REF_PORT"; then
+        REF_PID=$SERVER_PID
+        return 0
     fi
-    stop_measured "$pid" "$dir/error.log"
+    NGINX_NOTE="nginx did not start or failed the check"
+    STATUS=1
+    log "$NGINX_NOTE; its logs:"
+    tail -20 "$TMP/nginx.log" "$dir/error.log" >&2 || true
 }
 
-run_http_swx() {
-    local port
-    swx_ready "$HTTP_PLUGIN" || return 0
+# Both servers run side by side, idle but for the one measured.
+run_http() {
+    local port t
+    make_docroot
+    nginx_up
     port=$(free_port)
     http_config "$HTTP_PLUGIN" "$port" "$TMP/www" >"$TMP/swx-http.json"
-    start_swx swx-http "$TMP/swx-http.json" "$port" || { stop_measured "$SERVER_PID" "$TMP/swx-http.log"; return 0; }
-    if ! bench_http http-swx "$port" "$SERVER_PID"; then
-        SWX_NOTE="swx-server failed the HTTP check"
-        log "$SWX_NOTE"
-        STATUS=1
+    swx_up swx-http "$HTTP_PLUGIN" "$port"
+    if [ -n "$SWX_PID" ] && ! http_works swx "$SWX_PID" "$SWX_PORT"; then
+        swx_fails "swx-server failed the HTTP check"
     fi
-    stop_measured "$SERVER_PID" "$TMP/swx-http.log"
+    for t in $TARGETS; do
+        bench_pair "http-${t%%:*}" --http "${t#*:}"
+    done
+    stop_all "$TMP/swx-http.log" "$TMP/nginx/error.log"
 }
 
 # ---- the report ----
@@ -496,7 +513,7 @@ http_tables() {
         echo
         for cfg in $CONFIGS; do
             table "${cfg%%:*} connections, pipeline ${cfg##*:}" "nginx (reference)" \
-                "${RES[http-ref-$name,$cfg]:-}" "${RES[http-swx-$name,$cfg]:-}" resp_bytes
+                "${RES[http-$name-ref,$cfg]:-}" "${RES[http-$name-swx,$cfg]:-}" resp_bytes
         done
     done
 }
@@ -532,7 +549,10 @@ Generated by \`./bench/run.sh\`; do not edit by hand.
 
 Two suites, each measuring swx-server against a reference server in the
 same run of the script on the same machine, with the load generator
-competing for the same CPUs. Absolute numbers depend on the machine; read
+competing for the same CPUs. Both servers of a suite run side by side, idle
+but for the one measured, and each configuration runs against the reference
+and then against swx-server, back to back, so that other work on the
+machine disturbs both alike. Absolute numbers depend on the machine; read
 the **swx / reference** ratios (above 1 is better for requests/s, below 1 is
 better for latency). On a small or shared machine the ratios move between
 runs: repeat the run before reading much into a change. "other CPU %" is the
@@ -643,13 +663,10 @@ BUSY_BEFORE=$(cpu_busy)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 [ "$BUSY_BEFORE" -lt 10 ] || log "CPUs already ${BUSY_BEFORE}% busy: the numbers will be noisy"
 if suite_on echo; then
-    run_echo_reference
-    run_echo_swx
+    run_echo
 fi
 if suite_on http; then
-    make_docroot
-    run_nginx
-    run_http_swx
+    run_http
 fi
 report >"$TMP/report.md"
 mkdir -p "$(dirname "$OUT")"
