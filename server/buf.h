@@ -17,9 +17,11 @@ static inline size_t buf_pending(const buf_t *b)
     return b->len - b->off;
 }
 
+/* NULL when the buffer holds no memory (never appended to, or released):
+ * callers must not pass it on with a length of 0 to memchr and kin. */
 static inline char *buf_head(const buf_t *b)
 {
-    return b->data + b->off;
+    return b->data != NULL ? b->data + b->off : NULL;
 }
 
 /* 0 or -ENOMEM (the buffer is unchanged then). */

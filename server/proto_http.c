@@ -267,6 +267,8 @@ static int http_complete(conn_t *c)
 static int http_read_head(conn_t *c)
 {
     http_conn_t *h = c->state;
+    if (buf_pending(&c->in) == 0) /* the buffer may be released: no data */
+        return HTTP_MORE;
     http_request_t req;
     http_request_init(&req);
     req.scan_line = h->scan_line;
