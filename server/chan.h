@@ -18,8 +18,9 @@ enum chan_type {
     CHAN_PACKET,      /* reactor -> worker: swx_peer_t, then a datagram */
     CHAN_BIND,        /* worker -> reactor: uint32_t uid (dispatch_mode 5) */
     CHAN_HTTP_REQUEST, /* reactor -> worker: a request (http_wire.h) */
-    CHAN_HTTP_END,    /* worker -> reactor: uint8_t CHAN_HTTP_END_* flags:
-                         the response is complete (its bytes were CHAN_SEND) */
+    CHAN_HTTP_END,    /* worker -> reactor: uint8_t CHAN_HTTP_END_* flags,
+                         then the response's last bytes (its others were
+                         CHAN_SEND): the response is complete */
     CHAN_HTTP_SENDFILE, /* worker -> reactor: chan_sendfile_t, then the path
                          and its NUL: the file is part of the response */
     CHAN_HTTP_ABORT,  /* reactor -> worker: the connection of the request

@@ -52,11 +52,20 @@ void http_response_free(swx_http_response_t *r)
     free(r);
 }
 
-/* The end of a response: the reactor may read the next request. */
-static int resp_finish(swx_http_response_t *r, int close)
+/* The end of a response: the reactor may read the next request. msg
+ * (len >= 1 bytes, or NULL) starts with a byte for the flags, then the
+ * response's last bytes, which the reactor writes first: one message
+ * instead of two. */
+static int resp_finish(swx_http_response_t *r, int close, char *msg,
+                       size_t len)
 {
-    uint8_t flags = close || r->close ? CHAN_HTTP_END_CLOSE : 0;
-    int rc = api_send_msg(r->session, CHAN_HTTP_END, &flags, 1);
+    char flags = (char)(close || r->close ? CHAN_HTTP_END_CLOSE : 0);
+    if (msg == NULL) {
+        msg = &flags;
+        len = 1;
+    }
+    msg[0] = flags;
+    int rc = api_send_msg(r->session, CHAN_HTTP_END, msg, len);
     r->ended = 1;
     http_api_retire(r);
     return rc;
@@ -285,18 +294,21 @@ static int resp_end_whole(swx_http_response_t *r, const void *data,
     buf_t b = {0};
     int64_t announce = r->head_only && r->length >= 0 ? r->length
                                                       : (int64_t)len;
-    int rc = resp_head(r, &b, announce);
+    int rc = buf_append(&b, "", 1); /* resp_finish's flags */
+    if (rc == 0)
+        rc = resp_head(r, &b, announce);
     if (rc == 0 && !r->head_only && !resp_no_body(r))
         rc = buf_append(&b, data, len);
-    if (rc == 0 && buf_pending(&b) > api_output_max())
+    if (rc == 0 && buf_pending(&b) - 1 > api_output_max())
         rc = -E2BIG;
     if (rc < 0) {
         buf_free(&b);
         return rc;
     }
     r->head_sent = 1;
-    rc = resp_send_buf(r, &b);
-    return rc < 0 ? rc : resp_finish(r, 0);
+    rc = resp_finish(r, 0, buf_head(&b), buf_pending(&b));
+    buf_free(&b);
+    return rc;
 }
 
 /* After swx_http_write: the last part, the last chunk, the end. */
@@ -309,9 +321,9 @@ static int resp_end_stream(swx_http_response_t *r, const void *data,
     int bad = rc == -EINVAL ||
               (r->length >= 0 && r->sent != (uint64_t)r->length &&
                !r->head_only);
-    if (r->chunked && !r->head_only && !resp_no_body(r))
-        api_send_msg(r->session, CHAN_SEND, "0\r\n\r\n", 5);
-    rc = resp_finish(r, bad);
+    char last[] = "F0\r\n\r\n"; /* F: the flags; then the last chunk */
+    int last_chunk = r->chunked && !r->head_only && !resp_no_body(r);
+    rc = resp_finish(r, bad, last, last_chunk ? sizeof(last) - 1 : 1);
     return bad ? -EINVAL : rc;
 }
 
@@ -389,5 +401,5 @@ int http_response_sendfile(swx_http_response_t *r, const char *path,
     if ((rc = resp_send_buf(r, &b)) == 0 && !r->head_only &&
         !resp_no_body(r) && sf.length > 0)
         rc = resp_send_file(r, &sf, real);
-    return rc < 0 ? rc : resp_finish(r, 0);
+    return rc < 0 ? rc : resp_finish(r, 0, NULL, 0);
 }

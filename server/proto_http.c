@@ -1,6 +1,6 @@
 /* proto_http.c: HTTP/1.1 connections in the reactor. A request is read
  * (head, then a Content-Length or chunked body), answered from the
- * document_root or sent to a worker, and the next one is read only once
+ * document_root or sent to a worker, and the next one is parsed only once
  * its response is complete, so responses leave in order whichever worker
  * answers. Errors are answered here, then the connection is closed. */
 #include <errno.h>
@@ -24,11 +24,15 @@
 
 /* Chunk extensions and trailers of one body. */
 #define HTTP_MAX_META (8 * 1024)
+/* While a worker has a request, the connection is still read (a client
+ * that leaves is noticed, and no epoll change is made per request) until
+ * this much of the next requests is buffered. */
+#define HTTP_READ_AHEAD (16 * 1024)
 
 enum http_conn_state {
     HC_HEAD,    /* reading a request head */
     HC_BODY,    /* reading its body */
-    HC_WAIT,    /* a worker has the request: not reading */
+    HC_WAIT,    /* a worker has the request: what is read waits */
     HC_DRAIN,   /* answered: the next request waits for the output */
     HC_CLOSED,  /* the last response is being written (conn_end) */
 };
@@ -234,7 +238,6 @@ static int http_dispatch(conn_t *c, const http_request_t *req)
     h->state = HC_WAIT;
     h->started = 0;
     http_response_wait(c);
-    conn_hold(c, CONN_HOLD_WATCH);
     conn_to_worker(c, h->worker, CHAN_HTTP_REQUEST, buf_head(&wire),
                    buf_pending(&wire), 1);
     buf_free(&wire);
@@ -361,8 +364,14 @@ static void http_input(conn_t *c, const char *data, size_t len)
         conn_close(c, "out of memory for the input buffer");
         return;
     }
-    if (http_advance(c) == 0)
-        buf_trim(&c->in, CONN_IN_KEEP);
+    if (http_advance(c) < 0)
+        return;
+    buf_trim(&c->in, CONN_IN_KEEP);
+    if (c->proto != &proto_http) /* upgraded to a WebSocket */
+        return;
+    http_conn_t *h = c->state;
+    if (h->state == HC_WAIT && buf_pending(&c->in) > HTTP_READ_AHEAD)
+        conn_hold(c, CONN_HOLD_WATCH);
 }
 
 /* The reactor opens the file the worker checked, and only that one. */
@@ -398,7 +407,10 @@ static void http_deliver(conn_t *c, const chan_msg_t *m)
     if (h->state != HC_WAIT) {
         log_debug("session %llu: message type %d with no request in flight "
                   "dropped", (unsigned long long)c->session, m->type);
-    } else if (m->type == CHAN_HTTP_END && m->len == 1) {
+    } else if (m->type == CHAN_HTTP_END && m->len >= 1) {
+        /* The flags, then the response's last bytes, if any. */
+        if (m->len > 1 && conn_write(c, m->data + 1, m->len - 1) < 0)
+            return;
         if (http_done(c, m->data[0] & CHAN_HTTP_END_CLOSE) == HTTP_GO)
             http_advance(c);
     } else if (m->type == CHAN_HTTP_SENDFILE) {

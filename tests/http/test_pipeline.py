@@ -2,9 +2,12 @@
 responses come back in request order even when the first ones are the
 slowest and other workers answer the later ones (each response parsed by
 python3's http.client); bodies (Content-Length and chunked) between them
-are framed right; a Connection: close in the batch ends it there."""
+are framed right; a Connection: close in the batch ends it there. A
+batch far larger than what the server reads ahead while a worker has a
+request (it stops reading, then resumes) is answered whole and in order."""
 
 import http.client
+import threading
 
 import http_helper as hh
 
@@ -113,6 +116,36 @@ def test_close_in_batch(port):
         check(s.recv(100) == b"", "the request after the close was answered")
 
 
+def test_read_ahead(port):
+    """A slow first request, then about 400 KiB of pipelined requests: the
+    server must stop reading past its read-ahead and resume after."""
+    first = b"GET /slow?400 HTTP/1.1\r\nHost: t\r\n\r\n"
+    one = b"GET /echo?%06d HTTP/1.1\r\nHost: t\r\nX-Pad: " + b"p" * 300 + \
+        b"\r\n\r\n"
+    n = 1000
+    data = first + b"".join(one % i for i in range(n))
+    with hh.connect(port, timeout=30) as s:
+        # The kernel's buffers may not take it all while the server holds
+        # off, so the writes go from a thread while responses are read.
+        sender = threading.Thread(target=s.sendall, args=(data,))
+        sender.start()
+        src = _OneFile(s)
+        queries = []
+        for i in range(n + 1):
+            r = http.client.HTTPResponse(src, method="GET")
+            r.begin()
+            body = r.read()
+            check(r.status == 200, "response %d: %d %r" % (i, r.status, body))
+            if i == 0:
+                check(body == b"slow 400\n", "first: %r" % body)
+            else:
+                queries.append(r.getheader("X-Query"))
+        sender.join(30)
+        check(not sender.is_alive(), "the batch was never taken whole")
+    wrong = [(i, q) for i, q in enumerate(queries) if q != "%06d" % i]
+    check(not wrong, "responses out of order: %r" % wrong[:5])
+
+
 def test_workers_share(port):
     """In round robin, the batch reached more than one worker."""
     data = b"GET /worker HTTP/1.1\r\nHost: t\r\n\r\n" * 9
@@ -132,6 +165,7 @@ def main():
             test_in_order(srv.port, rounds=2)
             test_bytewise(srv.port)
             test_close_in_batch(srv.port)
+            test_read_ahead(srv.port)
             if mode == 1:
                 test_workers_share(srv.port)
             srv.stop()
