@@ -111,18 +111,49 @@ static int open_checked(const char *root, const char *rel)
     return fd < 0 ? -errno : fd;
 }
 
-/* rel under root, never leaving it (symlinks included). fd or -errno. */
-static int open_beneath(const char *root, const char *rel)
+/* The roots a reactor thread keeps open (O_PATH), by their config
+ * string, so that a request costs no open and close of its root. Only the
+ * master's reactor threads serve files, and they start after the manager
+ * is forked: no worker inherits these. */
+#define STATIC_ROOTS 16
+static __thread struct {
+    const char *root;
+    int fd;
+} roots[STATIC_ROOTS];
+
+/* An O_PATH fd of root: kept (*keep set) or to be closed; -errno. */
+static int root_dir(const char *root, int *keep)
 {
+    int i = 0;
+    while (i < STATIC_ROOTS && roots[i].root != NULL && roots[i].root != root)
+        i++;
+    *keep = i < STATIC_ROOTS;
+    if (*keep && roots[i].root == root)
+        return roots[i].fd;
     int dir = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0)
         return -errno;
+    if (*keep) {
+        roots[i].root = root;
+        roots[i].fd = dir;
+    }
+    return dir;
+}
+
+/* rel under root, never leaving it (symlinks included). fd or -errno. */
+static int open_beneath(const char *root, const char *rel)
+{
+    int keep;
+    int dir = root_dir(root, &keep);
+    if (dir < 0)
+        return dir;
     struct open_how how = {.flags = STATIC_OPEN_FLAGS,
                            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
     long fd = syscall(SYS_openat2, dir, rel[0] ? rel : ".", &how,
                       sizeof(how));
     int err = errno;
-    close(dir);
+    if (!keep)
+        close(dir);
     if (fd < 0 && err == ENOSYS)
         return open_checked(root, rel);
     return fd < 0 ? -err : (int)fd;

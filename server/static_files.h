@@ -19,7 +19,8 @@ int static_path(const char *path, size_t len, char *out, size_t size);
 
 /*
  * Answer a GET or HEAD for a file under root (an absolute, resolved
- * directory). A file or link that would leave root is refused. 1 when the
+ * directory, the config's string: the calling thread keeps the directory
+ * open by that pointer, for the life of the process). A file or link that would leave root is refused. 1 when the
  * response was queued, 0 when there is no such file (or the method is not
  * GET/HEAD: the plugin's turn), -1 when the connection was closed, or an
  * HTTP status (400, 403, 414) for the caller to answer with.
