@@ -180,6 +180,10 @@ static const cfg_field_t listener_fields[] = {
       LSN(http_request_timeout), NULL, NULL },
     { "http_response_timeout", CFG_INT, 0, 0, 86400, 60,
       LSN(http_response_timeout), NULL, NULL },
+    { "http_max_head_size", CFG_SIZE, 0, 1024, 1048576, HTTP_DEFAULT_MAX_HEAD,
+      LSN(http_max_head_size), NULL, NULL },
+    { "http_max_uri_size", CFG_SIZE, 0, 64, 1048576, HTTP_DEFAULT_MAX_URI,
+      LSN(http_max_uri_size), NULL, NULL },
 };
 
 /* ---- messages ---- */
@@ -705,6 +709,7 @@ static int listener_protocol(cfg_ctx_t *ctx, const char *path, json_t *obj,
 {
     static const char *const http_keys[] = {
         "document_root", "http_request_timeout", "http_response_timeout",
+        "http_max_head_size", "http_max_uri_size",
     };
     char sub[CFG_PATH_MAX];
     const char *http_only = NULL;
@@ -726,6 +731,12 @@ static int listener_protocol(cfg_ctx_t *ctx, const char *path, json_t *obj,
     if (l->open_eof_split || l->open_length_check)
         return cfg_fail(ctx, sub, "HTTP frames requests itself: drop "
                         "open_eof_split and open_length_check");
+    if (l->http_max_uri_size > l->http_max_head_size) {
+        path_key(sub, sizeof sub, path, "http_max_uri_size");
+        return cfg_fail(ctx, sub, "%zu is over http_max_head_size (%zu): "
+                        "the request line is part of the head",
+                        l->http_max_uri_size, l->http_max_head_size);
+    }
     return l->document_root != NULL
                ? listener_document_root(ctx, path, obj, l) : 0;
 }

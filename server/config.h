@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "protocol/framer.h"
+#include "protocol/http_parser.h"
 
 enum config_listener_type {
     LISTENER_TCP = 0,        /* IPv4 */
@@ -57,6 +58,8 @@ typedef struct config_listener {
     char *document_root; /* static files (http, websocket): absolute, real */
     int http_request_timeout; /* seconds to receive a whole request */
     int http_response_timeout; /* seconds a worker may stay silent; 0 none */
+    size_t http_max_head_size; /* request line + fields, bytes */
+    size_t http_max_uri_size;  /* request target, bytes */
 } config_listener_t;
 
 enum config_column_type {

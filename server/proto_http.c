@@ -177,6 +177,14 @@ static int http_done(conn_t *c, int close)
 
 /* ---- from the head to a complete request ---- */
 
+/* The listener's head limits, for http_parse_head. */
+static http_limits_t http_limits(const conn_t *c)
+{
+    const config_listener_t *l = conn_listener(c);
+    return (http_limits_t){.max_head = l->http_max_head_size,
+                           .max_uri = l->http_max_uri_size};
+}
+
 static int http_has_body(const http_conn_t *h)
 {
     return h->chunked || h->content_length > 0;
@@ -254,7 +262,8 @@ static int http_complete(conn_t *c)
     http_timer_stop(c);
     /* The same bytes parse the same way; pointers are fresh after any
      * growth of the buffer. */
-    http_parse_head(buf_head(&c->in), h->head_len, NULL, &req);
+    http_limits_t lim = http_limits(c);
+    http_parse_head(buf_head(&c->in), h->head_len, &lim, &req);
     const char *root = conn_listener(c)->document_root;
     int rc = root != NULL ? static_serve(c, root, &req) : 0;
     if (rc < 0)
@@ -276,7 +285,8 @@ static int http_read_head(conn_t *c)
     http_request_init(&req);
     req.scan_line = h->scan_line;
     req.scan_lead = h->scan_lead;
-    int n = http_parse_head(buf_head(&c->in), buf_pending(&c->in), NULL, &req);
+    http_limits_t lim = http_limits(c);
+    int n = http_parse_head(buf_head(&c->in), buf_pending(&c->in), &lim, &req);
     h->scan_line = req.scan_line;
     h->scan_lead = req.scan_lead;
     if (n <= 0)

@@ -3,8 +3,10 @@ each malformed or oversized request gets its status (400, 408, 413, 414,
 431, 501, 505) and the connection is closed after it; request smuggling
 (Content-Length with Transfer-Encoding, differing duplicate lengths,
 obs-fold, bare LF) is refused and what was smuggled is never answered;
-the server serves everyone else as before."""
+the server serves everyone else as before. http_max_head_size and
+http_max_uri_size move the 431 and 414 limits."""
 
+import json
 import socket
 import time
 
@@ -151,6 +153,41 @@ def test_others_unaffected(port):
     stuck.close()
 
 
+def test_custom_limits(port):
+    """http_max_head_size 32 KiB and http_max_uri_size 16 KiB: what the
+    defaults refuse passes, and past the new limits the same statuses."""
+    big_cookie = b"GET /echo HTTP/1.1\r\nHost: a\r\nCookie: " + \
+        b"c" * 20000 + b"\r\n\r\n"
+    r = hh.exchange(port, big_cookie)
+    check(r.status == 200, "a 20 KiB header under a 32 KiB limit: %r" % r)
+    r = hh.exchange(port, b"GET /echo?" + b"q" * 10000 +
+                    b" HTTP/1.1\r\nHost: a\r\n\r\n")
+    check(r.status == 200 and r.header("x-query") == "q" * 10000,
+          "a 10 KiB target under a 16 KiB limit: %r" % r)
+    expect_status(port, b"GET /" + b"a" * 17000 +
+                  b" HTTP/1.1\r\nHost: a\r\n\r\n", 414, "17 KiB target")
+    expect_status(port, b"GET / HTTP/1.1\r\nHost: a\r\nX: " +
+                  b"b" * 33000 + b"\r\n\r\n", 431, "33 KiB head")
+    still_serving(port)
+
+
+def test_limit_config():
+    with hh.h.Server("http-limit-cfg") as srv:
+        cfg = srv.config()
+        lst = cfg["listeners"][0]
+        lst.update(protocol="http", http_max_head_size=4096,
+                   http_max_uri_size=8192)
+        srv.write_config(json.dumps(cfg))
+        rc, out, err = srv.check_config()
+        check(rc != 0 and "listeners[0].http_max_uri_size: 8192 is over "
+              "http_max_head_size (4096)" in err, "uri > head: %r" % err)
+        lst.update(http_max_uri_size=100, http_max_head_size=100)
+        srv.write_config(json.dumps(cfg))
+        rc, out, err = srv.check_config()
+        check(rc != 0 and "listeners[0].http_max_head_size" in err,
+              "a 100-byte head: %r" % err)
+
+
 def main():
     with hh.HttpServer("http-errors",
                        listener={"package_max_length": MAX_BODY}) as srv:
@@ -161,6 +198,13 @@ def main():
         test_expect_refused(srv.port)
         test_others_unaffected(srv.port)
         srv.stop()
+    with hh.HttpServer("http-limits",
+                       listener={"http_max_head_size": 32768,
+                                 "http_max_uri_size": 16384}) as srv:
+        srv.start()
+        test_custom_limits(srv.port)
+        srv.stop()
+    test_limit_config()
     with hh.HttpServer("http-timeout",
                        listener={"http_request_timeout": 1}) as srv:
         srv.start()
