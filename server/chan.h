@@ -31,6 +31,12 @@ enum chan_type {
     CHAN_WS_CLOSE,    /* reactor -> worker: uint16_t close code */
     CHAN_WS_PUSH,     /* worker -> reactor: uint8_t opcode, then the data */
     CHAN_WS_CLOSE_REQ, /* worker -> reactor: uint16_t close code */
+    CHAN_WORKER_LOST, /* worker -> reactor, no session: the process before
+                         this one in the slot died; ask after its requests */
+    CHAN_HTTP_PROBE,  /* reactor -> worker: uint64_t request number: do you
+                         hold this session's request? */
+    CHAN_HTTP_LOST,   /* worker -> reactor: the probe's number: no, so the
+                         process that took it died with it */
     CHAN_TYPE_END
 };
 

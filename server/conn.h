@@ -32,6 +32,8 @@ typedef struct conn_proto {
     void (*deliver)(conn_t *c, const chan_msg_t *m);
     /* Optional: a worker's CHAN_SEND bytes were queued for the client. */
     void (*sent)(conn_t *c);
+    /* Optional: worker w's process died and was replaced. */
+    void (*worker_lost)(conn_t *c, int w);
     /* The output queue was written out after it had to wait for the
      * socket. 0, or -1 when the hook closed the connection. */
     int (*drained)(conn_t *c);

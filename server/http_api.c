@@ -161,6 +161,12 @@ int http_api_handle(const plugin_t *p, const chan_msg_t *m)
     case CHAN_HTTP_ABORT:
         http_api_abort(m->session);
         return 1;
+    case CHAN_HTTP_PROBE:
+        /* Not held here (ended ones were answered before this reply): the
+         * process that took it died. */
+        if (open_resps.cap == 0 || session_get(&open_resps, m->session) == NULL)
+            api_send_msg(m->session, CHAN_HTTP_LOST, m->data, m->len);
+        return 1;
     case CHAN_WS_OPEN:
         http_api_ws_open(p, m);
         return 1;

@@ -376,6 +376,15 @@ static void manager_read_notices(void)
 
 /* ---- reaping ---- */
 
+/* An old process of slot id is still finishing after a reload. */
+static int manager_slot_retiring(int id)
+{
+    for (int i = 0; i < nretiring; i++)
+        if (retiring[i].id == id)
+            return 1;
+    return 0;
+}
+
 static int manager_reap_retiree(pid_t pid, int status)
 {
     for (int i = 0; i < nretiring; i++) {
@@ -442,6 +451,12 @@ static void manager_reap_worker(pid_t pid, int status)
         if (abnormal) {
             atomic_fetch_add(&srv->shm->worker_restarts, 1);
             manager_call_worker_error(i, pid, status);
+            /* Its replacement asks the reactors to check the requests it
+             * had (see CHAN_WORKER_LOST), unless another process of the
+             * slot, which may hold some of them, is still alive. */
+            if (server_kind(srv, i) == PROC_WORKER && s->candidate == 0 &&
+                !manager_slot_retiring(i))
+                atomic_store(&srv->shm->workers[i].lost, 1);
         }
         if (stopping)
             return;

@@ -50,6 +50,7 @@ typedef struct http_conn {
     size_t body_len;          /* body bytes decoded, at head_len */
     int worker;               /* HC_WAIT: who has the request */
     int started;              /* HC_WAIT: part of the response was sent */
+    uint64_t seq;             /* requests given to workers, for probes */
     int64_t timer;            /* http_request_timeout, or in HC_WAIT
                                  http_response_timeout */
 } http_conn_t;
@@ -245,6 +246,7 @@ static int http_dispatch(conn_t *c, const http_request_t *req)
     h->worker = conn_dispatch_worker(c);
     h->state = HC_WAIT;
     h->started = 0;
+    h->seq++;
     http_response_wait(c);
     conn_to_worker(c, h->worker, CHAN_HTTP_REQUEST, buf_head(&wire),
                    buf_pending(&wire), 1);
@@ -411,6 +413,34 @@ static void http_sendfile(conn_t *c, const chan_msg_t *m)
     conn_write_file(c, fd, (off_t)sf.offset, sf.length);
 }
 
+/* Worker w was replaced after a crash: does the new process hold our
+ * request? It answers after every request queued before this probe. */
+static void http_worker_lost(conn_t *c, int w)
+{
+    http_conn_t *h = c->state;
+    if (h->state == HC_WAIT && h->worker == w)
+        conn_to_worker(c, w, CHAN_HTTP_PROBE, &h->seq, sizeof(h->seq), 0);
+}
+
+/* The probe's answer: the request died with the process that took it. */
+static void http_request_lost(conn_t *c, const chan_msg_t *m)
+{
+    http_conn_t *h = c->state;
+    uint64_t seq;
+    if (m->len != sizeof(seq))
+        return;
+    memcpy(&seq, m->data, sizeof(seq));
+    if (seq != h->seq)
+        return; /* answered, and another request is in a worker now */
+    log_warn("session %llu (peer %s): worker %d died with the request%s; "
+             "answering 502", (unsigned long long)c->session, c->peer,
+             h->worker, h->started ? " half answered" : "");
+    if (h->started)
+        conn_close(c, NULL);
+    else
+        http_fail(c, 502);
+}
+
 static void http_deliver(conn_t *c, const chan_msg_t *m)
 {
     http_conn_t *h = c->state;
@@ -423,6 +453,8 @@ static void http_deliver(conn_t *c, const chan_msg_t *m)
             return;
         if (http_done(c, m->data[0] & CHAN_HTTP_END_CLOSE) == HTTP_GO)
             http_advance(c);
+    } else if (m->type == CHAN_HTTP_LOST) {
+        http_request_lost(c, m);
     } else if (m->type == CHAN_HTTP_SENDFILE) {
         h->started = 1;
         http_response_wait(c);
@@ -472,6 +504,7 @@ const conn_proto_t proto_http = {
     .input = http_input,
     .deliver = http_deliver,
     .sent = http_sent,
+    .worker_lost = http_worker_lost,
     .drained = http_drained,
     .close = http_close,
 };

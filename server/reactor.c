@@ -415,6 +415,22 @@ static void reactor_resume_paused(reactor_t *r)
     }
 }
 
+static conn_t **reactor_conns(reactor_t *r, size_t *n);
+
+/* Worker w's process died and its replacement runs: each protocol that
+ * waits on w for something checks whether it was lost. */
+static void reactor_worker_lost(reactor_t *r, int w)
+{
+    log_info("worker %d was replaced after a crash: checking the requests "
+             "it had", w);
+    size_t n;
+    conn_t **list = reactor_conns(r, &n);
+    for (size_t i = 0; list != NULL && i < n; i++)
+        if (list[i]->proto->worker_lost != NULL && !list[i]->closing)
+            list[i]->proto->worker_lost(list[i], w);
+    free(list);
+}
+
 static void chan_io(loop_t *loop, int fd, int events, void *arg)
 {
     (void)loop;
@@ -443,7 +459,10 @@ static void chan_io(loop_t *loop, int fd, int events, void *arg)
             }
             break;
         }
-        reactor_deliver(r, &m);
+        if (m.type == CHAN_WORKER_LOST)
+            reactor_worker_lost(r, (int)(ch - r->chans));
+        else
+            reactor_deliver(r, &m);
     }
 }
 

@@ -13,6 +13,9 @@ typedef struct shm_worker {
     _Atomic int busy;          /* inside a callback (dispatch_mode 3) */
     _Atomic uint64_t requests; /* handled by this worker id, all lives */
     _Atomic uint64_t starts;   /* how many times it was started */
+    _Atomic int lost;          /* its last process died with no other of
+                                  its slot alive: requests it had taken are
+                                  lost (see CHAN_WORKER_LOST) */
 } shm_worker_t;
 
 typedef struct shm {

@@ -277,6 +277,17 @@ static void worker_wind_down(void)
     }
 }
 
+/* The process before this one died: every reactor asks this one about
+ * the requests it had sent to the slot (CHAN_HTTP_PROBE). */
+static void worker_report_lost(void)
+{
+    for (int r = 0; r < child.srv->cfg.reactor_num; r++) {
+        if (chan_send(&chans[r], CHAN_WORKER_LOST, 0, 0, NULL, 0) < 0)
+            log_warn("cannot tell reactor %d of the lost worker", r);
+        worker_chan_update(&chans[r]);
+    }
+}
+
 static void worker_loop(void)
 {
     while (!child.stopping) {
@@ -321,6 +332,8 @@ void worker_run(server_t *srv, int id, int standby, int notify_fd)
     log_debug(standby ? "started in standby" : "started");
     if (standby)
         child_notify(WORKER_READY);
+    else if (atomic_exchange(&srv->shm->workers[id].lost, 0))
+        worker_report_lost();
     worker_loop();
     for (int i = 0; i < srv->cfg.nplugins; i++)
         api_call(&child.plugins[i], on_worker_stop, id);

@@ -19,7 +19,7 @@
  *                    response is dropped in on_close (see /held)
  *   /hold-timer?MS   ended from a timer after MS ms whatever happened
  *   /partial         "part 1\n" with swx_http_write, then held like /hold
- *   /crash           the worker raises SIGSEGV in on_request
+ *   /crash[?MS]      the worker raises SIGSEGV in on_request (after MS ms)
  *   /errors          the return codes of misuses, as "name=rc" lines
  *   /after           what swx_http_end and swx_http_write returned when
  *                    called again after the /errors response ended
@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <swx_plugin.h>
 
@@ -260,6 +261,9 @@ static void route_misc(const swx_http_request_t *req,
         if (hold_new(req->session, resp) == NULL)
             swx_http_end(resp, "too many held\n", 14);
     } else if (route(req, "/crash")) {
+        long ms = query_num(req, 0);
+        if (ms > 0 && ms < 10000)
+            usleep((useconds_t)ms * 1000);
         raise(SIGSEGV);
     } else if (route(req, "/after")) {
         reply(resp, 200, after);
