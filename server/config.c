@@ -184,6 +184,12 @@ static const cfg_field_t listener_fields[] = {
       LSN(http_max_head_size), NULL, NULL },
     { "http_max_uri_size", CFG_SIZE, 0, 64, 1048576, HTTP_DEFAULT_MAX_URI,
       LSN(http_max_uri_size), NULL, NULL },
+    { "http_compression", CFG_BOOL, 0, 0, 0, 1, LSN(http_compression), NULL,
+      NULL },
+    { "http_compression_level", CFG_INT, 0, 1, 9, 1,
+      LSN(http_compression_level), NULL, NULL },
+    { "http_compression_min_length", CFG_SIZE, 0, 0, 1073741824, 20,
+      LSN(http_compression_min_length), NULL, NULL },
 };
 
 /* ---- messages ---- */
@@ -709,7 +715,8 @@ static int listener_protocol(cfg_ctx_t *ctx, const char *path, json_t *obj,
 {
     static const char *const http_keys[] = {
         "document_root", "http_request_timeout", "http_response_timeout",
-        "http_max_head_size", "http_max_uri_size",
+        "http_max_head_size", "http_max_uri_size", "http_compression",
+        "http_compression_level", "http_compression_min_length",
     };
     char sub[CFG_PATH_MAX];
     const char *http_only = NULL;

@@ -96,7 +96,12 @@ static void http_api_request(const plugin_t *p, const chan_msg_t *m)
                  "answered with 500", (unsigned long long)m->session, m->len);
     req.session = m->session;
     req.listener = m->listener;
-    swx_http_response_t *r = http_response_new(m->session, ok ? &req : NULL);
+    const config_listener_t *l = &child.srv->cfg.listeners[m->listener];
+    http_compression_t z = {
+        .level = l->http_compression ? l->http_compression_level : 0,
+        .min_length = l->http_compression_min_length};
+    swx_http_response_t *r =
+        http_response_new(m->session, ok ? &req : NULL, &z);
     if (r == NULL || http_api_track(r) < 0) {
         log_error("session %llu: out of memory for a response; closing",
                   (unsigned long long)m->session);

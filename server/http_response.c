@@ -18,7 +18,9 @@
 #include "api.h"
 #include "chan.h"
 #include "mime.h"
+#include "http_api.h"
 #include "protocol/http_chars.h"
+#include "protocol/http_coding.h"
 #include "protocol/http_text.h"
 
 /* The header lines a plugin may add to one response. */
@@ -27,7 +29,8 @@
 #define RESP_CHUNK_OVERHEAD 32
 
 swx_http_response_t *http_response_new(uint64_t session,
-                                       const swx_http_request_t *req)
+                                       const swx_http_request_t *req,
+                                       const http_compression_t *z)
 {
     swx_http_response_t *r = calloc(1, sizeof(*r));
     if (r == NULL)
@@ -43,6 +46,16 @@ swx_http_response_t *http_response_new(uint64_t session,
         r->head_only = req->method_len == 4 &&
                        memcmp(req->method, "HEAD", 4) == 0;
     }
+    size_t alen;
+    const char *ae = req != NULL && z != NULL && z->level > 0
+                         ? http_api_get_header(req, "accept-encoding", &alen)
+                         : NULL;
+    if (req != NULL && z != NULL && z->level > 0) {
+        r->zlevel = (unsigned)z->level & 15u;
+        r->zmin = z->min_length;
+    }
+    if (ae != NULL)
+        r->codings = (unsigned)http_accept_coding(ae, alen) & 3u;
     return r;
 }
 
@@ -125,13 +138,16 @@ static int resp_framing(swx_http_response_t *r, buf_t *b, int64_t body_len)
 }
 
 /* Status line, the plugin's fields and ours, and the blank line. */
-static int resp_head(swx_http_response_t *r, buf_t *b, int64_t body_len)
+static int resp_head(swx_http_response_t *r, buf_t *b, int64_t body_len,
+                     const char *extra)
 {
     char date[HTTP_DATE_LEN + 1];
     int rc = resp_printf(b, "HTTP/1.1 %d %s\r\n", r->status,
                          http_reason(r->status));
     if (rc == 0)
         rc = buf_append(b, buf_head(&r->fields), buf_pending(&r->fields));
+    if (rc == 0 && extra != NULL)
+        rc = buf_append(b, extra, strlen(extra));
     if (rc == 0 && !r->has_date) {
         http_date(time(NULL), date);
         rc = resp_printf(b, "Date: %s\r\n", date);
@@ -235,13 +251,14 @@ int http_response_header(swx_http_response_t *r, const char *name,
     }
     r->has_type |= strcasecmp(name, "content-type") == 0;
     r->has_date |= strcasecmp(name, "date") == 0;
+    r->has_coding |= strcasecmp(name, "content-encoding") == 0;
     return rc;
 }
 
 static int resp_send_head(swx_http_response_t *r)
 {
     buf_t b = {0};
-    int rc = resp_head(r, &b, r->length);
+    int rc = resp_head(r, &b, r->length, NULL);
     if (rc < 0) {
         buf_free(&b);
         return rc;
@@ -286,21 +303,77 @@ int http_response_write(swx_http_response_t *r, const void *data, size_t len)
 }
 
 /* Nothing streamed yet: head and body in one message. */
+/* The value of a header line the plugin added, or NULL. */
+static const char *resp_field(const swx_http_response_t *r, const char *name,
+                              size_t *len)
+{
+    size_t nl = strlen(name);
+    const char *p = buf_head(&r->fields), *end = p + buf_pending(&r->fields);
+    while (p != NULL && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (eol == NULL)
+            break;
+        if ((size_t)(eol - p) > nl + 1 && p[nl] == ':' &&
+            strncasecmp(p, name, nl) == 0) {
+            const char *v = p + nl + 1;
+            while (v < eol && *v == ' ')
+                v++;
+            *len = (size_t)(eol - v) - (eol > v && eol[-1] == '\r');
+            return v;
+        }
+        p = eol + 1;
+    }
+    return NULL;
+}
+
+/* http_compression of a whole body: replaces *data and *len by the
+ * compressed bytes (kept in z) when the listener compresses, the plugin
+ * left the body's encoding and length to the server, its type is worth
+ * it, it is long enough, the client takes gzip or deflate, and the result
+ * is smaller. The header lines to add, or NULL: Vary whenever the answer
+ * depends on the client. They go into the head only, so that a response
+ * refused here (-E2BIG) is left as the plugin made it. */
+static const char *resp_compress(swx_http_response_t *r, const void **data,
+                                 size_t *len, buf_t *z)
+{
+    size_t tl;
+    const char *type = resp_field(r, "content-type", &tl);
+    if (r->zlevel == 0 || r->has_coding || r->length >= 0 ||
+        resp_no_body(r) || *len < r->zmin || *len == 0 || type == NULL ||
+        !http_compressible_type(type, tl))
+        return NULL;
+    static const char vary[] = "Vary: Accept-Encoding\r\n";
+    if (r->codings == 0)
+        return vary;
+    int gzip = (r->codings & HTTP_CODING_GZIP) != 0;
+    if (http_compress(gzip ? HTTP_CODING_GZIP : HTTP_CODING_DEFLATE,
+                      (int)r->zlevel, *data, *len, z) < 0 ||
+        buf_pending(z) >= *len)
+        return vary; /* sent as it is */
+    *data = buf_head(z);
+    *len = buf_pending(z);
+    return gzip ? "Vary: Accept-Encoding\r\nContent-Encoding: gzip\r\n"
+                : "Vary: Accept-Encoding\r\nContent-Encoding: deflate\r\n";
+}
+
 static int resp_end_whole(swx_http_response_t *r, const void *data,
                           size_t len)
 {
     if (r->length >= 0 && (uint64_t)r->length != len && !r->head_only)
         return -EINVAL;
+    buf_t z = {0};
+    const char *extra = resp_compress(r, &data, &len, &z);
     buf_t b = {0};
     int64_t announce = r->head_only && r->length >= 0 ? r->length
                                                       : (int64_t)len;
     int rc = buf_append(&b, "", 1); /* resp_finish's flags */
     if (rc == 0)
-        rc = resp_head(r, &b, announce);
+        rc = resp_head(r, &b, announce, extra);
     if (rc == 0 && !r->head_only && !resp_no_body(r))
         rc = buf_append(&b, data, len);
     if (rc == 0 && buf_pending(&b) - 1 > api_output_max())
         rc = -E2BIG;
+    buf_free(&z);
     if (rc < 0) {
         buf_free(&b);
         return rc;
@@ -393,7 +466,7 @@ int http_response_sendfile(swx_http_response_t *r, const char *path,
         (rc = http_response_header(r, "Content-Type", mime_type(real))) < 0)
         return rc;
     buf_t b = {0};
-    if ((rc = resp_head(r, &b, (int64_t)sf.length)) < 0) {
+    if ((rc = resp_head(r, &b, (int64_t)sf.length, NULL)) < 0) {
         buf_free(&b);
         return rc;
     }

@@ -23,15 +23,28 @@ struct swx_http_response {
     unsigned close : 1;      /* close the connection after it */
     unsigned has_type : 1;   /* the plugin set Content-Type */
     unsigned has_date : 1;   /* the plugin set Date */
+    unsigned has_coding : 1; /* the plugin set Content-Encoding */
+    unsigned codings : 2;    /* HTTP_CODING_* the client takes, 0 when
+                                compression is off */
+    unsigned zlevel : 4;     /* http_compression_level */
+    size_t zmin;             /* http_compression_min_length */
     unsigned ended : 1;
     unsigned gone : 1;       /* the connection closed */
     struct swx_http_response *next; /* retired: freed after the callback */
 };
 
+/* How a listener compresses whole responses: level 0 for not at all. */
+typedef struct http_compression {
+    int level;
+    size_t min_length;
+} http_compression_t;
+
 /* A response to req (NULL: a request that could not be read; the
- * connection closes after it). NULL when out of memory. */
+ * connection closes after it), compressed as z says (NULL: never). NULL
+ * when out of memory. */
 swx_http_response_t *http_response_new(uint64_t session,
-                                       const swx_http_request_t *req);
+                                       const swx_http_request_t *req,
+                                       const http_compression_t *z);
 void http_response_free(swx_http_response_t *r);
 
 /* swx_http_status .. swx_http_sendfile (see swx_plugin.h). */

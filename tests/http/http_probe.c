@@ -12,6 +12,10 @@
  *   /stream?N        N parts "part I\n" with swx_http_write, then "end\n"
  *   /lstream?N       the same with a Content-Length set first
  *   /big?N           N bytes of (i % 251) in one swx_http_end
+ *   /text?N          N bytes of English text, text/plain or the type in the
+ *                    request's X-Type; X-Set-Coding: the plugin sets that
+ *                    Content-Encoding; X-Set-Length: it sets Content-Length;
+ *                    X-Stream: sent with swx_http_write, then ended
  *   /file[?OFF,LEN]  the config's "file" with swx_http_sendfile
  *   /sendfile-missing  swx_http_sendfile of a missing file -> 404 + error
  *   /close           "bye" with Connection: close
@@ -185,6 +189,39 @@ static void route_stream(const swx_http_request_t *req,
     swx_http_end(resp, "end\n", 4);
 }
 
+static void route_text(const swx_http_request_t *req,
+                       swx_http_response_t *resp)
+{
+    static const char words[] = "the quick brown fox jumps over the lazy "
+                                "dog and keeps running through the field; ";
+    long n = query_num(req, 1000);
+    if (n < 0 || n > 64L * 1024 * 1024) {
+        reply(resp, 400, "bad size\n");
+        return;
+    }
+    char *body = malloc(n > 0 ? (size_t)n : 1);
+    if (body == NULL) {
+        reply(resp, 500, "no memory\n");
+        return;
+    }
+    for (long i = 0; i < n; i++)
+        body[i] = words[i % (long)(sizeof(words) - 1)];
+    const char *type = swx_http_get_header(req, "X-Type", NULL);
+    const char *coding = swx_http_get_header(req, "X-Set-Coding", NULL);
+    swx_http_header(resp, "Content-Type", type ? type : "text/plain");
+    if (coding != NULL)
+        swx_http_header(resp, "Content-Encoding", coding);
+    if (swx_http_get_header(req, "X-Set-Length", NULL) != NULL)
+        add_num_header(resp, "Content-Length", n);
+    if (swx_http_get_header(req, "X-Stream", NULL) != NULL) {
+        swx_http_write(resp, body, (size_t)n / 2);
+        swx_http_end(resp, body + n / 2, (size_t)(n - n / 2));
+    } else {
+        swx_http_end(resp, body, (size_t)n);
+    }
+    free(body);
+}
+
 static void route_big(const swx_http_request_t *req,
                       swx_http_response_t *resp)
 {
@@ -292,6 +329,8 @@ static void probe_request(const swx_http_request_t *req,
         route_stream(req, resp, route(req, "/lstream"));
     else if (route(req, "/big"))
         route_big(req, resp);
+    else if (route(req, "/text"))
+        route_text(req, resp);
     else if (route(req, "/file"))
         route_file(req, resp, file ? file : "/nonexistent/swx-no-file");
     else if (route(req, "/errors"))
