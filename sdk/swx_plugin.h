@@ -18,7 +18,7 @@ extern "C" {
  */
 #define SWX_PLUGIN_MAGIC 0x50585753u /* "SWXP" little-endian */
 #define SWX_ABI_MAJOR 1
-#define SWX_ABI_MINOR 2
+#define SWX_ABI_MINOR 3
 
 /* Log levels for swx_log(), the same scale as the server's log_level. */
 enum swx_log_level {
@@ -288,6 +288,13 @@ typedef struct swx_api {
     int (*ws_push)(uint64_t session, const void *data, size_t len,
                    int opcode);
     int (*ws_close)(uint64_t session, int code);
+    /* ABI 1.3 */
+    int (*http_query_param)(const swx_http_request_t *req, const char *name,
+                            char *out, size_t cap);
+    int (*http_form_param)(const swx_http_request_t *req, const char *name,
+                           char *out, size_t cap);
+    int (*http_cookie)(const swx_http_request_t *req, const char *name,
+                       char *out, size_t cap);
 } swx_api_t;
 
 #ifndef SWX_SERVER_INTERNAL
@@ -452,6 +459,35 @@ static inline const char *swx_http_get_header(const swx_http_request_t *req,
                                               const char *name, size_t *len)
 {
     return swx_api_->http_get_header(req, name, len);
+}
+
+/* ABI 1.3: the parameter name of the query string (?a=1&b=x+y),
+ * percent-decoded with '+' as a space, into out (cap bytes, NUL-terminated).
+ * Its length, or -ENOENT (absent), -ENOSPC (out too small), -EINVAL (a
+ * malformed escape, or a NULL argument). The first of repeated names. */
+static inline int swx_http_query_param(const swx_http_request_t *req,
+                                       const char *name, char *out,
+                                       size_t cap)
+{
+    return swx_api_->http_query_param(req, name, out, cap);
+}
+
+/* ABI 1.3: the same for a form body (Content-Type
+ * application/x-www-form-urlencoded); -ENOTSUP when the body is not one. */
+static inline int swx_http_form_param(const swx_http_request_t *req,
+                                      const char *name, char *out,
+                                      size_t cap)
+{
+    return swx_api_->http_form_param(req, name, out, cap);
+}
+
+/* ABI 1.3: the value of cookie name from the Cookie header(s), as sent
+ * (not decoded; surrounding quotes removed). Its length, -ENOENT, -ENOSPC
+ * or -EINVAL. */
+static inline int swx_http_cookie(const swx_http_request_t *req,
+                                  const char *name, char *out, size_t cap)
+{
+    return swx_api_->http_cookie(req, name, out, cap);
 }
 
 /* The status (default 200). -EINVAL unless 200..599; -EALREADY once the

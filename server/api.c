@@ -154,6 +154,9 @@ const swx_api_t server_api = {
     .http_sendfile = http_response_sendfile,
     .ws_push = http_api_ws_push,
     .ws_close = http_api_ws_close,
+    .http_query_param = http_api_query_param,
+    .http_form_param = http_api_form_param,
+    .http_cookie = http_api_cookie,
 };
 
 int api_load_plugins(const config_t *cfg, plugin_t **plugins)

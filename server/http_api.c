@@ -14,6 +14,7 @@
 #include "http_response.h"
 #include "http_wire.h"
 #include "log.h"
+#include "protocol/http_form.h"
 #include "protocol/ws.h"
 #include "session.h"
 
@@ -233,4 +234,45 @@ int http_api_ws_close(uint64_t session, int code)
         return -EINVAL;
     uint16_t v = (uint16_t)code;
     return api_send_msg(session, CHAN_WS_CLOSE_REQ, &v, sizeof(v));
+}
+
+int http_api_query_param(const swx_http_request_t *req, const char *name,
+                         char *out, size_t cap)
+{
+    if (req == NULL || name == NULL || out == NULL)
+        return -EINVAL;
+    if (req->query == NULL)
+        return -ENOENT;
+    return http_form_param(req->query, req->query_len, name, out, cap);
+}
+
+int http_api_form_param(const swx_http_request_t *req, const char *name,
+                        char *out, size_t cap)
+{
+    static const char form[] = "application/x-www-form-urlencoded";
+    if (req == NULL || name == NULL || out == NULL)
+        return -EINVAL;
+    size_t tl;
+    const char *type = http_api_get_header(req, "content-type", &tl);
+    size_t fl = sizeof(form) - 1;
+    if (type == NULL || tl < fl || strncasecmp(type, form, fl) != 0 ||
+        (tl > fl && type[fl] != ';' && type[fl] != ' '))
+        return -ENOTSUP;
+    return http_form_param(req->body, req->body_len, name, out, cap);
+}
+
+int http_api_cookie(const swx_http_request_t *req, const char *name,
+                    char *out, size_t cap)
+{
+    if (req == NULL || name == NULL || out == NULL)
+        return -EINVAL;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const swx_http_header_t *h = &req->headers[i];
+        if (h->name_len != 6 || strncasecmp(h->name, "cookie", 6) != 0)
+            continue;
+        int rc = http_cookie_value(h->value, h->value_len, name, out, cap);
+        if (rc != -ENOENT)
+            return rc;
+    }
+    return -ENOENT;
 }

@@ -24,6 +24,14 @@ void http_api_free(void);
 
 /* swx_http_get_header, swx_ws_push, swx_ws_close (see swx_plugin.h); the
  * response functions are in http_response.h. */
+/* swx_http_query_param, swx_http_form_param, swx_http_cookie. */
+int http_api_query_param(const swx_http_request_t *req, const char *name,
+                         char *out, size_t cap);
+int http_api_form_param(const swx_http_request_t *req, const char *name,
+                        char *out, size_t cap);
+int http_api_cookie(const swx_http_request_t *req, const char *name,
+                    char *out, size_t cap);
+
 const char *http_api_get_header(const swx_http_request_t *req,
                                 const char *name, size_t *len);
 int http_api_ws_push(uint64_t session, const void *data, size_t len,

@@ -14,6 +14,7 @@ static const uint32_t plugin_size_by_minor[] = {
     [0] = offsetof(swx_plugin_t, on_worker_exit),
     [1] = offsetof(swx_plugin_t, on_task),
     [2] = sizeof(swx_plugin_t),
+    [3] = sizeof(swx_plugin_t), /* 1.3 added functions only */
 };
 
 #define PLUGIN_HEAD_SIZE (offsetof(swx_plugin_t, size) + sizeof(uint32_t))

@@ -15,22 +15,12 @@
 
 #include "log.h"
 #include "mime.h"
+#include "protocol/http_chars.h"
 #include "protocol/http_text.h"
 
 #define STATIC_OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
 
 /* ---- the path ---- */
-
-static int hex_value(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
 
 /* Percent-decode p[0..len) into out; the decoded length, or -400. */
 static ssize_t path_decode(const char *p, size_t len, char *out, size_t size)
@@ -39,8 +29,8 @@ static ssize_t path_decode(const char *p, size_t len, char *out, size_t size)
     for (size_t i = 0; i < len; i++) {
         char ch = p[i];
         if (ch == '%') {
-            int hi = i + 2 < len ? hex_value(p[i + 1]) : -1;
-            int lo = hi >= 0 ? hex_value(p[i + 2]) : -1;
+            int hi = i + 2 < len ? http_hex_digit((unsigned char)p[i + 1]) : -1;
+            int lo = hi >= 0 ? http_hex_digit((unsigned char)p[i + 2]) : -1;
             if (lo < 0)
                 return -400;
             ch = (char)(hi << 4 | lo);

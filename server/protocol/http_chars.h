@@ -1,5 +1,5 @@
 /* http_chars.h: HTTP character classes shared by the request and chunked
- * body parsers (internal to server/protocol). */
+ * body parsers, form decoding and static paths. */
 #ifndef SWX_HTTP_CHARS_H
 #define SWX_HTTP_CHARS_H
 
@@ -11,6 +11,16 @@ static inline int http_is_tchar(unsigned char c)
     if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
         return 1;
     return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* The value of a hex digit, or -1. */
+static inline int http_hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+        return (c | 0x20) - 'a' + 10;
+    return -1;
 }
 
 /* field-vchar, SP, HTAB or obs-text: anything but a control character. */

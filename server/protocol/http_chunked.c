@@ -31,17 +31,6 @@ void http_chunked_init(http_chunked_t *c, uint64_t max_body, size_t max_meta)
     c->max_meta = max_meta;
 }
 
-static int hex_value(unsigned char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 static int meta_byte(http_chunked_t *c)
 {
     return ++c->meta > c->max_meta ? -431 : 0;
@@ -56,7 +45,7 @@ static int to(http_chunked_t *c, int state)
 /* The chunk-size line up to its CR: 1*HEXDIG [ BWS ";" chunk-ext ]. */
 static int step_size(http_chunked_t *c, unsigned char ch)
 {
-    int d = hex_value(ch);
+    int d = http_hex_digit(ch);
     if (c->state == CK_SIZE && d >= 0) {
         if (c->digits++ == CK_SIZE_DIGITS_MAX)
             return -400;

@@ -203,8 +203,26 @@ def http_wire_corpus():
           b"POST /x?y HTTP/1.1\r\nHost: a\r\nX: 1\r\n\r\nbody")
 
 
+# ---- form: [name_len][cap][name][query, form body or Cookie value] ----
+
+def form_seed(name, cap, text):
+    return bytes([len(name), cap]) + name + text
+
+
+def form_corpus():
+    write("form", "query", form_seed(b"q", 64,
+                                     b"a=1&q=hello+world%21&q=2"))
+    write("form", "cookie", form_seed(b"sid", 16,
+                                      b'sida=1; sid=abc123; theme="dark"'))
+    write("form", "bad_escape", form_seed(b"a", 4, b"a=%zz&a=toolong"))
+    write("form", "encoded_name", form_seed(b"first name", 64,
+                                            b"first%20name=Ann&x=%4"))
+    write("form", "flag", form_seed(b"flag", 1, b"&&flag&=x"))
+
+
 if __name__ == "__main__":
     framer_corpus()
     http_corpus()
     ws_corpus()
     http_wire_corpus()
+    form_corpus()

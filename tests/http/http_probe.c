@@ -12,6 +12,9 @@
  *   /stream?N        N parts "part I\n" with swx_http_write, then "end\n"
  *   /lstream?N       the same with a Content-Length set first
  *   /big?N           N bytes of (i % 251) in one swx_http_end
+ *   /param           for the name in header X-Name: "query=RC:VALUE",
+ *                    "form=RC:VALUE" and "cookie=RC:VALUE" lines from
+ *                    swx_http_query_param, _form_param and swx_http_cookie
  *   /text?N          N bytes of English text, text/plain or the type in the
  *                    request's X-Type; X-Set-Coding: the plugin sets that
  *                    Content-Encoding; X-Set-Length: it sets Content-Length;
@@ -189,6 +192,28 @@ static void route_stream(const swx_http_request_t *req,
     swx_http_end(resp, "end\n", 4);
 }
 
+static void route_param(const swx_http_request_t *req,
+                        swx_http_response_t *resp)
+{
+    const char *name = swx_http_get_header(req, "X-Name", NULL);
+    char out[3 * 256], v[256];
+    int n = 0, rc;
+    if (name == NULL) {
+        reply(resp, 400, "no X-Name\n");
+        return;
+    }
+    rc = swx_http_query_param(req, name, v, sizeof(v));
+    n += snprintf(out + n, sizeof(out) - (size_t)n, "query=%d:%s\n", rc,
+                  rc >= 0 ? v : "");
+    rc = swx_http_form_param(req, name, v, sizeof(v));
+    n += snprintf(out + n, sizeof(out) - (size_t)n, "form=%d:%s\n", rc,
+                  rc >= 0 ? v : "");
+    rc = swx_http_cookie(req, name, v, sizeof(v));
+    snprintf(out + n, sizeof(out) - (size_t)n, "cookie=%d:%s\n", rc,
+             rc >= 0 ? v : "");
+    reply(resp, 200, out);
+}
+
 static void route_text(const swx_http_request_t *req,
                        swx_http_response_t *resp)
 {
@@ -331,6 +356,8 @@ static void probe_request(const swx_http_request_t *req,
         route_big(req, resp);
     else if (route(req, "/text"))
         route_text(req, resp);
+    else if (route(req, "/param"))
+        route_param(req, resp);
     else if (route(req, "/file"))
         route_file(req, resp, file ? file : "/nonexistent/swx-no-file");
     else if (route(req, "/errors"))

@@ -1,7 +1,9 @@
 """test_basic.py: HTTP/1.1 as curl and python clients use it: keep-alive
 (two URLs on one connection), a chunked upload, Expect: 100-continue, HEAD,
 request fields as the plugin sees them, streamed and chunked responses,
-HTTP/1.0, Connection: close, and the errors of the response functions."""
+HTTP/1.0, Connection: close, the errors of the response functions, and
+query, form and cookie parameters as swx_http_query_param,
+swx_http_form_param and swx_http_cookie read them (curl sends them)."""
 
 import http.client
 import os
@@ -137,6 +139,39 @@ def test_errors(srv):
     check(r.status == 404 and r.body == b"no route\n", "%r" % r)
 
 
+def params(port, name, args):
+    """The /param answer for name: {"query": (rc, value), ...}."""
+    rc, out, err = hh.curl(["-H", "X-Name: " + name] + args)
+    check(rc == 0, "curl: %s" % err)
+    got = {}
+    for line in out.decode().splitlines():
+        key, _, rest = line.partition("=")
+        code, _, value = rest.partition(":")
+        got[key] = (int(code), value)
+    return got
+
+
+def test_params(srv):
+    base = "http://%s:%d/param" % (hh.HOST, srv.port)
+    ENOENT, ENOTSUP, EINVAL = -2, -95, -22
+    got = params(srv.port, "q", [base + "?a=1&q=caf%C3%A9+au+lait&q=2",
+                                 "-b", "q=c00kie; other=1",
+                                 "--data-urlencode", "q=form value&more"])
+    check(got["query"] == (len("café au lait".encode()), "café au lait"),
+          "query: %r" % (got,))
+    check(got["form"] == (len("form value&more"), "form value&more"),
+          "form: %r" % (got,))
+    check(got["cookie"] == (6, "c00kie"), "cookie: %r" % (got,))
+    got = params(srv.port, "missing", [base + "?a=1", "-b", "a=1"])
+    check(got == {"query": (ENOENT, ""), "form": (ENOTSUP, ""),
+                  "cookie": (ENOENT, "")}, "absent: %r" % (got,))
+    got = params(srv.port, "a", [base + "?a=%zz", "-H",
+                                 "Content-Type: application/json",
+                                 "--data", "a=1"])
+    check(got["query"][0] == EINVAL and got["form"][0] == ENOTSUP,
+          "bad escape, JSON body: %r" % (got,))
+
+
 def main():
     with hh.HttpServer("http-basic", server={"worker_num": 1,
                                              "buffer_output_size": 1 << 20}
@@ -148,6 +183,7 @@ def main():
         test_http10(srv)
         test_streams(srv)
         test_errors(srv)
+        test_params(srv)
         srv.stop()
 
 
