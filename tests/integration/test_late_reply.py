@@ -6,6 +6,7 @@ once; client B connects as soon as A's fd is closed (the kernel hands out
 the lowest free fd, so B gets A's number) and must receive only its own
 echo."""
 
+import re
 import socket
 import time
 
@@ -24,6 +25,11 @@ def main():
                                   "log_level": "debug"},
                   plugins=[probe]) as srv:
         srv.start()
+        # The readiness check's connections must be closed by the server
+        # first, or A does not get the lowest fd and B cannot reuse it.
+        h.wait_until(lambda: len(re.findall(r"accept fd=", srv.log_text()))
+                     == len(re.findall(r"close fd=", srv.log_text())), 10,
+                     what="the readiness connections closed")
         a = h.connect(srv.port)
         a_port = local_port(a)
         m = srv.wait_log(ACCEPT % a_port)[0]
