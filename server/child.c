@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "affinity.h"
 #include "api_shared.h"
 #include "log.h"
 #include "plugin_io.h"
@@ -143,6 +144,8 @@ int child_init(server_t *srv, int id, int standby, int notify_fd)
     api_shared_init(srv);
     child_name();
     child_close_foreign_fds();
+    if (srv->cfg.open_cpu_affinity && child.kind != PROC_USER)
+        affinity_pin(id, "this process");
     child.loop = loop_create();
     if (child.loop == NULL)
         return -1;

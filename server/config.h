@@ -123,6 +123,12 @@ typedef struct config {
     int heartbeat_idle_time;      /* seconds, default 2 x interval */
     int enable_reuse_port;  /* SO_REUSEPORT on listeners (default 0) */
     int open_tcp_nodelay;   /* TCP_NODELAY on connections (default 1) */
+    int open_tcp_keepalive; /* SO_KEEPALIVE on TCP connections */
+    int tcp_keepidle;       /* seconds idle before the first probe */
+    int tcp_keepinterval;   /* seconds between probes */
+    int tcp_keepcount;      /* unanswered probes before the reset */
+    int tcp_defer_accept;   /* seconds; TCP_DEFER_ACCEPT, 0 off */
+    int open_cpu_affinity;  /* reactors and workers pinned to one CPU */
 
     int task_worker_num;    /* default 0 */
     long task_max_request;  /* 0 = never recycle */

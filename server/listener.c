@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,8 +35,8 @@ static socklen_t listener_addr(const config_listener_t *l,
     return sizeof(*a);
 }
 
-/* SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY as they apply; NULL or the
- * option that failed. */
+/* SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY, TCP_DEFER_ACCEPT as they
+ * apply; NULL or the option that failed. */
 static const char *listener_options(const config_t *cfg,
                                     const config_listener_t *l, int fd,
                                     int family)
@@ -51,7 +52,10 @@ static const char *listener_options(const config_t *cfg,
     if (family == AF_INET6 &&
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
         return "setsockopt(IPV6_V6ONLY)";
-    (void)l;
+    int secs = cfg->tcp_defer_accept;
+    if (secs > 0 && !config_listener_is_dgram(l->type) &&
+        setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)) < 0)
+        return "setsockopt(TCP_DEFER_ACCEPT)";
     return NULL;
 }
 

@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "chan.h"
+#include "affinity.h"
 #include "conn.h"
 #include "log.h"
 #include "loop.h"
@@ -523,6 +524,27 @@ static conn_t *reactor_conn_new(reactor_t *r, int fd, int listener)
     return c;
 }
 
+/* open_tcp_nodelay, open_tcp_keepalive on an accepted TCP connection. */
+static void reactor_socket_options(const config_t *cfg, int fd, int listener)
+{
+    int type = cfg->listeners[listener].type;
+    if (type != LISTENER_TCP && type != LISTENER_TCP6)
+        return;
+    int one = 1;
+    if (cfg->open_tcp_nodelay)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (!cfg->open_tcp_keepalive)
+        return;
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &cfg->tcp_keepidle,
+                   sizeof(int)) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &cfg->tcp_keepinterval,
+                   sizeof(int)) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cfg->tcp_keepcount,
+                   sizeof(int)) < 0)
+        log_warn("fd %d: open_tcp_keepalive: %s", fd, strerror(errno));
+}
+
 static void reactor_accept(reactor_t *r, int fd, int listener)
 {
     conn_t *c = reactor_conn_new(r, fd, listener);
@@ -532,9 +554,7 @@ static void reactor_accept(reactor_t *r, int fd, int listener)
         atomic_fetch_sub(&r->srv->shm->connection_num, 1);
         return;
     }
-    int one = 1;
-    if (r->srv->cfg.open_tcp_nodelay)
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    reactor_socket_options(&r->srv->cfg, fd, listener);
     swx_conninfo_t ci;
     conn_info(c, &r->srv->cfg, &ci);
     snprintf(c->peer, sizeof(c->peer), "%s:%d", ci.peer_addr, ci.peer_port);
@@ -757,6 +777,11 @@ static void *reactor_main(void *arg)
     reactor_t *r = arg;
     self = r;
     log_set_role("reactor %d", r->id);
+    if (r->srv->cfg.open_cpu_affinity) {
+        char what[32];
+        snprintf(what, sizeof(what), "reactor %d", r->id);
+        affinity_pin(r->id, what);
+    }
     long long deadline = 0;
     for (;;) {
         if (r->stopping && deadline == 0)
