@@ -78,6 +78,10 @@ static int parse_admin(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot);
 static int parse_tables(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot);
 static int parse_processes(cfg_ctx_t *ctx, const char *path, json_t *v,
                            void *slot);
+static int parse_locations(cfg_ctx_t *ctx, const char *path, json_t *v,
+                           void *slot);
+static int parse_index_files(cfg_ctx_t *ctx, const char *path, json_t *v,
+                             void *slot);
 
 static int parse_task_ipc_mode(cfg_ctx_t *ctx, const char *path, json_t *v,
                                void *slot);
@@ -188,6 +192,10 @@ static const cfg_field_t listener_fields[] = {
       listener_protocols, NULL },
     { "document_root", CFG_STRING, 0, 0, 0, 0, LSN(document_root), NULL,
       NULL },
+    { "static_handler_locations", CFG_CUSTOM, 0, 0, 0, 0,
+      LSN(static_handler_locations), NULL, parse_locations },
+    { "http_index_files", CFG_CUSTOM, 0, 0, 0, 0, LSN(http_index_files), NULL,
+      parse_index_files },
     { "http_request_timeout", CFG_INT, 0, 1, 86400, 60,
       LSN(http_request_timeout), NULL, NULL },
     { "http_response_timeout", CFG_INT, 0, 0, 86400, 60,
@@ -721,12 +729,76 @@ static int listener_document_root(cfg_ctx_t *ctx, const char *path,
     return l->document_root != NULL ? 0 : cfg_oom(ctx);
 }
 
+/* A non-empty array of non-empty strings, each checked by ok (NULL when
+ * it is fine, else what was expected), stored NULL-terminated in *slot;
+ * skip leading characters of each by skip_lead. */
+static int parse_strings(cfg_ctx_t *ctx, const char *path, json_t *v,
+                         char ***slot, const char *(*ok)(const char *),
+                         char skip_lead)
+{
+    char sub[CFG_PATH_MAX];
+    int n = array_length(ctx, path, v);
+    if (n < 0)
+        return -1;
+    char **list = calloc((size_t)n + 1, sizeof(*list));
+    if (list == NULL)
+        return cfg_oom(ctx);
+    *slot = list;
+    for (int i = 0; i < n; i++) {
+        json_t *e = json_array_get(v, (size_t)i);
+        path_index(sub, sizeof sub, path, (size_t)i);
+        const char *s = json_is_string(e) ? json_string_value(e) : NULL;
+        const char *bad = s == NULL || *s == '\0' ||
+                                  strlen(s) != json_string_length(e)
+                              ? "a non-empty string without NUL"
+                              : ok(s);
+        if (bad != NULL)
+            return cfg_expected(ctx, sub, e, "%s", bad);
+        while (skip_lead != '\0' && *s == skip_lead)
+            s++;
+        if ((list[i] = strdup(s)) == NULL)
+            return cfg_oom(ctx);
+    }
+    return 0;
+}
+
+static const char *location_ok(const char *s)
+{
+    return s[0] != '/' || strstr(s, "/../") != NULL ||
+                   strstr(s, "/./") != NULL ||
+                   (strlen(s) >= 3 && strcmp(s + strlen(s) - 3, "/..") == 0)
+               ? "a path that starts with '/' (\"/static\"), without "
+                 "\".\" or \"..\" segments"
+               : NULL;
+}
+
+static const char *index_file_ok(const char *s)
+{
+    return strchr(s, '/') != NULL || strcmp(s, ".") == 0 ||
+                   strcmp(s, "..") == 0
+               ? "a file name (\"index.html\"), without '/'"
+               : NULL;
+}
+
+static int parse_locations(cfg_ctx_t *ctx, const char *path, json_t *v,
+                           void *slot)
+{
+    return parse_strings(ctx, path, v, slot, location_ok, '/');
+}
+
+static int parse_index_files(cfg_ctx_t *ctx, const char *path, json_t *v,
+                             void *slot)
+{
+    return parse_strings(ctx, path, v, slot, index_file_ok, '\0');
+}
+
 /* protocol "http" / "websocket": HTTP framing on a stream listener. */
 static int listener_protocol(cfg_ctx_t *ctx, const char *path, json_t *obj,
                              config_listener_t *l)
 {
     static const char *const http_keys[] = {
-        "document_root", "http_request_timeout", "http_response_timeout",
+        "document_root", "static_handler_locations", "http_index_files",
+        "http_request_timeout", "http_response_timeout",
         "http_max_head_size", "http_max_uri_size", "http_compression",
         "http_compression_level", "http_compression_min_length",
     };
@@ -1187,6 +1259,13 @@ int config_parse(const char *text, const char *path, config_t *out, char *err,
     return parse_buffer(text, strlen(text), path, out, err, errlen);
 }
 
+static void config_free_strings(char **list)
+{
+    for (size_t i = 0; list != NULL && list[i] != NULL; i++)
+        free(list[i]);
+    free(list);
+}
+
 void config_free(config_t *cfg)
 {
     if (cfg == NULL)
@@ -1203,6 +1282,8 @@ void config_free(config_t *cfg)
         free(cfg->listeners[i].package_eof);
         free(cfg->listeners[i].package_length_type);
         free(cfg->listeners[i].document_root);
+        config_free_strings(cfg->listeners[i].static_handler_locations);
+        config_free_strings(cfg->listeners[i].http_index_files);
     }
     free(cfg->plugins);
     free(cfg->listeners);

@@ -56,6 +56,9 @@ typedef struct config_listener {
     size_t package_max_length;
     int protocol;        /* enum config_listener_protocol */
     char *document_root; /* static files (http, websocket): absolute, real */
+    char **static_handler_locations; /* NULL-terminated path prefixes
+                                        without the leading '/'; NULL: all */
+    char **http_index_files; /* NULL-terminated; NULL: "index.html" */
     int http_request_timeout; /* seconds to receive a whole request */
     int http_response_timeout; /* seconds a worker may stay silent; 0 none */
     size_t http_max_head_size; /* request line + fields, bytes */

@@ -267,7 +267,7 @@ static int http_complete(conn_t *c)
     http_limits_t lim = http_limits(c);
     http_parse_head(buf_head(&c->in), h->head_len, &lim, &req);
     const char *root = conn_listener(c)->document_root;
-    int rc = root != NULL ? static_serve(c, root, &req) : 0;
+    int rc = root != NULL ? static_serve(c, conn_listener(c), &req) : 0;
     if (rc < 0)
         return -1;
     if (rc >= 400)

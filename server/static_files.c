@@ -160,29 +160,59 @@ static int static_open_error(int err)
     return 500;
 }
 
-/* A regular file for rel (index.html for a directory): 0 with *fd and *st
- * (rel then names the file), 1 when there is none, or a status. */
-static int static_open(const char *root, char *rel, size_t size, int *fd,
-                       struct stat *st)
+/* rel opened: 0 with *fd and *st for a regular file, 2 for a directory,
+ * or what static_open_error says (1: none). */
+static int static_open_one(const char *root, const char *rel, int *fd,
+                           struct stat *st)
 {
-    for (int tries = 0; tries < 2; tries++) {
-        *fd = open_beneath(root, rel);
-        if (*fd < 0)
-            return static_open_error(-*fd);
-        int ok = fstat(*fd, st) == 0;
-        if (ok && S_ISREG(st->st_mode))
-            return 0;
-        close(*fd);
-        if (!ok)
-            return 500;
-        if (!S_ISDIR(st->st_mode))
-            return 403;
-        size_t n = strlen(rel);
-        if (n + sizeof("/index.html") > size)
-            return 1;
-        snprintf(rel + n, size - n, "%sindex.html", n ? "/" : "");
+    *fd = open_beneath(root, rel);
+    if (*fd < 0)
+        return static_open_error(-*fd);
+    int ok = fstat(*fd, st) == 0;
+    if (ok && S_ISREG(st->st_mode))
+        return 0;
+    close(*fd);
+    return !ok ? 500 : S_ISDIR(st->st_mode) ? 2 : 403;
+}
+
+/* A regular file for rel (for a directory, its first index file): 0 with
+ * *fd and *st (rel then names the file), 1 when there is none, or a
+ * status. */
+static int static_open(const char *root, char *const *index, char *rel,
+                       size_t size, int *fd, struct stat *st)
+{
+    static char *const default_index[] = {"index.html", NULL};
+    int rc = static_open_one(root, rel, fd, st);
+    if (rc != 2)
+        return rc;
+    size_t n = strlen(rel);
+    for (char *const *f = index != NULL ? index : default_index; *f != NULL;
+         f++) {
+        if (n + 1 + strlen(*f) + 1 > size)
+            continue;
+        snprintf(rel + n, size - n, "%s%s", n ? "/" : "", *f);
+        rc = static_open_one(root, rel, fd, st);
+        if (rc != 1 && rc != 2)
+            return rc;
+        rel[n] = '\0';
     }
     return 1;
+}
+
+/* Is rel under one of the static_handler_locations (none: all)? */
+static int static_location(char *const *locations, const char *rel)
+{
+    if (locations == NULL)
+        return 1;
+    for (char *const *l = locations; *l != NULL; l++) {
+        size_t n = strlen(*l);
+        while (n > 0 && (*l)[n - 1] == '/')
+            n--;
+        if (n == 0 || (strncmp(rel, *l, n) == 0 &&
+                       (rel[n] == '\0' || rel[n] == '/')))
+            return 1;
+    }
+    return 0;
 }
 
 /* ---- the response ---- */
@@ -295,8 +325,10 @@ static void static_plan(const http_request_t *req, const struct stat *st,
     }
 }
 
-int static_serve(conn_t *c, const char *root, const http_request_t *req)
+int static_serve(conn_t *c, const config_listener_t *l,
+                 const http_request_t *req)
 {
+    const char *root = l->document_root;
     char rel[PATH_MAX];
     struct stat st;
     int fd;
@@ -305,7 +337,9 @@ int static_serve(conn_t *c, const char *root, const http_request_t *req)
     int rc = static_path(req->path, req->path_len, rel, sizeof(rel) - 16);
     if (rc != 0)
         return rc;
-    rc = static_open(root, rel, sizeof(rel), &fd, &st);
+    if (!static_location(l->static_handler_locations, rel))
+        return 0;
+    rc = static_open(root, l->http_index_files, rel, sizeof(rel), &fd, &st);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     static_reply_t r;

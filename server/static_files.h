@@ -18,13 +18,16 @@
 int static_path(const char *path, size_t len, char *out, size_t size);
 
 /*
- * Answer a GET or HEAD for a file under root (an absolute, resolved
- * directory, the config's string: the calling thread keeps the directory
- * open by that pointer, for the life of the process). A file or link that would leave root is refused. 1 when the
+ * Answer a GET or HEAD for a file under l's document_root (an absolute,
+ * resolved directory, the config's string: the calling thread keeps the
+ * directory open by that pointer, for the life of the process), if the
+ * path is under one of its static_handler_locations; a directory is
+ * answered with its first http_index_files entry. A file or link that would leave root is refused. 1 when the
  * response was queued, 0 when there is no such file (or the method is not
  * GET/HEAD: the plugin's turn), -1 when the connection was closed, or an
  * HTTP status (400, 403, 414) for the caller to answer with.
  */
-int static_serve(conn_t *c, const char *root, const http_request_t *req);
+int static_serve(conn_t *c, const config_listener_t *l,
+                 const http_request_t *req);
 
 #endif

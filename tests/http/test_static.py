@@ -3,7 +3,12 @@ Content-Types, Last-Modified and If-Modified-Since (304), single ranges
 (206) and unsatisfiable ones (416), HEAD, directory indexes, symlinks that
 stay inside; every way out of the root refused (.., %2e%2e, %2f, symlinks
 to outside) with 400 or 403; a file that is not there falls through to the
-plugin's on_request, or is 404 when the plugin has none."""
+plugin's on_request, or is 404 when the plugin has none.
+static_handler_locations limits the files served to some path prefixes
+(the rest go to the plugin), and http_index_files picks the index of a
+directory; both are checked when the config is loaded."""
+
+import json
 
 import email.utils
 import os
@@ -149,6 +154,57 @@ def test_no_on_request(port):
     check(r.status == 404, "no file, no on_request: %r" % r)
 
 
+def test_locations_and_index(port):
+    """static_handler_locations ["/sub", "/style.css"], http_index_files
+    ["page.txt", "index.html"]."""
+    r = req(port, "/sub/page.txt")
+    check(r.status == 200 and r.body == b"a page\n", "/sub/page.txt: %r" % r)
+    r = req(port, "/sub/")
+    check(r.status == 200 and r.body == b"a page\n",
+          "/sub/ with page.txt first in http_index_files: %r" % r)
+    r = req(port, "/style.css")
+    check(r.status == 200 and r.body.startswith(b"body"), "/style.css: %r"
+          % r)
+    for path in ("/index.html", "/data.json", "/", "/subway", "/style.cssx"):
+        r = req(port, path)
+        check(r.status == 404 and r.body == b"no route\n",
+              "%s is outside the locations: the plugin's turn: %r"
+              % (path, r))
+
+
+def test_static_config(srv):
+    cfg = srv.config()
+    lst = cfg["listeners"][0]
+    cases = [
+        ("static_handler_locations", ["static"],
+         "listeners[0].static_handler_locations[0]: expected a path that "
+         "starts with '/'"),
+        ("static_handler_locations", ["/a/../b"],
+         "listeners[0].static_handler_locations[0]: expected a path"),
+        ("static_handler_locations", [],
+         "listeners[0].static_handler_locations: expected"),
+        ("http_index_files", ["index.html", "a/b.html"],
+         "listeners[0].http_index_files[1]: expected a file name"),
+        ("http_index_files", [".."],
+         "listeners[0].http_index_files[0]: expected a file name"),
+    ]
+    for key, value, message in cases:
+        saved = lst.get(key)
+        lst[key] = value
+        srv.write_config(json.dumps(cfg))
+        rc, out, err = srv.check_config()
+        check(rc != 0 and message in err, "%s %r: %r" % (key, value, err))
+        lst[key] = saved
+    for key in ("document_root", "static_handler_locations"):
+        lst.pop(key)
+    lst["protocol"] = "raw"
+    lst["http_index_files"] = ["index.html"]
+    srv.write_config(json.dumps(cfg))
+    rc, out, err = srv.check_config()
+    check(rc != 0 and "listeners[0].http_index_files: only for protocol" in
+          err, "index files on a raw listener: %r" % err)
+
+
 def main():
     with hh.HttpServer("http-static") as srv:
         www, files = make_root(srv.dir)
@@ -165,6 +221,16 @@ def main():
         test_fall_through(srv.port)
         test_no_on_request(srv.more[0]["port"])
         srv.stop()
+    with hh.HttpServer("http-static-loc") as srv:
+        www, files = make_root(srv.dir)
+        srv.listener_opts.update(
+            document_root=www, static_handler_locations=["/sub", "/style.css"],
+            http_index_files=["page.txt", "index.html"])
+        srv.write_config()
+        srv.start()
+        test_locations_and_index(srv.port)
+        srv.stop()
+        test_static_config(srv)
 
 
 if __name__ == "__main__":
