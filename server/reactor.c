@@ -490,13 +490,23 @@ static void conn_info(const conn_t *c, const config_t *cfg, swx_conninfo_t *ci)
     }
 }
 
-/* dispatch_mode 4: the same client address always reaches one worker. */
+/* dispatch_mode 4: the same client address always reaches one worker.
+ * As Swoole: an IPv4 address's s_addr (as it lies in memory) modulo
+ * worker_num; for IPv6 its last 32 bits; for a Unix socket path a hash. */
 static int reactor_addr_worker(const reactor_t *r, const char *addr)
 {
-    uint32_t h = 2166136261u; /* FNV-1a over the numeric address */
-    for (const char *p = addr; *p != '\0'; p++)
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    return (int)(h % (uint32_t)r->srv->cfg.worker_num);
+    unsigned char bin[sizeof(struct in6_addr)];
+    uint32_t key;
+    if (inet_pton(AF_INET, addr, bin) == 1) {
+        memcpy(&key, bin, sizeof(key));
+    } else if (inet_pton(AF_INET6, addr, bin) == 1) {
+        memcpy(&key, bin + sizeof(bin) - sizeof(key), sizeof(key));
+    } else {
+        key = 2166136261u; /* FNV-1a */
+        for (const char *p = addr; *p != '\0'; p++)
+            key = (key ^ (uint8_t)*p) * 16777619u;
+    }
+    return (int)(key % (uint32_t)r->srv->cfg.worker_num);
 }
 
 static const conn_proto_t *reactor_proto(const config_listener_t *l)

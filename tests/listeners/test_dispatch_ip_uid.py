@@ -2,7 +2,8 @@
 
 Mode 4: connections and datagrams from 16 loopback addresses; everything
 from one address (on_connect included, over several connections) reaches
-one worker, and the addresses together reach more than one. swx_bind is
+one worker, the one Swoole picks (the address's s_addr modulo worker_num),
+and the addresses together reach more than one. swx_bind is
 refused there with -ENOTSUP. Mode 5: before swx_bind a connection stays on
 one worker (as in mode 2); after swx_bind(session, uid) its later events
 reach worker uid % worker_num; a second bind is ignored and logged, as in
@@ -10,6 +11,7 @@ Swoole; uid 0 is refused with -EINVAL."""
 
 import errno
 import socket
+import struct
 
 import listener_helper as lh
 
@@ -64,6 +66,11 @@ def mode_ip():
                   % (src, sorted(seen)))
             by_addr[src] = seen.pop()
         h.log("mode 4: address -> worker %s" % by_addr)
+        # Swoole's mapping: s_addr, as it lies in memory, modulo worker_num.
+        for src, w in by_addr.items():
+            want = struct.unpack("=I", socket.inet_aton(src))[0] % WORKERS
+            check(w == want, "mode 4: %s reached worker %d, Swoole's "
+                  "mapping says %d" % (src, w, want))
         check(len(set(by_addr.values())) > 1, "mode 4: %d addresses all "
               "reached one worker" % len(ADDRS))
         with connect_from(tcp["port"], ADDRS[0]) as s:
