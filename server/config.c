@@ -206,6 +206,8 @@ static const cfg_field_t listener_fields[] = {
       LSN(http_max_uri_size), NULL, NULL },
     { "http_compression", CFG_BOOL, 0, 0, 0, 1, LSN(http_compression), NULL,
       NULL },
+    { "websocket_compression", CFG_BOOL, 0, 0, 0, 0,
+      LSN(websocket_compression), NULL, NULL },
     { "http_compression_level", CFG_INT, 0, 1, 9, 1,
       LSN(http_compression_level), NULL, NULL },
     { "http_compression_min_length", CFG_SIZE, 0, 0, 1073741824, 20,
@@ -800,6 +802,7 @@ static int listener_protocol(cfg_ctx_t *ctx, const char *path, json_t *obj,
         "document_root", "static_handler_locations", "http_index_files",
         "http_request_timeout", "http_response_timeout",
         "http_max_head_size", "http_max_uri_size", "http_compression",
+        "websocket_compression",
         "http_compression_level", "http_compression_min_length",
     };
     char sub[CFG_PATH_MAX];

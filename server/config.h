@@ -64,6 +64,7 @@ typedef struct config_listener {
     size_t http_max_head_size; /* request line + fields, bytes */
     size_t http_max_uri_size;  /* request target, bytes */
     int http_compression;       /* gzip/deflate whole responses */
+    int websocket_compression;  /* permessage-deflate when offered */
     int http_compression_level; /* zlib's 1..9 */
     size_t http_compression_min_length; /* smaller bodies go as they are */
 } config_listener_t;

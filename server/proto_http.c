@@ -194,7 +194,7 @@ static int http_has_body(const http_conn_t *h)
 static int http_upgrade(conn_t *c, const http_request_t *req)
 {
     http_conn_t *h = c->state;
-    char accept[WS_ACCEPT_LEN + 1], head[256];
+    char accept[WS_ACCEPT_LEN + 1], head[384], ext[160] = "";
     int rc = ws_handshake(req, accept);
     if (rc == -426)
         return http_fail_with(c, 426, "Sec-WebSocket-Version: 13\r\n");
@@ -206,10 +206,23 @@ static int http_upgrade(conn_t *c, const http_request_t *req)
         conn_close(c, "out of memory for a request");
         return -1;
     }
+    int bits = 0;
+    if (conn_listener(c)->websocket_compression &&
+        ws_deflate_negotiate(req, &bits) == 1) {
+        size_t m = (size_t)snprintf(ext, sizeof(ext),
+                                    "Sec-WebSocket-Extensions: "
+                                    "permessage-deflate; "
+                                    "server_no_context_takeover; "
+                                    "client_no_context_takeover");
+        if (bits < 15)
+            m += (size_t)snprintf(ext + m, sizeof(ext) - m,
+                                  "; server_max_window_bits=%d", bits);
+        snprintf(ext + m, sizeof(ext) - m, "\r\n");
+    }
     int n = snprintf(head, sizeof(head),
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-                     accept);
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+                     accept, ext);
     if (conn_write(c, head, (size_t)n) < 0) {
         buf_free(&wire);
         return -1;
@@ -220,7 +233,7 @@ static int http_upgrade(conn_t *c, const http_request_t *req)
     buf_consume(&c->in, h->head_len);
     http_timer_stop(c);
     free(h);
-    return proto_ws_start(c, w) < 0 ? -1 : HTTP_STOP;
+    return proto_ws_start(c, w, bits) < 0 ? -1 : HTTP_STOP;
 }
 
 /* (Re)start the wait for the worker's next part of the response. */

@@ -8,6 +8,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "protocol/http_coding.h"
 #include "protocol/ws.h"
 #include "proto_ws.h"
 
@@ -22,7 +23,11 @@ typedef struct ws_conn {
     int notified;     /* CHAN_WS_CLOSE went to the worker */
     int code;         /* the close code of our close frame */
     int64_t timer;    /* waiting for the client's close frame */
+    int deflate_bits; /* permessage-deflate's window, 0 when not agreed */
 } ws_conn_t;
+
+/* Pushes shorter than this go uncompressed (RSV1 is per message). */
+#define WS_DEFLATE_MIN 64
 
 /* Where the session's events go: its worker in the fixed modes, else the
  * one that got on_open. */
@@ -43,13 +48,19 @@ static void ws_notify(conn_t *c, int code)
 }
 
 /* One unmasked, unfragmented frame. 0, or -1 when the connection closed. */
-static int ws_send(conn_t *c, int opcode, const void *data, size_t len)
+static int ws_send_rsv(conn_t *c, int opcode, int rsv, const void *data,
+                       size_t len)
 {
     uint8_t hdr[10];
-    size_t n = ws_frame_header(opcode, 1, len, hdr);
+    size_t n = ws_frame_header_rsv(opcode, 1, rsv, len, hdr);
     if (conn_write(c, hdr, n) < 0)
         return -1;
     return len > 0 ? conn_write(c, data, len) : 0;
+}
+
+static int ws_send(conn_t *c, int opcode, const void *data, size_t len)
+{
+    return ws_send_rsv(c, opcode, 0, data, len);
 }
 
 /* Our close frame: code (none for 1005) and reason. 0 or -1. */
@@ -103,13 +114,50 @@ static int ws_on_close_frame(conn_t *c, const char *payload, size_t len)
     return conn_end(c, 1) < 0 ? -1 : 0;
 }
 
+/* A whole compressed message in w->frag (its opcode byte, then DEFLATE
+ * bytes): inflated within max, text checked, then to a worker. */
+static int ws_deliver_inflated(conn_t *c, size_t max)
+{
+    ws_conn_t *w = c->state;
+    buf_t plain = {0};
+    uint8_t op = (uint8_t)w->msg.opcode;
+    int rc = buf_append(&plain, &op, 1);
+    if (rc == 0)
+        rc = ws_inflate_message(buf_head(&w->frag) + 1,
+                                buf_pending(&w->frag) - 1, max, &plain);
+    buf_reset(&w->frag);
+    if (rc == -ENOMEM) {
+        buf_free(&plain);
+        conn_close(c, "out of memory inflating a WebSocket message");
+        return -1;
+    }
+    if (rc == 0 && op == WS_TEXT) {
+        ws_utf8_t u;
+        ws_utf8_init(&u);
+        if (ws_utf8_feed(&u, buf_head(&plain) + 1, buf_pending(&plain) - 1) <
+                0 ||
+            ws_utf8_finish(&u) < 0)
+            rc = -EILSEQ;
+    }
+    if (rc < 0) {
+        buf_free(&plain);
+        return ws_fail(c, rc == -E2BIG ? WS_CLOSE_TOO_BIG
+                                       : WS_CLOSE_INVALID_DATA);
+    }
+    conn_to_worker(c, conn_dispatch_worker(c), CHAN_WS_MESSAGE,
+                   buf_head(&plain), buf_pending(&plain), 1);
+    buf_free(&plain);
+    return 0;
+}
+
 /* A data frame: checked, added to the message, sent when it is whole. */
 static int ws_on_data(conn_t *c, const ws_frame_t *f, const char *payload)
 {
     ws_conn_t *w = c->state;
     size_t max = conn_listener(c)->package_max_length;
     int rc = ws_msg_frame(&w->msg, f, max);
-    if (rc == 0 && w->msg.opcode == WS_TEXT &&
+    /* A compressed text is checked once inflated. */
+    if (rc == 0 && w->msg.opcode == WS_TEXT && !w->msg.compressed &&
         (ws_utf8_feed(&w->msg.utf8, payload, f->payload_len) < 0 ||
          (f->fin && ws_utf8_finish(&w->msg.utf8) < 0)))
         rc = -WS_CLOSE_INVALID_DATA;
@@ -121,6 +169,8 @@ static int ws_on_data(conn_t *c, const ws_frame_t *f, const char *payload)
         conn_close(c, "out of memory for a WebSocket message");
         return -1;
     }
+    if (f->fin && w->msg.compressed)
+        return ws_deliver_inflated(c, max);
     if (f->fin) {
         conn_to_worker(c, conn_dispatch_worker(c), CHAN_WS_MESSAGE,
                        buf_head(&w->frag), buf_pending(&w->frag), 1);
@@ -145,6 +195,11 @@ static int ws_on_frame(conn_t *c, const ws_frame_t *f, const char *payload)
     }
 }
 
+static ws_conn_t *w_of(const conn_t *c)
+{
+    return c->state;
+}
+
 /* Handle every whole frame in c->in. 0, or -1 when the connection closed. */
 static int ws_advance(conn_t *c)
 {
@@ -153,7 +208,8 @@ static int ws_advance(conn_t *c)
         char *p = buf_head(&c->in);
         size_t len = buf_pending(&c->in);
         ws_frame_t f;
-        int hl = ws_frame_parse(p, len, max, &f);
+        int hl = ws_frame_parse_ext(p, len, max,
+                                    w_of(c)->deflate_bits ? WS_RSV1 : 0, &f);
         if (hl < 0)
             return ws_fail(c, -hl);
         if (hl == 0 || len - (size_t)hl < f.payload_len)
@@ -168,7 +224,7 @@ static int ws_advance(conn_t *c)
     return 0;
 }
 
-int proto_ws_start(conn_t *c, int worker)
+int proto_ws_start(conn_t *c, int worker, int deflate_bits)
 {
     conn_set_proto(c, &proto_ws, NULL);
     ws_conn_t *w = calloc(1, sizeof(*w));
@@ -177,6 +233,7 @@ int proto_ws_start(conn_t *c, int worker)
         return -1;
     }
     w->worker = worker;
+    w->deflate_bits = deflate_bits;
     c->state = w;
     conn_hold(c, CONN_READ);
     return ws_advance(c);
@@ -210,8 +267,20 @@ static void ws_push(conn_t *c, const chan_msg_t *m)
         log_warn("channel: malformed CHAN_WS_PUSH dropped");
         return;
     }
-    if (!w->close_sent)
-        ws_send(c, op, m->data + 1, m->len - 1);
+    if (w->close_sent)
+        return;
+    size_t len = m->len - 1;
+    if (w->deflate_bits > 0 && len >= WS_DEFLATE_MIN) {
+        buf_t z = {0};
+        if (ws_deflate_message(1, w->deflate_bits, m->data + 1, len, &z) == 0 &&
+            buf_pending(&z) < len) {
+            ws_send_rsv(c, op, WS_RSV1, buf_head(&z), buf_pending(&z));
+            buf_free(&z);
+            return;
+        }
+        buf_free(&z);
+    }
+    ws_send(c, op, m->data + 1, len);
 }
 
 static void ws_close_req(conn_t *c, const chan_msg_t *m)

@@ -114,20 +114,20 @@ int http_compressible_type(const char *type, size_t len)
            (e - s > 4 && strncasecmp(e - 4, "+xml", 4) == 0);
 }
 
-int http_compress(int coding, int level, const void *data, size_t len,
-                  buf_t *out)
+/* data deflated in one call (window bits as deflateInit2 takes them:
+ * 15 zlib, 31 gzip, negative raw), ended with flush, appended to out. */
+static int deflate_all(int level, int bits, int flush, const void *data,
+                       size_t len, buf_t *out)
 {
     if (len > UINT_MAX / 2)
         return -E2BIG;
     z_stream z;
     memset(&z, 0, sizeof(z));
-    /* 15 window bits: a zlib stream ("deflate" in HTTP); +16: gzip. */
-    int bits = coding == HTTP_CODING_GZIP ? 15 + 16 : 15;
     if (deflateInit2(&z, level, Z_DEFLATED, bits, 8, Z_DEFAULT_STRATEGY) !=
         Z_OK)
         return -ENOMEM;
-    /* deflateBound is an upper bound: one call does it all. */
-    uLong bound = deflateBound(&z, (uLong)len);
+    /* deflateBound is an upper bound; a sync flush adds an empty block. */
+    uLong bound = deflateBound(&z, (uLong)len) + 16;
     char *room = malloc(bound);
     int rc = room != NULL ? 0 : -ENOMEM;
     if (rc == 0) {
@@ -135,11 +135,91 @@ int http_compress(int coding, int level, const void *data, size_t len,
         z.avail_in = (uInt)len;
         z.next_out = (Bytef *)room;
         z.avail_out = (uInt)bound;
-        rc = deflate(&z, Z_FINISH) == Z_STREAM_END ? 0 : -EIO;
+        int zr = deflate(&z, flush);
+        rc = (zr == Z_STREAM_END || (flush != Z_FINISH && zr == Z_OK)) &&
+                     z.avail_in == 0
+                 ? 0
+                 : -EIO;
     }
     if (rc == 0)
         rc = buf_append(out, room, bound - z.avail_out);
     free(room);
     deflateEnd(&z);
+    return rc;
+}
+
+int http_compress(int coding, int level, const void *data, size_t len,
+                  buf_t *out)
+{
+    /* 15 window bits: a zlib stream ("deflate" in HTTP); +16: gzip. */
+    return deflate_all(level, coding == HTTP_CODING_GZIP ? 15 + 16 : 15,
+                       Z_FINISH, data, len, out);
+}
+
+int ws_deflate_message(int level, int window_bits, const void *data,
+                       size_t len, buf_t *out)
+{
+    size_t start = buf_pending(out);
+    int rc = deflate_all(level, -window_bits, Z_SYNC_FLUSH, data, len, out);
+    size_t n = buf_pending(out) - start;
+    if (rc == 0 && (n < 4 || memcmp(buf_head(out) + buf_pending(out) - 4,
+                                    "\0\0\xff\xff", 4) != 0))
+        rc = -EIO;
+    if (rc == 0)
+        out->len -= 4; /* RFC 7692 §7.2.1: the flush's tail is implied */
+    return rc;
+}
+
+int ws_inflate_message(const void *data, size_t len, size_t max,
+                       buf_t *out)
+{
+    static const unsigned char tail[4] = {0, 0, 0xff, 0xff};
+    if (len > UINT_MAX / 2)
+        return -E2BIG;
+    z_stream z;
+    memset(&z, 0, sizeof(z));
+    if (inflateInit2(&z, -15) != Z_OK)
+        return -ENOMEM;
+    char chunk[16384];
+    size_t total = 0;
+    int rc = 0;
+    for (int part = 0; part < 2 && rc == 0; part++) {
+        z.next_in = (Bytef *)(uintptr_t)(part == 0 ? data : (const void *)tail);
+        z.avail_in = (uInt)(part == 0 ? len : sizeof(tail));
+        while (rc == 0 && z.avail_in > 0) {
+            z.next_out = (Bytef *)chunk;
+            z.avail_out = sizeof(chunk);
+            int zr = inflate(&z, Z_SYNC_FLUSH);
+            size_t got = sizeof(chunk) - z.avail_out;
+            if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
+                rc = zr == Z_MEM_ERROR ? -ENOMEM : -EINVAL;
+            else if (got > max - total)
+                rc = -E2BIG;
+            else if (got > 0)
+                rc = buf_append(out, chunk, got);
+            total += got;
+            if (rc == 0 && zr == Z_STREAM_END)
+                z.avail_in = 0; /* a final block: the rest is ignored */
+            else if (rc == 0 && zr == Z_BUF_ERROR && got == 0)
+                break; /* no progress: input exhausted */
+        }
+    }
+    /* Whatever is still buffered in the window counts too. */
+    while (rc == 0) {
+        z.next_out = (Bytef *)chunk;
+        z.avail_out = sizeof(chunk);
+        int zr = inflate(&z, Z_SYNC_FLUSH);
+        size_t got = sizeof(chunk) - z.avail_out;
+        if (got == 0)
+            break;
+        if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
+            rc = -EINVAL;
+        else if (got > max - total)
+            rc = -E2BIG;
+        else
+            rc = buf_append(out, chunk, got);
+        total += got;
+    }
+    inflateEnd(&z);
     return rc;
 }

@@ -24,4 +24,16 @@ int http_compressible_type(const char *type, size_t len);
 int http_compress(int coding, int level, const void *data, size_t len,
                   buf_t *out);
 
+/* permessage-deflate (RFC 7692 §7.2.1): data as raw DEFLATE with a window
+ * of window_bits (9..15), flushed, without the final 00 00 ff ff,
+ * appended to out. 0, -ENOMEM or -EIO. */
+int ws_deflate_message(int level, int window_bits, const void *data,
+                       size_t len, buf_t *out);
+
+/* The other way: a message's raw DEFLATE bytes (the 00 00 ff ff tail
+ * added back) inflated into out, at most max bytes. 0, -E2BIG past max,
+ * -EINVAL for data that is not DEFLATE, -ENOMEM. */
+int ws_inflate_message(const void *data, size_t len, size_t max,
+                       buf_t *out);
+
 #endif

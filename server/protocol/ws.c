@@ -9,10 +9,12 @@
 
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-/* What the first two bytes alone can rule out. */
-static int check_base(const ws_frame_t *f, unsigned len7)
+/* What the first two bytes alone can rule out. RSV1 (permessage-deflate)
+ * only where allowed, and only on the first frame of a data message. */
+static int check_base(const ws_frame_t *f, unsigned len7, int rsv_allowed)
 {
-    if (f->rsv != 0 || !f->masked)
+    if ((f->rsv & ~rsv_allowed) != 0 || !f->masked ||
+        ((f->rsv & WS_RSV1) && (f->opcode == WS_CONT || f->opcode >= 8)))
         return -WS_CLOSE_PROTOCOL;
     switch (f->opcode) {
     case WS_CONT: case WS_TEXT: case WS_BINARY:
@@ -35,6 +37,12 @@ static uint64_t load_be(const uint8_t *p, size_t n)
 int ws_frame_parse(const void *buf, size_t len, uint64_t max_payload,
                    ws_frame_t *f)
 {
+    return ws_frame_parse_ext(buf, len, max_payload, 0, f);
+}
+
+int ws_frame_parse_ext(const void *buf, size_t len, uint64_t max_payload,
+                       int rsv_allowed, ws_frame_t *f)
+{
     const uint8_t *b = buf;
     if (len < 2)
         return 0;
@@ -43,7 +51,7 @@ int ws_frame_parse(const void *buf, size_t len, uint64_t max_payload,
     f->opcode = b[0] & 0x0f;
     f->masked = b[1] >> 7;
     unsigned len7 = b[1] & 0x7f;
-    int rc = check_base(f, len7);
+    int rc = check_base(f, len7, rsv_allowed);
     if (rc < 0)
         return rc;
     size_t ext = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
@@ -84,7 +92,13 @@ void ws_unmask(void *data, size_t len, const uint8_t mask[4], uint64_t offset)
 
 size_t ws_frame_header(int opcode, int fin, uint64_t len, uint8_t out[10])
 {
-    out[0] = (uint8_t)((fin ? 0x80 : 0) | (opcode & 0x0f));
+    return ws_frame_header_rsv(opcode, fin, 0, len, out);
+}
+
+size_t ws_frame_header_rsv(int opcode, int fin, int rsv, uint64_t len,
+                           uint8_t out[10])
+{
+    out[0] = (uint8_t)((fin ? 0x80 : 0) | (rsv & 7) << 4 | (opcode & 0x0f));
     if (len <= WS_MAX_CONTROL_PAYLOAD) {
         out[1] = (uint8_t)len;
         return 2;
@@ -182,6 +196,7 @@ int ws_msg_frame(ws_msg_t *m, const ws_frame_t *f, uint64_t max_message)
             return -WS_CLOSE_PROTOCOL;
         m->opcode = f->opcode;
         m->len = 0;
+        m->compressed = (f->rsv & WS_RSV1) != 0;
         ws_utf8_init(&m->utf8);
     }
     if (m->len > max_message || f->payload_len > max_message - m->len)
@@ -266,5 +281,112 @@ int ws_handshake(const http_request_t *req, char accept[WS_ACCEPT_LEN + 1])
     const char *key = single_field(req, "sec-websocket-key", &klen);
     if (key == NULL || ws_accept_key(key, klen, accept) < 0)
         return -400;
+    return 0;
+}
+
+/* The next ',' or ';' outside a quoted string, or end. */
+static const char *ext_next(const char *p, const char *end)
+{
+    int quoted = 0;
+    for (; p < end; p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        else if (*p == '\\' && quoted && p + 1 < end)
+            p++;
+        else if (!quoted && (*p == ',' || *p == ';'))
+            return p;
+    }
+    return end;
+}
+
+static void ext_trim(const char **s, const char **e)
+{
+    while (*s < *e && (**s == ' ' || **s == '\t'))
+        (*s)++;
+    while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
+        (*e)--;
+}
+
+static int ext_is(const char *s, const char *e, const char *word)
+{
+    size_t n = strlen(word);
+    return (size_t)(e - s) == n && strncasecmp(s, word, n) == 0;
+}
+
+/* A window size 8..15 ("10" or "\"10\""), or -1. */
+static int ext_bits(const char *s, const char *e)
+{
+    if (e - s >= 2 && *s == '"' && e[-1] == '"') {
+        s++;
+        e--;
+    }
+    if (e - s == 1 && *s >= '8' && *s <= '9')
+        return *s - '0';
+    if (e - s == 2 && s[0] == '1' && s[1] >= '0' && s[1] <= '5')
+        return 10 + s[1] - '0';
+    return -1;
+}
+
+/* One extension [s, e) (its name, then "; params"): 1 with *bits when it
+ * is a permessage-deflate offer the server takes. */
+static int ext_offer(const char *s, const char *e, int *bits)
+{
+    const char *p = ext_next(s, e), *ns = s, *ne = p;
+    ext_trim(&ns, &ne);
+    if (!ext_is(ns, ne, "permessage-deflate"))
+        return 0;
+    int seen = 0, wbits = 15;
+    while (p < e) {
+        const char *ps = p + 1, *pe = ext_next(ps, e);
+        p = pe;
+        ext_trim(&ps, &pe);
+        const char *eq = memchr(ps, '=', (size_t)(pe - ps));
+        const char *ks = ps, *ke = eq != NULL ? eq : pe;
+        ext_trim(&ks, &ke);
+        int v = -1, bit;
+        if (eq != NULL) {
+            const char *vs = eq + 1, *ve = pe;
+            ext_trim(&vs, &ve);
+            v = ext_bits(vs, ve);
+        }
+        if (ext_is(ks, ke, "server_no_context_takeover") && eq == NULL)
+            bit = 1;
+        else if (ext_is(ks, ke, "client_no_context_takeover") && eq == NULL)
+            bit = 2;
+        else if (ext_is(ks, ke, "server_max_window_bits") && v >= 8)
+            bit = 4, wbits = v;
+        else if (ext_is(ks, ke, "client_max_window_bits") &&
+                 (eq == NULL || v >= 8))
+            bit = 8;
+        else
+            return 0; /* unknown or malformed: not this offer */
+        if (seen & bit)
+            return 0;
+        seen |= bit;
+    }
+    if (wbits < 9)
+        return 0;
+    *bits = wbits;
+    return 1;
+}
+
+int ws_deflate_negotiate(const http_request_t *req, int *window_bits)
+{
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const http_header_t *h = &req->headers[i];
+        if (!ext_is(h->name, h->name + h->name_len,
+                    "sec-websocket-extensions"))
+            continue;
+        const char *p = h->value, *end = h->value + h->value_len;
+        while (p < end) {
+            /* An extension ends at a ',' outside quotes. */
+            const char *e = ext_next(p, end);
+            while (e < end && *e == ';')
+                e = ext_next(e + 1, end);
+            if (ext_offer(p, e, window_bits))
+                return 1;
+            p = e < end ? e + 1 : end;
+        }
+    }
     return 0;
 }

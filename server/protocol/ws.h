@@ -36,7 +36,7 @@ enum ws_close_code {
 
 typedef struct ws_frame {
     int fin;
-    int rsv;               /* RSV1..RSV3 as bits 2..0 (always 0 when parsed) */
+    int rsv;               /* RSV1..RSV3 as bits 2..0 (0 unless allowed) */
     int opcode;            /* enum ws_opcode */
     int masked;            /* always 1 when parsed: clients must mask */
     uint8_t mask[4];
@@ -58,6 +58,15 @@ typedef struct ws_frame {
 int ws_frame_parse(const void *buf, size_t len, uint64_t max_payload,
                    ws_frame_t *f);
 
+/* RSV1: a compressed message (permessage-deflate, RFC 7692). */
+#define WS_RSV1 4
+
+/* ws_frame_parse with the RSV bits of rsv_allowed accepted (WS_RSV1 once
+ * permessage-deflate is negotiated: then only on the first frame of a
+ * data message; -1002 on a continuation or control frame). */
+int ws_frame_parse_ext(const void *buf, size_t len, uint64_t max_payload,
+                       int rsv_allowed, ws_frame_t *f);
+
 /*
  * XOR data[0..len) with the mask in place. offset is the position of
  * data[0] in the payload, so a payload can be unmasked piece by piece.
@@ -69,6 +78,9 @@ void ws_unmask(void *data, size_t len, const uint8_t mask[4], uint64_t offset);
  * (below 2^63) in 7, 16 or 64-bit form. Returns its size: 2, 4 or 10.
  */
 size_t ws_frame_header(int opcode, int fin, uint64_t len, uint8_t out[10]);
+/* The same with RSV bits (WS_RSV1 for a compressed message). */
+size_t ws_frame_header_rsv(int opcode, int fin, int rsv, uint64_t len,
+                           uint8_t out[10]);
 
 /* Incremental UTF-8 validation across fragments (RFC 3629, Unicode ch. 3). */
 typedef struct ws_utf8 {
@@ -90,6 +102,7 @@ typedef struct ws_msg {
     int opcode;       /* WS_TEXT or WS_BINARY: the current or last message */
     uint64_t len;     /* its payload bytes so far */
     ws_utf8_t utf8;   /* reset at each message; feed text payloads here */
+    int compressed;   /* its first frame had RSV1 (permessage-deflate) */
 } ws_msg_t;
 
 /*
@@ -125,5 +138,15 @@ int ws_accept_key(const char *key, size_t len, char out[WS_ACCEPT_LEN + 1]);
  * 13 (answer with "Sec-WebSocket-Version: 13").
  */
 int ws_handshake(const http_request_t *req, char accept[WS_ACCEPT_LEN + 1]);
+
+/*
+ * permessage-deflate (RFC 7692): the first offer in the request's
+ * Sec-WebSocket-Extensions that the server can take. 1 with *window_bits
+ * (9..15: the client's server_max_window_bits, 15 when absent), or 0 when
+ * there is none (no offer, unknown or repeated parameters, a window of 8
+ * bits, which zlib cannot keep to). The server always answers with both
+ * no_context_takeover parameters, so every message stands alone.
+ */
+int ws_deflate_negotiate(const http_request_t *req, int *window_bits);
 
 #endif

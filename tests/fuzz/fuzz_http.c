@@ -67,6 +67,9 @@ static void check_lookups(const http_request_t *req)
     assert(rc == 0 || rc == -400 || rc == -426);
     if (rc == 0)
         assert(req->upgrade_websocket && strlen(accept) == WS_ACCEPT_LEN);
+    int bits = 0;
+    if (ws_deflate_negotiate(req, &bits) == 1)
+        assert(bits >= 9 && bits <= 15);
 }
 
 static int parse_exact(const uint8_t *p, size_t len, const http_limits_t *lim,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "protocol/base64.h"
+#include "protocol/http_coding.h"
 #include "protocol/ws.h"
 
 /* Textbook reference: is p[0..len) valid UTF-8? */
@@ -155,6 +156,40 @@ static void fuzz_base64(const uint8_t *p, size_t len)
         assert(n == 24 && r == 16 && strlen(acc) == WS_ACCEPT_LEN);
 }
 
+/* permessage-deflate: RSV1 accepted only where RFC 7692 allows it, the
+ * rest as without the extension; any bytes inflate within max or fail;
+ * what deflates inflates back. */
+static void fuzz_deflate(const uint8_t *p, size_t len, uint64_t max)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    memcpy(copy, p, len);
+    ws_frame_t f, g;
+    int plain = ws_frame_parse(copy, len, max, &f);
+    int ext = ws_frame_parse_ext(copy, len, max, WS_RSV1, &g);
+    if (len >= 2 && (copy[0] & 0x70) == 0x40 && (copy[0] & 0x0f) >= 1 &&
+        (copy[0] & 0x0f) <= 2)
+        assert(plain == -1002 && (ext == 0 || ext == -1002 || ext == -1009 ||
+                                  ext >= 6));
+    else
+        assert(plain == ext);
+    size_t cap = max < 4096 ? (size_t)max : 4096;
+    buf_t out = {0};
+    int rc = ws_inflate_message(copy, len, cap, &out);
+    assert(rc == 0 || rc == -E2BIG || rc == -EINVAL);
+    assert(buf_pending(&out) <= cap);
+    buf_free(&out);
+    buf_t z = {0}, back = {0};
+    if (ws_deflate_message(1, 9 + (int)(len % 7), copy, len, &z) == 0) {
+        assert(ws_inflate_message(buf_head(&z), buf_pending(&z), len,
+                                  &back) == 0);
+        assert(buf_pending(&back) == len &&
+               (len == 0 || memcmp(buf_head(&back), copy, len) == 0));
+    }
+    buf_free(&z);
+    buf_free(&back);
+    free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
@@ -167,6 +202,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (mode & 0x80) {
         fuzz_base64(data, size);
         check_utf8(data, size, cut);
+        return 0;
+    }
+    if (mode & 0x40) {
+        fuzz_deflate(data, size, maxes[mode & 7]);
         return 0;
     }
     fuzz_frames(data, size, maxes[mode & 7], cut);

@@ -7,6 +7,7 @@ LLVMFuzzerTestOneInput) followed by protocol bytes. Run from anywhere:
 """
 import os
 import struct
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TYPES = "cCsSnvlLNVqQ?"
@@ -176,6 +177,15 @@ def ws_corpus():
     write("ws", "b64_noncanon", bytes([0x80, 0]) + b"dGhlIHNhbXBsZSBub25jZR==")
     write("ws", "b64_foobar", bytes([0x80, 3]) + b"Zm9vYmFy")
     write("ws", "utf8_mixed", bytes([0x80, 5]) + b"caf\xc3\xa9 \xe2\x82\xac \xed\x9f\xbf")
+    # mode 0x40: permessage-deflate (RSV1 frames, raw DEFLATE bytes).
+    c = zlib.compressobj(1, zlib.DEFLATED, -15)
+    z = (c.compress(b"hello hello hello hello") + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    write("ws", "deflate_frame", bytes([0x46, 0]) + frame(0xc1, z))
+    write("ws", "deflate_raw", bytes([0x46, 0]) + z)
+    write("ws", "deflate_rsv1_cont", bytes([0x46, 0]) + frame(0xc0, b"x"))
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    bomb = (c.compress(b"\0" * 100000) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    write("ws", "deflate_bomb", bytes([0x43, 0]) + bomb)
 
 
 # ---- http_wire: a request message as a reactor encodes it (http_wire.h):

@@ -222,14 +222,15 @@ def ws_accept(key):
 class WsClient:
     """A WebSocket client on a raw socket: handshake, frames both ways."""
 
-    def __init__(self, port, path="/", version="13", timeout=20.0):
+    def __init__(self, port, path="/", version="13", timeout=20.0,
+                 extra=""):
         self.sock = connect(port, timeout)
         self.key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(("GET %s HTTP/1.1\r\nHost: test\r\n"
                            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                            "Sec-WebSocket-Key: %s\r\n"
-                           "Sec-WebSocket-Version: %s\r\n\r\n"
-                           % (path, self.key, version)).encode())
+                           "Sec-WebSocket-Version: %s\r\n%s\r\n"
+                           % (path, self.key, version, extra)).encode())
         self.reader = Reader(self.sock)
         v, self.status, _, self.headers = self.reader.head()
         self.resp = Response(v, self.status, "", self.headers, b"")
@@ -239,7 +240,13 @@ class WsClient:
 
     def recv(self):
         """(fin, opcode, payload) of the next frame from the server; server
-        frames must not be masked."""
+        frames must not be masked, nor have RSV bits."""
+        fin, rsv, op, payload = self.recv_rsv()
+        check(rsv == 0, "RSV bits %d in a server frame" % rsv)
+        return fin, op, payload
+
+    def recv_rsv(self):
+        """(fin, rsv bits, opcode, payload) of the next server frame."""
         b = self.reader.exact(2)
         check(not b[1] & 0x80, "server frame is masked")
         n = b[1] & 0x7f
@@ -247,7 +254,8 @@ class WsClient:
             n = struct.unpack(">H", self.reader.exact(2))[0]
         elif n == 127:
             n = struct.unpack(">Q", self.reader.exact(8))[0]
-        return bool(b[0] & 0x80), b[0] & 0x0f, self.reader.exact(n)
+        return (bool(b[0] & 0x80), (b[0] >> 4) & 7, b[0] & 0x0f,
+                self.reader.exact(n))
 
     def recv_close(self):
         """The code of the server's close frame (ignoring data frames

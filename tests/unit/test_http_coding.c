@@ -1,6 +1,7 @@
 /* test_http_coding.c: Accept-Encoding as RFC 9110 §12.5.3 reads it, the
  * types worth compressing, and gzip/deflate output that zlib reads back. */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +111,40 @@ START_TEST(test_compress_round_trip)
 }
 END_TEST
 
+START_TEST(test_ws_deflate)
+{
+    size_t n = 50000;
+    char *text = malloc(n);
+    ck_assert_ptr_nonnull(text);
+    for (size_t i = 0; i < n; i++)
+        text[i] = "permessage-deflate "[i % 19];
+    for (int bits = 9; bits <= 15; bits++) {
+        buf_t z = {0}, back = {0};
+        ck_assert_int_eq(ws_deflate_message(1, bits, text, n, &z), 0);
+        ck_assert_uint_lt(buf_pending(&z), n / 10);
+        ck_assert_int_eq(ws_inflate_message(buf_head(&z), buf_pending(&z), n,
+                                            &back), 0);
+        ck_assert_uint_eq(buf_pending(&back), n);
+        ck_assert_int_eq(memcmp(buf_head(&back), text, n), 0);
+        buf_free(&back);
+        /* One byte less than it inflates to: refused, and no more kept. */
+        ck_assert_int_eq(ws_inflate_message(buf_head(&z), buf_pending(&z),
+                                            n - 1, &back), -E2BIG);
+        ck_assert_uint_le(buf_pending(&back), n - 1);
+        buf_free(&back);
+        buf_free(&z);
+    }
+    buf_t back = {0};
+    ck_assert_int_eq(ws_inflate_message("\xff\xff\xff", 3, 100, &back),
+                     -EINVAL);
+    buf_free(&back);
+    ck_assert_int_eq(ws_inflate_message("", 0, 100, &back), 0);
+    ck_assert_uint_eq(buf_pending(&back), 0);
+    buf_free(&back);
+    free(text);
+}
+END_TEST
+
 static Suite *coding_suite(void)
 {
     Suite *s = suite_create("http_coding");
@@ -117,6 +152,7 @@ static Suite *coding_suite(void)
     tcase_add_test(t, test_accept_coding);
     tcase_add_test(t, test_compressible_type);
     tcase_add_test(t, test_compress_round_trip);
+    tcase_add_test(t, test_ws_deflate);
     suite_add_tcase(s, t);
     return s;
 }

@@ -545,6 +545,72 @@ START_TEST(opening_handshake)
 }
 END_TEST
 
+/* ws_deflate_negotiate on one Sec-WebSocket-Extensions value: 0, or the
+ * window bits taken. */
+static int negotiate(const char *ext)
+{
+    char s[512];
+    snprintf(s, sizeof(s), "GET / HTTP/1.1\r\nHost: h\r\n"
+             "Sec-WebSocket-Extensions: %s\r\n\r\n", ext);
+    http_request_t req;
+    http_request_init(&req);
+    ck_assert_int_gt(http_parse_head(s, strlen(s), NULL, &req), 0);
+    int bits = 0;
+    return ws_deflate_negotiate(&req, &bits) == 1 ? bits : 0;
+}
+
+START_TEST(deflate_negotiation)
+{
+    ck_assert_int_eq(negotiate("permessage-deflate"), 15);
+    ck_assert_int_eq(negotiate("permessage-deflate; client_max_window_bits"),
+                     15);
+    ck_assert_int_eq(negotiate("Permessage-Deflate ; server_max_window_bits="
+                               "\"12\"; client_no_context_takeover"), 12);
+    ck_assert_int_eq(negotiate("x-webkit-deflate-frame, permessage-deflate; "
+                               "server_max_window_bits=8, permessage-deflate;"
+                               " server_max_window_bits=9"), 9);
+    /* Refused offers: unknown, repeated or malformed parameters. */
+    ck_assert_int_eq(negotiate("permessage-deflate; foo"), 0);
+    ck_assert_int_eq(negotiate("permessage-deflate; server_max_window_bits"),
+                     0);
+    ck_assert_int_eq(negotiate("permessage-deflate; server_max_window_bits=16"),
+                     0);
+    ck_assert_int_eq(negotiate("permessage-deflate; client_max_window_bits=7"),
+                     0);
+    ck_assert_int_eq(negotiate("permessage-deflate; client_no_context_takeover"
+                               "; client_no_context_takeover"), 0);
+    ck_assert_int_eq(negotiate("deflate-stream"), 0);
+    ck_assert_int_eq(negotiate(""), 0);
+}
+END_TEST
+
+START_TEST(rsv1_frames)
+{
+    /* RSV1 + FIN + TEXT, masked, 1 byte. */
+    uint8_t f[] = {0xc1, 0x81, 1, 2, 3, 4, 'x'};
+    ws_frame_t fr;
+    ck_assert_int_eq(ws_frame_parse(f, sizeof(f), 100, &fr), -1002);
+    ck_assert_int_eq(ws_frame_parse_ext(f, sizeof(f), 100, WS_RSV1, &fr), 6);
+    ck_assert_int_eq(fr.rsv, WS_RSV1);
+    ws_msg_t m = {0};
+    ck_assert_int_eq(ws_msg_frame(&m, &fr, 100), 0);
+    ck_assert(m.compressed);
+    /* Not on a continuation or a control frame; RSV2 never. */
+    f[0] = 0xc0;
+    ck_assert_int_eq(ws_frame_parse_ext(f, sizeof(f), 100, WS_RSV1, &fr),
+                     -1002);
+    f[0] = 0xc9;
+    ck_assert_int_eq(ws_frame_parse_ext(f, sizeof(f), 100, WS_RSV1, &fr),
+                     -1002);
+    f[0] = 0xa1;
+    ck_assert_int_eq(ws_frame_parse_ext(f, sizeof(f), 100, WS_RSV1, &fr),
+                     -1002);
+    uint8_t h[10];
+    ck_assert_uint_eq(ws_frame_header_rsv(WS_BINARY, 1, WS_RSV1, 5, h), 2);
+    ck_assert_uint_eq(h[0], 0xc2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ws");
@@ -564,6 +630,8 @@ int main(void)
     tcase_add_test(tc, message_sequencing);
     tcase_add_test(tc, stream_split_everywhere);
     tcase_add_test(tc, opening_handshake);
+    tcase_add_test(tc, deflate_negotiation);
+    tcase_add_test(tc, rsv1_frames);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
