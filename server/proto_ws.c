@@ -126,6 +126,7 @@ static int ws_deliver_inflated(conn_t *c, size_t max)
         rc = ws_inflate_message(buf_head(&w->frag) + 1,
                                 buf_pending(&w->frag) - 1, max, &plain);
     buf_reset(&w->frag);
+    buf_trim(&w->frag, CONN_IN_KEEP);
     if (rc == -ENOMEM) {
         buf_free(&plain);
         conn_close(c, "out of memory inflating a WebSocket message");
@@ -175,6 +176,7 @@ static int ws_on_data(conn_t *c, const ws_frame_t *f, const char *payload)
         conn_to_worker(c, conn_dispatch_worker(c), CHAN_WS_MESSAGE,
                        buf_head(&w->frag), buf_pending(&w->frag), 1);
         buf_reset(&w->frag);
+        buf_trim(&w->frag, CONN_IN_KEEP); /* a large message's memory goes */
     }
     return 0;
 }
