@@ -1,4 +1,5 @@
-/* http_hello.c: the HTTP example plugin: plain text at /, JSON at /json, a
+/* http_hello.c: the HTTP example plugin: plain text at /, JSON at /json
+ * (with the query's ?name=, decoded by swx_http_query_param), a
  * streamed (chunked) response at /stream, and the file named by its config
  * ("file") at /file, sent with sendfile(2). */
 #include <errno.h>
@@ -32,30 +33,40 @@ static void hello_text(swx_http_response_t *resp)
     swx_http_end(resp, body, n > 0 && (size_t)n < sizeof(body) ? (size_t)n : 0);
 }
 
-/* s as a JSON string's content: '"' and '\\' escaped (the request line
- * holds no control characters). */
+/* s as a JSON string's content: '"', '\\' and control characters
+ * escaped; cut short rather than overflow out. */
 static void json_escape(const char *s, size_t len, char *out, size_t size)
 {
     size_t n = 0;
-    for (size_t i = 0; i < len && n + 3 < size; i++) {
-        if (s[i] == '"' || s[i] == '\\')
+    for (size_t i = 0; i < len && n + 7 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20) {
+            n += (size_t)snprintf(out + n, size - n, "\\u%04x", c);
+            continue;
+        }
+        if (c == '"' || c == '\\')
             out[n++] = '\\';
-        out[n++] = s[i];
+        out[n++] = (char)c;
     }
     out[n] = '\0';
 }
 
-/* The method and the query go back as JSON. */
+/* The method, the query and ?name= (decoded by swx_http_query_param, ABI
+ * 1.3) go back as JSON. */
 static void hello_json(const swx_http_request_t *req,
                        swx_http_response_t *resp)
 {
-    char body[16384], query[8192];
+    char body[16384], query[8192], raw[512], name[3200];
     json_escape(req->query ? req->query : "", req->query_len, query,
                 sizeof(query));
+    int len = swx_http_query_param(req, "name", raw, sizeof(raw));
+    if (len < 0) /* absent, too long or malformed */
+        len = snprintf(raw, sizeof(raw), "world");
+    json_escape(raw, (size_t)len, name, sizeof(name));
     int n = snprintf(body, sizeof(body),
-                     "{\"message\":\"hello\",\"method\":\"%s\","
-                     "\"query\":\"%s\",\"worker\":%d}\n",
-                     req->method, query, swx_worker_id());
+                     "{\"message\":\"hello\",\"name\":\"%s\","
+                     "\"method\":\"%s\",\"query\":\"%s\",\"worker\":%d}\n",
+                     name, req->method, query, swx_worker_id());
     if (n < 0 || (size_t)n >= sizeof(body)) {
         swx_http_status(resp, 414);
         swx_http_end(resp, NULL, 0);

@@ -75,7 +75,14 @@ def test_http(ports):
     check(rc == 0 and out == b"Hello from swx!\n", "/: %r %s" % (out, err))
     rc, out, err = hh.curl([base + "/json?name=swx"])
     doc = json.loads(out)
-    check(doc["message"] == "hello" and doc["query"] == "name=swx", "/json")
+    check(doc["message"] == "hello" and doc["query"] == "name=swx" and
+          doc["name"] == "swx", "/json: %r" % doc)
+    # The name decoded (%0A included) and escaped back into JSON; gzip
+    # when asked for.
+    rc, out, err = hh.curl(["--compressed", base + "/json?name=J%C3%BCrgen"
+                            "+%22Q%22%0A&x=1"])
+    doc = json.loads(out)
+    check(doc["name"] == 'J\u00fcrgen "Q"\n', "/json name: %r" % doc)
     r = hh.exchange(port, hh.get(port, "/stream"))
     check(r.header("transfer-encoding") == "chunked" and
           r.body.endswith(b"done\n"), "/stream: %r" % r)
