@@ -196,6 +196,8 @@ static const cfg_field_t listener_fields[] = {
       LSN(static_handler_locations), NULL, parse_locations },
     { "http_index_files", CFG_CUSTOM, 0, 0, 0, 0, LSN(http_index_files), NULL,
       parse_index_files },
+    { "http_autoindex", CFG_BOOL, 0, 0, 0, 0, LSN(http_autoindex), NULL,
+      NULL },
     { "http_request_timeout", CFG_INT, 0, 1, 86400, 60,
       LSN(http_request_timeout), NULL, NULL },
     { "http_response_timeout", CFG_INT, 0, 0, 86400, 60,
@@ -800,6 +802,7 @@ static int listener_protocol(cfg_ctx_t *ctx, const char *path, json_t *obj,
 {
     static const char *const http_keys[] = {
         "document_root", "static_handler_locations", "http_index_files",
+        "http_autoindex",
         "http_request_timeout", "http_response_timeout",
         "http_max_head_size", "http_max_uri_size", "http_compression",
         "websocket_compression",

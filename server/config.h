@@ -59,6 +59,7 @@ typedef struct config_listener {
     char **static_handler_locations; /* NULL-terminated path prefixes
                                         without the leading '/'; NULL: all */
     char **http_index_files; /* NULL-terminated; NULL: "index.html" */
+    int http_autoindex;      /* list a directory that has no index file */
     int http_request_timeout; /* seconds to receive a whole request */
     int http_response_timeout; /* seconds a worker may stay silent; 0 none */
     size_t http_max_head_size; /* request line + fields, bytes */

@@ -1,6 +1,7 @@
 /* static_files.c: serving a listener's document_root from the reactor. */
 #include "static_files.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -176,10 +177,11 @@ static int static_open_one(const char *root, const char *rel, int *fd,
 }
 
 /* A regular file for rel (for a directory, its first index file): 0 with
- * *fd and *st (rel then names the file), 1 when there is none, or a
+ * *fd and *st (rel then names the file), 1 when there is none, 3 with *fd
+ * the directory when it has no index file and autoindex is set, or a
  * status. */
 static int static_open(const char *root, char *const *index, char *rel,
-                       size_t size, int *fd, struct stat *st)
+                       size_t size, int *fd, struct stat *st, int autoindex)
 {
     static char *const default_index[] = {"index.html", NULL};
     int rc = static_open_one(root, rel, fd, st);
@@ -196,7 +198,12 @@ static int static_open(const char *root, char *const *index, char *rel,
             return rc;
         rel[n] = '\0';
     }
-    return 1;
+    if (!autoindex)
+        return 1;
+    *fd = open_beneath(root, rel);
+    if (*fd < 0)
+        return static_open_error(-*fd);
+    return 3; /* list it */
 }
 
 /* Is rel under one of the static_handler_locations (none: all)? */
@@ -325,6 +332,153 @@ static void static_plan(const http_request_t *req, const struct stat *st,
     }
 }
 
+/* ---- http_autoindex ---- */
+
+static int buf_puts(buf_t *b, const char *s)
+{
+    return buf_append(b, s, strlen(s));
+}
+
+#define LISTING_MAX_ENTRIES 10000
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* s HTML-escaped (text and attribute values alike). */
+static int html_escape(buf_t *b, const char *s)
+{
+    int rc = 0;
+    for (; *s != '\0' && rc == 0; s++) {
+        const char *e = *s == '&' ? "&amp;" : *s == '<' ? "&lt;"
+                        : *s == '>' ? "&gt;" : *s == '"' ? "&quot;"
+                        : *s == '\'' ? "&#39;" : NULL;
+        rc = e != NULL ? buf_append(b, e, strlen(e)) : buf_append(b, s, 1);
+    }
+    return rc;
+}
+
+/* s percent-encoded for a path, '/' kept. */
+static int url_escape(buf_t *b, const char *s)
+{
+    int rc = 0;
+    for (; *s != '\0' && rc == 0; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+            (ch >= '0' && ch <= '9') || strchr("-._~/", ch) != NULL) {
+            rc = buf_append(b, s, 1);
+        } else {
+            char hex[4];
+            snprintf(hex, sizeof(hex), "%%%02X", ch);
+            rc = buf_append(b, hex, 3);
+        }
+    }
+    return rc;
+}
+
+/* The names in directory fd (closed here), sorted, directories with a
+ * trailing '/'; hidden ones left out. NULL-terminated, or NULL. */
+static char **listing_names(int fd, size_t *count)
+{
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return NULL;
+    }
+    size_t n = 0, cap = 64;
+    char **names = malloc(cap * sizeof(*names));
+    struct dirent *e;
+    while (names != NULL && n < LISTING_MAX_ENTRIES &&
+           (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        struct stat st;
+        int dir = fstatat(dirfd(d), e->d_name, &st, 0) == 0 &&
+                  S_ISDIR(st.st_mode);
+        if (n + 1 >= cap) {
+            char **more = realloc(names, cap * 2 * sizeof(*names));
+            if (more == NULL)
+                break;
+            names = more;
+            cap *= 2;
+        }
+        size_t len = strlen(e->d_name);
+        if ((names[n] = malloc(len + 2)) == NULL)
+            break;
+        memcpy(names[n], e->d_name, len);
+        names[n][len] = dir ? '/' : '\0';
+        names[n][len + dir] = '\0';
+        n++;
+    }
+    closedir(d);
+    if (names != NULL) {
+        qsort(names, n, sizeof(*names), name_cmp);
+        names[n] = NULL;
+    }
+    *count = n;
+    return names;
+}
+
+/* http_autoindex: an HTML list of directory fd (rel under the root). 1
+ * once queued, -1 when the connection closed, 500. */
+static int static_listing(conn_t *c, const http_request_t *req, int fd,
+                          const char *rel)
+{
+    size_t n;
+    char **names = listing_names(fd, &n);
+    if (names == NULL)
+        return 500;
+    char base[PATH_MAX + 2];
+    snprintf(base, sizeof(base), "/%s%s", rel, rel[0] ? "/" : "");
+    buf_t body = {0};
+    int rc = buf_puts(&body, "<!DOCTYPE html>\n<html><head><meta "
+                             "charset=\"utf-8\"><title>Index of ");
+    if (rc == 0)
+        rc = html_escape(&body, base);
+    if (rc == 0)
+        rc = buf_puts(&body, "</title></head>\n<body><h1>Index of ");
+    if (rc == 0)
+        rc = html_escape(&body, base);
+    if (rc == 0)
+        rc = buf_puts(&body, "</h1>\n<ul>\n");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = buf_puts(&body, "<li><a href=\"");
+        if (rc == 0)
+            rc = url_escape(&body, base);
+        if (rc == 0)
+            rc = url_escape(&body, names[i]);
+        if (rc == 0)
+            rc = buf_puts(&body, "\">");
+        if (rc == 0)
+            rc = html_escape(&body, names[i]);
+        if (rc == 0)
+            rc = buf_puts(&body, "</a></li>\n");
+    }
+    if (rc == 0)
+        rc = buf_puts(&body, "</ul>\n</body></html>\n");
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (rc < 0) {
+        buf_free(&body);
+        return 500;
+    }
+    char head[512], now[HTTP_DATE_LEN + 1];
+    http_date(time(NULL), now);
+    int hn = snprintf(head, sizeof(head),
+                      "HTTP/1.1 200 OK\r\nServer: swx\r\nDate: %s\r\n"
+                      "Content-Type: text/html; charset=utf-8\r\n"
+                      "Content-Length: %zu\r\n%s\r\n",
+                      now, buf_pending(&body),
+                      req->keep_alive ? "" : "Connection: close\r\n");
+    rc = conn_write(c, head, (size_t)hn);
+    if (rc == 0 && req->method_id != HTTP_HEAD)
+        rc = conn_write(c, buf_head(&body), buf_pending(&body));
+    buf_free(&body);
+    return rc < 0 ? -1 : 1;
+}
+
 int static_serve(conn_t *c, const config_listener_t *l,
                  const http_request_t *req)
 {
@@ -339,7 +493,10 @@ int static_serve(conn_t *c, const config_listener_t *l,
         return rc;
     if (!static_location(l->static_handler_locations, rel))
         return 0;
-    rc = static_open(root, l->http_index_files, rel, sizeof(rel), &fd, &st);
+    rc = static_open(root, l->http_index_files, rel, sizeof(rel), &fd, &st,
+                     l->http_autoindex);
+    if (rc == 3)
+        return static_listing(c, req, fd, rel);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     static_reply_t r;

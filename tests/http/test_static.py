@@ -6,9 +6,11 @@ to outside) with 400 or 403; a file that is not there falls through to the
 plugin's on_request, or is 404 when the plugin has none.
 static_handler_locations limits the files served to some path prefixes
 (the rest go to the plugin), and http_index_files picks the index of a
-directory; both are checked when the config is loaded."""
+directory; both are checked when the config is loaded. http_autoindex
+lists a directory that has no index file."""
 
 import json
+import re
 
 import email.utils
 import os
@@ -172,6 +174,39 @@ def test_locations_and_index(port):
               % (path, r))
 
 
+def test_autoindex(port, www):
+    """http_autoindex: a directory without an index file is listed (names
+    escaped, directories marked, hidden files left out); one with an index
+    file still serves it."""
+    os.makedirs(os.path.join(www, "list", "inner"))
+    for name in ("b.txt", "a <&> \"q\".txt", ".hidden", "é.txt"):
+        with open(os.path.join(www, "list", name), "w") as f:
+            f.write("x")
+    r = req(port, "/list/")
+    check(r.status == 200 and
+          r.header("content-type") == "text/html; charset=utf-8",
+          "listing: %r" % r)
+    body = r.body.decode()
+    links = re.findall(r'<a href="([^"]*)">([^<]*)</a>', body)
+    check(links == [("/list/a%20%3C%26%3E%20%22q%22.txt",
+                     "a &lt;&amp;&gt; &quot;q&quot;.txt"),
+                    ("/list/b.txt", "b.txt"),
+                    ("/list/inner/", "inner/"),
+                    ("/list/%C3%A9.txt", "é.txt")],
+          "links: %r" % links)
+    check(".hidden" not in body, "a hidden file is listed")
+    r = req(port, "/list/inner")
+    check(r.status == 200 and "Index of /list/inner/" in r.body.decode(),
+          "empty directory: %r" % r)
+    get = req(port, "/list/")
+    head = req(port, "/list/", method="HEAD")
+    check(head.status == 200 and head.body == b"" and
+          head.header("content-length") == str(len(get.body)),
+          "HEAD listing: %r" % head)
+    r = req(port, "/sub/")
+    check(r.body == b"<p>sub index</p>\n", "index file first: %r" % r)
+
+
 def test_static_config(srv):
     cfg = srv.config()
     lst = cfg["listeners"][0]
@@ -231,6 +266,13 @@ def main():
         test_locations_and_index(srv.port)
         srv.stop()
         test_static_config(srv)
+    with hh.HttpServer("http-static-autoindex") as srv:
+        www, files = make_root(srv.dir)
+        srv.listener_opts.update(document_root=www, http_autoindex=True)
+        srv.write_config()
+        srv.start()
+        test_autoindex(srv.port, www)
+        srv.stop()
 
 
 if __name__ == "__main__":
