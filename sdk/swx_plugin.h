@@ -131,6 +131,20 @@ typedef struct swx_http_request {
     int peer_port;
 } swx_http_request_t;
 
+/* One part of a multipart/form-data body (ABI 1.3, see
+ * swx_http_multipart_next). The pointers are into the request's body: not
+ * NUL-terminated, valid as long as the request. */
+typedef struct swx_http_part {
+    const char *name;      /* the form field's name, NULL if none */
+    size_t name_len;
+    const char *filename;  /* the uploaded file's name, NULL if not a file */
+    size_t filename_len;
+    const char *type;      /* the part's Content-Type, NULL when absent */
+    size_t type_len;
+    const void *data;      /* the content */
+    size_t len;
+} swx_http_part_t;
+
 /* The response to one request: filled with swx_http_* (opaque). */
 typedef struct swx_http_response swx_http_response_t;
 
@@ -295,6 +309,8 @@ typedef struct swx_api {
                            char *out, size_t cap);
     int (*http_cookie)(const swx_http_request_t *req, const char *name,
                        char *out, size_t cap);
+    int (*http_multipart_next)(const swx_http_request_t *req, size_t *cursor,
+                               swx_http_part_t *part);
 } swx_api_t;
 
 #ifndef SWX_SERVER_INTERNAL
@@ -488,6 +504,18 @@ static inline int swx_http_cookie(const swx_http_request_t *req,
                                   const char *name, char *out, size_t cap)
 {
     return swx_api_->http_cookie(req, name, out, cap);
+}
+
+/* ABI 1.3: the parts of a multipart/form-data body (form fields and file
+ * uploads), one per call: set *cursor to 0, then call until it returns 0.
+ * 1 with *part (pointing into req->body), 0 after the last part, -ENOTSUP
+ * when the body is not multipart/form-data, -EINVAL when it is malformed
+ * (a missing boundary or delimiter) or for a NULL argument. */
+static inline int swx_http_multipart_next(const swx_http_request_t *req,
+                                          size_t *cursor,
+                                          swx_http_part_t *part)
+{
+    return swx_api_->http_multipart_next(req, cursor, part);
 }
 
 /* The status (default 200). -EINVAL unless 200..599; -EALREADY once the

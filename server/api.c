@@ -157,6 +157,7 @@ const swx_api_t server_api = {
     .http_query_param = http_api_query_param,
     .http_form_param = http_api_form_param,
     .http_cookie = http_api_cookie,
+    .http_multipart_next = http_api_multipart_next,
 };
 
 int api_load_plugins(const config_t *cfg, plugin_t **plugins)

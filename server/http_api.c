@@ -15,6 +15,7 @@
 #include "http_wire.h"
 #include "log.h"
 #include "protocol/http_form.h"
+#include "protocol/http_multipart.h"
 #include "protocol/ws.h"
 #include "session.h"
 
@@ -275,4 +276,25 @@ int http_api_cookie(const swx_http_request_t *req, const char *name,
             return rc;
     }
     return -ENOENT;
+}
+
+int http_api_multipart_next(const swx_http_request_t *req, size_t *cursor,
+                            swx_http_part_t *part)
+{
+    if (req == NULL || cursor == NULL || part == NULL)
+        return -EINVAL;
+    size_t tl, blen;
+    const char *b, *type = http_api_get_header(req, "content-type", &tl);
+    if (type == NULL)
+        return -ENOTSUP;
+    int rc = http_multipart_boundary(type, tl, &b, &blen);
+    if (rc < 0)
+        return rc;
+    http_part_t p;
+    rc = http_multipart_next(req->body, req->body_len, b, blen, cursor, &p);
+    if (rc == 1)
+        *part = (swx_http_part_t){p.name, p.name_len, p.filename,
+                                  p.filename_len, p.type, p.type_len, p.data,
+                                  p.len};
+    return rc;
 }

@@ -31,6 +31,8 @@ int http_api_form_param(const swx_http_request_t *req, const char *name,
                         char *out, size_t cap);
 int http_api_cookie(const swx_http_request_t *req, const char *name,
                     char *out, size_t cap);
+int http_api_multipart_next(const swx_http_request_t *req, size_t *cursor,
+                            swx_http_part_t *part);
 
 const char *http_api_get_header(const swx_http_request_t *req,
                                 const char *name, size_t *len);

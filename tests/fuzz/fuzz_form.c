@@ -1,7 +1,8 @@
-/* fuzz_form.c: libFuzzer target for the form and cookie readers plugins
- * call on what clients send (swx_http_query_param, _form_param,
- * swx_http_cookie): no read past the input, no write past the output, and
- * a result that fits what was asked. */
+/* fuzz_form.c: libFuzzer target for the form, cookie and multipart readers
+ * plugins call on what clients send (swx_http_query_param, _form_param,
+ * swx_http_cookie, swx_http_multipart_next): no read past the input, no
+ * write past the output, results that fit what was asked and lie inside
+ * the body. */
 #include <assert.h>
 #include <errno.h>
 #include <stdint.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "protocol/http_form.h"
+#include "protocol/http_multipart.h"
 
 /* Input: [name_len][cap][name bytes][the query, body or Cookie value]. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -34,6 +36,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     assert(rc == -ENOENT || rc == -ENOSPC ||
            (rc >= 0 && (size_t)rc < cap && out[rc] == '\0' &&
             (size_t)rc <= len));
+    /* The same bytes as a multipart body cut by name as the boundary:
+     * every part inside the body, and an end. */
+    size_t cursor = 0, parts = 0;
+    http_part_t p;
+    while (nl > 0 && (rc = http_multipart_next(s, len, name, nl, &cursor,
+                                               &p)) == 1) {
+        assert(p.data >= s && p.data + p.len <= s + len);
+        assert(p.name == NULL || (p.name >= s && p.name + p.name_len <= s + len));
+        assert(p.filename == NULL ||
+               (p.filename >= s && p.filename + p.filename_len <= s + len));
+        assert(p.type == NULL || (p.type >= s && p.type + p.type_len <= s + len));
+        assert(++parts <= len);
+    }
+    assert(nl == 0 || rc == 0 || rc == -EINVAL);
     free(out);
     free(s);
     return 0;

@@ -228,6 +228,10 @@ def form_corpus():
     write("form", "encoded_name", form_seed(b"first name", 64,
                                             b"first%20name=Ann&x=%4"))
     write("form", "flag", form_seed(b"flag", 1, b"&&flag&=x"))
+    write("form", "multipart", form_seed(
+        b"XyZ", 32, b"pre\r\n--XyZ\r\nContent-Disposition: form-data; "
+        b'name="f"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n'
+        b"data\r\n--XyZx\r\n--XyZ \r\n\r\n\r\n--XyZ--\r\n"))
 
 
 if __name__ == "__main__":

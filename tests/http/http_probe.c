@@ -15,6 +15,9 @@
  *   /param           for the name in header X-Name: "query=RC:VALUE",
  *                    "form=RC:VALUE" and "cookie=RC:VALUE" lines from
  *                    swx_http_query_param, _form_param and swx_http_cookie
+ *   /multipart       a line per part of a multipart/form-data body:
+ *                    "NAME|FILENAME|TYPE|LEN|SUM" (SUM: the bytes' sum mod
+ *                    2^32; "-" for what is absent), then "end RC"
  *   /text?N          N bytes of English text, text/plain or the type in the
  *                    request's X-Type; X-Set-Coding: the plugin sets that
  *                    Content-Encoding; X-Set-Length: it sets Content-Length;
@@ -39,6 +42,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +218,30 @@ static void route_param(const swx_http_request_t *req,
     reply(resp, 200, out);
 }
 
+static void route_multipart(const swx_http_request_t *req,
+                            swx_http_response_t *resp)
+{
+    char out[8192];
+    size_t n = 0, cursor = 0;
+    swx_http_part_t part;
+    int rc;
+    while ((rc = swx_http_multipart_next(req, &cursor, &part)) == 1 &&
+           n < sizeof(out) - 512) {
+        uint32_t sum = 0;
+        for (size_t i = 0; i < part.len; i++)
+            sum += ((const unsigned char *)part.data)[i];
+        n += (size_t)snprintf(out + n, sizeof(out) - n, "%.*s|%.*s|%.*s|%zu|%u\n",
+                              part.name ? (int)part.name_len : 1,
+                              part.name ? part.name : "-",
+                              part.filename ? (int)part.filename_len : 1,
+                              part.filename ? part.filename : "-",
+                              part.type ? (int)part.type_len : 1,
+                              part.type ? part.type : "-", part.len, sum);
+    }
+    snprintf(out + n, sizeof(out) - n, "end %d\n", rc);
+    reply(resp, 200, out);
+}
+
 static void route_text(const swx_http_request_t *req,
                        swx_http_response_t *resp)
 {
@@ -358,6 +386,8 @@ static void probe_request(const swx_http_request_t *req,
         route_text(req, resp);
     else if (route(req, "/param"))
         route_param(req, resp);
+    else if (route(req, "/multipart"))
+        route_multipart(req, resp);
     else if (route(req, "/file"))
         route_file(req, resp, file ? file : "/nonexistent/swx-no-file");
     else if (route(req, "/errors"))

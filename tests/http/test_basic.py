@@ -3,7 +3,8 @@
 request fields as the plugin sees them, streamed and chunked responses,
 HTTP/1.0, Connection: close, the errors of the response functions, and
 query, form and cookie parameters as swx_http_query_param,
-swx_http_form_param and swx_http_cookie read them (curl sends them)."""
+swx_http_form_param and swx_http_cookie read them, and multipart uploads
+as swx_http_multipart_next gives them (curl sends them)."""
 
 import http.client
 import os
@@ -172,6 +173,33 @@ def test_params(srv):
           "bad escape, JSON body: %r" % (got,))
 
 
+def test_multipart(srv, tmp):
+    """curl -F: fields and file uploads as swx_http_multipart_next gives
+    them to the plugin, checked by length and byte sum."""
+    upload = os.path.join(tmp, "upload.bin")
+    data = os.urandom(200000)
+    with open(upload, "wb") as f:
+        f.write(data)
+    rc, out, err = hh.curl(["-F", "title=hello world", "-F",
+                            "doc=@%s;type=application/x-test" % upload,
+                            "-F", "empty=",
+                            "http://%s:%d/multipart" % (hh.HOST, srv.port)])
+    check(rc == 0, "curl -F: %s" % err)
+    lines = out.decode().splitlines()
+    want = ["title|-|-|11|%d" % sum(b"hello world"),
+            "doc|upload.bin|application/x-test|%d|%d"
+            % (len(data), sum(data) % (1 << 32)),
+            "empty|-|-|0|0", "end 0"]
+    check(lines == want, "parts: %r, expected %r" % (lines, want))
+    r = hh.exchange(srv.port, hh.get(srv.port, "/multipart", body=b"a=1"))
+    check(r.body == b"end -95\n", "not multipart: %r" % r.body)
+    bad = (b"POST /multipart HTTP/1.1\r\nHost: t\r\nContent-Type: "
+           b"multipart/form-data; boundary=zz\r\nContent-Length: 9\r\n\r\n"
+           b"--zz\r\nxyz")
+    r = hh.exchange(srv.port, bad)
+    check(r.body == b"end -22\n", "malformed: %r" % r.body)
+
+
 def main():
     with hh.HttpServer("http-basic", server={"worker_num": 1,
                                              "buffer_output_size": 1 << 20}
@@ -184,6 +212,7 @@ def main():
         test_streams(srv)
         test_errors(srv)
         test_params(srv)
+        test_multipart(srv, srv.dir)
         srv.stop()
 
 
