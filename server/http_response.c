@@ -308,8 +308,11 @@ static const char *resp_field(const swx_http_response_t *r, const char *name,
                               size_t *len)
 {
     size_t nl = strlen(name);
-    const char *p = buf_head(&r->fields), *end = p + buf_pending(&r->fields);
-    while (p != NULL && p < end) {
+    const char *p = buf_head(&r->fields);
+    if (p == NULL)
+        return NULL;
+    const char *end = p + buf_pending(&r->fields);
+    while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         if (eol == NULL)
             break;

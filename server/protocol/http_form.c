@@ -36,10 +36,12 @@ static int form_decode(const char *s, size_t len, char *out, size_t cap)
 int http_form_param(const char *s, size_t len, const char *name, char *out,
                     size_t cap)
 {
+    if (s == NULL)
+        return -ENOENT;
     size_t nl = strlen(name);
     char key[256];
     const char *p = s, *end = s + len;
-    while (s != NULL && p < end) {
+    while (p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *pe = amp != NULL ? amp : end;
         const char *eq = memchr(p, '=', (size_t)(pe - p));
@@ -58,9 +60,11 @@ int http_form_param(const char *s, size_t len, const char *name, char *out,
 int http_cookie_value(const char *s, size_t len, const char *name,
                       char *out, size_t cap)
 {
+    if (s == NULL)
+        return -ENOENT;
     size_t nl = strlen(name);
     const char *p = s, *end = s + len;
-    while (s != NULL && p < end) {
+    while (p < end) {
         const char *semi = memchr(p, ';', (size_t)(end - p));
         const char *pe = semi != NULL ? semi : end;
         while (p < pe && (*p == ' ' || *p == '\t'))
