@@ -97,15 +97,16 @@ int chan_send(chan_t *c, int type, int listener, uint64_t session,
         h.len = (uint32_t)n;
         h.flags = (off == 0 ? CHAN_FIRST : 0) | (off + n == len ? CHAN_LAST : 0);
         int rc = 0;
+        const char *chunk = p != NULL ? p + off : NULL; /* none when len 0 */
         if (chan_queued(c) == 0)
-            rc = chan_write_frame(c, &h, p + off);
+            rc = chan_write_frame(c, &h, chunk);
         if (rc < 0) {
             /* EPIPE: the other side is gone, which the caller judges. */
             if (rc != -EPIPE)
                 log_error("chan: sendmsg on fd %d: %s", c->fd, strerror(-rc));
             return rc;
         }
-        if (rc == 0 && chan_queue_frame(c, &h, p + off) < 0)
+        if (rc == 0 && chan_queue_frame(c, &h, chunk) < 0)
             return -ENOMEM;
         off += n;
     } while (off < len);
