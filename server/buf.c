@@ -36,6 +36,11 @@ static int buf_reserve(buf_t *b, size_t extra)
     return 0;
 }
 
+char *buf_room(buf_t *b, size_t n)
+{
+    return buf_reserve(b, n) < 0 ? NULL : b->data + b->len;
+}
+
 int buf_append(buf_t *b, const void *data, size_t len)
 {
     if (len == 0)

@@ -26,6 +26,9 @@ static inline char *buf_head(const buf_t *b)
 
 /* 0 or -ENOMEM (the buffer is unchanged then). */
 int buf_append(buf_t *b, const void *data, size_t len);
+/* Room for n more bytes at the end, to be written in place and then
+ * counted with b->len += used (used <= n); NULL when out of memory. */
+char *buf_room(buf_t *b, size_t n);
 void buf_consume(buf_t *b, size_t len);
 void buf_reset(buf_t *b);
 /* Give back a capacity over keep bytes once what is pending fits in half

@@ -86,6 +86,11 @@ int conn_write(conn_t *c, const void *data, size_t len);
 int conn_write_file(conn_t *c, int fd, off_t off, uint64_t len);
 /* Output is waiting for the socket. */
 int conn_pending(const conn_t *c);
+/* A buffer of the calling reactor thread for a message being built (a
+ * request for a worker): reused, so building one allocates nothing once
+ * it has grown. Give it back with conn_scratch_done. */
+buf_t *conn_scratch(void);
+void conn_scratch_done(buf_t *b);
 
 /* The worker for the next event of c, by dispatch mode; counts it. */
 int conn_dispatch_worker(conn_t *c);

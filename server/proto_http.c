@@ -111,8 +111,18 @@ static int http_fail(conn_t *c, int status)
     return http_fail_with(c, status, "");
 }
 
-/* The worker was silent for http_response_timeout: 504 when nothing of
- * the response was sent, else the response cannot be completed. */
+/* The worker's response will not come: status when nothing of it was
+ * sent, else a close (the response cannot be completed). */
+static void http_give_up(conn_t *c, int status)
+{
+    http_conn_t *h = c->state;
+    if (h->started)
+        conn_close(c, NULL);
+    else
+        http_fail(c, status);
+}
+
+/* The worker was silent for http_response_timeout. */
 static void http_response_expired(conn_t *c)
 {
     http_conn_t *h = c->state;
@@ -122,10 +132,7 @@ static void http_response_expired(conn_t *c)
              (unsigned long long)c->session, c->peer, h->worker,
              h->started ? "no more of the response" : "no response", secs,
              h->started ? "closing" : "answering 504");
-    if (h->started)
-        conn_close(c, NULL);
-    else
-        http_fail(c, 504);
+    http_give_up(c, 504);
 }
 
 static void http_timeout(int64_t id, void *arg)
@@ -200,9 +207,9 @@ static int http_upgrade(conn_t *c, const http_request_t *req)
         return http_fail_with(c, 426, "Sec-WebSocket-Version: 13\r\n");
     if (rc < 0 || http_has_body(h))
         return http_fail(c, 400);
-    buf_t wire = {0};
-    if (http_wire_encode(&wire, req, NULL, 0, c->peer_addr, c->peer_port) < 0) {
-        buf_free(&wire);
+    buf_t *wire = conn_scratch();
+    if (http_wire_encode(wire, req, NULL, 0, c->peer_addr, c->peer_port) < 0) {
+        conn_scratch_done(wire);
         conn_close(c, "out of memory for a request");
         return -1;
     }
@@ -224,12 +231,12 @@ static int http_upgrade(conn_t *c, const http_request_t *req)
                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
                      accept, ext);
     if (conn_write(c, head, (size_t)n) < 0) {
-        buf_free(&wire);
+        conn_scratch_done(wire);
         return -1;
     }
     int w = conn_dispatch_worker(c);
-    conn_to_worker(c, w, CHAN_WS_OPEN, buf_head(&wire), buf_pending(&wire), 1);
-    buf_free(&wire);
+    conn_to_worker(c, w, CHAN_WS_OPEN, buf_head(wire), buf_pending(wire), 1);
+    conn_scratch_done(wire);
     buf_consume(&c->in, h->head_len);
     http_timer_stop(c);
     free(h);
@@ -248,11 +255,11 @@ static void http_response_wait(conn_t *c)
 static int http_dispatch(conn_t *c, const http_request_t *req)
 {
     http_conn_t *h = c->state;
-    buf_t wire = {0};
+    buf_t *wire = conn_scratch();
     const char *body = buf_head(&c->in) + h->head_len;
-    if (http_wire_encode(&wire, req, body, h->body_len, c->peer_addr,
+    if (http_wire_encode(wire, req, body, h->body_len, c->peer_addr,
                          c->peer_port) < 0) {
-        buf_free(&wire);
+        conn_scratch_done(wire);
         conn_close(c, "out of memory for a request");
         return -1;
     }
@@ -261,9 +268,9 @@ static int http_dispatch(conn_t *c, const http_request_t *req)
     h->started = 0;
     h->seq++;
     http_response_wait(c);
-    conn_to_worker(c, h->worker, CHAN_HTTP_REQUEST, buf_head(&wire),
-                   buf_pending(&wire), 1);
-    buf_free(&wire);
+    conn_to_worker(c, h->worker, CHAN_HTTP_REQUEST, buf_head(wire),
+                   buf_pending(wire), 1);
+    conn_scratch_done(wire);
     buf_consume(&c->in, h->head_len + h->raw_used);
     return HTTP_STOP;
 }
@@ -448,10 +455,17 @@ static void http_request_lost(conn_t *c, const chan_msg_t *m)
     log_warn("session %llu (peer %s): worker %d died with the request%s; "
              "answering 502", (unsigned long long)c->session, c->peer,
              h->worker, h->started ? " half answered" : "");
-    if (h->started)
-        conn_close(c, NULL);
-    else
-        http_fail(c, 502);
+    http_give_up(c, 502);
+}
+
+/* Part of the response reached the output queue: the worker is alive. */
+static void http_sent(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    if (h->state != HC_WAIT)
+        return;
+    h->started = 1;
+    http_response_wait(c);
 }
 
 static void http_deliver(conn_t *c, const chan_msg_t *m)
@@ -469,24 +483,13 @@ static void http_deliver(conn_t *c, const chan_msg_t *m)
     } else if (m->type == CHAN_HTTP_LOST) {
         http_request_lost(c, m);
     } else if (m->type == CHAN_HTTP_SENDFILE) {
-        h->started = 1;
-        http_response_wait(c);
+        http_sent(c);
         http_sendfile(c, m);
     } else {
         log_warn("session %llu: message type %d (%zu bytes) is not for an "
                  "HTTP connection; dropped", (unsigned long long)c->session,
                  m->type, m->len);
     }
-}
-
-/* Part of the response reached the output queue: the worker is alive. */
-static void http_sent(conn_t *c)
-{
-    http_conn_t *h = c->state;
-    if (h->state != HC_WAIT)
-        return;
-    h->started = 1;
-    http_response_wait(c);
 }
 
 static int http_drained(conn_t *c)

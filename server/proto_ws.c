@@ -119,36 +119,34 @@ static int ws_on_close_frame(conn_t *c, const char *payload, size_t len)
 static int ws_deliver_inflated(conn_t *c, size_t max)
 {
     ws_conn_t *w = c->state;
-    buf_t plain = {0};
+    buf_t *plain = conn_scratch();
     uint8_t op = (uint8_t)w->msg.opcode;
-    int rc = buf_append(&plain, &op, 1);
+    buf_reset(plain);
+    int rc = buf_append(plain, &op, 1);
     if (rc == 0)
         rc = ws_inflate_message(buf_head(&w->frag) + 1,
-                                buf_pending(&w->frag) - 1, max, &plain);
+                                buf_pending(&w->frag) - 1, max, plain);
     buf_reset(&w->frag);
     buf_trim(&w->frag, CONN_IN_KEEP);
-    if (rc == -ENOMEM) {
-        buf_free(&plain);
-        conn_close(c, "out of memory inflating a WebSocket message");
-        return -1;
-    }
     if (rc == 0 && op == WS_TEXT) {
         ws_utf8_t u;
         ws_utf8_init(&u);
-        if (ws_utf8_feed(&u, buf_head(&plain) + 1, buf_pending(&plain) - 1) <
+        if (ws_utf8_feed(&u, buf_head(plain) + 1, buf_pending(plain) - 1) <
                 0 ||
             ws_utf8_finish(&u) < 0)
             rc = -EILSEQ;
     }
-    if (rc < 0) {
-        buf_free(&plain);
-        return ws_fail(c, rc == -E2BIG ? WS_CLOSE_TOO_BIG
-                                       : WS_CLOSE_INVALID_DATA);
+    if (rc == 0)
+        conn_to_worker(c, conn_dispatch_worker(c), CHAN_WS_MESSAGE,
+                       buf_head(plain), buf_pending(plain), 1);
+    conn_scratch_done(plain);
+    if (rc == -ENOMEM) {
+        conn_close(c, "out of memory inflating a WebSocket message");
+        return -1;
     }
-    conn_to_worker(c, conn_dispatch_worker(c), CHAN_WS_MESSAGE,
-                   buf_head(&plain), buf_pending(&plain), 1);
-    buf_free(&plain);
-    return 0;
+    return rc == 0 ? 0
+                   : ws_fail(c, rc == -E2BIG ? WS_CLOSE_TOO_BIG
+                                             : WS_CLOSE_INVALID_DATA);
 }
 
 /* A data frame: checked, added to the message, sent when it is whole. */
@@ -273,14 +271,15 @@ static void ws_push(conn_t *c, const chan_msg_t *m)
         return;
     size_t len = m->len - 1;
     if (w->deflate_bits > 0 && len >= WS_DEFLATE_MIN) {
-        buf_t z = {0};
-        if (ws_deflate_message(1, w->deflate_bits, m->data + 1, len, &z) == 0 &&
-            buf_pending(&z) < len) {
-            ws_send_rsv(c, op, WS_RSV1, buf_head(&z), buf_pending(&z));
-            buf_free(&z);
+        buf_t *z = conn_scratch();
+        buf_reset(z);
+        int rc = ws_deflate_message(1, w->deflate_bits, m->data + 1, len, z);
+        int smaller = rc == 0 && buf_pending(z) < len;
+        if (smaller)
+            ws_send_rsv(c, op, WS_RSV1, buf_head(z), buf_pending(z));
+        conn_scratch_done(z);
+        if (smaller)
             return;
-        }
-        buf_free(&z);
     }
     ws_send(c, op, m->data + 1, len);
 }

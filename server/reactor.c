@@ -53,6 +53,7 @@ typedef struct reactor {
     long long next_heartbeat; /* ms; 0 when heartbeats are off */
     char *rbuf;
     char *dbuf;          /* swx_peer_t + a datagram */
+    buf_t scratch;       /* see conn_scratch */
 } reactor_t;
 
 typedef struct handover {
@@ -317,6 +318,17 @@ int conn_write_file(conn_t *c, int fd, off_t off, uint64_t len)
         return -1;
     }
     return conn_flush(r, c);
+}
+
+buf_t *conn_scratch(void)
+{
+    return &self->scratch;
+}
+
+void conn_scratch_done(buf_t *b)
+{
+    buf_reset(b);
+    buf_trim(b, CONN_IN_KEEP); /* a large request's memory goes */
 }
 
 int conn_pending(const conn_t *c)
@@ -891,6 +903,7 @@ static void reactor_free(reactor_t *r)
     free(r->chans);
     free(r->rbuf);
     free(r->dbuf);
+    buf_free(&r->scratch);
     session_table_free(&r->sessions);
     loop_free(r->loop);
     if (r->notify[0] >= 0) {

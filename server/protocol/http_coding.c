@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -126,9 +125,10 @@ static int deflate_all(int level, int bits, int flush, const void *data,
     if (deflateInit2(&z, level, Z_DEFLATED, bits, 8, Z_DEFAULT_STRATEGY) !=
         Z_OK)
         return -ENOMEM;
-    /* deflateBound is an upper bound; a sync flush adds an empty block. */
+    /* deflateBound is an upper bound (a sync flush adds an empty block):
+     * one call writes it all, straight into out. */
     uLong bound = deflateBound(&z, (uLong)len) + 16;
-    char *room = malloc(bound);
+    char *room = buf_room(out, bound);
     int rc = room != NULL ? 0 : -ENOMEM;
     if (rc == 0) {
         z.next_in = (Bytef *)(uintptr_t)data;
@@ -142,8 +142,7 @@ static int deflate_all(int level, int bits, int flush, const void *data,
                  : -EIO;
     }
     if (rc == 0)
-        rc = buf_append(out, room, bound - z.avail_out);
-    free(room);
+        out->len += bound - z.avail_out;
     deflateEnd(&z);
     return rc;
 }
@@ -174,51 +173,41 @@ int ws_inflate_message(const void *data, size_t len, size_t max,
                        buf_t *out)
 {
     static const unsigned char tail[4] = {0, 0, 0xff, 0xff};
+    enum { STEP = 16384 };
     if (len > UINT_MAX / 2)
         return -E2BIG;
     z_stream z;
     memset(&z, 0, sizeof(z));
     if (inflateInit2(&z, -15) != Z_OK)
         return -ENOMEM;
-    char chunk[16384];
     size_t total = 0;
-    int rc = 0;
-    for (int part = 0; part < 2 && rc == 0; part++) {
+    int rc = 0, zr = Z_OK;
+    for (int part = 0; part < 2 && rc == 0 && zr != Z_STREAM_END; part++) {
         z.next_in = (Bytef *)(uintptr_t)(part == 0 ? data : (const void *)tail);
         z.avail_in = (uInt)(part == 0 ? len : sizeof(tail));
-        while (rc == 0 && z.avail_in > 0) {
-            z.next_out = (Bytef *)chunk;
-            z.avail_out = sizeof(chunk);
-            int zr = inflate(&z, Z_SYNC_FLUSH);
-            size_t got = sizeof(chunk) - z.avail_out;
+        /* Until this input is used up and the output stops filling the
+         * room it is given, straight into out. */
+        do {
+            char *room = buf_room(out, STEP);
+            if (room == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            z.next_out = (Bytef *)room;
+            z.avail_out = STEP;
+            zr = inflate(&z, Z_SYNC_FLUSH);
+            size_t got = STEP - z.avail_out;
             if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
                 rc = zr == Z_MEM_ERROR ? -ENOMEM : -EINVAL;
             else if (got > max - total)
-                rc = -E2BIG;
-            else if (got > 0)
-                rc = buf_append(out, chunk, got);
+                rc = -E2BIG; /* not counted: out stays within max */
+            else
+                out->len += got;
             total += got;
-            if (rc == 0 && zr == Z_STREAM_END)
-                z.avail_in = 0; /* a final block: the rest is ignored */
-            else if (rc == 0 && zr == Z_BUF_ERROR && got == 0)
-                break; /* no progress: input exhausted */
-        }
-    }
-    /* Whatever is still buffered in the window counts too. */
-    while (rc == 0) {
-        z.next_out = (Bytef *)chunk;
-        z.avail_out = sizeof(chunk);
-        int zr = inflate(&z, Z_SYNC_FLUSH);
-        size_t got = sizeof(chunk) - z.avail_out;
-        if (got == 0)
-            break;
-        if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
-            rc = -EINVAL;
-        else if (got > max - total)
-            rc = -E2BIG;
-        else
-            rc = buf_append(out, chunk, got);
-        total += got;
+            if (zr == Z_BUF_ERROR && got == 0)
+                break; /* no progress: nothing more to give */
+        } while (rc == 0 && zr != Z_STREAM_END &&
+                 (z.avail_in > 0 || z.avail_out == 0));
     }
     inflateEnd(&z);
     return rc;

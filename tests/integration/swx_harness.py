@@ -538,6 +538,15 @@ def _popen_live():
             if s.proc is not None and s.proc.returncode is None]
 
 
+def require(*paths):
+    """Exit (a failed test) unless every path names an existing file:
+    the paths meson passes in the environment."""
+    for p in paths:
+        if not p or not os.path.exists(p):
+            log("a test file is missing: %r (run through meson test)" % p)
+            sys.exit(1)
+
+
 def is_sanitized():
     """True when swx-server was built with AddressSanitizer (slower, and
     its allocator keeps freed memory in quarantine)."""

@@ -184,9 +184,5 @@ def split_rounds(port, msgs, rounds, what):
 
 
 def main(test):
-    for var, path in (("SWX_FRAME_PROBE_PLUGIN", FRAME_PROBE),
-                      ("SWX_UDP_ECHO_PLUGIN", UDP_ECHO)):
-        if not path or not os.path.exists(path):
-            log("%s is not set to an existing file (%r)" % (var, path))
-            sys.exit(1)
+    h.require(FRAME_PROBE, UDP_ECHO)
     h.main(test)

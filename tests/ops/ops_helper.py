@@ -31,11 +31,7 @@ log = h.log
 check = h.check
 
 
-def require(*paths):
-    for p in paths:
-        if not p or not os.path.exists(p):
-            log("a test plugin is missing: %r (run through meson test)" % p)
-            sys.exit(1)
+require = h.require
 
 
 # Everything is several times slower under AddressSanitizer, so the few

@@ -29,11 +29,7 @@ ENOENT, ENOSPC, EEXIST, EALREADY, ENOTSUP = -2, -28, -17, -114, -95
 ENAMETOOLONG, ENOBUFS = -36, -105
 
 
-def require(*paths):
-    for p in paths:
-        if not p or not os.path.exists(p):
-            log("a test file is missing: %r (run through meson test)" % p)
-            sys.exit(1)
+require = h.require
 
 
 SLOW = h.is_sanitized()  # waits the tests bound are widened there
