@@ -162,7 +162,23 @@ static void http_expect_request(conn_t *c)
     h->scan_line = h->scan_lead = 0;
     http_timer_set(c, conn_listener(c)->http_request_timeout * 1000L,
                    http_timeout);
-    conn_hold(c, CONN_READ);
+}
+
+/* Whether the reactor reads c, by what c waits for. While a worker has a
+ * request, reading goes on (a client that leaves is noticed, and no epoll
+ * change is made per request) only until HTTP_READ_AHEAD of the next
+ * requests is buffered: whatever step changed the state (a read, a
+ * response's end, the output drained), the input held for one
+ * connection is at most that plus one read. */
+static void http_set_reading(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    if (h->state == HC_WAIT && buf_pending(&c->in) > HTTP_READ_AHEAD)
+        conn_hold(c, CONN_HOLD_WATCH);
+    else if (h->state == HC_DRAIN)
+        conn_hold(c, CONN_HOLD);
+    else if (h->state != HC_CLOSED)
+        conn_hold(c, CONN_READ);
 }
 
 /* A response is complete: close, wait for the output, or read the next
@@ -176,7 +192,6 @@ static int http_done(conn_t *c, int close)
         return http_finish(c);
     if (conn_pending(c)) {
         h->state = HC_DRAIN;
-        conn_hold(c, CONN_HOLD);
         return HTTP_STOP;
     }
     http_expect_request(c);
@@ -359,7 +374,8 @@ static int http_read_body(conn_t *c)
 }
 
 /* Read requests from what is buffered until one waits for a worker or
- * more bytes. 0, or -1 when the connection was closed. */
+ * more bytes, then decide whether to read on. 0, or -1 when the
+ * connection was closed. */
 static int http_advance(conn_t *c)
 {
     http_conn_t *h = c->state;
@@ -375,7 +391,11 @@ static int http_advance(conn_t *c)
             rc = HTTP_STOP;
         }
     }
-    return rc < 0 ? -1 : 0;
+    if (rc < 0)
+        return -1;
+    if (c->proto == &proto_http) /* not upgraded to a WebSocket */
+        http_set_reading(c);
+    return 0;
 }
 
 /* ---- the hooks ---- */
@@ -396,14 +416,8 @@ static void http_input(conn_t *c, const char *data, size_t len)
         conn_close(c, "out of memory for the input buffer");
         return;
     }
-    if (http_advance(c) < 0)
-        return;
-    buf_trim(&c->in, CONN_IN_KEEP);
-    if (c->proto != &proto_http) /* upgraded to a WebSocket */
-        return;
-    http_conn_t *h = c->state;
-    if (h->state == HC_WAIT && buf_pending(&c->in) > HTTP_READ_AHEAD)
-        conn_hold(c, CONN_HOLD_WATCH);
+    if (http_advance(c) == 0)
+        buf_trim(&c->in, CONN_IN_KEEP);
 }
 
 /* The reactor opens the file the worker checked, and only that one. */
@@ -478,8 +492,11 @@ static void http_deliver(conn_t *c, const chan_msg_t *m)
         /* The flags, then the response's last bytes, if any. */
         if (m->len > 1 && conn_write(c, m->data + 1, m->len - 1) < 0)
             return;
-        if (http_done(c, m->data[0] & CHAN_HTTP_END_CLOSE) == HTTP_GO)
+        int rc = http_done(c, m->data[0] & CHAN_HTTP_END_CLOSE);
+        if (rc == HTTP_GO)
             http_advance(c);
+        else if (rc == HTTP_STOP)
+            http_set_reading(c);
     } else if (m->type == CHAN_HTTP_LOST) {
         http_request_lost(c, m);
     } else if (m->type == CHAN_HTTP_SENDFILE) {
