@@ -137,6 +137,8 @@ static const cfg_field_t server_fields[] = {
       SRV(heartbeat_check_interval), NULL, NULL },
     { "heartbeat_idle_time", CFG_INT, 0, 0, 86400 * 7, 0,
       SRV(heartbeat_idle_time), NULL, NULL },
+    { "send_timeout", CFG_INT, 0, 0, 86400, 60, SRV(send_timeout), NULL,
+      NULL },
     { "enable_reuse_port", CFG_BOOL, 0, 0, 0, 0, SRV(enable_reuse_port), NULL,
       NULL },
     { "open_tcp_nodelay", CFG_BOOL, 0, 0, 0, 1, SRV(open_tcp_nodelay), NULL,

@@ -126,6 +126,7 @@ typedef struct config {
     char *group;
     int heartbeat_check_interval; /* seconds, 0 = off */
     int heartbeat_idle_time;      /* seconds, default 2 x interval */
+    int send_timeout;             /* seconds output may not move; 0 = off */
     int enable_reuse_port;  /* SO_REUSEPORT on listeners (default 0) */
     int open_tcp_nodelay;   /* TCP_NODELAY on connections (default 1) */
     int open_tcp_keepalive; /* SO_KEEPALIVE on TCP connections */

@@ -67,6 +67,9 @@ struct conn {
     unsigned linger : 1;  /* closing: shut down writing first, see conn_end */
     unsigned lingering : 1; /* shut down: input is dropped until EOF */
     int64_t linger_timer;
+    int64_t send_timer;   /* send_timeout, while output waits */
+    int64_t send_moved;   /* ms: the output last moved (or began to wait) */
+    int send_unacked;     /* bytes in the socket not yet taken, last look */
 };
 
 /* The protocols (proto_stream.c, proto_http.c, proto_ws.c). */

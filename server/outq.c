@@ -95,6 +95,7 @@ int outq_flush(outq_t *q, int sock)
         if (n < 0)
             return errno == EAGAIN ? -EAGAIN : -errno;
         outq_seg_t *s = q->head;
+        q->sent += (uint64_t)n;
         if (s->fd >= 0) {
             s->left -= (uint64_t)n;
         } else {

@@ -22,6 +22,7 @@ typedef struct outq {
     outq_seg_t *tail;
     size_t bytes;        /* buffered bytes: what buffer_output_size caps */
     int nfiles;          /* file segments queued */
+    uint64_t sent;       /* bytes written so far, files included: progress */
 } outq_t;
 
 /* Nothing left to write. */

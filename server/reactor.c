@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -217,13 +219,76 @@ static int conn_start_linger(reactor_t *r, conn_t *c)
     return 0;
 }
 
+/* Bytes written to the socket that the client has not taken yet (for TCP:
+ * not acknowledged), or -1. */
+static int conn_unacked(const conn_t *c)
+{
+    int n;
+    return ioctl(c->fd, SIOCOUTQ, &n) < 0 ? -1 : n;
+}
+
+/* send_timeout: output that has not moved for that long. The timer is
+ * armed when output starts to wait and moved only when it fires, so the
+ * writes themselves change no timer. A client that reads slowly empties
+ * the socket without waking a writer (the kernel waits for a third of the
+ * buffer to be free), so what it took counts as movement too. */
+static void conn_send_expired(int64_t id, void *arg)
+{
+    (void)id;
+    conn_t *c = arg;
+    reactor_t *r = self;
+    c->send_timer = 0;
+    if (outq_empty(&c->out))
+        return;
+    int64_t limit = r->srv->cfg.send_timeout * 1000LL;
+    int64_t now = loop_now();
+    int unacked = conn_unacked(c);
+    if (unacked >= 0 && unacked < c->send_unacked)
+        c->send_moved = now;
+    c->send_unacked = unacked;
+    int64_t still = now - c->send_moved;
+    if (still < limit) {
+        c->send_timer = timer_add(loop_timers(r->loop), now, limit - still,
+                                  0, conn_send_expired, c);
+        if (c->send_timer < 0)
+            c->send_timer = 0;
+        return;
+    }
+    log_warn("session %llu (peer %s): the client took none of its output "
+             "for %lld s (send_timeout %d; %zu bytes and %d file(s) "
+             "waiting); closing", (unsigned long long)c->session, c->peer,
+             (long long)(still / 1000), r->srv->cfg.send_timeout,
+             c->out.bytes, c->out.nfiles);
+    reactor_close(r, c, NULL);
+}
+
+/* Output began to wait for the socket: its clock starts now. */
+static void conn_send_wait(reactor_t *r, conn_t *c)
+{
+    c->send_moved = loop_now();
+    if (c->send_timer > 0 || r->srv->cfg.send_timeout <= 0)
+        return;
+    c->send_unacked = conn_unacked(c);
+    c->send_timer = timer_add(loop_timers(r->loop), c->send_moved,
+                              r->srv->cfg.send_timeout * 1000LL, 0,
+                              conn_send_expired, c);
+    if (c->send_timer < 0)
+        c->send_timer = 0;
+}
+
 /* Write what is pending; 0, or -1 when the connection was closed. The
  * protocol's drained hook runs only from the loop (hook set), never inside
  * a call the protocol made itself. */
 static int conn_flush_hook(reactor_t *r, conn_t *c, int hook)
 {
     int was_pending = !outq_empty(&c->out);
+    uint64_t sent = c->out.sent;
     int rc = outq_flush(&c->out, c->fd);
+    if (c->out.sent != sent) {
+        c->send_moved = loop_now();
+        if (rc == -EAGAIN) /* full again: what the client takes from now */
+            c->send_unacked = conn_unacked(c);
+    }
     if (rc < 0 && rc != -EAGAIN) {
         reactor_close(r, c, rc == -EPIPE && c->out.nfiles > 0
                                 ? "a file being sent shrank"
@@ -274,6 +339,7 @@ static void conn_io(loop_t *loop, int fd, int events, void *arg)
 static int conn_queue(reactor_t *r, conn_t *c, const char *data, size_t len)
 {
     size_t cap = r->srv->cfg.buffer_output_size;
+    int was_empty = outq_empty(&c->out);
     if (c->out.bytes + len > cap) {
         log_warn("session %llu: output buffer would exceed "
                  "buffer_output_size (%zu + %zu > %zu bytes): client not "
@@ -286,6 +352,8 @@ static int conn_queue(reactor_t *r, conn_t *c, const char *data, size_t len)
         reactor_close(r, c, "out of memory for the output buffer");
         return -1;
     }
+    if (was_empty)
+        conn_send_wait(r, c);
     conn_update(r, c);
     return 0;
 }
@@ -313,10 +381,13 @@ int conn_write(conn_t *c, const void *data, size_t len)
 int conn_write_file(conn_t *c, int fd, off_t off, uint64_t len)
 {
     reactor_t *r = self;
+    int was_empty = outq_empty(&c->out);
     if (outq_append_file(&c->out, fd, off, len) < 0) {
         reactor_close(r, c, "out of memory for the output queue");
         return -1;
     }
+    if (was_empty)
+        conn_send_wait(r, c);
     return conn_flush(r, c);
 }
 
@@ -608,6 +679,8 @@ static void reactor_close(reactor_t *r, conn_t *c, const char *why)
         r->npaused--;
     if (c->linger_timer > 0)
         timer_clear(loop_timers(r->loop), c->linger_timer);
+    if (c->send_timer > 0)
+        timer_clear(loop_timers(r->loop), c->send_timer);
     if (c->proto->close != NULL)
         c->proto->close(c, !r->stopping);
     if (reactor_conn_events(r) && !r->stopping)
