@@ -33,6 +33,15 @@ void child_notify(int event)
         log_error("cannot notify the manager: %s", strerror(errno));
 }
 
+int child_winding_down(void)
+{
+    if (child.srv == NULL)
+        return 0;
+    return child.draining || child.retiring || child.stopping ||
+           atomic_load_explicit(&child.srv->shm->stopping,
+                                memory_order_relaxed);
+}
+
 int child_taking_work(void)
 {
     return !child.standby && !child.stopping && !child.retiring;

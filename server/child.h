@@ -43,6 +43,9 @@ int child_load_plugins(int call_start);
 /* Tell the manager (WORKER_READY, WORKER_RELEASED). */
 void child_notify(int event);
 /* Whether the role may take new work now. */
+/* The server is stopping or this process is on its way out (a reload,
+ * max_request): HTTP responses ask their clients to close. */
+int child_winding_down(void);
 int child_taking_work(void);
 long long child_now(void);
 /* on_worker_stop, unload, free, exit. */

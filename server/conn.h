@@ -37,6 +37,9 @@ typedef struct conn_proto {
     /* The output queue was written out after it had to wait for the
      * socket. 0, or -1 when the hook closed the connection. */
     int (*drained)(conn_t *c);
+    /* Optional: the server is stopping and no longer reads clients (see
+     * conn_stopping); wind the connection down. */
+    void (*quiesce)(conn_t *c);
     /* The connection is being closed: release c->state and its timers.
      * notify: workers may still be told (not while the reactor stops). */
     void (*close)(conn_t *c, int notify);
@@ -120,6 +123,12 @@ void conn_hold(conn_t *c, enum conn_reading how);
  * and could destroy the last response at the client. 0, or -1 when the
  * connection was closed now. */
 int conn_end(conn_t *c, int linger);
+/* The server is stopping: clients are no longer read (conn_read_once
+ * excepted), workers finish what they were sent. */
+int conn_stopping(const conn_t *c);
+/* Read once what the client has already sent, even while stopping. 0, or
+ * -1 when the connection was closed meanwhile. */
+int conn_read_once(conn_t *c);
 /* Close c now; why is logged when not NULL. */
 void conn_close(conn_t *c, const char *why);
 /* Switch c to another protocol (an upgrade); p->open is not called. */

@@ -79,6 +79,16 @@ static void http_api_abort(uint64_t session)
     http_api_gone(session);
 }
 
+int http_api_open(void)
+{
+    int n = 0;
+    for (size_t i = 0; i < open_resps.cap; i++)
+        if (open_resps.keys[i] != 0 &&
+            !((swx_http_response_t *)open_resps.vals[i])->gone)
+            n++;
+    return n;
+}
+
 void http_api_free(void)
 {
     for (size_t i = 0; i < open_resps.cap; i++)

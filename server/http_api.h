@@ -20,6 +20,9 @@ void http_api_gone(uint64_t session);
 void http_api_release(uint64_t session);
 
 /* Free every response (the worker exits). */
+/* Responses begun and not ended whose client is still there: a stopping
+ * worker waits for them (up to max_wait_time). */
+int http_api_open(void);
 void http_api_free(void);
 
 /* swx_http_get_header, swx_ws_push, swx_ws_close (see swx_plugin.h); the

@@ -17,6 +17,7 @@
 
 #include "api.h"
 #include "chan.h"
+#include "child.h"
 #include "mime.h"
 #include "http_api.h"
 #include "protocol/http_chars.h"
@@ -154,6 +155,8 @@ static int resp_head(swx_http_response_t *r, buf_t *b, int64_t body_len,
     }
     if (rc == 0)
         rc = resp_framing(r, b, body_len);
+    if (child_winding_down())
+        r->close = 1; /* the connection is not kept: the client is told */
     if (rc == 0 && (r->close || !r->keep_alive))
         rc = resp_printf(b, "Connection: close\r\n");
     else if (rc == 0 && r->version == 0)

@@ -188,7 +188,7 @@ static int http_done(conn_t *c, int close)
 {
     http_conn_t *h = c->state;
     http_timer_stop(c);
-    if (close || !h->keep_alive)
+    if (close || !h->keep_alive || conn_stopping(c))
         return http_finish(c);
     if (conn_pending(c)) {
         h->state = HC_DRAIN;
@@ -514,8 +514,28 @@ static int http_drained(conn_t *c)
     http_conn_t *h = c->state;
     if (h->state != HC_DRAIN)
         return 0;
+    if (conn_stopping(c))
+        return http_finish(c) < 0 ? -1 : 0;
     http_expect_request(c);
     return http_advance(c);
+}
+
+/* The server stops. A request already at a worker is answered (with
+ * Connection: close, see http_done); a request the client had sent
+ * before the stop, found in the socket, is served too. An idle
+ * connection closes now, and a request still arriving is refused with
+ * 503, never read in part and dropped. */
+static void http_quiesce(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    if (h->state == HC_HEAD && buf_pending(&c->in) == 0 &&
+        (conn_read_once(c) < 0 || c->proto != &proto_http))
+        return;
+    h = c->state;
+    if (h->state == HC_HEAD && buf_pending(&c->in) == 0)
+        http_finish(c);
+    else if (h->state == HC_HEAD || h->state == HC_BODY)
+        http_fail_with(c, 503, "Retry-After: 1\r\n");
 }
 
 static void http_close(conn_t *c, int notify)
@@ -539,5 +559,6 @@ const conn_proto_t proto_http = {
     .sent = http_sent,
     .worker_lost = http_worker_lost,
     .drained = http_drained,
+    .quiesce = http_quiesce,
     .close = http_close,
 };

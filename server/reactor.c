@@ -421,6 +421,20 @@ int conn_end(conn_t *c, int linger)
     return conn_flush(self, c);
 }
 
+int conn_stopping(const conn_t *c)
+{
+    (void)c;
+    return self->quiesced;
+}
+
+int conn_read_once(conn_t *c)
+{
+    reactor_t *r = self;
+    uint64_t session = c->session;
+    conn_readable(r, c);
+    return session_get(&r->sessions, session) != NULL ? 0 : -1;
+}
+
 void conn_close(conn_t *c, const char *why)
 {
     reactor_close(self, c, why);
@@ -729,14 +743,19 @@ static void reactor_begin_stop(reactor_t *r)
     free(list);
 }
 
-/* Stop reading clients, so that workers can drain what they were sent. */
+/* Stop reading clients, so that workers can drain what they were sent;
+ * each protocol winds its connections down. */
 static void reactor_quiesce(reactor_t *r)
 {
     size_t n;
     conn_t **list = reactor_conns(r, &n);
     r->quiesced = 1;
-    for (size_t i = 0; list != NULL && i < n; i++)
-        conn_update(r, list[i]);
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        conn_t *c = list[i];
+        conn_update(r, c);
+        if (c->proto->quiesce != NULL && !c->closing)
+            c->proto->quiesce(c); /* may close c */
+    }
     free(list);
 }
 

@@ -298,7 +298,8 @@ static void worker_loop(void)
             break;
         }
         if (child.draining &&
-            ((child.handled == before && worker_chans_idle()) ||
+            ((child.handled == before && worker_chans_idle() &&
+              http_api_open() == 0) ||
              child_now() >= child.drain_deadline))
             child.stopping = 1;
         if (child.retiring && !child.released && !child.stopping)
