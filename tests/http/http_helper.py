@@ -13,6 +13,8 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration"))
@@ -193,6 +195,79 @@ def curl(args, timeout=60):
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=timeout)
     return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+
+class KeepAliveClient(threading.Thread):
+    """Requests /echo?ID-N one after another on a kept-alive connection,
+    as a careful HTTP client does: a new connection after Connection:
+    close; a retry on a new one when a reused connection closes before
+    any byte of the response; refused connections retried while the
+    server restarts."""
+
+    def __init__(self, port, ident, stop):
+        super().__init__(daemon=True)
+        self.port, self.cid, self.stop = port, ident, stop
+        self.sock = self.reader = None
+        self.reused = False
+        self.answered = 0
+        self.retries = 0
+        self.error = None
+
+    def connect(self):
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.sock = socket.create_connection((HOST, self.port),
+                                                     timeout=15)
+                self.reader = Reader(self.sock)
+                self.reused = False
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def drop(self):
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = None
+
+    def one(self, n):
+        want = "%d-%d" % (self.cid, n)
+        while True:
+            if self.sock is None:
+                self.connect()
+            try:
+                self.sock.sendall(get(self.port, "/echo?" + want))
+                r = self.reader.response()
+            except (OSError, EOFError) as e:
+                got = len(self.reader.buf)
+                if not self.reused or got:
+                    raise h.TestFailure("request %s on a %s connection: "
+                                        "%s after %d bytes" % (
+                                            want, "reused" if self.reused
+                                            else "new", e, got))
+                self.retries += 1
+                self.drop()
+                continue
+            check(r.status == 200 and r.header("x-query") == want,
+                  "request %s: %r" % (want, r))
+            if r.header("connection") == "close":
+                self.drop()
+            else:
+                self.reused = True
+            return
+
+    def run(self):
+        n = 0
+        try:
+            while not self.stop.is_set():
+                self.one(n)
+                n += 1
+                self.answered = n
+        except Exception as e:  # noqa: B902 -- reported by the test
+            self.error = "client %d: %s" % (self.cid, e)
+        self.drop()
 
 
 # ---------------------------------------------------------------- WebSocket
