@@ -14,6 +14,7 @@
 
 #include "api_shared.h"
 #include "log.h"
+#include "sockfile.h"
 
 #define ADMIN_REQ_MAX 4096
 #define ADMIN_MAX_CONNS 16
@@ -27,6 +28,7 @@ typedef struct admin_conn {
 static server_t *srv;
 static loop_t *loop;
 static int listen_fd = -1;
+static sockfile_t unix_file; /* the socket file admin_open made */
 static void (*reload_cb)(void);
 static int nconns;
 
@@ -53,35 +55,64 @@ static socklen_t admin_addr(const config_admin_t *a,
     return sizeof(*a4);
 }
 
+/* The Unix socket's path must be free or hold a stale socket. */
+static int admin_claim(const config_t *cfg, char *err, size_t errlen)
+{
+    const char *path = cfg->admin.unix_path;
+    char where[512];
+    if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        snprintf(err, errlen, "%s: admin.unix: path too long", cfg->path);
+        return -ENAMETOOLONG;
+    }
+    snprintf(where, sizeof(where), "%s: admin.unix", cfg->path);
+    return sockfile_claim(path, SOCK_STREAM, where, err, errlen);
+}
+
+/* bind(2) and listen(2); 0 or -1 with errno set and *what the call. */
+static int admin_bind(int fd, const struct sockaddr_storage *ss,
+                      socklen_t len, const char **what)
+{
+    int one = 1;
+    *what = "bind";
+    if (ss->ss_family == AF_UNIX) {
+        int rc = sockfile_bind(fd, (const struct sockaddr_un *)ss, -1,
+                               &unix_file, what);
+        if (rc < 0) {
+            errno = -rc;
+            return -1;
+        }
+    } else {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, (const struct sockaddr *)ss, len) < 0)
+            return -1;
+    }
+    *what = "listen";
+    return listen(fd, 16);
+}
+
 int admin_open(const config_t *cfg, char *err, size_t errlen)
 {
     const config_admin_t *a = &cfg->admin;
     struct sockaddr_storage ss;
     socklen_t len = admin_addr(a, &ss);
-    int one = 1;
-    if (a->unix_path != NULL && strlen(a->unix_path) >=
-                                    sizeof(((struct sockaddr_un *)0)->sun_path)) {
-        snprintf(err, errlen, "%s: admin.unix: path too long", cfg->path);
+    if (a->unix_path != NULL && admin_claim(cfg, err, errlen) < 0)
         return -1;
-    }
+    const char *what = "socket";
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && a->unix_path == NULL)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (fd >= 0 && a->unix_path != NULL)
-        unlink(a->unix_path); /* a socket file left by an earlier run */
-    if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 ||
-        listen(fd, 16) < 0) {
+    if (fd < 0 || admin_bind(fd, &ss, len, &what) < 0) {
         int e = errno;
         if (a->unix_path != NULL)
-            snprintf(err, errlen, "%s: admin.unix: cannot listen on %s: %s",
-                     cfg->path, a->unix_path, strerror(e));
+            snprintf(err, errlen, "%s: admin.unix: cannot listen on %s: "
+                     "%s: %s", cfg->path, a->unix_path, what, strerror(e));
         else
-            snprintf(err, errlen, "%s: admin.port: cannot listen on %s:%d: %s",
-                     cfg->path, a->host, a->port, strerror(e));
+            snprintf(err, errlen, "%s: admin.port: cannot listen on %s:%d: "
+                     "%s: %s", cfg->path, a->host, a->port, what,
+                     strerror(e));
         if (fd >= 0)
             close(fd);
         return -1;
     }
+    listen_fd = fd;
     return fd;
 }
 
@@ -216,11 +247,12 @@ int admin_start(loop_t *l, int fd, server_t *s, void (*on_reload)(void))
 
 void admin_stop(const config_t *cfg)
 {
-    if (listen_fd < 0)
-        return;
-    loop_del(loop, listen_fd);
-    close(listen_fd);
-    listen_fd = -1;
+    if (listen_fd >= 0) {
+        if (loop != NULL)
+            loop_del(loop, listen_fd);
+        close(listen_fd);
+        listen_fd = -1;
+    }
     if (cfg->admin.unix_path != NULL)
-        unlink(cfg->admin.unix_path);
+        sockfile_remove(&unix_file, cfg->admin.unix_path);
 }
