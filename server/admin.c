@@ -68,14 +68,15 @@ static int admin_claim(const config_t *cfg, char *err, size_t errlen)
     return sockfile_claim(path, SOCK_STREAM, where, err, errlen);
 }
 
-/* bind(2) and listen(2); 0 or -1 with errno set and *what the call. */
+/* bind(2) (a Unix socket created with mode) and listen(2); 0 or -1 with
+ * errno set and *what the call. */
 static int admin_bind(int fd, const struct sockaddr_storage *ss,
-                      socklen_t len, const char **what)
+                      socklen_t len, int mode, const char **what)
 {
     int one = 1;
     *what = "bind";
     if (ss->ss_family == AF_UNIX) {
-        int rc = sockfile_bind(fd, (const struct sockaddr_un *)ss, -1,
+        int rc = sockfile_bind(fd, (const struct sockaddr_un *)ss, mode,
                                &unix_file, what);
         if (rc < 0) {
             errno = -rc;
@@ -99,7 +100,7 @@ int admin_open(const config_t *cfg, char *err, size_t errlen)
         return -1;
     const char *what = "socket";
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 || admin_bind(fd, &ss, len, &what) < 0) {
+    if (fd < 0 || admin_bind(fd, &ss, len, a->mode, &what) < 0) {
         int e = errno;
         if (a->unix_path != NULL)
             snprintf(err, errlen, "%s: admin.unix: cannot listen on %s: "

@@ -75,6 +75,8 @@ static int parse_listeners(cfg_ctx_t *ctx, const char *path, json_t *v,
 static int parse_plugin_ref(cfg_ctx_t *ctx, const char *path, json_t *v,
                             void *slot);
 static int parse_admin(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot);
+static int parse_admin_mode(cfg_ctx_t *ctx, const char *path, json_t *v,
+                            void *slot);
 static int parse_tables(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot);
 static int parse_processes(cfg_ctx_t *ctx, const char *path, json_t *v,
                            void *slot);
@@ -1074,7 +1076,42 @@ static const cfg_field_t admin_fields[] = {
     { "host", CFG_STRING, 0, 0, 0, 0, ADM(host), NULL, NULL },
     { "port", CFG_INT, 0, 1, 65535, 0, ADM(port), NULL, NULL },
     { "allow_public", CFG_BOOL, 0, 0, 0, 0, ADM(allow_public), NULL, NULL },
+    { "mode", CFG_CUSTOM, 0, 0, 0, 0, ADM(mode), NULL, parse_admin_mode },
 };
+
+/* The value of 1 to 4 octal digits, or -1. */
+static long octal_value(const char *s)
+{
+    size_t n = strlen(s);
+    long v = 0;
+
+    if (n == 0 || n > 4 || strspn(s, "01234567") != n)
+        return -1;
+    for (; *s != '\0'; s++)
+        v = v * 8 + (*s - '0');
+    return v;
+}
+
+/* The Unix socket's mode: octal digits in a string ("0600"), or an
+ * integer (384), at most 0777. */
+static int parse_admin_mode(cfg_ctx_t *ctx, const char *path, json_t *v,
+                            void *slot)
+{
+    long mode = -1;
+
+    if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+        json_integer_value(v) <= 0777)
+        mode = (long)json_integer_value(v);
+    else if (json_is_string(v) && strlen(json_string_value(v)) ==
+                                      json_string_length(v))
+        mode = octal_value(json_string_value(v));
+    if (mode < 0 || mode > 0777)
+        return cfg_expected(ctx, path, v, "a file mode from \"0000\" to "
+                            "\"0777\" (octal digits in a string) or an "
+                            "integer from 0 to 511");
+    *(int *)slot = (int)mode;
+    return 0;
+}
 
 static bool host_is_loopback(const char *host)
 {
@@ -1097,6 +1134,7 @@ static int parse_admin(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot)
     (void)slot;
     if (!json_is_object(v))
         return cfg_expected(ctx, path, v, "an object");
+    a->mode = 0600;
     if (fields_apply(ctx, path, v, admin_fields, NELEM(admin_fields), a) < 0)
         return -1;
     if ((a->unix_path != NULL) == (a->port != 0))
@@ -1105,6 +1143,11 @@ static int parse_admin(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot)
     a->enabled = 1;
     if (a->unix_path != NULL)
         return 0;
+    if (json_object_get(v, "mode") != NULL) {
+        path_key(sub, sizeof sub, path, "mode");
+        return cfg_fail(ctx, sub, "only the Unix socket (\"unix\") takes a "
+                        "mode");
+    }
     if (a->host == NULL && (a->host = strdup("127.0.0.1")) == NULL)
         return cfg_oom(ctx);
     path_key(sub, sizeof sub, path, "host");

@@ -103,6 +103,7 @@ typedef struct config_admin {
     char *host;        /* numeric; loopback unless allow_public */
     int port;
     int allow_public;
+    int mode;          /* the Unix socket's permissions, default 0600 */
 } config_admin_t;
 
 typedef struct config {

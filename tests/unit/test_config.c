@@ -274,6 +274,41 @@ START_TEST(test_admin_good)
 }
 END_TEST
 
+START_TEST(test_admin_mode)
+{
+    static const struct { const char *json; int mode; } cases[] = {
+        {"", 0600}, {", 'mode': '0660'", 0660}, {", 'mode': '640'", 0640},
+        {", 'mode': 384", 0600}, {", 'mode': '0'", 0}, {", 'mode': 511", 0777},
+    };
+    char text[1024];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(text, sizeof text, "{%s, %s, 'admin': {'unix': 'a.sock'%s}}",
+                 PLUGINS, LISTENERS, cases[i].json);
+        ck_assert_int_eq(parse(text), 0);
+        ck_assert_int_eq(cfg.admin.mode, cases[i].mode);
+        config_free(&cfg);
+    }
+}
+END_TEST
+
+START_TEST(test_bad_admin_mode)
+{
+    static const char *const bad[] = {
+        "'0800'", "'abc'", "''", "'07777'", "'1000'", "'0o600'", "512", "-1",
+        "6.0", "true", "null",
+    };
+    char text[1024];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "{%s, %s, 'admin': {'unix': 'a.sock', "
+                 "'mode': %s}}", PLUGINS, LISTENERS, bad[i]);
+        assert_bad(text, "admin.mode: expected a file mode", "found");
+    }
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'port': 9580, "
+             "'mode': '0600'}}", PLUGINS, LISTENERS);
+    assert_bad(text, "admin.mode", "only the Unix socket");
+}
+END_TEST
+
 START_TEST(test_bad_admin)
 {
     char text[1024];
@@ -901,6 +936,7 @@ static Suite *config_suite(void)
     tcase_add_test(good, test_operations_defaults);
     tcase_add_test(good, test_heartbeat_idle_default);
     tcase_add_test(good, test_admin_good);
+    tcase_add_test(good, test_admin_mode);
     tcase_add_test(good, test_tcp6_default_host);
     tcase_add_test(good, test_same_port_other_host_or_type);
     tcase_add_test(good, test_relative_path);
@@ -944,6 +980,7 @@ static Suite *config_suite(void)
     tcase_add_test(bad, test_long_value_truncated);
     tcase_add_test(bad, test_small_error_buffer);
     tcase_add_test(bad, test_bad_admin);
+    tcase_add_test(bad, test_bad_admin_mode);
     suite_add_tcase(s, bad);
     return s;
 }
