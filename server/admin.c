@@ -19,11 +19,15 @@
 #define ADMIN_REQ_MAX 4096
 #define ADMIN_MAX_CONNS 16
 
-typedef struct admin_conn {
+typedef struct admin_conn admin_conn_t;
+struct admin_conn {
     int fd;
+    int64_t timer;      /* closes it once idle_timeout has passed */
+    int64_t last;       /* ms (loop_now): when bytes last came */
+    admin_conn_t *prev, *next; /* in conns, the longest idle first */
     size_t len;
     char req[ADMIN_REQ_MAX];
-} admin_conn_t;
+};
 
 static server_t *srv;
 static loop_t *loop;
@@ -31,6 +35,9 @@ static int listen_fd = -1;
 static sockfile_t unix_file; /* the socket file admin_open made */
 static void (*reload_cb)(void);
 static int nconns;
+static struct {
+    admin_conn_t *head, *tail;
+} conns;
 
 static socklen_t admin_addr(const config_admin_t *a,
                             struct sockaddr_storage *ss)
@@ -155,12 +162,60 @@ static void admin_route(admin_conn_t *c, const char *method, const char *path)
     }
 }
 
+static void conns_unlink(admin_conn_t *c)
+{
+    *(c->prev != NULL ? &c->prev->next : &conns.head) = c->next;
+    *(c->next != NULL ? &c->next->prev : &conns.tail) = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void conns_append(admin_conn_t *c)
+{
+    c->prev = conns.tail;
+    c->next = NULL;
+    *(conns.tail != NULL ? &conns.tail->next : &conns.head) = c;
+    conns.tail = c;
+}
+
 static void admin_close(admin_conn_t *c)
 {
+    if (c->timer > 0)
+        timer_clear(loop_timers(loop), c->timer);
+    conns_unlink(c);
     loop_del(loop, c->fd);
     close(c->fd);
     free(c);
     nconns--;
+}
+
+static int64_t idle_ms(void)
+{
+    return (int64_t)srv->cfg.admin.idle_timeout * 1000;
+}
+
+/* Due when the connection may have been idle for idle_timeout; bytes
+ * that came since only push the deadline on. */
+static void admin_idle(int64_t id, void *arg)
+{
+    (void)id;
+    admin_conn_t *c = arg;
+    int64_t now = loop_now(), left = c->last + idle_ms() - now;
+    c->timer = left > 0 ? timer_add(loop_timers(loop), now, left, 0,
+                                    admin_idle, c)
+                        : 0;
+    if (c->timer > 0)
+        return;
+    log_info("admin: nothing received for %d s (admin.idle_timeout); "
+             "closing the connection", srv->cfg.admin.idle_timeout);
+    admin_close(c);
+}
+
+/* Bytes came: c becomes the most recently active. */
+static void admin_touch(admin_conn_t *c)
+{
+    c->last = loop_now();
+    conns_unlink(c);
+    conns_append(c);
 }
 
 /* "METHOD /path HTTP/1.x" on the first line; 0 or -1 when malformed. */
@@ -194,6 +249,7 @@ static void admin_io(loop_t *l, int fd, int events, void *arg)
         admin_close(c);
         return;
     }
+    admin_touch(c);
     c->len += (size_t)n;
     c->req[c->len] = '\0';
     if (strstr(c->req, "\r\n\r\n") == NULL) {
@@ -212,6 +268,42 @@ static void admin_io(loop_t *l, int fd, int events, void *arg)
     admin_close(c);
 }
 
+/* At the cap, the connection idle longest makes room for a new one: idle
+ * clients cannot lock the endpoint out. */
+static void admin_make_room(void)
+{
+    admin_conn_t *c = conns.head;
+    if (nconns < ADMIN_MAX_CONNS || c == NULL)
+        return;
+    log_warn("admin: %d connections open; closing the one idle for %lld ms "
+             "to serve a new one", nconns, (long long)(loop_now() - c->last));
+    admin_close(c);
+}
+
+/* Serve fd; 0, or -1 (fd is then the caller's to close). */
+static int admin_track(loop_t *l, int fd)
+{
+    admin_conn_t *c = malloc(sizeof(*c));
+    if (c == NULL) {
+        log_error("admin: malloc: out of memory; connection closed");
+        return -1;
+    }
+    *c = (admin_conn_t){.fd = fd, .last = loop_now()};
+    c->timer = timer_add(loop_timers(l), c->last, idle_ms(), 0, admin_idle, c);
+    int rc = c->timer < 0 ? (int)c->timer
+                          : loop_add(l, fd, LOOP_READ, admin_io, c);
+    if (rc < 0) {
+        log_error("admin: cannot watch a connection: %s", strerror(-rc));
+        if (c->timer > 0)
+            timer_clear(loop_timers(l), c->timer);
+        free(c);
+        return -1;
+    }
+    conns_append(c);
+    nconns++;
+    return 0;
+}
+
 static void admin_accept(loop_t *l, int fd, int events, void *arg)
 {
     (void)events;
@@ -220,20 +312,9 @@ static void admin_accept(loop_t *l, int fd, int events, void *arg)
         int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c < 0)
             return;
-        admin_conn_t *ac = nconns < ADMIN_MAX_CONNS ? malloc(sizeof(*ac)) : NULL;
-        if (ac == NULL) {
-            log_warn("admin: %d connections open; refusing another", nconns);
+        admin_make_room();
+        if (admin_track(l, c) < 0)
             close(c);
-            continue;
-        }
-        ac->fd = c;
-        ac->len = 0;
-        if (loop_add(l, c, LOOP_READ, admin_io, ac) < 0) {
-            close(c);
-            free(ac);
-            continue;
-        }
-        nconns++;
     }
 }
 
@@ -248,6 +329,8 @@ int admin_start(loop_t *l, int fd, server_t *s, void (*on_reload)(void))
 
 void admin_stop(const config_t *cfg)
 {
+    while (conns.head != NULL)
+        admin_close(conns.head);
     if (listen_fd >= 0) {
         if (loop != NULL)
             loop_del(loop, listen_fd);

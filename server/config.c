@@ -1077,6 +1077,7 @@ static const cfg_field_t admin_fields[] = {
     { "port", CFG_INT, 0, 1, 65535, 0, ADM(port), NULL, NULL },
     { "allow_public", CFG_BOOL, 0, 0, 0, 0, ADM(allow_public), NULL, NULL },
     { "mode", CFG_CUSTOM, 0, 0, 0, 0, ADM(mode), NULL, parse_admin_mode },
+    { "idle_timeout", CFG_INT, 0, 1, 3600, 10, ADM(idle_timeout), NULL, NULL },
 };
 
 /* The value of 1 to 4 octal digits, or -1. */
@@ -1134,6 +1135,7 @@ static int parse_admin(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot)
     (void)slot;
     if (!json_is_object(v))
         return cfg_expected(ctx, path, v, "an object");
+    apply_defaults(admin_fields, NELEM(admin_fields), a);
     a->mode = 0600;
     if (fields_apply(ctx, path, v, admin_fields, NELEM(admin_fields), a) < 0)
         return -1;

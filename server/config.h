@@ -104,6 +104,7 @@ typedef struct config_admin {
     int port;
     int allow_public;
     int mode;          /* the Unix socket's permissions, default 0600 */
+    int idle_timeout;  /* seconds a connection may stay silent */
 } config_admin_t;
 
 typedef struct config {

@@ -291,6 +291,26 @@ START_TEST(test_admin_mode)
 }
 END_TEST
 
+START_TEST(test_admin_idle_timeout)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'unix': 'a.sock'}}",
+             PLUGINS, LISTENERS);
+    ck_assert_int_eq(parse(text), 0);
+    ck_assert_int_eq(cfg.admin.idle_timeout, 10);
+    config_free(&cfg);
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'unix': 'a.sock', "
+             "'idle_timeout': 1}}", PLUGINS, LISTENERS);
+    ck_assert_int_eq(parse(text), 0);
+    ck_assert_int_eq(cfg.admin.idle_timeout, 1);
+    config_free(&cfg);
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'unix': 'a.sock', "
+             "'idle_timeout': 0}}", PLUGINS, LISTENERS);
+    assert_bad(text, "admin.idle_timeout: expected an integer from 1 to 3600",
+               "found 0");
+}
+END_TEST
+
 START_TEST(test_bad_admin_mode)
 {
     static const char *const bad[] = {
@@ -937,6 +957,7 @@ static Suite *config_suite(void)
     tcase_add_test(good, test_heartbeat_idle_default);
     tcase_add_test(good, test_admin_good);
     tcase_add_test(good, test_admin_mode);
+    tcase_add_test(good, test_admin_idle_timeout);
     tcase_add_test(good, test_tcp6_default_host);
     tcase_add_test(good, test_same_port_other_host_or_type);
     tcase_add_test(good, test_relative_path);
