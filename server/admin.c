@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -124,21 +125,28 @@ int admin_open(const config_t *cfg, char *err, size_t errlen)
     return fd;
 }
 
-static void admin_reply(admin_conn_t *c, int status, const char *reason,
-                        const char *body)
+/* extra: more header fields, each ending in CRLF, or "". */
+static void admin_reply_with(admin_conn_t *c, int status, const char *reason,
+                             const char *extra, const char *body)
 {
-    char head[256];
+    char head[384];
     size_t blen = strlen(body);
     int n = snprintf(head, sizeof(head),
                      "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                     status, reason, blen + 1);
+                     "Content-Length: %zu\r\n%sConnection: close\r\n\r\n",
+                     status, reason, blen + 1, extra);
     struct iovec iov[3] = {{head, (size_t)n}, {(void *)body, blen}, {"\n", 1}};
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 3};
     /* Small replies fit the socket buffer; a client that cannot take
      * them is not waited for. */
     if (sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
         log_debug("admin: reply not sent: %s", strerror(errno));
+}
+
+static void admin_reply(admin_conn_t *c, int status, const char *reason,
+                        const char *body)
+{
+    admin_reply_with(c, status, reason, "", body);
 }
 
 static void admin_route(admin_conn_t *c, const char *method, const char *path)
@@ -218,13 +226,16 @@ static void admin_touch(admin_conn_t *c)
     conns_append(c);
 }
 
-/* "METHOD /path HTTP/1.x" on the first line; 0 or -1 when malformed. */
-static int admin_request_line(char *req, char **method, char **path)
+/* "METHOD /path HTTP/1.x" on the first line; 0 or -1 when malformed.
+ * *fields: the header lines after it. */
+static int admin_request_line(char *req, char **method, char **path,
+                              char **fields)
 {
     char *eol = strstr(req, "\r\n");
     if (eol == NULL)
         return -1;
     *eol = '\0';
+    *fields = eol + 2;
     *method = strtok(req, " ");
     *path = strtok(NULL, " ");
     char *version = strtok(NULL, " ");
@@ -235,6 +246,65 @@ static int admin_request_line(char *req, char **method, char **path)
     if (q != NULL)
         *q = '\0';
     return 0;
+}
+
+/* Equal to admin.token, in a time that depends only on the token's
+ * length: no byte of it can be guessed from how soon a reply comes. */
+static int admin_token_equal(const char *given, size_t len)
+{
+    const char *token = srv->cfg.admin.token;
+    size_t n = strlen(token);
+    volatile unsigned char diff = len != n;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(token[i] ^ (i < len ? given[i] : 0));
+    return diff == 0;
+}
+
+/* The value of the one "Authorization" field among the CRLF-separated
+ * header lines, blanks trimmed; NULL when there is none or several. */
+static char *admin_authorization(char *fields)
+{
+    char *found = NULL;
+    int count = 0;
+    for (char *line = fields; *line != '\0' && strncmp(line, "\r\n", 2);) {
+        char *eol = strstr(line, "\r\n");
+        if (eol == NULL)
+            break;
+        *eol = '\0';
+        if (strncasecmp(line, "Authorization:", 14) == 0) {
+            found = line + 14 + strspn(line + 14, " \t");
+            count++;
+        }
+        line = eol + 2;
+    }
+    if (count != 1)
+        return NULL;
+    size_t n = strlen(found);
+    while (n > 0 && (found[n - 1] == ' ' || found[n - 1] == '\t'))
+        found[--n] = '\0';
+    return found;
+}
+
+/* With admin.token set, "Authorization: Bearer TOKEN" is required. */
+static int admin_authorized(char *fields)
+{
+    if (srv->cfg.admin.token == NULL)
+        return 1;
+    const char *v = admin_authorization(fields);
+    if (v == NULL || strncasecmp(v, "Bearer", 6) != 0 ||
+        (v[6] != ' ' && v[6] != '\t'))
+        return 0;
+    v += 6 + strspn(v + 6, " \t");
+    return admin_token_equal(v, strlen(v));
+}
+
+/* Neither the request's nor the expected token goes to the log. */
+static void admin_unauthorized(admin_conn_t *c)
+{
+    log_info("admin: a request without the right bearer token; 401");
+    admin_reply_with(c, 401, "Unauthorized",
+                     "WWW-Authenticate: Bearer realm=\"swx-admin\"\r\n",
+                     "{\"error\":\"a valid bearer token is required\"}");
 }
 
 static void admin_io(loop_t *l, int fd, int events, void *arg)
@@ -260,9 +330,11 @@ static void admin_io(loop_t *l, int fd, int events, void *arg)
         }
         return;
     }
-    char *method, *path;
-    if (admin_request_line(c->req, &method, &path) < 0)
+    char *method, *path, *fields;
+    if (admin_request_line(c->req, &method, &path, &fields) < 0)
         admin_reply(c, 400, "Bad Request", "{\"error\":\"bad request\"}");
+    else if (!admin_authorized(fields))
+        admin_unauthorized(c);
     else
         admin_route(c, method, path);
     admin_close(c);

@@ -105,6 +105,7 @@ typedef struct config_admin {
     int allow_public;
     int mode;          /* the Unix socket's permissions, default 0600 */
     int idle_timeout;  /* seconds a connection may stay silent */
+    char *token;       /* bearer token every request must carry, or NULL */
 } config_admin_t;
 
 typedef struct config {

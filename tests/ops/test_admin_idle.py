@@ -80,7 +80,8 @@ def idle_closed(rest):
 
 def slow_request(port):
     """Bytes every second keep a connection open past IDLE."""
-    request = b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n"
+    request = ("GET /stats HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+               "%s\r\n\r\n" % o.TOKEN).encode()
     with socket.create_connection((h.HOST, port), timeout=10) as s:
         t0 = time.monotonic()
         for i in range(0, 12, 2):

@@ -260,17 +260,54 @@ END_TEST
 START_TEST(test_admin_good)
 {
     char text[1024];
-    snprintf(text, sizeof text, "{%s, %s, 'admin': {'port': 9580}}", PLUGINS,
-             LISTENERS);
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'port': 9580, "
+             "'token': 'abc'}}", PLUGINS, LISTENERS);
     ck_assert_int_eq(parse(text), 0);
     ck_assert_int_eq(cfg.admin.enabled, 1);
     ck_assert_str_eq(cfg.admin.host, "127.0.0.1");
     ck_assert_int_eq(cfg.admin.port, 9580);
+    ck_assert_str_eq(cfg.admin.token, "abc");
     config_free(&cfg);
     snprintf(text, sizeof text, "{%s, %s, 'admin': {'unix': '/tmp/a.sock'}}",
              PLUGINS, LISTENERS);
     ck_assert_int_eq(parse(text), 0);
     ck_assert_str_eq(cfg.admin.unix_path, "/tmp/a.sock");
+    ck_assert_ptr_null(cfg.admin.token);
+}
+END_TEST
+
+START_TEST(test_admin_token)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'unix': 'a.sock', "
+             "'token': 'Az09-._~+/=='}}", PLUGINS, LISTENERS);
+    ck_assert_int_eq(parse(text), 0);
+    ck_assert_str_eq(cfg.admin.token, "Az09-._~+/==");
+}
+END_TEST
+
+/* Messages about the token never show it. */
+START_TEST(test_bad_admin_token)
+{
+    static const char *const bad[] = {
+        "''", "'has space SECRET'", "'SECRET!'", "'SECRET\\u00e9'",
+        "42", "null", "['SECRET']",
+    };
+    char text[1024];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "{%s, %s, 'admin': {'port': 9580, "
+                 "'token': %s}}", PLUGINS, LISTENERS, bad[i]);
+        assert_bad(text, "admin.token: expected a string", "not shown");
+        ck_assert_msg(strstr(err, "SECRET") == NULL &&
+                      strstr(err, "42") == NULL, "shown: %s", err);
+    }
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'port': 9580}}", PLUGINS,
+             LISTENERS);
+    assert_bad(text, "admin.token", "required");
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'token': 'SECRET'}}",
+             PLUGINS, LISTENERS);
+    assert_bad(text, "admin: expected either", "found neither");
+    ck_assert_msg(strstr(err, "SECRET") == NULL, "shown: %s", err);
 }
 END_TEST
 
@@ -958,6 +995,7 @@ static Suite *config_suite(void)
     tcase_add_test(good, test_admin_good);
     tcase_add_test(good, test_admin_mode);
     tcase_add_test(good, test_admin_idle_timeout);
+    tcase_add_test(good, test_admin_token);
     tcase_add_test(good, test_tcp6_default_host);
     tcase_add_test(good, test_same_port_other_host_or_type);
     tcase_add_test(good, test_relative_path);
@@ -1002,6 +1040,7 @@ static Suite *config_suite(void)
     tcase_add_test(bad, test_small_error_buffer);
     tcase_add_test(bad, test_bad_admin);
     tcase_add_test(bad, test_bad_admin_mode);
+    tcase_add_test(bad, test_bad_admin_token);
     suite_add_tcase(s, bad);
     return s;
 }
