@@ -221,8 +221,12 @@ def stale_reused():
         make_stale(paths.dgram, socket.SOCK_DGRAM)
         make_stale(paths.admin)
         configure(srv, paths.stream, paths.dgram, paths.admin)
+        inodes = {p: os.lstat(p).st_ino for p in paths.by_key().values()}
         rc, out, err = srv.check_config()
         o.check(rc == 0, "-t refused stale sockets: %r" % err)
+        for p, ino in inodes.items():
+            o.check(os.path.lexists(p) and os.lstat(p).st_ino == ino,
+                    "-t touched the stale socket file %s" % p)
         srv.start()
         check_serving(paths)
         o.check(o.count_log(srv, r"removed the stale socket file") == 3,
