@@ -75,6 +75,10 @@ static int parse_listeners(cfg_ctx_t *ctx, const char *path, json_t *v,
 static int parse_plugin_ref(cfg_ctx_t *ctx, const char *path, json_t *v,
                             void *slot);
 static int parse_admin(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot);
+static int parse_admin_mode(cfg_ctx_t *ctx, const char *path, json_t *v,
+                            void *slot);
+static int parse_admin_token(cfg_ctx_t *ctx, const char *path, json_t *v,
+                             void *slot);
 static int parse_tables(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot);
 static int parse_processes(cfg_ctx_t *ctx, const char *path, json_t *v,
                            void *slot);
@@ -1076,7 +1080,65 @@ static const cfg_field_t admin_fields[] = {
     { "host", CFG_STRING, 0, 0, 0, 0, ADM(host), NULL, NULL },
     { "port", CFG_INT, 0, 1, 65535, 0, ADM(port), NULL, NULL },
     { "allow_public", CFG_BOOL, 0, 0, 0, 0, ADM(allow_public), NULL, NULL },
+    { "mode", CFG_CUSTOM, 0, 0, 0, 0, ADM(mode), NULL, parse_admin_mode },
+    { "idle_timeout", CFG_INT, 0, 1, 3600, 10, ADM(idle_timeout), NULL, NULL },
+    { "token", CFG_CUSTOM, 0, 0, 0, 0, ADM(token), NULL, parse_admin_token },
 };
+
+/* RFC 6750's b64token, without its rule that '=' only ends it. */
+#define TOKEN_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
+                    "0123456789-._~+/="
+#define TOKEN_MAX 1024
+
+/* The bearer token; a secret, so no message shows the value. */
+static int parse_admin_token(cfg_ctx_t *ctx, const char *path, json_t *v,
+                             void *slot)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
+    size_t n = json_is_string(v) ? json_string_length(v) : 0;
+
+    if (n == 0 || n > TOKEN_MAX || strspn(s, TOKEN_CHARS) != n)
+        return cfg_fail(ctx, path, "expected a string of 1 to %d of the "
+                        "characters A-Z a-z 0-9 - . _ ~ + / = (the value "
+                        "found is not shown)", TOKEN_MAX);
+    if ((*(char **)slot = strdup(s)) == NULL)
+        return cfg_oom(ctx);
+    return 0;
+}
+
+/* The value of 1 to 4 octal digits, or -1. */
+static long octal_value(const char *s)
+{
+    size_t n = strlen(s);
+    long v = 0;
+
+    if (n == 0 || n > 4 || strspn(s, "01234567") != n)
+        return -1;
+    for (; *s != '\0'; s++)
+        v = v * 8 + (*s - '0');
+    return v;
+}
+
+/* The Unix socket's mode: octal digits in a string ("0600"), or an
+ * integer (384), at most 0777. */
+static int parse_admin_mode(cfg_ctx_t *ctx, const char *path, json_t *v,
+                            void *slot)
+{
+    long mode = -1;
+
+    if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+        json_integer_value(v) <= 0777)
+        mode = (long)json_integer_value(v);
+    else if (json_is_string(v) && strlen(json_string_value(v)) ==
+                                      json_string_length(v))
+        mode = octal_value(json_string_value(v));
+    if (mode < 0 || mode > 0777)
+        return cfg_expected(ctx, path, v, "a file mode from \"0000\" to "
+                            "\"0777\" (octal digits in a string) or an "
+                            "integer from 0 to 511");
+    *(int *)slot = (int)mode;
+    return 0;
+}
 
 static bool host_is_loopback(const char *host)
 {
@@ -1099,14 +1161,23 @@ static int parse_admin(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot)
     (void)slot;
     if (!json_is_object(v))
         return cfg_expected(ctx, path, v, "an object");
+    apply_defaults(admin_fields, NELEM(admin_fields), a);
+    a->mode = 0600;
     if (fields_apply(ctx, path, v, admin_fields, NELEM(admin_fields), a) < 0)
         return -1;
+    /* Not cfg_expected: the object shown would show the token. */
     if ((a->unix_path != NULL) == (a->port != 0))
-        return cfg_expected(ctx, path, v, "either \"unix\" (a socket path) "
-                            "or \"port\" (with an optional \"host\")");
+        return cfg_fail(ctx, path, "expected either \"unix\" (a socket "
+                        "path) or \"port\" (with an optional \"host\"), "
+                        "found %s", a->port != 0 ? "both" : "neither");
     a->enabled = 1;
     if (a->unix_path != NULL)
         return 0;
+    if (json_object_get(v, "mode") != NULL) {
+        path_key(sub, sizeof sub, path, "mode");
+        return cfg_fail(ctx, sub, "only the Unix socket (\"unix\") takes a "
+                        "mode");
+    }
     if (a->host == NULL && (a->host = strdup("127.0.0.1")) == NULL)
         return cfg_oom(ctx);
     path_key(sub, sizeof sub, path, "host");
@@ -1118,6 +1189,11 @@ static int parse_admin(cfg_ctx_t *ctx, const char *path, json_t *v, void *slot)
         return cfg_expected(ctx, sub, json_object_get(v, "host"),
                             "a loopback address (set admin.allow_public to "
                             "bind another)");
+    path_key(sub, sizeof sub, path, "token");
+    if (a->token == NULL)
+        return cfg_fail(ctx, sub, "required when the endpoint listens on a "
+                        "TCP port: every request must then carry "
+                        "\"Authorization: Bearer TOKEN\"");
     return 0;
 }
 
@@ -1302,6 +1378,7 @@ void config_free(config_t *cfg)
     free(cfg->group);
     free(cfg->admin.unix_path);
     free(cfg->admin.host);
+    free(cfg->admin.token);
     for (int i = 0; cfg->tables != NULL && i < cfg->ntables; i++) {
         for (int j = 0; cfg->tables[i].columns != NULL &&
                         j < cfg->tables[i].ncolumns; j++)

@@ -103,6 +103,9 @@ typedef struct config_admin {
     char *host;        /* numeric; loopback unless allow_public */
     int port;
     int allow_public;
+    int mode;          /* the Unix socket's permissions, default 0600 */
+    int idle_timeout;  /* seconds a connection may stay silent */
+    char *token;       /* bearer token every request must carry, or NULL */
 } config_admin_t;
 
 typedef struct config {

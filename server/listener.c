@@ -11,6 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "sockfile.h"
+
 static socklen_t listener_addr(const config_listener_t *l,
                                struct sockaddr_storage *ss)
 {
@@ -74,25 +76,48 @@ static void listener_fail(const config_t *cfg, int index, const char *what,
                  strerror(e));
 }
 
-int listener_open(const config_t *cfg, int index, char *err, size_t errlen)
+/* A path that holds anything but a stale socket is refused, untouched. */
+static int listener_claim(const config_t *cfg, int index, int type,
+                          char *err, size_t errlen)
+{
+    char where[512];
+    snprintf(where, sizeof(where), "%s: listeners[%d].path", cfg->path,
+             index);
+    return sockfile_claim(cfg->listeners[index].path, type, where, err,
+                          errlen);
+}
+
+/* bind(2); a Unix socket's file is recorded in *file. */
+static int listener_bind(int fd, const struct sockaddr_storage *ss,
+                         socklen_t slen, sockfile_t *file, const char **what)
+{
+    *what = "bind";
+    if (ss->ss_family == AF_UNIX) {
+        int rc = sockfile_bind(fd, (const struct sockaddr_un *)ss, -1, file,
+                               what);
+        errno = -rc;
+        return rc;
+    }
+    return bind(fd, (const struct sockaddr *)ss, slen);
+}
+
+int listener_open(const config_t *cfg, int index, sockfile_t *file,
+                  char *err, size_t errlen)
 {
     const config_listener_t *l = &cfg->listeners[index];
     int dgram = config_listener_is_dgram(l->type);
+    int type = dgram ? SOCK_DGRAM : SOCK_STREAM;
     struct sockaddr_storage ss;
     socklen_t slen = listener_addr(l, &ss);
     const char *what = "socket";
-    int fd = socket(ss.ss_family,
-                    (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK |
-                        SOCK_CLOEXEC,
-                    0);
+    if (l->path != NULL && listener_claim(cfg, index, type, err, errlen) < 0)
+        return -1;
+    int fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         goto fail;
     if ((what = listener_options(cfg, l, fd, ss.ss_family)) != NULL)
         goto fail;
-    if (l->path != NULL)
-        unlink(l->path); /* a socket file left by an earlier run */
-    what = "bind";
-    if (bind(fd, (struct sockaddr *)&ss, slen) < 0)
+    if (listener_bind(fd, &ss, slen, file, &what) < 0)
         goto fail;
     what = "listen";
     if (!dgram && listen(fd, cfg->backlog) < 0)

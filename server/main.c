@@ -12,6 +12,7 @@
 #include "plugin.h"
 #include "proctitle.h"
 #include "server.h"
+#include "sockfile.h"
 
 static void usage(FILE *out)
 {
@@ -154,6 +155,35 @@ static int print_shared_memory(const config_t *cfg)
     return 0;
 }
 
+/* -t: one socket path; 0, or -1 after saying what is in the way. */
+static int check_socket_path(const config_t *cfg, const char *path,
+                             const char *key)
+{
+    char where[512], err[1024];
+    snprintf(where, sizeof(where), "%s: %s", cfg->path, key);
+    if (sockfile_check(path, where, err, sizeof(err)) == 0)
+        return 0;
+    fprintf(stderr, "swx-server: %s\n", err);
+    return -1;
+}
+
+/* -t binds and removes nothing, but a socket path naming a file that is
+ * not a socket would stop the server at start: say so now. */
+static int check_socket_paths(const config_t *cfg)
+{
+    char key[64];
+    for (int i = 0; i < cfg->nlisteners; i++) {
+        snprintf(key, sizeof(key), "listeners[%d].path", i);
+        if (cfg->listeners[i].path != NULL &&
+            check_socket_path(cfg, cfg->listeners[i].path, key) < 0)
+            return -1;
+    }
+    if (cfg->admin.unix_path != NULL &&
+        check_socket_path(cfg, cfg->admin.unix_path, "admin.unix") < 0)
+        return -1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     options_t opt = {0};
@@ -189,6 +219,10 @@ int main(int argc, char **argv)
         log_error("%s", err);
         if (srv.cfg.log_file != NULL)
             fprintf(stderr, "swx-server: %s\n", err);
+        config_free(&srv.cfg);
+        return 1;
+    }
+    if (opt.test && check_socket_paths(&srv.cfg) < 0) {
         config_free(&srv.cfg);
         return 1;
     }

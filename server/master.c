@@ -27,6 +27,7 @@
 #include "proctitle.h"
 #include "reactor.h"
 #include "server.h"
+#include "sockfile.h"
 
 typedef struct master {
     server_t *srv;
@@ -39,6 +40,7 @@ typedef struct master {
     long long accept_resume; /* ms: listeners paused after EMFILE until */
     int ready_fd;       /* daemonize: the waiting parent */
     plugin_t *plugins;  /* for on_start and on_shutdown */
+    sockfile_t *listen_files; /* per listener: the Unix socket file bound */
 } master_t;
 
 static master_t m = {.ready_fd = -1};
@@ -65,7 +67,7 @@ static void master_close_listeners(int all)
         close(s->listen_fds[i]);
         s->listen_fds[i] = -1;
         if (l->path != NULL)
-            unlink(l->path);
+            sockfile_remove(&m.listen_files[i], l->path);
     }
 }
 
@@ -204,20 +206,43 @@ static void master_signal(loop_t *loop, int fd, int events, void *arg)
 
 static int master_bind(server_t *s)
 {
-    s->listen_fds = malloc((size_t)s->cfg.nlisteners * sizeof(int));
-    if (s->listen_fds == NULL)
+    int n = s->cfg.nlisteners;
+    s->listen_fds = malloc((size_t)n * sizeof(int));
+    for (int i = 0; s->listen_fds != NULL && i < n; i++)
+        s->listen_fds[i] = -1;
+    m.listen_files = calloc((size_t)n, sizeof(*m.listen_files));
+    if (s->listen_fds == NULL || m.listen_files == NULL) {
+        log_error("listeners: out of memory");
         return -1;
-    for (int i = 0; i < s->cfg.nlisteners; i++) {
-        char err[512];
-        s->listen_fds[i] = listener_open(&s->cfg, i, err, sizeof(err));
+    }
+    for (int i = 0; i < n; i++) {
+        char err[1024];
+        s->listen_fds[i] = listener_open(&s->cfg, i, &m.listen_files[i], err,
+                                         sizeof(err));
         if (s->listen_fds[i] < 0) {
             log_error("%s", err);
-            while (i-- > 0)
-                close(s->listen_fds[i]);
             return -1;
         }
     }
     return 0;
+}
+
+/* Start-up failed: close the listeners (no loop watches them yet) and
+ * remove the socket files this start made, none other. */
+static void master_unbind(server_t *s)
+{
+    for (int i = 0; s->listen_fds != NULL && i < s->cfg.nlisteners; i++) {
+        if (s->listen_fds[i] >= 0)
+            close(s->listen_fds[i]);
+        s->listen_fds[i] = -1;
+        if (m.listen_files != NULL && s->cfg.listeners[i].path != NULL)
+            sockfile_remove(&m.listen_files[i], s->cfg.listeners[i].path);
+    }
+    free(s->listen_fds);
+    free(m.listen_files);
+    s->listen_fds = NULL;
+    m.listen_files = NULL;
+    admin_stop(&s->cfg);
 }
 
 static int master_make_chans(server_t *s)
@@ -447,6 +472,7 @@ static void master_cleanup(server_t *s)
     free(s->mbox_fds);
     free(s->chan_fds);
     free(s->listen_fds);
+    free(m.listen_files);
     if (s->cfg.pid_file != NULL)
         pidfile_remove(s->cfg.pid_file);
 }
@@ -458,6 +484,7 @@ int master_run(server_t *s)
     log_set_echo(1);
     master_raise_nofile(&s->cfg);
     if (master_prepare(s) < 0) {
+        master_unbind(s);
         daemon_ready(&m.ready_fd, 1);
         if (s->cfg.pid_file != NULL)
             pidfile_remove(s->cfg.pid_file);

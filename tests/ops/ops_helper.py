@@ -61,9 +61,16 @@ def install_bytes(data, dst):
 
 # ---------------------------------------------------------------- server
 
+# The bearer token a TCP admin endpoint gets unless the test sets one
+# (admin.token is required there), and that admin_request sends.
+TOKEN = "ops-test-token-0123456789abcdef"
+NO_TOKEN = object()   # as "token" in admin: leave admin.token out
+
+
 class Server(h.Server):
     """h.Server with an optional "admin" object in the config; `admin` is
-    then the port number or Unix socket path to reach it with. With
+    then the port number or Unix socket path to reach it with. A TCP admin
+    endpoint gets "token": TOKEN unless it has a token (or NO_TOKEN). With
     server.log_file set, the log is that file (after standard error)."""
 
     started = []   # every instance: their masters are this test's children
@@ -109,7 +116,12 @@ class Server(h.Server):
     def config(self):
         cfg = super().config()
         if self.admin_cfg is not None:
-            cfg["admin"] = self.admin_cfg
+            admin = dict(self.admin_cfg)
+            if "port" in admin:
+                admin.setdefault("token", TOKEN)
+            if admin.get("token") is NO_TOKEN:
+                del admin["token"]
+            cfg["admin"] = admin
         return cfg
 
     @property
@@ -131,19 +143,31 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self.unix_path)
 
 
-def admin_request(admin, method, path, timeout=20):
-    """(status, body text) of one request to the admin endpoint; admin is a
-    port number or a Unix socket path."""
+def admin_call(admin, method, path, token=TOKEN, headers=None, timeout=20):
+    """(status, response headers, body text) of one request to the admin
+    endpoint; admin is a port number or a Unix socket path. The request
+    carries "Authorization: Bearer TOKEN" unless token is None."""
     if isinstance(admin, int):
         conn = http.client.HTTPConnection(h.HOST, admin, timeout=timeout)
     else:
         conn = UnixHTTPConnection(admin, timeout=timeout)
+    headers = dict(headers or {})
+    if token is not None:
+        headers.setdefault("Authorization", "Bearer " + token)
     try:
-        conn.request(method, path)
+        conn.request(method, path, headers=headers)
         resp = conn.getresponse()
-        return resp.status, resp.read().decode("utf-8", "replace")
+        return (resp.status, resp.headers,
+                resp.read().decode("utf-8", "replace"))
     finally:
         conn.close()
+
+
+def admin_request(admin, method, path, timeout=20):
+    """(status, body text) of one request to the admin endpoint, with the
+    tests' token."""
+    status, _, body = admin_call(admin, method, path, timeout=timeout)
+    return status, body
 
 
 def stats(admin):

@@ -260,17 +260,109 @@ END_TEST
 START_TEST(test_admin_good)
 {
     char text[1024];
-    snprintf(text, sizeof text, "{%s, %s, 'admin': {'port': 9580}}", PLUGINS,
-             LISTENERS);
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'port': 9580, "
+             "'token': 'abc'}}", PLUGINS, LISTENERS);
     ck_assert_int_eq(parse(text), 0);
     ck_assert_int_eq(cfg.admin.enabled, 1);
     ck_assert_str_eq(cfg.admin.host, "127.0.0.1");
     ck_assert_int_eq(cfg.admin.port, 9580);
+    ck_assert_str_eq(cfg.admin.token, "abc");
     config_free(&cfg);
     snprintf(text, sizeof text, "{%s, %s, 'admin': {'unix': '/tmp/a.sock'}}",
              PLUGINS, LISTENERS);
     ck_assert_int_eq(parse(text), 0);
     ck_assert_str_eq(cfg.admin.unix_path, "/tmp/a.sock");
+    ck_assert_ptr_null(cfg.admin.token);
+}
+END_TEST
+
+START_TEST(test_admin_token)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'unix': 'a.sock', "
+             "'token': 'Az09-._~+/=='}}", PLUGINS, LISTENERS);
+    ck_assert_int_eq(parse(text), 0);
+    ck_assert_str_eq(cfg.admin.token, "Az09-._~+/==");
+}
+END_TEST
+
+/* Messages about the token never show it. */
+START_TEST(test_bad_admin_token)
+{
+    static const char *const bad[] = {
+        "''", "'has space SECRET'", "'SECRET!'", "'SECRET\\u00e9'",
+        "42", "null", "['SECRET']",
+    };
+    char text[1024];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "{%s, %s, 'admin': {'port': 9580, "
+                 "'token': %s}}", PLUGINS, LISTENERS, bad[i]);
+        assert_bad(text, "admin.token: expected a string", "not shown");
+        ck_assert_msg(strstr(err, "SECRET") == NULL &&
+                      strstr(err, "42") == NULL, "shown: %s", err);
+    }
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'port': 9580}}", PLUGINS,
+             LISTENERS);
+    assert_bad(text, "admin.token", "required");
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'token': 'SECRET'}}",
+             PLUGINS, LISTENERS);
+    assert_bad(text, "admin: expected either", "found neither");
+    ck_assert_msg(strstr(err, "SECRET") == NULL, "shown: %s", err);
+}
+END_TEST
+
+START_TEST(test_admin_mode)
+{
+    static const struct { const char *json; int mode; } cases[] = {
+        {"", 0600}, {", 'mode': '0660'", 0660}, {", 'mode': '640'", 0640},
+        {", 'mode': 384", 0600}, {", 'mode': '0'", 0}, {", 'mode': 511", 0777},
+    };
+    char text[1024];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(text, sizeof text, "{%s, %s, 'admin': {'unix': 'a.sock'%s}}",
+                 PLUGINS, LISTENERS, cases[i].json);
+        ck_assert_int_eq(parse(text), 0);
+        ck_assert_int_eq(cfg.admin.mode, cases[i].mode);
+        config_free(&cfg);
+    }
+}
+END_TEST
+
+START_TEST(test_admin_idle_timeout)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'unix': 'a.sock'}}",
+             PLUGINS, LISTENERS);
+    ck_assert_int_eq(parse(text), 0);
+    ck_assert_int_eq(cfg.admin.idle_timeout, 10);
+    config_free(&cfg);
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'unix': 'a.sock', "
+             "'idle_timeout': 1}}", PLUGINS, LISTENERS);
+    ck_assert_int_eq(parse(text), 0);
+    ck_assert_int_eq(cfg.admin.idle_timeout, 1);
+    config_free(&cfg);
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'unix': 'a.sock', "
+             "'idle_timeout': 0}}", PLUGINS, LISTENERS);
+    assert_bad(text, "admin.idle_timeout: expected an integer from 1 to 3600",
+               "found 0");
+}
+END_TEST
+
+START_TEST(test_bad_admin_mode)
+{
+    static const char *const bad[] = {
+        "'0800'", "'abc'", "''", "'07777'", "'1000'", "'0o600'", "512", "-1",
+        "6.0", "true", "null",
+    };
+    char text[1024];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "{%s, %s, 'admin': {'unix': 'a.sock', "
+                 "'mode': %s}}", PLUGINS, LISTENERS, bad[i]);
+        assert_bad(text, "admin.mode: expected a file mode", "found");
+    }
+    snprintf(text, sizeof text, "{%s, %s, 'admin': {'port': 9580, "
+             "'mode': '0600'}}", PLUGINS, LISTENERS);
+    assert_bad(text, "admin.mode", "only the Unix socket");
 }
 END_TEST
 
@@ -901,6 +993,9 @@ static Suite *config_suite(void)
     tcase_add_test(good, test_operations_defaults);
     tcase_add_test(good, test_heartbeat_idle_default);
     tcase_add_test(good, test_admin_good);
+    tcase_add_test(good, test_admin_mode);
+    tcase_add_test(good, test_admin_idle_timeout);
+    tcase_add_test(good, test_admin_token);
     tcase_add_test(good, test_tcp6_default_host);
     tcase_add_test(good, test_same_port_other_host_or_type);
     tcase_add_test(good, test_relative_path);
@@ -944,6 +1039,8 @@ static Suite *config_suite(void)
     tcase_add_test(bad, test_long_value_truncated);
     tcase_add_test(bad, test_small_error_buffer);
     tcase_add_test(bad, test_bad_admin);
+    tcase_add_test(bad, test_bad_admin_mode);
+    tcase_add_test(bad, test_bad_admin_token);
     suite_add_tcase(s, bad);
     return s;
 }
