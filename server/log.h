@@ -1,4 +1,5 @@
-/* log.h: log lines with time, level, pid and role, to stderr or log_file. */
+/* log.h: log lines with time, level, pid and role, to stderr or log_file;
+ * each kind of line rate-limited (log_limit.h). */
 #ifndef SWX_LOG_H
 #define SWX_LOG_H
 
@@ -22,6 +23,11 @@ int log_fileno(void);
 /* Name this thread's role in its lines: "master", "worker 3", ... */
 void log_set_role(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int log_get_level(void);
+/* Write the summaries of every line held back by the rate limit now (they
+ * are otherwise written when due, at the next log call): at exit. */
+void log_flush(void);
+/* A line at level; past LOG_LIMIT_BURST lines of one format and level,
+ * info and up are held back to one a second and summed up later. */
 void log_vmsg(int level, const char *fmt, va_list ap);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
