@@ -101,10 +101,10 @@ def check_udp_flood(srv, udp_port):
     h.log("UDP flood: %d datagrams in %.1f s, %d dispatched; %d drop lines, "
           "%d summaries of %d more; log %d bytes"
           % (sent, took, dispatched, lines, notes, held, len(text)))
-    o.check(lines > 0 and held > 0, "the flood did not make the reactor "
-            "drop datagrams")
+    o.check(lines > 0, "the flood did not make the reactor drop datagrams")
     o.check(lines <= BURST + elapsed + 2, "%d drop lines in %.1f s"
             % (lines, elapsed))
+    o.check(held > 0, "no summary of the drops held back")
     o.check(notes <= elapsed + 2, "%d summary lines in %.1f s"
             % (notes, elapsed))
     # Every datagram dispatched was dropped, or queued for the worker, who
