@@ -208,6 +208,26 @@ void log_flush(void)
     } while (n == LOG_NOTES_MAX);
 }
 
+int log_due_in_ms(void)
+{
+    int64_t due = atomic_load_explicit(&limits_due, memory_order_relaxed);
+    if (due == INT64_MAX)
+        return -1;
+    int64_t left = due - log_now_ms();
+    return left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+void log_tick(void)
+{
+    if (log_due_in_ms() != 0)
+        return;
+    log_limit_note_t notes[LOG_NOTES_MAX];
+    int n = 0;
+    log_admit(SWX_LOG_DEBUG, NULL, NULL, notes, &n);
+    for (int i = 0; i < n; i++)
+        log_emit_note(&notes[i]);
+}
+
 void log_vmsg(int level, const char *fmt, va_list ap)
 {
     if (level < log_level)

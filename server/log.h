@@ -26,6 +26,11 @@ int log_get_level(void);
 /* Write the summaries of every line held back by the rate limit now (they
  * are otherwise written when due, at the next log call): at exit. */
 void log_flush(void);
+/* ms until a summary of held-back lines falls due (0: it is), or -1 when
+ * nothing is held back: how long an event loop may sleep. */
+int log_due_in_ms(void);
+/* Write the summaries that are due; an atomic load when none is pending. */
+void log_tick(void);
 /* A line at level; past LOG_LIMIT_BURST lines of one format and level,
  * info and up are held back to one a second and summed up later. */
 void log_vmsg(int level, const char *fmt, va_list ap);

@@ -1,6 +1,7 @@
 /* test_log_limit.c: the log rate limit: a burst, then one line a second per
  * kind; held-back lines counted and summed up when due, none lost; and the
- * same through log.c into a file. */
+ * same through log.c into a file, at exit, across fork and from a loop's
+ * tick. */
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -269,6 +270,22 @@ START_TEST(test_log_fork_starts_afresh)
 }
 END_TEST
 
+START_TEST(test_log_tick_writes_due_summary)
+{
+    ck_assert_int_eq(log_due_in_ms(), -1);
+    flood(30);
+    int left = log_due_in_ms();
+    ck_assert(left > 0 && left <= LOG_LIMIT_EVERY_MS);
+    log_tick(); /* not due yet */
+    ck_assert_int_eq(count_lines("similar lines suppressed"), 0);
+    usleep((useconds_t)(left + 5) * 1000);
+    ck_assert_int_eq(log_due_in_ms(), 0);
+    log_tick(); /* what an event loop does when it wakes */
+    ck_assert_int_eq(count_lines("20 similar lines suppressed"), 1);
+    ck_assert_int_eq(log_due_in_ms(), -1);
+}
+END_TEST
+
 static Suite *log_limit_suite(void)
 {
     Suite *s = suite_create("log_limit");
@@ -289,6 +306,7 @@ static Suite *log_limit_suite(void)
     tcase_add_test(t2, test_log_file_flood);
     tcase_add_test(t2, test_log_counts_reported_at_exit);
     tcase_add_test(t2, test_log_fork_starts_afresh);
+    tcase_add_test(t2, test_log_tick_writes_due_summary);
     suite_add_tcase(s, t2);
     return s;
 }
