@@ -170,8 +170,16 @@ static void log_limit_setup(void)
     atexit(log_flush);
 }
 
+/* Lines of events that can come in floods are limited. Debug lines are
+ * asked for; notices are the server's milestones (started, reloads,
+ * stopped), one per operator action, and each must be in the log. */
+static int log_limited(int level)
+{
+    return level != SWX_LOG_DEBUG && level != SWX_LOG_NOTICE;
+}
+
 /* Under the lock: summaries due at now into notes, then the verdict on a
- * line of kind fmt (limited: info and up), its own summary last. */
+ * line of kind fmt (when limited), its own summary last. */
 static int log_admit(int level, const char *fmt, const char *text,
                      log_limit_note_t *notes, int *nnotes)
 {
@@ -181,7 +189,7 @@ static int log_admit(int level, const char *fmt, const char *text,
     pthread_mutex_lock(&limits_lock);
     if (now >= limits.due)
         n = log_limit_take_due(&limits, now, notes, LOG_NOTES_MAX - 1);
-    if (level >= SWX_LOG_INFO) {
+    if (fmt != NULL && log_limited(level)) {
         ok = log_limit_admit(&limits, fmt, level, now, text, log_role,
                              &notes[n]);
         if (notes[n].count > 0)
@@ -244,8 +252,8 @@ void log_vmsg(int level, const char *fmt, va_list ap)
     log_limit_note_t notes[LOG_NOTES_MAX];
     int n = 0;
     int ok = 1;
-    /* Debug lines are not limited: they only check for due summaries. */
-    if (level >= SWX_LOG_INFO ||
+    /* Other lines only check for due summaries. */
+    if (log_limited(level) ||
         log_now_ms() >= atomic_load_explicit(&limits_due,
                                              memory_order_relaxed))
         ok = log_admit(level, fmt, text, notes, &n);

@@ -31,8 +31,9 @@ void log_flush(void);
 int log_due_in_ms(void);
 /* Write the summaries that are due; an atomic load when none is pending. */
 void log_tick(void);
-/* A line at level; past LOG_LIMIT_BURST lines of one format and level,
- * info and up are held back to one a second and summed up later. */
+/* A line at level. Info, warning and error lines are rate-limited: past
+ * LOG_LIMIT_BURST lines of one format and level, one a second is written
+ * and the rest are summed up later. Debug and notice lines are not. */
 void log_vmsg(int level, const char *fmt, va_list ap);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -223,9 +223,12 @@ START_TEST(test_log_file_flood)
     log_info("another kind");
     for (int i = 0; i < 50; i++)
         log_debug("debug line %d", i);
+    for (int i = 0; i < 30; i++)
+        log_notice("milestone %d", i);
     ck_assert_int_eq(count_lines("flooding line"), LOG_LIMIT_BURST);
     ck_assert_int_eq(count_lines("another kind"), 1);
     ck_assert_int_eq(count_lines("debug line"), 50);
+    ck_assert_int_eq(count_lines("milestone"), 30);
     log_flush();
     ck_assert_int_eq(count_lines("[warning] "), LOG_LIMIT_BURST + 1);
     char want[128];
