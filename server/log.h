@@ -1,4 +1,5 @@
-/* log.h: log lines with time, level, pid and role, to stderr or log_file. */
+/* log.h: log lines with time, level, pid and role, to stderr or log_file;
+ * each kind of line rate-limited (log_limit.h). */
 #ifndef SWX_LOG_H
 #define SWX_LOG_H
 
@@ -22,6 +23,17 @@ int log_fileno(void);
 /* Name this thread's role in its lines: "master", "worker 3", ... */
 void log_set_role(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int log_get_level(void);
+/* Write the summaries of every line held back by the rate limit now (they
+ * are otherwise written when due, at the next log call): at exit. */
+void log_flush(void);
+/* ms until a summary of held-back lines falls due (0: it is), or -1 when
+ * nothing is held back: how long an event loop may sleep. */
+int log_due_in_ms(void);
+/* Write the summaries that are due; an atomic load when none is pending. */
+void log_tick(void);
+/* A line at level. Info, warning and error lines are rate-limited: past
+ * LOG_LIMIT_BURST lines of one format and level, one a second is written
+ * and the rest are summed up later. Debug and notice lines are not. */
 void log_vmsg(int level, const char *fmt, va_list ap);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

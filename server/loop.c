@@ -171,14 +171,21 @@ static void loop_run_deferred(loop_t *loop)
     }
 }
 
+static int loop_min_timeout(int a, int b)
+{
+    if (a < 0)
+        return b;
+    return b < 0 || a < b ? a : b;
+}
+
+/* Also wake for a log summary that falls due, so that a quiet process
+ * still reports lines it held back. */
 static int loop_timeout(loop_t *loop, int timeout_ms)
 {
     if (loop->deferred != NULL)
         return 0;
     int t = timer_next_timeout(&loop->timers, loop_now());
-    if (t < 0)
-        return timeout_ms;
-    return timeout_ms < 0 || t < timeout_ms ? t : timeout_ms;
+    return loop_min_timeout(loop_min_timeout(t, timeout_ms), log_due_in_ms());
 }
 
 int loop_run_once(loop_t *loop, int timeout_ms)
@@ -209,6 +216,7 @@ int loop_run_once(loop_t *loop, int timeout_ms)
         loop_handler_t h = loop->handlers[fd];
         h.cb(loop, fd, fired, h.arg);
     }
+    log_tick();
     if (timer_count(&loop->timers) > 0)
         timer_run_due(&loop->timers, loop_now());
     if (loop->deferred != NULL)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -80,7 +81,7 @@ static ssize_t outq_write_head(outq_t *q, int sock)
                                            : OUTQ_SENDFILE_MAX;
     ssize_t w = sendfile(sock, s->fd, &s->off, n);
     if (w == 0) {
-        errno = EPIPE; /* the file is shorter than it was */
+        errno = ENODATA; /* the file is shorter than it was */
         return -1;
     }
     return w;
@@ -106,6 +107,15 @@ int outq_flush(outq_t *q, int sock)
             outq_pop(q);
     }
     return 0;
+}
+
+const char *outq_strerror(const outq_t *q, int rc)
+{
+    if (rc == -ENODATA)
+        return "the file shrank while being sent";
+    if ((rc == -EPIPE || rc == -ECONNRESET) && q->nfiles > 0)
+        return "the client went away during a file transfer";
+    return strerror(-rc);
 }
 
 void outq_free(outq_t *q)

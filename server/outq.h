@@ -40,10 +40,15 @@ int outq_append_file(outq_t *q, int fd, off_t off, uint64_t len);
 
 /*
  * Write what the socket takes, in order. 0 when the queue is empty,
- * -EAGAIN when the socket is full, -EPIPE when a file ended before its
- * segment did (it shrank), or the -errno of send/sendfile.
+ * -EAGAIN when the socket is full, -ENODATA when a file ended before its
+ * segment did (it shrank), or the -errno of send/sendfile (-EPIPE or
+ * -ECONNRESET: the client went away).
  */
 int outq_flush(outq_t *q, int sock);
+
+/* Why a connection with this queue ends after outq_flush returned rc: the
+ * client going away and a file shrinking are told apart, in words. */
+const char *outq_strerror(const outq_t *q, int rc);
 
 /* Drop everything queued and close the files. */
 void outq_free(outq_t *q);

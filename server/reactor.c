@@ -290,9 +290,7 @@ static int conn_flush_hook(reactor_t *r, conn_t *c, int hook)
             c->send_unacked = conn_unacked(c);
     }
     if (rc < 0 && rc != -EAGAIN) {
-        reactor_close(r, c, rc == -EPIPE && c->out.nfiles > 0
-                                ? "a file being sent shrank"
-                                : strerror(-rc));
+        reactor_close(r, c, outq_strerror(&c->out, rc));
         return -1;
     }
     if (rc == 0 && c->closing && (!c->lingering || r->stopping)) {

@@ -88,6 +88,27 @@ def test_slow_reader(srv, digest):
         check(got.hexdigest() == digest, "slow download differs")
 
 
+GONE = 5
+
+
+def test_client_goes_away(srv):
+    """Clients that close after the first MiB of a static file (with bytes
+    unread, so the kernel resets the connection): each is logged as gone
+    away, none as a file that shrank."""
+    for _ in range(GONE):
+        with hh.connect(srv.port, timeout=30) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            s.sendall(hh.get(srv.port, "/big.bin"))
+            rd = hh.Reader(s)
+            _, status, _, _ = rd.head()
+            check(status == 200, "status %d" % status)
+            rd.exact(1 << 20)
+    srv.wait_log(r"closing: the client went away during a file transfer$",
+                 count=GONE)
+    check("shrank" not in srv.log_text(), "a client that went away was "
+          "logged as a file that shrank")
+
+
 def test_shrinking_file(srv):
     path = os.path.join(srv.dir, "www", "shrink.bin")
     write_file(path, 20 << 20)
@@ -108,7 +129,7 @@ def test_shrinking_file(srv):
         except ConnectionResetError:
             pass
         check(total < 20 << 20, "got all of a file that shrank")
-    srv.wait_log(r"closing: a file being sent shrank")
+    srv.wait_log(r"closing: the file shrank while being sent$")
     r = hh.exchange(srv.port, hh.get(srv.port, "/echo", body=b"ok"))
     check(r.body == b"ok", "server hurt by a shrinking file")
 
@@ -126,6 +147,7 @@ def main():
         srv.start()
         test_curl_downloads(srv, digest)
         test_slow_reader(srv, digest)
+        test_client_goes_away(srv)
         test_shrinking_file(srv)
         srv.stop()
 

@@ -110,7 +110,9 @@ def mode_uid():
                 again = {ask(r, b"again %d\n" % i).worker for i in range(3)}
                 check(again == {uid % WORKERS}, "mode 5: a second bind moved "
                       "uid %d's connection to %s" % (uid, sorted(again)))
-            srv.wait_log(r"already bound to uid 12; bind to uid 13 ignored")
+            # The first of these lines: later ones of the kind may be held
+            # back by the log's rate limit (and counted in a summary).
+            srv.wait_log(r"already bound to uid 1; bind to uid 2 ignored$")
             with h.connect(tcp["port"]) as s:
                 r = lh.Reader(s)
                 r.greeting()

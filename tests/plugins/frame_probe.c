@@ -13,10 +13,14 @@
  * Config: "greet": true makes on_connect send
  *   "C w=WORKER l=LISTENER p=SERVER_PORT a=PEER_ADDR\n"
  * with what swx_conninfo_t says, before any record of that connection.
+ * "packet_sleep_ms": N makes on_packet sleep N ms first: a worker that
+ * cannot keep up with a flood of datagrams.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <swx_plugin.h>
 
@@ -78,8 +82,18 @@ static void frame_receive(uint64_t session, const void *data, size_t len)
     free(rec);
 }
 
+static void frame_sleep_ms(long long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
 static void frame_packet(const swx_peer_t *peer, const void *data, size_t len)
 {
+    long long ms = swx_config_int("packet_sleep_ms", 0);
+    if (ms > 0 && ms <= 1000)
+        frame_sleep_ms(ms);
     size_t rec_len;
     char *rec = frame_record(data, len, 0, &rec_len);
     if (rec == NULL) {

@@ -102,7 +102,27 @@ START_TEST(test_file_shorter_than_announced)
     int rc;
     while ((rc = outq_flush(&q, sv[0])) == -EAGAIN)
         ;
+    ck_assert_int_eq(rc, -ENODATA);
+    ck_assert_str_eq(outq_strerror(&q, rc), "the file shrank while being sent");
+}
+END_TEST
+
+START_TEST(test_client_gone_during_file)
+{
+    int fd = temp_file("abcdef", 6);
+    ck_assert_int_eq(outq_append(&q, "head", 4), 0);
+    ck_assert_int_eq(outq_append_file(&q, fd, 0, 6), 0);
+    close(sv[1]);
+    sv[1] = -1;
+    int rc = outq_flush(&q, sv[0]);
     ck_assert_int_eq(rc, -EPIPE);
+    ck_assert_str_eq(outq_strerror(&q, rc),
+                     "the client went away during a file transfer");
+    ck_assert_str_eq(outq_strerror(&q, -ECONNRESET),
+                     "the client went away during a file transfer");
+    outq_free(&q);
+    /* Without a file it is the plain error. */
+    ck_assert_str_eq(outq_strerror(&q, -EPIPE), strerror(EPIPE));
 }
 END_TEST
 
@@ -130,6 +150,7 @@ static Suite *outq_suite(void)
     tcase_add_test(t, test_bytes_and_files_in_order);
     tcase_add_test(t, test_backpressure);
     tcase_add_test(t, test_file_shorter_than_announced);
+    tcase_add_test(t, test_client_gone_during_file);
     tcase_add_test(t, test_free_closes_files);
     suite_add_tcase(s, t);
     return s;
