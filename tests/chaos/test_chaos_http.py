@@ -40,7 +40,8 @@ IDLE = 500
 # up to 256 MiB of freed memory in quarantine: there, only growth without
 # bound (gigabytes within seconds) is caught.
 GROWTH_KIB = (64 + (320 if h.is_sanitized() else 0)) * 1024
-LOG_MAX = 2 << 20
+# Every refusal is logged, within the rate limit: a few lines a second.
+LOG_MAX = 256 << 10
 
 
 def rss_kib(pid):
