@@ -33,6 +33,12 @@ void child_notify(int event)
         log_error("cannot notify the manager: %s", strerror(errno));
 }
 
+void child_count_event(void)
+{
+    if (child.handled++ == 0)
+        child_notify(WORKER_SERVING);
+}
+
 int child_taking_work(void)
 {
     return !child.standby && !child.stopping && !child.retiring;

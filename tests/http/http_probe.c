@@ -30,6 +30,7 @@
  *   /hold-timer?MS   ended from a timer after MS ms whatever happened
  *   /partial         "part 1\n" with swx_http_write, then held like /hold
  *   /crash[?MS]      the worker raises SIGSEGV in on_request (after MS ms)
+ *   /abort           the worker calls abort() in on_request
  *   /errors          the return codes of misuses, as "name=rc" lines
  *   /after           what swx_http_end and swx_http_write returned when
  *                    called again after the /errors response ended
@@ -355,6 +356,8 @@ static void route_misc(const swx_http_request_t *req,
         if (ms > 0 && ms < 10000)
             usleep((useconds_t)ms * 1000);
         raise(SIGSEGV);
+    } else if (route(req, "/abort")) {
+        abort();
     } else if (route(req, "/after")) {
         reply(resp, 200, after);
     } else if (route(req, "/held")) {

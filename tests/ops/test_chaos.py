@@ -15,11 +15,12 @@ What must hold:
   requests on new connections from every client succeeds 100%;
 - the server stops cleanly.
 
-A worker killed repeatedly soon after its start is restarted with a
-growing back-off (seconds, within this test), and a request waiting in its
-channel for the replacement is late, not lost: a request counts as lost
-only when it is still unanswered after the server has been steady for a
-few seconds."""
+A worker killed after it started is replaced at once; one killed while
+still starting counts as a start failure and its slot backs off (100 ms,
+then doubling while that repeats), and a request waiting in its channel
+for the replacement is late, not lost: a request counts as lost only when
+it is still unanswered after the server has been steady for a few
+seconds."""
 
 import os
 import random
