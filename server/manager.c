@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "chan.h"
 #include "daemon.h"
 #include "log.h"
 #include "proctitle.h"
@@ -42,6 +43,10 @@ typedef struct slot {
     int failures;         /* consecutive failures (END_FAILED) */
     int end;              /* enum slot_end of its last process */
     char cause[160];      /* END_FAILED: what happened, for the log */
+    int backoff;          /* waiting out a back-off (shm backoff_until) */
+    int tell_next;        /* back-off: the next reactor to tell */
+    uint8_t tell_flags;   /* back-off: CHAN_BACKOFF_* for the reactors */
+    long dropped;         /* back-off: messages for it dropped */
     pid_t candidate;      /* reload: the replacement in standby */
     int candidate_ready;
     int orphaned;         /* reload: the serving worker died first */
@@ -68,6 +73,7 @@ static server_t *srv;
 static slot_t *slots;
 static retiree_t *retiring;
 static int nretiring;
+static struct pollfd *pfds; /* signals, notices, channels in back-off */
 static int sigfd = -1;
 static int notify_fd[2] = {-1, -1};
 static int stopping;
@@ -107,6 +113,7 @@ static pid_t manager_fork(int id, int standby)
         close(notify_fd[0]);
         free(slots);
         free(retiring);
+        free(pfds);
         if (privs_drop(srv->uid, srv->gid, srv->cfg.user) < 0)
             _exit(WORKER_EXIT_START_FAILED);
         /* If the manager dies, so does the worker at once: nothing it holds
@@ -127,9 +134,101 @@ static pid_t manager_fork(int id, int standby)
     return pid;
 }
 
+/* ---- back-off ---- */
+
+/* The manager's copy of the worker end of channel (w, r). */
+static int manager_chan_fd(int w, int r)
+{
+    return srv->chan_fds[server_chan(srv, w, r)][1];
+}
+
+/* Tell the reactors that worker id backs off, on its channels: they
+ * answer what waits on it and stop sending to it. A notice that does not
+ * fit waits for room (manager_poll_backoff). */
+static void manager_tell_backoff(int id)
+{
+    slot_t *s = &slots[id];
+    for (; s->tell_next < srv->cfg.reactor_num; s->tell_next++)
+        if (chan_notice(manager_chan_fd(id, s->tell_next),
+                        CHAN_WORKER_BACKOFF, &s->tell_flags,
+                        sizeof(s->tell_flags)) == -EAGAIN)
+            return;
+}
+
+static void manager_begin_backoff(int id)
+{
+    slot_t *s = &slots[id];
+    s->backoff = 1;
+    s->dropped = 0;
+    atomic_store(&srv->shm->workers[id].backoff_until, s->respawn_at);
+    s->tell_next = srv->cfg.reactor_num;
+    if (server_kind(srv, id) != PROC_WORKER)
+        return;
+    /* Requests an earlier process had taken are answered now, with the
+     * rest (502 rather than 503): no replacement will ask after them. */
+    s->tell_flags = atomic_exchange(&srv->shm->workers[id].lost, 0)
+                        ? CHAN_BACKOFF_LOST
+                        : 0;
+    s->tell_next = 0;
+    manager_tell_backoff(id);
+}
+
+/* What the reactors sent worker id before they knew, and what they still
+ * send it (closes), is read and dropped while it is down, so that a
+ * request answered 503 is never run by its replacement. */
+static void manager_drop_queued(int id)
+{
+    slot_t *s = &slots[id];
+    for (int r = 0; r < srv->cfg.reactor_num; r++)
+        s->dropped += chan_discard(manager_chan_fd(id, r));
+}
+
+/* Slot id gets a process again: the last of what was sent while it was
+ * down is dropped first. */
+static void manager_end_backoff(int id)
+{
+    slot_t *s = &slots[id];
+    if (!s->backoff)
+        return;
+    if (server_kind(srv, id) == PROC_WORKER)
+        manager_drop_queued(id);
+    if (s->dropped > 0)
+        log_info("worker %d: %ld message(s) sent to it while it was backing "
+                 "off were dropped", id, s->dropped);
+    s->backoff = 0;
+    atomic_store(&srv->shm->workers[id].backoff_until, 0);
+}
+
+/* The channels of workers in back-off, for poll: what arrives is dropped,
+ * and a notice that did not fit waits for room. How many were added. */
+static int manager_poll_backoff(struct pollfd *pfd)
+{
+    int n = 0;
+    for (int w = 0; w < srv->cfg.worker_num && !stopping; w++) {
+        if (!slots[w].backoff)
+            continue;
+        for (int r = 0; r < srv->cfg.reactor_num; r++)
+            pfd[n++] = (struct pollfd){
+                .fd = manager_chan_fd(w, r),
+                .events = POLLIN | (r == slots[w].tell_next ? POLLOUT : 0)};
+    }
+    return n;
+}
+
+static void manager_serve_backoff(void)
+{
+    for (int w = 0; w < srv->cfg.worker_num; w++) {
+        if (!slots[w].backoff)
+            continue;
+        manager_tell_backoff(w);
+        manager_drop_queued(w);
+    }
+}
+
 static void manager_spawn(int id)
 {
     slot_t *s = &slots[id];
+    manager_end_backoff(id);
     pid_t pid = manager_fork(id, 0);
     if (pid == 0) {
         s->respawn_at = now_ms() + 1000;
@@ -286,6 +385,7 @@ static void manager_schedule(int id)
     log_warn("%s failed %d time(s) in a row soon after start; next start in "
              "%lld ms (%s)", manager_role(id, role, sizeof(role)),
              s->failures, delay, s->cause);
+    manager_begin_backoff(id);
 }
 
 /* ---- reload ---- */
@@ -327,6 +427,7 @@ static void manager_promote(int id)
         retiring[nretiring++] = (retiree_t){
             s->pid, id, now_ms() + srv->cfg.max_wait_time * 1000LL};
     }
+    manager_end_backoff(id);
     s->pid = s->candidate;
     s->started = now_ms();
     s->ready = 1; /* it reported WORKER_READY */
@@ -718,14 +819,16 @@ static void manager_loop(void)
                 return;
             timeout = manager_stop_timeout();
         }
-        struct pollfd pfd[2] = {{.fd = sigfd, .events = POLLIN},
-                                {.fd = notify_fd[0], .events = POLLIN}};
-        if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
+        pfds[0] = (struct pollfd){.fd = sigfd, .events = POLLIN};
+        pfds[1] = (struct pollfd){.fd = notify_fd[0], .events = POLLIN};
+        int n = 2 + manager_poll_backoff(pfds + 2);
+        if (poll(pfds, (nfds_t)n, timeout) < 0 && errno != EINTR) {
             log_error("poll: %s", strerror(errno));
             return;
         }
         manager_read_notices();
         manager_read_signals();
+        manager_serve_backoff();
     }
 }
 
@@ -755,7 +858,9 @@ static void manager_setup(void)
     sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     slots = calloc((size_t)nprocs(), sizeof(*slots));
     retiring = calloc(MANAGER_MAX_RETIRING, sizeof(*retiring));
-    if (sigfd < 0 || slots == NULL || retiring == NULL ||
+    pfds = calloc(2 + (size_t)srv->cfg.worker_num * srv->cfg.reactor_num,
+                  sizeof(*pfds));
+    if (sigfd < 0 || slots == NULL || retiring == NULL || pfds == NULL ||
         pipe2(notify_fd, O_CLOEXEC) < 0) {
         log_error("manager setup failed: %s", strerror(errno));
         _exit(1);
@@ -786,6 +891,7 @@ void manager_run(server_t *s)
     manager_call_lifecycle(0);
     free(slots);
     free(retiring);
+    free(pfds);
     config_free(&srv->cfg);
     exit(0);
 }

@@ -1,8 +1,9 @@
 """test_crash_loop.py: a plugin whose on_worker_start crashes (SIGSEGV) or
 fails (returns non-zero) does not make the manager fork as fast as it can:
 one log line per failure with a growing delay and its cause, master and
-manager stay up, few starts in 3 s, and SIGTERM still stops everything
-with exit 0."""
+manager stay up, few starts in 3 s, a client of the failing worker is not
+kept waiting (its connection is closed at once, with a log line), and
+SIGTERM still stops everything with exit 0."""
 
 import re
 import time
@@ -65,9 +66,24 @@ def run(mode):
                         why == ": a plugin failed to start"
                         for _, _, how, why in found),
                     "causes: %s" % [f[2:] for f in found])
-        # The listener still accepts (requests wait for a worker).
-        with h.connect(srv.port):
-            pass
+        # The listener still accepts, but the only worker is backing off:
+        # the connection is closed at once, not kept for its next start.
+        with h.connect(srv.port) as s:
+            port = s.getsockname()[1]
+            s.settimeout(2)
+            t0 = time.monotonic()
+            try:
+                eof = s.recv(1) == b""
+            except ConnectionResetError:
+                eof = True
+            except OSError:
+                eof = False
+            h.check(eof, "a client of the failing worker was kept waiting")
+            h.log("%s: a new connection closed after %.2f s"
+                  % (mode, time.monotonic() - t0))
+        srv.wait_log(r"\(peer 127\.0\.0\.1:%d\): worker 0 is backing off "
+                     r"after failures \(next start in \d+ s\); closing"
+                     % port, timeout=5)
         # An ASan build reports the SEGV the plugin raised on purpose.
         srv.stop(timeout=30, expected=("AddressSanitizer: SEGV",))
 
