@@ -238,6 +238,8 @@ int api_stats(swx_stats_t *o)
 
 static const char *api_state(const shm_worker_t *w)
 {
+    if (atomic_load(&w->backoff_until) != 0)
+        return "backoff";
     if (atomic_load(&w->pid) == 0)
         return "down";
     return atomic_load(&w->busy) ? "busy" : "idle";

@@ -135,6 +135,45 @@ int chan_flush(chan_t *c)
     return 0;
 }
 
+size_t chan_drop_queued(chan_t *c)
+{
+    size_t n = chan_queued(c);
+    buf_reset(&c->out);
+    buf_trim(&c->out, 4 * CHAN_FRAME_MAX);
+    return n;
+}
+
+int chan_notice(int fd, int type, const void *data, size_t len)
+{
+    chan_t c = {.fd = fd, .sender = (uint32_t)getpid()};
+    chan_hdr_t h = {.type = (uint8_t)type, .flags = CHAN_FIRST | CHAN_LAST,
+                    .len = (uint32_t)len, .total = len, .sender = c.sender};
+    if (len > CHAN_CHUNK_MAX)
+        return -EMSGSIZE;
+    int rc = chan_write_frame(&c, &h, data);
+    if (rc < 0)
+        log_error("chan: sendmsg on fd %d: %s", fd, strerror(-rc));
+    return rc < 0 ? rc : rc == 0 ? -EAGAIN : 0;
+}
+
+long chan_discard(int fd)
+{
+    char frame[CHAN_FRAME_MAX];
+    long messages = 0;
+    for (;;) {
+        ssize_t n = recv(fd, frame, sizeof(frame), MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return messages; /* nothing more, or the other end is gone */
+        chan_hdr_t h;
+        if ((size_t)n >= sizeof(h)) {
+            memcpy(&h, frame, sizeof(h));
+            messages += (h.flags & CHAN_FIRST) != 0;
+        }
+    }
+}
+
 static void chan_drop_partial(chan_t *c, chan_partial_t *p, const char *why)
 {
     if (p->active)

@@ -37,8 +37,16 @@ enum chan_type {
                          hold this session's request? */
     CHAN_HTTP_LOST,   /* worker -> reactor: the probe's number: no, so the
                          process that took it died with it */
+    CHAN_WORKER_BACKOFF, /* manager -> reactor on the worker's end, no
+                         session: uint8_t CHAN_BACKOFF_* flags: the worker
+                         is waiting out a crash back-off (shm
+                         backoff_until); what was sent to it is dropped */
     CHAN_TYPE_END
 };
+
+/* CHAN_WORKER_BACKOFF: an earlier process of the worker died holding
+ * requests it had taken, and no replacement has asked after them. */
+#define CHAN_BACKOFF_LOST 0x01
 
 /* CHAN_HTTP_END: close the connection after this response. */
 #define CHAN_HTTP_END_CLOSE 0x01
@@ -119,6 +127,19 @@ static inline size_t chan_queued(const chan_t *c)
 {
     return buf_pending(&c->out);
 }
+
+/* Drop the frames queued for sending (their reader is gone for good);
+ * the bytes dropped. */
+size_t chan_drop_queued(chan_t *c);
+
+/* For a process without a chan_t on fd (the manager, which holds the
+ * worker ends): send one message of type with no session, in one frame
+ * (len <= CHAN_CHUNK_MAX). 0, -EAGAIN when the socket is full, or -errno
+ * (logged). */
+int chan_notice(int fd, int type, const void *data, size_t len);
+/* Read and drop every frame waiting on fd; the number of messages whose
+ * first frame was among them. */
+long chan_discard(int fd);
 
 /* 1 while a chunked message has begun arriving and not yet ended. */
 int chan_receiving(const chan_t *c);

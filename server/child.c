@@ -42,6 +42,12 @@ int child_winding_down(void)
                                 memory_order_relaxed);
 }
 
+void child_count_event(void)
+{
+    if (child.handled++ == 0)
+        child_notify(WORKER_SERVING);
+}
+
 int child_taking_work(void)
 {
     return !child.standby && !child.stopping && !child.retiring;

@@ -40,8 +40,11 @@ int child_init(server_t *srv, int id, int standby, int notify_fd);
 /* Load the plugins afresh and run on_worker_start (workers and task
  * workers); -1 when one failed (logged). */
 int child_load_plugins(int call_start);
-/* Tell the manager (WORKER_READY, WORKER_RELEASED). */
+/* Tell the manager (WORKER_READY, WORKER_RELEASED, WORKER_STARTED). */
 void child_notify(int event);
+/* Count an event taken from a channel, the mailbox or the task queue; the
+ * first one is reported to the manager (WORKER_SERVING). */
+void child_count_event(void);
 /* Whether the role may take new work now. */
 /* The server is stopping or this process is on its way out (a reload,
  * max_request): HTTP responses ask their clients to close. */

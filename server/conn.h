@@ -16,6 +16,17 @@
 
 typedef struct conn conn_t;
 
+/* What the worker_backoff hook hears: a worker is waiting out a crash
+ * back-off, so nothing sent to it is read before its replacement. */
+typedef struct conn_backoff {
+    int worker;      /* the worker */
+    int retry_after; /* seconds until its replacement starts, at least 1 */
+    int refused;     /* a message of this connection for it was not sent */
+    int lost;        /* an earlier process of it died holding requests it
+                        had taken, and none asked after them: which of
+                        those waiting it had is unknown */
+} conn_backoff_t;
+
 /*
  * A connection kind. Every call runs in the reactor thread that owns the
  * connection. A hook that closes the connection (conn_close, or a service
@@ -34,6 +45,11 @@ typedef struct conn_proto {
     void (*sent)(conn_t *c);
     /* Optional: worker w's process died and was replaced. */
     void (*worker_lost)(conn_t *c, int w);
+    /* Optional: a worker is backing off (see conn_backoff_t): a
+     * connection that waits on it or is bound to it, or whose message was
+     * refused, must not wait for its replacement. Called from the loop,
+     * never inside a service the protocol called. */
+    void (*worker_backoff)(conn_t *c, const conn_backoff_t *b);
     /* The output queue was written out after it had to wait for the
      * socket. 0, or -1 when the hook closed the connection. */
     int (*drained)(conn_t *c);
@@ -101,7 +117,10 @@ void conn_scratch_done(buf_t *b);
 /* The worker for the next event of c, by dispatch mode; counts it. */
 int conn_dispatch_worker(conn_t *c);
 /* Send a message about c to worker w. Reading pauses while the channel is
- * backed up if input is set (the message carries what the client sent). */
+ * backed up if input is set (the message carries what the client sent).
+ * A message with input, or CHAN_CONNECT, is not sent to a worker that is
+ * backing off: the protocol's worker_backoff hook hears of it instead,
+ * from the loop, once the caller has returned. */
 void conn_to_worker(conn_t *c, int w, int type, const void *data, size_t len,
                     int input);
 /* Do the connection events (on_connect, on_close) reach one worker? */

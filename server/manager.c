@@ -1,6 +1,6 @@
 /* manager.c: the manager process: forks the workers, reaps them, replaces any
- * that exits (backing off when one keeps failing at start), reloads them with
- * fresh plugin code, and stops them. */
+ * that exits (backing off when one fails to start or keeps crashing right
+ * after it), reloads them with fresh plugin code, and stops them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -16,12 +16,14 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "chan.h"
 #include "daemon.h"
 #include "log.h"
 #include "proctitle.h"
 #include "server.h"
 
-/* A worker that dies sooner than this after its start counts as failing. */
+/* A process that dies by itself sooner than this after its start, having
+ * taken no event, counts as failing. */
 #define MANAGER_FAST_EXIT_MS 2000
 #define MANAGER_BACKOFF_MIN_MS 100
 #define MANAGER_BACKOFF_MAX_MS 30000
@@ -35,13 +37,31 @@
 typedef struct slot {
     pid_t pid;            /* serving worker, 0 when none */
     long long started;    /* ms */
+    int ready;            /* it finished starting (WORKER_STARTED) */
+    int served;           /* it took an event (WORKER_SERVING) */
     long long respawn_at; /* ms; 0 when none is due */
-    int failures;         /* consecutive fast failures */
+    int failures;         /* consecutive failures (END_FAILED) */
+    int end;              /* enum slot_end of its last process */
+    char cause[160];      /* END_FAILED: what happened, for the log */
+    int backoff;          /* waiting out a back-off (shm backoff_until) */
+    int tell_next;        /* back-off: the next reactor to tell */
+    uint8_t tell_flags;   /* back-off: CHAN_BACKOFF_* for the reactors */
+    long dropped;         /* back-off: messages for it dropped */
     pid_t candidate;      /* reload: the replacement in standby */
     int candidate_ready;
     int orphaned;         /* reload: the serving worker died first */
     long long retire_deadline; /* ms: asked to retire, SIGKILL past this */
 } slot_t;
+
+/* How the end of a slot's process weighs in the crash back-off. */
+enum slot_end {
+    END_HEALTHY, /* exited 0, had taken an event, or ran for 2 s: replaced
+                    at once, and the failure count starts again */
+    END_KILLED,  /* SIGKILL (an operator, the OOM killer) after it started:
+                    replaced at once */
+    END_FAILED,  /* died before it finished starting, or by itself soon
+                    after without taking an event: back-off */
+};
 
 typedef struct retiree {
     pid_t pid;
@@ -53,6 +73,7 @@ static server_t *srv;
 static slot_t *slots;
 static retiree_t *retiring;
 static int nretiring;
+static struct pollfd *pfds; /* signals, notices, channels in back-off */
 static int sigfd = -1;
 static int notify_fd[2] = {-1, -1};
 static int stopping;
@@ -92,6 +113,7 @@ static pid_t manager_fork(int id, int standby)
         close(notify_fd[0]);
         free(slots);
         free(retiring);
+        free(pfds);
         if (privs_drop(srv->uid, srv->gid, srv->cfg.user) < 0)
             _exit(WORKER_EXIT_START_FAILED);
         /* If the manager dies, so does the worker at once: nothing it holds
@@ -112,9 +134,101 @@ static pid_t manager_fork(int id, int standby)
     return pid;
 }
 
+/* ---- back-off ---- */
+
+/* The manager's copy of the worker end of channel (w, r). */
+static int manager_chan_fd(int w, int r)
+{
+    return srv->chan_fds[server_chan(srv, w, r)][1];
+}
+
+/* Tell the reactors that worker id backs off, on its channels: they
+ * answer what waits on it and stop sending to it. A notice that does not
+ * fit waits for room (manager_poll_backoff). */
+static void manager_tell_backoff(int id)
+{
+    slot_t *s = &slots[id];
+    for (; s->tell_next < srv->cfg.reactor_num; s->tell_next++)
+        if (chan_notice(manager_chan_fd(id, s->tell_next),
+                        CHAN_WORKER_BACKOFF, &s->tell_flags,
+                        sizeof(s->tell_flags)) == -EAGAIN)
+            return;
+}
+
+static void manager_begin_backoff(int id)
+{
+    slot_t *s = &slots[id];
+    s->backoff = 1;
+    s->dropped = 0;
+    atomic_store(&srv->shm->workers[id].backoff_until, s->respawn_at);
+    s->tell_next = srv->cfg.reactor_num;
+    if (server_kind(srv, id) != PROC_WORKER)
+        return;
+    /* Requests an earlier process had taken are answered now, with the
+     * rest (502 rather than 503): no replacement will ask after them. */
+    s->tell_flags = atomic_exchange(&srv->shm->workers[id].lost, 0)
+                        ? CHAN_BACKOFF_LOST
+                        : 0;
+    s->tell_next = 0;
+    manager_tell_backoff(id);
+}
+
+/* What the reactors sent worker id before they knew, and what they still
+ * send it (closes), is read and dropped while it is down, so that a
+ * request answered 503 is never run by its replacement. */
+static void manager_drop_queued(int id)
+{
+    slot_t *s = &slots[id];
+    for (int r = 0; r < srv->cfg.reactor_num; r++)
+        s->dropped += chan_discard(manager_chan_fd(id, r));
+}
+
+/* Slot id gets a process again: the last of what was sent while it was
+ * down is dropped first. */
+static void manager_end_backoff(int id)
+{
+    slot_t *s = &slots[id];
+    if (!s->backoff)
+        return;
+    if (server_kind(srv, id) == PROC_WORKER)
+        manager_drop_queued(id);
+    if (s->dropped > 0)
+        log_info("worker %d: %ld message(s) sent to it while it was backing "
+                 "off were dropped", id, s->dropped);
+    s->backoff = 0;
+    atomic_store(&srv->shm->workers[id].backoff_until, 0);
+}
+
+/* The channels of workers in back-off, for poll: what arrives is dropped,
+ * and a notice that did not fit waits for room. How many were added. */
+static int manager_poll_backoff(struct pollfd *pfd)
+{
+    int n = 0;
+    for (int w = 0; w < srv->cfg.worker_num && !stopping; w++) {
+        if (!slots[w].backoff)
+            continue;
+        for (int r = 0; r < srv->cfg.reactor_num; r++)
+            pfd[n++] = (struct pollfd){
+                .fd = manager_chan_fd(w, r),
+                .events = POLLIN | (r == slots[w].tell_next ? POLLOUT : 0)};
+    }
+    return n;
+}
+
+static void manager_serve_backoff(void)
+{
+    for (int w = 0; w < srv->cfg.worker_num; w++) {
+        if (!slots[w].backoff)
+            continue;
+        manager_tell_backoff(w);
+        manager_drop_queued(w);
+    }
+}
+
 static void manager_spawn(int id)
 {
     slot_t *s = &slots[id];
+    manager_end_backoff(id);
     pid_t pid = manager_fork(id, 0);
     if (pid == 0) {
         s->respawn_at = now_ms() + 1000;
@@ -122,6 +236,7 @@ static void manager_spawn(int id)
     }
     s->pid = pid;
     s->started = now_ms();
+    s->ready = s->served = 0;
     s->respawn_at = 0;
     atomic_store(&srv->shm->workers[id].pid, pid);
 }
@@ -157,7 +272,6 @@ static void manager_call_lifecycle(int start)
     api_unload_plugins(&srv->cfg, plugins);
 }
 
-/* Log how a worker ended; 1 when it ended abnormally. */
 /* "worker 3", "task worker 0", "process ticker 1": as in ps. */
 static const char *manager_role(int id, char *buf, size_t size)
 {
@@ -174,6 +288,7 @@ static const char *manager_role(int id, char *buf, size_t size)
     return buf;
 }
 
+/* Log how a worker ended; 1 when it ended abnormally. */
 static int manager_log_exit(int id, const char *what, pid_t pid, int status,
                             long long lived)
 {
@@ -201,11 +316,61 @@ static int manager_log_exit(int id, const char *what, pid_t pid, int status,
     return 1;
 }
 
-static void manager_schedule(int id, int abnormal, long long lived)
+/* "exit status 3" or "signal 11 (Segmentation fault)". */
+static const char *manager_status_text(int status, char *buf, size_t size)
+{
+    if (WIFSIGNALED(status))
+        snprintf(buf, size, "signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
+    return buf;
+}
+
+/*
+ * How the end of slot id's process weighs in the back-off (s->end, and
+ * s->cause when it counts as a failure). Only a process that never
+ * finished starting, or that died by itself soon after without taking an
+ * event, makes the slot wait: a kill from outside or a crash while
+ * serving says nothing about the next start, and clients wait for it.
+ */
+static void manager_judge(int id, int status, long long lived, int ready,
+                          int served)
 {
     slot_t *s = &slots[id];
-    if (!abnormal || lived >= MANAGER_FAST_EXIT_MS) {
-        s->failures = 0;
+    char how[96];
+    manager_status_text(status, how, sizeof(how));
+    const char *start = server_kind(srv, id) == PROC_USER
+                            ? "its plugins were loaded"
+                            : "on_worker_start finished";
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        s->end = END_HEALTHY;
+    } else if (!ready) {
+        s->end = END_FAILED;
+        snprintf(s->cause, sizeof(s->cause), "%s before %s%s", how, start,
+                 WIFEXITED(status) &&
+                         WEXITSTATUS(status) == WORKER_EXIT_START_FAILED
+                     ? ": a plugin failed to start"
+                     : "");
+    } else if (served || lived >= MANAGER_FAST_EXIT_MS) {
+        s->end = END_HEALTHY;
+    } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+        s->end = END_KILLED;
+    } else {
+        s->end = END_FAILED;
+        snprintf(s->cause, sizeof(s->cause),
+                 "%s %lld ms after it started, before it took any event",
+                 how, lived);
+    }
+}
+
+/* Due now, or after the back-off when the last end was a failure. */
+static void manager_schedule(int id)
+{
+    slot_t *s = &slots[id];
+    if (s->end != END_FAILED) {
+        if (s->end == END_HEALTHY)
+            s->failures = 0;
         s->respawn_at = now_ms();
         return;
     }
@@ -216,8 +381,11 @@ static void manager_schedule(int id, int abnormal, long long lived)
     if (delay > MANAGER_BACKOFF_MAX_MS)
         delay = MANAGER_BACKOFF_MAX_MS;
     s->respawn_at = now_ms() + delay;
-    log_warn("worker %d failed %d time(s) in a row soon after start; next "
-             "start in %lld ms", id, s->failures, delay);
+    char role[64];
+    log_warn("%s failed %d time(s) in a row soon after start; next start in "
+             "%lld ms (%s)", manager_role(id, role, sizeof(role)),
+             s->failures, delay, s->cause);
+    manager_begin_backoff(id);
 }
 
 /* ---- reload ---- */
@@ -230,7 +398,7 @@ static void manager_reload_abort(const char *why)
         if (s->candidate > 0)
             kill(s->candidate, SIGKILL);
         if (s->orphaned && s->pid == 0)
-            manager_schedule(i, 1, 0);
+            manager_schedule(i);
         s->orphaned = 0;
     }
     reload = RELOAD_IDLE;
@@ -259,8 +427,12 @@ static void manager_promote(int id)
         retiring[nretiring++] = (retiree_t){
             s->pid, id, now_ms() + srv->cfg.max_wait_time * 1000LL};
     }
+    manager_end_backoff(id);
     s->pid = s->candidate;
     s->started = now_ms();
+    s->ready = 1; /* it reported WORKER_READY */
+    s->served = 0;
+    s->respawn_at = 0;
     s->candidate = 0;
     s->candidate_ready = 0;
     s->orphaned = 0;
@@ -352,7 +524,11 @@ static void manager_on_notify(const worker_notice_t *n)
     if (n->id < 0 || n->id >= nprocs())
         return;
     slot_t *s = &slots[n->id];
-    if (n->event == WORKER_READY && n->pid == s->candidate) {
+    if (n->event == WORKER_STARTED && n->pid == s->pid) {
+        s->ready = 1;
+    } else if (n->event == WORKER_SERVING && n->pid == s->pid) {
+        s->served = 1;
+    } else if (n->event == WORKER_READY && n->pid == s->candidate) {
         s->candidate_ready = 1;
         if (reload == RELOAD_STARTING && manager_all_ready())
             manager_reload_commit();
@@ -410,6 +586,7 @@ static int manager_reap_candidate(pid_t pid, int status)
     for (int i = 0; i < nprocs(); i++) {
         if (slots[i].candidate != pid)
             continue;
+        int ready = slots[i].candidate_ready;
         slots[i].candidate = 0;
         slots[i].candidate_ready = 0;
         int abnormal = manager_log_exit(i, "new ", pid, status, 0);
@@ -420,8 +597,10 @@ static int manager_reap_candidate(pid_t pid, int status)
                                           : "a new worker exited");
         } else {
             /* Past the hand-over: the slot gets a fresh worker instead. */
-            if (slots[i].pid == 0)
-                manager_schedule(i, abnormal, 0);
+            if (slots[i].pid == 0) {
+                manager_judge(i, status, 0, ready, 0);
+                manager_schedule(i);
+            }
             if (!srv->cfg.reload_async && i == retire_idx) {
                 retire_idx++;
                 manager_retire_next();
@@ -440,7 +619,10 @@ static void manager_reap_worker(pid_t pid, int status)
         if (s->pid != pid)
             continue;
         long long lived = now_ms() - s->started;
+        int served = s->served;
+        manager_judge(i, status, lived, s->ready, served);
         s->pid = 0;
+        s->ready = s->served = 0;
         s->retire_deadline = 0;
         atomic_store(&srv->shm->workers[i].pid, 0);
         /* A task worker that died inside on_task never finished it. */
@@ -452,10 +634,11 @@ static void manager_reap_worker(pid_t pid, int status)
             atomic_fetch_add(&srv->shm->worker_restarts, 1);
             manager_call_worker_error(i, pid, status);
             /* Its replacement asks the reactors to check the requests it
-             * had (see CHAN_WORKER_LOST), unless another process of the
-             * slot, which may hold some of them, is still alive. */
-            if (server_kind(srv, i) == PROC_WORKER && s->candidate == 0 &&
-                !manager_slot_retiring(i))
+             * had (see CHAN_WORKER_LOST), unless it took none or another
+             * process of the slot, which may hold some of them, is still
+             * alive. */
+            if (server_kind(srv, i) == PROC_WORKER && served &&
+                s->candidate == 0 && !manager_slot_retiring(i))
                 atomic_store(&srv->shm->workers[i].lost, 1);
         }
         if (stopping)
@@ -475,7 +658,7 @@ static void manager_reap_worker(pid_t pid, int status)
             }
             return;
         }
-        manager_schedule(i, abnormal, lived);
+        manager_schedule(i);
         return;
     }
     log_warn("reaped unknown child pid %d", (int)pid);
@@ -636,14 +819,16 @@ static void manager_loop(void)
                 return;
             timeout = manager_stop_timeout();
         }
-        struct pollfd pfd[2] = {{.fd = sigfd, .events = POLLIN},
-                                {.fd = notify_fd[0], .events = POLLIN}};
-        if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
+        pfds[0] = (struct pollfd){.fd = sigfd, .events = POLLIN};
+        pfds[1] = (struct pollfd){.fd = notify_fd[0], .events = POLLIN};
+        int n = 2 + manager_poll_backoff(pfds + 2);
+        if (poll(pfds, (nfds_t)n, timeout) < 0 && errno != EINTR) {
             log_error("poll: %s", strerror(errno));
             return;
         }
         manager_read_notices();
         manager_read_signals();
+        manager_serve_backoff();
     }
 }
 
@@ -673,7 +858,9 @@ static void manager_setup(void)
     sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     slots = calloc((size_t)nprocs(), sizeof(*slots));
     retiring = calloc(MANAGER_MAX_RETIRING, sizeof(*retiring));
-    if (sigfd < 0 || slots == NULL || retiring == NULL ||
+    pfds = calloc(2 + (size_t)srv->cfg.worker_num * srv->cfg.reactor_num,
+                  sizeof(*pfds));
+    if (sigfd < 0 || slots == NULL || retiring == NULL || pfds == NULL ||
         pipe2(notify_fd, O_CLOEXEC) < 0) {
         log_error("manager setup failed: %s", strerror(errno));
         _exit(1);
@@ -704,6 +891,7 @@ void manager_run(server_t *s)
     manager_call_lifecycle(0);
     free(slots);
     free(retiring);
+    free(pfds);
     config_free(&srv->cfg);
     exit(0);
 }

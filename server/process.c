@@ -23,6 +23,9 @@ void process_run(server_t *srv, int id, int notify_fd)
                   p->name, cp->name);
         child_exit(WORKER_EXIT_START_FAILED, 0);
     }
+    /* on_process_start may be the process's whole life: it has started
+     * once it is called. */
+    child_notify(WORKER_STARTED);
     api_call(p, on_process_start, id, cp->name, index);
     while (!child.stopping && !child.draining)
         if (loop_run_once(child.loop, -1) < 0)

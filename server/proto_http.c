@@ -456,6 +456,26 @@ static void http_worker_lost(conn_t *c, int w)
         conn_to_worker(c, w, CHAN_HTTP_PROBE, &h->seq, sizeof(h->seq), 0);
 }
 
+/* Worker b->worker is backing off: a request waiting on it, or refused,
+ * is answered now: nothing of it ran, so 503 and a Retry-After; 502 when
+ * an earlier process of the worker died holding requests it had taken. */
+static void http_worker_backoff(conn_t *c, const conn_backoff_t *b)
+{
+    http_conn_t *h = c->state;
+    char extra[40];
+    if (h->state != HC_WAIT || (!b->refused && h->worker != b->worker))
+        return;
+    if (b->lost || h->started) {
+        log_warn("session %llu (peer %s): worker %d died with the request "
+                 "and is backing off; answering 502",
+                 (unsigned long long)c->session, c->peer, h->worker);
+        http_give_up(c, 502);
+        return;
+    }
+    snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", b->retry_after);
+    http_fail_with(c, 503, extra);
+}
+
 /* The probe's answer: the request died with the process that took it. */
 static void http_request_lost(conn_t *c, const chan_msg_t *m)
 {
@@ -558,6 +578,7 @@ const conn_proto_t proto_http = {
     .deliver = http_deliver,
     .sent = http_sent,
     .worker_lost = http_worker_lost,
+    .worker_backoff = http_worker_backoff,
     .drained = http_drained,
     .quiesce = http_quiesce,
     .close = http_close,

@@ -74,8 +74,22 @@ static void stream_deliver(conn_t *c, const chan_msg_t *m)
              "connection; dropped", (unsigned long long)c->session, m->type);
 }
 
+/* Its worker is backing off: what the client sends would wait for the
+ * replacement, or be dropped, so the connection is closed. */
+static void stream_worker_backoff(conn_t *c, const conn_backoff_t *b)
+{
+    if (!b->refused && (!conn_fixed_worker() || c->worker != b->worker))
+        return;
+    log_warn("session %llu (peer %s): worker %d is backing off after "
+             "failures (next start in %d s); closing",
+             (unsigned long long)c->session, c->peer, b->worker,
+             b->retry_after);
+    conn_end(c, 1);
+}
+
 const conn_proto_t proto_stream = {
     .name = "stream",
     .input = stream_input,
     .deliver = stream_deliver,
+    .worker_backoff = stream_worker_backoff,
 };

@@ -82,16 +82,22 @@ static int ws_send_close(conn_t *c, int code, const char *reason,
     return ws_send(c, WS_CLOSE, p, n);
 }
 
-/* _Fail the WebSocket Connection_: close frame, then close. -1 or 0. */
-static int ws_fail(conn_t *c, int code)
+/* Our close frame (unless one went already), then close. -1 or 0. */
+static int ws_end(conn_t *c, int code)
 {
     ws_conn_t *w = c->state;
-    log_info("session %llu (peer %s): WebSocket closed with %d",
-             (unsigned long long)c->session, c->peer, code);
     if (!w->close_sent && ws_send_close(c, code, NULL, 0) < 0)
         return -1;
     ws_notify(c, code);
     return conn_end(c, 1) < 0 ? -1 : 0;
+}
+
+/* _Fail the WebSocket Connection_: close frame, then close. -1 or 0. */
+static int ws_fail(conn_t *c, int code)
+{
+    log_info("session %llu (peer %s): WebSocket closed with %d",
+             (unsigned long long)c->session, c->peer, code);
+    return ws_end(c, code);
 }
 
 static int ws_on_close_frame(conn_t *c, const char *payload, size_t len)
@@ -325,9 +331,23 @@ static void ws_close(conn_t *c, int notify)
     c->state = NULL;
 }
 
+/* Its worker is backing off: its messages would wait for the
+ * replacement, so the client is asked to come back (1013). */
+static void ws_worker_backoff(conn_t *c, const conn_backoff_t *b)
+{
+    if (!b->refused && (!conn_fixed_worker() || c->worker != b->worker))
+        return;
+    log_warn("session %llu (peer %s): worker %d is backing off after "
+             "failures (next start in %d s); closing the WebSocket with %d",
+             (unsigned long long)c->session, c->peer, b->worker,
+             b->retry_after, WS_CLOSE_TRY_AGAIN);
+    ws_end(c, WS_CLOSE_TRY_AGAIN);
+}
+
 const conn_proto_t proto_ws = {
     .name = "websocket",
     .input = ws_input,
     .deliver = ws_deliver,
+    .worker_backoff = ws_worker_backoff,
     .close = ws_close,
 };

@@ -56,7 +56,15 @@ typedef struct reactor {
     char *rbuf;
     char *dbuf;          /* swx_peer_t + a datagram */
     buf_t scratch;       /* see conn_scratch */
+    buf_t refused;       /* reactor_refusal_t: messages not sent to a
+                            worker that is backing off, for their hooks */
+    int refused_deferred; /* reactor_run_refused is due */
 } reactor_t;
+
+typedef struct reactor_refusal {
+    uint64_t session;
+    int worker;
+} reactor_refusal_t;
 
 typedef struct handover {
     int fd;       /* HANDOVER_STOP or HANDOVER_QUIESCE, or a connection */
@@ -118,10 +126,15 @@ int conn_fixed_worker(void)
     return reactor_conn_events(self);
 }
 
+static int reactor_refuse(reactor_t *r, const conn_t *c, int w, int type,
+                          int input);
+
 void conn_to_worker(conn_t *c, int w, int type, const void *data, size_t len,
                     int input)
 {
     reactor_t *r = self;
+    if (reactor_refuse(r, c, w, type, input))
+        return;
     chan_t *ch = &r->chans[w];
     int rc = chan_send(ch, type, c->listener, c->session, data, len);
     /* While stopping, the workers are gone on purpose. */
@@ -140,7 +153,20 @@ void conn_to_worker(conn_t *c, int w, int type, const void *data, size_t len,
     }
 }
 
-/* dispatch_mode 1 (the next worker) or 3 (an idle one). */
+/* Seconds until worker w's replacement starts (at least 1), or 0 when w
+ * is not backing off. */
+static int reactor_backoff_secs(const reactor_t *r, int w)
+{
+    int64_t until = atomic_load_explicit(&r->srv->shm->workers[w].backoff_until,
+                                         memory_order_relaxed);
+    if (until == 0)
+        return 0;
+    long long left = until - now_ms();
+    return left > 1000 ? (int)((left + 999) / 1000) : 1;
+}
+
+/* dispatch_mode 1 (the next worker) or 3 (an idle one); one that is
+ * backing off only when all are. */
 static int reactor_pick_free(reactor_t *r)
 {
     const server_t *s = r->srv;
@@ -150,11 +176,17 @@ static int reactor_pick_free(reactor_t *r)
             int w = (int)((r->rr + (unsigned)i) % (unsigned)n);
             if (!atomic_load_explicit(&s->shm->workers[w].busy,
                                       memory_order_relaxed) &&
-                chan_queued(&r->chans[w]) == 0) {
+                chan_queued(&r->chans[w]) == 0 &&
+                reactor_backoff_secs(r, w) == 0) {
                 r->rr = (unsigned)w + 1;
                 return w;
             }
         }
+    }
+    for (int i = 0; i < n; i++) {
+        int w = (int)(r->rr++ % (unsigned)n);
+        if (reactor_backoff_secs(r, w) == 0)
+            return w;
     }
     return (int)(r->rr++ % (unsigned)n);
 }
@@ -527,6 +559,86 @@ static void reactor_worker_lost(reactor_t *r, int w)
     free(list);
 }
 
+/* ---- workers backing off ---- */
+
+/* Tell each connection's protocol, as reactor_worker_lost does. */
+static void reactor_tell_backoff(reactor_t *r, const conn_backoff_t *b)
+{
+    size_t n;
+    conn_t **list = reactor_conns(r, &n);
+    for (size_t i = 0; list != NULL && i < n; i++)
+        if (list[i]->proto->worker_backoff != NULL && !list[i]->closing)
+            list[i]->proto->worker_backoff(list[i], b);
+    free(list);
+}
+
+/* The manager says worker w is backing off: what was queued for it is
+ * dropped (the manager drops what reached its channel), and what waits on
+ * it is answered now rather than after the back-off. */
+static void reactor_worker_backoff(reactor_t *r, int w, const chan_msg_t *m)
+{
+    if (m->len != 1) {
+        log_warn("channel: CHAN_WORKER_BACKOFF of %zu bytes dropped", m->len);
+        return;
+    }
+    int secs = reactor_backoff_secs(r, w);
+    if (secs == 0)
+        return; /* late: its replacement runs already */
+    size_t dropped = chan_drop_queued(&r->chans[w]);
+    reactor_want_write(r, &r->chans[w]);
+    long long left = atomic_load(&r->srv->shm->workers[w].backoff_until) -
+                     now_ms();
+    log_info("worker %d is backing off after failures; its replacement "
+             "starts in %lld ms: its HTTP requests get 503, its stream and "
+             "WebSocket connections are closed%s", w, left > 0 ? left : 0,
+             dropped > 0 ? "; what was queued for it is dropped" : "");
+    conn_backoff_t b = {w, secs, 0, (m->data[0] & CHAN_BACKOFF_LOST) != 0};
+    reactor_tell_backoff(r, &b);
+    if (r->npaused > 0)
+        reactor_resume_paused(r);
+}
+
+/* The messages refused since the last pass, each to its protocol. */
+static void reactor_run_refused(void *arg)
+{
+    reactor_t *r = arg;
+    reactor_refusal_t f;
+    r->refused_deferred = 0;
+    while (buf_pending(&r->refused) >= sizeof(f)) {
+        memcpy(&f, buf_head(&r->refused), sizeof(f));
+        buf_consume(&r->refused, sizeof(f));
+        conn_t *c = session_get(&r->sessions, f.session);
+        if (c == NULL || c->closing || c->proto->worker_backoff == NULL)
+            continue;
+        int secs = reactor_backoff_secs(r, f.worker);
+        conn_backoff_t b = {f.worker, secs > 0 ? secs : 1, 1, 0};
+        c->proto->worker_backoff(c, &b);
+    }
+    buf_reset(&r->refused);
+    buf_trim(&r->refused, 4096);
+}
+
+/* A message that carries client input, or opens a session, is not sent to
+ * a worker that is backing off; its protocol hears of it from the loop. 1
+ * when refused. */
+static int reactor_refuse(reactor_t *r, const conn_t *c, int w, int type,
+                          int input)
+{
+    if ((!input && type != CHAN_CONNECT) || reactor_backoff_secs(r, w) == 0)
+        return 0;
+    reactor_refusal_t f = {c->session, w};
+    if (buf_append(&r->refused, &f, sizeof(f)) < 0) {
+        log_error("session %llu: out of memory; a message for worker %d, "
+                  "which is backing off, is dropped",
+                  (unsigned long long)c->session, w);
+        return 1;
+    }
+    if (!r->refused_deferred &&
+        loop_defer(r->loop, reactor_run_refused, r) == 0)
+        r->refused_deferred = 1;
+    return 1;
+}
+
 static void chan_io(loop_t *loop, int fd, int events, void *arg)
 {
     (void)loop;
@@ -557,6 +669,8 @@ static void chan_io(loop_t *loop, int fd, int events, void *arg)
         }
         if (m.type == CHAN_WORKER_LOST)
             reactor_worker_lost(r, (int)(ch - r->chans));
+        else if (m.type == CHAN_WORKER_BACKOFF)
+            reactor_worker_backoff(r, (int)(ch - r->chans), &m);
         else
             reactor_deliver(r, &m);
     }
@@ -994,6 +1108,7 @@ static void reactor_free(reactor_t *r)
     free(r->rbuf);
     free(r->dbuf);
     buf_free(&r->scratch);
+    buf_free(&r->refused);
     session_table_free(&r->sessions);
     loop_free(r->loop);
     if (r->notify[0] >= 0) {

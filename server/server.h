@@ -102,6 +102,11 @@ void manager_run(server_t *srv) __attribute__((noreturn));
 enum worker_event {
     WORKER_READY = 1, /* a standby worker started its plugins */
     WORKER_RELEASED,  /* a retiring worker stopped reading its channels */
+    WORKER_STARTED,   /* a serving process finished starting: every
+                         on_worker_start returned (a user process: its
+                         plugins are loaded, on_process_start is next) */
+    WORKER_SERVING,   /* it took its first event (the crash back-off spares
+                         a process that served) */
 };
 
 typedef struct worker_notice {

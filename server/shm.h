@@ -16,6 +16,9 @@ typedef struct shm_worker {
     _Atomic int lost;          /* its last process died with no other of
                                   its slot alive: requests it had taken are
                                   lost (see CHAN_WORKER_LOST) */
+    _Atomic int64_t backoff_until; /* ms (CLOCK_MONOTONIC) when the manager
+                                  starts its replacement after a crash
+                                  back-off; 0 when it is not backing off */
 } shm_worker_t;
 
 typedef struct shm {

@@ -54,7 +54,7 @@ static const plugin_t *task_plugin(int index)
 static void task_dispatch(const mbox_hdr_t *h, const char *data, size_t len)
 {
     const plugin_t *p = task_plugin(h->plugin);
-    child.handled++;
+    child_count_event();
     if (p == NULL) {
         log_warn("mailbox: message for unknown plugin %u dropped", h->plugin);
     } else if (h->type == MBOX_FINISH && h->task_pid != (int32_t)getpid()) {

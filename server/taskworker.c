@@ -44,7 +44,7 @@ static void queue_io(loop_t *loop, int fd, int events, void *arg)
     mbox_msg_t m;
     /* One task per wakeup: the mailbox and the signals get their turn. */
     if (child_taking_work() && mbox_recv(&queue, &m) > 0) {
-        child.handled++;
+        child_count_event();
         taskworker_task(&m);
     }
     taskworker_update();
@@ -90,8 +90,7 @@ void taskworker_run(server_t *srv, int id, int standby, int notify_fd)
     if (child_load_plugins(1) < 0)
         child_exit(WORKER_EXIT_START_FAILED, 0);
     log_debug(standby ? "started in standby" : "started");
-    if (standby)
-        child_notify(WORKER_READY);
+    child_notify(standby ? WORKER_READY : WORKER_STARTED);
     taskworker_loop();
     log_debug("exiting after %ld tasks", tasks);
     if (have_queue)

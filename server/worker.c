@@ -158,7 +158,7 @@ static void worker_handle(const chan_msg_t *m)
     }
     shm_worker_t *sw = &child.srv->shm->workers[child.id];
     atomic_store_explicit(&sw->busy, 1, memory_order_relaxed);
-    child.handled++;
+    child_count_event();
     current_listener = m->listener;
     worker_dispatch(p, m, sw);
     current_listener = -1;
@@ -331,9 +331,8 @@ void worker_run(server_t *srv, int id, int standby, int notify_fd)
         child_exit(WORKER_EXIT_START_FAILED, 0);
     }
     log_debug(standby ? "started in standby" : "started");
-    if (standby)
-        child_notify(WORKER_READY);
-    else if (atomic_exchange(&srv->shm->workers[id].lost, 0))
+    child_notify(standby ? WORKER_READY : WORKER_STARTED);
+    if (!standby && atomic_exchange(&srv->shm->workers[id].lost, 0))
         worker_report_lost();
     worker_loop();
     for (int i = 0; i < srv->cfg.nplugins; i++)

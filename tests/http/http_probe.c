@@ -30,6 +30,9 @@
  *   /hold-timer?MS   ended from a timer after MS ms whatever happened
  *   /partial         "part 1\n" with swx_http_write, then held like /hold
  *   /crash[?MS]      the worker raises SIGSEGV in on_request (after MS ms)
+ *   /abort           the worker calls abort() in on_request
+ *   /note?TAG        logs "http_probe: note TAG" (so a test sees that it
+ *                    ran) and answers "noted TAG"
  *   /errors          the return codes of misuses, as "name=rc" lines
  *   /after           what swx_http_end and swx_http_write returned when
  *                    called again after the /errors response ended
@@ -38,7 +41,12 @@
  *   /wsclose         the code of the last on_ws_close, or "none"
  *   anything else    404 "no route"
  * WebSocket: every message is echoed with its opcode; the text "close N"
- * makes the server close with code N; "push N" sends N binary messages.
+ * makes the server close with code N; "push N" sends N binary messages;
+ * "worker" is answered "worker ID".
+ *
+ * Config: "fail_file": PATH: while that file exists, on_worker_start of
+ * worker "fail_worker" (every worker when absent) waits "start_delay_ms"
+ * and then fails; it logs "http_probe: worker ID (pid PID) starting" first.
  */
 #include <errno.h>
 #include <signal.h>
@@ -64,11 +72,28 @@ static int held_count, gone_count, late_rc = 1, last_ws_close = -1;
 static char after[128] = "none";
 static const char *file;
 
+/* fail_file: refuse to start while it exists (a test's switch). */
+static int probe_start_fails(int worker_id)
+{
+    const char *marker = swx_config_string("fail_file", NULL);
+    long long only = swx_config_int("fail_worker", -1);
+    if (marker == NULL || (only >= 0 && only != worker_id) ||
+        access(marker, F_OK) != 0)
+        return 0;
+    long long ms = swx_config_int("start_delay_ms", 0);
+    if (ms > 0 && ms < 10000)
+        usleep((useconds_t)ms * 1000);
+    swx_log(SWX_LOG_ERROR, "http_probe: %s exists; refusing to start",
+            marker);
+    return 1;
+}
+
 static int probe_start(int worker_id)
 {
-    (void)worker_id;
+    swx_log(SWX_LOG_INFO, "http_probe: worker %d (pid %d) starting",
+            worker_id, (int)getpid());
     file = swx_config_string("file", NULL);
-    return 0;
+    return probe_start_fails(worker_id);
 }
 
 static int route(const swx_http_request_t *req, const char *path)
@@ -355,6 +380,16 @@ static void route_misc(const swx_http_request_t *req,
         if (ms > 0 && ms < 10000)
             usleep((useconds_t)ms * 1000);
         raise(SIGSEGV);
+    } else if (route(req, "/abort")) {
+        abort();
+    } else if (route(req, "/note")) {
+        snprintf(out, sizeof(out), "noted %.*s\n",
+                 (int)(req->query_len < 40 ? req->query_len : 40),
+                 req->query ? req->query : "");
+        swx_log(SWX_LOG_INFO, "http_probe: note %.*s",
+                (int)(req->query_len < 40 ? req->query_len : 40),
+                req->query ? req->query : "");
+        reply(resp, 200, out);
     } else if (route(req, "/after")) {
         reply(resp, 200, after);
     } else if (route(req, "/held")) {
@@ -419,6 +454,9 @@ static void probe_ws_message(uint64_t session, int opcode, const void *data,
              (const char *)data);
     if (opcode == SWX_WS_TEXT && sscanf(cmd, "close %d", &code) == 1) {
         swx_ws_close(session, code);
+    } else if (opcode == SWX_WS_TEXT && strcmp(cmd, "worker") == 0) {
+        n = snprintf(cmd, sizeof(cmd), "worker %d", swx_worker_id());
+        swx_ws_push(session, cmd, (size_t)n, SWX_WS_TEXT);
     } else if (opcode == SWX_WS_TEXT && sscanf(cmd, "push %d", &n) == 1) {
         for (int i = 0; i < n; i++)
             swx_ws_push(session, &i, sizeof(i), SWX_WS_BINARY);

@@ -3,9 +3,8 @@
 Six client threads send keep-alive GETs (some answered at once, some
 from a timer in the worker) while another thread makes a worker crash in
 on_request eight times (dispatch_mode 1 spreads the crashes over the
-workers: one that crashes again and again soon after its start is
-restarted after a growing back-off, and its requests wait for that).
-http_response_timeout is 60 s, so only the
+workers; a worker that crashes while serving is replaced at once, however
+soon after its start). http_response_timeout is 60 s, so only the
 server's check of a crashed worker's requests can answer in time. What
 must hold: every request is answered within 10 s, with 200 or 502 (and
 each crash request with 502); a 502 comes only for a response the dead

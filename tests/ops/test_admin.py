@@ -41,7 +41,7 @@ def check_shape(st):
         for k, t in WORKER_FIELDS.items():
             o.check(isinstance(w.get(k), t), "/stats: workers[].%s is %r"
                     % (k, w.get(k)))
-        o.check(w["state"] in ("idle", "busy", "down"), "state %r"
+        o.check(w["state"] in ("idle", "busy", "backoff", "down"), "state %r"
                 % w["state"])
 
 

@@ -218,6 +218,79 @@ START_TEST(peer_gone_is_epipe)
 }
 END_TEST
 
+/* The manager's notice on a worker end: one frame, no session. */
+START_TEST(notice_is_one_message)
+{
+    chan_t a, b;
+    pair(&a, &b, 1000);
+    uint8_t flags = CHAN_BACKOFF_LOST;
+    ck_assert_int_eq(chan_notice(a.fd, CHAN_WORKER_BACKOFF, &flags, 1), 0);
+    ck_assert_int_eq(chan_notice(a.fd, CHAN_WORKER_BACKOFF, NULL, 0), 0);
+    ck_assert_int_eq(chan_notice(a.fd, CHAN_WORKER_BACKOFF, NULL,
+                                 CHAN_CHUNK_MAX + 1), -EMSGSIZE);
+    chan_msg_t m;
+    ck_assert_int_eq(recv_wait(&b, &m), 1);
+    ck_assert_int_eq(m.type, CHAN_WORKER_BACKOFF);
+    ck_assert_uint_eq(m.session, 0);
+    ck_assert(m.len == 1 && (uint8_t)m.data[0] == CHAN_BACKOFF_LOST);
+    ck_assert_int_eq(recv_wait(&b, &m), 1);
+    ck_assert_uint_eq(m.len, 0);
+    ck_assert_int_eq(chan_recv(&b, &m), 0);
+    unpair(&a, &b);
+}
+END_TEST
+
+/* What waits is dropped and counted by messages begun; the rest of a
+ * message whose start was dropped is skipped by the next reader. */
+START_TEST(discard_drops_whole_messages)
+{
+    chan_t a, b;
+    pair(&a, &b, 1 << 20);
+    char *data = pattern(3 * CHAN_CHUNK_MAX, 3);
+    ck_assert_int_eq(chan_send(&a, CHAN_RECEIVE, 0, 1, "x", 1), 0);
+    ck_assert_int_eq(chan_send(&a, CHAN_RECEIVE, 0, 2, data,
+                               3 * CHAN_CHUNK_MAX), 0);
+    chan_hdr_t h = {CHAN_RECEIVE, CHAN_FIRST, 0, 4, 3, 8, 333, 0};
+    raw_frame(a.fd, h, "aaaa", 4);
+    flush_all(&a);
+    ck_assert_int_eq(chan_discard(b.fd), 3);
+    ck_assert_int_eq(chan_discard(b.fd), 0);
+    h.flags = CHAN_LAST;
+    raw_frame(a.fd, h, "bbbb", 4);
+    ck_assert_int_eq(chan_send(&a, CHAN_RECEIVE, 0, 4, "y", 1), 0);
+    chan_msg_t m;
+    ck_assert_int_eq(recv_wait(&b, &m), 1);
+    ck_assert_uint_eq(m.session, 4);
+    ck_assert_int_eq(chan_recv(&b, &m), 0);
+    free(data);
+    unpair(&a, &b);
+}
+END_TEST
+
+/* Frames still queued in the sender are dropped; its next message
+ * arrives whole, replacing the one left unfinished. */
+START_TEST(drop_queued_then_send_again)
+{
+    chan_t a, b;
+    pair(&a, &b, 64u * 1024 * 1024);
+    char *data = pattern(BIG, 5);
+    ck_assert_int_eq(chan_send(&a, CHAN_RECEIVE, 0, 1, data, BIG), 0);
+    size_t queued = chan_queued(&a);
+    ck_assert_uint_gt(queued, 0);
+    ck_assert_uint_eq(chan_drop_queued(&a), queued);
+    ck_assert_uint_eq(chan_queued(&a), 0);
+    ck_assert_int_eq(chan_flush(&a), 0);
+    chan_msg_t m;
+    while (chan_recv(&b, &m) != 0)
+        ck_abort_msg("a message arrived from a dropped queue");
+    ck_assert_int_eq(chan_send(&a, CHAN_RECEIVE, 0, 2, "z", 1), 0);
+    ck_assert_int_eq(recv_wait(&b, &m), 1);
+    ck_assert(m.session == 2 && m.len == 1 && m.data[0] == 'z');
+    free(data);
+    unpair(&a, &b);
+}
+END_TEST
+
 int main(void)
 {
     log_open(NULL, SWX_LOG_ERROR + 1); /* the drops log on purpose */
@@ -229,6 +302,9 @@ int main(void)
     tcase_add_test(tc, bad_frames_are_dropped);
     tcase_add_test(tc, two_senders_interleave);
     tcase_add_test(tc, peer_gone_is_epipe);
+    tcase_add_test(tc, notice_is_one_message);
+    tcase_add_test(tc, discard_drops_whole_messages);
+    tcase_add_test(tc, drop_queued_then_send_again);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
