@@ -71,6 +71,8 @@ static void master_close_listeners(int all)
     }
 }
 
+static void master_accept(loop_t *loop, int fd, int events, void *arg);
+
 static void master_begin_stop(const char *why)
 {
     if (m.stopping)
@@ -78,6 +80,14 @@ static void master_begin_stop(const char *why)
     m.stopping = 1;
     atomic_store(&m.srv->shm->stopping, 1);
     log_info("%s: stopping", why);
+    /* Connections the kernel has completed but nobody accepted yet would
+     * be reset with their listener: take them, so that a request already
+     * sent on one is served like those on older connections. */
+    for (int i = 0; i < m.srv->cfg.nlisteners; i++)
+        if (m.srv->listen_fds[i] >= 0 &&
+            !config_listener_is_dgram(m.srv->cfg.listeners[i].type))
+            master_accept(m.loop, m.srv->listen_fds[i], 0,
+                          (void *)(intptr_t)i);
     master_close_listeners(0);
     reactor_quiesce_all();
     m.deadline = now_ms() + (m.srv->cfg.max_wait_time + 2) * 1000LL;

@@ -303,6 +303,8 @@ def main():
               "requests" % (base, peak, reloads, chaos.counts,
                             sum(c.answered for c in careful)))
         errors = chaos.failures + [c.error for c in careful if c.error]
+        errors += ["client %d: %d retries" % (c.cid, c.retries + c.fresh)
+                   for c in careful if c.retries + c.fresh]
         check(not errors, "well-behaved clients failed: %s"
               % "; ".join(errors[:10]))
         check(peak - base <= GROWTH_KIB, "the master grew by %d KiB"

@@ -65,6 +65,22 @@ def check(cond, msg):
         raise TestFailure(msg)
 
 
+SUPPRESSED_RE = re.compile(r"(\d+) similar lines? suppressed, the first: ")
+
+
+def count_logged(text, regex):
+    """How many lines matching regex the server logged, counting those the
+    log's rate limit held back (its summary line gives their number)."""
+    pattern = re.compile(regex)
+    n = 0
+    for line in text.splitlines():
+        if not pattern.search(line):
+            continue
+        m = SUPPRESSED_RE.search(line)
+        n += int(m.group(1)) if m else 1
+    return n
+
+
 def wait_until(pred, timeout, interval=0.02, what="condition"):
     """Poll pred() until it returns a true value; that value, or
     TestFailure after timeout seconds."""
