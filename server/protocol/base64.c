@@ -1,5 +1,5 @@
 /* base64.c: RFC 4648 base64 (standard alphabet, padded), strict decoding. */
-#include "base64.h"
+#include "protocol/base64.h"
 
 #include <errno.h>
 #include <stdint.h>

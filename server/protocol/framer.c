@@ -1,5 +1,5 @@
 /* framer.c: Swoole-compatible message framing (raw, EOF-split, length-prefixed). */
-#include "framer.h"
+#include "protocol/framer.h"
 
 #include <endian.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* http_chunked.c: an incremental decoder for HTTP/1.1 chunked request bodies. */
-#include "http_chunked.h"
-#include "http_chars.h"
+#include "protocol/http_chunked.h"
+#include "protocol/http_chars.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* http_coding.c: Accept-Encoding, compressible types, and zlib. */
-#include "http_coding.h"
+#include "protocol/http_coding.h"
 
 #include <errno.h>
 #include <limits.h>

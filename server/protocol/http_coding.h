@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "buf.h"
+#include "core/buf.h"
 
 #define HTTP_CODING_GZIP 1
 #define HTTP_CODING_DEFLATE 2

@@ -1,10 +1,10 @@
 /* http_form.c: form pairs and cookies. */
-#include "http_form.h"
+#include "protocol/http_form.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "http_chars.h"
+#include "protocol/http_chars.h"
 
 /* Decode s[0..len) into out (cap bytes, NUL added). The decoded length,
  * -EINVAL or -ENOSPC. */

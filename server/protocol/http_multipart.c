@@ -1,5 +1,5 @@
 /* http_multipart.c: multipart/form-data, part by part. */
-#include "http_multipart.h"
+#include "protocol/http_multipart.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* http_parser.c: a zero-copy HTTP/1.1 request parser, strict about framing. */
-#include "http_parser.h"
-#include "http_chars.h"
+#include "protocol/http_parser.h"
+#include "protocol/http_chars.h"
 
 #include <limits.h>
 #include <stdint.h>

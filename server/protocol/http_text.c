@@ -1,5 +1,5 @@
 /* http_text.c: reason phrases and IMF-fixdate dates. */
-#include "http_text.h"
+#include "protocol/http_text.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* sha1.c: SHA-1 (FIPS 180-4), for the WebSocket handshake; not for security. */
-#include "sha1.h"
+#include "protocol/sha1.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* ws.c: WebSocket (RFC 6455) server side: frames, masking, UTF-8, close. */
-#include "ws.h"
-#include "base64.h"
-#include "sha1.h"
+#include "protocol/ws.h"
+#include "protocol/base64.h"
+#include "protocol/sha1.h"
 
 #include <errno.h>
 #include <string.h>

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http_parser.h"
+#include "protocol/http_parser.h"
 
 enum ws_opcode {
     WS_CONT = 0x0,

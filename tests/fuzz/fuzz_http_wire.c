@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_wire.h"
+#include "http/http_wire.h"
 
 static int inside(const char *p, size_t n, const char *base, size_t len)
 {

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomics.h"
+#include "plugin/atomics.h"
 
 static atomics_t *a;
 

@@ -9,8 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "chan.h"
-#include "log.h"
+#include "ipc/chan.h"
+#include "core/log.h"
 
 #define BIG (16u * 1024 * 1024)
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_wire.h"
+#include "http/http_wire.h"
 
 static const char head[] =
     "POST /a%20b/c?x=1&y=2 HTTP/1.1\r\n"

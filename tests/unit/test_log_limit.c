@@ -10,8 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "log_limit.h"
+#include "core/log.h"
+#include "core/log_limit.h"
 
 static log_limit_t t;
 static const char kind_a[] = "kind a %d";

@@ -7,8 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "mbox.h"
+#include "core/log.h"
+#include "ipc/mbox.h"
 
 static int fds[2];
 static mbox_t box;

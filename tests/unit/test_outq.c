@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "outq.h"
+#include "net/outq.h"
 
 static int sv[2];
 static outq_t q;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin.h"
+#include "plugin/plugin.h"
 
 static const swx_api_t *slot;
 

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "session.h"
+#include "core/session.h"
 
 START_TEST(ids_carry_reactor_and_never_zero)
 {

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mime.h"
+#include "http/mime.h"
 #include "protocol/http_text.h"
-#include "static_files.h"
+#include "http/static_files.h"
 
 static int path(const char *in, char *out)
 {

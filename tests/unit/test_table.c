@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "table.h"
+#include "core/log.h"
+#include "plugin/table.h"
 
 enum { COL_ID, COL_SCORE, COL_NAME };
 #define NAME_SIZE 16

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "timer.h"
+#include "event/timer.h"
 
 /* What the callbacks saw, in order. */
 enum { LOG_MAX = 200000 };

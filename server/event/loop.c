@@ -1,0 +1,225 @@
+/* loop.c: a small epoll event loop; handlers are kept in an array by fd. */
+#include "event/loop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+#define LOOP_BATCH 256
+
+typedef struct loop_handler {
+    loop_io_cb *cb;
+    void *arg;
+    int events; /* 0 when unused */
+} loop_handler_t;
+
+typedef struct loop_deferred {
+    loop_defer_cb *cb;
+    void *arg;
+    struct loop_deferred *next;
+} loop_deferred_t;
+
+struct loop {
+    int epfd;
+    loop_handler_t *handlers;
+    int nhandlers;
+    timer_heap_t timers;
+    loop_deferred_t *deferred; /* in the order they were added */
+    loop_deferred_t **deferred_tail;
+};
+
+loop_t *loop_create(void)
+{
+    loop_t *loop = calloc(1, sizeof(*loop));
+    if (loop == NULL)
+        return NULL;
+    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (loop->epfd < 0) {
+        log_error("epoll_create1: %s", strerror(errno));
+        free(loop);
+        return NULL;
+    }
+    timer_init(&loop->timers);
+    loop->deferred_tail = &loop->deferred;
+    return loop;
+}
+
+void loop_free(loop_t *loop)
+{
+    if (loop == NULL)
+        return;
+    close(loop->epfd);
+    free(loop->handlers);
+    timer_free(&loop->timers);
+    while (loop->deferred != NULL) {
+        loop_deferred_t *d = loop->deferred;
+        loop->deferred = d->next;
+        free(d);
+    }
+    free(loop);
+}
+
+static int loop_grow(loop_t *loop, int fd)
+{
+    if (fd < loop->nhandlers)
+        return 0;
+    int n = loop->nhandlers ? loop->nhandlers : 64;
+    while (n <= fd)
+        n *= 2;
+    loop_handler_t *h = realloc(loop->handlers, (size_t)n * sizeof(*h));
+    if (h == NULL)
+        return -ENOMEM;
+    memset(h + loop->nhandlers, 0,
+           (size_t)(n - loop->nhandlers) * sizeof(*h));
+    loop->handlers = h;
+    loop->nhandlers = n;
+    return 0;
+}
+
+static uint32_t loop_epoll_bits(int events)
+{
+    uint32_t e = 0;
+    if (events & LOOP_READ)
+        e |= EPOLLIN | EPOLLRDHUP;
+    if (events & LOOP_WRITE)
+        e |= EPOLLOUT;
+    if (events & LOOP_RDHUP)
+        e |= EPOLLRDHUP;
+    return e;
+}
+
+int loop_add(loop_t *loop, int fd, int events, loop_io_cb *cb, void *arg)
+{
+    if (fd < 0 || loop_grow(loop, fd) < 0)
+        return -ENOMEM;
+    struct epoll_event ev = {.events = loop_epoll_bits(events), .data.fd = fd};
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return -errno;
+    loop->handlers[fd] = (loop_handler_t){cb, arg, events | 0x100};
+    return 0;
+}
+
+int loop_mod(loop_t *loop, int fd, int events)
+{
+    if (loop_events(loop, fd) < 0)
+        return -ENOENT;
+    if ((loop->handlers[fd].events & 0xff) == events)
+        return 0;
+    struct epoll_event ev = {.events = loop_epoll_bits(events), .data.fd = fd};
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
+        return -errno;
+    loop->handlers[fd].events = events | 0x100;
+    return 0;
+}
+
+int loop_del(loop_t *loop, int fd)
+{
+    if (loop_events(loop, fd) < 0)
+        return -ENOENT;
+    loop->handlers[fd].events = 0;
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
+        return -errno;
+    return 0;
+}
+
+int loop_events(const loop_t *loop, int fd)
+{
+    if (fd < 0 || fd >= loop->nhandlers || loop->handlers[fd].events == 0)
+        return -1;
+    return loop->handlers[fd].events & 0xff;
+}
+
+timer_heap_t *loop_timers(loop_t *loop)
+{
+    return &loop->timers;
+}
+
+int64_t loop_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int loop_defer(loop_t *loop, loop_defer_cb *cb, void *arg)
+{
+    loop_deferred_t *d = malloc(sizeof(*d));
+    if (d == NULL)
+        return -ENOMEM;
+    *d = (loop_deferred_t){cb, arg, NULL};
+    *loop->deferred_tail = d;
+    loop->deferred_tail = &d->next;
+    return 0;
+}
+
+/* Calls deferred during this run wait for the next one. */
+static void loop_run_deferred(loop_t *loop)
+{
+    loop_deferred_t *d = loop->deferred;
+    loop->deferred = NULL;
+    loop->deferred_tail = &loop->deferred;
+    while (d != NULL) {
+        loop_deferred_t *next = d->next;
+        d->cb(d->arg);
+        free(d);
+        d = next;
+    }
+}
+
+static int loop_min_timeout(int a, int b)
+{
+    if (a < 0)
+        return b;
+    return b < 0 || a < b ? a : b;
+}
+
+/* Also wake for a log summary that falls due, so that a quiet process
+ * still reports lines it held back. */
+static int loop_timeout(loop_t *loop, int timeout_ms)
+{
+    if (loop->deferred != NULL)
+        return 0;
+    int t = timer_next_timeout(&loop->timers, loop_now());
+    return loop_min_timeout(loop_min_timeout(t, timeout_ms), log_due_in_ms());
+}
+
+int loop_run_once(loop_t *loop, int timeout_ms)
+{
+    struct epoll_event evs[LOOP_BATCH];
+    int n = epoll_wait(loop->epfd, evs, LOOP_BATCH,
+                       loop_timeout(loop, timeout_ms));
+    if (n < 0 && errno != EINTR)
+        return -errno;
+    if (n < 0)
+        n = 0;
+    for (int i = 0; i < n; i++) {
+        int fd = evs[i].data.fd;
+        /* An earlier handler in this batch may have removed fd. */
+        if (loop_events(loop, fd) < 0)
+            continue;
+        int fired = 0;
+        if (evs[i].events & (EPOLLIN | EPOLLRDHUP))
+            fired |= LOOP_READ;
+        if (evs[i].events & EPOLLOUT)
+            fired |= LOOP_WRITE;
+        /* Only to those who asked: others see it as LOOP_READ. */
+        if ((evs[i].events & EPOLLRDHUP) &&
+            (loop->handlers[fd].events & LOOP_RDHUP))
+            fired |= LOOP_RDHUP;
+        if (evs[i].events & (EPOLLERR | EPOLLHUP))
+            fired |= LOOP_ERROR | LOOP_READ;
+        loop_handler_t h = loop->handlers[fd];
+        h.cb(loop, fd, fired, h.arg);
+    }
+    log_tick();
+    if (timer_count(&loop->timers) > 0)
+        timer_run_due(&loop->timers, loop_now());
+    if (loop->deferred != NULL)
+        loop_run_deferred(loop);
+    return n;
+}

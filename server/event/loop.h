@@ -1,0 +1,43 @@
+/* loop.h: a small epoll event loop (one per reactor thread or process). */
+#ifndef SWX_LOOP_H
+#define SWX_LOOP_H
+
+#define LOOP_READ 1
+#define LOOP_WRITE 2
+#define LOOP_ERROR 4 /* reported only: EPOLLERR or EPOLLHUP */
+#define LOOP_RDHUP 8 /* the peer shut down writing (EPOLLRDHUP); watch it
+                        alone to notice a client leave without reading */
+
+#include "event/timer.h"
+
+typedef struct loop loop_t;
+
+/* events: LOOP_* bits that fired. */
+typedef void loop_io_cb(loop_t *loop, int fd, int events, void *arg);
+
+loop_t *loop_create(void);
+void loop_free(loop_t *loop);
+/* Watch fd for events (LOOP_READ|LOOP_WRITE); 0 or -errno. */
+int loop_add(loop_t *loop, int fd, int events, loop_io_cb *cb, void *arg);
+/* Change what fd is watched for; 0 or -errno. */
+int loop_mod(loop_t *loop, int fd, int events);
+/* Stop watching fd (before closing it); 0 or -errno. */
+int loop_del(loop_t *loop, int fd);
+/* Events fd is watched for, or -1 when it is not watched. */
+int loop_events(const loop_t *loop, int fd);
+/* The loop's timers: loop_run_once waits no longer than the next one is
+ * due and runs the due ones after the I/O events. */
+timer_heap_t *loop_timers(loop_t *loop);
+/* Monotonic milliseconds, the clock of loop_timers. */
+int64_t loop_now(void);
+
+typedef void loop_defer_cb(void *arg);
+/* Run cb(arg) once, at the end of the current (or next) loop_run_once.
+ * 0 or -ENOMEM. */
+int loop_defer(loop_t *loop, loop_defer_cb *cb, void *arg);
+
+/* Wait up to timeout_ms (-1: forever) and dispatch; the number of events
+ * handled, or -errno (EINTR is returned as 0). */
+int loop_run_once(loop_t *loop, int timeout_ms);
+
+#endif

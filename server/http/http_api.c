@@ -1,0 +1,310 @@
+/* http_api.c: HTTP requests and WebSocket sessions in a worker: requests
+ * decoded and handed to on_request with a response, the open responses of
+ * each session (gone when the connection goes, freed after on_close), and
+ * the WebSocket events and functions. */
+#include "http/http_api.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "plugin/api.h"
+#include "proc/child.h"
+#include "http/http_response.h"
+#include "http/http_wire.h"
+#include "core/log.h"
+#include "protocol/http_form.h"
+#include "protocol/http_multipart.h"
+#include "protocol/ws.h"
+#include "core/session.h"
+
+static session_table_t open_resps; /* session -> its response */
+static swx_http_header_t req_headers[HTTP_MAX_HEADERS]; /* of the event */
+static swx_http_response_t *retired; /* ended: freed after the callback */
+static int sweep_pending;
+
+static void http_api_sweep(void *arg)
+{
+    (void)arg;
+    sweep_pending = 0;
+    while (retired != NULL) {
+        swx_http_response_t *r = retired;
+        retired = r->next;
+        http_response_free(r);
+    }
+}
+
+void http_api_retire(swx_http_response_t *r)
+{
+    if (open_resps.cap > 0 && session_get(&open_resps, r->session) == r)
+        session_del(&open_resps, r->session);
+    r->next = retired;
+    retired = r;
+    if (!sweep_pending && loop_defer(child.loop, http_api_sweep, NULL) == 0)
+        sweep_pending = 1;
+}
+
+/* Track r as the session's open response. 0 or -ENOMEM. */
+static int http_api_track(swx_http_response_t *r)
+{
+    if (open_resps.cap == 0 && session_table_init(&open_resps, 64) < 0)
+        return -ENOMEM;
+    swx_http_response_t *old = session_del(&open_resps, r->session);
+    if (old != NULL) /* cannot happen: one request per connection at once */
+        old->gone = 1;
+    return session_put(&open_resps, r->session, r);
+}
+
+void http_api_gone(uint64_t session)
+{
+    swx_http_response_t *r =
+        open_resps.cap > 0 ? session_get(&open_resps, session) : NULL;
+    if (r != NULL)
+        r->gone = 1;
+}
+
+void http_api_release(uint64_t session)
+{
+    swx_http_response_t *r =
+        open_resps.cap > 0 ? session_del(&open_resps, session) : NULL;
+    if (r != NULL)
+        http_response_free(r);
+}
+
+/* CHAN_CLOSE will not come here: the response stays (gone) until the
+ * plugin ends it, or until the worker exits. */
+static void http_api_abort(uint64_t session)
+{
+    http_api_gone(session);
+}
+
+int http_api_open(void)
+{
+    int n = 0;
+    for (size_t i = 0; i < open_resps.cap; i++)
+        if (open_resps.keys[i] != 0 &&
+            !((swx_http_response_t *)open_resps.vals[i])->gone)
+            n++;
+    return n;
+}
+
+void http_api_free(void)
+{
+    for (size_t i = 0; i < open_resps.cap; i++)
+        if (open_resps.keys[i] != 0)
+            http_response_free(open_resps.vals[i]);
+    session_table_free(&open_resps);
+    http_api_sweep(NULL);
+}
+
+static void http_api_request(const plugin_t *p, const chan_msg_t *m)
+{
+    swx_http_request_t req;
+    int ok = http_wire_decode(m->data, m->len, &req, req_headers,
+                              HTTP_MAX_HEADERS) == 0;
+    if (!ok)
+        log_warn("session %llu: malformed request message (%zu bytes); "
+                 "answered with 500", (unsigned long long)m->session, m->len);
+    req.session = m->session;
+    req.listener = m->listener;
+    const config_listener_t *l = &child.srv->cfg.listeners[m->listener];
+    http_compression_t z = {
+        .level = l->http_compression ? l->http_compression_level : 0,
+        .min_length = l->http_compression_min_length};
+    swx_http_response_t *r =
+        http_response_new(m->session, ok ? &req : NULL, &z);
+    if (r == NULL || http_api_track(r) < 0) {
+        log_error("session %llu: out of memory for a response; closing",
+                  (unsigned long long)m->session);
+        if (r != NULL)
+            http_response_free(r);
+        api_send_msg(m->session, CHAN_CLOSE_REQ, NULL, 0);
+        return;
+    }
+    if (!ok || p->desc.on_request == NULL) {
+        http_response_status(r, ok ? 404 : 500);
+        http_response_header(r, "Content-Type", "text/plain");
+        http_response_end(r, ok ? "404 Not Found\n" : "500 Internal "
+                          "Server Error\n", ok ? 14 : 26);
+        return;
+    }
+    api_call(p, on_request, &req, r);
+}
+
+static void http_api_ws_open(const plugin_t *p, const chan_msg_t *m)
+{
+    swx_http_request_t req;
+    if (http_wire_decode(m->data, m->len, &req, req_headers,
+                         HTTP_MAX_HEADERS) < 0) {
+        log_warn("session %llu: malformed handshake message (%zu bytes) "
+                 "dropped", (unsigned long long)m->session, m->len);
+        return;
+    }
+    req.session = m->session;
+    req.listener = m->listener;
+    api_call(p, on_open, m->session, &req);
+}
+
+static void http_api_ws_message(const plugin_t *p, const chan_msg_t *m)
+{
+    int op = m->len >= 1 ? (uint8_t)m->data[0] : -1;
+    if (op != WS_TEXT && op != WS_BINARY) {
+        log_warn("session %llu: malformed WebSocket message dropped",
+                 (unsigned long long)m->session);
+        return;
+    }
+    api_call(p, on_message, m->session, op, m->data + 1, m->len - 1);
+}
+
+static void http_api_ws_closed(const plugin_t *p, const chan_msg_t *m)
+{
+    uint16_t code;
+    if (m->len != sizeof(code)) {
+        log_warn("session %llu: malformed WebSocket close dropped",
+                 (unsigned long long)m->session);
+        return;
+    }
+    memcpy(&code, m->data, sizeof(code));
+    api_call(p, on_ws_close, m->session, code);
+}
+
+int http_api_handle(const plugin_t *p, const chan_msg_t *m)
+{
+    switch (m->type) {
+    case CHAN_HTTP_REQUEST:
+        http_api_request(p, m);
+        return 1;
+    case CHAN_HTTP_ABORT:
+        http_api_abort(m->session);
+        return 1;
+    case CHAN_HTTP_PROBE:
+        /* Not held here (ended ones were answered before this reply): the
+         * process that took it died. */
+        if (open_resps.cap == 0 || session_get(&open_resps, m->session) == NULL)
+            api_send_msg(m->session, CHAN_HTTP_LOST, m->data, m->len);
+        return 1;
+    case CHAN_WS_OPEN:
+        http_api_ws_open(p, m);
+        return 1;
+    case CHAN_WS_MESSAGE:
+        http_api_ws_message(p, m);
+        return 1;
+    case CHAN_WS_CLOSE:
+        http_api_ws_closed(p, m);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+const char *http_api_get_header(const swx_http_request_t *req,
+                                const char *name, size_t *len)
+{
+    if (req == NULL || name == NULL)
+        return NULL;
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const swx_http_header_t *h = &req->headers[i];
+        if (h->name_len == nl && strncasecmp(h->name, name, nl) == 0) {
+            if (len != NULL)
+                *len = h->value_len;
+            return h->value;
+        }
+    }
+    return NULL;
+}
+
+int http_api_ws_push(uint64_t session, const void *data, size_t len,
+                     int opcode)
+{
+    size_t max = api_output_max();
+    if (max == 0)
+        return -ENOTSUP;
+    if ((opcode != SWX_WS_TEXT && opcode != SWX_WS_BINARY) ||
+        (data == NULL && len > 0))
+        return -EINVAL;
+    if (len + 1 + 10 > max) /* the frame header too must fit */
+        return -E2BIG;
+    char *msg = malloc(len + 1);
+    if (msg == NULL)
+        return -ENOMEM;
+    msg[0] = (char)opcode;
+    if (len > 0)
+        memcpy(msg + 1, data, len);
+    int rc = api_send_msg(session, CHAN_WS_PUSH, msg, len + 1);
+    free(msg);
+    return rc;
+}
+
+int http_api_ws_close(uint64_t session, int code)
+{
+    if (api_output_max() == 0)
+        return -ENOTSUP;
+    if (code < 0 || code > 65535 || !ws_close_code_valid((unsigned)code))
+        return -EINVAL;
+    uint16_t v = (uint16_t)code;
+    return api_send_msg(session, CHAN_WS_CLOSE_REQ, &v, sizeof(v));
+}
+
+int http_api_query_param(const swx_http_request_t *req, const char *name,
+                         char *out, size_t cap)
+{
+    if (req == NULL || name == NULL || out == NULL)
+        return -EINVAL;
+    if (req->query == NULL)
+        return -ENOENT;
+    return http_form_param(req->query, req->query_len, name, out, cap);
+}
+
+int http_api_form_param(const swx_http_request_t *req, const char *name,
+                        char *out, size_t cap)
+{
+    static const char form[] = "application/x-www-form-urlencoded";
+    if (req == NULL || name == NULL || out == NULL)
+        return -EINVAL;
+    size_t tl;
+    const char *type = http_api_get_header(req, "content-type", &tl);
+    size_t fl = sizeof(form) - 1;
+    if (type == NULL || tl < fl || strncasecmp(type, form, fl) != 0 ||
+        (tl > fl && type[fl] != ';' && type[fl] != ' '))
+        return -ENOTSUP;
+    return http_form_param(req->body, req->body_len, name, out, cap);
+}
+
+int http_api_cookie(const swx_http_request_t *req, const char *name,
+                    char *out, size_t cap)
+{
+    if (req == NULL || name == NULL || out == NULL)
+        return -EINVAL;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const swx_http_header_t *h = &req->headers[i];
+        if (h->name_len != 6 || strncasecmp(h->name, "cookie", 6) != 0)
+            continue;
+        int rc = http_cookie_value(h->value, h->value_len, name, out, cap);
+        if (rc != -ENOENT)
+            return rc;
+    }
+    return -ENOENT;
+}
+
+int http_api_multipart_next(const swx_http_request_t *req, size_t *cursor,
+                            swx_http_part_t *part)
+{
+    if (req == NULL || cursor == NULL || part == NULL)
+        return -EINVAL;
+    size_t tl, blen;
+    const char *b, *type = http_api_get_header(req, "content-type", &tl);
+    if (type == NULL)
+        return -ENOTSUP;
+    int rc = http_multipart_boundary(type, tl, &b, &blen);
+    if (rc < 0)
+        return rc;
+    http_part_t p;
+    rc = http_multipart_next(req->body, req->body_len, b, blen, cursor, &p);
+    if (rc == 1)
+        *part = (swx_http_part_t){p.name, p.name_len, p.filename,
+                                  p.filename_len, p.type, p.type_len, p.data,
+                                  p.len};
+    return rc;
+}

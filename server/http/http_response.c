@@ -1,0 +1,484 @@
+/* http_response.c: the response a plugin fills in a worker: status and
+ * headers, the head they become, and the body sent whole, as chunks, or as
+ * a file the reactor sends with sendfile(2). */
+#include "http/http_response.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "plugin/api.h"
+#include "ipc/chan.h"
+#include "proc/child.h"
+#include "http/mime.h"
+#include "http/http_api.h"
+#include "protocol/http_chars.h"
+#include "protocol/http_coding.h"
+#include "protocol/http_text.h"
+
+/* The header lines a plugin may add to one response. */
+#define RESP_FIELDS_MAX (64 * 1024)
+/* Room for a chunk's size line and CRLF. */
+#define RESP_CHUNK_OVERHEAD 32
+
+swx_http_response_t *http_response_new(uint64_t session,
+                                       const swx_http_request_t *req,
+                                       const http_compression_t *z)
+{
+    swx_http_response_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->session = session;
+    r->status = 200;
+    r->length = -1;
+    r->version = 1;
+    r->close = req == NULL;
+    if (req != NULL) {
+        r->version = req->version;
+        r->keep_alive = req->keep_alive ? 1 : 0;
+        r->head_only = req->method_len == 4 &&
+                       memcmp(req->method, "HEAD", 4) == 0;
+    }
+    size_t alen;
+    const char *ae = req != NULL && z != NULL && z->level > 0
+                         ? http_api_get_header(req, "accept-encoding", &alen)
+                         : NULL;
+    if (req != NULL && z != NULL && z->level > 0) {
+        r->zlevel = (unsigned)z->level & 15u;
+        r->zmin = z->min_length;
+    }
+    if (ae != NULL)
+        r->codings = (unsigned)http_accept_coding(ae, alen) & 3u;
+    return r;
+}
+
+void http_response_free(swx_http_response_t *r)
+{
+    buf_free(&r->fields);
+    free(r);
+}
+
+/* The end of a response: the reactor may read the next request. msg
+ * (len >= 1 bytes, or NULL) starts with a byte for the flags, then the
+ * response's last bytes, which the reactor writes first: one message
+ * instead of two. */
+static int resp_finish(swx_http_response_t *r, int close, char *msg,
+                       size_t len)
+{
+    char flags = (char)(close || r->close ? CHAN_HTTP_END_CLOSE : 0);
+    if (msg == NULL) {
+        msg = &flags;
+        len = 1;
+    }
+    msg[0] = flags;
+    int rc = api_send_msg(r->session, CHAN_HTTP_END, msg, len);
+    r->ended = 1;
+    http_api_retire(r);
+    return rc;
+}
+
+/* 0 when r may be used; -EALREADY once it ended; -ENOTCONN (ending it)
+ * when its connection has gone. */
+static int resp_check(swx_http_response_t *r)
+{
+    if (r == NULL)
+        return -EINVAL;
+    if (r->ended)
+        return -EALREADY;
+    if (r->gone) {
+        r->ended = 1;
+        http_api_retire(r);
+        return -ENOTCONN;
+    }
+    return 0;
+}
+
+static int resp_no_body(const swx_http_response_t *r)
+{
+    return r->status == 204 || r->status == 304;
+}
+
+static int resp_printf(buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int resp_printf(buf_t *b, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(line))
+        return -EINVAL;
+    return buf_append(b, line, (size_t)n);
+}
+
+/* How the body is framed: a Content-Length of body_len (>= 0), else
+ * chunked (HTTP/1.1) or up to the close (HTTP/1.0). */
+static int resp_framing(swx_http_response_t *r, buf_t *b, int64_t body_len)
+{
+    if (resp_no_body(r))
+        return 0;
+    if (body_len >= 0)
+        return resp_printf(b, "Content-Length: %lld\r\n",
+                           (long long)body_len);
+    if (r->version == 0) {
+        r->close = 1;
+        return 0;
+    }
+    r->chunked = 1;
+    return resp_printf(b, "Transfer-Encoding: chunked\r\n");
+}
+
+/* Status line, the plugin's fields and ours, and the blank line. */
+static int resp_head(swx_http_response_t *r, buf_t *b, int64_t body_len,
+                     const char *extra)
+{
+    char date[HTTP_DATE_LEN + 1];
+    int rc = resp_printf(b, "HTTP/1.1 %d %s\r\n", r->status,
+                         http_reason(r->status));
+    if (rc == 0)
+        rc = buf_append(b, buf_head(&r->fields), buf_pending(&r->fields));
+    if (rc == 0 && extra != NULL)
+        rc = buf_append(b, extra, strlen(extra));
+    if (rc == 0 && !r->has_date) {
+        http_date(time(NULL), date);
+        rc = resp_printf(b, "Date: %s\r\n", date);
+    }
+    if (rc == 0)
+        rc = resp_framing(r, b, body_len);
+    if (child_winding_down())
+        r->close = 1; /* the connection is not kept: the client is told */
+    if (rc == 0 && (r->close || !r->keep_alive))
+        rc = resp_printf(b, "Connection: close\r\n");
+    else if (rc == 0 && r->version == 0)
+        rc = resp_printf(b, "Connection: keep-alive\r\n");
+    return rc == 0 ? buf_append(b, "\r\n", 2) : rc;
+}
+
+static int resp_send_buf(swx_http_response_t *r, buf_t *b)
+{
+    int rc = api_send_msg(r->session, CHAN_SEND, buf_head(b), buf_pending(b));
+    buf_free(b);
+    return rc;
+}
+
+int http_response_status(swx_http_response_t *r, int status)
+{
+    int rc = resp_check(r);
+    if (rc < 0)
+        return rc;
+    if (r->head_sent)
+        return -EALREADY;
+    if (status < 200 || status > 599)
+        return -EINVAL;
+    r->status = status;
+    return 0;
+}
+
+static int resp_is_token(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s != '\0'; s++)
+        if (!http_is_tchar((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+static int resp_is_value(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if (!http_is_field_char((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+/* Content-Length and Connection are the server's to write. */
+static int resp_special(swx_http_response_t *r, const char *name,
+                        const char *value)
+{
+    if (strcasecmp(name, "transfer-encoding") == 0)
+        return -EINVAL;
+    if (strcasecmp(name, "connection") == 0) {
+        if (strcasecmp(value, "close") != 0)
+            return -EINVAL;
+        r->close = 1;
+        return 0;
+    }
+    char *end;
+    if (value[0] < '0' || value[0] > '9')
+        return -EINVAL;
+    errno = 0;
+    long long n = strtoll(value, &end, 10);
+    if (*end != '\0' || errno != 0)
+        return -EINVAL;
+    r->length = n;
+    return 0;
+}
+
+int http_response_header(swx_http_response_t *r, const char *name,
+                         const char *value)
+{
+    int rc = resp_check(r);
+    if (rc < 0)
+        return rc;
+    if (r->head_sent)
+        return -EALREADY;
+    if (name == NULL || value == NULL || !resp_is_token(name) ||
+        !resp_is_value(value))
+        return -EINVAL;
+    if (strcasecmp(name, "transfer-encoding") == 0 ||
+        strcasecmp(name, "connection") == 0 ||
+        strcasecmp(name, "content-length") == 0)
+        return resp_special(r, name, value);
+    if (buf_pending(&r->fields) + strlen(name) + strlen(value) + 4 >
+        RESP_FIELDS_MAX)
+        return -E2BIG;
+    rc = resp_printf(&r->fields, "%s: %s\r\n", name, value);
+    if (rc == -EINVAL) { /* longer than a line of resp_printf */
+        if (buf_append(&r->fields, name, strlen(name)) < 0 ||
+            buf_append(&r->fields, ": ", 2) < 0 ||
+            buf_append(&r->fields, value, strlen(value)) < 0 ||
+            buf_append(&r->fields, "\r\n", 2) < 0)
+            return -ENOMEM;
+        rc = 0;
+    }
+    r->has_type |= strcasecmp(name, "content-type") == 0;
+    r->has_date |= strcasecmp(name, "date") == 0;
+    r->has_coding |= strcasecmp(name, "content-encoding") == 0;
+    return rc;
+}
+
+static int resp_send_head(swx_http_response_t *r)
+{
+    buf_t b = {0};
+    int rc = resp_head(r, &b, r->length, NULL);
+    if (rc < 0) {
+        buf_free(&b);
+        return rc;
+    }
+    r->head_sent = 1;
+    return resp_send_buf(r, &b);
+}
+
+/* Body bytes after the head: as they are, or as one chunk. */
+static int resp_send_body(swx_http_response_t *r, const void *data,
+                          size_t len)
+{
+    if (len == 0 || r->head_only || resp_no_body(r))
+        return 0;
+    r->sent += len;
+    if (!r->chunked)
+        return api_send_msg(r->session, CHAN_SEND, data, len);
+    buf_t b = {0};
+    int rc = resp_printf(&b, "%zx\r\n", len);
+    if (rc == 0 && (buf_append(&b, data, len) < 0 ||
+                    buf_append(&b, "\r\n", 2) < 0))
+        rc = -ENOMEM;
+    if (rc < 0) {
+        buf_free(&b);
+        return rc;
+    }
+    return resp_send_buf(r, &b);
+}
+
+int http_response_write(swx_http_response_t *r, const void *data, size_t len)
+{
+    int rc = resp_check(r);
+    if (rc < 0)
+        return rc;
+    if (len + RESP_CHUNK_OVERHEAD > api_output_max())
+        return -E2BIG;
+    if (r->length >= 0 && r->sent + len > (uint64_t)r->length)
+        return -EINVAL;
+    if (!r->head_sent && (rc = resp_send_head(r)) < 0)
+        return rc;
+    return resp_send_body(r, data, len);
+}
+
+/* Nothing streamed yet: head and body in one message. */
+/* The value of a header line the plugin added, or NULL. */
+static const char *resp_field(const swx_http_response_t *r, const char *name,
+                              size_t *len)
+{
+    size_t nl = strlen(name);
+    const char *p = buf_head(&r->fields);
+    if (p == NULL)
+        return NULL;
+    const char *end = p + buf_pending(&r->fields);
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (eol == NULL)
+            break;
+        if ((size_t)(eol - p) > nl + 1 && p[nl] == ':' &&
+            strncasecmp(p, name, nl) == 0) {
+            const char *v = p + nl + 1;
+            while (v < eol && *v == ' ')
+                v++;
+            *len = (size_t)(eol - v) - (eol > v && eol[-1] == '\r');
+            return v;
+        }
+        p = eol + 1;
+    }
+    return NULL;
+}
+
+/* http_compression of a whole body: replaces *data and *len by the
+ * compressed bytes (kept in z) when the listener compresses, the plugin
+ * left the body's encoding and length to the server, its type is worth
+ * it, it is long enough, the client takes gzip or deflate, and the result
+ * is smaller. The header lines to add, or NULL: Vary whenever the answer
+ * depends on the client. They go into the head only, so that a response
+ * refused here (-E2BIG) is left as the plugin made it. */
+static const char *resp_compress(swx_http_response_t *r, const void **data,
+                                 size_t *len, buf_t *z)
+{
+    size_t tl;
+    const char *type = resp_field(r, "content-type", &tl);
+    if (r->zlevel == 0 || r->has_coding || r->length >= 0 ||
+        resp_no_body(r) || *len < r->zmin || *len == 0 || type == NULL ||
+        !http_compressible_type(type, tl))
+        return NULL;
+    static const char vary[] = "Vary: Accept-Encoding\r\n";
+    if (r->codings == 0)
+        return vary;
+    int gzip = (r->codings & HTTP_CODING_GZIP) != 0;
+    if (http_compress(gzip ? HTTP_CODING_GZIP : HTTP_CODING_DEFLATE,
+                      (int)r->zlevel, *data, *len, z) < 0 ||
+        buf_pending(z) >= *len)
+        return vary; /* sent as it is */
+    *data = buf_head(z);
+    *len = buf_pending(z);
+    return gzip ? "Vary: Accept-Encoding\r\nContent-Encoding: gzip\r\n"
+                : "Vary: Accept-Encoding\r\nContent-Encoding: deflate\r\n";
+}
+
+static int resp_end_whole(swx_http_response_t *r, const void *data,
+                          size_t len)
+{
+    if (r->length >= 0 && (uint64_t)r->length != len && !r->head_only)
+        return -EINVAL;
+    buf_t z = {0};
+    const char *extra = resp_compress(r, &data, &len, &z);
+    buf_t b = {0};
+    int64_t announce = r->head_only && r->length >= 0 ? r->length
+                                                      : (int64_t)len;
+    int rc = buf_append(&b, "", 1); /* resp_finish's flags */
+    if (rc == 0)
+        rc = resp_head(r, &b, announce, extra);
+    if (rc == 0 && !r->head_only && !resp_no_body(r))
+        rc = buf_append(&b, data, len);
+    if (rc == 0 && buf_pending(&b) - 1 > api_output_max())
+        rc = -E2BIG;
+    buf_free(&z);
+    if (rc < 0) {
+        buf_free(&b);
+        return rc;
+    }
+    r->head_sent = 1;
+    rc = resp_finish(r, 0, buf_head(&b), buf_pending(&b));
+    buf_free(&b);
+    return rc;
+}
+
+/* After swx_http_write: the last part, the last chunk, the end. */
+static int resp_end_stream(swx_http_response_t *r, const void *data,
+                           size_t len)
+{
+    int rc = len > 0 ? http_response_write(r, data, len) : 0;
+    if (rc < 0 && rc != -EINVAL)
+        return rc;
+    int bad = rc == -EINVAL ||
+              (r->length >= 0 && r->sent != (uint64_t)r->length &&
+               !r->head_only);
+    char last[] = "F0\r\n\r\n"; /* F: the flags; then the last chunk */
+    int last_chunk = r->chunked && !r->head_only && !resp_no_body(r);
+    rc = resp_finish(r, bad, last, last_chunk ? sizeof(last) - 1 : 1);
+    return bad ? -EINVAL : rc;
+}
+
+int http_response_end(swx_http_response_t *r, const void *data, size_t len)
+{
+    int rc = resp_check(r);
+    if (rc < 0)
+        return rc;
+    if (data == NULL && len > 0)
+        return -EINVAL;
+    return r->head_sent ? resp_end_stream(r, data, len)
+                        : resp_end_whole(r, data, len);
+}
+
+/* Check the file as this worker sees it, and say which one it is. */
+static int resp_file(const char *path, uint64_t off, uint64_t len,
+                     chan_sendfile_t *sf, char real[PATH_MAX])
+{
+    struct stat st;
+    if (path == NULL)
+        return -EINVAL;
+    if (realpath(path, real) == NULL)
+        return -errno;
+    int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return -errno;
+    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    close(fd);
+    uint64_t size = ok ? (uint64_t)st.st_size : 0;
+    if (!ok || off > size)
+        return -EINVAL;
+    if (len == 0)
+        len = size - off;
+    if (len > size - off)
+        return -EINVAL;
+    *sf = (chan_sendfile_t){off, len, (uint64_t)st.st_dev,
+                            (uint64_t)st.st_ino};
+    return 0;
+}
+
+static int resp_send_file(swx_http_response_t *r, const chan_sendfile_t *sf,
+                          const char *real)
+{
+    size_t plen = strlen(real) + 1;
+    char msg[sizeof(*sf) + PATH_MAX];
+    memcpy(msg, sf, sizeof(*sf));
+    memcpy(msg + sizeof(*sf), real, plen);
+    return api_send_msg(r->session, CHAN_HTTP_SENDFILE, msg,
+                        sizeof(*sf) + plen);
+}
+
+int http_response_sendfile(swx_http_response_t *r, const char *path,
+                           uint64_t offset, uint64_t length)
+{
+    chan_sendfile_t sf;
+    char real[PATH_MAX];
+    int rc = resp_check(r);
+    if (rc < 0)
+        return rc;
+    if (r->head_sent)
+        return -EALREADY;
+    if ((rc = resp_file(path, offset, length, &sf, real)) < 0)
+        return rc;
+    if (r->length >= 0 && (uint64_t)r->length != sf.length)
+        return -EINVAL;
+    if (!r->has_type &&
+        (rc = http_response_header(r, "Content-Type", mime_type(real))) < 0)
+        return rc;
+    buf_t b = {0};
+    if ((rc = resp_head(r, &b, (int64_t)sf.length, NULL)) < 0) {
+        buf_free(&b);
+        return rc;
+    }
+    r->head_sent = 1;
+    if ((rc = resp_send_buf(r, &b)) == 0 && !r->head_only &&
+        !resp_no_body(r) && sf.length > 0)
+        rc = resp_send_file(r, &sf, real);
+    return rc < 0 ? rc : resp_finish(r, 0, NULL, 0);
+}

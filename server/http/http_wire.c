@@ -1,0 +1,134 @@
+/* http_wire.c: the request a reactor sends a worker, encoded and checked. */
+#include "http/http_wire.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static int wire_put(buf_t *out, const void *data, size_t len)
+{
+    static const char nul = '\0';
+    if (buf_append(out, data, len) < 0 || buf_append(out, &nul, 1) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+static int wire_put_fields(buf_t *out, const http_request_t *req)
+{
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const http_header_t *h = &req->headers[i];
+        http_wire_field_t f = {(uint32_t)h->name_len, (uint32_t)h->value_len};
+        if (buf_append(out, &f, sizeof(f)) < 0 ||
+            wire_put(out, h->name, h->name_len) < 0 ||
+            wire_put(out, h->value, h->value_len) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+int http_wire_encode(buf_t *out, const http_request_t *req, const char *body,
+                     size_t body_len, const char *peer_addr, int peer_port)
+{
+    http_wire_hdr_t h = {
+        .method_len = (uint32_t)req->method_len,
+        .path_len = (uint32_t)req->path_len,
+        .query_len = (uint32_t)req->query_len,
+        .nheaders = (uint32_t)req->nheaders,
+        .body_len = body_len,
+        .version = (uint8_t)req->version,
+        .keep_alive = (uint8_t)req->keep_alive,
+        .has_query = req->query != NULL,
+        .peer_port = peer_port,
+    };
+    snprintf(h.peer_addr, sizeof(h.peer_addr), "%s", peer_addr);
+    buf_reset(out);
+    if (buf_append(out, &h, sizeof(h)) < 0 ||
+        wire_put(out, req->method, req->method_len) < 0 ||
+        wire_put(out, req->path, req->path_len) < 0 ||
+        wire_put(out, req->query ? req->query : "", req->query_len) < 0 ||
+        wire_put_fields(out, req) < 0 ||
+        wire_put(out, body_len ? body : "", body_len) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* A reader over the message that never moves past its end. */
+typedef struct wire_rd {
+    const char *p;
+    size_t left;
+} wire_rd_t;
+
+/* A string of len bytes and its NUL; NULL when it does not fit. */
+static const char *wire_str(wire_rd_t *rd, uint64_t len)
+{
+    if (len >= rd->left || rd->p[len] != '\0')
+        return NULL;
+    const char *s = rd->p;
+    rd->p += len + 1;
+    rd->left -= (size_t)len + 1;
+    return s;
+}
+
+static int wire_fields(wire_rd_t *rd, swx_http_header_t *headers, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        http_wire_field_t f;
+        if (rd->left < sizeof(f))
+            return -EBADMSG;
+        memcpy(&f, rd->p, sizeof(f));
+        rd->p += sizeof(f);
+        rd->left -= sizeof(f);
+        headers[i].name = wire_str(rd, f.name_len);
+        headers[i].value = wire_str(rd, f.value_len);
+        if (headers[i].name == NULL || headers[i].value == NULL)
+            return -EBADMSG;
+        headers[i].name_len = f.name_len;
+        headers[i].value_len = f.value_len;
+    }
+    return 0;
+}
+
+static int wire_head(const http_wire_hdr_t *h, swx_http_request_t *req,
+                     size_t max_headers)
+{
+    if (h->nheaders > max_headers || h->version > 1 || h->keep_alive > 1 ||
+        h->has_query > 1 ||
+        memchr(h->peer_addr, '\0', sizeof(req->peer_addr)) == NULL)
+        return -EBADMSG;
+    req->version = h->version;
+    req->keep_alive = h->keep_alive;
+    req->peer_port = h->peer_port;
+    memcpy(req->peer_addr, h->peer_addr, sizeof(req->peer_addr));
+    return 0;
+}
+
+int http_wire_decode(const char *data, size_t len, swx_http_request_t *req,
+                     swx_http_header_t *headers, size_t max_headers)
+{
+    http_wire_hdr_t h;
+    if (len < sizeof(h))
+        return -EBADMSG;
+    memcpy(&h, data, sizeof(h));
+    memset(req, 0, sizeof(*req));
+    if (wire_head(&h, req, max_headers) < 0)
+        return -EBADMSG;
+    wire_rd_t rd = {data + sizeof(h), len - sizeof(h)};
+    req->method = wire_str(&rd, h.method_len);
+    req->path = wire_str(&rd, h.path_len);
+    req->query = wire_str(&rd, h.query_len);
+    if (req->method == NULL || req->path == NULL || req->query == NULL ||
+        wire_fields(&rd, headers, h.nheaders) < 0)
+        return -EBADMSG;
+    req->body = wire_str(&rd, h.body_len);
+    if (req->body == NULL || rd.left != 0)
+        return -EBADMSG;
+    req->method_len = h.method_len;
+    req->path_len = h.path_len;
+    req->query_len = h.query_len;
+    if (!h.has_query)
+        req->query = NULL;
+    req->headers = headers;
+    req->nheaders = h.nheaders;
+    req->body_len = (size_t)h.body_len;
+    return 0;
+}

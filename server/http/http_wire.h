@@ -1,0 +1,53 @@
+/* http_wire.h: an HTTP request as the reactor sends it to a worker
+ * (CHAN_HTTP_REQUEST, CHAN_WS_OPEN): encoded from the parsed head, decoded
+ * and checked byte by byte before the worker builds a single pointer. */
+#ifndef SWX_HTTP_WIRE_H
+#define SWX_HTTP_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "protocol/http_parser.h"
+#include "swx_plugin.h"
+
+/*
+ * Layout: http_wire_hdr_t, then the method, path and query, then for each
+ * header its name and value, then the body; every string and the body is
+ * followed by a NUL, so the worker hands out C strings without copying.
+ */
+typedef struct http_wire_hdr {
+    uint32_t method_len;
+    uint32_t path_len;
+    uint32_t query_len;
+    uint32_t nheaders;
+    uint64_t body_len;
+    uint8_t version;      /* minor: 0 or 1 */
+    uint8_t keep_alive;
+    uint8_t has_query;
+    uint8_t reserved;
+    int32_t peer_port;
+    char peer_addr[48];   /* NUL-terminated */
+} http_wire_hdr_t;
+
+/* Each header: name_len, value_len, then the two strings. */
+typedef struct http_wire_field {
+    uint32_t name_len;
+    uint32_t value_len;
+} http_wire_field_t;
+
+/* Append the encoding of req (its slices), body and peer to out (reset
+ * first). 0 or -ENOMEM. */
+int http_wire_encode(buf_t *out, const http_request_t *req, const char *body,
+                     size_t body_len, const char *peer_addr, int peer_port);
+
+/*
+ * Fill *req from data[0..len): its pointers point into data, headers into
+ * headers[0..max_headers). 0, or -EBADMSG when a length runs past the
+ * message, a NUL is missing, a count is over max_headers or bytes are left
+ * over: nothing of such a message may be used.
+ */
+int http_wire_decode(const char *data, size_t len, swx_http_request_t *req,
+                     swx_http_header_t *headers, size_t max_headers);
+
+#endif

@@ -1,0 +1,125 @@
+/* outq.c: a connection's pending output: bytes and file segments in order. */
+#include "net/outq.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* sendfile(2) moves at most this much per call. */
+#define OUTQ_SENDFILE_MAX (1u << 30)
+
+static outq_seg_t *outq_push(outq_t *q, int fd)
+{
+    outq_seg_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->fd = fd;
+    if (q->tail != NULL)
+        q->tail->next = s;
+    else
+        q->head = s;
+    q->tail = s;
+    return s;
+}
+
+static void outq_pop(outq_t *q)
+{
+    outq_seg_t *s = q->head;
+    q->head = s->next;
+    if (q->head == NULL)
+        q->tail = NULL;
+    if (s->fd >= 0) {
+        close(s->fd);
+        q->nfiles--;
+    }
+    q->bytes -= buf_pending(&s->bytes);
+    buf_free(&s->bytes);
+    free(s);
+}
+
+int outq_append(outq_t *q, const void *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    outq_seg_t *s = q->tail;
+    if (s == NULL || s->fd >= 0)
+        s = outq_push(q, -1);
+    if (s == NULL || buf_append(&s->bytes, data, len) < 0)
+        return -ENOMEM;
+    q->bytes += len;
+    return 0;
+}
+
+int outq_append_file(outq_t *q, int fd, off_t off, uint64_t len)
+{
+    if (len == 0) {
+        close(fd);
+        return 0;
+    }
+    outq_seg_t *s = outq_push(q, fd);
+    if (s == NULL) {
+        close(fd);
+        return -ENOMEM;
+    }
+    s->off = off;
+    s->left = len;
+    q->nfiles++;
+    return 0;
+}
+
+/* One write from the head segment: bytes sent (> 0), or -errno. */
+static ssize_t outq_write_head(outq_t *q, int sock)
+{
+    outq_seg_t *s = q->head;
+    if (s->fd < 0)
+        return send(sock, buf_head(&s->bytes), buf_pending(&s->bytes),
+                    MSG_NOSIGNAL);
+    size_t n = s->left < OUTQ_SENDFILE_MAX ? (size_t)s->left
+                                           : OUTQ_SENDFILE_MAX;
+    ssize_t w = sendfile(sock, s->fd, &s->off, n);
+    if (w == 0) {
+        errno = ENODATA; /* the file is shorter than it was */
+        return -1;
+    }
+    return w;
+}
+
+int outq_flush(outq_t *q, int sock)
+{
+    while (q->head != NULL) {
+        ssize_t n = outq_write_head(q, sock);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno == EAGAIN ? -EAGAIN : -errno;
+        outq_seg_t *s = q->head;
+        q->sent += (uint64_t)n;
+        if (s->fd >= 0) {
+            s->left -= (uint64_t)n;
+        } else {
+            buf_consume(&s->bytes, (size_t)n);
+            q->bytes -= (size_t)n;
+        }
+        if (s->fd >= 0 ? s->left == 0 : buf_pending(&s->bytes) == 0)
+            outq_pop(q);
+    }
+    return 0;
+}
+
+const char *outq_strerror(const outq_t *q, int rc)
+{
+    if (rc == -ENODATA)
+        return "the file shrank while being sent";
+    if ((rc == -EPIPE || rc == -ECONNRESET) && q->nfiles > 0)
+        return "the client went away during a file transfer";
+    return strerror(-rc);
+}
+
+void outq_free(outq_t *q)
+{
+    while (q->head != NULL)
+        outq_pop(q);
+}

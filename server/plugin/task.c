@@ -1,0 +1,393 @@
+/* task.c: tasks and messages between processes, and this process's mailbox:
+ * results fire on_finish, messages on_pipe_message; swx_taskwait blocks on
+ * the mailbox and keeps what else arrives for after the current callback. */
+#include "plugin/task.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "plugin/api.h"
+#include "proc/child.h"
+#include "core/log.h"
+
+#define TASK_MULTI_MAX 1024
+#define TASK_MAILBOX_BATCH 64
+/* How long a task worker waits for room in a busy worker's mailbox. */
+#define TASK_FINISH_WAIT_MS 5000
+
+/* A message that arrived while swx_taskwait waited for another. */
+typedef struct backlog {
+    mbox_hdr_t hdr;
+    char *data;
+    struct backlog *next;
+} backlog_t;
+
+/* The task whose on_task is running (task workers). */
+static struct {
+    int active;
+    int finished;
+    mbox_hdr_t hdr;
+} current;
+
+static backlog_t *backlog, **backlog_tail = &backlog;
+/* swx_taskwait's own reader of the mailbox: a callback may wait while the
+ * message that called it still lives in child.inbox's buffers. */
+static mbox_t wait_box;
+static int backlog_scheduled;
+static int64_t next_task_id = 1;
+static unsigned task_rr;
+
+void (*task_on_task)(const mbox_msg_t *m);
+
+static const plugin_t *task_plugin(int index)
+{
+    if (index < 0 || index >= child.srv->cfg.nplugins)
+        return NULL;
+    return &child.plugins[index];
+}
+
+/* A message for this process: a result, a message, or (mode 1) a task. */
+static void task_dispatch(const mbox_hdr_t *h, const char *data, size_t len)
+{
+    const plugin_t *p = task_plugin(h->plugin);
+    child_count_event();
+    if (p == NULL) {
+        log_warn("mailbox: message for unknown plugin %u dropped", h->plugin);
+    } else if (h->type == MBOX_FINISH && h->task_pid != (int32_t)getpid()) {
+        log_debug("result of task %lld of an earlier process in this slot "
+                  "(pid %d) discarded", (long long)h->task_id, h->task_pid);
+    } else if (h->type == MBOX_FINISH && (h->flags & MBOX_WAIT)) {
+        log_debug("result of task %lld came after its swx_taskwait gave up; "
+                  "discarded", (long long)h->task_id);
+    } else if (h->type == MBOX_FINISH) {
+        api_call(p, on_finish, h->task_id, data, len);
+    } else if (h->type == MBOX_PIPE) {
+        api_call(p, on_pipe_message, h->src, data, len);
+    } else if (h->type == MBOX_TASK && task_on_task != NULL) {
+        mbox_msg_t m = {*h, data, len};
+        task_on_task(&m);
+    } else {
+        log_warn("mailbox: unexpected message type %u dropped", h->type);
+    }
+}
+
+static void task_backlog_run(void *arg)
+{
+    (void)arg;
+    backlog_scheduled = 0;
+    while (backlog != NULL) {
+        backlog_t *b = backlog;
+        backlog = b->next;
+        if (backlog == NULL)
+            backlog_tail = &backlog;
+        task_dispatch(&b->hdr, b->data, b->hdr.len);
+        free(b->data);
+        free(b);
+    }
+}
+
+static void task_backlog_push(const mbox_msg_t *m)
+{
+    backlog_t *b = malloc(sizeof(*b));
+    char *data = malloc(m->len ? m->len : 1);
+    if (b == NULL || data == NULL) {
+        log_error("out of memory keeping a message during swx_taskwait; "
+                  "dropped");
+        free(b);
+        free(data);
+        return;
+    }
+    memcpy(data, m->data, m->len);
+    *b = (backlog_t){m->hdr, data, NULL};
+    *backlog_tail = b;
+    backlog_tail = &b->next;
+    if (!backlog_scheduled && loop_defer(child.loop, task_backlog_run, NULL) == 0)
+        backlog_scheduled = 1;
+}
+
+static void task_inbox_io(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)fd;
+    (void)events;
+    (void)arg;
+    if (backlog != NULL)
+        task_backlog_run(NULL);
+    mbox_msg_t m;
+    for (int i = 0; i < TASK_MAILBOX_BATCH && child_taking_work(); i++) {
+        if (mbox_recv(&child.inbox, &m) <= 0)
+            break;
+        task_dispatch(&m.hdr, m.data, m.len);
+    }
+}
+
+void task_update(void)
+{
+    loop_mod(child.loop, child.inbox.fd, child_taking_work() ? LOOP_READ : 0);
+}
+
+int task_init(void)
+{
+    return loop_add(child.loop, child.inbox.fd,
+                    child_taking_work() ? LOOP_READ : 0, task_inbox_io, NULL);
+}
+
+void task_free(void)
+{
+    mbox_free(&wait_box);
+    while (backlog != NULL) {
+        backlog_t *b = backlog;
+        backlog = b->next;
+        free(b->data);
+        free(b);
+    }
+    backlog_tail = &backlog;
+}
+
+/* ---- sending ---- */
+
+static int task_plugin_index(void)
+{
+    const plugin_t *p = api_current();
+    return p != NULL ? (int)(p - child.plugins) : 0;
+}
+
+/* A task worker for dst -1 in mode 1: an idle one if there is one. */
+static int task_pick(void)
+{
+    const server_t *s = child.srv;
+    int n = s->cfg.task_worker_num, base = s->cfg.worker_num;
+    for (int i = 0; i < n; i++) {
+        int id = base + (int)((task_rr + (unsigned)i) % (unsigned)n);
+        const shm_worker_t *w = &s->shm->workers[id];
+        if (atomic_load(&w->pid) != 0 && !atomic_load(&w->busy)) {
+            task_rr += (unsigned)i + 1;
+            return id;
+        }
+    }
+    return base + (int)(task_rr++ % (unsigned)n);
+}
+
+static int task_check_sender(size_t len, int dst)
+{
+    if (child.srv == NULL) /* the master or the manager */
+        return -ENOTSUP;
+    const config_t *c = &child.srv->cfg;
+    if (c->task_worker_num == 0)
+        return -ENOTSUP;
+    if (child.kind == PROC_TASK) {
+        log_error("swx_task called in a task worker: tasks are sent from "
+                  "workers and processes only");
+        return -EPERM;
+    }
+    if (dst < -1 || dst >= c->task_worker_num)
+        return -EINVAL;
+    return len > c->task_max_size ? -E2BIG : 0;
+}
+
+/* Send a task; its id, or -errno. */
+static int64_t task_post(const void *data, size_t len, int dst, int flags)
+{
+    int rc = task_check_sender(len, dst);
+    if (rc < 0)
+        return rc;
+    server_t *s = child.srv;
+    int fd;
+    if (dst >= 0)
+        fd = s->mbox_fds[s->cfg.worker_num + dst][1];
+    else if (s->cfg.task_ipc_mode == 3)
+        fd = s->taskq_fds[1];
+    else
+        fd = s->mbox_fds[task_pick()][1];
+    mbox_hdr_t h = {.type = MBOX_TASK, .flags = (uint8_t)flags,
+                    .plugin = (uint16_t)task_plugin_index(),
+                    .src = child.id, .task_id = next_task_id,
+                    .task_pid = (int32_t)getpid()};
+    rc = mbox_send(fd, &h, data, len);
+    if (rc == -EAGAIN) {
+        static long long last_warned;
+        uint64_t n = atomic_fetch_add(&s->shm->task_queue_full, 1) + 1;
+        if (child_now() - last_warned >= 1000) {
+            last_warned = child_now();
+            log_warn("swx_task: the task queue is full; task refused (%llu "
+                     "refused in all)", (unsigned long long)n);
+        }
+    }
+    if (rc < 0)
+        return rc;
+    atomic_fetch_add(&s->shm->tasking_num, 1);
+    return next_task_id++;
+}
+
+int64_t task_send(const void *data, size_t len, int dst)
+{
+    const plugin_t *p = api_current();
+    int flags = p != NULL && p->desc.on_finish != NULL ? 0 : MBOX_NOREPLY;
+    return task_post(data, len, dst, flags);
+}
+
+/* ---- waiting ---- */
+
+static int task_take_result(swx_taskres_t *res, int n, const mbox_msg_t *m)
+{
+    for (int i = 0; i < n; i++) {
+        if (res[i].task_id != m->hdr.task_id || res[i].status != -ETIMEDOUT)
+            continue;
+        res[i].data = malloc(m->len ? m->len : 1);
+        if (res[i].data == NULL) {
+            res[i].status = -ENOMEM;
+            return 1;
+        }
+        memcpy(res[i].data, m->data, m->len);
+        res[i].len = m->len;
+        res[i].status = 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* Read the mailbox until nothing is left: results for res count, the rest
+ * waits in the backlog. The number of results taken. */
+static int task_collect(swx_taskres_t *res, int n)
+{
+    int got = 0;
+    mbox_msg_t m;
+    if (wait_box.rx == NULL &&
+        mbox_init(&wait_box, child.inbox.fd, child.inbox.max_len) < 0)
+        return 0;
+    while (mbox_recv(&wait_box, &m) > 0) {
+        if (m.hdr.type == MBOX_FINISH && (m.hdr.flags & MBOX_WAIT) &&
+            m.hdr.task_pid == (int32_t)getpid() &&
+            task_take_result(res, n, &m))
+            got++;
+        else
+            task_backlog_push(&m);
+    }
+    return got;
+}
+
+int task_wait_multi(const swx_taskreq_t *tasks, int n, int timeout_ms,
+                    swx_taskres_t *res)
+{
+    if (n <= 0 || n > TASK_MULTI_MAX || tasks == NULL || res == NULL)
+        return -EINVAL;
+    int pending = 0, done = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t id = task_post(tasks[i].data, tasks[i].len,
+                               tasks[i].dst_task_worker, MBOX_WAIT);
+        res[i] = (swx_taskres_t){id < 0 ? (int)id : -ETIMEDOUT,
+                                 id < 0 ? 0 : id, NULL, 0};
+        pending += id > 0;
+    }
+    long long deadline = child_now() + (timeout_ms < 0 ? 0 : timeout_ms);
+    while (done < pending) {
+        long long left = deadline - child_now();
+        if (timeout_ms >= 0 && left <= 0)
+            break;
+        struct pollfd pfd = {.fd = child.inbox.fd, .events = POLLIN};
+        if (poll(&pfd, 1, timeout_ms < 0 ? 1000 : (int)left) < 0 &&
+            errno != EINTR)
+            break;
+        done += task_collect(res, n);
+    }
+    return done;
+}
+
+int task_wait(const void *data, size_t len, int dst, int timeout_ms,
+              void **result, size_t *result_len)
+{
+    swx_taskreq_t req = {data, len, dst};
+    swx_taskres_t res;
+    int rc = task_wait_multi(&req, 1, timeout_ms, &res);
+    if (rc < 0)
+        return rc;
+    if (res.status == 0) {
+        *result = res.data;
+        *result_len = res.len;
+    }
+    return res.status;
+}
+
+/* ---- task workers ---- */
+
+/* Deliver to a worker's mailbox, waiting a while for room: a result is
+ * not dropped because its worker is busy for a moment. */
+static int task_deliver(int fd, const mbox_hdr_t *h, const void *data,
+                        size_t len)
+{
+    long long deadline = child_now() + TASK_FINISH_WAIT_MS;
+    int rc;
+    while ((rc = mbox_send(fd, h, data, len)) == -EAGAIN &&
+           child_now() < deadline) {
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        poll(&pfd, 1, 50);
+    }
+    return rc;
+}
+
+int task_finish(const void *data, size_t len)
+{
+    if (!current.active)
+        return -EINVAL;
+    if (current.hdr.flags & MBOX_NOREPLY) {
+        log_error("swx_finish: task %lld from worker %d wants no result "
+                  "(its plugin has no on_finish)",
+                  (long long)current.hdr.task_id, current.hdr.src);
+        return -EINVAL;
+    }
+    if (current.finished)
+        return -EALREADY;
+    if (len > child.srv->cfg.task_max_size)
+        return -E2BIG;
+    mbox_hdr_t h = current.hdr;
+    h.type = MBOX_FINISH;
+    h.flags &= MBOX_WAIT;
+    int src = h.src;
+    h.src = child.id;
+    int rc = task_deliver(child.srv->mbox_fds[src][1], &h, data, len);
+    if (rc < 0)
+        log_error("swx_finish: the result of task %lld could not reach "
+                  "worker %d: %s", (long long)h.task_id, src, strerror(-rc));
+    current.finished = 1;
+    return rc;
+}
+
+void task_run(const mbox_msg_t *m)
+{
+    const plugin_t *p = task_plugin(m->hdr.plugin);
+    shm_worker_t *w = &child.srv->shm->workers[child.id];
+    atomic_store(&w->busy, 1);
+    current.active = 1;
+    current.finished = 0;
+    current.hdr = m->hdr;
+    if (p != NULL && p->desc.on_task != NULL)
+        api_call(p, on_task, m->hdr.task_id, m->hdr.src, m->data, m->len);
+    else
+        log_warn("task %lld from worker %d: no on_task in plugin %u; "
+                 "dropped", (long long)m->hdr.task_id, m->hdr.src,
+                 m->hdr.plugin);
+    current.active = 0;
+    atomic_fetch_add(&w->requests, 1);
+    atomic_fetch_sub(&child.srv->shm->tasking_num, 1);
+    atomic_store(&w->busy, 0);
+}
+
+/* ---- messages ---- */
+
+int task_send_message(int dst, const void *data, size_t len)
+{
+    server_t *s = child.srv;
+    if (s == NULL)
+        return -ENOTSUP;
+    if (dst < 0 || dst >= s->nprocs || dst == child.id)
+        return -EINVAL;
+    if (len > s->cfg.task_max_size)
+        return -E2BIG;
+    mbox_hdr_t h = {.type = MBOX_PIPE, .plugin = (uint16_t)task_plugin_index(),
+                    .src = child.id};
+    return mbox_send(s->mbox_fds[dst][1], &h, data, len);
+}

@@ -1,0 +1,210 @@
+/* child.c: what every process the manager forks sets up and shares: its
+ * loop, signals, mailbox and plugins, and the reload protocol's states. */
+#include "proc/child.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "plugin/api.h"
+#include "core/affinity.h"
+#include "plugin/api_shared.h"
+#include "core/log.h"
+#include "plugin/plugin_io.h"
+#include "core/proctitle.h"
+#include "plugin/task.h"
+
+child_t child;
+
+long long child_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void child_notify(int event)
+{
+    worker_notice_t n = {child.id, event, (int32_t)getpid()};
+    if (write(child.notify_fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+        log_error("cannot notify the manager: %s", strerror(errno));
+}
+
+int child_winding_down(void)
+{
+    if (child.srv == NULL)
+        return 0;
+    return child.draining || child.retiring || child.stopping ||
+           atomic_load_explicit(&child.srv->shm->stopping,
+                                memory_order_relaxed);
+}
+
+void child_count_event(void)
+{
+    if (child.handled++ == 0)
+        child_notify(WORKER_SERVING);
+}
+
+int child_taking_work(void)
+{
+    return !child.standby && !child.stopping && !child.retiring;
+}
+
+static void child_name(void)
+{
+    const config_t *c = &child.srv->cfg;
+    if (child.kind == PROC_WORKER) {
+        log_set_role("worker %d", child.id);
+        proctitle_set("swx-server: worker %d", child.id);
+    } else if (child.kind == PROC_TASK) {
+        log_set_role("task %d", child.id - c->worker_num);
+        proctitle_set("swx-server: task worker %d", child.id - c->worker_num);
+    } else {
+        int index = 0, p = server_user_process(child.srv, child.id, &index);
+        log_set_role("process %s %d", c->processes[p].name, index);
+        proctitle_set("swx-server: process %s %d", c->processes[p].name,
+                      index);
+    }
+}
+
+/* Keep only what this process uses of the fds made before the fork. */
+static void child_close_foreign_fds(void)
+{
+    server_t *s = child.srv;
+    for (int w = 0; w < s->cfg.worker_num; w++)
+        for (int r = 0; r < s->cfg.reactor_num; r++)
+            if (w != child.id)
+                close(s->chan_fds[server_chan(s, w, r)][1]);
+    for (int i = 0; i < s->nprocs; i++)
+        if (i != child.id)
+            close(s->mbox_fds[i][0]);
+    for (int i = 0; child.kind != PROC_WORKER && i < s->cfg.nlisteners; i++)
+        if (config_listener_is_dgram(s->cfg.listeners[i].type))
+            close(s->listen_fds[i]);
+    if (s->taskq_fds[0] >= 0 && child.kind != PROC_TASK) {
+        close(s->taskq_fds[0]);
+        s->taskq_fds[0] = -1;
+    }
+}
+
+static void child_on_term(void)
+{
+    if (child.stopping || child.draining)
+        return;
+    if (child.standby) {
+        child.stopping = 1;
+        return;
+    }
+    log_debug("SIGTERM: finishing what was sent, then stopping");
+    child.draining = 1;
+    long long budget = child.srv->cfg.max_wait_time * 1000LL - 250;
+    child.drain_deadline = child_now() + (budget > 100 ? budget : 100);
+}
+
+static void child_signal(int signo)
+{
+    if (signo == SIGTERM) {
+        child_on_term();
+    } else if (signo == SIGUSR1 && !child.standby) {
+        child.retiring = 1;
+    } else if (signo == SIGUSR2 && child.standby) {
+        child.standby = 0;
+        log_debug("serving");
+    } else if (signo == SIGNAL_REOPEN) {
+        log_reopen((uid_t)-1, (gid_t)-1);
+    }
+}
+
+static void child_signal_io(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    (void)arg;
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        child_signal((int)si.ssi_signo);
+        if (child.update != NULL)
+            child.update();
+    }
+}
+
+static int child_setup_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    sigaddset(&set, SIGNAL_REOPEN);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    child.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (child.sigfd < 0) {
+        log_error("signalfd: %s", strerror(errno));
+        return -1;
+    }
+    return loop_add(child.loop, child.sigfd, LOOP_READ, child_signal_io, NULL);
+}
+
+int child_init(server_t *srv, int id, int standby, int notify_fd)
+{
+    child.id = id;
+    child.srv = srv;
+    child.kind = server_kind(srv, id);
+    child.standby = standby;
+    child.notify_fd = notify_fd;
+    log_set_echo(0);
+    api_shared_init(srv);
+    child_name();
+    child_close_foreign_fds();
+    if (srv->cfg.open_cpu_affinity && child.kind != PROC_USER)
+        affinity_pin(id, "this process");
+    child.loop = loop_create();
+    if (child.loop == NULL)
+        return -1;
+    pio_init(child.loop);
+    if (child_setup_signals() < 0 ||
+        mbox_init(&child.inbox, srv->mbox_fds[id][0],
+                  srv->cfg.task_max_size) < 0)
+        return -1;
+    return task_init();
+}
+
+int child_load_plugins(int call_start)
+{
+    const config_t *cfg = &child.srv->cfg;
+    if (api_load_plugins(cfg, &child.plugins) < 0)
+        return -1;
+    for (int i = 0; call_start && i < cfg->nplugins; i++) {
+        const plugin_t *p = &child.plugins[i];
+        if (p->desc.on_worker_start == NULL)
+            continue;
+        const plugin_t *prev = api_enter(p);
+        int rc = p->desc.on_worker_start(child.id);
+        api_enter(prev);
+        if (rc != 0) {
+            log_error("plugin \"%s\": on_worker_start returned %d", p->name,
+                      rc);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void child_exit(int status, int call_stop)
+{
+    const config_t *cfg = &child.srv->cfg;
+    for (int i = 0; call_stop && child.plugins && i < cfg->nplugins; i++)
+        api_call(&child.plugins[i], on_worker_stop, child.id);
+    task_free();
+    pio_free();
+    api_unload_plugins(cfg, child.plugins);
+    child.plugins = NULL;
+    mbox_free(&child.inbox);
+    atomic_store(&child.srv->shm->workers[child.id].busy, 0);
+    loop_free(child.loop);
+    config_free(&child.srv->cfg);
+    exit(status);
+}

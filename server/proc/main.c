@@ -1,0 +1,241 @@
+/* main.c: swx-server's command line: run, check a config, help, version. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin/api.h"
+#include "proc/daemon.h"
+#include "core/log.h"
+#include "plugin/plugin.h"
+#include "core/proctitle.h"
+#include "proc/server.h"
+#include "net/sockfile.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: swx-server [--config FILE] [-t | -s SIGNAL]\n"
+            "\n"
+            "  -c, --config FILE  the JSON config (default conf/server.json)\n"
+            "  -t, --test         check the config and load every plugin, "
+            "then exit\n"
+            "  -s, --signal SIG   send SIG to the running server named by "
+            "server.pid_file:\n"
+            "                     stop (SIGTERM), reload (SIGUSR1), "
+            "reload-tasks (SIGUSR2),\n"
+            "                     reopen (SIGRTMIN: reopen the log files)\n"
+            "  -h, --help         this text\n"
+            "  -v, --version      the version and plugin ABI\n"
+            "\n"
+            "Signals to the master: SIGTERM or SIGINT stop gracefully, "
+            "SIGUSR1 reloads\nthe workers, SIGUSR2 the task workers, "
+            "SIGRTMIN reopens the log files.\n");
+}
+
+typedef struct options {
+    char *config;
+    int test;
+    char *signal;
+} options_t;
+
+/* 0 to go on, or an exit status + 1. */
+static int parse_args(int argc, char **argv, options_t *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"test", no_argument, NULL, 't'},
+        {"signal", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'v'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:ts:hv", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            free(o->config);
+            o->config = strdup(optarg);
+            break;
+        case 't':
+            o->test = 1;
+            break;
+        case 's':
+            free(o->signal);
+            o->signal = strdup(optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        case 'v':
+            printf("swx-server %s (plugin ABI %d.%d)\n", SWX_VERSION,
+                   SWX_ABI_MAJOR, SWX_ABI_MINOR);
+            return 1;
+        default:
+            usage(stderr);
+            return 3;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "swx-server: unexpected argument \"%s\"\n",
+                argv[optind]);
+        usage(stderr);
+        return 3;
+    }
+    if (o->config == NULL)
+        o->config = strdup("conf/server.json");
+    return 0;
+}
+
+static int signal_number(const char *name)
+{
+    if (strcmp(name, "stop") == 0)
+        return SIGTERM;
+    if (strcmp(name, "reload") == 0)
+        return SIGUSR1;
+    if (strcmp(name, "reload-tasks") == 0)
+        return SIGUSR2;
+    if (strcmp(name, "reopen") == 0)
+        return SIGRTMIN;
+    return -1;
+}
+
+/* -s: signal the master named by the config's pid_file. */
+static int send_signal(const config_t *cfg, const char *name)
+{
+    int sig = signal_number(name);
+    if (sig < 0) {
+        fprintf(stderr, "swx-server: -s %s: expected stop, reload, "
+                "reload-tasks or reopen\n", name);
+        return 1;
+    }
+    if (cfg->pid_file == NULL) {
+        fprintf(stderr, "swx-server: %s: server.pid_file is not set; -s "
+                "needs it to find the server\n", cfg->path);
+        return 1;
+    }
+    char err[512];
+    pid_t pid = pidfile_read(cfg->pid_file, err, sizeof(err));
+    if (pid < 0) {
+        fprintf(stderr, "swx-server: %s (is the server running?)\n", err);
+        return 1;
+    }
+    if (kill(pid, sig) < 0) {
+        fprintf(stderr, "swx-server: kill(%d, %s): %s\n", (int)pid, name,
+                strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+/* -t: what the tables and counters take, fixed at start; -1 when a table
+ * could not be made. */
+static int print_shared_memory(const config_t *cfg)
+{
+    size_t total = atomics_size_for(SERVER_ATOMICS);
+    for (int i = 0; i < cfg->ntables; i++) {
+        const config_table_t *t = &cfg->tables[i];
+        table_column_t cols[TABLE_MAX_COLUMNS];
+        server_table_columns(t, cols);
+        size_t n = table_size_for(cols, t->ncolumns, (uint32_t)t->size);
+        if (n == 0) {
+            fprintf(stderr, "swx-server: %s: tables[%d]: table \"%s\" cannot "
+                    "be made with these columns and rows\n", cfg->path, i,
+                    t->name);
+            return -1;
+        }
+        printf("swx-server: table \"%s\": %d rows, %zu bytes of shared "
+               "memory\n", t->name, t->size, n);
+        total += n;
+    }
+    printf("swx-server: shared memory for tables and counters: %zu bytes\n",
+           total);
+    return 0;
+}
+
+/* -t: one socket path; 0, or -1 after saying what is in the way. */
+static int check_socket_path(const config_t *cfg, const char *path,
+                             const char *key)
+{
+    char where[512], err[1024];
+    snprintf(where, sizeof(where), "%s: %s", cfg->path, key);
+    if (sockfile_check(path, where, err, sizeof(err)) == 0)
+        return 0;
+    fprintf(stderr, "swx-server: %s\n", err);
+    return -1;
+}
+
+/* -t binds and removes nothing, but a socket path naming a file that is
+ * not a socket would stop the server at start: say so now. */
+static int check_socket_paths(const config_t *cfg)
+{
+    char key[64];
+    for (int i = 0; i < cfg->nlisteners; i++) {
+        snprintf(key, sizeof(key), "listeners[%d].path", i);
+        if (cfg->listeners[i].path != NULL &&
+            check_socket_path(cfg, cfg->listeners[i].path, key) < 0)
+            return -1;
+    }
+    if (cfg->admin.unix_path != NULL &&
+        check_socket_path(cfg, cfg->admin.unix_path, "admin.unix") < 0)
+        return -1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    options_t opt = {0};
+    int rc = parse_args(argc, argv, &opt);
+    if (rc != 0) {
+        free(opt.config);
+        free(opt.signal);
+        return rc - 1;
+    }
+    server_t srv = {0};
+    char err[1024];
+    if (config_load(opt.config, &srv.cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "swx-server: %s\n", err);
+        free(opt.config);
+        free(opt.signal);
+        return 1;
+    }
+    free(opt.config);
+    if (opt.signal != NULL) {
+        rc = send_signal(&srv.cfg, opt.signal);
+        free(opt.signal);
+        config_free(&srv.cfg);
+        return rc;
+    }
+    rc = log_open(srv.cfg.log_file, srv.cfg.log_level);
+    if (rc < 0) {
+        fprintf(stderr, "swx-server: %s: server.log_file: cannot open \"%s\": "
+                "%s\n", srv.cfg.path, srv.cfg.log_file, strerror(-rc));
+        config_free(&srv.cfg);
+        return 1;
+    }
+    if (plugin_check_all(&srv.cfg, &server_api, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        if (srv.cfg.log_file != NULL)
+            fprintf(stderr, "swx-server: %s\n", err);
+        config_free(&srv.cfg);
+        return 1;
+    }
+    if (opt.test && check_socket_paths(&srv.cfg) < 0) {
+        config_free(&srv.cfg);
+        return 1;
+    }
+    if (opt.test) {
+        printf("swx-server: %s: configuration ok (%d plugin(s) loaded, %d "
+               "listener(s))\n", srv.cfg.path, srv.cfg.nplugins,
+               srv.cfg.nlisteners);
+        rc = print_shared_memory(&srv.cfg) < 0 ? 1 : 0;
+        config_free(&srv.cfg);
+        return rc;
+    }
+    proctitle_init(argc, argv);
+    rc = master_run(&srv);
+    config_free(&srv.cfg);
+    return rc;
+}

@@ -1,0 +1,897 @@
+/* manager.c: the manager process: forks the workers, reaps them, replaces any
+ * that exits (backing off when one fails to start or keeps crashing right
+ * after it), reloads them with fresh plugin code, and stops them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "plugin/api.h"
+#include "ipc/chan.h"
+#include "proc/daemon.h"
+#include "core/log.h"
+#include "core/proctitle.h"
+#include "proc/server.h"
+
+/* A process that dies by itself sooner than this after its start, having
+ * taken no event, counts as failing. */
+#define MANAGER_FAST_EXIT_MS 2000
+#define MANAGER_BACKOFF_MIN_MS 100
+#define MANAGER_BACKOFF_MAX_MS 30000
+#define MANAGER_MAX_RETIRING 4096
+
+/*
+ * One slot per worker id. During a reload a slot has a serving worker and a
+ * standby candidate that has loaded the new code; the serving one retires
+ * (stops reading, finishes, exits) and hands the slot's channels over.
+ */
+typedef struct slot {
+    pid_t pid;            /* serving worker, 0 when none */
+    long long started;    /* ms */
+    int ready;            /* it finished starting (WORKER_STARTED) */
+    int served;           /* it took an event (WORKER_SERVING) */
+    long long respawn_at; /* ms; 0 when none is due */
+    int failures;         /* consecutive failures (END_FAILED) */
+    int end;              /* enum slot_end of its last process */
+    char cause[160];      /* END_FAILED: what happened, for the log */
+    int backoff;          /* waiting out a back-off (shm backoff_until) */
+    int tell_next;        /* back-off: the next reactor to tell */
+    uint8_t tell_flags;   /* back-off: CHAN_BACKOFF_* for the reactors */
+    long dropped;         /* back-off: messages for it dropped */
+    pid_t candidate;      /* reload: the replacement in standby */
+    int candidate_ready;
+    int orphaned;         /* reload: the serving worker died first */
+    long long retire_deadline; /* ms: asked to retire, SIGKILL past this */
+} slot_t;
+
+/* How the end of a slot's process weighs in the crash back-off. */
+enum slot_end {
+    END_HEALTHY, /* exited 0, had taken an event, or ran for 2 s: replaced
+                    at once, and the failure count starts again */
+    END_KILLED,  /* SIGKILL (an operator, the OOM killer) after it started:
+                    replaced at once */
+    END_FAILED,  /* died before it finished starting, or by itself soon
+                    after without taking an event: back-off */
+};
+
+typedef struct retiree {
+    pid_t pid;
+    int id;
+    long long deadline;   /* ms: SIGKILL past this */
+} retiree_t;
+
+static server_t *srv;
+static slot_t *slots;
+static retiree_t *retiring;
+static int nretiring;
+static struct pollfd *pfds; /* signals, notices, channels in back-off */
+static int sigfd = -1;
+static int notify_fd[2] = {-1, -1};
+static int stopping;
+static long long stop_deadline;
+static enum {
+    RELOAD_IDLE,
+    RELOAD_STARTING, /* candidates are loading the new code */
+    RELOAD_HANDOVER, /* old workers are handing their slots over */
+} reload;
+static int retire_idx; /* reload_async false: the slot retiring now */
+/* The slots a reload replaces: workers and task workers (SIGUSR1), or
+ * task workers only (SIGUSR2); never the plugins' own processes. */
+static int reload_lo, reload_hi;
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int nprocs(void)
+{
+    return srv->nprocs;
+}
+
+/* Fork a worker for slot id; standby: a reload candidate. The pid or 0. */
+static pid_t manager_fork(int id, int standby)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_error("fork(worker %d): %s", id, strerror(errno));
+        return 0;
+    }
+    if (pid == 0) {
+        close(sigfd);
+        close(notify_fd[0]);
+        free(slots);
+        free(retiring);
+        free(pfds);
+        if (privs_drop(srv->uid, srv->gid, srv->cfg.user) < 0)
+            _exit(WORKER_EXIT_START_FAILED);
+        /* If the manager dies, so does the worker at once: nothing it holds
+         * could reach a client (set after setuid, which clears it). */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != srv->manager_pid)
+            _exit(1);
+        int kind = server_kind(srv, id);
+        if (kind == PROC_WORKER)
+            worker_run(srv, id, standby, notify_fd[1]);
+        if (kind == PROC_TASK)
+            taskworker_run(srv, id, standby, notify_fd[1]);
+        process_run(srv, id, notify_fd[1]);
+    }
+    atomic_fetch_add(&srv->shm->workers[id].starts, 1);
+    log_debug("worker %d %sstarted, pid %d", id, standby ? "(standby) " : "",
+              (int)pid);
+    return pid;
+}
+
+/* ---- back-off ---- */
+
+/* The manager's copy of the worker end of channel (w, r). */
+static int manager_chan_fd(int w, int r)
+{
+    return srv->chan_fds[server_chan(srv, w, r)][1];
+}
+
+/* Tell the reactors that worker id backs off, on its channels: they
+ * answer what waits on it and stop sending to it. A notice that does not
+ * fit waits for room (manager_poll_backoff). */
+static void manager_tell_backoff(int id)
+{
+    slot_t *s = &slots[id];
+    for (; s->tell_next < srv->cfg.reactor_num; s->tell_next++)
+        if (chan_notice(manager_chan_fd(id, s->tell_next),
+                        CHAN_WORKER_BACKOFF, &s->tell_flags,
+                        sizeof(s->tell_flags)) == -EAGAIN)
+            return;
+}
+
+static void manager_begin_backoff(int id)
+{
+    slot_t *s = &slots[id];
+    s->backoff = 1;
+    s->dropped = 0;
+    atomic_store(&srv->shm->workers[id].backoff_until, s->respawn_at);
+    s->tell_next = srv->cfg.reactor_num;
+    if (server_kind(srv, id) != PROC_WORKER)
+        return;
+    /* Requests an earlier process had taken are answered now, with the
+     * rest (502 rather than 503): no replacement will ask after them. */
+    s->tell_flags = atomic_exchange(&srv->shm->workers[id].lost, 0)
+                        ? CHAN_BACKOFF_LOST
+                        : 0;
+    s->tell_next = 0;
+    manager_tell_backoff(id);
+}
+
+/* What the reactors sent worker id before they knew, and what they still
+ * send it (closes), is read and dropped while it is down, so that a
+ * request answered 503 is never run by its replacement. */
+static void manager_drop_queued(int id)
+{
+    slot_t *s = &slots[id];
+    for (int r = 0; r < srv->cfg.reactor_num; r++)
+        s->dropped += chan_discard(manager_chan_fd(id, r));
+}
+
+/* Slot id gets a process again: the last of what was sent while it was
+ * down is dropped first. */
+static void manager_end_backoff(int id)
+{
+    slot_t *s = &slots[id];
+    if (!s->backoff)
+        return;
+    if (server_kind(srv, id) == PROC_WORKER)
+        manager_drop_queued(id);
+    if (s->dropped > 0)
+        log_info("worker %d: %ld message(s) sent to it while it was backing "
+                 "off were dropped", id, s->dropped);
+    s->backoff = 0;
+    atomic_store(&srv->shm->workers[id].backoff_until, 0);
+}
+
+/* The channels of workers in back-off, for poll: what arrives is dropped,
+ * and a notice that did not fit waits for room. How many were added. */
+static int manager_poll_backoff(struct pollfd *pfd)
+{
+    int n = 0;
+    for (int w = 0; w < srv->cfg.worker_num && !stopping; w++) {
+        if (!slots[w].backoff)
+            continue;
+        for (int r = 0; r < srv->cfg.reactor_num; r++)
+            pfd[n++] = (struct pollfd){
+                .fd = manager_chan_fd(w, r),
+                .events = POLLIN | (r == slots[w].tell_next ? POLLOUT : 0)};
+    }
+    return n;
+}
+
+static void manager_serve_backoff(void)
+{
+    for (int w = 0; w < srv->cfg.worker_num; w++) {
+        if (!slots[w].backoff)
+            continue;
+        manager_tell_backoff(w);
+        manager_drop_queued(w);
+    }
+}
+
+static void manager_spawn(int id)
+{
+    slot_t *s = &slots[id];
+    manager_end_backoff(id);
+    pid_t pid = manager_fork(id, 0);
+    if (pid == 0) {
+        s->respawn_at = now_ms() + 1000;
+        return;
+    }
+    s->pid = pid;
+    s->started = now_ms();
+    s->ready = s->served = 0;
+    s->respawn_at = 0;
+    atomic_store(&srv->shm->workers[id].pid, pid);
+}
+
+/*
+ * Manager callbacks run in a copy of the plugins loaded for the call and
+ * unloaded after it: a copy kept open here would be inherited by every
+ * worker forked later, and a reload would then run the old code.
+ */
+static void manager_call_worker_error(int id, pid_t pid, int status)
+{
+    plugin_t *plugins;
+    if (api_load_plugins(&srv->cfg, &plugins) < 0)
+        return;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    for (int i = 0; i < srv->cfg.nplugins; i++)
+        api_call(&plugins[i], on_worker_error, id, (int)pid, code, sig);
+    api_unload_plugins(&srv->cfg, plugins);
+}
+
+static void manager_call_lifecycle(int start)
+{
+    plugin_t *plugins;
+    if (api_load_plugins(&srv->cfg, &plugins) < 0)
+        return;
+    for (int i = 0; i < srv->cfg.nplugins; i++) {
+        if (start)
+            api_call(&plugins[i], on_manager_start);
+        else
+            api_call(&plugins[i], on_manager_stop);
+    }
+    api_unload_plugins(&srv->cfg, plugins);
+}
+
+/* "worker 3", "task worker 0", "process ticker 1": as in ps. */
+static const char *manager_role(int id, char *buf, size_t size)
+{
+    int kind = server_kind(srv, id), index = 0;
+    if (kind == PROC_WORKER) {
+        snprintf(buf, size, "worker %d", id);
+    } else if (kind == PROC_TASK) {
+        snprintf(buf, size, "task worker %d", id - srv->cfg.worker_num);
+    } else {
+        int p = server_user_process(srv, id, &index);
+        snprintf(buf, size, "process %s %d", srv->cfg.processes[p].name,
+                 index);
+    }
+    return buf;
+}
+
+/* Log how a worker ended; 1 when it ended abnormally. */
+static int manager_log_exit(int id, const char *what, pid_t pid, int status,
+                            long long lived)
+{
+    char role[64];
+    if (WIFSIGNALED(status)) {
+        log_error("%s%s (pid %d) killed by signal %d (%s)%s after %lld ms",
+                  what, manager_role(id, role, sizeof(role)), (int)pid,
+                  WTERMSIG(status),
+                  strsignal(WTERMSIG(status)),
+                  WCOREDUMP(status) ? ", core dumped" : "", lived);
+        return 1;
+    }
+    int code = WEXITSTATUS(status);
+    if (code == 0) {
+        log_debug("%s%s (pid %d) exited after %lld ms", what,
+                  manager_role(id, role, sizeof(role)), (int)pid,
+                  lived);
+        return 0;
+    }
+    log_error("%s%s (pid %d) exited with status %d%s after %lld ms", what,
+              manager_role(id, role, sizeof(role)), (int)pid, code,
+              code == WORKER_EXIT_START_FAILED ? " (a plugin failed to start)"
+                                               : "",
+              lived);
+    return 1;
+}
+
+/* "exit status 3" or "signal 11 (Segmentation fault)". */
+static const char *manager_status_text(int status, char *buf, size_t size)
+{
+    if (WIFSIGNALED(status))
+        snprintf(buf, size, "signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
+    return buf;
+}
+
+/*
+ * How the end of slot id's process weighs in the back-off (s->end, and
+ * s->cause when it counts as a failure). Only a process that never
+ * finished starting, or that died by itself soon after without taking an
+ * event, makes the slot wait: a kill from outside or a crash while
+ * serving says nothing about the next start, and clients wait for it.
+ */
+static void manager_judge(int id, int status, long long lived, int ready,
+                          int served)
+{
+    slot_t *s = &slots[id];
+    char how[96];
+    manager_status_text(status, how, sizeof(how));
+    const char *start = server_kind(srv, id) == PROC_USER
+                            ? "its plugins were loaded"
+                            : "on_worker_start finished";
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        s->end = END_HEALTHY;
+    } else if (!ready) {
+        s->end = END_FAILED;
+        snprintf(s->cause, sizeof(s->cause), "%s before %s%s", how, start,
+                 WIFEXITED(status) &&
+                         WEXITSTATUS(status) == WORKER_EXIT_START_FAILED
+                     ? ": a plugin failed to start"
+                     : "");
+    } else if (served || lived >= MANAGER_FAST_EXIT_MS) {
+        s->end = END_HEALTHY;
+    } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+        s->end = END_KILLED;
+    } else {
+        s->end = END_FAILED;
+        snprintf(s->cause, sizeof(s->cause),
+                 "%s %lld ms after it started, before it took any event",
+                 how, lived);
+    }
+}
+
+/* Due now, or after the back-off when the last end was a failure. */
+static void manager_schedule(int id)
+{
+    slot_t *s = &slots[id];
+    if (s->end != END_FAILED) {
+        if (s->end == END_HEALTHY)
+            s->failures = 0;
+        s->respawn_at = now_ms();
+        return;
+    }
+    s->failures++;
+    long long delay = MANAGER_BACKOFF_MIN_MS;
+    for (int i = 1; i < s->failures && delay < MANAGER_BACKOFF_MAX_MS; i++)
+        delay *= 2;
+    if (delay > MANAGER_BACKOFF_MAX_MS)
+        delay = MANAGER_BACKOFF_MAX_MS;
+    s->respawn_at = now_ms() + delay;
+    char role[64];
+    log_warn("%s failed %d time(s) in a row soon after start; next start in "
+             "%lld ms (%s)", manager_role(id, role, sizeof(role)),
+             s->failures, delay, s->cause);
+    manager_begin_backoff(id);
+}
+
+/* ---- reload ---- */
+
+static void manager_reload_abort(const char *why)
+{
+    log_error("reload failed: %s; the old workers keep serving", why);
+    for (int i = reload_lo; i < reload_hi; i++) {
+        slot_t *s = &slots[i];
+        if (s->candidate > 0)
+            kill(s->candidate, SIGKILL);
+        if (s->orphaned && s->pid == 0)
+            manager_schedule(i);
+        s->orphaned = 0;
+    }
+    reload = RELOAD_IDLE;
+}
+
+static void manager_reload_check_done(void)
+{
+    if (reload != RELOAD_HANDOVER)
+        return;
+    for (int i = reload_lo; i < reload_hi; i++)
+        if (slots[i].candidate > 0)
+            return;
+    if (!srv->cfg.reload_async && retire_idx < reload_hi)
+        return;
+    reload = RELOAD_IDLE;
+    atomic_fetch_add(&srv->shm->reload_count, 1);
+    log_notice("reload done: the workers run the plugins as they are on "
+               "disk now");
+}
+
+/* The candidate takes slot id; the old worker, if any, is retiring. */
+static void manager_promote(int id)
+{
+    slot_t *s = &slots[id];
+    if (s->pid > 0 && nretiring < MANAGER_MAX_RETIRING) {
+        retiring[nretiring++] = (retiree_t){
+            s->pid, id, now_ms() + srv->cfg.max_wait_time * 1000LL};
+    }
+    manager_end_backoff(id);
+    s->pid = s->candidate;
+    s->started = now_ms();
+    s->ready = 1; /* it reported WORKER_READY */
+    s->served = 0;
+    s->respawn_at = 0;
+    s->candidate = 0;
+    s->candidate_ready = 0;
+    s->orphaned = 0;
+    s->retire_deadline = 0;
+    s->failures = 0; /* a fresh start: earlier crashes were the old code's */
+    atomic_store(&srv->shm->workers[id].pid, s->pid);
+    if (kill(s->pid, SIGUSR2) < 0)
+        log_error("kill(worker %d, SIGUSR2): %s", id, strerror(errno));
+}
+
+/* Ask slot id's worker to stop reading; 0 when there is none to ask (the
+ * candidate took over at once). */
+static int manager_retire(int id)
+{
+    slot_t *s = &slots[id];
+    if (s->pid > 0 && s->candidate > 0) {
+        s->retire_deadline = now_ms() + srv->cfg.max_wait_time * 1000LL;
+        if (kill(s->pid, SIGUSR1) == 0)
+            return 1;
+        log_error("kill(worker %d, SIGUSR1): %s", id, strerror(errno));
+    }
+    if (s->candidate > 0)
+        manager_promote(id);
+    return 0;
+}
+
+/* reload_async false: retire slots one at a time, from retire_idx on. */
+static void manager_retire_next(void)
+{
+    while (retire_idx < reload_hi && !manager_retire(retire_idx))
+        retire_idx++;
+    manager_reload_check_done();
+}
+
+/* Every candidate is ready: retire the old workers, all at once
+ * (reload_async) or one after another. */
+static void manager_reload_commit(void)
+{
+    log_info("reload: the new code started in every worker; handing over");
+    reload = RELOAD_HANDOVER;
+    if (srv->cfg.reload_async) {
+        for (int i = reload_lo; i < reload_hi; i++)
+            manager_retire(i);
+        manager_reload_check_done();
+    } else {
+        retire_idx = reload_lo;
+        manager_retire_next();
+    }
+}
+
+static void manager_reload(int tasks_only)
+{
+    if (stopping)
+        return;
+    if (tasks_only && srv->cfg.task_worker_num == 0) {
+        log_notice("SIGUSR2: there are no task workers to reload");
+        return;
+    }
+    if (reload != RELOAD_IDLE) {
+        log_warn("reload requested while one is in progress; ignored");
+        return;
+    }
+    reload = RELOAD_STARTING;
+    reload_lo = tasks_only ? srv->cfg.worker_num : 0;
+    reload_hi = srv->cfg.worker_num + srv->cfg.task_worker_num;
+    log_notice("reload: starting %d %s with the plugins as they are on disk "
+               "now", reload_hi - reload_lo,
+               tasks_only ? "task worker(s)" : "worker(s)");
+    for (int i = reload_lo; i < reload_hi; i++) {
+        slots[i].candidate = manager_fork(i, 1);
+        slots[i].candidate_ready = 0;
+        if (slots[i].candidate == 0) {
+            manager_reload_abort("cannot fork");
+            return;
+        }
+    }
+}
+
+static int manager_all_ready(void)
+{
+    for (int i = reload_lo; i < reload_hi; i++)
+        if (!slots[i].candidate_ready)
+            return 0;
+    return 1;
+}
+
+static void manager_on_notify(const worker_notice_t *n)
+{
+    if (n->id < 0 || n->id >= nprocs())
+        return;
+    slot_t *s = &slots[n->id];
+    if (n->event == WORKER_STARTED && n->pid == s->pid) {
+        s->ready = 1;
+    } else if (n->event == WORKER_SERVING && n->pid == s->pid) {
+        s->served = 1;
+    } else if (n->event == WORKER_READY && n->pid == s->candidate) {
+        s->candidate_ready = 1;
+        if (reload == RELOAD_STARTING && manager_all_ready())
+            manager_reload_commit();
+    } else if (n->event == WORKER_RELEASED && n->pid == s->pid) {
+        if (s->candidate > 0) {
+            manager_promote(n->id);
+            manager_reload_check_done();
+        } else {
+            log_warn("worker %d released its channels with no replacement; "
+                     "a new one starts when it exits", n->id);
+        }
+    }
+}
+
+static void manager_read_notices(void)
+{
+    worker_notice_t n;
+    while (read(notify_fd[0], &n, sizeof(n)) == (ssize_t)sizeof(n))
+        manager_on_notify(&n);
+}
+
+/* ---- reaping ---- */
+
+/* An old process of slot id is still finishing after a reload. */
+static int manager_slot_retiring(int id)
+{
+    for (int i = 0; i < nretiring; i++)
+        if (retiring[i].id == id)
+            return 1;
+    return 0;
+}
+
+static int manager_reap_retiree(pid_t pid, int status)
+{
+    for (int i = 0; i < nretiring; i++) {
+        if (retiring[i].pid != pid)
+            continue;
+        long long since = now_ms() - (retiring[i].deadline -
+                                      srv->cfg.max_wait_time * 1000LL);
+        manager_log_exit(retiring[i].id, "old ", pid, status, since);
+        int id = retiring[i].id;
+        retiring[i] = retiring[--nretiring];
+        if (reload == RELOAD_HANDOVER && !srv->cfg.reload_async &&
+            id == retire_idx) {
+            retire_idx++;
+            manager_retire_next();
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static int manager_reap_candidate(pid_t pid, int status)
+{
+    for (int i = 0; i < nprocs(); i++) {
+        if (slots[i].candidate != pid)
+            continue;
+        int ready = slots[i].candidate_ready;
+        slots[i].candidate = 0;
+        slots[i].candidate_ready = 0;
+        int abnormal = manager_log_exit(i, "new ", pid, status, 0);
+        if (stopping)
+            return 1;
+        if (reload == RELOAD_STARTING) {
+            manager_reload_abort(abnormal ? "a new worker failed to start"
+                                          : "a new worker exited");
+        } else {
+            /* Past the hand-over: the slot gets a fresh worker instead. */
+            if (slots[i].pid == 0) {
+                manager_judge(i, status, 0, ready, 0);
+                manager_schedule(i);
+            }
+            if (!srv->cfg.reload_async && i == retire_idx) {
+                retire_idx++;
+                manager_retire_next();
+            }
+            manager_reload_check_done();
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static void manager_reap_worker(pid_t pid, int status)
+{
+    for (int i = 0; i < nprocs(); i++) {
+        slot_t *s = &slots[i];
+        if (s->pid != pid)
+            continue;
+        long long lived = now_ms() - s->started;
+        int served = s->served;
+        manager_judge(i, status, lived, s->ready, served);
+        s->pid = 0;
+        s->ready = s->served = 0;
+        s->retire_deadline = 0;
+        atomic_store(&srv->shm->workers[i].pid, 0);
+        /* A task worker that died inside on_task never finished it. */
+        if (atomic_exchange(&srv->shm->workers[i].busy, 0) &&
+            server_kind(srv, i) == PROC_TASK)
+            atomic_fetch_sub(&srv->shm->tasking_num, 1);
+        int abnormal = manager_log_exit(i, "", pid, status, lived);
+        if (abnormal) {
+            atomic_fetch_add(&srv->shm->worker_restarts, 1);
+            manager_call_worker_error(i, pid, status);
+            /* Its replacement asks the reactors to check the requests it
+             * had (see CHAN_WORKER_LOST), unless it took none or another
+             * process of the slot, which may hold some of them, is still
+             * alive. */
+            if (server_kind(srv, i) == PROC_WORKER && served &&
+                s->candidate == 0 && !manager_slot_retiring(i))
+                atomic_store(&srv->shm->workers[i].lost, 1);
+        }
+        if (stopping)
+            return;
+        if (s->candidate > 0) {
+            /* Its replacement takes the slot: now if the hand-over has
+             * begun, else when it does. */
+            s->orphaned = 1;
+            if (reload == RELOAD_HANDOVER && s->candidate_ready) {
+                manager_promote(i);
+                /* It exited instead of retiring: the next may go now. */
+                if (!srv->cfg.reload_async && i == retire_idx) {
+                    retire_idx++;
+                    manager_retire_next();
+                }
+                manager_reload_check_done();
+            }
+            return;
+        }
+        manager_schedule(i);
+        return;
+    }
+    log_warn("reaped unknown child pid %d", (int)pid);
+}
+
+static void manager_reap(void)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        /* A worker notifies before it exits: take its notice first. */
+        manager_read_notices();
+        if (!manager_reap_retiree(pid, status) &&
+            !manager_reap_candidate(pid, status))
+            manager_reap_worker(pid, status);
+    }
+}
+
+/* ---- stopping ---- */
+
+static void manager_signal_all(int sig)
+{
+    for (int i = 0; i < nprocs(); i++) {
+        if (slots[i].pid > 0)
+            kill(slots[i].pid, sig);
+        if (slots[i].candidate > 0)
+            kill(slots[i].candidate, sig);
+    }
+    for (int i = 0; i < nretiring; i++)
+        kill(retiring[i].pid, sig);
+}
+
+static int manager_running(void)
+{
+    int n = nretiring;
+    for (int i = 0; i < nprocs(); i++)
+        n += (slots[i].pid > 0) + (slots[i].candidate > 0);
+    return n;
+}
+
+static void manager_begin_stop(void)
+{
+    if (stopping)
+        return;
+    stopping = 1;
+    stop_deadline = now_ms() + srv->cfg.max_wait_time * 1000LL;
+    log_debug("stopping %d process(es)", manager_running());
+    manager_signal_all(SIGTERM);
+}
+
+/* A worker asked to retire that is still inside a callback past
+ * max_wait_time is killed; its replacement then takes the slot. */
+static long long manager_kill_stuck(long long now, long long next)
+{
+    for (int i = 0; i < nprocs(); i++) {
+        slot_t *s = &slots[i];
+        if (s->retire_deadline == 0 || s->pid <= 0)
+            continue;
+        if (s->retire_deadline <= now) {
+            log_warn("old worker %d (pid %d) still running after "
+                     "max_wait_time (%d s) without handing over; killing it",
+                     i, (int)s->pid, srv->cfg.max_wait_time);
+            kill(s->pid, SIGKILL);
+            s->retire_deadline = now + 1000;
+        }
+        if (next < 0 || s->retire_deadline - now < next)
+            next = s->retire_deadline - now;
+    }
+    return next;
+}
+
+/* Old workers past max_wait_time are killed; the ms to the next deadline. */
+static int manager_kill_late_retirees(void)
+{
+    long long now = now_ms(), next = manager_kill_stuck(now, -1);
+    for (int i = 0; i < nretiring; i++) {
+        if (retiring[i].deadline <= now) {
+            log_warn("old worker %d (pid %d) still running after "
+                     "max_wait_time (%d s); killing it", retiring[i].id,
+                     (int)retiring[i].pid, srv->cfg.max_wait_time);
+            kill(retiring[i].pid, SIGKILL);
+            retiring[i].deadline = now + 1000;
+        }
+        if (next < 0 || retiring[i].deadline - now < next)
+            next = retiring[i].deadline - now;
+    }
+    return (int)next;
+}
+
+static void manager_reopen(void)
+{
+    log_reopen(srv->uid, srv->gid);
+    manager_signal_all(SIGNAL_REOPEN);
+}
+
+static void manager_read_signals(void)
+{
+    struct signalfd_siginfo si;
+    while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGCHLD)
+            manager_reap();
+        else if (si.ssi_signo == SIGTERM)
+            manager_begin_stop();
+        else if (si.ssi_signo == SIGUSR1)
+            manager_reload(0);
+        else if (si.ssi_signo == SIGUSR2)
+            manager_reload(1);
+        else if ((int)si.ssi_signo == SIGNAL_REOPEN)
+            manager_reopen();
+    }
+}
+
+/* Start due workers; the ms until the next one is due, or -1. */
+static int manager_respawn_due(void)
+{
+    long long now = now_ms(), next = -1;
+    for (int i = 0; i < nprocs() && !stopping; i++) {
+        slot_t *s = &slots[i];
+        if (s->pid != 0 || s->respawn_at == 0)
+            continue;
+        if (s->respawn_at <= now)
+            manager_spawn(i);
+        else if (next < 0 || s->respawn_at - now < next)
+            next = s->respawn_at - now;
+    }
+    return (int)next;
+}
+
+static int min_timeout(int a, int b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
+}
+
+static int manager_stop_timeout(void)
+{
+    long long left = stop_deadline - now_ms();
+    if (left <= 0) {
+        log_warn("max_wait_time (%d s) passed; killing %d process(es)",
+                 srv->cfg.max_wait_time, manager_running());
+        manager_signal_all(SIGKILL);
+        stop_deadline = now_ms() + 1000;
+        left = 1000;
+    }
+    return (int)left;
+}
+
+static void manager_loop(void)
+{
+    for (;;) {
+        int timeout = min_timeout(manager_respawn_due(),
+                                  manager_kill_late_retirees());
+        if (stopping) {
+            if (manager_running() == 0)
+                return;
+            timeout = manager_stop_timeout();
+        }
+        pfds[0] = (struct pollfd){.fd = sigfd, .events = POLLIN};
+        pfds[1] = (struct pollfd){.fd = notify_fd[0], .events = POLLIN};
+        int n = 2 + manager_poll_backoff(pfds + 2);
+        if (poll(pfds, (nfds_t)n, timeout) < 0 && errno != EINTR) {
+            log_error("poll: %s", strerror(errno));
+            return;
+        }
+        manager_read_notices();
+        manager_read_signals();
+        manager_serve_backoff();
+    }
+}
+
+static void manager_close_master_fds(void)
+{
+    /* Workers answer datagrams on the listening socket itself. */
+    for (int i = 0; i < srv->cfg.nlisteners; i++)
+        if (!config_listener_is_dgram(srv->cfg.listeners[i].type))
+            close(srv->listen_fds[i]);
+    if (srv->admin_fd >= 0)
+        close(srv->admin_fd);
+    int n = srv->cfg.worker_num * srv->cfg.reactor_num;
+    for (int i = 0; i < n; i++)
+        close(srv->chan_fds[i][0]);
+}
+
+static void manager_setup(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    sigaddset(&set, SIGNAL_REOPEN);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    slots = calloc((size_t)nprocs(), sizeof(*slots));
+    retiring = calloc(MANAGER_MAX_RETIRING, sizeof(*retiring));
+    pfds = calloc(2 + (size_t)srv->cfg.worker_num * srv->cfg.reactor_num,
+                  sizeof(*pfds));
+    if (sigfd < 0 || slots == NULL || retiring == NULL || pfds == NULL ||
+        pipe2(notify_fd, O_CLOEXEC) < 0) {
+        log_error("manager setup failed: %s", strerror(errno));
+        _exit(1);
+    }
+    fcntl(notify_fd[0], F_SETFL, O_NONBLOCK);
+}
+
+void manager_run(server_t *s)
+{
+    srv = s;
+    srv->manager_pid = getpid();
+    log_set_role("manager");
+    log_set_echo(0);
+    proctitle_set("swx-server: manager");
+    /* The master owns every client connection: without it there is
+     * nothing left to serve or drain. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != srv->master_pid)
+        _exit(1);
+    signal(SIGINT, SIG_IGN); /* the master turns ^C into an orderly stop */
+    manager_close_master_fds();
+    manager_setup();
+    manager_call_lifecycle(1);
+    for (int i = 0; i < nprocs(); i++)
+        manager_spawn(i);
+    manager_loop();
+    log_debug("all workers stopped");
+    manager_call_lifecycle(0);
+    free(slots);
+    free(retiring);
+    free(pfds);
+    config_free(&srv->cfg);
+    exit(0);
+}

@@ -1,0 +1,525 @@
+/* master.c: the master process: binds listeners and creates channels before
+ * forking the manager, then accepts connections, hands them to reactor
+ * threads, and turns signals into an orderly stop. */
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/admin.h"
+#include "plugin/api.h"
+#include "plugin/api_shared.h"
+#include "ipc/mbox.h"
+#include "ipc/chan.h"
+#include "proc/daemon.h"
+#include "net/listener.h"
+#include "core/log.h"
+#include "event/loop.h"
+#include "core/proctitle.h"
+#include "net/reactor.h"
+#include "proc/server.h"
+#include "net/sockfile.h"
+
+typedef struct master {
+    server_t *srv;
+    loop_t *loop;
+    int sigfd;
+    int stopping;
+    int manager_alive;
+    int exit_status;
+    long long deadline; /* ms: the manager gets SIGKILL past this */
+    long long accept_resume; /* ms: listeners paused after EMFILE until */
+    int ready_fd;       /* daemonize: the waiting parent */
+    plugin_t *plugins;  /* for on_start and on_shutdown */
+    sockfile_t *listen_files; /* per listener: the Unix socket file bound */
+} master_t;
+
+static master_t m = {.ready_fd = -1};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Stream listeners close when the stop begins (the port is free at once);
+ * datagram ones, read by the reactors, once those have stopped (all). */
+static void master_close_listeners(int all)
+{
+    server_t *s = m.srv;
+    for (int i = 0; i < s->cfg.nlisteners; i++) {
+        const config_listener_t *l = &s->cfg.listeners[i];
+        if (s->listen_fds[i] < 0 ||
+            (!all && config_listener_is_dgram(l->type)))
+            continue;
+        if (!config_listener_is_dgram(l->type))
+            loop_del(m.loop, s->listen_fds[i]);
+        close(s->listen_fds[i]);
+        s->listen_fds[i] = -1;
+        if (l->path != NULL)
+            sockfile_remove(&m.listen_files[i], l->path);
+    }
+}
+
+static void master_accept(loop_t *loop, int fd, int events, void *arg);
+
+static void master_begin_stop(const char *why)
+{
+    if (m.stopping)
+        return;
+    m.stopping = 1;
+    atomic_store(&m.srv->shm->stopping, 1);
+    log_info("%s: stopping", why);
+    /* Connections the kernel has completed but nobody accepted yet would
+     * be reset with their listener: take them, so that a request already
+     * sent on one is served like those on older connections. */
+    for (int i = 0; i < m.srv->cfg.nlisteners; i++)
+        if (m.srv->listen_fds[i] >= 0 &&
+            !config_listener_is_dgram(m.srv->cfg.listeners[i].type))
+            master_accept(m.loop, m.srv->listen_fds[i], 0,
+                          (void *)(intptr_t)i);
+    master_close_listeners(0);
+    reactor_quiesce_all();
+    m.deadline = now_ms() + (m.srv->cfg.max_wait_time + 2) * 1000LL;
+    if (m.manager_alive && kill(m.srv->manager_pid, SIGTERM) < 0)
+        log_error("kill(manager, SIGTERM): %s", strerror(errno));
+}
+
+/* Out of fds: stop accepting for a moment instead of spinning on it. */
+static void master_pause_accept(int listener)
+{
+    log_error("accept4 on listeners[%d]: %s; not accepting for 100 ms",
+              listener, strerror(errno));
+    for (int i = 0; i < m.srv->cfg.nlisteners; i++)
+        if (!config_listener_is_dgram(m.srv->cfg.listeners[i].type))
+            loop_mod(m.loop, m.srv->listen_fds[i], 0);
+    m.accept_resume = now_ms() + 100;
+}
+
+static void master_resume_accept(void)
+{
+    m.accept_resume = 0;
+    for (int i = 0; i < m.srv->cfg.nlisteners; i++)
+        if (m.srv->listen_fds[i] >= 0 &&
+            !config_listener_is_dgram(m.srv->cfg.listeners[i].type))
+            loop_mod(m.loop, m.srv->listen_fds[i], LOOP_READ);
+}
+
+static void master_accept(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    int listener = (int)(intptr_t)arg;
+    shm_t *shm = m.srv->shm;
+    for (;;) {
+        int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                errno == ENOMEM)
+                master_pause_accept(listener);
+            else if (errno != EAGAIN)
+                log_error("accept4 on listeners[%d]: %s", listener,
+                          strerror(errno));
+            return;
+        }
+        atomic_fetch_add(&shm->accept_count, 1);
+        if (atomic_fetch_add(&shm->connection_num, 1) >= m.srv->cfg.max_conn) {
+            atomic_fetch_sub(&shm->connection_num, 1);
+            log_warn("max_conn (%d) reached; connection on listeners[%d] "
+                     "refused", m.srv->cfg.max_conn, listener);
+            close(c);
+            continue;
+        }
+        if (reactor_hand_over(c, listener) < 0)
+            atomic_fetch_sub(&shm->connection_num, 1);
+    }
+}
+
+static void master_reap(void)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid != m.srv->manager_pid)
+            continue;
+        m.manager_alive = 0;
+        int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (!m.stopping || !clean) {
+            if (WIFSIGNALED(status))
+                log_error("manager (pid %d) killed by signal %d", (int)pid,
+                          WTERMSIG(status));
+            else
+                log_error("manager (pid %d) exited with status %d", (int)pid,
+                          WEXITSTATUS(status));
+            m.exit_status = 1;
+        }
+        master_begin_stop("the manager is gone");
+    }
+}
+
+/* Reloads and log reopening are also the manager's to carry out. */
+static void master_forward(int sig)
+{
+    if (m.stopping || !m.manager_alive)
+        return;
+    if (sig == SIGUSR1)
+        log_info("SIGUSR1: reloading the workers");
+    else if (sig == SIGUSR2)
+        log_info("SIGUSR2: reloading the task workers");
+    if (kill(m.srv->manager_pid, sig) < 0)
+        log_error("kill(manager, %d): %s", sig, strerror(errno));
+}
+
+static void master_reload(void)
+{
+    master_forward(SIGUSR1);
+}
+
+static void master_reopen(void)
+{
+    log_reopen(m.srv->uid, m.srv->gid);
+    log_info("log file reopened");
+    master_forward(SIGNAL_REOPEN);
+}
+
+static void master_signal(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    (void)arg;
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGCHLD)
+            master_reap();
+        else if (si.ssi_signo == SIGTERM)
+            master_begin_stop("SIGTERM");
+        else if (si.ssi_signo == SIGINT)
+            master_begin_stop("SIGINT");
+        else if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2)
+            master_forward((int)si.ssi_signo);
+        else if ((int)si.ssi_signo == SIGNAL_REOPEN)
+            master_reopen();
+    }
+}
+
+static int master_bind(server_t *s)
+{
+    int n = s->cfg.nlisteners;
+    s->listen_fds = malloc((size_t)n * sizeof(int));
+    for (int i = 0; s->listen_fds != NULL && i < n; i++)
+        s->listen_fds[i] = -1;
+    m.listen_files = calloc((size_t)n, sizeof(*m.listen_files));
+    if (s->listen_fds == NULL || m.listen_files == NULL) {
+        log_error("listeners: out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        char err[1024];
+        s->listen_fds[i] = listener_open(&s->cfg, i, &m.listen_files[i], err,
+                                         sizeof(err));
+        if (s->listen_fds[i] < 0) {
+            log_error("%s", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Start-up failed: close the listeners (no loop watches them yet) and
+ * remove the socket files this start made, none other. */
+static void master_unbind(server_t *s)
+{
+    for (int i = 0; s->listen_fds != NULL && i < s->cfg.nlisteners; i++) {
+        if (s->listen_fds[i] >= 0)
+            close(s->listen_fds[i]);
+        s->listen_fds[i] = -1;
+        if (m.listen_files != NULL && s->cfg.listeners[i].path != NULL)
+            sockfile_remove(&m.listen_files[i], s->cfg.listeners[i].path);
+    }
+    free(s->listen_fds);
+    free(m.listen_files);
+    s->listen_fds = NULL;
+    m.listen_files = NULL;
+    admin_stop(&s->cfg);
+}
+
+static int master_make_chans(server_t *s)
+{
+    int n = s->cfg.worker_num * s->cfg.reactor_num;
+    s->chan_fds = calloc((size_t)n, sizeof(*s->chan_fds));
+    s->mbox_fds = calloc((size_t)s->nprocs, sizeof(*s->mbox_fds));
+    if (s->chan_fds == NULL || s->mbox_fds == NULL)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (chan_socketpair(s->chan_fds[i]) < 0)
+            return -1;
+    for (int i = 0; i < s->nprocs; i++)
+        if (mbox_socketpair(s->mbox_fds[i]) < 0)
+            return -1;
+    s->taskq_fds[0] = s->taskq_fds[1] = -1;
+    if (s->cfg.task_worker_num > 0 && s->cfg.task_ipc_mode == 3 &&
+        mbox_socketpair(s->taskq_fds) < 0)
+        return -1;
+    return 0;
+}
+
+/* The config's tables and the named counters, in shared memory. */
+static int master_make_shared(server_t *s)
+{
+    s->tables = calloc((size_t)s->cfg.ntables + 1, sizeof(*s->tables));
+    if (s->tables == NULL ||
+        atomics_create(&s->atomics, SERVER_ATOMICS) < 0)
+        return -1;
+    for (int i = 0; i < s->cfg.ntables; i++) {
+        const config_table_t *t = &s->cfg.tables[i];
+        table_column_t cols[TABLE_MAX_COLUMNS];
+        server_table_columns(t, cols);
+        if (table_create(&s->tables[i], cols, t->ncolumns,
+                         (uint32_t)t->size) < 0) {
+            log_error("%s: tables[%d]: cannot create table \"%s\"",
+                      s->cfg.path, i, t->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int master_fork_manager(server_t *s)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_error("fork(manager): %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0)
+        manager_run(s);
+    s->manager_pid = pid;
+    m.manager_alive = 1;
+    int n = s->cfg.worker_num * s->cfg.reactor_num;
+    for (int i = 0; i < n; i++)
+        close(s->chan_fds[i][1]);
+    /* Mailboxes are the children's business. */
+    for (int i = 0; i < s->nprocs; i++) {
+        close(s->mbox_fds[i][0]);
+        close(s->mbox_fds[i][1]);
+    }
+    if (s->taskq_fds[0] >= 0) {
+        close(s->taskq_fds[0]);
+        close(s->taskq_fds[1]);
+    }
+    return 0;
+}
+
+static int master_watch(server_t *s, const sigset_t *set)
+{
+    m.sigfd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (m.sigfd < 0) {
+        log_error("signalfd: %s", strerror(errno));
+        return -1;
+    }
+    if (loop_add(m.loop, m.sigfd, LOOP_READ, master_signal, NULL) < 0)
+        return -1;
+    for (int i = 0; i < s->cfg.nlisteners; i++)
+        if (!config_listener_is_dgram(s->cfg.listeners[i].type) &&
+            loop_add(m.loop, s->listen_fds[i], LOOP_READ, master_accept,
+                     (void *)(intptr_t)i) < 0)
+            return -1;
+    return 0;
+}
+
+static void master_loop(void)
+{
+    while (m.manager_alive || !m.stopping) {
+        int timeout = -1;
+        if (m.accept_resume > 0 && !m.stopping) {
+            long long left = m.accept_resume - now_ms();
+            if (left <= 0)
+                master_resume_accept();
+            else
+                timeout = (int)left;
+        }
+        if (m.stopping) {
+            long long left = m.deadline - now_ms();
+            if (left <= 0) {
+                log_error("the manager did not stop in time; SIGKILL");
+                kill(m.srv->manager_pid, SIGKILL);
+                m.deadline = now_ms() + 1000;
+                left = 1000;
+            }
+            timeout = (int)left;
+        }
+        int rc = loop_run_once(m.loop, timeout);
+        if (rc < 0) {
+            log_error("epoll_wait: %s", strerror(-rc));
+            m.exit_status = 1;
+            master_begin_stop("event loop failure");
+        }
+    }
+}
+
+/* Connections need fds: take the hard limit, and say if it is too low. */
+static void master_raise_nofile(const config_t *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("setrlimit(RLIMIT_NOFILE, %llu): %s",
+                     (unsigned long long)rl.rlim_max, strerror(errno));
+    }
+    rlim_t need = (rlim_t)cfg->max_conn + 64 +
+                  2 * (rlim_t)cfg->worker_num * (rlim_t)cfg->reactor_num;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        log_warn("the open file limit (%llu) is below what max_conn %d "
+                 "needs (%llu); raise it (ulimit -n) or lower max_conn",
+                 (unsigned long long)rl.rlim_cur, cfg->max_conn,
+                 (unsigned long long)need);
+}
+
+/* Everything that can fail on bad config, before going to the background. */
+static int master_prepare(server_t *s)
+{
+    char err[1024];
+    s->admin_fd = -1;
+    if (privs_resolve(&s->cfg, &s->uid, &s->gid, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (master_bind(s) < 0)
+        return -1;
+    if (s->cfg.admin.enabled &&
+        (s->admin_fd = admin_open(&s->cfg, err, sizeof(err))) < 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    if (s->cfg.daemonize) {
+        if (s->cfg.log_file == NULL)
+            log_warn("daemonize without server.log_file: log lines will be "
+                     "discarded");
+        if (daemon_detach(&m.ready_fd) < 0)
+            return -1;
+    }
+    s->master_pid = getpid();
+    if (s->cfg.pid_file != NULL &&
+        pidfile_write(s->cfg.pid_file, err, sizeof(err)) < 0) {
+        log_error("%s: %s", s->cfg.path, err);
+        return -1;
+    }
+    s->nprocs = server_count_procs(&s->cfg);
+    if (master_make_chans(s) < 0 || master_make_shared(s) < 0)
+        return -1;
+    s->shm = shm_create(s->cfg.worker_num, s->cfg.task_worker_num, s->nprocs);
+    api_shared_init(s);
+    m.loop = loop_create();
+    return s->shm != NULL && m.loop != NULL ? 0 : -1;
+}
+
+static void master_block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGCHLD);
+    sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGUSR2);
+    sigaddset(set, SIGNAL_REOPEN);
+    sigprocmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* The master's own copy of the plugins, loaded after the manager was
+ * forked so that no worker inherits it. */
+static int master_start_plugins(server_t *s)
+{
+    if (api_load_plugins(&s->cfg, &m.plugins) < 0)
+        return -1;
+    for (int i = 0; i < s->cfg.nplugins; i++)
+        api_call(&m.plugins[i], on_start);
+    return 0;
+}
+
+static int master_start(server_t *s, const sigset_t *set)
+{
+    if (master_watch(s, set) < 0 || reactor_start_all(s) < 0)
+        return -1;
+    if (s->admin_fd >= 0 &&
+        admin_start(m.loop, s->admin_fd, s, master_reload) < 0)
+        return -1;
+    return master_start_plugins(s);
+}
+
+static void master_cleanup(server_t *s)
+{
+    for (int i = 0; m.plugins != NULL && i < s->cfg.nplugins; i++)
+        api_call(&m.plugins[i], on_shutdown);
+    api_unload_plugins(&s->cfg, m.plugins);
+    m.plugins = NULL;
+    reactor_stop_all();
+    master_close_listeners(1);
+    if (s->admin_fd >= 0)
+        admin_stop(&s->cfg);
+    loop_free(m.loop);
+    close(m.sigfd);
+    shm_destroy(s->shm);
+    for (int i = 0; s->tables != NULL && i < s->cfg.ntables; i++)
+        table_destroy(s->tables[i]);
+    free(s->tables);
+    atomics_destroy(s->atomics);
+    free(s->mbox_fds);
+    free(s->chan_fds);
+    free(s->listen_fds);
+    free(m.listen_files);
+    if (s->cfg.pid_file != NULL)
+        pidfile_remove(s->cfg.pid_file);
+}
+
+int master_run(server_t *s)
+{
+    m.srv = s;
+    m.sigfd = -1;
+    log_set_echo(1);
+    master_raise_nofile(&s->cfg);
+    if (master_prepare(s) < 0) {
+        master_unbind(s);
+        daemon_ready(&m.ready_fd, 1);
+        if (s->cfg.pid_file != NULL)
+            pidfile_remove(s->cfg.pid_file);
+        return 1;
+    }
+    sigset_t set;
+    master_block_signals(&set);
+    /* Fork before any thread exists: the child gets no half-held lock. */
+    if (master_fork_manager(s) < 0) {
+        daemon_ready(&m.ready_fd, 1);
+        return 1;
+    }
+    proctitle_set("swx-server: master");
+    if (master_start(s, &set) < 0) {
+        master_begin_stop("start-up failure");
+        m.exit_status = 1;
+    } else {
+        log_notice("swx-server %s started: %d reactor(s), %d worker(s), %d "
+                   "listener(s)", SWX_VERSION, s->cfg.reactor_num,
+                   s->cfg.worker_num, s->cfg.nlisteners);
+    }
+    daemon_ready(&m.ready_fd, m.exit_status);
+    log_set_echo(0);
+    master_loop();
+    master_cleanup(s);
+    log_notice("stopped");
+    return m.exit_status;
+}

@@ -1,0 +1,345 @@
+/* worker.c: a worker process: runs the plugins' callbacks for the events the
+ * reactors send, and carries their replies back. */
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "plugin/api.h"
+#include "ipc/chan.h"
+#include "proc/child.h"
+#include "http/http_api.h"
+#include "core/log.h"
+#include "plugin/plugin_io.h"
+#include "core/session.h"
+#include "plugin/task.h"
+
+#define WORKER_CHAN_BATCH 32
+/* Incoming messages are bounded by what a reactor can frame. */
+#define WORKER_MAX_MSG (64 * 1024 * 1024)
+
+static chan_t *chans;   /* [reactor] */
+static long requests;
+static int current_listener = -1; /* of the event being handled */
+
+/* A channel is read while the worker takes work; a retiring worker still
+ * reads the rest of a message it has begun. */
+static int worker_chan_events(const chan_t *ch)
+{
+    int ev = chan_queued(ch) > 0 ? LOOP_WRITE : 0;
+    if (child_taking_work() ||
+        (child.retiring && !child.stopping && chan_receiving(ch)))
+        ev |= LOOP_READ;
+    return ev;
+}
+
+static void worker_chan_update(chan_t *ch)
+{
+    loop_mod(child.loop, ch->fd, worker_chan_events(ch));
+}
+
+static void worker_update(void)
+{
+    for (int r = 0; r < child.srv->cfg.reactor_num; r++)
+        worker_chan_update(&chans[r]);
+    task_update();
+}
+
+static int worker_send_msg(uint64_t session, int type, const void *data,
+                           size_t len)
+{
+    int r = session_reactor(session);
+    if (session == 0 || r >= child.srv->cfg.reactor_num)
+        return -ENOTCONN;
+    chan_t *ch = &chans[r];
+    int rc = chan_send(ch, type, 0, session, data, len);
+    worker_chan_update(ch);
+    return rc;
+}
+
+static int worker_send(uint64_t session, const void *data, size_t len)
+{
+    if (len > child.srv->cfg.buffer_output_size)
+        return -E2BIG;
+    return worker_send_msg(session, CHAN_SEND, data, len);
+}
+
+static int worker_close(uint64_t session)
+{
+    return worker_send_msg(session, CHAN_CLOSE_REQ, NULL, 0);
+}
+
+static int worker_sendto(const swx_peer_t *peer, const void *data,
+                         size_t len)
+{
+    const config_t *c = &child.srv->cfg;
+    if (peer == NULL || peer->listener < 0 || peer->listener >= c->nlisteners ||
+        !config_listener_is_dgram(c->listeners[peer->listener].type) ||
+        peer->raw_len > sizeof(peer->raw))
+        return -EINVAL;
+    ssize_t n = sendto(child.srv->listen_fds[peer->listener], data, len,
+                       MSG_DONTWAIT | MSG_NOSIGNAL,
+                       (const struct sockaddr *)peer->raw,
+                       (socklen_t)peer->raw_len);
+    return n < 0 ? -errno : 0;
+}
+
+static int worker_bind(uint64_t session, uint32_t uid)
+{
+    if (child.srv->cfg.dispatch_mode != 5)
+        return -ENOTSUP;
+    if (uid == 0)
+        return -EINVAL;
+    return worker_send_msg(session, CHAN_BIND, &uid, sizeof(uid));
+}
+
+static int worker_listener(void)
+{
+    return current_listener;
+}
+
+static size_t worker_output_max(void)
+{
+    return child.srv->cfg.buffer_output_size;
+}
+
+static const api_ops_t worker_ops = {
+    worker_send, worker_close, worker_sendto, worker_bind, worker_listener,
+    worker_send_msg, worker_output_max,
+};
+
+static const plugin_t *worker_plugin_for(int listener)
+{
+    if (listener < 0 || listener >= child.srv->cfg.nlisteners)
+        return NULL;
+    return &child.plugins[child.srv->cfg.listeners[listener].plugin];
+}
+
+/* A delivery that counts towards max_request. */
+static void worker_count(shm_worker_t *sw)
+{
+    requests++;
+    atomic_fetch_add_explicit(&sw->requests, 1, memory_order_relaxed);
+}
+
+static void worker_dispatch(const plugin_t *p, const chan_msg_t *m,
+                            shm_worker_t *sw)
+{
+    if (m->type == CHAN_HTTP_REQUEST || m->type == CHAN_WS_MESSAGE)
+        worker_count(sw);
+    if (m->type == CHAN_PACKET && m->len >= sizeof(swx_peer_t)) {
+        worker_count(sw);
+        api_call(p, on_packet, (const swx_peer_t *)m->data,
+                 m->data + sizeof(swx_peer_t), m->len - sizeof(swx_peer_t));
+    } else if (m->type == CHAN_RECEIVE) {
+        worker_count(sw);
+        api_call(p, on_receive, m->session, m->data, m->len);
+    } else if (m->type == CHAN_CONNECT && m->len == sizeof(swx_conninfo_t)) {
+        api_call(p, on_connect, m->session, (const swx_conninfo_t *)m->data);
+    } else if (m->type == CHAN_CLOSE) {
+        http_api_gone(m->session);
+        api_call(p, on_close, m->session);
+        http_api_release(m->session);
+    } else if (!http_api_handle(p, m)) {
+        log_warn("unexpected message type %d (%zu bytes) dropped", m->type,
+                 m->len);
+    }
+}
+
+static void worker_handle(const chan_msg_t *m)
+{
+    const plugin_t *p = worker_plugin_for(m->listener);
+    if (p == NULL) {
+        log_warn("message for unknown listener %d dropped", m->listener);
+        return;
+    }
+    shm_worker_t *sw = &child.srv->shm->workers[child.id];
+    atomic_store_explicit(&sw->busy, 1, memory_order_relaxed);
+    child_count_event();
+    current_listener = m->listener;
+    worker_dispatch(p, m, sw);
+    current_listener = -1;
+    atomic_store_explicit(&sw->busy, 0, memory_order_relaxed);
+}
+
+static void worker_check_max_request(void)
+{
+    long max = child.srv->cfg.max_request;
+    if (max > 0 && requests >= max && !child.stopping) {
+        log_info("max_request (%ld) reached; exiting", max);
+        child.stopping = 1;
+    }
+}
+
+static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)fd;
+    chan_t *ch = arg;
+    if (events & LOOP_WRITE)
+        chan_flush(ch);
+    chan_msg_t m;
+    for (int i = 0; (events & LOOP_READ) && i < WORKER_CHAN_BATCH; i++) {
+        if (!(worker_chan_events(ch) & LOOP_READ))
+            break;
+        int rc = chan_recv(ch, &m);
+        if (rc < 0) {
+            log_error("channel fd %d: %s; exiting", ch->fd, strerror(-rc));
+            child.stopping = 1;
+        }
+        if (rc <= 0)
+            break;
+        worker_handle(&m);
+        worker_check_max_request();
+    }
+    worker_chan_update(ch);
+}
+
+/* Retiring: once no channel is mid-message, hand them to the successor. */
+static void worker_try_release(void)
+{
+    for (int r = 0; r < child.srv->cfg.reactor_num; r++)
+        if (chan_receiving(&chans[r]))
+            return;
+    child.released = 1;
+    worker_update();
+    child_notify(WORKER_RELEASED);
+    log_debug("retiring: channels released after %ld requests", requests);
+}
+
+static int worker_chans_idle(void)
+{
+    for (int r = 0; r < child.srv->cfg.reactor_num; r++)
+        if (chan_queued(&chans[r]) > 0 || chan_receiving(&chans[r]))
+            return 0;
+    return 1;
+}
+
+static int worker_setup_chans(void)
+{
+    server_t *s = child.srv;
+    chans = calloc((size_t)s->cfg.reactor_num, sizeof(chan_t));
+    if (chans == NULL)
+        return -1;
+    for (int r = 0; r < s->cfg.reactor_num; r++) {
+        int fd = s->chan_fds[server_chan(s, child.id, r)][1];
+        if (chan_init(&chans[r], fd, WORKER_MAX_MSG) < 0 ||
+            loop_add(child.loop, fd, worker_chan_events(&chans[r]), worker_chan_io,
+                     &chans[r]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Write out queued replies before exiting, for up to max_wait_time. */
+static void worker_flush(void)
+{
+    long long deadline = child_now() + child.srv->cfg.max_wait_time * 1000LL;
+    for (int r = 0; r < child.srv->cfg.reactor_num; r++) {
+        chan_t *ch = &chans[r];
+        while (chan_flush(ch) == -EAGAIN) {
+            long long left = deadline - child_now();
+            if (left <= 0) {
+                log_warn("max_wait_time passed with %zu bytes of replies "
+                         "unsent", chan_queued(ch));
+                return;
+            }
+            struct pollfd pfd = {.fd = ch->fd, .events = POLLOUT};
+            poll(&pfd, 1, (int)left);
+        }
+    }
+}
+
+/*
+ * Reload: the channels are handed over; what the plugins still have in the
+ * loop (timers, their own fds) runs on, with on_worker_exit after each
+ * round so they can wind it down, until none is left or max_wait_time.
+ */
+static void worker_wind_down(void)
+{
+    long long deadline =
+        child_now() + child.srv->cfg.max_wait_time * 1000LL - 250;
+    for (;;) {
+        for (int i = 0; i < child.srv->cfg.nplugins; i++)
+            api_call(&child.plugins[i], on_worker_exit, child.id);
+        if (pio_active() == 0 || child.stopping)
+            return;
+        long long left = deadline - child_now();
+        if (left <= 0) {
+            log_warn("reload: %d timer(s) or fd(s) still active after "
+                     "max_wait_time; exiting", pio_active());
+            return;
+        }
+        loop_run_once(child.loop, left < 100 ? (int)left : 100);
+    }
+}
+
+/* The process before this one died: every reactor asks this one about
+ * the requests it had sent to the slot (CHAN_HTTP_PROBE). */
+static void worker_report_lost(void)
+{
+    for (int r = 0; r < child.srv->cfg.reactor_num; r++) {
+        if (chan_send(&chans[r], CHAN_WORKER_LOST, 0, 0, NULL, 0) < 0)
+            log_warn("cannot tell reactor %d of the lost worker", r);
+        worker_chan_update(&chans[r]);
+    }
+}
+
+static void worker_loop(void)
+{
+    while (!child.stopping) {
+        long before = child.handled;
+        int rc = loop_run_once(child.loop, child.draining ? 100 : -1);
+        if (rc < 0) {
+            log_error("epoll_wait: %s", strerror(-rc));
+            break;
+        }
+        if (child.draining &&
+            ((child.handled == before && worker_chans_idle() &&
+              http_api_open() == 0) ||
+             child_now() >= child.drain_deadline))
+            child.stopping = 1;
+        if (child.retiring && !child.released && !child.stopping)
+            worker_try_release();
+        if (child.released) {
+            worker_wind_down();
+            child.stopping = 1;
+        }
+    }
+}
+
+static void worker_free_chans(void)
+{
+    for (int r = 0; chans != NULL && r < child.srv->cfg.reactor_num; r++)
+        chan_free(&chans[r]);
+    free(chans);
+    chans = NULL;
+}
+
+void worker_run(server_t *srv, int id, int standby, int notify_fd)
+{
+    child.update = worker_update;
+    if (child_init(srv, id, standby, notify_fd) < 0 ||
+        worker_setup_chans() < 0)
+        child_exit(1, 0);
+    api_set_role(id, &worker_ops);
+    if (child_load_plugins(1) < 0) {
+        worker_free_chans();
+        child_exit(WORKER_EXIT_START_FAILED, 0);
+    }
+    log_debug(standby ? "started in standby" : "started");
+    child_notify(standby ? WORKER_READY : WORKER_STARTED);
+    if (!standby && atomic_exchange(&srv->shm->workers[id].lost, 0))
+        worker_report_lost();
+    worker_loop();
+    for (int i = 0; i < srv->cfg.nplugins; i++)
+        api_call(&child.plugins[i], on_worker_stop, id);
+    worker_flush();
+    log_debug("exiting after %ld requests", requests);
+    http_api_free();
+    worker_free_chans();
+    child_exit(0, 0);
+}

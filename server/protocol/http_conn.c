@@ -1,0 +1,585 @@
+/* http_conn.c: HTTP/1.1 connections in the reactor. A request is read
+ * (head, then a Content-Length or chunked body), answered from the
+ * document_root or sent to a worker, and the next one is parsed only once
+ * its response is complete, so responses leave in order whichever worker
+ * answers. Errors are answered here, then the connection is closed. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "net/conn.h"
+#include "http/http_wire.h"
+#include "core/log.h"
+#include "protocol/http_chunked.h"
+#include "protocol/http_parser.h"
+#include "protocol/http_text.h"
+#include "protocol/ws.h"
+#include "protocol/ws_conn.h"
+#include "http/static_files.h"
+
+/* Chunk extensions and trailers of one body. */
+#define HTTP_MAX_META (8 * 1024)
+/* While a worker has a request, the connection is still read (a client
+ * that leaves is noticed, and no epoll change is made per request) until
+ * this much of the next requests is buffered. */
+#define HTTP_READ_AHEAD (16 * 1024)
+
+enum http_conn_state {
+    HC_HEAD,    /* reading a request head */
+    HC_BODY,    /* reading its body */
+    HC_WAIT,    /* a worker has the request: what is read waits */
+    HC_DRAIN,   /* answered: the next request waits for the output */
+    HC_CLOSED,  /* the last response is being written (conn_end) */
+};
+
+typedef struct http_conn {
+    int state;
+    size_t scan_line;         /* the head parser's place between reads */
+    size_t scan_lead;
+    size_t head_len;
+    int64_t content_length;   /* -1 when absent */
+    int chunked;
+    int keep_alive;
+    http_chunked_t dechunk;
+    size_t raw_used;          /* body bytes read (chunked: as sent) */
+    size_t body_len;          /* body bytes decoded, at head_len */
+    int worker;               /* HC_WAIT: who has the request */
+    int started;              /* HC_WAIT: part of the response was sent */
+    uint64_t seq;             /* requests given to workers, for probes */
+    int64_t timer;            /* http_request_timeout, or in HC_WAIT
+                                 http_response_timeout */
+} http_conn_t;
+
+/* What a step of reading requests says: -1 when the connection was
+ * closed (touch nothing), else one of these. */
+enum http_step {
+    HTTP_MORE = 0, /* more bytes are needed */
+    HTTP_GO = 1,   /* the state moved on: take the next step */
+    HTTP_STOP = 2, /* waiting: for a worker, the output, or the close */
+};
+
+static void http_conn_timer_set(conn_t *c, long ms, timer_cb *cb)
+{
+    http_conn_t *h = c->state;
+    conn_timer_clear(h->timer);
+    h->timer = conn_timer_add(c, ms, cb);
+}
+
+static void http_conn_timer_stop(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    conn_timer_clear(h->timer);
+    h->timer = 0;
+}
+
+/* The server closes after what is queued (a lingering close: see
+ * conn_end). HTTP_STOP, or -1 when the connection was closed. */
+static int http_conn_finish(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    h->state = HC_CLOSED;
+    http_conn_timer_stop(c);
+    return conn_end(c, 1) < 0 ? -1 : HTTP_STOP;
+}
+
+/* An error answered by the reactor, then close. HTTP_STOP or -1. */
+static int http_conn_fail_with(conn_t *c, int status, const char *extra)
+{
+    char msg[512];
+    const char *reason = http_reason(status);
+    log_info("session %llu (peer %s): %d %s; closing",
+             (unsigned long long)c->session, c->peer, status, reason);
+    int n = snprintf(msg, sizeof(msg),
+                     "HTTP/1.1 %d %s\r\nServer: swx\r\n"
+                     "Content-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n%s\r\n"
+                     "%d %s\n",
+                     status, reason, strlen(reason) + 5, extra, status,
+                     reason);
+    if (conn_write(c, msg, (size_t)n) < 0)
+        return -1;
+    return http_conn_finish(c);
+}
+
+static int http_conn_fail(conn_t *c, int status)
+{
+    return http_conn_fail_with(c, status, "");
+}
+
+/* The worker's response will not come: status when nothing of it was
+ * sent, else a close (the response cannot be completed). */
+static void http_conn_give_up(conn_t *c, int status)
+{
+    http_conn_t *h = c->state;
+    if (h->started)
+        conn_close(c, NULL);
+    else
+        http_conn_fail(c, status);
+}
+
+/* The worker was silent for http_response_timeout. */
+static void http_conn_response_expired(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    int secs = conn_listener(c)->http_response_timeout;
+    log_warn("session %llu (peer %s): worker %d sent %s in %d s "
+             "(http_response_timeout); %s",
+             (unsigned long long)c->session, c->peer, h->worker,
+             h->started ? "no more of the response" : "no response", secs,
+             h->started ? "closing" : "answering 504");
+    http_conn_give_up(c, 504);
+}
+
+static void http_conn_timeout(int64_t id, void *arg)
+{
+    (void)id;
+    conn_t *c = arg;
+    http_conn_t *h = c->state;
+    h->timer = 0;
+    if (h->state == HC_WAIT) {
+        http_conn_response_expired(c);
+        return;
+    }
+    if (h->state == HC_HEAD && buf_pending(&c->in) == 0) {
+        log_debug("session %llu: idle for http_request_timeout; closing",
+                  (unsigned long long)c->session);
+        conn_close(c, NULL);
+        return;
+    }
+    http_conn_fail(c, 408);
+}
+
+/* Ready for the next request: its time starts now. */
+static void http_conn_expect_request(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    h->state = HC_HEAD;
+    h->scan_line = h->scan_lead = 0;
+    http_conn_timer_set(c, conn_listener(c)->http_request_timeout * 1000L,
+                   http_conn_timeout);
+}
+
+/* Whether the reactor reads c, by what c waits for. While a worker has a
+ * request, reading goes on (a client that leaves is noticed, and no epoll
+ * change is made per request) only until HTTP_READ_AHEAD of the next
+ * requests is buffered: whatever step changed the state (a read, a
+ * response's end, the output drained), the input held for one
+ * connection is at most that plus one read. */
+static void http_conn_set_reading(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    if (h->state == HC_WAIT && buf_pending(&c->in) > HTTP_READ_AHEAD)
+        conn_hold(c, CONN_HOLD_WATCH);
+    else if (h->state == HC_DRAIN)
+        conn_hold(c, CONN_HOLD);
+    else if (h->state != HC_CLOSED)
+        conn_hold(c, CONN_READ);
+}
+
+/* A response is complete: close, wait for the output, or read the next
+ * request (HTTP_GO; the caller takes it, so that pipelined requests are
+ * read in a loop, never by recursion). */
+static int http_conn_done(conn_t *c, int close)
+{
+    http_conn_t *h = c->state;
+    http_conn_timer_stop(c);
+    if (close || !h->keep_alive || conn_stopping(c))
+        return http_conn_finish(c);
+    if (conn_pending(c)) {
+        h->state = HC_DRAIN;
+        return HTTP_STOP;
+    }
+    http_conn_expect_request(c);
+    return HTTP_GO;
+}
+
+/* ---- from the head to a complete request ---- */
+
+/* The listener's head limits, for http_parse_head. */
+static http_limits_t http_conn_limits(const conn_t *c)
+{
+    const config_listener_t *l = conn_listener(c);
+    return (http_limits_t){.max_head = l->http_max_head_size,
+                           .max_uri = l->http_max_uri_size};
+}
+
+static int http_conn_has_body(const http_conn_t *h)
+{
+    return h->chunked || h->content_length > 0;
+}
+
+static int http_conn_upgrade(conn_t *c, const http_request_t *req)
+{
+    http_conn_t *h = c->state;
+    char accept[WS_ACCEPT_LEN + 1], head[384], ext[160] = "";
+    int rc = ws_handshake(req, accept);
+    if (rc == -426)
+        return http_conn_fail_with(c, 426, "Sec-WebSocket-Version: 13\r\n");
+    if (rc < 0 || http_conn_has_body(h))
+        return http_conn_fail(c, 400);
+    buf_t *wire = conn_scratch();
+    if (http_wire_encode(wire, req, NULL, 0, c->peer_addr, c->peer_port) < 0) {
+        conn_scratch_done(wire);
+        conn_close(c, "out of memory for a request");
+        return -1;
+    }
+    int bits = 0;
+    if (conn_listener(c)->websocket_compression &&
+        ws_deflate_negotiate(req, &bits) == 1) {
+        size_t m = (size_t)snprintf(ext, sizeof(ext),
+                                    "Sec-WebSocket-Extensions: "
+                                    "permessage-deflate; "
+                                    "server_no_context_takeover; "
+                                    "client_no_context_takeover");
+        if (bits < 15)
+            m += (size_t)snprintf(ext + m, sizeof(ext) - m,
+                                  "; server_max_window_bits=%d", bits);
+        snprintf(ext + m, sizeof(ext) - m, "\r\n");
+    }
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+                     accept, ext);
+    if (conn_write(c, head, (size_t)n) < 0) {
+        conn_scratch_done(wire);
+        return -1;
+    }
+    int w = conn_dispatch_worker(c);
+    conn_to_worker(c, w, CHAN_WS_OPEN, buf_head(wire), buf_pending(wire), 1);
+    conn_scratch_done(wire);
+    buf_consume(&c->in, h->head_len);
+    http_conn_timer_stop(c);
+    free(h);
+    return ws_conn_start(c, w, bits) < 0 ? -1 : HTTP_STOP;
+}
+
+/* (Re)start the wait for the worker's next part of the response. */
+static void http_conn_response_wait(conn_t *c)
+{
+    int secs = conn_listener(c)->http_response_timeout;
+    if (secs > 0)
+        http_conn_timer_set(c, secs * 1000L, http_conn_timeout);
+}
+
+/* Send the request to a worker and wait for its response. */
+static int http_conn_dispatch(conn_t *c, const http_request_t *req)
+{
+    http_conn_t *h = c->state;
+    buf_t *wire = conn_scratch();
+    const char *body = buf_head(&c->in) + h->head_len;
+    if (http_wire_encode(wire, req, body, h->body_len, c->peer_addr,
+                         c->peer_port) < 0) {
+        conn_scratch_done(wire);
+        conn_close(c, "out of memory for a request");
+        return -1;
+    }
+    h->worker = conn_dispatch_worker(c);
+    h->state = HC_WAIT;
+    h->started = 0;
+    h->seq++;
+    http_conn_response_wait(c);
+    conn_to_worker(c, h->worker, CHAN_HTTP_REQUEST, buf_head(wire),
+                   buf_pending(wire), 1);
+    conn_scratch_done(wire);
+    buf_consume(&c->in, h->head_len + h->raw_used);
+    return HTTP_STOP;
+}
+
+/* The whole request is in c->in: a static file, or a worker's turn. */
+static int http_conn_complete(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    http_request_t req;
+    http_request_init(&req);
+    http_conn_timer_stop(c);
+    /* The same bytes parse the same way; pointers are fresh after any
+     * growth of the buffer. */
+    http_limits_t lim = http_conn_limits(c);
+    http_parse_head(buf_head(&c->in), h->head_len, &lim, &req);
+    const char *root = conn_listener(c)->document_root;
+    int rc = root != NULL ? static_serve(c, conn_listener(c), &req) : 0;
+    if (rc < 0)
+        return -1;
+    if (rc >= 400)
+        return http_conn_fail(c, rc);
+    if (rc == 0)
+        return http_conn_dispatch(c, &req);
+    buf_consume(&c->in, h->head_len + h->raw_used);
+    return http_conn_done(c, 0);
+}
+
+static int http_conn_read_head(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    if (buf_pending(&c->in) == 0) /* the buffer may be released: no data */
+        return HTTP_MORE;
+    http_request_t req;
+    http_request_init(&req);
+    req.scan_line = h->scan_line;
+    req.scan_lead = h->scan_lead;
+    http_limits_t lim = http_conn_limits(c);
+    int n = http_parse_head(buf_head(&c->in), buf_pending(&c->in), &lim, &req);
+    h->scan_line = req.scan_line;
+    h->scan_lead = req.scan_lead;
+    if (n <= 0)
+        return n == 0 ? HTTP_MORE : http_conn_fail(c, -n);
+    size_t max = conn_listener(c)->package_max_length;
+    h->head_len = (size_t)n;
+    h->content_length = req.content_length;
+    h->chunked = req.chunked;
+    h->keep_alive = req.keep_alive;
+    h->raw_used = h->body_len = 0;
+    if (req.upgrade_websocket &&
+        conn_listener(c)->protocol == PROTOCOL_WEBSOCKET)
+        return http_conn_upgrade(c, &req);
+    if (h->content_length > 0 && (uint64_t)h->content_length > max)
+        return http_conn_fail(c, 413);
+    if (h->chunked)
+        http_chunked_init(&h->dechunk, max, HTTP_MAX_META);
+    h->state = HC_BODY;
+    if (req.expect_continue && http_conn_has_body(h) &&
+        buf_pending(&c->in) == h->head_len &&
+        conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
+        return -1;
+    return HTTP_GO;
+}
+
+/* HTTP_GO when the body is complete, HTTP_MORE, or a failure's result. */
+static int http_conn_read_body(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    size_t have = buf_pending(&c->in) - h->head_len;
+    if (!h->chunked) {
+        size_t want = h->content_length > 0 ? (size_t)h->content_length : 0;
+        if (have < want)
+            return HTTP_MORE;
+        h->raw_used = h->body_len = want;
+        return HTTP_GO;
+    }
+    char *body = buf_head(&c->in) + h->head_len;
+    size_t used = 0, out = 0;
+    int rc = http_chunked_decode(&h->dechunk, body + h->raw_used,
+                                 have - h->raw_used, body + h->body_len,
+                                 &used, &out);
+    h->raw_used += used;
+    h->body_len += out;
+    if (rc < 0)
+        return http_conn_fail(c, -rc);
+    return rc == 1 ? HTTP_GO : HTTP_MORE;
+}
+
+/* Read requests from what is buffered until one waits for a worker or
+ * more bytes, then decide whether to read on. 0, or -1 when the
+ * connection was closed. */
+static int http_conn_advance(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    int rc = HTTP_GO;
+    while (rc == HTTP_GO) {
+        if (h->state == HC_HEAD) {
+            rc = http_conn_read_head(c);
+        } else if (h->state == HC_BODY) {
+            rc = http_conn_read_body(c);
+            if (rc == HTTP_GO)
+                rc = http_conn_complete(c);
+        } else {
+            rc = HTTP_STOP;
+        }
+    }
+    if (rc < 0)
+        return -1;
+    if (c->proto == &http_conn_proto) /* not upgraded to a WebSocket */
+        http_conn_set_reading(c);
+    return 0;
+}
+
+/* ---- the hooks ---- */
+
+static int http_conn_open(conn_t *c)
+{
+    http_conn_t *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return -ENOMEM;
+    c->state = h;
+    http_conn_expect_request(c);
+    return h->timer < 0 ? (int)h->timer : 0;
+}
+
+static void http_conn_input(conn_t *c, const char *data, size_t len)
+{
+    if (buf_append(&c->in, data, len) < 0) {
+        conn_close(c, "out of memory for the input buffer");
+        return;
+    }
+    if (http_conn_advance(c) == 0)
+        buf_trim(&c->in, CONN_IN_KEEP);
+}
+
+/* The reactor opens the file the worker checked, and only that one. */
+static void http_conn_sendfile(conn_t *c, const chan_msg_t *m)
+{
+    chan_sendfile_t sf;
+    const char *path = m->data + sizeof(sf);
+    if (m->len <= sizeof(sf) || m->data[m->len - 1] != '\0' ||
+        strlen(path) != m->len - sizeof(sf) - 1) {
+        log_warn("channel: malformed CHAN_HTTP_SENDFILE dropped");
+        conn_close(c, "the response cannot be completed");
+        return;
+    }
+    memcpy(&sf, m->data, sizeof(sf));
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_dev != sf.dev ||
+        (uint64_t)st.st_ino != sf.ino || !S_ISREG(st.st_mode)) {
+        log_error("session %llu: sendfile %s: %s", (unsigned long long)c->session,
+                  path, fd < 0 ? strerror(errno) : "not the file the worker "
+                  "checked");
+        if (fd >= 0)
+            close(fd);
+        conn_close(c, NULL);
+        return;
+    }
+    conn_write_file(c, fd, (off_t)sf.offset, sf.length);
+}
+
+/* Worker w was replaced after a crash: does the new process hold our
+ * request? It answers after every request queued before this probe. */
+static void http_conn_worker_lost(conn_t *c, int w)
+{
+    http_conn_t *h = c->state;
+    if (h->state == HC_WAIT && h->worker == w)
+        conn_to_worker(c, w, CHAN_HTTP_PROBE, &h->seq, sizeof(h->seq), 0);
+}
+
+/* Worker b->worker is backing off: a request waiting on it, or refused,
+ * is answered now: nothing of it ran, so 503 and a Retry-After; 502 when
+ * an earlier process of the worker died holding requests it had taken. */
+static void http_conn_worker_backoff(conn_t *c, const conn_backoff_t *b)
+{
+    http_conn_t *h = c->state;
+    char extra[40];
+    if (h->state != HC_WAIT || (!b->refused && h->worker != b->worker))
+        return;
+    if (b->lost || h->started) {
+        log_warn("session %llu (peer %s): worker %d died with the request "
+                 "and is backing off; answering 502",
+                 (unsigned long long)c->session, c->peer, h->worker);
+        http_conn_give_up(c, 502);
+        return;
+    }
+    snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", b->retry_after);
+    http_conn_fail_with(c, 503, extra);
+}
+
+/* The probe's answer: the request died with the process that took it. */
+static void http_conn_request_lost(conn_t *c, const chan_msg_t *m)
+{
+    http_conn_t *h = c->state;
+    uint64_t seq;
+    if (m->len != sizeof(seq))
+        return;
+    memcpy(&seq, m->data, sizeof(seq));
+    if (seq != h->seq)
+        return; /* answered, and another request is in a worker now */
+    log_warn("session %llu (peer %s): worker %d died with the request%s; "
+             "answering 502", (unsigned long long)c->session, c->peer,
+             h->worker, h->started ? " half answered" : "");
+    http_conn_give_up(c, 502);
+}
+
+/* Part of the response reached the output queue: the worker is alive. */
+static void http_conn_sent(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    if (h->state != HC_WAIT)
+        return;
+    h->started = 1;
+    http_conn_response_wait(c);
+}
+
+static void http_conn_deliver(conn_t *c, const chan_msg_t *m)
+{
+    http_conn_t *h = c->state;
+    if (h->state != HC_WAIT) {
+        log_debug("session %llu: message type %d with no request in flight "
+                  "dropped", (unsigned long long)c->session, m->type);
+    } else if (m->type == CHAN_HTTP_END && m->len >= 1) {
+        /* The flags, then the response's last bytes, if any. */
+        if (m->len > 1 && conn_write(c, m->data + 1, m->len - 1) < 0)
+            return;
+        int rc = http_conn_done(c, m->data[0] & CHAN_HTTP_END_CLOSE);
+        if (rc == HTTP_GO)
+            http_conn_advance(c);
+        else if (rc == HTTP_STOP)
+            http_conn_set_reading(c);
+    } else if (m->type == CHAN_HTTP_LOST) {
+        http_conn_request_lost(c, m);
+    } else if (m->type == CHAN_HTTP_SENDFILE) {
+        http_conn_sent(c);
+        http_conn_sendfile(c, m);
+    } else {
+        log_warn("session %llu: message type %d (%zu bytes) is not for an "
+                 "HTTP connection; dropped", (unsigned long long)c->session,
+                 m->type, m->len);
+    }
+}
+
+static int http_conn_drained(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    if (h->state != HC_DRAIN)
+        return 0;
+    if (conn_stopping(c))
+        return http_conn_finish(c) < 0 ? -1 : 0;
+    http_conn_expect_request(c);
+    return http_conn_advance(c);
+}
+
+/* The server stops. A request already at a worker is answered (with
+ * Connection: close, see http_conn_done); a request the client had sent
+ * before the stop, found in the socket, is served too. An idle
+ * connection closes now, and a request still arriving is refused with
+ * 503, never read in part and dropped. */
+static void http_conn_quiesce(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    if (h->state == HC_HEAD && buf_pending(&c->in) == 0 &&
+        (conn_read_once(c) < 0 || c->proto != &http_conn_proto))
+        return;
+    h = c->state;
+    if (h->state == HC_HEAD && buf_pending(&c->in) == 0)
+        http_conn_finish(c);
+    else if (h->state == HC_HEAD || h->state == HC_BODY)
+        http_conn_fail_with(c, 503, "Retry-After: 1\r\n");
+}
+
+static void http_conn_close(conn_t *c, int notify)
+{
+    http_conn_t *h = c->state;
+    conn_timer_clear(h->timer);
+    /* The worker holding the request frees its response on CHAN_CLOSE;
+     * one that will not get it is told here. */
+    if (notify && h->state == HC_WAIT &&
+        (!conn_fixed_worker() || h->worker != c->worker))
+        conn_to_worker(c, h->worker, CHAN_HTTP_ABORT, NULL, 0, 0);
+    free(h);
+    c->state = NULL;
+}
+
+const conn_proto_t http_conn_proto = {
+    .name = "http",
+    .open = http_conn_open,
+    .input = http_conn_input,
+    .deliver = http_conn_deliver,
+    .sent = http_conn_sent,
+    .worker_lost = http_conn_worker_lost,
+    .worker_backoff = http_conn_worker_backoff,
+    .drained = http_conn_drained,
+    .quiesce = http_conn_quiesce,
+    .close = http_conn_close,
+};
