@@ -1,4 +1,4 @@
-/* swx_plugin.h: the one header a swx plugin is built against (ABI 1.2). */
+/* swx_plugin.h: the one header a swx plugin is built against (ABI 1.3). */
 #ifndef SWX_PLUGIN_H
 #define SWX_PLUGIN_H
 
