@@ -1,25 +1,65 @@
-/* conn.h: a client connection as its reactor thread holds it, the small
- * vtable through which the listener's protocol (stream, HTTP, WebSocket)
- * handles it, and the reactor services a protocol calls (reactor.c). */
+/* conn.h: the connection engine: a client connection, the three small
+ * vtables it is made of (transport: how bytes move on its fd; protocol:
+ * how bytes become messages; sink: where messages go and replies come
+ * from), the engine that owns connections in one loop, and the services
+ * protocols call (conn.c). Nothing here knows which thread, process or
+ * mode it runs in: everything is found through the connection. */
 #ifndef SWX_CONN_H
 #define SWX_CONN_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "core/buf.h"
-#include "ipc/chan.h"
 #include "core/config.h"
-#include "net/outq.h"
+#include "core/session.h"
+#include "event/loop.h"
 #include "event/timer.h"
+#include "ipc/shm.h"
+#include "net/outq.h"
+#include "swx_plugin.h"
 
 typedef struct conn conn_t;
+typedef struct conn_engine conn_engine_t;
 
-/* What the worker_backoff hook hears: a worker is waiting out a crash
- * back-off, so nothing sent to it is read before its replacement. */
+/* ---- transport: how bytes move on the fd ---- */
+
+typedef struct conn_transport {
+    const char *name;
+    /* Bytes read (> 0), 0 at EOF, or -errno (-EAGAIN: nothing now). */
+    ssize_t (*read)(conn_t *c, void *buf, size_t len);
+    /* Bytes written (>= 0), or -errno (-EAGAIN: the socket is full). */
+    ssize_t (*writev)(conn_t *c, const struct iovec *iov, int iovcnt);
+    /* len bytes of file fd from *off: bytes sent (0: the file ended
+     * early), or -errno. */
+    ssize_t (*sendfile)(conn_t *c, int fd, off_t *off, size_t len);
+    /* No more output: send what ends the stream (FIN). */
+    void (*shutdown)(conn_t *c);
+    /* Bytes written that the peer has not taken yet, or -1. */
+    int (*unacked)(const conn_t *c);
+    /* Release the fd. */
+    void (*close)(conn_t *c);
+} conn_transport_t;
+
+/* Plain sockets (plain.c). */
+extern const conn_transport_t plain_transport;
+
+/* ---- protocol: bytes into messages, replies into bytes ---- */
+
+/* A message for a connection from its sink (a worker's reply other than
+ * the bytes, close and bind every connection understands). */
+typedef struct conn_msg {
+    int type;
+    const char *data;
+    size_t len;
+} conn_msg_t;
+
+/* What the sink_backoff hook hears: a target (a worker) is waiting out a
+ * crash back-off, so nothing sent to it is read before its replacement. */
 typedef struct conn_backoff {
-    int worker;      /* the worker */
+    int worker;      /* the target */
     int retry_after; /* seconds until its replacement starts, at least 1 */
     int refused;     /* a message of this connection for it was not sent */
     int lost;        /* an earlier process of it died holding requests it
@@ -28,10 +68,10 @@ typedef struct conn_backoff {
 } conn_backoff_t;
 
 /*
- * A connection kind. Every call runs in the reactor thread that owns the
+ * A connection kind. Every call runs in the loop that owns the
  * connection. A hook that closes the connection (conn_close, or a service
  * that returned -1) must not touch it afterwards, and neither may its
- * caller: input and deliver return nothing, so the reactor never does.
+ * caller: input and deliver return nothing, so the engine never does.
  */
 typedef struct conn_proto {
     const char *name;
@@ -39,13 +79,13 @@ typedef struct conn_proto {
     int (*open)(conn_t *c);
     /* Bytes read from the client. */
     void (*input)(conn_t *c, const char *data, size_t len);
-    /* A worker's message other than CHAN_SEND, CHAN_CLOSE_REQ, CHAN_BIND. */
-    void (*deliver)(conn_t *c, const chan_msg_t *m);
-    /* Optional: a worker's CHAN_SEND bytes were queued for the client. */
+    /* A message from the sink for this connection. */
+    void (*deliver)(conn_t *c, const conn_msg_t *m);
+    /* Optional: bytes from the sink were queued for the client. */
     void (*sent)(conn_t *c);
-    /* Optional: worker w's process died and was replaced. */
+    /* Optional: target w's process died and was replaced. */
     void (*worker_lost)(conn_t *c, int w);
-    /* Optional: a worker is backing off (see conn_backoff_t): a
+    /* Optional: a target is backing off (see conn_backoff_t): a
      * connection that waits on it or is bound to it, or whose message was
      * refused, must not wait for its replacement. Called from the loop,
      * never inside a service the protocol called. */
@@ -57,20 +97,70 @@ typedef struct conn_proto {
      * conn_stopping); wind the connection down. */
     void (*quiesce)(conn_t *c);
     /* The connection is being closed: release c->state and its timers.
-     * notify: workers may still be told (not while the reactor stops). */
+     * notify: the sink may still be told (not while the engine stops). */
     void (*close)(conn_t *c, int notify);
 } conn_proto_t;
 
+/* The protocols (protocol/stream.c, http_conn.c, ws_conn.c). */
+extern const conn_proto_t stream_proto;
+extern const conn_proto_t http_conn_proto;
+extern const conn_proto_t ws_conn_proto;
+
+/* ---- sink: where a complete message goes ---- */
+
+/*
+ * Process mode: a channel message to a worker, whose replies come back on
+ * the channel (net/workers.c). A target is the sink's name for where a
+ * message went (a worker); protocols keep it only to address follow-ups
+ * about the same request.
+ */
+typedef struct conn_sink {
+    const char *name;
+    /* Where the next event of c goes; counted as a dispatch. */
+    int (*route)(conn_t *c);
+    /* A message about c for target. input: it carries what the client
+     * sent (reading may pause while the target is backed up). */
+    void (*submit)(conn_t *c, int target, int type, const void *data,
+                   size_t len, int input);
+    /* Do connection events (open, close) reach one fixed target? */
+    int (*fixed)(const conn_engine_t *e);
+    /* c was accepted (ci describes it) or is gone: tell the target. */
+    void (*opened)(conn_t *c, const swx_conninfo_t *ci);
+    void (*closed)(conn_t *c);
+} conn_sink_t;
+
+/* ---- the engine: the connections one loop owns ---- */
+
+struct conn_engine {
+    loop_t *loop;
+    const config_t *cfg;
+    shm_t *shm;                 /* connection counters */
+    int id;                     /* in session ids: which engine owns one */
+    uint64_t next_seq;
+    session_table_t sessions;   /* session id -> conn_t */
+    char *rbuf;                 /* CONN_READ_SIZE bytes for each read */
+    buf_t scratch;              /* see conn_scratch */
+    const conn_sink_t *sink;
+    void *sink_ctx;             /* the sink's own state */
+    int quiesced;               /* stopping: no more reading from clients */
+    int stopping;               /* closing everything */
+    int64_t heartbeat;          /* heartbeat_check_interval's timer */
+};
+
+/* One read takes at most this much. */
+#define CONN_READ_SIZE (64 * 1024)
 /* Input buffers keep at most this much capacity between messages. */
 #define CONN_IN_KEEP (64 * 1024)
 
 struct conn {
+    conn_engine_t *eng;
+    const conn_transport_t *transport;
     int fd;
     int listener;
     int worker;           /* the fixed dispatch modes: every event goes here */
     uint32_t uid;         /* dispatch_mode 5: swx_bind's uid, 0 until bound */
     uint64_t session;
-    long long last_recv;  /* ms, for heartbeat_idle_time */
+    int64_t last_recv;    /* ms, for heartbeat_idle_time */
     buf_t in;             /* bytes of an unfinished message, for framing */
     size_t scan;          /* the framer's place in `in` */
     char peer[56];        /* "address:port", for log lines */
@@ -80,8 +170,8 @@ struct conn {
     const conn_proto_t *proto;
     void *state;          /* the protocol's */
     unsigned closing : 1; /* close once out is written */
-    unsigned paused : 1;  /* not reading: a worker channel is backed up */
-    unsigned held : 1;    /* not reading: the protocol waits for a worker */
+    unsigned paused : 1;  /* not reading: the sink is backed up */
+    unsigned held : 1;    /* not reading: the protocol waits for the sink */
     unsigned watch_hup : 1; /* held, but a client that leaves is closed */
     unsigned linger : 1;  /* closing: shut down writing first, see conn_end */
     unsigned lingering : 1; /* shut down: input is dropped until EOF */
@@ -91,12 +181,41 @@ struct conn {
     int send_unacked;     /* bytes in the socket not yet taken, last look */
 };
 
-/* The protocols (stream.c, http_conn.c, ws_conn.c). */
-extern const conn_proto_t stream_proto;
-extern const conn_proto_t http_conn_proto;
-extern const conn_proto_t ws_conn_proto;
+/* Set up an engine on loop; 0 or -ENOMEM. The heartbeat timer starts
+ * when cfg has heartbeat_check_interval. */
+int conn_engine_init(conn_engine_t *e, loop_t *loop, const config_t *cfg,
+                     shm_t *shm, int id, const conn_sink_t *sink,
+                     void *sink_ctx);
+void conn_engine_free(conn_engine_t *e);
+/* A connection accepted on listener: it is the engine's from now on
+ * (closed and counted off when it cannot be set up). */
+void conn_engine_accept(conn_engine_t *e, int fd, int listener);
+/* The connections, copied out (closing one reorders the table); free()
+ * the list. NULL when out of memory. */
+conn_t **conn_engine_list(conn_engine_t *e, size_t *n);
+/* The stop begins: stop reading clients, let each protocol wind down. */
+void conn_engine_quiesce(conn_engine_t *e);
+/* Close each connection once its output is written (conn_engine_idle
+ * says when none is left). */
+void conn_engine_begin_stop(conn_engine_t *e);
+int conn_engine_idle(const conn_engine_t *e);
+void conn_engine_close_all(conn_engine_t *e);
+/* What the sink returns for c: bytes for the client, a close request, a
+ * bind (dispatch_mode 5), or a protocol's message. */
+void conn_engine_deliver(conn_engine_t *e, uint64_t session, int kind,
+                         const conn_msg_t *m);
 
-const config_t *conn_config(void);
+/* conn_engine_deliver's kinds. */
+enum conn_delivery {
+    CONN_DELIVER_SEND,      /* bytes for the client */
+    CONN_DELIVER_CLOSE,     /* close once they are written */
+    CONN_DELIVER_BIND,      /* uint32_t uid: every event to uid's target */
+    CONN_DELIVER_PROTOCOL,  /* for the protocol's deliver hook */
+};
+
+/* ---- services, for protocols and sinks ---- */
+
+const config_t *conn_config(const conn_t *c);
 const config_listener_t *conn_listener(const conn_t *c);
 
 /* Queue bytes for the client (written at once when nothing waits). 0, or
@@ -108,25 +227,25 @@ int conn_write(conn_t *c, const void *data, size_t len);
 int conn_write_file(conn_t *c, int fd, off_t off, uint64_t len);
 /* Output is waiting for the socket. */
 int conn_pending(const conn_t *c);
-/* A buffer of the calling reactor thread for a message being built (a
- * request for a worker): reused, so building one allocates nothing once
- * it has grown. Give it back with conn_scratch_done. */
-buf_t *conn_scratch(void);
+/* A buffer of c's engine for a message being built (a request for a
+ * worker): reused, so building one allocates nothing once it has grown.
+ * Give it back with conn_scratch_done. */
+buf_t *conn_scratch(conn_t *c);
 void conn_scratch_done(buf_t *b);
 
-/* The worker for the next event of c, by dispatch mode; counts it. */
-int conn_dispatch_worker(conn_t *c);
-/* Send a message about c to worker w. Reading pauses while the channel is
- * backed up if input is set (the message carries what the client sent).
- * A message with input, or CHAN_CONNECT, is not sent to a worker that is
- * backing off: the protocol's worker_backoff hook hears of it instead,
- * from the loop, once the caller has returned. */
-void conn_to_worker(conn_t *c, int w, int type, const void *data, size_t len,
-                    int input);
-/* Do the connection events (on_connect, on_close) reach one worker? */
-int conn_fixed_worker(void);
+/* The sink's target for the next event of c; counts it. */
+int conn_route(conn_t *c);
+/* Hand the sink a message about c for target. Reading pauses while the
+ * target is backed up if input is set (the message carries what the
+ * client sent). A message with input, or an open, is not handed to a
+ * target that is backing off: the protocol's worker_backoff hook hears of
+ * it instead, from the loop, once the caller has returned. */
+void conn_submit(conn_t *c, int target, int type, const void *data,
+                 size_t len, int input);
+/* Do the connection events (on_connect, on_close) reach one target? */
+int conn_fixed(const conn_t *c);
 
-/* Whether the reactor reads c. */
+/* Whether the engine reads c. */
 enum conn_reading {
     CONN_READ,       /* read and hand bytes to the protocol */
     CONN_HOLD,       /* leave them in the socket */
@@ -135,15 +254,17 @@ enum conn_reading {
 };
 
 void conn_hold(conn_t *c, enum conn_reading how);
+/* Reading paused or resumed by the sink (backpressure). */
+void conn_pause(conn_t *c, int paused);
 /* Close c once its output is written; nothing more is read for it, and
- * workers' messages for it are dropped. With linger, the reactor then
+ * the sink's messages for it are dropped. With linger, the engine then
  * shuts down writing and reads and drops input until EOF (at most 2 s)
  * before it closes: closing with unread input would reset the connection
  * and could destroy the last response at the client. 0, or -1 when the
  * connection was closed now. */
 int conn_end(conn_t *c, int linger);
 /* The server is stopping: clients are no longer read (conn_read_once
- * excepted), workers finish what they were sent. */
+ * excepted), the sink finishes what it was given. */
 int conn_stopping(const conn_t *c);
 /* Read once what the client has already sent, even while stopping. 0, or
  * -1 when the connection was closed meanwhile. */
@@ -153,9 +274,9 @@ void conn_close(conn_t *c, const char *why);
 /* Switch c to another protocol (an upgrade); p->open is not called. */
 void conn_set_proto(conn_t *c, const conn_proto_t *p, void *state);
 
-/* A one-shot timer in the reactor's loop: cb(id, c) after ms. The id, or
- * -errno. Clear it before the connection goes (in the close hook). */
+/* A one-shot timer in c's loop: cb(id, c) after ms. The id, or -errno.
+ * Clear it before the connection goes (in the close hook). */
 int64_t conn_timer_add(conn_t *c, long ms, timer_cb *cb);
-void conn_timer_clear(int64_t id);
+void conn_timer_clear(conn_t *c, int64_t id);
 
 #endif

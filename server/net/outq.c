@@ -4,8 +4,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 /* sendfile(2) moves at most this much per call. */
@@ -71,30 +69,23 @@ int outq_append_file(outq_t *q, int fd, off_t off, uint64_t len)
 }
 
 /* One write from the head segment: bytes sent (> 0), or -errno. */
-static ssize_t outq_write_head(outq_t *q, int sock)
+static ssize_t outq_write_head(outq_t *q, const outq_io_t *io, void *arg)
 {
     outq_seg_t *s = q->head;
     if (s->fd < 0)
-        return send(sock, buf_head(&s->bytes), buf_pending(&s->bytes),
-                    MSG_NOSIGNAL);
+        return io->write(arg, buf_head(&s->bytes), buf_pending(&s->bytes));
     size_t n = s->left < OUTQ_SENDFILE_MAX ? (size_t)s->left
                                            : OUTQ_SENDFILE_MAX;
-    ssize_t w = sendfile(sock, s->fd, &s->off, n);
-    if (w == 0) {
-        errno = ENODATA; /* the file is shorter than it was */
-        return -1;
-    }
-    return w;
+    ssize_t w = io->sendfile(arg, s->fd, &s->off, n);
+    return w == 0 ? -ENODATA : w; /* 0: the file is shorter than it was */
 }
 
-int outq_flush(outq_t *q, int sock)
+int outq_flush(outq_t *q, const outq_io_t *io, void *arg)
 {
     while (q->head != NULL) {
-        ssize_t n = outq_write_head(q, sock);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = outq_write_head(q, io, arg);
         if (n < 0)
-            return errno == EAGAIN ? -EAGAIN : -errno;
+            return (int)n;
         outq_seg_t *s = q->head;
         q->sent += (uint64_t)n;
         if (s->fd >= 0) {

@@ -38,13 +38,21 @@ int outq_append(outq_t *q, const void *data, size_t len);
  * when sent, or by outq_free), also when this fails. 0 or -ENOMEM. */
 int outq_append_file(outq_t *q, int fd, off_t off, uint64_t len);
 
+/* How the queue's bytes leave: the connection's transport. Each returns
+ * the bytes written, or -errno (-EAGAIN: the socket is full); sendfile
+ * returns 0 when the file ended early. */
+typedef struct outq_io {
+    ssize_t (*write)(void *arg, const void *data, size_t len);
+    ssize_t (*sendfile)(void *arg, int fd, off_t *off, size_t len);
+} outq_io_t;
+
 /*
- * Write what the socket takes, in order. 0 when the queue is empty,
- * -EAGAIN when the socket is full, -ENODATA when a file ended before its
- * segment did (it shrank), or the -errno of send/sendfile (-EPIPE or
- * -ECONNRESET: the client went away).
+ * Write what the socket takes, in order, through io. 0 when the queue is
+ * empty, -EAGAIN when the socket is full, -ENODATA when a file ended
+ * before its segment did (it shrank), or the -errno of the write (-EPIPE
+ * or -ECONNRESET: the client went away).
  */
-int outq_flush(outq_t *q, int sock);
+int outq_flush(outq_t *q, const outq_io_t *io, void *arg);
 
 /* Why a connection with this queue ends after outq_flush returned rc: the
  * client going away and a file shrinking are told apart, in words. */

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "ipc/chan.h"
 #include "net/conn.h"
 #include "http/http_wire.h"
 #include "core/log.h"
@@ -66,14 +67,14 @@ enum http_step {
 static void http_conn_timer_set(conn_t *c, long ms, timer_cb *cb)
 {
     http_conn_t *h = c->state;
-    conn_timer_clear(h->timer);
+    conn_timer_clear(c, h->timer);
     h->timer = conn_timer_add(c, ms, cb);
 }
 
 static void http_conn_timer_stop(conn_t *c)
 {
     http_conn_t *h = c->state;
-    conn_timer_clear(h->timer);
+    conn_timer_clear(c, h->timer);
     h->timer = 0;
 }
 
@@ -222,7 +223,7 @@ static int http_conn_upgrade(conn_t *c, const http_request_t *req)
         return http_conn_fail_with(c, 426, "Sec-WebSocket-Version: 13\r\n");
     if (rc < 0 || http_conn_has_body(h))
         return http_conn_fail(c, 400);
-    buf_t *wire = conn_scratch();
+    buf_t *wire = conn_scratch(c);
     if (http_wire_encode(wire, req, NULL, 0, c->peer_addr, c->peer_port) < 0) {
         conn_scratch_done(wire);
         conn_close(c, "out of memory for a request");
@@ -249,8 +250,8 @@ static int http_conn_upgrade(conn_t *c, const http_request_t *req)
         conn_scratch_done(wire);
         return -1;
     }
-    int w = conn_dispatch_worker(c);
-    conn_to_worker(c, w, CHAN_WS_OPEN, buf_head(wire), buf_pending(wire), 1);
+    int w = conn_route(c);
+    conn_submit(c, w, CHAN_WS_OPEN, buf_head(wire), buf_pending(wire), 1);
     conn_scratch_done(wire);
     buf_consume(&c->in, h->head_len);
     http_conn_timer_stop(c);
@@ -270,7 +271,7 @@ static void http_conn_response_wait(conn_t *c)
 static int http_conn_dispatch(conn_t *c, const http_request_t *req)
 {
     http_conn_t *h = c->state;
-    buf_t *wire = conn_scratch();
+    buf_t *wire = conn_scratch(c);
     const char *body = buf_head(&c->in) + h->head_len;
     if (http_wire_encode(wire, req, body, h->body_len, c->peer_addr,
                          c->peer_port) < 0) {
@@ -278,12 +279,12 @@ static int http_conn_dispatch(conn_t *c, const http_request_t *req)
         conn_close(c, "out of memory for a request");
         return -1;
     }
-    h->worker = conn_dispatch_worker(c);
+    h->worker = conn_route(c);
     h->state = HC_WAIT;
     h->started = 0;
     h->seq++;
     http_conn_response_wait(c);
-    conn_to_worker(c, h->worker, CHAN_HTTP_REQUEST, buf_head(wire),
+    conn_submit(c, h->worker, CHAN_HTTP_REQUEST, buf_head(wire),
                    buf_pending(wire), 1);
     conn_scratch_done(wire);
     buf_consume(&c->in, h->head_len + h->raw_used);
@@ -421,7 +422,7 @@ static void http_conn_input(conn_t *c, const char *data, size_t len)
 }
 
 /* The reactor opens the file the worker checked, and only that one. */
-static void http_conn_sendfile(conn_t *c, const chan_msg_t *m)
+static void http_conn_sendfile(conn_t *c, const conn_msg_t *m)
 {
     chan_sendfile_t sf;
     const char *path = m->data + sizeof(sf);
@@ -453,7 +454,7 @@ static void http_conn_worker_lost(conn_t *c, int w)
 {
     http_conn_t *h = c->state;
     if (h->state == HC_WAIT && h->worker == w)
-        conn_to_worker(c, w, CHAN_HTTP_PROBE, &h->seq, sizeof(h->seq), 0);
+        conn_submit(c, w, CHAN_HTTP_PROBE, &h->seq, sizeof(h->seq), 0);
 }
 
 /* Worker b->worker is backing off: a request waiting on it, or refused,
@@ -477,7 +478,7 @@ static void http_conn_worker_backoff(conn_t *c, const conn_backoff_t *b)
 }
 
 /* The probe's answer: the request died with the process that took it. */
-static void http_conn_request_lost(conn_t *c, const chan_msg_t *m)
+static void http_conn_request_lost(conn_t *c, const conn_msg_t *m)
 {
     http_conn_t *h = c->state;
     uint64_t seq;
@@ -502,7 +503,7 @@ static void http_conn_sent(conn_t *c)
     http_conn_response_wait(c);
 }
 
-static void http_conn_deliver(conn_t *c, const chan_msg_t *m)
+static void http_conn_deliver(conn_t *c, const conn_msg_t *m)
 {
     http_conn_t *h = c->state;
     if (h->state != HC_WAIT) {
@@ -561,12 +562,12 @@ static void http_conn_quiesce(conn_t *c)
 static void http_conn_close(conn_t *c, int notify)
 {
     http_conn_t *h = c->state;
-    conn_timer_clear(h->timer);
+    conn_timer_clear(c, h->timer);
     /* The worker holding the request frees its response on CHAN_CLOSE;
      * one that will not get it is told here. */
     if (notify && h->state == HC_WAIT &&
-        (!conn_fixed_worker() || h->worker != c->worker))
-        conn_to_worker(c, h->worker, CHAN_HTTP_ABORT, NULL, 0, 0);
+        (!conn_fixed(c) || h->worker != c->worker))
+        conn_submit(c, h->worker, CHAN_HTTP_ABORT, NULL, 0, 0);
     free(h);
     c->state = NULL;
 }

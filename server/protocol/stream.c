@@ -3,13 +3,14 @@
  * open_length_check). */
 #include <errno.h>
 
+#include "ipc/chan.h"
 #include "net/conn.h"
 #include "core/log.h"
 #include "protocol/framer.h"
 
 static void stream_dispatch(conn_t *c, const char *data, size_t len)
 {
-    conn_to_worker(c, conn_dispatch_worker(c), CHAN_RECEIVE, data, len, 1);
+    conn_submit(c, conn_route(c), CHAN_RECEIVE, data, len, 1);
 }
 
 /* The log line for a message the framer refused, then the close. */
@@ -68,7 +69,7 @@ static void stream_input(conn_t *c, const char *data, size_t len)
         stream_frame(c, data, len);
 }
 
-static void stream_deliver(conn_t *c, const chan_msg_t *m)
+static void stream_deliver(conn_t *c, const conn_msg_t *m)
 {
     log_warn("session %llu: message type %d is not for a stream "
              "connection; dropped", (unsigned long long)c->session, m->type);
@@ -78,7 +79,7 @@ static void stream_deliver(conn_t *c, const chan_msg_t *m)
  * replacement, or be dropped, so the connection is closed. */
 static void stream_worker_backoff(conn_t *c, const conn_backoff_t *b)
 {
-    if (!b->refused && (!conn_fixed_worker() || c->worker != b->worker))
+    if (!b->refused && (!conn_fixed(c) || c->worker != b->worker))
         return;
     log_warn("session %llu (peer %s): worker %d is backing off after "
              "failures (next start in %d s); closing",

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipc/chan.h"
 #include "net/conn.h"
 #include "core/log.h"
 #include "protocol/http_coding.h"
@@ -34,7 +35,7 @@ typedef struct ws_conn {
 static int ws_conn_worker(const conn_t *c)
 {
     const ws_conn_t *w = c->state;
-    return conn_fixed_worker() ? c->worker : w->worker;
+    return conn_fixed(c) ? c->worker : w->worker;
 }
 
 static void ws_conn_notify(conn_t *c, int code)
@@ -44,7 +45,7 @@ static void ws_conn_notify(conn_t *c, int code)
         return;
     uint16_t v = (uint16_t)code;
     w->notified = 1;
-    conn_to_worker(c, ws_conn_worker(c), CHAN_WS_CLOSE, &v, sizeof(v), 0);
+    conn_submit(c, ws_conn_worker(c), CHAN_WS_CLOSE, &v, sizeof(v), 0);
 }
 
 /* One unmasked, unfragmented frame. 0, or -1 when the connection closed. */
@@ -125,7 +126,7 @@ static int ws_conn_on_close_frame(conn_t *c, const char *payload, size_t len)
 static int ws_conn_deliver_inflated(conn_t *c, size_t max)
 {
     ws_conn_t *w = c->state;
-    buf_t *plain = conn_scratch();
+    buf_t *plain = conn_scratch(c);
     uint8_t op = (uint8_t)w->msg.opcode;
     buf_reset(plain);
     int rc = buf_append(plain, &op, 1);
@@ -143,7 +144,7 @@ static int ws_conn_deliver_inflated(conn_t *c, size_t max)
             rc = -EILSEQ;
     }
     if (rc == 0)
-        conn_to_worker(c, conn_dispatch_worker(c), CHAN_WS_MESSAGE,
+        conn_submit(c, conn_route(c), CHAN_WS_MESSAGE,
                        buf_head(plain), buf_pending(plain), 1);
     conn_scratch_done(plain);
     if (rc == -ENOMEM) {
@@ -177,7 +178,7 @@ static int ws_conn_on_data(conn_t *c, const ws_frame_t *f, const char *payload)
     if (f->fin && w->msg.compressed)
         return ws_conn_deliver_inflated(c, max);
     if (f->fin) {
-        conn_to_worker(c, conn_dispatch_worker(c), CHAN_WS_MESSAGE,
+        conn_submit(c, conn_route(c), CHAN_WS_MESSAGE,
                        buf_head(&w->frag), buf_pending(&w->frag), 1);
         buf_reset(&w->frag);
         buf_trim(&w->frag, CONN_IN_KEEP); /* a large message's memory goes */
@@ -265,7 +266,7 @@ static void ws_conn_close_expired(int64_t id, void *arg)
     conn_close(c, NULL);
 }
 
-static void ws_conn_push(conn_t *c, const chan_msg_t *m)
+static void ws_conn_push(conn_t *c, const conn_msg_t *m)
 {
     ws_conn_t *w = c->state;
     int op = m->len >= 1 ? (uint8_t)m->data[0] : -1;
@@ -277,7 +278,7 @@ static void ws_conn_push(conn_t *c, const chan_msg_t *m)
         return;
     size_t len = m->len - 1;
     if (w->deflate_bits > 0 && len >= WS_DEFLATE_MIN) {
-        buf_t *z = conn_scratch();
+        buf_t *z = conn_scratch(c);
         buf_reset(z);
         int rc = ws_deflate_message(1, w->deflate_bits, m->data + 1, len, z);
         int smaller = rc == 0 && buf_pending(z) < len;
@@ -290,7 +291,7 @@ static void ws_conn_push(conn_t *c, const chan_msg_t *m)
     ws_conn_send(c, op, m->data + 1, len);
 }
 
-static void ws_conn_close_req(conn_t *c, const chan_msg_t *m)
+static void ws_conn_close_req(conn_t *c, const conn_msg_t *m)
 {
     ws_conn_t *w = c->state;
     uint16_t code;
@@ -303,11 +304,11 @@ static void ws_conn_close_req(conn_t *c, const chan_msg_t *m)
         return;
     if (ws_conn_send_close(c, code, NULL, 0) < 0)
         return;
-    conn_timer_clear(w->timer);
+    conn_timer_clear(c, w->timer);
     w->timer = conn_timer_add(c, WS_CLOSE_WAIT_MS, ws_conn_close_expired);
 }
 
-static void ws_conn_deliver(conn_t *c, const chan_msg_t *m)
+static void ws_conn_deliver(conn_t *c, const conn_msg_t *m)
 {
     if (m->type == CHAN_WS_PUSH)
         ws_conn_push(c, m);
@@ -323,7 +324,7 @@ static void ws_conn_close(conn_t *c, int notify)
     ws_conn_t *w = c->state;
     if (w == NULL)
         return;
-    conn_timer_clear(w->timer);
+    conn_timer_clear(c, w->timer);
     if (notify)
         ws_conn_notify(c, w->close_sent ? w->code : 1006);
     buf_free(&w->frag);
@@ -335,7 +336,7 @@ static void ws_conn_close(conn_t *c, int notify)
  * replacement, so the client is asked to come back (1013). */
 static void ws_conn_worker_backoff(conn_t *c, const conn_backoff_t *b)
 {
-    if (!b->refused && (!conn_fixed_worker() || c->worker != b->worker))
+    if (!b->refused && (!conn_fixed(c) || c->worker != b->worker))
         return;
     log_warn("session %llu (peer %s): worker %d is backing off after "
              "failures (next start in %d s); closing the WebSocket with %d",

@@ -1,0 +1,634 @@
+/* conn.c: the connection engine's services: reading and writing through a
+ * connection's transport, its output queue, lingering closes,
+ * send_timeout and heartbeats, holds and pauses, and accepting, listing,
+ * winding down and closing the connections an engine owns. Everything is
+ * found through the connection and its engine. */
+#include "net/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+/* How long a lingering close waits for the client's EOF. */
+#define CONN_LINGER_MS 2000
+
+static void conn_heartbeat_arm(conn_engine_t *e);
+
+/* ---- reading ---- */
+
+static int conn_events(const conn_t *c)
+{
+    int ev = 0;
+    if (c->lingering ||
+        (!c->paused && !c->held && !c->closing && !c->eng->quiesced))
+        ev |= LOOP_READ;
+    else if (c->held && c->watch_hup)
+        ev |= LOOP_RDHUP;
+    if (!outq_empty(&c->out))
+        ev |= LOOP_WRITE;
+    return ev;
+}
+
+static void conn_update(conn_t *c)
+{
+    loop_mod(c->eng->loop, c->fd, conn_events(c));
+}
+
+static void conn_readable(conn_t *c)
+{
+    conn_engine_t *e = c->eng;
+    ssize_t n = c->transport->read(c, e->rbuf, CONN_READ_SIZE);
+    if (n > 0 && c->lingering) {
+        return; /* dropped: the connection is being closed */
+    } else if (n > 0) {
+        if (e->heartbeat > 0)
+            c->last_recv = loop_now();
+        c->proto->input(c, e->rbuf, (size_t)n);
+    } else if (n == 0) {
+        conn_close(c, NULL);
+    } else if (n != -EAGAIN) {
+        conn_close(c, strerror((int)-n));
+    }
+}
+
+/* ---- writing ---- */
+
+static void conn_linger_expired(int64_t id, void *arg)
+{
+    (void)id;
+    conn_t *c = arg;
+    c->linger_timer = 0;
+    conn_close(c, NULL);
+}
+
+/* Everything is written: send FIN, and drop input until the client's. */
+static int conn_start_linger(conn_t *c)
+{
+    c->lingering = 1;
+    c->transport->shutdown(c);
+    c->linger_timer = timer_add(loop_timers(c->eng->loop), loop_now(),
+                                CONN_LINGER_MS, 0, conn_linger_expired, c);
+    if (c->linger_timer < 0) {
+        conn_close(c, NULL);
+        return -1;
+    }
+    conn_update(c);
+    return 0;
+}
+
+/* send_timeout: output that has not moved for that long. The timer is
+ * armed when output starts to wait and moved only when it fires, so the
+ * writes themselves change no timer. A client that reads slowly empties
+ * the socket without waking a writer (the kernel waits for a third of the
+ * buffer to be free), so what it took counts as movement too. */
+static void conn_send_expired(int64_t id, void *arg)
+{
+    (void)id;
+    conn_t *c = arg;
+    const config_t *cfg = c->eng->cfg;
+    c->send_timer = 0;
+    if (outq_empty(&c->out))
+        return;
+    int64_t limit = cfg->send_timeout * 1000LL;
+    int64_t now = loop_now();
+    int unacked = c->transport->unacked(c);
+    if (unacked >= 0 && unacked < c->send_unacked)
+        c->send_moved = now;
+    c->send_unacked = unacked;
+    int64_t still = now - c->send_moved;
+    if (still < limit) {
+        c->send_timer = timer_add(loop_timers(c->eng->loop), now,
+                                  limit - still, 0, conn_send_expired, c);
+        if (c->send_timer < 0)
+            c->send_timer = 0;
+        return;
+    }
+    log_warn("session %llu (peer %s): the client took none of its output "
+             "for %lld s (send_timeout %d; %zu bytes and %d file(s) "
+             "waiting); closing", (unsigned long long)c->session, c->peer,
+             (long long)(still / 1000), cfg->send_timeout, c->out.bytes,
+             c->out.nfiles);
+    conn_close(c, NULL);
+}
+
+/* Output began to wait for the socket: its clock starts now. */
+static void conn_send_wait(conn_t *c)
+{
+    int secs = c->eng->cfg->send_timeout;
+    c->send_moved = loop_now();
+    if (c->send_timer > 0 || secs <= 0)
+        return;
+    c->send_unacked = c->transport->unacked(c);
+    c->send_timer = timer_add(loop_timers(c->eng->loop), c->send_moved,
+                              secs * 1000LL, 0, conn_send_expired, c);
+    if (c->send_timer < 0)
+        c->send_timer = 0;
+}
+
+static ssize_t conn_out_write(void *arg, const void *data, size_t len)
+{
+    conn_t *c = arg;
+    struct iovec iov = {(void *)data, len};
+    return c->transport->writev(c, &iov, 1);
+}
+
+static ssize_t conn_out_sendfile(void *arg, int fd, off_t *off, size_t len)
+{
+    conn_t *c = arg;
+    return c->transport->sendfile(c, fd, off, len);
+}
+
+static const outq_io_t conn_out_io = {conn_out_write, conn_out_sendfile};
+
+/* Write what is pending; 0, or -1 when the connection was closed. The
+ * protocol's drained hook runs only from the loop (hook set), never inside
+ * a call the protocol made itself. */
+static int conn_flush_hook(conn_t *c, int hook)
+{
+    int was_pending = !outq_empty(&c->out);
+    uint64_t sent = c->out.sent;
+    int rc = outq_flush(&c->out, &conn_out_io, c);
+    if (c->out.sent != sent) {
+        c->send_moved = loop_now();
+        if (rc == -EAGAIN) /* full again: what the client takes from now */
+            c->send_unacked = c->transport->unacked(c);
+    }
+    if (rc < 0 && rc != -EAGAIN) {
+        conn_close(c, outq_strerror(&c->out, rc));
+        return -1;
+    }
+    int stopping = c->eng->stopping;
+    if (rc == 0 && c->closing && (!c->lingering || stopping)) {
+        if (c->linger && !c->lingering && !stopping)
+            return conn_start_linger(c);
+        conn_close(c, NULL);
+        return -1;
+    }
+    conn_update(c);
+    if (hook && rc == 0 && was_pending && c->proto->drained != NULL)
+        return c->proto->drained(c);
+    return 0;
+}
+
+static int conn_flush(conn_t *c)
+{
+    return conn_flush_hook(c, 0);
+}
+
+static void conn_io(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)fd;
+    conn_t *c = arg;
+    if ((events & LOOP_WRITE) && conn_flush_hook(c, 1) < 0)
+        return;
+    if (conn_events(c) & LOOP_READ) {
+        if (events & LOOP_READ)
+            conn_readable(c);
+    } else if (events & LOOP_ERROR) {
+        /* Not reading it, so only a close notices a reset or hang-up. */
+        conn_close(c, "connection reset or hung up");
+    } else if ((events & LOOP_RDHUP) && c->held && c->watch_hup) {
+        log_debug("session %llu: the client left before its response",
+                  (unsigned long long)c->session);
+        conn_close(c, NULL);
+    }
+}
+
+/* The queue's limit is buffer_output_size of buffered bytes; file
+ * segments do not count, as they are read from disk as the client takes
+ * them. 0, or -1 when the connection was closed. */
+static int conn_queue(conn_t *c, const char *data, size_t len)
+{
+    size_t cap = c->eng->cfg->buffer_output_size;
+    int was_empty = outq_empty(&c->out);
+    if (c->out.bytes + len > cap) {
+        log_warn("session %llu: output buffer would exceed "
+                 "buffer_output_size (%zu + %zu > %zu bytes): client not "
+                 "reading; closing", (unsigned long long)c->session,
+                 c->out.bytes, len, cap);
+        conn_close(c, NULL);
+        return -1;
+    }
+    if (outq_append(&c->out, data, len) < 0) {
+        conn_close(c, "out of memory for the output buffer");
+        return -1;
+    }
+    if (was_empty)
+        conn_send_wait(c);
+    conn_update(c);
+    return 0;
+}
+
+int conn_write(conn_t *c, const void *data, size_t len)
+{
+    const char *p = data;
+    while (outq_empty(&c->out) && len > 0) {
+        struct iovec iov = {(void *)p, len};
+        ssize_t n = c->transport->writev(c, &iov, 1);
+        if (n == -EAGAIN)
+            break;
+        if (n < 0) {
+            conn_close(c, strerror((int)-n));
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return len == 0 ? 0 : conn_queue(c, p, len);
+}
+
+int conn_write_file(conn_t *c, int fd, off_t off, uint64_t len)
+{
+    int was_empty = outq_empty(&c->out);
+    if (outq_append_file(&c->out, fd, off, len) < 0) {
+        conn_close(c, "out of memory for the output queue");
+        return -1;
+    }
+    if (was_empty)
+        conn_send_wait(c);
+    return conn_flush(c);
+}
+
+int conn_pending(const conn_t *c)
+{
+    return !outq_empty(&c->out);
+}
+
+/* ---- the other services ---- */
+
+const config_t *conn_config(const conn_t *c)
+{
+    return c->eng->cfg;
+}
+
+const config_listener_t *conn_listener(const conn_t *c)
+{
+    return &c->eng->cfg->listeners[c->listener];
+}
+
+buf_t *conn_scratch(conn_t *c)
+{
+    return &c->eng->scratch;
+}
+
+void conn_scratch_done(buf_t *b)
+{
+    buf_reset(b);
+    buf_trim(b, CONN_IN_KEEP); /* a large request's memory goes */
+}
+
+int conn_route(conn_t *c)
+{
+    return c->eng->sink->route(c);
+}
+
+void conn_submit(conn_t *c, int target, int type, const void *data,
+                 size_t len, int input)
+{
+    c->eng->sink->submit(c, target, type, data, len, input);
+}
+
+int conn_fixed(const conn_t *c)
+{
+    return c->eng->sink->fixed(c->eng);
+}
+
+void conn_hold(conn_t *c, enum conn_reading how)
+{
+    c->held = how != CONN_READ;
+    c->watch_hup = how == CONN_HOLD_WATCH;
+    conn_update(c);
+}
+
+void conn_pause(conn_t *c, int paused)
+{
+    c->paused = paused ? 1 : 0;
+    conn_update(c);
+}
+
+int conn_end(conn_t *c, int linger)
+{
+    c->closing = 1;
+    c->linger = linger ? 1 : 0;
+    return conn_flush(c);
+}
+
+int conn_stopping(const conn_t *c)
+{
+    return c->eng->quiesced;
+}
+
+int conn_read_once(conn_t *c)
+{
+    conn_engine_t *e = c->eng;
+    uint64_t session = c->session;
+    conn_readable(c);
+    return session_get(&e->sessions, session) != NULL ? 0 : -1;
+}
+
+void conn_set_proto(conn_t *c, const conn_proto_t *p, void *state)
+{
+    c->proto = p;
+    c->state = state;
+}
+
+int64_t conn_timer_add(conn_t *c, long ms, timer_cb *cb)
+{
+    return timer_add(loop_timers(c->eng->loop), loop_now(), ms, 0, cb, c);
+}
+
+void conn_timer_clear(conn_t *c, int64_t id)
+{
+    if (id > 0)
+        timer_clear(loop_timers(c->eng->loop), id);
+}
+
+void conn_close(conn_t *c, const char *why)
+{
+    conn_engine_t *e = c->eng;
+    if (why != NULL)
+        log_info("session %llu: closing: %s", (unsigned long long)c->session,
+                 why);
+    log_debug("close fd=%d session=%llu", c->fd,
+              (unsigned long long)c->session);
+    loop_del(e->loop, c->fd);
+    c->transport->close(c);
+    session_del(&e->sessions, c->session);
+    conn_timer_clear(c, c->linger_timer);
+    conn_timer_clear(c, c->send_timer);
+    if (c->proto->close != NULL)
+        c->proto->close(c, !e->stopping);
+    e->sink->closed(c);
+    atomic_fetch_sub(&e->shm->connection_num, 1);
+    atomic_fetch_add(&e->shm->close_count, 1);
+    outq_free(&c->out);
+    buf_free(&c->in);
+    free(c);
+}
+
+/* ---- the engine ---- */
+
+/* open_tcp_nodelay, open_tcp_keepalive on an accepted TCP connection. */
+static void conn_socket_options(const config_t *cfg, int fd, int listener)
+{
+    int type = cfg->listeners[listener].type;
+    if (type != LISTENER_TCP && type != LISTENER_TCP6)
+        return;
+    int one = 1;
+    if (cfg->open_tcp_nodelay)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (!cfg->open_tcp_keepalive)
+        return;
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &cfg->tcp_keepidle,
+                   sizeof(int)) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &cfg->tcp_keepinterval,
+                   sizeof(int)) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cfg->tcp_keepcount,
+                   sizeof(int)) < 0)
+        log_warn("fd %d: open_tcp_keepalive: %s", fd, strerror(errno));
+}
+
+/* What the plugin learns of a connection, from its socket. */
+static void conn_info(const conn_t *c, const config_t *cfg,
+                      swx_conninfo_t *ci)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    memset(ci, 0, sizeof(*ci));
+    ci->listener = c->listener;
+    ci->server_port = cfg->listeners[c->listener].port;
+    ci->peer_port = 0;
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
+        return;
+    if (ss.ss_family == AF_UNIX) {
+        snprintf(ci->peer_addr, sizeof(ci->peer_addr), "unix");
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ci->peer_addr,
+                  sizeof(ci->peer_addr));
+        ci->peer_port = ntohs(a->sin6_port);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, ci->peer_addr, sizeof(ci->peer_addr));
+        ci->peer_port = ntohs(a->sin_port);
+    }
+}
+
+static const conn_proto_t *conn_proto_of(const config_listener_t *l)
+{
+    return l->protocol == PROTOCOL_RAW ? &stream_proto : &http_conn_proto;
+}
+
+static conn_t *conn_new(conn_engine_t *e, int fd, int listener)
+{
+    conn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->eng = e;
+    c->transport = &plain_transport;
+    c->fd = fd;
+    c->listener = listener;
+    c->worker = fd % e->cfg->worker_num;
+    c->session = session_make(e->next_seq++, e->id);
+    c->last_recv = loop_now();
+    c->proto = conn_proto_of(&e->cfg->listeners[listener]);
+    if (session_put(&e->sessions, c->session, c) < 0 ||
+        loop_add(e->loop, fd, LOOP_READ, conn_io, c) < 0) {
+        session_del(&e->sessions, c->session);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void conn_engine_accept(conn_engine_t *e, int fd, int listener)
+{
+    conn_t *c = conn_new(e, fd, listener);
+    if (c == NULL) {
+        log_error("fd %d: cannot register the connection; closing", fd);
+        close(fd);
+        atomic_fetch_sub(&e->shm->connection_num, 1);
+        return;
+    }
+    conn_socket_options(e->cfg, fd, listener);
+    swx_conninfo_t ci;
+    conn_info(c, e->cfg, &ci);
+    snprintf(c->peer, sizeof(c->peer), "%s:%d", ci.peer_addr, ci.peer_port);
+    memcpy(c->peer_addr, ci.peer_addr, sizeof(c->peer_addr));
+    c->peer_port = ci.peer_port;
+    log_debug("accept fd=%d session=%llu peer=%s:%d listener=%d", fd,
+              (unsigned long long)c->session, ci.peer_addr, ci.peer_port,
+              listener);
+    e->sink->opened(c, &ci);
+    int rc = c->proto->open != NULL ? c->proto->open(c) : 0;
+    if (rc < 0)
+        conn_close(c, strerror(-rc));
+}
+
+conn_t **conn_engine_list(conn_engine_t *e, size_t *n)
+{
+    conn_t **list = calloc(e->sessions.count + 1, sizeof(*list));
+    *n = 0;
+    if (list == NULL)
+        return NULL;
+    for (size_t i = 0; i < e->sessions.cap; i++)
+        if (e->sessions.keys[i] != 0)
+            list[(*n)++] = e->sessions.vals[i];
+    return list;
+}
+
+void conn_engine_deliver(conn_engine_t *e, uint64_t session, int kind,
+                         const conn_msg_t *m)
+{
+    conn_t *c = session_get(&e->sessions, session);
+    if (c == NULL || c->closing) {
+        log_debug("%s for closed session %llu dropped (%zu bytes)",
+                  kind == CONN_DELIVER_SEND    ? "reply"
+                  : kind == CONN_DELIVER_CLOSE ? "close"
+                                               : "message",
+                  (unsigned long long)session, m->len);
+        return;
+    }
+    if (kind == CONN_DELIVER_SEND) {
+        if (conn_write(c, m->data, m->len) == 0 && c->proto->sent != NULL)
+            c->proto->sent(c);
+    } else if (kind == CONN_DELIVER_CLOSE) {
+        c->closing = 1;
+        conn_flush(c);
+    } else if (kind == CONN_DELIVER_BIND && m->len == sizeof(uint32_t)) {
+        uint32_t uid;
+        memcpy(&uid, m->data, sizeof(uid));
+        /* Bound once, as in Swoole: a later bind would move a
+         * connection whose state the first worker may keep. */
+        if (c->uid != 0) {
+            log_warn("session %llu: already bound to uid %u; bind to uid "
+                     "%u ignored", (unsigned long long)c->session, c->uid,
+                     uid);
+        } else if (uid != 0) {
+            c->uid = uid;
+            c->worker = (int)(uid % (uint32_t)e->cfg->worker_num);
+        }
+    } else if (kind == CONN_DELIVER_BIND) {
+        log_warn("a bind of %zu bytes dropped", m->len);
+    } else {
+        c->proto->deliver(c, m);
+    }
+}
+
+void conn_engine_quiesce(conn_engine_t *e)
+{
+    size_t n;
+    conn_t **list = conn_engine_list(e, &n);
+    e->quiesced = 1;
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        conn_t *c = list[i];
+        conn_update(c);
+        if (c->proto->quiesce != NULL && !c->closing)
+            c->proto->quiesce(c); /* may close c */
+    }
+    free(list);
+}
+
+void conn_engine_begin_stop(conn_engine_t *e)
+{
+    size_t n;
+    conn_t **list = conn_engine_list(e, &n);
+    e->stopping = 1;
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        list[i]->closing = 1;
+        conn_flush(list[i]);
+    }
+    free(list);
+}
+
+int conn_engine_idle(const conn_engine_t *e)
+{
+    return e->sessions.count == 0;
+}
+
+void conn_engine_close_all(conn_engine_t *e)
+{
+    size_t n;
+    conn_t **list = conn_engine_list(e, &n);
+    e->stopping = 1;
+    for (size_t i = 0; list != NULL && i < n; i++)
+        conn_close(list[i], NULL);
+    free(list);
+}
+
+/* Close connections that sent nothing for heartbeat_idle_time. */
+static void conn_heartbeat(int64_t id, void *arg)
+{
+    (void)id;
+    conn_engine_t *e = arg;
+    const config_t *cfg = e->cfg;
+    int64_t now = loop_now(), idle_ms = cfg->heartbeat_idle_time * 1000LL;
+    size_t n;
+    conn_t **list = conn_engine_list(e, &n);
+    e->heartbeat = 0;
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        conn_t *c = list[i];
+        if (c->closing || now - c->last_recv < idle_ms)
+            continue;
+        log_info("session %llu: nothing received for %lld s "
+                 "(heartbeat_idle_time %d); closing",
+                 (unsigned long long)c->session,
+                 (long long)((now - c->last_recv) / 1000),
+                 cfg->heartbeat_idle_time);
+        conn_close(c, NULL);
+    }
+    free(list);
+    conn_heartbeat_arm(e);
+}
+
+static void conn_heartbeat_arm(conn_engine_t *e)
+{
+    if (e->cfg->heartbeat_check_interval <= 0 || e->stopping)
+        return;
+    e->heartbeat = timer_add(loop_timers(e->loop), loop_now(),
+                             e->cfg->heartbeat_check_interval * 1000LL, 0,
+                             conn_heartbeat, e);
+    if (e->heartbeat < 0) {
+        log_error("heartbeat timer: %s", strerror((int)-e->heartbeat));
+        e->heartbeat = 0;
+    }
+}
+
+int conn_engine_init(conn_engine_t *e, loop_t *loop, const config_t *cfg,
+                     shm_t *shm, int id, const conn_sink_t *sink,
+                     void *sink_ctx)
+{
+    memset(e, 0, sizeof(*e));
+    e->loop = loop;
+    e->cfg = cfg;
+    e->shm = shm;
+    e->id = id;
+    e->next_seq = 1;
+    e->sink = sink;
+    e->sink_ctx = sink_ctx;
+    e->rbuf = malloc(CONN_READ_SIZE);
+    if (e->rbuf == NULL || session_table_init(&e->sessions, 1024) < 0)
+        return -ENOMEM;
+    conn_heartbeat_arm(e);
+    return 0;
+}
+
+void conn_engine_free(conn_engine_t *e)
+{
+    if (e->heartbeat > 0)
+        timer_clear(loop_timers(e->loop), e->heartbeat);
+    free(e->rbuf);
+    buf_free(&e->scratch);
+    session_table_free(&e->sessions);
+}
