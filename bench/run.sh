@@ -96,7 +96,7 @@ build_bench_only() {
     LOADGEN=$TMP/bin/swx-loadgen
     ECHO_REF=$TMP/bin/epoll-echo
     "${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -Werror -pthread -D_GNU_SOURCE \
-        -o "$LOADGEN" "$ROOT/bench/loadgen.c" "$ROOT/bench/http_resp.c"
+        -o "$LOADGEN" "$ROOT/bench/loadgen.c" "$ROOT/bench/http_resp.c" "$ROOT/bench/proc_cpu.c"
     "${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -Werror -o "$ECHO_REF" "$ROOT/bench/epoll_echo.c"
 }
 
