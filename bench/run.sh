@@ -5,22 +5,28 @@
 # the server's whole process tree, read from /proc by swx-loadgen at both
 # ends of the measured window (--cpu-pid), divided by the requests answered.
 #
-# A default run takes about 3 minutes (18 measured runs of 8 s, plus builds,
-# start-up and checks); with BENCH_BASELINE about 4.5 minutes (27 runs).
-# Every load is bounded (swx-loadgen stops itself at 60 s + 10 s warm-up,
-# curl at 10 s), every server is stopped at the end, on failure and on
-# Ctrl-C too, and all traffic goes to 127.0.0.1.
+# Time: a default run takes about 3 minutes, 18 runs of 7 s (1 s warm-up,
+# 6 s measured) plus builds, checks, start-up and the report; with
+# BENCH_BASELINE about 4.5 minutes (27 runs; 4 min 20 s measured on a busy
+# 2-CPU machine). Every step is bounded: swx-loadgen measures at most 60 s
+# and an alarm kills it 30 s past its planned end, curl gives up after 10 s,
+# a server gets 10 s to start and 10 s after SIGTERM before SIGKILL. Every
+# server is stopped at the end, on failure and on Ctrl-C too, and all
+# traffic goes to 127.0.0.1.
 #
 # Environment (all optional):
 #   BUILD_DIR       meson build dir (default ./build; set up if missing)
 #   BENCH_BASELINE  another meson build dir of swx to compare with, say of an older commit:
 #                     git worktree add /tmp/old COMMIT
 #                     meson setup /tmp/old/build /tmp/old && ninja -C /tmp/old/build
+#                     BENCH_BASELINE=/tmp/old/build ./bench/run.sh
 #                   Every configuration of every suite then runs against the reference,
 #                   the baseline and the current build, back to back, each swx-server with
-#                   its own build's plugins; the report compares their CPU time per request
-#                   and names each build's commit. The dir is brought up to date with ninja
-#                   first; the run stops at once if that fails.
+#                   its own build's plugins. The report names each build's commit and gives,
+#                   per configuration, both builds' rows, their ratios to the reference, the
+#                   current / baseline ratios and a one-line verdict on the CPU time per
+#                   request; a first table gathers the verdicts. The dir is brought up to
+#                   date with ninja first; the run stops at once if that fails.
 #   BENCH_SUITES    the suites to run, "echo", "http" or both (default "echo http");
 #                   the report holds only the suites run
 #   BENCH_DURATION  measured seconds per configuration (default 6, loadgen caps at 60)
