@@ -1,5 +1,6 @@
 /* loadgen.c: closed-loop load generator for loopback benchmarks: TCP echo,
- * or HTTP/1.1 keep-alive GETs (--http). */
+ * or HTTP/1.1 keep-alive GETs (--http); with --cpu-pid, the server's CPU
+ * time per request. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "http_resp.h"
+#include "proc_cpu.h"
 
 #define MAX_DURATION 60        /* seconds, hard cap */
 #define MAX_WARMUP 10          /* seconds */
@@ -99,6 +101,17 @@ typedef struct conn {
     http_resp_t *resp;   /* HTTP mode: the response being read */
 } conn_t;
 
+/* --cpu-pid: the server's CPU time over the measured window, sampled by a
+ * thread of its own at both ends of the window. */
+typedef struct cpu_probe {
+    pid_t root;              /* 0: not asked for */
+    pthread_t tid;
+    atomic_int over;         /* the sampler has finished, one way or another */
+    bool ok;                 /* both samples taken */
+    uint64_t at_ns[2];       /* when each sample was taken */
+    proc_cpu_t tree[2];
+} cpu_probe_t;
+
 typedef struct worker {
     pthread_t tid;
     int epfd;
@@ -118,6 +131,8 @@ static uint64_t t_end;      /* monotonic ns: end of measurement */
 static atomic_int stop_flag;
 static atomic_int stop_signal; /* SIGINT or SIGTERM, once received */
 static atomic_int log_budget = LOG_LIMIT;
+static atomic_int workers_done;
+static cpu_probe_t cpu;
 
 static uint64_t now_ns(void)
 {
@@ -489,6 +504,75 @@ static void worker_loop(worker_t *w, unsigned char *buf)
     }
 }
 
+/* Sleeps until monotonic time t; false when the run ended first. */
+static bool sleep_until(uint64_t t)
+{
+    while (!atomic_load(&stop_flag) && !atomic_load(&workers_done)) {
+        uint64_t now = now_ns();
+        uint64_t until = t;
+        struct timespec ts;
+
+        if (now >= t)
+            return true;
+        if (t - now > TICK_MS * 1000000ull)
+            until = now + TICK_MS * 1000000ull;
+        ts.tv_sec = (time_t)(until / NS);
+        ts.tv_nsec = (long)(until % NS);
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+    }
+    return false;
+}
+
+/* One sample, stamped with the middle of the time that reading /proc took. */
+static bool cpu_sample(int end)
+{
+    uint64_t t0 = now_ns();
+
+    if (proc_cpu_sample(cpu.root, &cpu.tree[end]) < 0) {
+        lg_warn("--cpu-pid %d: reading /proc: %s", (int)cpu.root, strerror(errno));
+        return false;
+    }
+    cpu.at_ns[end] = t0 + (now_ns() - t0) / 2;
+    return true;
+}
+
+static void *cpu_run(void *arg)
+{
+    (void)arg;
+    cpu.ok = sleep_until(t_measure) && cpu_sample(0) && sleep_until(t_end) && cpu_sample(1);
+    atomic_store(&cpu.over, 1);
+    return NULL;
+}
+
+/* A worker that ran to the end of the window keeps its connections open
+ * until the end sample is taken: closing them is server work too. */
+static void cpu_wait(void)
+{
+    const struct timespec ms = { .tv_sec = 0, .tv_nsec = 1000000 };
+
+    if (!cpu.root || now_ns() < t_end)
+        return;
+    while (!atomic_load(&cpu.over))
+        nanosleep(&ms, NULL);
+}
+
+/* Returns whether the sampler runs; when it cannot, the result line says
+ * n/a for the CPU and nobody waits for it. */
+static bool cpu_start(void)
+{
+    int err;
+
+    if (!cpu.root)
+        return false;
+    err = pthread_create(&cpu.tid, NULL, cpu_run, NULL);
+    if (err) {
+        fprintf(stderr, "loadgen: pthread_create(cpu sampler): %s\n", strerror(err));
+        atomic_store(&cpu.over, 1);
+        return false;
+    }
+    return true;
+}
+
 static void *worker_run(void *arg)
 {
     worker_t *w = arg;
@@ -501,6 +585,7 @@ static void *worker_run(void *arg)
     for (int i = 0; i < w->nconns; i++)
         conn_start(w, &w->conns[i]);
     worker_loop(w, buf);
+    cpu_wait();
     for (int i = 0; i < w->nconns; i++)
         if (w->conns[i].state != CONN_DEAD)
             close(w->conns[i].fd);
@@ -570,7 +655,12 @@ static void usage(FILE *f)
         "  -H, --http PATH\n"
         "                HTTP/1.1 keep-alive instead of echo: GET PATH again and\n"
         "                again; a response counts when whole and 200\n"
-        "prints: requests=N duration=S rps=R p50_us=X p99_us=Y errors=E ...\n",
+        "  -C, --cpu-pid PID\n"
+        "                the server's process: the CPU time (utime + stime) of\n"
+        "                PID and all its descendants over the measured window,\n"
+        "                read from /proc, and that time per request\n"
+        "prints: requests=N duration=S rps=R p50_us=X p99_us=Y errors=E ...\n"
+        "        and with -C: server_cpu_s=S cpu_us_per_req=U server_procs=N\n",
         MAX_DURATION, MAX_WARMUP);
 }
 
@@ -655,6 +745,11 @@ static int parse_flag(int ch, const char *arg)
     case 'H':
         opt.http_path = arg;
         return 0;
+    case 'C':
+        if (parse_long(arg, 1, INT_MAX, "--cpu-pid", &v) < 0)
+            return -1;
+        cpu.root = (pid_t)v;
+        return 0;
     }
     return -1;
 }
@@ -686,13 +781,14 @@ static int parse_args(int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "http", required_argument, NULL, 'H' },
+        { "cpu-pid", required_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     long port;
     int ch;
 
-    while ((ch = getopt_long(argc, argv, "c:p:s:d:w:t:H:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:p:s:d:w:t:H:C:h", longopts, NULL)) != -1) {
         if (ch == 'h') {
             usage(stdout);
             exit(0);
@@ -783,6 +879,31 @@ static void workers_run(worker_t *ws)
         pthread_join(ws[i].tid, NULL);
 }
 
+/* The CPU fields of the result line: n/a when a sample is missing or the
+ * server's processes changed within the window (a process that ended took
+ * its CPU time out of the sum). */
+static void report_cpu(double rps)
+{
+    const proc_cpu_t *a = &cpu.tree[0], *b = &cpu.tree[1];
+    double secs, cpu_s;
+
+    if (!cpu.root)
+        return;
+    if (cpu.ok && !proc_cpu_same_tree(a, b)) {
+        lg_warn("--cpu-pid %d: the server's processes changed during the window "
+                "(%d, then %d)", (int)cpu.root, a->npids, b->npids);
+        cpu.ok = false;
+    }
+    if (!cpu.ok || rps <= 0 || cpu.at_ns[1] <= cpu.at_ns[0]) {
+        printf(" server_cpu_s=n/a cpu_us_per_req=n/a server_procs=n/a");
+        return;
+    }
+    secs = (double)(cpu.at_ns[1] - cpu.at_ns[0]) / 1e9;
+    cpu_s = (double)(b->ticks - a->ticks) / (double)sysconf(_SC_CLK_TCK);
+    printf(" server_cpu_s=%.2f cpu_us_per_req=%.3f server_procs=%d",
+           cpu_s, cpu_s / secs / rps * 1e6, b->npids);
+}
+
 /* Prints the one result line; returns the exit status. */
 static int report(const worker_t *ws, uint64_t stopped)
 {
@@ -790,6 +911,7 @@ static int report(const worker_t *ws, uint64_t stopped)
     stats_t s = { 0 };
     uint64_t until = stopped < t_end ? stopped : t_end;
     double secs = until > t_measure ? (double)(until - t_measure) / 1e9 : 0;
+    double rps;
     uint64_t errors;
 
     for (int i = 0; i < opt.threads; i++) {
@@ -803,11 +925,12 @@ static int report(const worker_t *ws, uint64_t stopped)
         s.resp_bytes += ws[i].st.resp_bytes;
     }
     errors = s.connect_err + s.io_err + s.mismatch + s.bad_status + s.bad_resp;
+    rps = secs > 0 ? (double)s.requests / secs : 0;
     printf("requests=%llu duration=%.3f rps=%.0f p50_us=%.1f p90_us=%.1f "
            "p99_us=%.1f p999_us=%.1f max_us=%.1f errors=%llu connect_errors=%llu "
            "io_errors=%llu mismatches=%llu status_errors=%llu bad_responses=%llu "
-           "resp_bytes=%.0f mode=%s connections=%d pipeline=%d size=%zu threads=%d\n",
-           (unsigned long long)s.requests, secs, secs > 0 ? (double)s.requests / secs : 0,
+           "resp_bytes=%.0f mode=%s connections=%d pipeline=%d size=%zu threads=%d",
+           (unsigned long long)s.requests, secs, rps,
            hist_pct(&h, 0.50) / 1e3, hist_pct(&h, 0.90) / 1e3, hist_pct(&h, 0.99) / 1e3,
            hist_pct(&h, 0.999) / 1e3, h.max / 1e3, (unsigned long long)errors,
            (unsigned long long)s.connect_err, (unsigned long long)s.io_err,
@@ -815,6 +938,8 @@ static int report(const worker_t *ws, uint64_t stopped)
            (unsigned long long)s.bad_resp,
            s.requests ? (double)s.resp_bytes / (double)s.requests : 0,
            opt.request ? "http" : "echo", opt.conns, opt.depth, opt.size, opt.threads);
+    report_cpu(rps);
+    putchar('\n');
     fflush(stdout);
     return errors == 0 && s.requests > 0 ? 0 : 1;
 }
@@ -822,7 +947,8 @@ static int report(const worker_t *ws, uint64_t stopped)
 int main(int argc, char **argv)
 {
     worker_t *ws;
-    uint64_t t0;
+    uint64_t t0, stopped;
+    bool sampling;
     int rc;
 
     if (parse_args(argc, argv) < 0) {
@@ -838,8 +964,13 @@ int main(int argc, char **argv)
     t0 = now_ns();
     t_measure = t0 + (uint64_t)opt.warmup * NS;
     t_end = t_measure + (uint64_t)opt.duration * NS;
+    sampling = cpu_start();
     workers_run(ws);
-    rc = report(ws, now_ns());
+    stopped = now_ns();
+    atomic_store(&workers_done, 1);
+    if (sampling)
+        pthread_join(cpu.tid, NULL);
+    rc = report(ws, stopped);
     for (int i = 0; i < opt.threads; i++)
         worker_free(&ws[i]);
     free(ws);

@@ -1,8 +1,32 @@
 #!/usr/bin/env bash
-# run.sh: echo and HTTP benchmarks, swx-server against a reference (bare epoll echo; nginx) in one run; writes docs/benchmarks.md.
+# run.sh: echo and HTTP benchmarks, swx-server against a reference (bare epoll echo; nginx), and optionally against a baseline build of swx, in one run; writes docs/benchmarks.md.
+#
+# Every row also gives the server's CPU time per request: utime + stime of
+# the server's whole process tree, read from /proc by swx-loadgen at both
+# ends of the measured window (--cpu-pid), divided by the requests answered.
+#
+# Time: a default run takes about 3 minutes, 18 runs of 7 s (1 s warm-up,
+# 6 s measured) plus builds, checks, start-up and the report; with
+# BENCH_BASELINE about 4.5 minutes (27 runs; 4 min 20 s measured on a busy
+# 2-CPU machine). Every step is bounded: swx-loadgen measures at most 60 s
+# and an alarm kills it 30 s past its planned end, curl gives up after 10 s,
+# a server gets 10 s to start and 10 s after SIGTERM before SIGKILL. Every
+# server is stopped at the end, on failure and on Ctrl-C too, and all
+# traffic goes to 127.0.0.1.
 #
 # Environment (all optional):
 #   BUILD_DIR       meson build dir (default ./build; set up if missing)
+#   BENCH_BASELINE  another meson build dir of swx to compare with, say of an older commit:
+#                     git worktree add /tmp/old COMMIT
+#                     meson setup /tmp/old/build /tmp/old && ninja -C /tmp/old/build
+#                     BENCH_BASELINE=/tmp/old/build ./bench/run.sh
+#                   Every configuration of every suite then runs against the reference,
+#                   the baseline and the current build, back to back, each swx-server with
+#                   its own build's plugins. The report names each build's commit and gives,
+#                   per configuration, both builds' rows, their ratios to the reference, the
+#                   current / baseline ratios and a one-line verdict on the CPU time per
+#                   request; a first table gathers the verdicts. The dir is brought up to
+#                   date with ninja first; the run stops at once if that fails.
 #   BENCH_SUITES    the suites to run, "echo", "http" or both (default "echo http");
 #                   the report holds only the suites run
 #   BENCH_DURATION  measured seconds per configuration (default 6, loadgen caps at 60)
@@ -31,9 +55,8 @@ NCPU=$(nproc)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/swx-bench.XXXXXX")
 LOADGEN=$BUILD/bench/swx-loadgen
 ECHO_REF=$BUILD/bench/epoll-echo
-SWX=$BUILD/server/swx-server
-ECHO_PLUGIN=$BUILD/plugins/echo/libswx_echo.so
-HTTP_PLUGIN=$BUILD/plugins/http_hello/libswx_http_hello.so
+ECHO_PLUGIN=plugins/echo/libswx_echo.so
+HTTP_PLUGIN=plugins/http_hello/libswx_http_hello.so
 GREETING="Hello from swx!"
 STATIC=static.txt
 # name:path pairs the HTTP suite requests
@@ -41,17 +64,21 @@ TARGETS="hello:/ static:/$STATIC"
 NGINX_BIN=
 PIDS=()
 SERVER_PID=
-REF_PID=
-REF_PORT=
-SWX_PID=
-SWX_PORT=
 LINE=
 LOAD_BEFORE=
 BUSY_BEFORE=
-SWX_NOTE=""
 NGINX_NOTE=""
 STATUS=0
 declare -A RES
+# The swx builds measured, each a key of the arrays below: "cur" (BUILD_DIR),
+# and "base" first when BENCH_BASELINE is set.
+BUILDS=cur
+# Per build: its meson build dir, its commit, and why it is not measured
+# (further) when it is not.
+declare -A BDIR=([cur]="$BUILD" [base]="") COMMIT=([cur]="" [base]="") SWX_NOTE=([cur]="" [base]="")
+# Per server of a suite ("ref", the reference, and each build): its pid, empty
+# when it is not running, and its port.
+declare -A SRV_PID=([ref]="" [cur]="" [base]="") SRV_PORT=([ref]="" [cur]="" [base]="")
 
 log() { echo "run.sh: $*" >&2; }
 
@@ -83,6 +110,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'exit 129' HUP
 
 suite_on() {
     [[ " $SUITES " == *" $1 "* ]]
@@ -96,14 +124,14 @@ build_bench_only() {
     LOADGEN=$TMP/bin/swx-loadgen
     ECHO_REF=$TMP/bin/epoll-echo
     "${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -Werror -pthread -D_GNU_SOURCE \
-        -o "$LOADGEN" "$ROOT/bench/loadgen.c" "$ROOT/bench/http_resp.c"
+        -o "$LOADGEN" "$ROOT/bench/loadgen.c" "$ROOT/bench/http_resp.c" "$ROOT/bench/proc_cpu.c"
     "${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -Werror -o "$ECHO_REF" "$ROOT/bench/epoll_echo.c"
 }
 
 build() {
     if [ ! -f "$BUILD/build.ninja" ] && ! meson setup "$BUILD" "$ROOT" >"$TMP/setup.log" 2>&1; then
         tail -5 "$TMP/setup.log" >&2
-        SWX_NOTE="the meson build could not be set up"
+        SWX_NOTE[cur]="the meson build could not be set up"
         build_bench_only
         return
     fi
@@ -114,9 +142,63 @@ build() {
     tail -15 "$TMP/ninja.log" >&2
     ninja -C "$BUILD" bench/swx-loadgen bench/epoll-echo >&2 || build_bench_only
     # A stale swx-server from an older build must not be measured.
-    if ! ninja -C "$BUILD" server/swx-server plugins/echo/libswx_echo.so \
-            plugins/http_hello/libswx_http_hello.so >&2; then
-        SWX_NOTE="swx-server or its plugins failed to build"
+    if ! ninja -C "$BUILD" server/swx-server "$ECHO_PLUGIN" "$HTTP_PLUGIN" >&2; then
+        SWX_NOTE[cur]="swx-server or its plugins failed to build"
+    fi
+}
+
+# Brings BENCH_BASELINE's build up to date. A comparison is the point of
+# setting it, so a baseline that cannot be built stops the run before
+# anything is measured, rather than measuring stale binaries.
+build_baseline() {
+    local dir
+    [ -n "${BENCH_BASELINE:-}" ] || return 0
+    dir=$(realpath -m "$BENCH_BASELINE")
+    if [ ! -f "$dir/build.ninja" ]; then
+        log "BENCH_BASELINE: $dir is not a meson build dir (no build.ninja)"
+        exit 2
+    fi
+    if ! ninja -C "$dir" >"$TMP/ninja-base.log" 2>&1; then
+        tail -15 "$TMP/ninja-base.log" >&2
+        log "BENCH_BASELINE: ninja -C $dir failed"
+        exit 2
+    fi
+    if [ ! -x "$dir/server/swx-server" ]; then
+        log "BENCH_BASELINE: $dir has no server/swx-server"
+        exit 2
+    fi
+    BDIR[base]=$dir
+    BUILDS="base cur"
+}
+
+# source_of DIR: the source dir of the meson build dir DIR.
+source_of() {
+    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["directories"]["source"])' \
+        "$1/meson-info/meson-info.json" 2>/dev/null
+}
+
+# commit_of K: the commit build K was made from, as git describe names it
+# in the build's source dir.
+commit_of() {
+    local src
+    src=$(source_of "${BDIR[$1]}") || src=
+    # The bench tools alone, compiled without meson, are this tree's.
+    [ -n "$src" ] || [ "$1" != cur ] || src=$ROOT
+    git -C "${src:-/nonexistent}" describe --always --dirty 2>/dev/null || echo "unknown commit"
+}
+
+swx_bin() {
+    echo "${BDIR[$1]}/server/swx-server"
+}
+
+# The label of build K in the report.
+build_label() {
+    if [ "$BUILDS" = cur ]; then
+        echo "swx-server"
+    elif [ "$1" = base ]; then
+        echo "swx-server baseline (${COMMIT[base]})"
+    else
+        echo "swx-server current (${COMMIT[cur]})"
     fi
 }
 
@@ -167,9 +249,17 @@ wait_port() {
     return 1
 }
 
-# field LINE KEY: the value of KEY=VALUE in a loadgen result line.
+# field LINE KEY: the value of KEY=VALUE in a loadgen result line. In bash
+# alone: the report asks for hundreds of fields.
 field() {
-    awk -v k="$2" '{ for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' <<<"$1"
+    local kv words
+    read -r -a words <<<"$1"
+    for kv in "${words[@]}"; do
+        if [ "${kv%%=*}" = "$2" ]; then
+            echo "${kv#*=}"
+            return 0
+        fi
+    done
 }
 
 # cpu_jiffies: "busy total" CPU ticks since boot, all CPUs; busy is user +
@@ -197,14 +287,15 @@ other_cpu() {
 }
 
 # loadgen PGID PORT CONNS DEPTH DURATION WARMUP MODE_ARGS...: sets LINE to
-# the result line; PGID is the server's, for the CPU accounting. Not in a
-# subshell, so an interrupted load generator stops the script.
+# the result line; PGID is the server's pid (and process group), for the CPU
+# accounting. Not in a subshell, so an interrupted load generator stops the
+# script.
 loadgen() {
     local pgid=$1 port=$2 conns=$3 depth=$4 dur=$5 warm=$6 rc=0 c0 c1 o0 o1
     shift 6
     c0=$(cpu_jiffies | tr ' ' ,)
     o0=$(own_jiffies "$pgid")
-    "$LOADGEN" -c "$conns" -p "$depth" -d "$dur" -w "$warm" -t "$THREADS" "$@" \
+    "$LOADGEN" -c "$conns" -p "$depth" -d "$dur" -w "$warm" -t "$THREADS" --cpu-pid "$pgid" "$@" \
         127.0.0.1 "$port" >"$TMP/loadgen.out" 2>>"$TMP/loadgen.err" || rc=$?
     if [ "$rc" -gt 128 ]; then
         log "load generator killed by signal $((rc - 128)); stopping"
@@ -225,33 +316,34 @@ load_works() {
     [ -n "$LINE" ] && [ "$(field "$LINE" errors)" = 0 ] && [ "$(field "$LINE" requests)" != 0 ]
 }
 
-# measure KEY PORT PID_VAR CONFIG MODE_ARGS...: one configuration against
-# one server, the result in RES[KEY,CONFIG]; PID_VAR is emptied when the
-# server died meanwhile.
+# measure KEY SERVER CONFIG MODE_ARGS...: one configuration against one
+# server (ref, base or cur), the result in RES[KEY-SERVER,CONFIG];
+# SRV_PID[SERVER] is emptied when the server died meanwhile.
 measure() {
-    local key=$1 port=$2 cfg=$4
-    local -n pid_of=$3
-    shift 4
+    local key=$1-$2 srv=$2 cfg=$3
+    shift 3
     log "$key: ${cfg%%:*} connections, pipeline ${cfg##*:}"
-    loadgen "$pid_of" "$port" "${cfg%%:*}" "${cfg##*:}" "$DURATION" "$WARMUP" "$@"
+    loadgen "${SRV_PID[$srv]}" "${SRV_PORT[$srv]}" "${cfg%%:*}" "${cfg##*:}" "$DURATION" "$WARMUP" "$@"
     log "  $LINE"
     RES[$key,$cfg]=$LINE
-    if ! kill -0 "$pid_of" 2>/dev/null; then
+    if ! kill -0 "${SRV_PID[$srv]}" 2>/dev/null; then
         log "$key: the server exited during the run"
         STATUS=1
-        pid_of=
+        SRV_PID[$srv]=
     fi
 }
 
-# bench_pair KEY MODE_ARGS...: every configuration against the reference
-# and then swx-server, back to back, so that work elsewhere on the machine
-# disturbs both alike; results in RES[KEY-ref,CONFIG] and RES[KEY-swx,CONFIG].
-bench_pair() {
-    local key=$1 cfg
+# bench_all KEY MODE_ARGS...: every configuration against the reference,
+# then the baseline swx-server if any, then the current one, back to back,
+# so that work elsewhere on the machine disturbs them alike; results in
+# RES[KEY-ref,CONFIG], RES[KEY-base,CONFIG] and RES[KEY-cur,CONFIG].
+bench_all() {
+    local key=$1 cfg srv
     shift
     for cfg in $CONFIGS; do
-        [ -z "$REF_PID" ] || measure "$key-ref" "$REF_PORT" REF_PID "$cfg" "$@"
-        [ -z "$SWX_PID" ] || measure "$key-swx" "$SWX_PORT" SWX_PID "$cfg" "$@"
+        for srv in ref $BUILDS; do
+            [ -z "${SRV_PID[$srv]}" ] || measure "$key" "$srv" "$cfg" "$@"
+        done
     done
 }
 
@@ -263,8 +355,7 @@ stop_all() {
         stop_server "$pid"
     done
     PIDS=()
-    REF_PID=
-    SWX_PID=
+    SRV_PID=([ref]="" [cur]="" [base]="")
     for f in "$@"; do
         if grep -q -i -E 'error|fatal|emerg|crit' "$f" 2>/dev/null; then
             log "${f##*/} holds errors (first lines):"
@@ -273,35 +364,40 @@ stop_all() {
     done
 }
 
-# swx_fails NOTE: swx-server is not measured further, for the reason NOTE.
+# swx_fails K NOTE: build K's swx-server is not measured further, for the
+# reason NOTE.
 swx_fails() {
-    SWX_NOTE=$1
-    SWX_PID=
+    SWX_NOTE[$1]=$2
+    SRV_PID[$1]=
     STATUS=1
-    log "$SWX_NOTE"
+    log "$(build_label "$1"): $2"
 }
 
-# swx_up NAME PLUGIN PORT: starts swx-server with $TMP/NAME.json, which
-# serves PORT; sets SWX_PID and SWX_PORT, or SWX_NOTE when it cannot.
+# swx_up K SUITE PLUGIN CONFIG_FN: starts build K's swx-server on a free
+# port, with CONFIG_FN's configuration for that build's PLUGIN (a path in
+# the build dir); sets SRV_PID[K] and SRV_PORT[K], or SWX_NOTE[K] when it
+# cannot.
 swx_up() {
-    local name=$1 plugin=$2
-    SWX_PID=
-    SWX_PORT=$3
-    if [ -n "$SWX_NOTE" ]; then
-        log "$SWX_NOTE; measuring the references only"
+    local k=$1 name=swx-$2-$1 plugin=${BDIR[$1]}/$3 config=$4 port
+    SRV_PID[$k]=
+    if [ -n "${SWX_NOTE[$k]}" ]; then
+        log "$(build_label "$k"): ${SWX_NOTE[$k]}; not measured"
         STATUS=1
         return 0
     fi
-    if [ ! -x "$SWX" ] || [ ! -f "$plugin" ]; then
-        swx_fails "swx-server or the ${plugin##*/} plugin was not built"
+    if [ ! -x "$(swx_bin "$k")" ] || [ ! -f "$plugin" ]; then
+        swx_fails "$k" "swx-server or the ${plugin##*/} plugin was not built"
         return 0
     fi
-    start_server "$name" "$SWX" --config "$TMP/$name.json"
-    if wait_port "$SWX_PORT" "$SERVER_PID"; then
-        SWX_PID=$SERVER_PID
+    port=$(free_port)
+    "$config" "$plugin" "$port" "$TMP/www" >"$TMP/$name.json"
+    start_server "$name" "$(swx_bin "$k")" --config "$TMP/$name.json"
+    if wait_port "$port" "$SERVER_PID"; then
+        SRV_PID[$k]=$SERVER_PID
+        SRV_PORT[$k]=$port
         return 0
     fi
-    swx_fails "swx-server did not start"
+    swx_fails "$k" "swx-server did not start"
     tail -20 "$TMP/$name.log" >&2
 }
 
@@ -317,20 +413,20 @@ EOF
 }
 
 run_echo() {
-    local port
-    REF_PORT=$(free_port)
-    start_server epoll-echo "$ECHO_REF" "$REF_PORT"
-    REF_PID=$SERVER_PID
-    wait_port "$REF_PORT" "$REF_PID" || { cat "$TMP/epoll-echo.log" >&2; log "epoll-echo did not start"; exit 1; }
-    load_works "$REF_PID" "$REF_PORT" -s "$SIZE" || { log "epoll-echo failed the echo check"; exit 1; }
-    port=$(free_port)
-    echo_config "$ECHO_PLUGIN" "$port" >"$TMP/swx-echo.json"
-    swx_up swx-echo "$ECHO_PLUGIN" "$port"
-    if [ -n "$SWX_PID" ] && ! load_works "$SWX_PID" "$SWX_PORT" -s "$SIZE"; then
-        swx_fails "swx-server failed the echo check"
-    fi
-    bench_pair echo -s "$SIZE"
-    stop_all "$TMP/swx-echo.log"
+    local k
+    SRV_PORT[ref]=$(free_port)
+    start_server epoll-echo "$ECHO_REF" "${SRV_PORT[ref]}"
+    SRV_PID[ref]=$SERVER_PID
+    wait_port "${SRV_PORT[ref]}" "$SERVER_PID" || { cat "$TMP/epoll-echo.log" >&2; log "epoll-echo did not start"; exit 1; }
+    load_works "$SERVER_PID" "${SRV_PORT[ref]}" -s "$SIZE" || { log "epoll-echo failed the echo check"; exit 1; }
+    for k in $BUILDS; do
+        swx_up "$k" echo "$ECHO_PLUGIN" echo_config
+        if [ -n "${SRV_PID[$k]}" ] && ! load_works "${SRV_PID[$k]}" "${SRV_PORT[$k]}" -s "$SIZE"; then
+            swx_fails "$k" "swx-server failed the echo check"
+        fi
+    done
+    bench_all echo -s "$SIZE"
+    stop_all "$TMP"/swx-echo-*.log
 }
 
 # ---- HTTP ----
@@ -392,7 +488,7 @@ http_works() {
     local name=$1 pid=$2 port=$3 t
     printf '%s\n' "$GREETING" >"$TMP/hello.expected"
     for t in $TARGETS; do
-        curl -s -f -o "$TMP/$name.${t%%:*}" "http://127.0.0.1:$port${t#*:}" || return 1
+        curl -s -f --max-time 10 -o "$TMP/$name.${t%%:*}" "http://127.0.0.1:$port${t#*:}" || return 1
     done
     if ! cmp -s "$TMP/$name.hello" "$TMP/hello.expected" || ! cmp -s "$TMP/$name.static" "$TMP/www/$STATIC"; then
         log "$name does not serve the expected bytes"
@@ -403,11 +499,11 @@ http_works() {
     done
 }
 
-# nginx_up: starts nginx from its own prefix in $TMP; sets REF_PID and
-# REF_PORT, or NGINX_NOTE when it cannot.
+# nginx_up: starts nginx from its own prefix in $TMP; sets SRV_PID[ref] and
+# SRV_PORT[ref], or NGINX_NOTE when it cannot.
 nginx_up() {
-    local dir=$TMP/nginx
-    REF_PID=
+    local dir=$TMP/nginx port
+    SRV_PID[ref]=
     find_nginx
     if [ -n "$NGINX_NOTE" ]; then
         log "$NGINX_NOTE; measuring swx-server only"
@@ -415,11 +511,12 @@ nginx_up() {
         return 0
     fi
     mkdir -p "$dir"
-    REF_PORT=$(free_port)
-    nginx_config "$dir" "$REF_PORT" "$TMP/www" >"$dir/nginx.conf"
+    port=$(free_port)
+    nginx_config "$dir" "$port" "$TMP/www" >"$dir/nginx.conf"
     start_server nginx "$NGINX_BIN" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;'
-    if wait_port "$REF_PORT" "$SERVER_PID" && http_works nginx "$SERVER_PID" "$REF_PORT"; then
-        REF_PID=$SERVER_PID
+    if wait_port "$port" "$SERVER_PID" && http_works nginx "$SERVER_PID" "$port"; then
+        SRV_PID[ref]=$SERVER_PID
+        SRV_PORT[ref]=$port
         return 0
     fi
     NGINX_NOTE="nginx did not start or failed the check"
@@ -428,21 +525,21 @@ nginx_up() {
     tail -20 "$TMP/nginx.log" "$dir/error.log" >&2 || true
 }
 
-# Both servers run side by side, idle but for the one measured.
+# The servers run side by side, idle but for the one measured.
 run_http() {
-    local port t
+    local k t
     make_docroot
     nginx_up
-    port=$(free_port)
-    http_config "$HTTP_PLUGIN" "$port" "$TMP/www" >"$TMP/swx-http.json"
-    swx_up swx-http "$HTTP_PLUGIN" "$port"
-    if [ -n "$SWX_PID" ] && ! http_works swx "$SWX_PID" "$SWX_PORT"; then
-        swx_fails "swx-server failed the HTTP check"
-    fi
-    for t in $TARGETS; do
-        bench_pair "http-${t%%:*}" --http "${t#*:}"
+    for k in $BUILDS; do
+        swx_up "$k" http "$HTTP_PLUGIN" http_config
+        if [ -n "${SRV_PID[$k]}" ] && ! http_works "swx-$k" "${SRV_PID[$k]}" "${SRV_PORT[$k]}"; then
+            swx_fails "$k" "swx-server failed the HTTP check"
+        fi
     done
-    stop_all "$TMP/swx-http.log" "$TMP/nginx/error.log"
+    for t in $TARGETS; do
+        bench_all "http-${t%%:*}" --http "${t#*:}"
+    done
+    stop_all "$TMP"/swx-http-*.log "$TMP/nginx/error.log"
 }
 
 # ---- the report ----
@@ -461,8 +558,18 @@ cpu_busy() {
         printf "%.0f", (tot > 0 ? 100 * (tot - idle) / tot : 0) }'
 }
 
+# ratio A B [DECIMALS]: A / B, or n/a when either is not a number or B is 0.
 ratio() {
-    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
+    awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN {
+        n = "^[0-9]+(\\.[0-9]+)?$"
+        if (a !~ n || b !~ n || b + 0 == 0) print "n/a"; else printf("%." d "f\n", a / b) }'
+}
+
+# cell LINE KEY: a loadgen field for a table cell, n/a when it is missing.
+cell() {
+    local v
+    v=$(field "$1" "$2")
+    echo "${v:-n/a}"
 }
 
 # row LABEL LINE [COLUMN]: one table row from a loadgen result line, with
@@ -470,26 +577,93 @@ ratio() {
 row() {
     local l=$2 extra=${3:+ n/a |}
     if [ -z "$l" ]; then
-        echo "| $1 | n/a | n/a | n/a | n/a | n/a |$extra"
+        echo "| $1 | n/a | n/a | n/a | n/a | n/a | n/a |$extra"
         return
     fi
     [ -z "${3:-}" ] || extra=" $(field "$l" "$3") |"
     echo "| $1 | $(field "$l" rps) | $(field "$l" p50_us) | $(field "$l" p99_us) | $(field "$l" errors)" \
-         "| $(field "$l" other_cpu) |$extra"
+         "| $(field "$l" other_cpu) | $(cell "$l" cpu_us_per_req) |$extra"
 }
 
-# table TITLE REF_LABEL REF_LINE SWX_LINE [COLUMN]: one configuration.
+# ratio_cell KEY NUM_LINE DEN_LINE BOLD_KEY: the ratio of one field of two
+# rows, in bold when it is the one the row is about.
+ratio_cell() {
+    local r
+    r=$(ratio "$(field "$2" "$1")" "$(field "$3" "$1")")
+    if [ "$1" = "$4" ] && [ "$r" != n/a ]; then
+        echo "**$r**"
+    else
+        echo "$r"
+    fi
+}
+
+# ratio_row LABEL NUM_LINE DEN_LINE COLUMN BOLD_KEY: the ratios of two rows;
+# BOLD_KEY is the field in bold (rps or cpu_us_per_req).
+ratio_row() {
+    local n=$2 d=$3 b=$5
+    echo "| **$1** | $(ratio_cell rps "$n" "$d" "$b") | $(ratio_cell p50_us "$n" "$d" "$b") |" \
+         "$(ratio_cell p99_us "$n" "$d" "$b") | | | $(ratio_cell cpu_us_per_req "$n" "$d" "$b") |${4:+ |}"
+}
+
+# cpu_change BASE_LINE CUR_LINE: the current build's CPU time per request
+# against the baseline's: "3.1% less", "0.4% more" or "the same" (within
+# 0.05%); nothing when either is missing.
+cpu_change() {
+    awk -v b="$(field "$1" cpu_us_per_req)" -v c="$(field "$2" cpu_us_per_req)" 'BEGIN {
+        n = "^[0-9]+(\\.[0-9]+)?$"
+        if (b !~ n || c !~ n || b + 0 == 0) exit
+        d = sprintf("%.1f", 100 * (c / b - 1)) + 0
+        if (d == 0) print "the same"
+        else if (d < 0) printf("%.1f%% less\n", -d)
+        else printf("%.1f%% more\n", d) }'
+}
+
+# verdict BASE_LINE CUR_LINE: one line on the current build's CPU time per
+# request against the baseline's, with a warning when other work disturbed
+# either row.
+verdict() {
+    local change ob oc noise=""
+    change=$(cpu_change "$1" "$2")
+    if [ -z "$change" ]; then
+        echo "**Verdict:** none: a build's CPU time per request is missing from this configuration."
+        return
+    fi
+    ob=$(field "$1" other_cpu)
+    oc=$(field "$2" other_cpu)
+    if [ "${ob:-0}" -ge 10 ] || [ "${oc:-0}" -ge 10 ]; then
+        noise=" Other work took ${ob}% and ${oc}% of the CPUs during these two rows: repeat the run before trusting this."
+    fi
+    if [ "$change" = "the same" ]; then
+        change="the same CPU time per request as the baseline"
+    else
+        change="$change CPU time per request than the baseline"
+    fi
+    echo "**Verdict:** current uses $change ($(field "$2" cpu_us_per_req) µs against" \
+         "$(field "$1" cpu_us_per_req) µs).$noise"
+}
+
+# table TITLE REF_LABEL KEY CONFIG [COLUMN]: one configuration: the
+# reference, each build, their ratios and, with a baseline, the verdict.
 table() {
-    local r=$3 s=$4 col=${5:-}
+    local r=${RES[$3-ref,$4]:-} b=${RES[$3-base,$4]:-} c=${RES[$3-cur,$4]:-} col=${5:-}
     echo "#### $1"
     echo
-    echo "| server | requests/s | p50 µs | p99 µs | errors | other CPU % |${col:+ bytes/response |}"
-    echo "|---|---:|---:|---:|---:|---:|${col:+---:|}"
+    echo "| server | requests/s | p50 µs | p99 µs | errors | other CPU % | server CPU µs/request |${col:+ bytes/response |}"
+    echo "|---|---:|---:|---:|---:|---:|---:|${col:+---:|}"
     row "$2" "$r" "$col"
-    row "swx-server" "$s" "$col"
-    echo "| **swx / reference** | **$(ratio "$(field "$s" rps)" "$(field "$r" rps)")** |" \
-         "$(ratio "$(field "$s" p50_us)" "$(field "$r" p50_us)") |" \
-         "$(ratio "$(field "$s" p99_us)" "$(field "$r" p99_us)") | | |${col:+ |}"
+    if [ "$BUILDS" = cur ]; then
+        row "$(build_label cur)" "$c" "$col"
+        ratio_row "swx / reference" "$c" "$r" "$col" rps
+        echo
+        return
+    fi
+    row "$(build_label base)" "$b" "$col"
+    row "$(build_label cur)" "$c" "$col"
+    ratio_row "baseline / reference" "$b" "$r" "$col" rps
+    ratio_row "current / reference" "$c" "$r" "$col" rps
+    ratio_row "current / baseline" "$c" "$b" "$col" cpu_us_per_req
+    echo
+    verdict "$b" "$c"
     echo
 }
 
@@ -497,7 +671,7 @@ echo_tables() {
     local cfg
     for cfg in $CONFIGS; do
         table "${cfg%%:*} connections, pipeline ${cfg##*:}, $SIZE-byte messages" \
-            "epoll-echo (reference)" "${RES[echo-ref,$cfg]:-}" "${RES[echo-swx,$cfg]:-}"
+            "epoll-echo (reference)" echo "$cfg"
     done
 }
 
@@ -513,12 +687,62 @@ http_tables() {
         echo
         for cfg in $CONFIGS; do
             table "${cfg%%:*} connections, pipeline ${cfg##*:}" "nginx (reference)" \
-                "${RES[http-$name-ref,$cfg]:-}" "${RES[http-$name-swx,$cfg]:-}" resp_bytes
+                "http-$name" "$cfg" resp_bytes
         done
     done
 }
 
+# The result keys of the suites run, one per benchmark.
+result_keys() {
+    local t
+    ! suite_on echo || echo echo
+    if suite_on http; then
+        for t in $TARGETS; do
+            echo "http-${t%%:*}"
+        done
+    fi
+}
+
+key_title() {
+    local t
+    if [ "$1" = echo ]; then
+        echo "echo, $SIZE-byte messages"
+        return
+    fi
+    for t in $TARGETS; do
+        [ "http-${t%%:*}" != "$1" ] || echo "HTTP, GET ${t#*:}"
+    done
+}
+
+# summary: every configuration's CPU time per request, baseline against
+# current, in one table: what a change meant to keep behaviour must not
+# make worse.
+summary() {
+    local key cfg b c change n=0 ok=0
+    echo "### Current against baseline: server CPU time per request"
+    echo
+    echo "| benchmark | connections:pipeline | baseline µs/request | current µs/request | current / baseline | current uses |"
+    echo "|---|---|---:|---:|---:|---|"
+    for key in $(result_keys); do
+        for cfg in $CONFIGS; do
+            b=${RES[$key-base,$cfg]:-}
+            c=${RES[$key-cur,$cfg]:-}
+            change=$(cpu_change "$b" "$c")
+            echo "| $(key_title "$key") | $cfg | $(cell "$b" cpu_us_per_req) | $(cell "$c" cpu_us_per_req)" \
+                 "| $(ratio "$(field "$c" cpu_us_per_req)" "$(field "$b" cpu_us_per_req)" 3) | ${change:-n/a} |"
+            [ -n "$change" ] || continue
+            n=$((n + 1))
+            [ "$change" = "the same" ] || [[ "$change" == *less ]] || continue
+            ok=$((ok + 1))
+        done
+    done
+    echo
+    echo "The current build used the same or less CPU time per request than the baseline in $ok of $n configurations."
+    echo
+}
+
 tables() {
+    [ "$BUILDS" = cur ] || summary
     if suite_on echo; then
         printf '### Echo\n\n'
         echo_tables
@@ -528,7 +752,17 @@ tables() {
     fi
 }
 
+# show_dir DIR: DIR relative to the source tree when it is inside it.
+show_dir() {
+    case $1 in
+    "$ROOT") echo . ;;
+    "$ROOT"/*) echo "${1#"$ROOT"/}" ;;
+    *) echo "$1" ;;
+    esac
+}
+
 machine() {
+    local k
     echo "- CPUs (nproc): $NCPU"
     echo "- CPU model: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     echo "- Kernel: $(uname -srm)"
@@ -539,6 +773,24 @@ machine() {
     if suite_on http && [ -n "$NGINX_BIN" ]; then
         echo "- nginx: $("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //')"
     fi
+    for k in $BUILDS; do
+        echo "- $(build_label "$k"): commit \`${COMMIT[$k]}\`, build dir \`$(show_dir "${BDIR[$k]}")\`"
+    done
+}
+
+# shellcheck disable=SC2016  # the backquotes are Markdown's
+baseline_intro() {
+    [ "$BUILDS" != cur ] || return 0
+    printf '\n%s\n' 'This run also measured a baseline build of swx-server (`BENCH_BASELINE`):
+each configuration ran against the reference, the baseline and the current
+build, back to back, each build with its own plugins, all three servers
+idle but for the one measured. The **current / baseline** row compares the
+two builds; its server CPU time per request is what a change that keeps
+behaviour must not make worse (below 1 is better), the verdict under each
+configuration says it in words, and the first table gathers them. Two
+builds of the same code differ by the noise of the machine alone, a few
+percent on a small or shared one: repeat the run before reading much into
+a difference of that size.'
 }
 
 report_intro() {
@@ -554,11 +806,18 @@ but for the one measured, and each configuration runs against the reference
 and then against swx-server, back to back, so that other work on the
 machine disturbs both alike. Absolute numbers depend on the machine; read
 the **swx / reference** ratios (above 1 is better for requests/s, below 1 is
-better for latency). On a small or shared machine the ratios move between
-runs: repeat the run before reading much into a change. "other CPU %" is the
-share of all CPU time (user + system) that processes other than the load
-generator and the server under test used while that row ran; much above 10
-means the row was disturbed by other work.
+better for latency and CPU time). On a small or shared machine the ratios
+move between runs: repeat the run before reading much into a change.
+"other CPU %" is the share of all CPU time (user + system) that processes
+other than the load generator and the server under test used while that row
+ran; much above 10 means the row was disturbed by other work. "server CPU
+µs/request" is the CPU time (user + system) of the server's whole process
+tree over the measured window, read from /proc at both ends of it by
+\`swx-loadgen --cpu-pid\`, divided by the requests answered in it. It
+depends on the load as well as on the code (a server that finds more work
+per wake-up spends less per request), so compare it between servers
+measured back to back.
+$(baseline_intro)
 
 The load is closed-loop over loopback: \`swx-loadgen\` (bench/loadgen.c)
 opens N connections and keeps P requests outstanding on each (the pipeline
@@ -597,9 +856,12 @@ N x P / throughput.
   average size of a response, head included: the servers do not send the
   same headers.
 
-Re-run: \`./bench/run.sh\` (about $(run_seconds) s;
+Re-run: \`./bench/run.sh\` (about $(run_seconds 1) s;
 BENCH_SUITES, BENCH_DURATION, BENCH_WARMUP, BENCH_SIZE, BENCH_FILE_SIZE,
-BENCH_THREADS, BENCH_CONFIGS tune it).
+BENCH_THREADS, BENCH_CONFIGS tune it). To compare two builds of swx-server,
+say before and after a change, in the same run against the same references,
+set \`BENCH_BASELINE\` to the meson build dir of the other one (about
+$(run_seconds 2) s); bench/run.sh's header shows how to make one.
 
 ## Machine
 
@@ -607,13 +869,14 @@ $(machine)
 EOF
 }
 
-# The measured runs' wall time, roughly: per configuration, the warm-up,
-# the run and a second of start-up.
+# run_seconds BUILDS: the measured runs' wall time, roughly, with BUILDS
+# swx builds: per configuration and server, the warm-up, the run and a
+# second of start-up.
 run_seconds() {
     local runs=0 n
-    n=$(wc -w <<<"$CONFIGS")
-    ! suite_on echo || runs=$((runs + 2 * n))
-    ! suite_on http || runs=$((runs + 2 * n * $(wc -w <<<"$TARGETS")))
+    n=$(($(wc -w <<<"$CONFIGS") * (1 + $1)))
+    ! suite_on echo || runs=$((runs + n))
+    ! suite_on http || runs=$((runs + n * $(wc -w <<<"$TARGETS")))
     echo $((runs * (DURATION + WARMUP + 1)))
 }
 
@@ -622,25 +885,27 @@ report_configs() {
     printf '\n## Server configurations\n'
     if suite_on echo; then
         printf '\nswx-server, echo:\n\n```json\n%s\n```\n' \
-            "$(echo_config "<build>/plugins/echo/libswx_echo.so" "<free port>")"
+            "$(echo_config "<build>/$ECHO_PLUGIN" "<free port>")"
     fi
     if suite_on http; then
         printf '\nswx-server, HTTP:\n\n```json\n%s\n```\n' \
-            "$(http_config "<build>/plugins/http_hello/libswx_http_hello.so" "<free port>" "<tmp>/www")"
+            "$(http_config "<build>/$HTTP_PLUGIN" "<free port>" "<tmp>/www")"
         printf '\nnginx, HTTP (run as `nginx -p <tmp>/nginx -c <tmp>/nginx/nginx.conf -g '"'"'daemon off;'"'"'`):\n\n'
         printf '```nginx\n%s\n```\n' "$(nginx_config "<tmp>/nginx" "<free port>" "<tmp>/www")"
     fi
 }
 
 report_notes() {
+    local k
     if [ "$BUSY_BEFORE" -ge 10 ]; then
         printf '\n**The machine was not idle when measuring began (CPUs %s%% busy):' "$BUSY_BEFORE"
         printf ' other work shared the CPUs, so these numbers are noisier than usual.**\n'
     fi
-    if [ -n "$SWX_NOTE" ]; then
-        printf '\n**swx-server was not measured in full in this run: %s.**' "$SWX_NOTE"
+    for k in $BUILDS; do
+        [ -n "${SWX_NOTE[$k]}" ] || continue
+        printf '\n**%s was not measured in full in this run: %s.**' "$(build_label "$k")" "${SWX_NOTE[$k]}"
         printf ' Its missing rows read n/a.\n'
-    fi
+    done
     if suite_on http && [ -n "$NGINX_NOTE" ]; then
         printf '\n**nginx was not measured in this run: %s.** Its rows read n/a.\n' "$NGINX_NOTE"
     fi
@@ -651,14 +916,19 @@ report() {
     report_configs
     report_notes
     printf '\n## Results\n\n'
-    tables
+    cat "$TMP/tables.md"
 }
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 for s in $SUITES; do
     [ "$s" = echo ] || [ "$s" = http ] || { log "BENCH_SUITES: unknown suite '$s'"; exit 2; }
 done
+build_baseline
 build
+for k in $BUILDS; do
+    COMMIT[$k]=$(commit_of "$k")
+    log "$(build_label "$k"): ${BDIR[$k]}"
+done
 BUSY_BEFORE=$(cpu_busy)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 [ "$BUSY_BEFORE" -lt 10 ] || log "CPUs already ${BUSY_BEFORE}% busy: the numbers will be noisy"
@@ -668,10 +938,11 @@ fi
 if suite_on http; then
     run_http
 fi
+tables >"$TMP/tables.md"
 report >"$TMP/report.md"
 mkdir -p "$(dirname "$OUT")"
 cp "$TMP/report.md" "$OUT"
 echo
-tables
+cat "$TMP/tables.md"
 log "wrote ${OUT#"$ROOT"/}"
 exit "$STATUS"
