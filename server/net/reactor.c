@@ -27,7 +27,15 @@
 /* A stopping reactor gives what it still has to write this long. */
 #define REACTOR_STOP_FLUSH_MS 2000
 
-typedef struct reactor {
+typedef struct reactor reactor_t;
+
+/* What the loop hands reactor_dgram_io: which reactor, which listener. */
+typedef struct reactor_dgram {
+    reactor_t *r;
+    int listener;
+} reactor_dgram_t;
+
+struct reactor {
     int id;
     server_t *srv;
     pthread_t thread;
@@ -36,7 +44,8 @@ typedef struct reactor {
     conn_engine_t eng;   /* the connections of this thread */
     workers_t workers;   /* their sink: the channels to the workers */
     char *dbuf;          /* swx_peer_t + a datagram */
-} reactor_t;
+    reactor_dgram_t *dgrams; /* [listener], for the datagram listeners */
+};
 
 typedef struct handover {
     int fd;       /* HANDOVER_STOP or HANDOVER_QUIESCE, or a connection */
@@ -79,13 +88,11 @@ static void reactor_dgram_io(loop_t *loop, int fd, int events, void *arg)
 {
     (void)loop;
     (void)events;
-    reactor_t *r = arg;
-    int listener = -1;
-    for (int i = 0; i < r->srv->cfg.nlisteners; i++)
-        if (r->srv->listen_fds[i] == fd)
-            listener = i;
+    const reactor_dgram_t *d = arg;
+    reactor_t *r = d->r;
+    int listener = d->listener;
     swx_peer_t *p = (swx_peer_t *)r->dbuf;
-    for (int i = 0; listener >= 0 && i < REACTOR_DGRAM_BATCH; i++) {
+    for (int i = 0; i < REACTOR_DGRAM_BATCH; i++) {
         memset(p, 0, sizeof(*p));
         socklen_t alen = sizeof(p->raw);
         ssize_t n = recvfrom(fd, r->dbuf + sizeof(*p), REACTOR_DGRAM_MAX,
@@ -140,7 +147,8 @@ static int reactor_init(reactor_t *r, server_t *srv, int id)
     r->notify[0] = r->notify[1] = -1;
     r->loop = loop_create();
     r->dbuf = malloc(sizeof(swx_peer_t) + REACTOR_DGRAM_MAX);
-    if (r->loop == NULL || r->dbuf == NULL ||
+    r->dgrams = calloc((size_t)srv->cfg.nlisteners, sizeof(*r->dgrams));
+    if (r->loop == NULL || r->dbuf == NULL || r->dgrams == NULL ||
         conn_engine_init(&r->eng, r->loop, &srv->cfg, srv->shm, id,
                          &workers_sink, &r->workers) < 0 ||
         workers_init(&r->workers, &r->eng, srv, id) < 0)
@@ -152,12 +160,14 @@ static int reactor_init(reactor_t *r, server_t *srv, int id)
     }
     if (loop_add(r->loop, r->notify[0], LOOP_READ, reactor_notify_io, r) < 0)
         return -ENOMEM;
-    for (int i = 0; i < srv->cfg.nlisteners; i++)
+    for (int i = 0; i < srv->cfg.nlisteners; i++) {
+        r->dgrams[i] = (reactor_dgram_t){r, i};
         if (config_listener_is_dgram(srv->cfg.listeners[i].type) &&
             i % srv->cfg.reactor_num == id &&
             loop_add(r->loop, srv->listen_fds[i], LOOP_READ, reactor_dgram_io,
-                     r) < 0)
+                     &r->dgrams[i]) < 0)
             return -ENOMEM;
+    }
     return 0;
 }
 
@@ -203,6 +213,7 @@ static void reactor_free(reactor_t *r)
     workers_free(&r->workers);
     conn_engine_free(&r->eng);
     free(r->dbuf);
+    free(r->dgrams);
     loop_free(r->loop);
     if (r->notify[0] >= 0) {
         close(r->notify[0]);
