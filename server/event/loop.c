@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -137,13 +136,6 @@ int loop_events(const loop_t *loop, int fd)
 timer_heap_t *loop_timers(loop_t *loop)
 {
     return &loop->timers;
-}
-
-int64_t loop_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int loop_defer(loop_t *loop, loop_defer_cb *cb, void *arg)

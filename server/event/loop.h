@@ -8,6 +8,7 @@
 #define LOOP_RDHUP 8 /* the peer shut down writing (EPOLLRDHUP); watch it
                         alone to notice a client leave without reading */
 
+#include "event/clock.h"
 #include "event/timer.h"
 
 typedef struct loop loop_t;
@@ -25,11 +26,10 @@ int loop_mod(loop_t *loop, int fd, int events);
 int loop_del(loop_t *loop, int fd);
 /* Events fd is watched for, or -1 when it is not watched. */
 int loop_events(const loop_t *loop, int fd);
-/* The loop's timers: loop_run_once waits no longer than the next one is
- * due and runs the due ones after the I/O events. */
+/* The loop's timers, on the clock of loop_now() (event/clock.h):
+ * loop_run_once waits no longer than the next one is due and runs the due
+ * ones after the I/O events. */
 timer_heap_t *loop_timers(loop_t *loop);
-/* Monotonic milliseconds, the clock of loop_timers. */
-int64_t loop_now(void);
 
 typedef void loop_defer_cb(void *arg);
 /* Run cb(arg) once, at the end of the current (or next) loop_run_once.

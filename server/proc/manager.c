@@ -12,7 +12,6 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "plugin/api.h"
@@ -20,6 +19,7 @@
 #include "proc/daemon.h"
 #include "core/log.h"
 #include "core/proctitle.h"
+#include "event/loop.h"
 #include "proc/server.h"
 
 /* A process that dies by itself sooner than this after its start, having
@@ -87,13 +87,6 @@ static int retire_idx; /* reload_async false: the slot retiring now */
 /* The slots a reload replaces: workers and task workers (SIGUSR1), or
  * task workers only (SIGUSR2); never the plugins' own processes. */
 static int reload_lo, reload_hi;
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int nprocs(void)
 {
@@ -231,11 +224,11 @@ static void manager_spawn(int id)
     manager_end_backoff(id);
     pid_t pid = manager_fork(id, 0);
     if (pid == 0) {
-        s->respawn_at = now_ms() + 1000;
+        s->respawn_at = loop_now() + 1000;
         return;
     }
     s->pid = pid;
-    s->started = now_ms();
+    s->started = loop_now();
     s->ready = s->served = 0;
     s->respawn_at = 0;
     atomic_store(&srv->shm->workers[id].pid, pid);
@@ -371,7 +364,7 @@ static void manager_schedule(int id)
     if (s->end != END_FAILED) {
         if (s->end == END_HEALTHY)
             s->failures = 0;
-        s->respawn_at = now_ms();
+        s->respawn_at = loop_now();
         return;
     }
     s->failures++;
@@ -380,7 +373,7 @@ static void manager_schedule(int id)
         delay *= 2;
     if (delay > MANAGER_BACKOFF_MAX_MS)
         delay = MANAGER_BACKOFF_MAX_MS;
-    s->respawn_at = now_ms() + delay;
+    s->respawn_at = loop_now() + delay;
     char role[64];
     log_warn("%s failed %d time(s) in a row soon after start; next start in "
              "%lld ms (%s)", manager_role(id, role, sizeof(role)),
@@ -425,11 +418,11 @@ static void manager_promote(int id)
     slot_t *s = &slots[id];
     if (s->pid > 0 && nretiring < MANAGER_MAX_RETIRING) {
         retiring[nretiring++] = (retiree_t){
-            s->pid, id, now_ms() + srv->cfg.max_wait_time * 1000LL};
+            s->pid, id, loop_now() + srv->cfg.max_wait_time * 1000LL};
     }
     manager_end_backoff(id);
     s->pid = s->candidate;
-    s->started = now_ms();
+    s->started = loop_now();
     s->ready = 1; /* it reported WORKER_READY */
     s->served = 0;
     s->respawn_at = 0;
@@ -449,7 +442,7 @@ static int manager_retire(int id)
 {
     slot_t *s = &slots[id];
     if (s->pid > 0 && s->candidate > 0) {
-        s->retire_deadline = now_ms() + srv->cfg.max_wait_time * 1000LL;
+        s->retire_deadline = loop_now() + srv->cfg.max_wait_time * 1000LL;
         if (kill(s->pid, SIGUSR1) == 0)
             return 1;
         log_error("kill(worker %d, SIGUSR1): %s", id, strerror(errno));
@@ -566,7 +559,7 @@ static int manager_reap_retiree(pid_t pid, int status)
     for (int i = 0; i < nretiring; i++) {
         if (retiring[i].pid != pid)
             continue;
-        long long since = now_ms() - (retiring[i].deadline -
+        long long since = loop_now() - (retiring[i].deadline -
                                       srv->cfg.max_wait_time * 1000LL);
         manager_log_exit(retiring[i].id, "old ", pid, status, since);
         int id = retiring[i].id;
@@ -618,7 +611,7 @@ static void manager_reap_worker(pid_t pid, int status)
         slot_t *s = &slots[i];
         if (s->pid != pid)
             continue;
-        long long lived = now_ms() - s->started;
+        long long lived = loop_now() - s->started;
         int served = s->served;
         manager_judge(i, status, lived, s->ready, served);
         s->pid = 0;
@@ -704,7 +697,7 @@ static void manager_begin_stop(void)
     if (stopping)
         return;
     stopping = 1;
-    stop_deadline = now_ms() + srv->cfg.max_wait_time * 1000LL;
+    stop_deadline = loop_now() + srv->cfg.max_wait_time * 1000LL;
     log_debug("stopping %d process(es)", manager_running());
     manager_signal_all(SIGTERM);
 }
@@ -733,7 +726,7 @@ static long long manager_kill_stuck(long long now, long long next)
 /* Old workers past max_wait_time are killed; the ms to the next deadline. */
 static int manager_kill_late_retirees(void)
 {
-    long long now = now_ms(), next = manager_kill_stuck(now, -1);
+    long long now = loop_now(), next = manager_kill_stuck(now, -1);
     for (int i = 0; i < nretiring; i++) {
         if (retiring[i].deadline <= now) {
             log_warn("old worker %d (pid %d) still running after "
@@ -774,7 +767,7 @@ static void manager_read_signals(void)
 /* Start due workers; the ms until the next one is due, or -1. */
 static int manager_respawn_due(void)
 {
-    long long now = now_ms(), next = -1;
+    long long now = loop_now(), next = -1;
     for (int i = 0; i < nprocs() && !stopping; i++) {
         slot_t *s = &slots[i];
         if (s->pid != 0 || s->respawn_at == 0)
@@ -798,12 +791,12 @@ static int min_timeout(int a, int b)
 
 static int manager_stop_timeout(void)
 {
-    long long left = stop_deadline - now_ms();
+    long long left = stop_deadline - loop_now();
     if (left <= 0) {
         log_warn("max_wait_time (%d s) passed; killing %d process(es)",
                  srv->cfg.max_wait_time, manager_running());
         manager_signal_all(SIGKILL);
-        stop_deadline = now_ms() + 1000;
+        stop_deadline = loop_now() + 1000;
         left = 1000;
     }
     return (int)left;

@@ -12,7 +12,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "net/admin.h"
@@ -44,13 +43,6 @@ typedef struct master {
 } master_t;
 
 static master_t m = {.ready_fd = -1};
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Stream listeners close when the stop begins (the port is free at once);
  * datagram ones, read by the reactors, once those have stopped (all). */
@@ -90,7 +82,7 @@ static void master_begin_stop(const char *why)
                           (void *)(intptr_t)i);
     master_close_listeners(0);
     reactor_quiesce_all();
-    m.deadline = now_ms() + (m.srv->cfg.max_wait_time + 2) * 1000LL;
+    m.deadline = loop_now() + (m.srv->cfg.max_wait_time + 2) * 1000LL;
     if (m.manager_alive && kill(m.srv->manager_pid, SIGTERM) < 0)
         log_error("kill(manager, SIGTERM): %s", strerror(errno));
 }
@@ -103,7 +95,7 @@ static void master_pause_accept(int listener)
     for (int i = 0; i < m.srv->cfg.nlisteners; i++)
         if (!config_listener_is_dgram(m.srv->cfg.listeners[i].type))
             loop_mod(m.loop, m.srv->listen_fds[i], 0);
-    m.accept_resume = now_ms() + 100;
+    m.accept_resume = loop_now() + 100;
 }
 
 static void master_resume_accept(void)
@@ -344,18 +336,18 @@ static void master_loop(void)
     while (m.manager_alive || !m.stopping) {
         int timeout = -1;
         if (m.accept_resume > 0 && !m.stopping) {
-            long long left = m.accept_resume - now_ms();
+            long long left = m.accept_resume - loop_now();
             if (left <= 0)
                 master_resume_accept();
             else
                 timeout = (int)left;
         }
         if (m.stopping) {
-            long long left = m.deadline - now_ms();
+            long long left = m.deadline - loop_now();
             if (left <= 0) {
                 log_error("the manager did not stop in time; SIGKILL");
                 kill(m.srv->manager_pid, SIGKILL);
-                m.deadline = now_ms() + 1000;
+                m.deadline = loop_now() + 1000;
                 left = 1000;
             }
             timeout = (int)left;
