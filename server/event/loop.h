@@ -16,13 +16,20 @@ typedef struct loop loop_t;
 /* events: LOOP_* bits that fired. */
 typedef void loop_io_cb(loop_t *loop, int fd, int events, void *arg);
 
+/* The new loop, or NULL (logged). The functions below return 0 or -errno
+ * without logging: their callers know what the fd is for and say so. */
 loop_t *loop_create(void);
 void loop_free(loop_t *loop);
-/* Watch fd for events (LOOP_READ|LOOP_WRITE); 0 or -errno. */
+/* Watch fd for events (LOOP_READ|LOOP_WRITE|LOOP_RDHUP; 0 for none but
+ * errors); 0 or -errno (-EEXIST: already watched). cb gets only the events
+ * of this registration: none reported for an fd of the same number that
+ * was removed earlier, even in the same batch. */
 int loop_add(loop_t *loop, int fd, int events, loop_io_cb *cb, void *arg);
-/* Change what fd is watched for; 0 or -errno. */
+/* Change what fd is watched for; 0 or -errno (-ENOENT: not watched). */
 int loop_mod(loop_t *loop, int fd, int events);
-/* Stop watching fd (before closing it); 0 or -errno. */
+/* Stop watching fd (before closing it); 0 or -errno (-ENOENT: not
+ * watched). Nothing more is delivered for it, even from the current
+ * batch. */
 int loop_del(loop_t *loop, int fd);
 /* Events fd is watched for, or -1 when it is not watched. */
 int loop_events(const loop_t *loop, int fd);
