@@ -15,7 +15,7 @@
 
 #include "plugin/api.h"
 #include "ipc/chan.h"
-#include "proc/daemon.h"
+#include "proc/privs.h"
 #include "core/log.h"
 #include "core/proctitle.h"
 #include "event/loop.h"

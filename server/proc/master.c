@@ -27,6 +27,8 @@
 #include "net/reactor.h"
 #include "proc/server.h"
 #include "net/sockfile.h"
+#include "proc/pidfile.h"
+#include "proc/privs.h"
 
 typedef struct master {
     server_t *srv;
@@ -414,10 +416,8 @@ static int master_prepare(server_t *s)
 {
     char err[1024];
     s->admin_fd = -1;
-    if (privs_resolve(&s->cfg, &s->uid, &s->gid, err, sizeof(err)) < 0) {
-        log_error("%s", err);
+    if (privs_resolve(&s->cfg, &s->uid, &s->gid) < 0)
         return -1;
-    }
     if (master_bind(s) < 0)
         return -1;
     if (s->cfg.admin.enabled &&
@@ -433,11 +433,9 @@ static int master_prepare(server_t *s)
             return -1;
     }
     s->master_pid = getpid();
-    if (s->cfg.pid_file != NULL &&
-        pidfile_write(s->cfg.pid_file, err, sizeof(err)) < 0) {
-        log_error("%s: %s", s->cfg.path, err);
+    snprintf(err, sizeof(err), "%s: server.pid_file", s->cfg.path);
+    if (s->cfg.pid_file != NULL && pidfile_write(s->cfg.pid_file, err) < 0)
         return -1;
-    }
     s->nprocs = server_count_procs(&s->cfg);
     if (master_make_chans(s) < 0 || master_make_shared(s) < 0)
         return -1;
