@@ -134,10 +134,15 @@ static int child_setup_signals(void)
     sigprocmask(SIG_BLOCK, &set, NULL);
     child.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (child.sigfd < 0) {
-        log_error("signalfd: %s", strerror(errno));
-        return -1;
+        int err = errno;
+        log_error("signalfd: %s", strerror(err));
+        return -err;
     }
-    return loop_add(child.loop, child.sigfd, LOOP_READ, child_signal_io, NULL);
+    int rc = loop_add(child.loop, child.sigfd, LOOP_READ, child_signal_io,
+                      NULL);
+    if (rc < 0)
+        log_error("epoll_ctl(signalfd): %s", strerror(-rc));
+    return rc;
 }
 
 int child_init(server_t *srv, int id, int standby, int notify_fd)
