@@ -50,12 +50,6 @@ void child_count_event(void);
  * max_request): HTTP responses ask their clients to close. */
 int child_winding_down(void);
 int child_taking_work(void);
-/* The clock is loop_now(); this name is kept for the callers not yet
- * moved to it. */
-static inline long long child_now(void)
-{
-    return loop_now();
-}
 /* on_worker_stop, unload, free, exit. */
 void child_exit(int status, int call_stop) __attribute__((noreturn));
 
