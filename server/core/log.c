@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/log_limit.h"
+#include "event/clock.h"
 
 #define LOG_LINE_MAX 2048
 /* Summaries written at most per call (the rest wait for the next). */
@@ -30,7 +31,8 @@ static const char *const level_names[] = {"debug", "info", "notice", "warning",
 
 /* One budget table per process, shared by its threads. The lock is held
  * only to update it, never while formatting or writing, and is taken
- * around fork (log_fork_*). */
+ * around fork (log_fork_*). Its times are loop_now()'s, so that a due time
+ * means the same to the loops that sleep until it (log_due_in_ms). */
 static log_limit_t limits;
 static pthread_mutex_t limits_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int64_t limits_due = INT64_MAX;
@@ -136,13 +138,6 @@ static void log_emit_note(const log_limit_note_t *note)
     log_emit(note->level, note->role, text, 1);
 }
 
-static int64_t log_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A fork copies the table with the parent's counts, which the parent
  * reports itself: the child starts afresh. The lock is taken around fork
  * so that no other thread holds it in the child. */
@@ -183,7 +178,7 @@ static int log_limited(int level)
 static int log_admit(int level, const char *fmt, const char *text,
                      log_limit_note_t *notes, int *nnotes)
 {
-    int64_t now = log_now_ms();
+    int64_t now = loop_now();
     int ok = 1;
     int n = 0;
     pthread_mutex_lock(&limits_lock);
@@ -221,7 +216,7 @@ int log_due_in_ms(void)
     int64_t due = atomic_load_explicit(&limits_due, memory_order_relaxed);
     if (due == INT64_MAX)
         return -1;
-    int64_t left = due - log_now_ms();
+    int64_t left = due - loop_now();
     return left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
 }
 
@@ -254,7 +249,7 @@ void log_vmsg(int level, const char *fmt, va_list ap)
     int ok = 1;
     /* Other lines only check for due summaries. */
     if (log_limited(level) ||
-        log_now_ms() >= atomic_load_explicit(&limits_due,
+        loop_now() >= atomic_load_explicit(&limits_due,
                                              memory_order_relaxed))
         ok = log_admit(level, fmt, text, notes, &n);
     for (int i = 0; i < n; i++)

@@ -5,17 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 
 #define LOOP_BATCH 256
 
+/* An fd number is reused as soon as it is closed, so a slot also counts
+ * the registrations made in it: an event reported for an earlier one (an
+ * fd removed and a new one added under its number within one batch) does
+ * not reach the new handler. */
 typedef struct loop_handler {
     loop_io_cb *cb;
     void *arg;
-    int events; /* 0 when unused */
+    int events;   /* LOOP_* watched */
+    int used;     /* 0: the fd is not watched */
+    uint32_t gen; /* registrations of this slot, in epoll_event.data */
 } loop_handler_t;
 
 typedef struct loop_deferred {
@@ -36,8 +41,10 @@ struct loop {
 loop_t *loop_create(void)
 {
     loop_t *loop = calloc(1, sizeof(*loop));
-    if (loop == NULL)
+    if (loop == NULL) {
+        log_error("loop: calloc: %s", strerror(errno));
         return NULL;
+    }
     loop->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (loop->epfd < 0) {
         log_error("epoll_create1: %s", strerror(errno));
@@ -81,6 +88,11 @@ static int loop_grow(loop_t *loop, int fd)
     return 0;
 }
 
+static uint64_t loop_tag(const loop_t *loop, int fd)
+{
+    return (uint64_t)loop->handlers[fd].gen << 32 | (uint32_t)fd;
+}
+
 static uint32_t loop_epoll_bits(int events)
 {
     uint32_t e = 0;
@@ -95,12 +107,19 @@ static uint32_t loop_epoll_bits(int events)
 
 int loop_add(loop_t *loop, int fd, int events, loop_io_cb *cb, void *arg)
 {
-    if (fd < 0 || loop_grow(loop, fd) < 0)
+    if (fd < 0)
+        return -EBADF;
+    if (loop_grow(loop, fd) < 0)
         return -ENOMEM;
-    struct epoll_event ev = {.events = loop_epoll_bits(events), .data.fd = fd};
+    /* epoll says whether fd is watched: a slot still marked used may be
+     * that of an fd closed without loop_del, which epoll forgot. */
+    loop_handler_t *h = &loop->handlers[fd];
+    uint32_t gen = h->gen + 1;
+    struct epoll_event ev = {.events = loop_epoll_bits(events),
+                             .data.u64 = (uint64_t)gen << 32 | (uint32_t)fd};
     if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
         return -errno;
-    loop->handlers[fd] = (loop_handler_t){cb, arg, events | 0x100};
+    *h = (loop_handler_t){cb, arg, events, 1, gen};
     return 0;
 }
 
@@ -108,19 +127,23 @@ int loop_mod(loop_t *loop, int fd, int events)
 {
     if (loop_events(loop, fd) < 0)
         return -ENOENT;
-    if ((loop->handlers[fd].events & 0xff) == events)
+    if (loop->handlers[fd].events == events)
         return 0;
-    struct epoll_event ev = {.events = loop_epoll_bits(events), .data.fd = fd};
+    struct epoll_event ev = {.events = loop_epoll_bits(events),
+                             .data.u64 = loop_tag(loop, fd)};
     if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
         return -errno;
-    loop->handlers[fd].events = events | 0x100;
+    loop->handlers[fd].events = events;
     return 0;
 }
 
+/* The slot is released even when epoll_ctl fails (the fd was closed
+ * first, say): nothing more is delivered for it. */
 int loop_del(loop_t *loop, int fd)
 {
     if (loop_events(loop, fd) < 0)
         return -ENOENT;
+    loop->handlers[fd].used = 0;
     loop->handlers[fd].events = 0;
     if (epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
         return -errno;
@@ -129,21 +152,14 @@ int loop_del(loop_t *loop, int fd)
 
 int loop_events(const loop_t *loop, int fd)
 {
-    if (fd < 0 || fd >= loop->nhandlers || loop->handlers[fd].events == 0)
+    if (fd < 0 || fd >= loop->nhandlers || !loop->handlers[fd].used)
         return -1;
-    return loop->handlers[fd].events & 0xff;
+    return loop->handlers[fd].events;
 }
 
 timer_heap_t *loop_timers(loop_t *loop)
 {
     return &loop->timers;
-}
-
-int64_t loop_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int loop_defer(loop_t *loop, loop_defer_cb *cb, void *arg)
@@ -198,9 +214,10 @@ int loop_run_once(loop_t *loop, int timeout_ms)
     if (n < 0)
         n = 0;
     for (int i = 0; i < n; i++) {
-        int fd = evs[i].data.fd;
-        /* An earlier handler in this batch may have removed fd. */
-        if (loop_events(loop, fd) < 0)
+        int fd = (int)(uint32_t)evs[i].data.u64;
+        /* An earlier handler in this batch may have removed fd, and may
+         * have added another under its number. */
+        if (loop_events(loop, fd) < 0 || loop_tag(loop, fd) != evs[i].data.u64)
             continue;
         int fired = 0;
         if (evs[i].events & (EPOLLIN | EPOLLRDHUP))

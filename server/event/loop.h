@@ -8,6 +8,7 @@
 #define LOOP_RDHUP 8 /* the peer shut down writing (EPOLLRDHUP); watch it
                         alone to notice a client leave without reading */
 
+#include "event/clock.h"
 #include "event/timer.h"
 
 typedef struct loop loop_t;
@@ -15,21 +16,27 @@ typedef struct loop loop_t;
 /* events: LOOP_* bits that fired. */
 typedef void loop_io_cb(loop_t *loop, int fd, int events, void *arg);
 
+/* The new loop, or NULL (logged). The functions below return 0 or -errno
+ * without logging: their callers know what the fd is for and say so. */
 loop_t *loop_create(void);
 void loop_free(loop_t *loop);
-/* Watch fd for events (LOOP_READ|LOOP_WRITE); 0 or -errno. */
+/* Watch fd for events (LOOP_READ|LOOP_WRITE|LOOP_RDHUP; 0 for none but
+ * errors); 0 or -errno (-EEXIST: already watched). cb gets only the events
+ * of this registration: none reported for an fd of the same number that
+ * was removed earlier, even in the same batch. */
 int loop_add(loop_t *loop, int fd, int events, loop_io_cb *cb, void *arg);
-/* Change what fd is watched for; 0 or -errno. */
+/* Change what fd is watched for; 0 or -errno (-ENOENT: not watched). */
 int loop_mod(loop_t *loop, int fd, int events);
-/* Stop watching fd (before closing it); 0 or -errno. */
+/* Stop watching fd (before closing it); 0 or -errno (-ENOENT: not
+ * watched). Nothing more is delivered for it, even from the current
+ * batch. */
 int loop_del(loop_t *loop, int fd);
 /* Events fd is watched for, or -1 when it is not watched. */
 int loop_events(const loop_t *loop, int fd);
-/* The loop's timers: loop_run_once waits no longer than the next one is
- * due and runs the due ones after the I/O events. */
+/* The loop's timers, on the clock of loop_now() (event/clock.h):
+ * loop_run_once waits no longer than the next one is due and runs the due
+ * ones after the I/O events. */
 timer_heap_t *loop_timers(loop_t *loop);
-/* Monotonic milliseconds, the clock of loop_timers. */
-int64_t loop_now(void);
 
 typedef void loop_defer_cb(void *arg);
 /* Run cb(arg) once, at the end of the current (or next) loop_run_once.

@@ -211,8 +211,8 @@ static int64_t task_post(const void *data, size_t len, int dst, int flags)
     if (rc == -EAGAIN) {
         static long long last_warned;
         uint64_t n = atomic_fetch_add(&s->shm->task_queue_full, 1) + 1;
-        if (child_now() - last_warned >= 1000) {
-            last_warned = child_now();
+        if (loop_now() - last_warned >= 1000) {
+            last_warned = loop_now();
             log_warn("swx_task: the task queue is full; task refused (%llu "
                      "refused in all)", (unsigned long long)n);
         }
@@ -283,9 +283,9 @@ int task_wait_multi(const swx_taskreq_t *tasks, int n, int timeout_ms,
                                  id < 0 ? 0 : id, NULL, 0};
         pending += id > 0;
     }
-    long long deadline = child_now() + (timeout_ms < 0 ? 0 : timeout_ms);
+    long long deadline = loop_now() + (timeout_ms < 0 ? 0 : timeout_ms);
     while (done < pending) {
-        long long left = deadline - child_now();
+        long long left = deadline - loop_now();
         if (timeout_ms >= 0 && left <= 0)
             break;
         struct pollfd pfd = {.fd = child.inbox.fd, .events = POLLIN};
@@ -319,10 +319,10 @@ int task_wait(const void *data, size_t len, int dst, int timeout_ms,
 static int task_deliver(int fd, const mbox_hdr_t *h, const void *data,
                         size_t len)
 {
-    long long deadline = child_now() + TASK_FINISH_WAIT_MS;
+    long long deadline = loop_now() + TASK_FINISH_WAIT_MS;
     int rc;
     while ((rc = mbox_send(fd, h, data, len)) == -EAGAIN &&
-           child_now() < deadline) {
+           loop_now() < deadline) {
         struct pollfd pfd = {.fd = fd, .events = POLLOUT};
         poll(&pfd, 1, 50);
     }

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "plugin/api.h"
@@ -18,13 +17,6 @@
 #include "plugin/task.h"
 
 child_t child;
-
-long long child_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void child_notify(int event)
 {
@@ -101,7 +93,7 @@ static void child_on_term(void)
     log_debug("SIGTERM: finishing what was sent, then stopping");
     child.draining = 1;
     long long budget = child.srv->cfg.max_wait_time * 1000LL - 250;
-    child.drain_deadline = child_now() + (budget > 100 ? budget : 100);
+    child.drain_deadline = loop_now() + (budget > 100 ? budget : 100);
 }
 
 static void child_signal(int signo)
@@ -142,10 +134,15 @@ static int child_setup_signals(void)
     sigprocmask(SIG_BLOCK, &set, NULL);
     child.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (child.sigfd < 0) {
-        log_error("signalfd: %s", strerror(errno));
-        return -1;
+        int err = errno;
+        log_error("signalfd: %s", strerror(err));
+        return -err;
     }
-    return loop_add(child.loop, child.sigfd, LOOP_READ, child_signal_io, NULL);
+    int rc = loop_add(child.loop, child.sigfd, LOOP_READ, child_signal_io,
+                      NULL);
+    if (rc < 0)
+        log_error("epoll_ctl(signalfd): %s", strerror(-rc));
+    return rc;
 }
 
 int child_init(server_t *srv, int id, int standby, int notify_fd)

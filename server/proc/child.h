@@ -50,7 +50,6 @@ void child_count_event(void);
  * max_request): HTTP responses ask their clients to close. */
 int child_winding_down(void);
 int child_taking_work(void);
-long long child_now(void);
 /* on_worker_stop, unload, free, exit. */
 void child_exit(int status, int call_stop) __attribute__((noreturn));
 

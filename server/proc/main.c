@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "plugin/api.h"
-#include "proc/daemon.h"
+#include "proc/pidfile.h"
 #include "core/log.h"
 #include "plugin/plugin.h"
 #include "core/proctitle.h"
@@ -116,10 +116,11 @@ static int send_signal(const config_t *cfg, const char *name)
                 "needs it to find the server\n", cfg->path);
         return 1;
     }
-    char err[512];
-    pid_t pid = pidfile_read(cfg->pid_file, err, sizeof(err));
+    pid_t pid = pidfile_read(cfg->pid_file);
     if (pid < 0) {
-        fprintf(stderr, "swx-server: %s (is the server running?)\n", err);
+        fprintf(stderr, "swx-server: %s: %s (is the server running?)\n",
+                cfg->pid_file,
+                pid == -EINVAL ? "does not hold a pid" : strerror(-pid));
         return 1;
     }
     if (kill(pid, sig) < 0) {

@@ -3,7 +3,6 @@
  * after it), reloads them with fresh plugin code, and stops them. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,14 +11,14 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "plugin/api.h"
 #include "ipc/chan.h"
-#include "proc/daemon.h"
+#include "proc/privs.h"
 #include "core/log.h"
 #include "core/proctitle.h"
+#include "event/loop.h"
 #include "proc/server.h"
 
 /* A process that dies by itself sooner than this after its start, having
@@ -39,7 +38,9 @@ typedef struct slot {
     long long started;    /* ms */
     int ready;            /* it finished starting (WORKER_STARTED) */
     int served;           /* it took an event (WORKER_SERVING) */
-    long long respawn_at; /* ms; 0 when none is due */
+    long long respawn_at; /* ms: when the next process starts (shm
+                             backoff_until in a back-off) */
+    int64_t respawn_timer; /* starts it; 0 when none is due */
     int failures;         /* consecutive failures (END_FAILED) */
     int end;              /* enum slot_end of its last process */
     char cause[160];      /* END_FAILED: what happened, for the log */
@@ -50,7 +51,7 @@ typedef struct slot {
     pid_t candidate;      /* reload: the replacement in standby */
     int candidate_ready;
     int orphaned;         /* reload: the serving worker died first */
-    long long retire_deadline; /* ms: asked to retire, SIGKILL past this */
+    int64_t retire_timer; /* asked to retire: SIGKILL at max_wait_time */
 } slot_t;
 
 /* How the end of a slot's process weighs in the crash back-off. */
@@ -66,18 +67,20 @@ enum slot_end {
 typedef struct retiree {
     pid_t pid;
     int id;
-    long long deadline;   /* ms: SIGKILL past this */
+    long long handed;     /* ms: when it handed its slot over */
+    int64_t timer;        /* SIGKILL at max_wait_time after that */
 } retiree_t;
 
 static server_t *srv;
 static slot_t *slots;
 static retiree_t *retiring;
 static int nretiring;
-static struct pollfd *pfds; /* signals, notices, channels in back-off */
+/* Signals, notices, the channels of workers in back-off, and every
+ * deadline as a timer. */
+static loop_t *loop;
 static int sigfd = -1;
 static int notify_fd[2] = {-1, -1};
 static int stopping;
-static long long stop_deadline;
 static enum {
     RELOAD_IDLE,
     RELOAD_STARTING, /* candidates are loading the new code */
@@ -88,16 +91,26 @@ static int retire_idx; /* reload_async false: the slot retiring now */
  * task workers only (SIGUSR2); never the plugins' own processes. */
 static int reload_lo, reload_hi;
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int nprocs(void)
 {
     return srv->nprocs;
+}
+
+/* A timer of the manager's loop with an int for argument; 0 when it could
+ * not be added (timer.c logged it). */
+static int64_t manager_timer(int64_t after_ms, int64_t every_ms, timer_cb *cb,
+                             intptr_t arg)
+{
+    int64_t id = timer_add(loop_timers(loop), loop_now(), after_ms, every_ms,
+                           cb, (void *)arg);
+    return id > 0 ? id : 0;
+}
+
+static void manager_clear_timer(int64_t *id)
+{
+    if (*id > 0)
+        timer_clear(loop_timers(loop), *id);
+    *id = 0;
 }
 
 /* Fork a worker for slot id; standby: a reload candidate. The pid or 0. */
@@ -113,7 +126,7 @@ static pid_t manager_fork(int id, int standby)
         close(notify_fd[0]);
         free(slots);
         free(retiring);
-        free(pfds);
+        loop_free(loop);
         if (privs_drop(srv->uid, srv->gid, srv->cfg.user) < 0)
             _exit(WORKER_EXIT_START_FAILED);
         /* If the manager dies, so does the worker at once: nothing it holds
@@ -142,9 +155,11 @@ static int manager_chan_fd(int w, int r)
     return srv->chan_fds[server_chan(srv, w, r)][1];
 }
 
+static void manager_watch_backoff(int id);
+
 /* Tell the reactors that worker id backs off, on its channels: they
  * answer what waits on it and stop sending to it. A notice that does not
- * fit waits for room (manager_poll_backoff). */
+ * fit waits for room (manager_watch_backoff). */
 static void manager_tell_backoff(int id)
 {
     slot_t *s = &slots[id];
@@ -171,6 +186,7 @@ static void manager_begin_backoff(int id)
                         : 0;
     s->tell_next = 0;
     manager_tell_backoff(id);
+    manager_watch_backoff(id);
 }
 
 /* What the reactors sent worker id before they knew, and what they still
@@ -196,33 +212,72 @@ static void manager_end_backoff(int id)
         log_info("worker %d: %ld message(s) sent to it while it was backing "
                  "off were dropped", id, s->dropped);
     s->backoff = 0;
+    manager_watch_backoff(id);
     atomic_store(&srv->shm->workers[id].backoff_until, 0);
 }
 
-/* The channels of workers in back-off, for poll: what arrives is dropped,
- * and a notice that did not fit waits for room. How many were added. */
-static int manager_poll_backoff(struct pollfd *pfd)
+/* A channel of a worker in back-off is ready: what arrived is dropped,
+ * and a notice that waited for room goes on. */
+static void manager_backoff_io(loop_t *l, int fd, int events, void *arg)
 {
-    int n = 0;
-    for (int w = 0; w < srv->cfg.worker_num && !stopping; w++) {
-        if (!slots[w].backoff)
-            continue;
-        for (int r = 0; r < srv->cfg.reactor_num; r++)
-            pfd[n++] = (struct pollfd){
-                .fd = manager_chan_fd(w, r),
-                .events = POLLIN | (r == slots[w].tell_next ? POLLOUT : 0)};
-    }
-    return n;
+    (void)l;
+    (void)fd;
+    (void)events;
+    int id = (int)(intptr_t)arg;
+    manager_tell_backoff(id);
+    manager_drop_queued(id);
+    manager_watch_backoff(id);
 }
 
-static void manager_serve_backoff(void)
+/* Worker id's channels are watched while it backs off and the server is
+ * not stopping: for reading, and the one whose notice is next for room. */
+static void manager_watch_backoff(int id)
 {
-    for (int w = 0; w < srv->cfg.worker_num; w++) {
-        if (!slots[w].backoff)
-            continue;
-        manager_tell_backoff(w);
-        manager_drop_queued(w);
+    const slot_t *s = &slots[id];
+    for (int r = 0; id < srv->cfg.worker_num && r < srv->cfg.reactor_num;
+         r++) {
+        int fd = manager_chan_fd(id, r), rc = 0;
+        int events = LOOP_READ | (r == s->tell_next ? LOOP_WRITE : 0);
+        if (!s->backoff || stopping)
+            rc = loop_events(loop, fd) < 0 ? 0 : loop_del(loop, fd);
+        else if (loop_events(loop, fd) < 0)
+            rc = loop_add(loop, fd, events, manager_backoff_io,
+                          (void *)(intptr_t)id);
+        else
+            rc = loop_mod(loop, fd, events);
+        if (rc < 0)
+            log_error("worker %d: epoll_ctl(its channel to reactor %d): %s",
+                      id, r, strerror(-rc));
     }
+}
+
+/* ---- respawning ---- */
+
+static void manager_spawn(int id);
+
+static void manager_respawn_due(int64_t timer, void *arg)
+{
+    (void)timer;
+    int id = (int)(intptr_t)arg;
+    slots[id].respawn_timer = 0;
+    if (!stopping && slots[id].pid == 0)
+        manager_spawn(id);
+}
+
+/* Slot id's next process starts delay_ms from now (0: once this pass's
+ * events are handled). */
+static void manager_respawn_in(int id, long long delay_ms)
+{
+    slot_t *s = &slots[id];
+    manager_clear_timer(&s->respawn_timer);
+    s->respawn_at = loop_now() + delay_ms;
+    s->respawn_timer = manager_timer(delay_ms, 0, manager_respawn_due, id);
+}
+
+static void manager_cancel_respawn(int id)
+{
+    manager_clear_timer(&slots[id].respawn_timer);
+    slots[id].respawn_at = 0;
 }
 
 static void manager_spawn(int id)
@@ -231,13 +286,13 @@ static void manager_spawn(int id)
     manager_end_backoff(id);
     pid_t pid = manager_fork(id, 0);
     if (pid == 0) {
-        s->respawn_at = now_ms() + 1000;
+        manager_respawn_in(id, 1000);
         return;
     }
     s->pid = pid;
-    s->started = now_ms();
+    s->started = loop_now();
     s->ready = s->served = 0;
-    s->respawn_at = 0;
+    manager_cancel_respawn(id);
     atomic_store(&srv->shm->workers[id].pid, pid);
 }
 
@@ -371,7 +426,7 @@ static void manager_schedule(int id)
     if (s->end != END_FAILED) {
         if (s->end == END_HEALTHY)
             s->failures = 0;
-        s->respawn_at = now_ms();
+        manager_respawn_in(id, 0);
         return;
     }
     s->failures++;
@@ -380,7 +435,7 @@ static void manager_schedule(int id)
         delay *= 2;
     if (delay > MANAGER_BACKOFF_MAX_MS)
         delay = MANAGER_BACKOFF_MAX_MS;
-    s->respawn_at = now_ms() + delay;
+    manager_respawn_in(id, delay);
     char role[64];
     log_warn("%s failed %d time(s) in a row soon after start; next start in "
              "%lld ms (%s)", manager_role(id, role, sizeof(role)),
@@ -419,24 +474,60 @@ static void manager_reload_check_done(void)
                "disk now");
 }
 
+/* Due max_wait_time after an old worker handed its slot over, then every
+ * second: it is killed. */
+static void manager_kill_retiree(int64_t timer, void *arg)
+{
+    pid_t pid = (pid_t)(intptr_t)arg;
+    for (int i = 0; i < nretiring; i++) {
+        if (retiring[i].pid != pid)
+            continue;
+        log_warn("old worker %d (pid %d) still running after "
+                 "max_wait_time (%d s); killing it", retiring[i].id,
+                 (int)pid, srv->cfg.max_wait_time);
+        kill(pid, SIGKILL);
+        return;
+    }
+    timer_clear(loop_timers(loop), timer);
+}
+
+/* Due max_wait_time after a worker was asked to retire, then every second:
+ * still inside a callback, it is killed; its replacement then takes the
+ * slot. */
+static void manager_kill_stuck(int64_t timer, void *arg)
+{
+    (void)timer;
+    int id = (int)(intptr_t)arg;
+    if (slots[id].pid <= 0) { /* kill(0) would be our process group */
+        manager_clear_timer(&slots[id].retire_timer);
+        return;
+    }
+    log_warn("old worker %d (pid %d) still running after "
+             "max_wait_time (%d s) without handing over; killing it",
+             id, (int)slots[id].pid, srv->cfg.max_wait_time);
+    kill(slots[id].pid, SIGKILL);
+}
+
 /* The candidate takes slot id; the old worker, if any, is retiring. */
 static void manager_promote(int id)
 {
     slot_t *s = &slots[id];
     if (s->pid > 0 && nretiring < MANAGER_MAX_RETIRING) {
         retiring[nretiring++] = (retiree_t){
-            s->pid, id, now_ms() + srv->cfg.max_wait_time * 1000LL};
+            s->pid, id, loop_now(),
+            manager_timer(srv->cfg.max_wait_time * 1000LL, 1000,
+                          manager_kill_retiree, s->pid)};
     }
     manager_end_backoff(id);
     s->pid = s->candidate;
-    s->started = now_ms();
+    s->started = loop_now();
     s->ready = 1; /* it reported WORKER_READY */
     s->served = 0;
-    s->respawn_at = 0;
+    manager_cancel_respawn(id);
     s->candidate = 0;
     s->candidate_ready = 0;
     s->orphaned = 0;
-    s->retire_deadline = 0;
+    manager_clear_timer(&s->retire_timer);
     s->failures = 0; /* a fresh start: earlier crashes were the old code's */
     atomic_store(&srv->shm->workers[id].pid, s->pid);
     if (kill(s->pid, SIGUSR2) < 0)
@@ -449,7 +540,9 @@ static int manager_retire(int id)
 {
     slot_t *s = &slots[id];
     if (s->pid > 0 && s->candidate > 0) {
-        s->retire_deadline = now_ms() + srv->cfg.max_wait_time * 1000LL;
+        manager_clear_timer(&s->retire_timer);
+        s->retire_timer = manager_timer(srv->cfg.max_wait_time * 1000LL, 1000,
+                                        manager_kill_stuck, id);
         if (kill(s->pid, SIGUSR1) == 0)
             return 1;
         log_error("kill(worker %d, SIGUSR1): %s", id, strerror(errno));
@@ -566,10 +659,10 @@ static int manager_reap_retiree(pid_t pid, int status)
     for (int i = 0; i < nretiring; i++) {
         if (retiring[i].pid != pid)
             continue;
-        long long since = now_ms() - (retiring[i].deadline -
-                                      srv->cfg.max_wait_time * 1000LL);
-        manager_log_exit(retiring[i].id, "old ", pid, status, since);
+        manager_log_exit(retiring[i].id, "old ", pid, status,
+                         loop_now() - retiring[i].handed);
         int id = retiring[i].id;
+        manager_clear_timer(&retiring[i].timer);
         retiring[i] = retiring[--nretiring];
         if (reload == RELOAD_HANDOVER && !srv->cfg.reload_async &&
             id == retire_idx) {
@@ -618,12 +711,12 @@ static void manager_reap_worker(pid_t pid, int status)
         slot_t *s = &slots[i];
         if (s->pid != pid)
             continue;
-        long long lived = now_ms() - s->started;
+        long long lived = loop_now() - s->started;
         int served = s->served;
         manager_judge(i, status, lived, s->ready, served);
         s->pid = 0;
         s->ready = s->served = 0;
-        s->retire_deadline = 0;
+        manager_clear_timer(&s->retire_timer);
         atomic_store(&srv->shm->workers[i].pid, 0);
         /* A task worker that died inside on_task never finished it. */
         if (atomic_exchange(&srv->shm->workers[i].busy, 0) &&
@@ -699,53 +792,32 @@ static int manager_running(void)
     return n;
 }
 
+/* Due max_wait_time after the stop began, then every second. */
+static void manager_kill_all(int64_t timer, void *arg)
+{
+    (void)timer;
+    (void)arg;
+    log_warn("max_wait_time (%d s) passed; killing %d process(es)",
+             srv->cfg.max_wait_time, manager_running());
+    manager_signal_all(SIGKILL);
+}
+
+/* No process starts any more, and the channels of workers in back-off
+ * are no longer read. */
 static void manager_begin_stop(void)
 {
     if (stopping)
         return;
     stopping = 1;
-    stop_deadline = now_ms() + srv->cfg.max_wait_time * 1000LL;
+    /* Ends with the loop: once every process is reaped. */
+    manager_timer(srv->cfg.max_wait_time * 1000LL, 1000, manager_kill_all, 0);
+    for (int i = 0; i < nprocs(); i++) {
+        manager_clear_timer(&slots[i].respawn_timer);
+        if (slots[i].backoff)
+            manager_watch_backoff(i);
+    }
     log_debug("stopping %d process(es)", manager_running());
     manager_signal_all(SIGTERM);
-}
-
-/* A worker asked to retire that is still inside a callback past
- * max_wait_time is killed; its replacement then takes the slot. */
-static long long manager_kill_stuck(long long now, long long next)
-{
-    for (int i = 0; i < nprocs(); i++) {
-        slot_t *s = &slots[i];
-        if (s->retire_deadline == 0 || s->pid <= 0)
-            continue;
-        if (s->retire_deadline <= now) {
-            log_warn("old worker %d (pid %d) still running after "
-                     "max_wait_time (%d s) without handing over; killing it",
-                     i, (int)s->pid, srv->cfg.max_wait_time);
-            kill(s->pid, SIGKILL);
-            s->retire_deadline = now + 1000;
-        }
-        if (next < 0 || s->retire_deadline - now < next)
-            next = s->retire_deadline - now;
-    }
-    return next;
-}
-
-/* Old workers past max_wait_time are killed; the ms to the next deadline. */
-static int manager_kill_late_retirees(void)
-{
-    long long now = now_ms(), next = manager_kill_stuck(now, -1);
-    for (int i = 0; i < nretiring; i++) {
-        if (retiring[i].deadline <= now) {
-            log_warn("old worker %d (pid %d) still running after "
-                     "max_wait_time (%d s); killing it", retiring[i].id,
-                     (int)retiring[i].pid, srv->cfg.max_wait_time);
-            kill(retiring[i].pid, SIGKILL);
-            retiring[i].deadline = now + 1000;
-        }
-        if (next < 0 || retiring[i].deadline - now < next)
-            next = retiring[i].deadline - now;
-    }
-    return (int)next;
 }
 
 static void manager_reopen(void)
@@ -771,64 +843,34 @@ static void manager_read_signals(void)
     }
 }
 
-/* Start due workers; the ms until the next one is due, or -1. */
-static int manager_respawn_due(void)
+static void manager_signal_io(loop_t *l, int fd, int events, void *arg)
 {
-    long long now = now_ms(), next = -1;
-    for (int i = 0; i < nprocs() && !stopping; i++) {
-        slot_t *s = &slots[i];
-        if (s->pid != 0 || s->respawn_at == 0)
-            continue;
-        if (s->respawn_at <= now)
-            manager_spawn(i);
-        else if (next < 0 || s->respawn_at - now < next)
-            next = s->respawn_at - now;
-    }
-    return (int)next;
+    (void)l;
+    (void)fd;
+    (void)events;
+    (void)arg;
+    manager_read_signals();
 }
 
-static int min_timeout(int a, int b)
+static void manager_notice_io(loop_t *l, int fd, int events, void *arg)
 {
-    if (a < 0)
-        return b;
-    if (b < 0)
-        return a;
-    return a < b ? a : b;
+    (void)l;
+    (void)fd;
+    (void)events;
+    (void)arg;
+    manager_read_notices();
 }
 
-static int manager_stop_timeout(void)
-{
-    long long left = stop_deadline - now_ms();
-    if (left <= 0) {
-        log_warn("max_wait_time (%d s) passed; killing %d process(es)",
-                 srv->cfg.max_wait_time, manager_running());
-        manager_signal_all(SIGKILL);
-        stop_deadline = now_ms() + 1000;
-        left = 1000;
-    }
-    return (int)left;
-}
-
+/* Until every process is reaped after a stop. Restarts, back-offs and
+ * deadlines are timers of the loop. */
 static void manager_loop(void)
 {
-    for (;;) {
-        int timeout = min_timeout(manager_respawn_due(),
-                                  manager_kill_late_retirees());
-        if (stopping) {
-            if (manager_running() == 0)
-                return;
-            timeout = manager_stop_timeout();
-        }
-        pfds[0] = (struct pollfd){.fd = sigfd, .events = POLLIN};
-        pfds[1] = (struct pollfd){.fd = notify_fd[0], .events = POLLIN};
-        int n = 2 + manager_poll_backoff(pfds + 2);
-        if (poll(pfds, (nfds_t)n, timeout) < 0 && errno != EINTR) {
-            log_error("poll: %s", strerror(errno));
+    while (!stopping || manager_running() > 0) {
+        int rc = loop_run_once(loop, -1);
+        if (rc < 0) {
+            log_error("epoll_wait: %s", strerror(-rc));
             return;
         }
-        manager_read_notices();
-        manager_read_signals();
-        manager_serve_backoff();
     }
 }
 
@@ -858,14 +900,22 @@ static void manager_setup(void)
     sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     slots = calloc((size_t)nprocs(), sizeof(*slots));
     retiring = calloc(MANAGER_MAX_RETIRING, sizeof(*retiring));
-    pfds = calloc(2 + (size_t)srv->cfg.worker_num * srv->cfg.reactor_num,
-                  sizeof(*pfds));
-    if (sigfd < 0 || slots == NULL || retiring == NULL || pfds == NULL ||
+    if (sigfd < 0 || slots == NULL || retiring == NULL ||
         pipe2(notify_fd, O_CLOEXEC) < 0) {
         log_error("manager setup failed: %s", strerror(errno));
         _exit(1);
     }
     fcntl(notify_fd[0], F_SETFL, O_NONBLOCK);
+    loop = loop_create();
+    if (loop == NULL)
+        _exit(1);
+    int rc = loop_add(loop, sigfd, LOOP_READ, manager_signal_io, NULL);
+    if (rc == 0)
+        rc = loop_add(loop, notify_fd[0], LOOP_READ, manager_notice_io, NULL);
+    if (rc < 0) {
+        log_error("manager setup failed: epoll_ctl: %s", strerror(-rc));
+        _exit(1);
+    }
 }
 
 void manager_run(server_t *s)
@@ -889,9 +939,9 @@ void manager_run(server_t *s)
     manager_loop();
     log_debug("all workers stopped");
     manager_call_lifecycle(0);
+    loop_free(loop);
     free(slots);
     free(retiring);
-    free(pfds);
     config_free(&srv->cfg);
     exit(0);
 }

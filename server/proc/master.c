@@ -12,7 +12,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "net/admin.h"
@@ -28,6 +27,8 @@
 #include "net/reactor.h"
 #include "proc/server.h"
 #include "net/sockfile.h"
+#include "proc/pidfile.h"
+#include "proc/privs.h"
 
 typedef struct master {
     server_t *srv;
@@ -36,21 +37,14 @@ typedef struct master {
     int stopping;
     int manager_alive;
     int exit_status;
-    long long deadline; /* ms: the manager gets SIGKILL past this */
-    long long accept_resume; /* ms: listeners paused after EMFILE until */
+    int64_t kill_timer;   /* stopping: SIGKILL to a manager still running */
+    int64_t accept_timer; /* listeners paused after EMFILE: resumes them */
     int ready_fd;       /* daemonize: the waiting parent */
     plugin_t *plugins;  /* for on_start and on_shutdown */
     sockfile_t *listen_files; /* per listener: the Unix socket file bound */
 } master_t;
 
 static master_t m = {.ready_fd = -1};
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Stream listeners close when the stop begins (the port is free at once);
  * datagram ones, read by the reactors, once those have stopped (all). */
@@ -73,6 +67,25 @@ static void master_close_listeners(int all)
 
 static void master_accept(loop_t *loop, int fd, int events, void *arg);
 
+static void master_clear_timer(int64_t *id)
+{
+    if (*id > 0)
+        timer_clear(loop_timers(m.loop), *id);
+    *id = 0;
+}
+
+/* Due max_wait_time + 2 s after the stop began, then every second: the
+ * manager kills its workers at max_wait_time, so it is stuck. */
+static void master_kill_manager(int64_t id, void *arg)
+{
+    (void)id;
+    (void)arg;
+    if (!m.manager_alive)
+        return;
+    log_error("the manager did not stop in time; SIGKILL");
+    kill(m.srv->manager_pid, SIGKILL);
+}
+
 static void master_begin_stop(const char *why)
 {
     if (m.stopping)
@@ -90,9 +103,29 @@ static void master_begin_stop(const char *why)
                           (void *)(intptr_t)i);
     master_close_listeners(0);
     reactor_quiesce_all();
-    m.deadline = now_ms() + (m.srv->cfg.max_wait_time + 2) * 1000LL;
+    master_clear_timer(&m.accept_timer);
+    /* A failed timer_add is logged; the manager still stops by itself. */
+    m.kill_timer = timer_add(loop_timers(m.loop), loop_now(),
+                             (m.srv->cfg.max_wait_time + 2) * 1000LL, 1000,
+                             master_kill_manager, NULL);
     if (m.manager_alive && kill(m.srv->manager_pid, SIGTERM) < 0)
         log_error("kill(manager, SIGTERM): %s", strerror(errno));
+}
+
+static void master_watch_listeners(int events)
+{
+    for (int i = 0; i < m.srv->cfg.nlisteners; i++)
+        if (m.srv->listen_fds[i] >= 0 &&
+            !config_listener_is_dgram(m.srv->cfg.listeners[i].type))
+            loop_mod(m.loop, m.srv->listen_fds[i], events);
+}
+
+static void master_resume_accept(int64_t id, void *arg)
+{
+    (void)id;
+    (void)arg;
+    m.accept_timer = 0;
+    master_watch_listeners(LOOP_READ);
 }
 
 /* Out of fds: stop accepting for a moment instead of spinning on it. */
@@ -100,19 +133,14 @@ static void master_pause_accept(int listener)
 {
     log_error("accept4 on listeners[%d]: %s; not accepting for 100 ms",
               listener, strerror(errno));
-    for (int i = 0; i < m.srv->cfg.nlisteners; i++)
-        if (!config_listener_is_dgram(m.srv->cfg.listeners[i].type))
-            loop_mod(m.loop, m.srv->listen_fds[i], 0);
-    m.accept_resume = now_ms() + 100;
-}
-
-static void master_resume_accept(void)
-{
-    m.accept_resume = 0;
-    for (int i = 0; i < m.srv->cfg.nlisteners; i++)
-        if (m.srv->listen_fds[i] >= 0 &&
-            !config_listener_is_dgram(m.srv->cfg.listeners[i].type))
-            loop_mod(m.loop, m.srv->listen_fds[i], LOOP_READ);
+    master_watch_listeners(0);
+    master_clear_timer(&m.accept_timer);
+    if (m.stopping)
+        return; /* the listeners close now */
+    m.accept_timer = timer_add(loop_timers(m.loop), loop_now(), 100, 0,
+                               master_resume_accept, NULL);
+    if (m.accept_timer < 0) /* logged: better spin than stop accepting */
+        master_resume_accept(0, NULL);
 }
 
 static void master_accept(loop_t *loop, int fd, int events, void *arg)
@@ -155,6 +183,7 @@ static void master_reap(void)
         if (pid != m.srv->manager_pid)
             continue;
         m.manager_alive = 0;
+        master_clear_timer(&m.kill_timer);
         int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
         if (!m.stopping || !clean) {
             if (WIFSIGNALED(status))
@@ -326,41 +355,33 @@ static int master_watch(server_t *s, const sigset_t *set)
 {
     m.sigfd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (m.sigfd < 0) {
-        log_error("signalfd: %s", strerror(errno));
-        return -1;
+        int err = errno;
+        log_error("signalfd: %s", strerror(err));
+        return -err;
     }
-    if (loop_add(m.loop, m.sigfd, LOOP_READ, master_signal, NULL) < 0)
-        return -1;
-    for (int i = 0; i < s->cfg.nlisteners; i++)
-        if (!config_listener_is_dgram(s->cfg.listeners[i].type) &&
-            loop_add(m.loop, s->listen_fds[i], LOOP_READ, master_accept,
-                     (void *)(intptr_t)i) < 0)
-            return -1;
+    int rc = loop_add(m.loop, m.sigfd, LOOP_READ, master_signal, NULL);
+    if (rc < 0) {
+        log_error("epoll_ctl(signalfd): %s", strerror(-rc));
+        return rc;
+    }
+    for (int i = 0; i < s->cfg.nlisteners; i++) {
+        if (config_listener_is_dgram(s->cfg.listeners[i].type))
+            continue;
+        rc = loop_add(m.loop, s->listen_fds[i], LOOP_READ, master_accept,
+                      (void *)(intptr_t)i);
+        if (rc < 0) {
+            log_error("epoll_ctl(listeners[%d]): %s", i, strerror(-rc));
+            return rc;
+        }
+    }
     return 0;
 }
 
+/* The accept pause and the stop's deadline are timers of this loop. */
 static void master_loop(void)
 {
     while (m.manager_alive || !m.stopping) {
-        int timeout = -1;
-        if (m.accept_resume > 0 && !m.stopping) {
-            long long left = m.accept_resume - now_ms();
-            if (left <= 0)
-                master_resume_accept();
-            else
-                timeout = (int)left;
-        }
-        if (m.stopping) {
-            long long left = m.deadline - now_ms();
-            if (left <= 0) {
-                log_error("the manager did not stop in time; SIGKILL");
-                kill(m.srv->manager_pid, SIGKILL);
-                m.deadline = now_ms() + 1000;
-                left = 1000;
-            }
-            timeout = (int)left;
-        }
-        int rc = loop_run_once(m.loop, timeout);
+        int rc = loop_run_once(m.loop, -1);
         if (rc < 0) {
             log_error("epoll_wait: %s", strerror(-rc));
             m.exit_status = 1;
@@ -395,10 +416,8 @@ static int master_prepare(server_t *s)
 {
     char err[1024];
     s->admin_fd = -1;
-    if (privs_resolve(&s->cfg, &s->uid, &s->gid, err, sizeof(err)) < 0) {
-        log_error("%s", err);
+    if (privs_resolve(&s->cfg, &s->uid, &s->gid) < 0)
         return -1;
-    }
     if (master_bind(s) < 0)
         return -1;
     if (s->cfg.admin.enabled &&
@@ -414,11 +433,9 @@ static int master_prepare(server_t *s)
             return -1;
     }
     s->master_pid = getpid();
-    if (s->cfg.pid_file != NULL &&
-        pidfile_write(s->cfg.pid_file, err, sizeof(err)) < 0) {
-        log_error("%s: %s", s->cfg.path, err);
+    snprintf(err, sizeof(err), "%s: server.pid_file", s->cfg.path);
+    if (s->cfg.pid_file != NULL && pidfile_write(s->cfg.pid_file, err) < 0)
         return -1;
-    }
     s->nprocs = server_count_procs(&s->cfg);
     if (master_make_chans(s) < 0 || master_make_shared(s) < 0)
         return -1;

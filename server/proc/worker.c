@@ -237,11 +237,11 @@ static int worker_setup_chans(void)
 /* Write out queued replies before exiting, for up to max_wait_time. */
 static void worker_flush(void)
 {
-    long long deadline = child_now() + child.srv->cfg.max_wait_time * 1000LL;
+    long long deadline = loop_now() + child.srv->cfg.max_wait_time * 1000LL;
     for (int r = 0; r < child.srv->cfg.reactor_num; r++) {
         chan_t *ch = &chans[r];
         while (chan_flush(ch) == -EAGAIN) {
-            long long left = deadline - child_now();
+            long long left = deadline - loop_now();
             if (left <= 0) {
                 log_warn("max_wait_time passed with %zu bytes of replies "
                          "unsent", chan_queued(ch));
@@ -261,13 +261,13 @@ static void worker_flush(void)
 static void worker_wind_down(void)
 {
     long long deadline =
-        child_now() + child.srv->cfg.max_wait_time * 1000LL - 250;
+        loop_now() + child.srv->cfg.max_wait_time * 1000LL - 250;
     for (;;) {
         for (int i = 0; i < child.srv->cfg.nplugins; i++)
             api_call(&child.plugins[i], on_worker_exit, child.id);
         if (pio_active() == 0 || child.stopping)
             return;
-        long long left = deadline - child_now();
+        long long left = deadline - loop_now();
         if (left <= 0) {
             log_warn("reload: %d timer(s) or fd(s) still active after "
                      "max_wait_time; exiting", pio_active());
@@ -300,7 +300,7 @@ static void worker_loop(void)
         if (child.draining &&
             ((child.handled == before && worker_chans_idle() &&
               http_api_open() == 0) ||
-             child_now() >= child.drain_deadline))
+             loop_now() >= child.drain_deadline))
             child.stopping = 1;
         if (child.retiring && !child.released && !child.stopping)
             worker_try_release();
