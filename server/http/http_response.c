@@ -16,10 +16,11 @@
 #include <unistd.h>
 
 #include "plugin/api.h"
-#include "ipc/chan.h"
+#include "ipc/ipc.h"
 #include "proc/child.h"
 #include "http/mime.h"
 #include "http/http_api.h"
+#include "http/http_msg.h"
 #include "protocol/http_chars.h"
 #include "protocol/http_coding.h"
 #include "protocol/http_text.h"
@@ -73,13 +74,13 @@ void http_response_free(swx_http_response_t *r)
 static int resp_finish(swx_http_response_t *r, int close, char *msg,
                        size_t len)
 {
-    char flags = (char)(close || r->close ? CHAN_HTTP_END_CLOSE : 0);
+    char flags = (char)(close || r->close ? HTTP_MSG_END_CLOSE : 0);
     if (msg == NULL) {
         msg = &flags;
         len = 1;
     }
     msg[0] = flags;
-    int rc = api_send_msg(r->session, CHAN_HTTP_END, msg, len);
+    int rc = api_send_msg(r->session, HTTP_MSG_END, msg, len);
     r->ended = 1;
     http_api_retire(r);
     return rc;
@@ -166,7 +167,7 @@ static int resp_head(swx_http_response_t *r, buf_t *b, int64_t body_len,
 
 static int resp_send_buf(swx_http_response_t *r, buf_t *b)
 {
-    int rc = api_send_msg(r->session, CHAN_SEND, buf_head(b), buf_pending(b));
+    int rc = api_send_msg(r->session, IPC_SEND, buf_head(b), buf_pending(b));
     buf_free(b);
     return rc;
 }
@@ -278,7 +279,7 @@ static int resp_send_body(swx_http_response_t *r, const void *data,
         return 0;
     r->sent += len;
     if (!r->chunked)
-        return api_send_msg(r->session, CHAN_SEND, data, len);
+        return api_send_msg(r->session, IPC_SEND, data, len);
     buf_t b = {0};
     int rc = resp_printf(&b, "%zx\r\n", len);
     if (rc == 0 && (buf_append(&b, data, len) < 0 ||
@@ -419,7 +420,7 @@ int http_response_end(swx_http_response_t *r, const void *data, size_t len)
 
 /* Check the file as this worker sees it, and say which one it is. */
 static int resp_file(const char *path, uint64_t off, uint64_t len,
-                     chan_sendfile_t *sf, char real[PATH_MAX])
+                     http_msg_sendfile_t *sf, char real[PATH_MAX])
 {
     struct stat st;
     if (path == NULL)
@@ -438,26 +439,26 @@ static int resp_file(const char *path, uint64_t off, uint64_t len,
         len = size - off;
     if (len > size - off)
         return -EINVAL;
-    *sf = (chan_sendfile_t){off, len, (uint64_t)st.st_dev,
-                            (uint64_t)st.st_ino};
+    *sf = (http_msg_sendfile_t){off, len, (uint64_t)st.st_dev,
+                                (uint64_t)st.st_ino};
     return 0;
 }
 
-static int resp_send_file(swx_http_response_t *r, const chan_sendfile_t *sf,
-                          const char *real)
+static int resp_send_file(swx_http_response_t *r,
+                          const http_msg_sendfile_t *sf, const char *real)
 {
     size_t plen = strlen(real) + 1;
     char msg[sizeof(*sf) + PATH_MAX];
     memcpy(msg, sf, sizeof(*sf));
     memcpy(msg + sizeof(*sf), real, plen);
-    return api_send_msg(r->session, CHAN_HTTP_SENDFILE, msg,
+    return api_send_msg(r->session, HTTP_MSG_SENDFILE, msg,
                         sizeof(*sf) + plen);
 }
 
 int http_response_sendfile(swx_http_response_t *r, const char *path,
                            uint64_t offset, uint64_t length)
 {
-    chan_sendfile_t sf;
+    http_msg_sendfile_t sf;
     char real[PATH_MAX];
     int rc = resp_check(r);
     if (rc < 0)

@@ -9,7 +9,7 @@
 #include <sys/types.h>
 
 #include "core/buf.h"
-#include "ipc/chan.h"
+#include "ipc/ipc.h"
 #include "core/config.h"
 #include "net/outq.h"
 #include "event/timer.h"
@@ -39,9 +39,9 @@ typedef struct conn_proto {
     int (*open)(conn_t *c);
     /* Bytes read from the client. */
     void (*input)(conn_t *c, const char *data, size_t len);
-    /* A worker's message other than CHAN_SEND, CHAN_CLOSE_REQ, CHAN_BIND. */
-    void (*deliver)(conn_t *c, const chan_msg_t *m);
-    /* Optional: a worker's CHAN_SEND bytes were queued for the client. */
+    /* A worker's message other than IPC_SEND, IPC_CLOSE_REQ, IPC_BIND. */
+    void (*deliver)(conn_t *c, const ipc_msg_t *m);
+    /* Optional: a worker's IPC_SEND bytes were queued for the client. */
     void (*sent)(conn_t *c);
     /* Optional: worker w's process died and was replaced. */
     void (*worker_lost)(conn_t *c, int w);
@@ -118,7 +118,7 @@ void conn_scratch_done(buf_t *b);
 int conn_dispatch_worker(conn_t *c);
 /* Send a message about c to worker w. Reading pauses while the channel is
  * backed up if input is set (the message carries what the client sent).
- * A message with input, or CHAN_CONNECT, is not sent to a worker that is
+ * A message with input, or IPC_CONNECT, is not sent to a worker that is
  * backing off: the protocol's worker_backoff hook hears of it instead,
  * from the loop, once the caller has returned. */
 void conn_to_worker(conn_t *c, int w, int type, const void *data, size_t len,

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
-#include "ipc/chan.h"
+#include "ipc/ipc.h"
 #include "core/affinity.h"
 #include "net/conn.h"
 #include "core/log.h"
@@ -47,7 +47,7 @@ typedef struct reactor {
     int notify[2];       /* main thread -> reactor: handed-over fds */
     session_table_t sessions;
     uint64_t next_seq;
-    chan_t *chans;       /* [worker] */
+    ipc_t *chans;        /* [worker] */
     unsigned rr;         /* round-robin cursor */
     int npaused;
     int quiesced;        /* stopping: no more reading from clients */
@@ -90,9 +90,9 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void reactor_want_write(reactor_t *r, chan_t *ch)
+static void reactor_want_write(reactor_t *r, ipc_t *ch)
 {
-    loop_mod(r->loop, ch->fd, LOOP_READ | (chan_queued(ch) ? LOOP_WRITE : 0));
+    loop_mod(r->loop, ch->fd, LOOP_READ | (ipc_queued(ch) ? LOOP_WRITE : 0));
 }
 
 static int conn_events(const conn_t *c)
@@ -135,8 +135,8 @@ void conn_to_worker(conn_t *c, int w, int type, const void *data, size_t len,
     reactor_t *r = self;
     if (reactor_refuse(r, c, w, type, input))
         return;
-    chan_t *ch = &r->chans[w];
-    int rc = chan_send(ch, type, c->listener, c->session, data, len);
+    ipc_t *ch = &r->chans[w];
+    int rc = ipc_send(ch, type, c->listener, c->session, data, len);
     /* While stopping, the workers are gone on purpose. */
     if (rc < 0)
         log_msg(rc == -EPIPE && atomic_load(&r->srv->shm->stopping)
@@ -144,9 +144,9 @@ void conn_to_worker(conn_t *c, int w, int type, const void *data, size_t len,
                     : SWX_LOG_ERROR,
                 "session %llu: cannot send to worker %d: %s",
                 (unsigned long long)c->session, w, strerror(-rc));
-    if (chan_queued(ch) > 0)
+    if (ipc_queued(ch) > 0)
         reactor_want_write(r, ch);
-    if (chan_queued(ch) > REACTOR_CHAN_HIGH && !c->paused && input) {
+    if (ipc_queued(ch) > REACTOR_CHAN_HIGH && !c->paused && input) {
         c->paused = 1;
         r->npaused++;
         conn_update(r, c);
@@ -176,7 +176,7 @@ static int reactor_pick_free(reactor_t *r)
             int w = (int)((r->rr + (unsigned)i) % (unsigned)n);
             if (!atomic_load_explicit(&s->shm->workers[w].busy,
                                       memory_order_relaxed) &&
-                chan_queued(&r->chans[w]) == 0 &&
+                ipc_queued(&r->chans[w]) == 0 &&
                 reactor_backoff_secs(r, w) == 0) {
                 r->rr = (unsigned)w + 1;
                 return w;
@@ -489,11 +489,11 @@ void conn_timer_clear(int64_t id)
 
 static const char *reactor_msg_name(int type)
 {
-    return type == CHAN_SEND ? "reply" : type == CHAN_CLOSE_REQ ? "close"
+    return type == IPC_SEND ? "reply" : type == IPC_CLOSE_REQ ? "close"
                                                                 : "message";
 }
 
-static void reactor_deliver(reactor_t *r, const chan_msg_t *m)
+static void reactor_deliver(reactor_t *r, const ipc_msg_t *m)
 {
     conn_t *c = session_get(&r->sessions, m->session);
     if (c == NULL || c->closing) {
@@ -502,13 +502,13 @@ static void reactor_deliver(reactor_t *r, const chan_msg_t *m)
                   m->len);
         return;
     }
-    if (m->type == CHAN_SEND) {
+    if (m->type == IPC_SEND) {
         if (conn_write(c, m->data, m->len) == 0 && c->proto->sent != NULL)
             c->proto->sent(c);
-    } else if (m->type == CHAN_CLOSE_REQ) {
+    } else if (m->type == IPC_CLOSE_REQ) {
         c->closing = 1;
         conn_flush(r, c);
-    } else if (m->type == CHAN_BIND && m->len == sizeof(uint32_t)) {
+    } else if (m->type == IPC_BIND && m->len == sizeof(uint32_t)) {
         uint32_t uid;
         memcpy(&uid, m->data, sizeof(uid));
         /* Bound once, as in Swoole: a later bind would move a
@@ -521,8 +521,8 @@ static void reactor_deliver(reactor_t *r, const chan_msg_t *m)
             c->uid = uid;
             c->worker = (int)(uid % (uint32_t)r->srv->cfg.worker_num);
         }
-    } else if (m->type == CHAN_BIND) {
-        log_warn("channel: CHAN_BIND of %zu bytes dropped", m->len);
+    } else if (m->type == IPC_BIND) {
+        log_warn("channel: IPC_BIND of %zu bytes dropped", m->len);
     } else {
         c->proto->deliver(c, m);
     }
@@ -535,7 +535,7 @@ static void reactor_resume_paused(reactor_t *r)
         if (c == NULL || !c->paused)
             continue;
         if (r->srv->cfg.dispatch_mode == 2 &&
-            chan_queued(&r->chans[c->worker]) > REACTOR_CHAN_HIGH / 2)
+            ipc_queued(&r->chans[c->worker]) > REACTOR_CHAN_HIGH / 2)
             continue;
         c->paused = 0;
         r->npaused--;
@@ -575,16 +575,16 @@ static void reactor_tell_backoff(reactor_t *r, const conn_backoff_t *b)
 /* The manager says worker w is backing off: what was queued for it is
  * dropped (the manager drops what reached its channel), and what waits on
  * it is answered now rather than after the back-off. */
-static void reactor_worker_backoff(reactor_t *r, int w, const chan_msg_t *m)
+static void reactor_worker_backoff(reactor_t *r, int w, const ipc_msg_t *m)
 {
     if (m->len != 1) {
-        log_warn("channel: CHAN_WORKER_BACKOFF of %zu bytes dropped", m->len);
+        log_warn("channel: IPC_WORKER_BACKOFF of %zu bytes dropped", m->len);
         return;
     }
     int secs = reactor_backoff_secs(r, w);
     if (secs == 0)
         return; /* late: its replacement runs already */
-    size_t dropped = chan_drop_queued(&r->chans[w]);
+    size_t dropped = ipc_drop_queued(&r->chans[w]);
     reactor_want_write(r, &r->chans[w]);
     long long left = atomic_load(&r->srv->shm->workers[w].backoff_until) -
                      now_ms();
@@ -592,7 +592,7 @@ static void reactor_worker_backoff(reactor_t *r, int w, const chan_msg_t *m)
              "starts in %lld ms: its HTTP requests get 503, its stream and "
              "WebSocket connections are closed%s", w, left > 0 ? left : 0,
              dropped > 0 ? "; what was queued for it is dropped" : "");
-    conn_backoff_t b = {w, secs, 0, (m->data[0] & CHAN_BACKOFF_LOST) != 0};
+    conn_backoff_t b = {w, secs, 0, (m->data[0] & IPC_BACKOFF_LOST) != 0};
     reactor_tell_backoff(r, &b);
     if (r->npaused > 0)
         reactor_resume_paused(r);
@@ -624,7 +624,7 @@ static void reactor_run_refused(void *arg)
 static int reactor_refuse(reactor_t *r, const conn_t *c, int w, int type,
                           int input)
 {
-    if ((!input && type != CHAN_CONNECT) || reactor_backoff_secs(r, w) == 0)
+    if ((!input && type != IPC_CONNECT) || reactor_backoff_secs(r, w) == 0)
         return 0;
     reactor_refusal_t f = {c->session, w};
     if (buf_append(&r->refused, &f, sizeof(f)) < 0) {
@@ -643,19 +643,19 @@ static void reactor_chan_io(loop_t *loop, int fd, int events, void *arg)
 {
     (void)loop;
     (void)fd;
-    chan_t *ch = arg;
+    ipc_t *ch = arg;
     reactor_t *r = self;
     if (events & LOOP_WRITE) {
-        chan_flush(ch);
+        ipc_flush(ch);
         reactor_want_write(r, ch);
         if (r->npaused > 0)
             reactor_resume_paused(r);
     }
     if (!(events & LOOP_READ))
         return;
-    chan_msg_t m;
+    ipc_msg_t m;
     for (int i = 0; i < REACTOR_CHAN_BATCH; i++) {
-        int rc = chan_recv(ch, &m);
+        int rc = ipc_recv(ch, &m);
         if (rc <= 0) {
             if (rc < 0) {
                 /* Every worker end closes when the manager stops. */
@@ -667,9 +667,9 @@ static void reactor_chan_io(loop_t *loop, int fd, int events, void *arg)
             }
             break;
         }
-        if (m.type == CHAN_WORKER_LOST)
+        if (m.type == IPC_WORKER_LOST)
             reactor_worker_lost(r, (int)(ch - r->chans));
-        else if (m.type == CHAN_WORKER_BACKOFF)
+        else if (m.type == IPC_WORKER_BACKOFF)
             reactor_worker_backoff(r, (int)(ch - r->chans), &m);
         else
             reactor_deliver(r, &m);
@@ -785,7 +785,7 @@ static void reactor_accept(reactor_t *r, int fd, int listener)
               (unsigned long long)c->session, ci.peer_addr, ci.peer_port,
               listener);
     if (reactor_conn_events(r))
-        conn_to_worker(c, c->worker, CHAN_CONNECT, &ci, sizeof(ci), 0);
+        conn_to_worker(c, c->worker, IPC_CONNECT, &ci, sizeof(ci), 0);
     int rc = c->proto->open != NULL ? c->proto->open(c) : 0;
     if (rc < 0)
         reactor_close(r, c, strerror(-rc));
@@ -810,7 +810,7 @@ static void reactor_close(reactor_t *r, conn_t *c, const char *why)
     if (c->proto->close != NULL)
         c->proto->close(c, !r->stopping);
     if (reactor_conn_events(r) && !r->stopping)
-        conn_to_worker(c, c->worker, CHAN_CLOSE, NULL, 0, 0);
+        conn_to_worker(c, c->worker, IPC_CLOSE, NULL, 0, 0);
     atomic_fetch_sub(&r->srv->shm->connection_num, 1);
     atomic_fetch_add(&r->srv->shm->close_count, 1);
     outq_free(&c->out);
@@ -834,10 +834,10 @@ static conn_t **reactor_conns(reactor_t *r, size_t *n)
 /* Deliver every reply the workers left in the channels. */
 static void reactor_drain_chans(reactor_t *r)
 {
-    chan_msg_t m;
+    ipc_msg_t m;
     for (int w = 0; w < r->srv->cfg.worker_num; w++)
         while (loop_events(r->loop, r->chans[w].fd) >= 0 &&
-               chan_recv(&r->chans[w], &m) > 0)
+               ipc_recv(&r->chans[w], &m) > 0)
             reactor_deliver(r, &m);
 }
 
@@ -956,17 +956,17 @@ static void reactor_dgram_dispatch(reactor_t *r, swx_peer_t *p, size_t len)
     reactor_peer_describe(p);
     int w = reactor_conn_events(r) ? reactor_addr_worker(r, p->addr)
                                    : reactor_pick_free(r);
-    chan_t *ch = &r->chans[w];
+    ipc_t *ch = &r->chans[w];
     atomic_fetch_add_explicit(&r->srv->shm->dispatch_count, 1,
                               memory_order_relaxed);
-    if (chan_queued(ch) > REACTOR_CHAN_HIGH) {
+    if (ipc_queued(ch) > REACTOR_CHAN_HIGH) {
         log_warn("worker %d is not keeping up; datagram from %s dropped", w,
                  p->addr);
         return;
     }
-    if (chan_send(ch, CHAN_PACKET, p->listener, 0, p, sizeof(*p) + len) < 0)
+    if (ipc_send(ch, IPC_PACKET, p->listener, 0, p, sizeof(*p) + len) < 0)
         log_error("datagram for worker %d lost", w);
-    if (chan_queued(ch) > 0)
+    if (ipc_queued(ch) > 0)
         reactor_want_write(r, ch);
 }
 
@@ -1036,7 +1036,7 @@ static int reactor_init(reactor_t *r, server_t *srv, int id)
     r->loop = loop_create();
     r->rbuf = malloc(REACTOR_READ_SIZE);
     r->dbuf = malloc(sizeof(swx_peer_t) + REACTOR_DGRAM_MAX);
-    r->chans = calloc((size_t)srv->cfg.worker_num, sizeof(chan_t));
+    r->chans = calloc((size_t)srv->cfg.worker_num, sizeof(ipc_t));
     if (r->loop == NULL || r->rbuf == NULL || r->dbuf == NULL ||
         r->chans == NULL ||
         session_table_init(&r->sessions, 1024) < 0)
@@ -1056,7 +1056,8 @@ static int reactor_init(reactor_t *r, server_t *srv, int id)
             return -ENOMEM;
     for (int w = 0; w < srv->cfg.worker_num; w++) {
         int fd = srv->chan_fds[server_chan(srv, w, id)][0];
-        if (chan_init(&r->chans[w], fd, srv->cfg.buffer_output_size) < 0 ||
+        if (ipc_init(&r->chans[w], fd, srv->cfg.buffer_output_size,
+                     IPC_TO_REACTOR) < 0 ||
             loop_add(r->loop, fd, LOOP_READ, reactor_chan_io, &r->chans[w]) < 0)
             return -ENOMEM;
     }
@@ -1103,7 +1104,7 @@ int reactor_hand_over(int fd, int listener)
 static void reactor_free(reactor_t *r)
 {
     for (int w = 0; r->chans != NULL && w < r->srv->cfg.worker_num; w++)
-        chan_free(&r->chans[w]);
+        ipc_free(&r->chans[w]);
     free(r->chans);
     free(r->rbuf);
     free(r->dbuf);

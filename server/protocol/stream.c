@@ -9,7 +9,7 @@
 
 static void stream_dispatch(conn_t *c, const char *data, size_t len)
 {
-    conn_to_worker(c, conn_dispatch_worker(c), CHAN_RECEIVE, data, len, 1);
+    conn_to_worker(c, conn_dispatch_worker(c), IPC_RECEIVE, data, len, 1);
 }
 
 /* The log line for a message the framer refused, then the close. */
@@ -68,7 +68,7 @@ static void stream_input(conn_t *c, const char *data, size_t len)
         stream_frame(c, data, len);
 }
 
-static void stream_deliver(conn_t *c, const chan_msg_t *m)
+static void stream_deliver(conn_t *c, const ipc_msg_t *m)
 {
     log_warn("session %llu: message type %d is not for a stream "
              "connection; dropped", (unsigned long long)c->session, m->type);
