@@ -11,6 +11,7 @@
 #include "plugin/api.h"
 #include "ipc/ipc.h"
 #include "proc/child.h"
+#include "proc/worker.h"
 #include "http/http_api.h"
 #include "http/http_msg.h"
 #include "core/log.h"
@@ -49,16 +50,24 @@ static void worker_update(void)
     task_update();
 }
 
-static int worker_send_msg(uint64_t session, int type, const void *data,
-                           size_t len)
+int worker_sendv(uint64_t session, int type, const struct iovec *iov, int n)
 {
+    if (chans == NULL)
+        return -ENOTSUP;
     int r = session_reactor(session);
     if (session == 0 || r >= child.srv->cfg.reactor_num)
         return -ENOTCONN;
     ipc_t *ch = &chans[r];
-    int rc = ipc_send(ch, type, 0, session, data, len);
+    int rc = ipc_sendv(ch, type, 0, session, iov, n);
     worker_chan_update(ch);
     return rc;
+}
+
+int worker_send_msg(uint64_t session, int type, const void *data,
+                    size_t len)
+{
+    struct iovec iov = {(void *)data, len};
+    return worker_sendv(session, type, &iov, 1);
 }
 
 static int worker_send(uint64_t session, const void *data, size_t len)
@@ -102,14 +111,13 @@ static int worker_listener(void)
     return current_listener;
 }
 
-static size_t worker_output_max(void)
+size_t worker_output_max(void)
 {
-    return child.srv->cfg.buffer_output_size;
+    return chans != NULL ? child.srv->cfg.buffer_output_size : 0;
 }
 
 static const api_ops_t worker_ops = {
     worker_send, worker_close, worker_sendto, worker_bind, worker_listener,
-    worker_send_msg, worker_output_max,
 };
 
 static const plugin_t *worker_plugin_for(int listener)
