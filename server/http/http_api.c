@@ -11,6 +11,8 @@
 
 #include "plugin/api.h"
 #include "proc/child.h"
+#include "proc/worker.h"
+#include "http/http_msg.h"
 #include "http/http_response.h"
 #include "http/http_wire.h"
 #include "core/log.h"
@@ -72,7 +74,7 @@ void http_api_release(uint64_t session)
         http_response_free(r);
 }
 
-/* CHAN_CLOSE will not come here: the response stays (gone) until the
+/* IPC_CLOSE will not come here: the response stays (gone) until the
  * plugin ends it, or until the worker exits. */
 static void http_api_abort(uint64_t session)
 {
@@ -98,7 +100,7 @@ void http_api_free(void)
     http_api_sweep(NULL);
 }
 
-static void http_api_request(const plugin_t *p, const chan_msg_t *m)
+static void http_api_request(const plugin_t *p, const ipc_msg_t *m)
 {
     swx_http_request_t req;
     int ok = http_wire_decode(m->data, m->len, &req, req_headers,
@@ -119,7 +121,7 @@ static void http_api_request(const plugin_t *p, const chan_msg_t *m)
                   (unsigned long long)m->session);
         if (r != NULL)
             http_response_free(r);
-        api_send_msg(m->session, CHAN_CLOSE_REQ, NULL, 0);
+        worker_send_msg(m->session, IPC_CLOSE_REQ, NULL, 0);
         return;
     }
     if (!ok || p->desc.on_request == NULL) {
@@ -132,7 +134,7 @@ static void http_api_request(const plugin_t *p, const chan_msg_t *m)
     api_call(p, on_request, &req, r);
 }
 
-static void http_api_ws_open(const plugin_t *p, const chan_msg_t *m)
+static void http_api_ws_open(const plugin_t *p, const ipc_msg_t *m)
 {
     swx_http_request_t req;
     if (http_wire_decode(m->data, m->len, &req, req_headers,
@@ -146,7 +148,7 @@ static void http_api_ws_open(const plugin_t *p, const chan_msg_t *m)
     api_call(p, on_open, m->session, &req);
 }
 
-static void http_api_ws_message(const plugin_t *p, const chan_msg_t *m)
+static void http_api_ws_message(const plugin_t *p, const ipc_msg_t *m)
 {
     int op = m->len >= 1 ? (uint8_t)m->data[0] : -1;
     if (op != WS_TEXT && op != WS_BINARY) {
@@ -157,7 +159,7 @@ static void http_api_ws_message(const plugin_t *p, const chan_msg_t *m)
     api_call(p, on_message, m->session, op, m->data + 1, m->len - 1);
 }
 
-static void http_api_ws_closed(const plugin_t *p, const chan_msg_t *m)
+static void http_api_ws_closed(const plugin_t *p, const ipc_msg_t *m)
 {
     uint16_t code;
     if (m->len != sizeof(code)) {
@@ -169,28 +171,28 @@ static void http_api_ws_closed(const plugin_t *p, const chan_msg_t *m)
     api_call(p, on_ws_close, m->session, code);
 }
 
-int http_api_handle(const plugin_t *p, const chan_msg_t *m)
+int http_api_handle(const plugin_t *p, const ipc_msg_t *m)
 {
     switch (m->type) {
-    case CHAN_HTTP_REQUEST:
+    case HTTP_MSG_REQUEST:
         http_api_request(p, m);
         return 1;
-    case CHAN_HTTP_ABORT:
+    case HTTP_MSG_ABORT:
         http_api_abort(m->session);
         return 1;
-    case CHAN_HTTP_PROBE:
+    case HTTP_MSG_PROBE:
         /* Not held here (ended ones were answered before this reply): the
          * process that took it died. */
         if (open_resps.cap == 0 || session_get(&open_resps, m->session) == NULL)
-            api_send_msg(m->session, CHAN_HTTP_LOST, m->data, m->len);
+            worker_send_msg(m->session, HTTP_MSG_LOST, m->data, m->len);
         return 1;
-    case CHAN_WS_OPEN:
+    case WS_MSG_OPEN:
         http_api_ws_open(p, m);
         return 1;
-    case CHAN_WS_MESSAGE:
+    case WS_MSG_MESSAGE:
         http_api_ws_message(p, m);
         return 1;
-    case CHAN_WS_CLOSE:
+    case WS_MSG_CLOSE:
         http_api_ws_closed(p, m);
         return 1;
     default:
@@ -218,7 +220,7 @@ const char *http_api_get_header(const swx_http_request_t *req,
 int http_api_ws_push(uint64_t session, const void *data, size_t len,
                      int opcode)
 {
-    size_t max = api_output_max();
+    size_t max = worker_output_max();
     if (max == 0)
         return -ENOTSUP;
     if ((opcode != SWX_WS_TEXT && opcode != SWX_WS_BINARY) ||
@@ -226,25 +228,19 @@ int http_api_ws_push(uint64_t session, const void *data, size_t len,
         return -EINVAL;
     if (len + 1 + 10 > max) /* the frame header too must fit */
         return -E2BIG;
-    char *msg = malloc(len + 1);
-    if (msg == NULL)
-        return -ENOMEM;
-    msg[0] = (char)opcode;
-    if (len > 0)
-        memcpy(msg + 1, data, len);
-    int rc = api_send_msg(session, CHAN_WS_PUSH, msg, len + 1);
-    free(msg);
-    return rc;
+    uint8_t op = (uint8_t)opcode;
+    struct iovec iov[2] = {{&op, 1}, {(void *)data, len}};
+    return worker_sendv(session, WS_MSG_PUSH, iov, 2);
 }
 
 int http_api_ws_close(uint64_t session, int code)
 {
-    if (api_output_max() == 0)
+    if (worker_output_max() == 0)
         return -ENOTSUP;
     if (code < 0 || code > 65535 || !ws_close_code_valid((unsigned)code))
         return -EINVAL;
     uint16_t v = (uint16_t)code;
-    return api_send_msg(session, CHAN_WS_CLOSE_REQ, &v, sizeof(v));
+    return worker_send_msg(session, WS_MSG_CLOSE_REQ, &v, sizeof(v));
 }
 
 int http_api_query_param(const swx_http_request_t *req, const char *name,

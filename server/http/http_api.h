@@ -6,15 +6,15 @@
 
 #include <stdint.h>
 
-#include "ipc/chan.h"
+#include "ipc/ipc.h"
 #include "plugin/plugin.h"
 #include "swx_plugin.h"
 
 /* Handle m for plugin p if it is an HTTP or WebSocket event
- * (CHAN_HTTP_REQUEST, CHAN_HTTP_ABORT, CHAN_WS_*): 1 when it was, else 0. */
-int http_api_handle(const plugin_t *p, const chan_msg_t *m);
+ * (HTTP_MSG_REQUEST, HTTP_MSG_ABORT, WS_MSG_*): 1 when it was, else 0. */
+int http_api_handle(const plugin_t *p, const ipc_msg_t *m);
 
-/* The connection closed (CHAN_CLOSE): its open response is gone (calls
+/* The connection closed (IPC_CLOSE): its open response is gone (calls
  * return -ENOTCONN) while on_close runs; http_api_release frees it after. */
 void http_api_gone(uint64_t session);
 void http_api_release(uint64_t session);

@@ -15,11 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "plugin/api.h"
-#include "ipc/chan.h"
+#include "ipc/ipc.h"
 #include "proc/child.h"
+#include "proc/worker.h"
 #include "http/mime.h"
 #include "http/http_api.h"
+#include "http/http_msg.h"
 #include "protocol/http_chars.h"
 #include "protocol/http_coding.h"
 #include "protocol/http_text.h"
@@ -28,6 +29,8 @@
 #define RESP_FIELDS_MAX (64 * 1024)
 /* Room for a chunk's size line and CRLF. */
 #define RESP_CHUNK_OVERHEAD 32
+/* Slices of a response's last bytes, at most. */
+#define RESP_END_IOV 2
 
 swx_http_response_t *http_response_new(uint64_t session,
                                        const swx_http_request_t *req,
@@ -66,20 +69,18 @@ void http_response_free(swx_http_response_t *r)
     free(r);
 }
 
-/* The end of a response: the reactor may read the next request. msg
- * (len >= 1 bytes, or NULL) starts with a byte for the flags, then the
- * response's last bytes, which the reactor writes first: one message
- * instead of two. */
-static int resp_finish(swx_http_response_t *r, int close, char *msg,
-                       size_t len)
+/* The end of a response: the reactor may read the next request. A byte
+ * of flags, then the response's last bytes (iov[0..n), n <= RESP_END_IOV),
+ * which the reactor writes first: one message instead of two. */
+static int resp_finish(swx_http_response_t *r, int close,
+                       const struct iovec *iov, int n)
 {
-    char flags = (char)(close || r->close ? CHAN_HTTP_END_CLOSE : 0);
-    if (msg == NULL) {
-        msg = &flags;
-        len = 1;
-    }
-    msg[0] = flags;
-    int rc = api_send_msg(r->session, CHAN_HTTP_END, msg, len);
+    uint8_t flags = close || r->close ? HTTP_MSG_END_CLOSE : 0;
+    struct iovec msg[1 + RESP_END_IOV] = {{&flags, 1}};
+    int k = 1;
+    for (int i = 0; i < n && k < 1 + RESP_END_IOV; i++)
+        msg[k++] = iov[i];
+    int rc = worker_sendv(r->session, HTTP_MSG_END, msg, k);
     r->ended = 1;
     http_api_retire(r);
     return rc;
@@ -166,7 +167,8 @@ static int resp_head(swx_http_response_t *r, buf_t *b, int64_t body_len,
 
 static int resp_send_buf(swx_http_response_t *r, buf_t *b)
 {
-    int rc = api_send_msg(r->session, CHAN_SEND, buf_head(b), buf_pending(b));
+    int rc = worker_send_msg(r->session, IPC_SEND, buf_head(b),
+                             buf_pending(b));
     buf_free(b);
     return rc;
 }
@@ -278,17 +280,12 @@ static int resp_send_body(swx_http_response_t *r, const void *data,
         return 0;
     r->sent += len;
     if (!r->chunked)
-        return api_send_msg(r->session, CHAN_SEND, data, len);
-    buf_t b = {0};
-    int rc = resp_printf(&b, "%zx\r\n", len);
-    if (rc == 0 && (buf_append(&b, data, len) < 0 ||
-                    buf_append(&b, "\r\n", 2) < 0))
-        rc = -ENOMEM;
-    if (rc < 0) {
-        buf_free(&b);
-        return rc;
-    }
-    return resp_send_buf(r, &b);
+        return worker_send_msg(r->session, IPC_SEND, data, len);
+    char line[RESP_CHUNK_OVERHEAD];
+    int n = snprintf(line, sizeof(line), "%zx\r\n", len);
+    struct iovec chunk[3] = {
+        {line, (size_t)n}, {(void *)data, len}, {(void *)"\r\n", 2}};
+    return worker_sendv(r->session, IPC_SEND, chunk, 3);
 }
 
 int http_response_write(swx_http_response_t *r, const void *data, size_t len)
@@ -296,7 +293,7 @@ int http_response_write(swx_http_response_t *r, const void *data, size_t len)
     int rc = resp_check(r);
     if (rc < 0)
         return rc;
-    if (len + RESP_CHUNK_OVERHEAD > api_output_max())
+    if (len + RESP_CHUNK_OVERHEAD > worker_output_max())
         return -E2BIG;
     if (r->length >= 0 && r->sent + len > (uint64_t)r->length)
         return -EINVAL;
@@ -369,24 +366,22 @@ static int resp_end_whole(swx_http_response_t *r, const void *data,
         return -EINVAL;
     buf_t z = {0};
     const char *extra = resp_compress(r, &data, &len, &z);
-    buf_t b = {0};
+    buf_t head = {0};
     int64_t announce = r->head_only && r->length >= 0 ? r->length
                                                       : (int64_t)len;
-    int rc = buf_append(&b, "", 1); /* resp_finish's flags */
-    if (rc == 0)
-        rc = resp_head(r, &b, announce, extra);
-    if (rc == 0 && !r->head_only && !resp_no_body(r))
-        rc = buf_append(&b, data, len);
-    if (rc == 0 && buf_pending(&b) - 1 > api_output_max())
+    size_t body = r->head_only || resp_no_body(r) ? 0 : len;
+    int rc = resp_head(r, &head, announce, extra);
+    if (rc == 0 && buf_pending(&head) + body > worker_output_max())
         rc = -E2BIG;
-    buf_free(&z);
-    if (rc < 0) {
-        buf_free(&b);
-        return rc;
+    if (rc == 0) {
+        /* Head and body go out as they lie, in one message. */
+        struct iovec iov[2] = {{buf_head(&head), buf_pending(&head)},
+                               {(void *)data, body}};
+        r->head_sent = 1;
+        rc = resp_finish(r, 0, iov, 2);
     }
-    r->head_sent = 1;
-    rc = resp_finish(r, 0, buf_head(&b), buf_pending(&b));
-    buf_free(&b);
+    buf_free(&head);
+    buf_free(&z);
     return rc;
 }
 
@@ -400,9 +395,9 @@ static int resp_end_stream(swx_http_response_t *r, const void *data,
     int bad = rc == -EINVAL ||
               (r->length >= 0 && r->sent != (uint64_t)r->length &&
                !r->head_only);
-    char last[] = "F0\r\n\r\n"; /* F: the flags; then the last chunk */
+    struct iovec last = {(void *)"0\r\n\r\n", 5}; /* the last chunk */
     int last_chunk = r->chunked && !r->head_only && !resp_no_body(r);
-    rc = resp_finish(r, bad, last, last_chunk ? sizeof(last) - 1 : 1);
+    rc = resp_finish(r, bad, &last, last_chunk ? 1 : 0);
     return bad ? -EINVAL : rc;
 }
 
@@ -419,7 +414,7 @@ int http_response_end(swx_http_response_t *r, const void *data, size_t len)
 
 /* Check the file as this worker sees it, and say which one it is. */
 static int resp_file(const char *path, uint64_t off, uint64_t len,
-                     chan_sendfile_t *sf, char real[PATH_MAX])
+                     http_msg_sendfile_t *sf, char real[PATH_MAX])
 {
     struct stat st;
     if (path == NULL)
@@ -438,26 +433,23 @@ static int resp_file(const char *path, uint64_t off, uint64_t len,
         len = size - off;
     if (len > size - off)
         return -EINVAL;
-    *sf = (chan_sendfile_t){off, len, (uint64_t)st.st_dev,
-                            (uint64_t)st.st_ino};
+    *sf = (http_msg_sendfile_t){off, len, (uint64_t)st.st_dev,
+                                (uint64_t)st.st_ino};
     return 0;
 }
 
-static int resp_send_file(swx_http_response_t *r, const chan_sendfile_t *sf,
-                          const char *real)
+static int resp_send_file(swx_http_response_t *r,
+                          const http_msg_sendfile_t *sf, const char *real)
 {
-    size_t plen = strlen(real) + 1;
-    char msg[sizeof(*sf) + PATH_MAX];
-    memcpy(msg, sf, sizeof(*sf));
-    memcpy(msg + sizeof(*sf), real, plen);
-    return api_send_msg(r->session, CHAN_HTTP_SENDFILE, msg,
-                        sizeof(*sf) + plen);
+    struct iovec iov[2] = {{(void *)sf, sizeof(*sf)},
+                           {(void *)real, strlen(real) + 1}};
+    return worker_sendv(r->session, HTTP_MSG_SENDFILE, iov, 2);
 }
 
 int http_response_sendfile(swx_http_response_t *r, const char *path,
                            uint64_t offset, uint64_t length)
 {
-    chan_sendfile_t sf;
+    http_msg_sendfile_t sf;
     char real[PATH_MAX];
     int rc = resp_check(r);
     if (rc < 0)

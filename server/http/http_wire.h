@@ -1,5 +1,5 @@
 /* http_wire.h: an HTTP request as the reactor sends it to a worker
- * (CHAN_HTTP_REQUEST, CHAN_WS_OPEN): encoded from the parsed head, decoded
+ * (HTTP_MSG_REQUEST, WS_MSG_OPEN): encoded from the parsed head, decoded
  * and checked byte by byte before the worker builds a single pointer. */
 #ifndef SWX_HTTP_WIRE_H
 #define SWX_HTTP_WIRE_H

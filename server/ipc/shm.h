@@ -15,7 +15,7 @@ typedef struct shm_worker {
     _Atomic uint64_t starts;   /* how many times it was started */
     _Atomic int lost;          /* its last process died with no other of
                                   its slot alive: requests it had taken are
-                                  lost (see CHAN_WORKER_LOST) */
+                                  lost (see IPC_WORKER_LOST) */
     _Atomic int64_t backoff_until; /* ms (CLOCK_MONOTONIC) when the manager
                                   starts its replacement after a crash
                                   back-off; 0 when it is not backing off */

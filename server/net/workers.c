@@ -30,10 +30,10 @@ static workers_t *workers_of(const conn_engine_t *e)
     return e->sink_ctx;
 }
 
-static void workers_want_write(workers_t *ws, chan_t *ch)
+static void workers_want_write(workers_t *ws, ipc_t *ch)
 {
     loop_mod(ws->eng->loop, ch->fd,
-             LOOP_READ | (chan_queued(ch) ? LOOP_WRITE : 0));
+             LOOP_READ | (ipc_queued(ch) ? LOOP_WRITE : 0));
 }
 
 /* Connect and close events only make sense when one worker sees them all:
@@ -66,7 +66,7 @@ static int workers_pick_free(workers_t *ws)
             int w = (int)((ws->rr + (unsigned)i) % (unsigned)n);
             if (!atomic_load_explicit(&ws->shm->workers[w].busy,
                                       memory_order_relaxed) &&
-                chan_queued(&ws->chans[w]) == 0 &&
+                ipc_queued(&ws->chans[w]) == 0 &&
                 workers_backoff_secs(ws, w) == 0) {
                 ws->rr = (unsigned)w + 1;
                 return w;
@@ -136,7 +136,7 @@ static void workers_run_refused(void *arg)
 static int workers_refuse(workers_t *ws, const conn_t *c, int w, int type,
                           int input)
 {
-    if ((!input && type != CHAN_CONNECT) || workers_backoff_secs(ws, w) == 0)
+    if ((!input && type != IPC_CONNECT) || workers_backoff_secs(ws, w) == 0)
         return 0;
     workers_refusal_t f = {c->session, w};
     if (buf_append(&ws->refused, &f, sizeof(f)) < 0) {
@@ -157,8 +157,8 @@ static void workers_submit(conn_t *c, int w, int type, const void *data,
     workers_t *ws = workers_of(c->eng);
     if (workers_refuse(ws, c, w, type, input))
         return;
-    chan_t *ch = &ws->chans[w];
-    int rc = chan_send(ch, type, c->listener, c->session, data, len);
+    ipc_t *ch = &ws->chans[w];
+    int rc = ipc_send(ch, type, c->listener, c->session, data, len);
     /* While stopping, the workers are gone on purpose. */
     if (rc < 0)
         log_msg(rc == -EPIPE && atomic_load(&ws->shm->stopping)
@@ -166,9 +166,9 @@ static void workers_submit(conn_t *c, int w, int type, const void *data,
                     : SWX_LOG_ERROR,
                 "session %llu: cannot send to worker %d: %s",
                 (unsigned long long)c->session, w, strerror(-rc));
-    if (chan_queued(ch) > 0)
+    if (ipc_queued(ch) > 0)
         workers_want_write(ws, ch);
-    if (chan_queued(ch) > WORKERS_CHAN_HIGH && !c->paused && input) {
+    if (ipc_queued(ch) > WORKERS_CHAN_HIGH && !c->paused && input) {
         ws->npaused++;
         conn_pause(c, 1);
     }
@@ -180,7 +180,7 @@ static void workers_opened(conn_t *c, const swx_conninfo_t *ci)
     if (c->eng->cfg->dispatch_mode == 4)
         c->worker = workers_by_addr(ws, ci->peer_addr);
     if (workers_fixed(c->eng))
-        workers_submit(c, c->worker, CHAN_CONNECT, ci, sizeof(*ci), 0);
+        workers_submit(c, c->worker, IPC_CONNECT, ci, sizeof(*ci), 0);
 }
 
 static void workers_closed(conn_t *c)
@@ -189,7 +189,7 @@ static void workers_closed(conn_t *c)
     if (c->paused)
         ws->npaused--;
     if (workers_fixed(c->eng) && !c->eng->stopping)
-        workers_submit(c, c->worker, CHAN_CLOSE, NULL, 0, 0);
+        workers_submit(c, c->worker, IPC_CLOSE, NULL, 0, 0);
 }
 
 const conn_sink_t workers_sink = {
@@ -211,7 +211,7 @@ static void workers_resume_paused(workers_t *ws)
         if (c == NULL || !c->paused)
             continue;
         if (e->cfg->dispatch_mode == 2 &&
-            chan_queued(&ws->chans[c->worker]) > WORKERS_CHAN_HIGH / 2)
+            ipc_queued(&ws->chans[c->worker]) > WORKERS_CHAN_HIGH / 2)
             continue;
         ws->npaused--;
         conn_pause(c, 0);
@@ -238,16 +238,16 @@ static void workers_tell(workers_t *ws, int w, const conn_backoff_t *b)
 /* The manager says worker w is backing off: what was queued for it is
  * dropped (the manager drops what reached its channel), and what waits on
  * it is answered now rather than after the back-off. */
-static void workers_backoff(workers_t *ws, int w, const chan_msg_t *m)
+static void workers_backoff(workers_t *ws, int w, const ipc_msg_t *m)
 {
     if (m->len != 1) {
-        log_warn("channel: CHAN_WORKER_BACKOFF of %zu bytes dropped", m->len);
+        log_warn("channel: IPC_WORKER_BACKOFF of %zu bytes dropped", m->len);
         return;
     }
     int secs = workers_backoff_secs(ws, w);
     if (secs == 0)
         return; /* late: its replacement runs already */
-    size_t dropped = chan_drop_queued(&ws->chans[w]);
+    size_t dropped = ipc_drop_queued(&ws->chans[w]);
     workers_want_write(ws, &ws->chans[w]);
     int64_t left = atomic_load(&ws->shm->workers[w].backoff_until) -
                    loop_now();
@@ -256,19 +256,19 @@ static void workers_backoff(workers_t *ws, int w, const chan_msg_t *m)
              "WebSocket connections are closed%s", w,
              (long long)(left > 0 ? left : 0),
              dropped > 0 ? "; what was queued for it is dropped" : "");
-    conn_backoff_t b = {w, secs, 0, (m->data[0] & CHAN_BACKOFF_LOST) != 0};
+    conn_backoff_t b = {w, secs, 0, (m->data[0] & IPC_BACKOFF_LOST) != 0};
     workers_tell(ws, w, &b);
     if (ws->npaused > 0)
         workers_resume_paused(ws);
 }
 
 /* A worker's message about a session: to the engine. */
-static void workers_deliver(workers_t *ws, const chan_msg_t *m)
+static void workers_deliver(workers_t *ws, const ipc_msg_t *m)
 {
     conn_msg_t cm = {m->type, m->data, m->len};
-    int kind = m->type == CHAN_SEND        ? CONN_DELIVER_SEND
-               : m->type == CHAN_CLOSE_REQ ? CONN_DELIVER_CLOSE
-               : m->type == CHAN_BIND      ? CONN_DELIVER_BIND
+    int kind = m->type == IPC_SEND        ? CONN_DELIVER_SEND
+               : m->type == IPC_CLOSE_REQ ? CONN_DELIVER_CLOSE
+               : m->type == IPC_BIND      ? CONN_DELIVER_BIND
                                            : CONN_DELIVER_PROTOCOL;
     conn_engine_deliver(ws->eng, m->session, kind, &cm);
 }
@@ -278,19 +278,19 @@ static void workers_io(loop_t *loop, int fd, int events, void *arg)
     (void)fd;
     workers_slot_t *slot = arg;
     workers_t *ws = slot->ws;
-    chan_t *ch = &ws->chans[slot->worker];
+    ipc_t *ch = &ws->chans[slot->worker];
     if (events & LOOP_WRITE) {
-        chan_flush(ch);
+        ipc_flush(ch);
         workers_want_write(ws, ch);
         if (ws->npaused > 0)
             workers_resume_paused(ws);
     }
     if (!(events & LOOP_READ))
         return;
-    chan_msg_t m;
+    ipc_msg_t m;
     int w = slot->worker;
     for (int i = 0; i < WORKERS_BATCH; i++) {
-        int rc = chan_recv(ch, &m);
+        int rc = ipc_recv(ch, &m);
         if (rc <= 0) {
             if (rc < 0) {
                 /* Every worker end closes when the manager stops. */
@@ -302,11 +302,11 @@ static void workers_io(loop_t *loop, int fd, int events, void *arg)
             }
             break;
         }
-        if (m.type == CHAN_WORKER_LOST) {
+        if (m.type == IPC_WORKER_LOST) {
             log_info("worker %d was replaced after a crash: checking the "
                      "requests it had", w);
             workers_tell(ws, w, NULL);
-        } else if (m.type == CHAN_WORKER_BACKOFF) {
+        } else if (m.type == IPC_WORKER_BACKOFF) {
             workers_backoff(ws, w, &m);
         } else {
             workers_deliver(ws, &m);
@@ -340,17 +340,17 @@ void workers_packet(workers_t *ws, swx_peer_t *p, size_t len)
     workers_peer_describe(p);
     int w = workers_fixed(ws->eng) ? workers_by_addr(ws, p->addr)
                                    : workers_pick_free(ws);
-    chan_t *ch = &ws->chans[w];
+    ipc_t *ch = &ws->chans[w];
     atomic_fetch_add_explicit(&ws->shm->dispatch_count, 1,
                               memory_order_relaxed);
-    if (chan_queued(ch) > WORKERS_CHAN_HIGH) {
+    if (ipc_queued(ch) > WORKERS_CHAN_HIGH) {
         log_warn("worker %d is not keeping up; datagram from %s dropped", w,
                  p->addr);
         return;
     }
-    if (chan_send(ch, CHAN_PACKET, p->listener, 0, p, sizeof(*p) + len) < 0)
+    if (ipc_send(ch, IPC_PACKET, p->listener, 0, p, sizeof(*p) + len) < 0)
         log_error("datagram for worker %d lost", w);
-    if (chan_queued(ch) > 0)
+    if (ipc_queued(ch) > 0)
         workers_want_write(ws, ch);
 }
 
@@ -358,10 +358,10 @@ void workers_packet(workers_t *ws, swx_peer_t *p, size_t len)
 
 void workers_drain(workers_t *ws)
 {
-    chan_msg_t m;
+    ipc_msg_t m;
     for (int w = 0; w < ws->nworkers; w++)
         while (loop_events(ws->eng->loop, ws->chans[w].fd) >= 0 &&
-               chan_recv(&ws->chans[w], &m) > 0)
+               ipc_recv(&ws->chans[w], &m) > 0)
             workers_deliver(ws, &m);
 }
 
@@ -371,13 +371,13 @@ int workers_init(workers_t *ws, conn_engine_t *e, server_t *srv, int reactor)
     ws->eng = e;
     ws->shm = srv->shm;
     ws->nworkers = srv->cfg.worker_num;
-    ws->chans = calloc((size_t)ws->nworkers, sizeof(chan_t));
+    ws->chans = calloc((size_t)ws->nworkers, sizeof(ipc_t));
     ws->slots = calloc((size_t)ws->nworkers, sizeof(workers_slot_t));
     if (ws->chans == NULL || ws->slots == NULL)
         return -ENOMEM;
     for (int w = 0; w < ws->nworkers; w++) {
         int fd = srv->chan_fds[server_chan(srv, w, reactor)][0];
-        if (chan_init(&ws->chans[w], fd, srv->cfg.buffer_output_size) < 0)
+        if (ipc_init(&ws->chans[w], fd, srv->cfg.buffer_output_size, IPC_TO_REACTOR) < 0)
             return -ENOMEM;
         ws->slots[w] = (workers_slot_t){ws, w};
         if (loop_add(e->loop, fd, LOOP_READ, workers_io, &ws->slots[w]) < 0)
@@ -389,7 +389,7 @@ int workers_init(workers_t *ws, conn_engine_t *e, server_t *srv, int reactor)
 void workers_free(workers_t *ws)
 {
     for (int w = 0; ws->chans != NULL && w < ws->nworkers; w++)
-        chan_free(&ws->chans[w]);
+        ipc_free(&ws->chans[w]);
     free(ws->chans);
     free(ws->slots);
     ws->chans = NULL;

@@ -3,7 +3,7 @@
 #ifndef SWX_WORKERS_H
 #define SWX_WORKERS_H
 
-#include "ipc/chan.h"
+#include "ipc/ipc.h"
 #include "net/conn.h"
 #include "proc/server.h"
 
@@ -19,7 +19,7 @@ struct workers {
     conn_engine_t *eng;
     shm_t *shm;
     int nworkers;
-    chan_t *chans;           /* [worker]: this reactor's end */
+    ipc_t *chans;           /* [worker]: this reactor's end */
     workers_slot_t *slots;   /* [worker] */
     unsigned rr;             /* round-robin cursor */
     int npaused;             /* connections paused for a backed-up worker */

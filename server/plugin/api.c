@@ -58,17 +58,6 @@ static int api_listener(void)
     return role_ops ? role_ops->listener() : -1;
 }
 
-int api_send_msg(uint64_t session, int type, const void *data, size_t len)
-{
-    return role_ops ? role_ops->send_msg(session, type, data, len)
-                    : -ENOTSUP;
-}
-
-size_t api_output_max(void)
-{
-    return role_ops ? role_ops->output_max() : 0;
-}
-
 static int api_worker_id(void)
 {
     return role_worker_id;

@@ -13,11 +13,6 @@ typedef struct api_ops {
     int (*sendto)(const swx_peer_t *peer, const void *data, size_t len);
     int (*bind)(uint64_t session, uint32_t uid);
     int (*listener)(void);
-    /* Any message about a session to the reactor that owns it. */
-    int (*send_msg)(uint64_t session, int type, const void *data,
-                    size_t len);
-    /* buffer_output_size: the largest message a reactor takes. */
-    size_t (*output_max)(void);
 } api_ops_t;
 
 extern const swx_api_t server_api;
@@ -37,11 +32,6 @@ void api_set_role(int worker_id, const api_ops_t *ops);
             api_enter(api_prev_);                                            \
         }                                                                    \
     } while (0)
-
-/* Through the role's send_msg: 0, -errno, or -ENOTSUP outside a worker. */
-int api_send_msg(uint64_t session, int type, const void *data, size_t len);
-/* The role's output_max, 0 outside a worker. */
-size_t api_output_max(void);
 
 /* Make p the current plugin; returns the previous one. */
 const plugin_t *api_enter(const plugin_t *p);

@@ -21,7 +21,7 @@
 
 /* A message that arrived while swx_taskwait waited for another. */
 typedef struct backlog {
-    mbox_hdr_t hdr;
+    ipc_msg_t msg;    /* its data is data */
     char *data;
     struct backlog *next;
 } backlog_t;
@@ -30,18 +30,18 @@ typedef struct backlog {
 static struct {
     int active;
     int finished;
-    mbox_hdr_t hdr;
+    ipc_hdr_t hdr;
 } current;
 
 static backlog_t *backlog, **backlog_tail = &backlog;
 /* swx_taskwait's own reader of the mailbox: a callback may wait while the
  * message that called it still lives in child.inbox's buffers. */
-static mbox_t wait_box;
+static ipc_t wait_box;
 static int backlog_scheduled;
 static int64_t next_task_id = 1;
 static unsigned task_rr;
 
-void (*task_on_task)(const mbox_msg_t *m);
+void (*task_on_task)(const ipc_msg_t *m);
 
 static const plugin_t *task_plugin(int index)
 {
@@ -51,25 +51,25 @@ static const plugin_t *task_plugin(int index)
 }
 
 /* A message for this process: a result, a message, or (mode 1) a task. */
-static void task_dispatch(const mbox_hdr_t *h, const char *data, size_t len)
+static void task_dispatch(const ipc_msg_t *m)
 {
-    const plugin_t *p = task_plugin(h->plugin);
+    const ipc_hdr_t *h = &m->hdr;
+    const plugin_t *p = task_plugin(h->index);
     child_count_event();
     if (p == NULL) {
-        log_warn("mailbox: message for unknown plugin %u dropped", h->plugin);
-    } else if (h->type == MBOX_FINISH && h->task_pid != (int32_t)getpid()) {
+        log_warn("mailbox: message for unknown plugin %u dropped", h->index);
+    } else if (h->type == IPC_FINISH && h->pid != (uint32_t)getpid()) {
         log_debug("result of task %lld of an earlier process in this slot "
-                  "(pid %d) discarded", (long long)h->task_id, h->task_pid);
-    } else if (h->type == MBOX_FINISH && (h->flags & MBOX_WAIT)) {
+                  "(pid %u) discarded", (long long)h->id, h->pid);
+    } else if (h->type == IPC_FINISH && (h->flags & IPC_WAIT)) {
         log_debug("result of task %lld came after its swx_taskwait gave up; "
-                  "discarded", (long long)h->task_id);
-    } else if (h->type == MBOX_FINISH) {
-        api_call(p, on_finish, h->task_id, data, len);
-    } else if (h->type == MBOX_PIPE) {
-        api_call(p, on_pipe_message, h->src, data, len);
-    } else if (h->type == MBOX_TASK && task_on_task != NULL) {
-        mbox_msg_t m = {*h, data, len};
-        task_on_task(&m);
+                  "discarded", (long long)h->id);
+    } else if (h->type == IPC_FINISH) {
+        api_call(p, on_finish, (int64_t)h->id, m->data, m->len);
+    } else if (h->type == IPC_PIPE) {
+        api_call(p, on_pipe_message, h->src, m->data, m->len);
+    } else if (h->type == IPC_TASK && task_on_task != NULL) {
+        task_on_task(m);
     } else {
         log_warn("mailbox: unexpected message type %u dropped", h->type);
     }
@@ -84,13 +84,13 @@ static void task_backlog_run(void *arg)
         backlog = b->next;
         if (backlog == NULL)
             backlog_tail = &backlog;
-        task_dispatch(&b->hdr, b->data, b->hdr.len);
+        task_dispatch(&b->msg);
         free(b->data);
         free(b);
     }
 }
 
-static void task_backlog_push(const mbox_msg_t *m)
+static void task_backlog_push(const ipc_msg_t *m)
 {
     backlog_t *b = malloc(sizeof(*b));
     char *data = malloc(m->len ? m->len : 1);
@@ -102,7 +102,8 @@ static void task_backlog_push(const mbox_msg_t *m)
         return;
     }
     memcpy(data, m->data, m->len);
-    *b = (backlog_t){m->hdr, data, NULL};
+    *b = (backlog_t){*m, data, NULL};
+    b->msg.data = data;
     *backlog_tail = b;
     backlog_tail = &b->next;
     if (!backlog_scheduled && loop_defer(child.loop, task_backlog_run, NULL) == 0)
@@ -117,11 +118,11 @@ static void task_inbox_io(loop_t *loop, int fd, int events, void *arg)
     (void)arg;
     if (backlog != NULL)
         task_backlog_run(NULL);
-    mbox_msg_t m;
+    ipc_msg_t m;
     for (int i = 0; i < TASK_MAILBOX_BATCH && child_taking_work(); i++) {
-        if (mbox_recv(&child.inbox, &m) <= 0)
+        if (ipc_recv(&child.inbox, &m) <= 0)
             break;
-        task_dispatch(&m.hdr, m.data, m.len);
+        task_dispatch(&m);
     }
 }
 
@@ -138,7 +139,7 @@ int task_init(void)
 
 void task_free(void)
 {
-    mbox_free(&wait_box);
+    ipc_free(&wait_box);
     while (backlog != NULL) {
         backlog_t *b = backlog;
         backlog = b->next;
@@ -203,11 +204,11 @@ static int64_t task_post(const void *data, size_t len, int dst, int flags)
         fd = s->taskq_fds[1];
     else
         fd = s->mbox_fds[task_pick()][1];
-    mbox_hdr_t h = {.type = MBOX_TASK, .flags = (uint8_t)flags,
-                    .plugin = (uint16_t)task_plugin_index(),
-                    .src = child.id, .task_id = next_task_id,
-                    .task_pid = (int32_t)getpid()};
-    rc = mbox_send(fd, &h, data, len);
+    ipc_hdr_t h = {.type = IPC_TASK, .flags = (uint8_t)flags,
+                   .index = (uint16_t)task_plugin_index(),
+                   .id = (uint64_t)next_task_id, .pid = (uint32_t)getpid(),
+                   .src = child.id};
+    rc = ipc_box_send(fd, &h, data, len);
     if (rc == -EAGAIN) {
         static long long last_warned;
         uint64_t n = atomic_fetch_add(&s->shm->task_queue_full, 1) + 1;
@@ -226,16 +227,17 @@ static int64_t task_post(const void *data, size_t len, int dst, int flags)
 int64_t task_send(const void *data, size_t len, int dst)
 {
     const plugin_t *p = api_current();
-    int flags = p != NULL && p->desc.on_finish != NULL ? 0 : MBOX_NOREPLY;
+    int flags = p != NULL && p->desc.on_finish != NULL ? 0 : IPC_NOREPLY;
     return task_post(data, len, dst, flags);
 }
 
 /* ---- waiting ---- */
 
-static int task_take_result(swx_taskres_t *res, int n, const mbox_msg_t *m)
+static int task_take_result(swx_taskres_t *res, int n, const ipc_msg_t *m)
 {
     for (int i = 0; i < n; i++) {
-        if (res[i].task_id != m->hdr.task_id || res[i].status != -ETIMEDOUT)
+        if (res[i].task_id != (int64_t)m->hdr.id ||
+            res[i].status != -ETIMEDOUT)
             continue;
         res[i].data = malloc(m->len ? m->len : 1);
         if (res[i].data == NULL) {
@@ -255,13 +257,14 @@ static int task_take_result(swx_taskres_t *res, int n, const mbox_msg_t *m)
 static int task_collect(swx_taskres_t *res, int n)
 {
     int got = 0;
-    mbox_msg_t m;
+    ipc_msg_t m;
     if (wait_box.rx == NULL &&
-        mbox_init(&wait_box, child.inbox.fd, child.inbox.max_len) < 0)
+        ipc_init(&wait_box, child.inbox.fd, child.inbox.max_msg,
+                 child.inbox.accept) < 0)
         return 0;
-    while (mbox_recv(&wait_box, &m) > 0) {
-        if (m.hdr.type == MBOX_FINISH && (m.hdr.flags & MBOX_WAIT) &&
-            m.hdr.task_pid == (int32_t)getpid() &&
+    while (ipc_recv(&wait_box, &m) > 0) {
+        if (m.hdr.type == IPC_FINISH && (m.hdr.flags & IPC_WAIT) &&
+            m.hdr.pid == (uint32_t)getpid() &&
             task_take_result(res, n, &m))
             got++;
         else
@@ -278,7 +281,7 @@ int task_wait_multi(const swx_taskreq_t *tasks, int n, int timeout_ms,
     int pending = 0, done = 0;
     for (int i = 0; i < n; i++) {
         int64_t id = task_post(tasks[i].data, tasks[i].len,
-                               tasks[i].dst_task_worker, MBOX_WAIT);
+                               tasks[i].dst_task_worker, IPC_WAIT);
         res[i] = (swx_taskres_t){id < 0 ? (int)id : -ETIMEDOUT,
                                  id < 0 ? 0 : id, NULL, 0};
         pending += id > 0;
@@ -316,12 +319,12 @@ int task_wait(const void *data, size_t len, int dst, int timeout_ms,
 
 /* Deliver to a worker's mailbox, waiting a while for room: a result is
  * not dropped because its worker is busy for a moment. */
-static int task_deliver(int fd, const mbox_hdr_t *h, const void *data,
+static int task_deliver(int fd, const ipc_hdr_t *h, const void *data,
                         size_t len)
 {
     long long deadline = loop_now() + TASK_FINISH_WAIT_MS;
     int rc;
-    while ((rc = mbox_send(fd, h, data, len)) == -EAGAIN &&
+    while ((rc = ipc_box_send(fd, h, data, len)) == -EAGAIN &&
            loop_now() < deadline) {
         struct pollfd pfd = {.fd = fd, .events = POLLOUT};
         poll(&pfd, 1, 50);
@@ -333,43 +336,43 @@ int task_finish(const void *data, size_t len)
 {
     if (!current.active)
         return -EINVAL;
-    if (current.hdr.flags & MBOX_NOREPLY) {
+    if (current.hdr.flags & IPC_NOREPLY) {
         log_error("swx_finish: task %lld from worker %d wants no result "
                   "(its plugin has no on_finish)",
-                  (long long)current.hdr.task_id, current.hdr.src);
+                  (long long)current.hdr.id, current.hdr.src);
         return -EINVAL;
     }
     if (current.finished)
         return -EALREADY;
     if (len > child.srv->cfg.task_max_size)
         return -E2BIG;
-    mbox_hdr_t h = current.hdr;
-    h.type = MBOX_FINISH;
-    h.flags &= MBOX_WAIT;
+    ipc_hdr_t h = current.hdr;
+    h.type = IPC_FINISH;
+    h.flags &= IPC_WAIT;
     int src = h.src;
     h.src = child.id;
     int rc = task_deliver(child.srv->mbox_fds[src][1], &h, data, len);
     if (rc < 0)
         log_error("swx_finish: the result of task %lld could not reach "
-                  "worker %d: %s", (long long)h.task_id, src, strerror(-rc));
+                  "worker %d: %s", (long long)h.id, src, strerror(-rc));
     current.finished = 1;
     return rc;
 }
 
-void task_run(const mbox_msg_t *m)
+void task_run(const ipc_msg_t *m)
 {
-    const plugin_t *p = task_plugin(m->hdr.plugin);
+    const plugin_t *p = task_plugin(m->hdr.index);
     shm_worker_t *w = &child.srv->shm->workers[child.id];
     atomic_store(&w->busy, 1);
     current.active = 1;
     current.finished = 0;
     current.hdr = m->hdr;
     if (p != NULL && p->desc.on_task != NULL)
-        api_call(p, on_task, m->hdr.task_id, m->hdr.src, m->data, m->len);
+        api_call(p, on_task, (int64_t)m->hdr.id, m->hdr.src, m->data,
+                 m->len);
     else
         log_warn("task %lld from worker %d: no on_task in plugin %u; "
-                 "dropped", (long long)m->hdr.task_id, m->hdr.src,
-                 m->hdr.plugin);
+                 "dropped", (long long)m->hdr.id, m->hdr.src, m->hdr.index);
     current.active = 0;
     atomic_fetch_add(&w->requests, 1);
     atomic_fetch_sub(&child.srv->shm->tasking_num, 1);
@@ -387,7 +390,7 @@ int task_send_message(int dst, const void *data, size_t len)
         return -EINVAL;
     if (len > s->cfg.task_max_size)
         return -E2BIG;
-    mbox_hdr_t h = {.type = MBOX_PIPE, .plugin = (uint16_t)task_plugin_index(),
-                    .src = child.id};
-    return mbox_send(s->mbox_fds[dst][1], &h, data, len);
+    ipc_hdr_t h = {.type = IPC_PIPE, .index = (uint16_t)task_plugin_index(),
+                   .pid = (uint32_t)getpid(), .src = child.id};
+    return ipc_box_send(s->mbox_fds[dst][1], &h, data, len);
 }

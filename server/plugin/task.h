@@ -3,7 +3,7 @@
 #ifndef SWX_TASK_H
 #define SWX_TASK_H
 
-#include "ipc/mbox.h"
+#include "ipc/ipc.h"
 #include "swx_plugin.h"
 
 /* Watch this process's mailbox (child.inbox) in its loop. */
@@ -14,9 +14,9 @@ void task_update(void);
 
 /* Task workers: run on_task for a task message; the result, if any, goes
  * back with swx_finish. */
-void task_run(const mbox_msg_t *m);
+void task_run(const ipc_msg_t *m);
 /* Task workers, task_ipc_mode 1: tasks arrive in the mailbox too. */
-extern void (*task_on_task)(const mbox_msg_t *m);
+extern void (*task_on_task)(const ipc_msg_t *m);
 
 int64_t task_send(const void *data, size_t len, int dst_task_worker);
 int task_wait(const void *data, size_t len, int dst_task_worker,

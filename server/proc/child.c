@@ -163,8 +163,8 @@ int child_init(server_t *srv, int id, int standby, int notify_fd)
         return -1;
     pio_init(child.loop);
     if (child_setup_signals() < 0 ||
-        mbox_init(&child.inbox, srv->mbox_fds[id][0],
-                  srv->cfg.task_max_size) < 0)
+        ipc_init(&child.inbox, srv->mbox_fds[id][0], srv->cfg.task_max_size,
+                 IPC_TO_MAILBOX) < 0)
         return -1;
     return task_init();
 }
@@ -199,7 +199,7 @@ void child_exit(int status, int call_stop)
     pio_free();
     api_unload_plugins(cfg, child.plugins);
     child.plugins = NULL;
-    mbox_free(&child.inbox);
+    ipc_free(&child.inbox);
     atomic_store(&child.srv->shm->workers[child.id].busy, 0);
     loop_free(child.loop);
     config_free(&child.srv->cfg);

@@ -5,7 +5,7 @@
 #define SWX_CHILD_H
 
 #include "event/loop.h"
-#include "ipc/mbox.h"
+#include "ipc/ipc.h"
 #include "plugin/plugin.h"
 #include "proc/server.h"
 
@@ -15,7 +15,7 @@ typedef struct child {
     server_t *srv;
     loop_t *loop;
     plugin_t *plugins;   /* [config plugin] */
-    mbox_t inbox;        /* messages and results for this process */
+    ipc_t inbox;         /* messages and results for this process */
     int notify_fd;       /* to the manager: worker_notice_t */
     int sigfd;
     int standby;         /* loaded, waiting for SIGUSR2 to serve */

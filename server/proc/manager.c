@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "plugin/api.h"
-#include "ipc/chan.h"
+#include "ipc/ipc.h"
 #include "proc/privs.h"
 #include "core/log.h"
 #include "core/proctitle.h"
@@ -46,7 +46,7 @@ typedef struct slot {
     char cause[160];      /* END_FAILED: what happened, for the log */
     int backoff;          /* waiting out a back-off (shm backoff_until) */
     int tell_next;        /* back-off: the next reactor to tell */
-    uint8_t tell_flags;   /* back-off: CHAN_BACKOFF_* for the reactors */
+    uint8_t tell_flags;   /* back-off: IPC_BACKOFF_* for the reactors */
     long dropped;         /* back-off: messages for it dropped */
     pid_t candidate;      /* reload: the replacement in standby */
     int candidate_ready;
@@ -164,8 +164,8 @@ static void manager_tell_backoff(int id)
 {
     slot_t *s = &slots[id];
     for (; s->tell_next < srv->cfg.reactor_num; s->tell_next++)
-        if (chan_notice(manager_chan_fd(id, s->tell_next),
-                        CHAN_WORKER_BACKOFF, &s->tell_flags,
+        if (ipc_notice(manager_chan_fd(id, s->tell_next),
+                        IPC_WORKER_BACKOFF, &s->tell_flags,
                         sizeof(s->tell_flags)) == -EAGAIN)
             return;
 }
@@ -182,7 +182,7 @@ static void manager_begin_backoff(int id)
     /* Requests an earlier process had taken are answered now, with the
      * rest (502 rather than 503): no replacement will ask after them. */
     s->tell_flags = atomic_exchange(&srv->shm->workers[id].lost, 0)
-                        ? CHAN_BACKOFF_LOST
+                        ? IPC_BACKOFF_LOST
                         : 0;
     s->tell_next = 0;
     manager_tell_backoff(id);
@@ -196,7 +196,7 @@ static void manager_drop_queued(int id)
 {
     slot_t *s = &slots[id];
     for (int r = 0; r < srv->cfg.reactor_num; r++)
-        s->dropped += chan_discard(manager_chan_fd(id, r));
+        s->dropped += ipc_discard(manager_chan_fd(id, r));
 }
 
 /* Slot id gets a process again: the last of what was sent while it was
@@ -727,7 +727,7 @@ static void manager_reap_worker(pid_t pid, int status)
             atomic_fetch_add(&srv->shm->worker_restarts, 1);
             manager_call_worker_error(i, pid, status);
             /* Its replacement asks the reactors to check the requests it
-             * had (see CHAN_WORKER_LOST), unless it took none or another
+             * had (see IPC_WORKER_LOST), unless it took none or another
              * process of the slot, which may hold some of them, is still
              * alive. */
             if (server_kind(srv, i) == PROC_WORKER && served &&

@@ -17,8 +17,7 @@
 #include "net/admin.h"
 #include "plugin/api.h"
 #include "plugin/api_shared.h"
-#include "ipc/mbox.h"
-#include "ipc/chan.h"
+#include "ipc/ipc.h"
 #include "proc/daemon.h"
 #include "net/listener.h"
 #include "core/log.h"
@@ -292,14 +291,14 @@ static int master_make_chans(server_t *s)
     if (s->chan_fds == NULL || s->mbox_fds == NULL)
         return -1;
     for (int i = 0; i < n; i++)
-        if (chan_socketpair(s->chan_fds[i]) < 0)
+        if (ipc_socketpair(s->chan_fds[i], IPC_STREAM_SOCKBUF) < 0)
             return -1;
     for (int i = 0; i < s->nprocs; i++)
-        if (mbox_socketpair(s->mbox_fds[i]) < 0)
+        if (ipc_socketpair(s->mbox_fds[i], IPC_BOX_SOCKBUF) < 0)
             return -1;
     s->taskq_fds[0] = s->taskq_fds[1] = -1;
     if (s->cfg.task_worker_num > 0 && s->cfg.task_ipc_mode == 3 &&
-        mbox_socketpair(s->taskq_fds) < 0)
+        ipc_socketpair(s->taskq_fds, IPC_BOX_SOCKBUF) < 0)
         return -1;
     return 0;
 }

@@ -8,7 +8,7 @@
 #include "core/log.h"
 #include "plugin/task.h"
 
-static mbox_t queue;       /* task_ipc_mode 3 */
+static ipc_t queue;        /* task_ipc_mode 3 */
 static int have_queue;
 static long tasks;
 
@@ -22,7 +22,7 @@ static void taskworker_count(void)
     }
 }
 
-static void taskworker_task(const mbox_msg_t *m)
+static void taskworker_task(const ipc_msg_t *m)
 {
     task_run(m);
     taskworker_count();
@@ -41,9 +41,9 @@ static void taskworker_queue_io(loop_t *loop, int fd, int events, void *arg)
     (void)fd;
     (void)events;
     (void)arg;
-    mbox_msg_t m;
+    ipc_msg_t m;
     /* One task per wakeup: the mailbox and the signals get their turn. */
-    if (child_taking_work() && mbox_recv(&queue, &m) > 0) {
+    if (child_taking_work() && ipc_recv(&queue, &m) > 0) {
         child_count_event();
         taskworker_task(&m);
     }
@@ -55,7 +55,8 @@ static int taskworker_setup_queue(void)
     server_t *s = child.srv;
     if (s->cfg.task_ipc_mode != 3)
         return 0;
-    if (mbox_init(&queue, s->taskq_fds[0], s->cfg.task_max_size) < 0)
+    if (ipc_init(&queue, s->taskq_fds[0], s->cfg.task_max_size,
+                 IPC_TO_TASKQ) < 0)
         return -1;
     have_queue = 1;
     return loop_add(child.loop, queue.fd, child_taking_work() ? LOOP_READ : 0,
@@ -94,6 +95,6 @@ void taskworker_run(server_t *srv, int id, int standby, int notify_fd)
     taskworker_loop();
     log_debug("exiting after %ld tasks", tasks);
     if (have_queue)
-        mbox_free(&queue);
+        ipc_free(&queue);
     child_exit(0, 1);
 }

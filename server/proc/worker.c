@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include "plugin/api.h"
-#include "ipc/chan.h"
+#include "ipc/ipc.h"
 #include "proc/child.h"
+#include "proc/worker.h"
 #include "http/http_api.h"
+#include "http/http_msg.h"
 #include "core/log.h"
 #include "plugin/plugin_io.h"
 #include "core/session.h"
@@ -21,22 +23,22 @@
 /* Incoming messages are bounded by what a reactor can frame. */
 #define WORKER_MAX_MSG (64 * 1024 * 1024)
 
-static chan_t *chans;   /* [reactor] */
+static ipc_t *chans;    /* [reactor] */
 static long requests;
 static int current_listener = -1; /* of the event being handled */
 
 /* A channel is read while the worker takes work; a retiring worker still
  * reads the rest of a message it has begun. */
-static int worker_chan_events(const chan_t *ch)
+static int worker_chan_events(const ipc_t *ch)
 {
-    int ev = chan_queued(ch) > 0 ? LOOP_WRITE : 0;
+    int ev = ipc_queued(ch) > 0 ? LOOP_WRITE : 0;
     if (child_taking_work() ||
-        (child.retiring && !child.stopping && chan_receiving(ch)))
+        (child.retiring && !child.stopping && ipc_receiving(ch)))
         ev |= LOOP_READ;
     return ev;
 }
 
-static void worker_chan_update(chan_t *ch)
+static void worker_chan_update(ipc_t *ch)
 {
     loop_mod(child.loop, ch->fd, worker_chan_events(ch));
 }
@@ -48,28 +50,36 @@ static void worker_update(void)
     task_update();
 }
 
-static int worker_send_msg(uint64_t session, int type, const void *data,
-                           size_t len)
+int worker_sendv(uint64_t session, int type, const struct iovec *iov, int n)
 {
+    if (chans == NULL)
+        return -ENOTSUP;
     int r = session_reactor(session);
     if (session == 0 || r >= child.srv->cfg.reactor_num)
         return -ENOTCONN;
-    chan_t *ch = &chans[r];
-    int rc = chan_send(ch, type, 0, session, data, len);
+    ipc_t *ch = &chans[r];
+    int rc = ipc_sendv(ch, type, 0, session, iov, n);
     worker_chan_update(ch);
     return rc;
+}
+
+int worker_send_msg(uint64_t session, int type, const void *data,
+                    size_t len)
+{
+    struct iovec iov = {(void *)data, len};
+    return worker_sendv(session, type, &iov, 1);
 }
 
 static int worker_send(uint64_t session, const void *data, size_t len)
 {
     if (len > child.srv->cfg.buffer_output_size)
         return -E2BIG;
-    return worker_send_msg(session, CHAN_SEND, data, len);
+    return worker_send_msg(session, IPC_SEND, data, len);
 }
 
 static int worker_close(uint64_t session)
 {
-    return worker_send_msg(session, CHAN_CLOSE_REQ, NULL, 0);
+    return worker_send_msg(session, IPC_CLOSE_REQ, NULL, 0);
 }
 
 static int worker_sendto(const swx_peer_t *peer, const void *data,
@@ -93,7 +103,7 @@ static int worker_bind(uint64_t session, uint32_t uid)
         return -ENOTSUP;
     if (uid == 0)
         return -EINVAL;
-    return worker_send_msg(session, CHAN_BIND, &uid, sizeof(uid));
+    return worker_send_msg(session, IPC_BIND, &uid, sizeof(uid));
 }
 
 static int worker_listener(void)
@@ -101,14 +111,13 @@ static int worker_listener(void)
     return current_listener;
 }
 
-static size_t worker_output_max(void)
+size_t worker_output_max(void)
 {
-    return child.srv->cfg.buffer_output_size;
+    return chans != NULL ? child.srv->cfg.buffer_output_size : 0;
 }
 
 static const api_ops_t worker_ops = {
     worker_send, worker_close, worker_sendto, worker_bind, worker_listener,
-    worker_send_msg, worker_output_max,
 };
 
 static const plugin_t *worker_plugin_for(int listener)
@@ -125,21 +134,21 @@ static void worker_count(shm_worker_t *sw)
     atomic_fetch_add_explicit(&sw->requests, 1, memory_order_relaxed);
 }
 
-static void worker_dispatch(const plugin_t *p, const chan_msg_t *m,
+static void worker_dispatch(const plugin_t *p, const ipc_msg_t *m,
                             shm_worker_t *sw)
 {
-    if (m->type == CHAN_HTTP_REQUEST || m->type == CHAN_WS_MESSAGE)
+    if (m->type == HTTP_MSG_REQUEST || m->type == WS_MSG_MESSAGE)
         worker_count(sw);
-    if (m->type == CHAN_PACKET && m->len >= sizeof(swx_peer_t)) {
+    if (m->type == IPC_PACKET && m->len >= sizeof(swx_peer_t)) {
         worker_count(sw);
         api_call(p, on_packet, (const swx_peer_t *)m->data,
                  m->data + sizeof(swx_peer_t), m->len - sizeof(swx_peer_t));
-    } else if (m->type == CHAN_RECEIVE) {
+    } else if (m->type == IPC_RECEIVE) {
         worker_count(sw);
         api_call(p, on_receive, m->session, m->data, m->len);
-    } else if (m->type == CHAN_CONNECT && m->len == sizeof(swx_conninfo_t)) {
+    } else if (m->type == IPC_CONNECT && m->len == sizeof(swx_conninfo_t)) {
         api_call(p, on_connect, m->session, (const swx_conninfo_t *)m->data);
-    } else if (m->type == CHAN_CLOSE) {
+    } else if (m->type == IPC_CLOSE) {
         http_api_gone(m->session);
         api_call(p, on_close, m->session);
         http_api_release(m->session);
@@ -149,7 +158,7 @@ static void worker_dispatch(const plugin_t *p, const chan_msg_t *m,
     }
 }
 
-static void worker_handle(const chan_msg_t *m)
+static void worker_handle(const ipc_msg_t *m)
 {
     const plugin_t *p = worker_plugin_for(m->listener);
     if (p == NULL) {
@@ -178,14 +187,14 @@ static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
 {
     (void)loop;
     (void)fd;
-    chan_t *ch = arg;
+    ipc_t *ch = arg;
     if (events & LOOP_WRITE)
-        chan_flush(ch);
-    chan_msg_t m;
+        ipc_flush(ch);
+    ipc_msg_t m;
     for (int i = 0; (events & LOOP_READ) && i < WORKER_CHAN_BATCH; i++) {
         if (!(worker_chan_events(ch) & LOOP_READ))
             break;
-        int rc = chan_recv(ch, &m);
+        int rc = ipc_recv(ch, &m);
         if (rc < 0) {
             log_error("channel fd %d: %s; exiting", ch->fd, strerror(-rc));
             child.stopping = 1;
@@ -202,7 +211,7 @@ static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
 static void worker_try_release(void)
 {
     for (int r = 0; r < child.srv->cfg.reactor_num; r++)
-        if (chan_receiving(&chans[r]))
+        if (ipc_receiving(&chans[r]))
             return;
     child.released = 1;
     worker_update();
@@ -213,7 +222,7 @@ static void worker_try_release(void)
 static int worker_chans_idle(void)
 {
     for (int r = 0; r < child.srv->cfg.reactor_num; r++)
-        if (chan_queued(&chans[r]) > 0 || chan_receiving(&chans[r]))
+        if (ipc_queued(&chans[r]) > 0 || ipc_receiving(&chans[r]))
             return 0;
     return 1;
 }
@@ -221,12 +230,12 @@ static int worker_chans_idle(void)
 static int worker_setup_chans(void)
 {
     server_t *s = child.srv;
-    chans = calloc((size_t)s->cfg.reactor_num, sizeof(chan_t));
+    chans = calloc((size_t)s->cfg.reactor_num, sizeof(ipc_t));
     if (chans == NULL)
         return -1;
     for (int r = 0; r < s->cfg.reactor_num; r++) {
         int fd = s->chan_fds[server_chan(s, child.id, r)][1];
-        if (chan_init(&chans[r], fd, WORKER_MAX_MSG) < 0 ||
+        if (ipc_init(&chans[r], fd, WORKER_MAX_MSG, IPC_TO_WORKER) < 0 ||
             loop_add(child.loop, fd, worker_chan_events(&chans[r]), worker_chan_io,
                      &chans[r]) < 0)
             return -1;
@@ -239,12 +248,12 @@ static void worker_flush(void)
 {
     long long deadline = loop_now() + child.srv->cfg.max_wait_time * 1000LL;
     for (int r = 0; r < child.srv->cfg.reactor_num; r++) {
-        chan_t *ch = &chans[r];
-        while (chan_flush(ch) == -EAGAIN) {
+        ipc_t *ch = &chans[r];
+        while (ipc_flush(ch) == -EAGAIN) {
             long long left = deadline - loop_now();
             if (left <= 0) {
                 log_warn("max_wait_time passed with %zu bytes of replies "
-                         "unsent", chan_queued(ch));
+                         "unsent", ipc_queued(ch));
                 return;
             }
             struct pollfd pfd = {.fd = ch->fd, .events = POLLOUT};
@@ -278,11 +287,11 @@ static void worker_wind_down(void)
 }
 
 /* The process before this one died: every reactor asks this one about
- * the requests it had sent to the slot (CHAN_HTTP_PROBE). */
+ * the requests it had sent to the slot (HTTP_MSG_PROBE). */
 static void worker_report_lost(void)
 {
     for (int r = 0; r < child.srv->cfg.reactor_num; r++) {
-        if (chan_send(&chans[r], CHAN_WORKER_LOST, 0, 0, NULL, 0) < 0)
+        if (ipc_send(&chans[r], IPC_WORKER_LOST, 0, 0, NULL, 0) < 0)
             log_warn("cannot tell reactor %d of the lost worker", r);
         worker_chan_update(&chans[r]);
     }
@@ -314,7 +323,7 @@ static void worker_loop(void)
 static void worker_free_chans(void)
 {
     for (int r = 0; chans != NULL && r < child.srv->cfg.reactor_num; r++)
-        chan_free(&chans[r]);
+        ipc_free(&chans[r]);
     free(chans);
     chans = NULL;
 }

@@ -12,7 +12,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "ipc/chan.h"
+#include "http/http_msg.h"
 #include "net/conn.h"
 #include "http/http_wire.h"
 #include "core/log.h"
@@ -251,7 +251,7 @@ static int http_conn_upgrade(conn_t *c, const http_request_t *req)
         return -1;
     }
     int w = conn_route(c);
-    conn_submit(c, w, CHAN_WS_OPEN, buf_head(wire), buf_pending(wire), 1);
+    conn_submit(c, w, WS_MSG_OPEN, buf_head(wire), buf_pending(wire), 1);
     conn_scratch_done(wire);
     buf_consume(&c->in, h->head_len);
     http_conn_timer_stop(c);
@@ -284,7 +284,7 @@ static int http_conn_dispatch(conn_t *c, const http_request_t *req)
     h->started = 0;
     h->seq++;
     http_conn_response_wait(c);
-    conn_submit(c, h->worker, CHAN_HTTP_REQUEST, buf_head(wire),
+    conn_submit(c, h->worker, HTTP_MSG_REQUEST, buf_head(wire),
                    buf_pending(wire), 1);
     conn_scratch_done(wire);
     buf_consume(&c->in, h->head_len + h->raw_used);
@@ -424,11 +424,11 @@ static void http_conn_input(conn_t *c, const char *data, size_t len)
 /* The reactor opens the file the worker checked, and only that one. */
 static void http_conn_sendfile(conn_t *c, const conn_msg_t *m)
 {
-    chan_sendfile_t sf;
+    http_msg_sendfile_t sf;
     const char *path = m->data + sizeof(sf);
     if (m->len <= sizeof(sf) || m->data[m->len - 1] != '\0' ||
         strlen(path) != m->len - sizeof(sf) - 1) {
-        log_warn("channel: malformed CHAN_HTTP_SENDFILE dropped");
+        log_warn("channel: malformed HTTP_MSG_SENDFILE dropped");
         conn_close(c, "the response cannot be completed");
         return;
     }
@@ -454,7 +454,7 @@ static void http_conn_worker_lost(conn_t *c, int w)
 {
     http_conn_t *h = c->state;
     if (h->state == HC_WAIT && h->worker == w)
-        conn_submit(c, w, CHAN_HTTP_PROBE, &h->seq, sizeof(h->seq), 0);
+        conn_submit(c, w, HTTP_MSG_PROBE, &h->seq, sizeof(h->seq), 0);
 }
 
 /* Worker b->worker is backing off: a request waiting on it, or refused,
@@ -509,18 +509,18 @@ static void http_conn_deliver(conn_t *c, const conn_msg_t *m)
     if (h->state != HC_WAIT) {
         log_debug("session %llu: message type %d with no request in flight "
                   "dropped", (unsigned long long)c->session, m->type);
-    } else if (m->type == CHAN_HTTP_END && m->len >= 1) {
+    } else if (m->type == HTTP_MSG_END && m->len >= 1) {
         /* The flags, then the response's last bytes, if any. */
         if (m->len > 1 && conn_write(c, m->data + 1, m->len - 1) < 0)
             return;
-        int rc = http_conn_done(c, m->data[0] & CHAN_HTTP_END_CLOSE);
+        int rc = http_conn_done(c, m->data[0] & HTTP_MSG_END_CLOSE);
         if (rc == HTTP_GO)
             http_conn_advance(c);
         else if (rc == HTTP_STOP)
             http_conn_set_reading(c);
-    } else if (m->type == CHAN_HTTP_LOST) {
+    } else if (m->type == HTTP_MSG_LOST) {
         http_conn_request_lost(c, m);
-    } else if (m->type == CHAN_HTTP_SENDFILE) {
+    } else if (m->type == HTTP_MSG_SENDFILE) {
         http_conn_sent(c);
         http_conn_sendfile(c, m);
     } else {
@@ -563,11 +563,11 @@ static void http_conn_close(conn_t *c, int notify)
 {
     http_conn_t *h = c->state;
     conn_timer_clear(c, h->timer);
-    /* The worker holding the request frees its response on CHAN_CLOSE;
+    /* The worker holding the request frees its response on IPC_CLOSE;
      * one that will not get it is told here. */
     if (notify && h->state == HC_WAIT &&
         (!conn_fixed(c) || h->worker != c->worker))
-        conn_submit(c, h->worker, CHAN_HTTP_ABORT, NULL, 0, 0);
+        conn_submit(c, h->worker, HTTP_MSG_ABORT, NULL, 0, 0);
     free(h);
     c->state = NULL;
 }

@@ -3,14 +3,14 @@
  * open_length_check). */
 #include <errno.h>
 
-#include "ipc/chan.h"
+#include "ipc/ipc.h"
 #include "net/conn.h"
 #include "core/log.h"
 #include "protocol/framer.h"
 
 static void stream_dispatch(conn_t *c, const char *data, size_t len)
 {
-    conn_submit(c, conn_route(c), CHAN_RECEIVE, data, len, 1);
+    conn_submit(c, conn_route(c), IPC_RECEIVE, data, len, 1);
 }
 
 /* The log line for a message the framer refused, then the close. */

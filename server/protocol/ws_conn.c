@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipc/chan.h"
+#include "http/http_msg.h"
 #include "net/conn.h"
 #include "core/log.h"
 #include "protocol/http_coding.h"
@@ -19,9 +19,9 @@
 typedef struct ws_conn {
     ws_msg_t msg;     /* the message being received */
     buf_t frag;       /* its opcode byte and payload so far */
-    int worker;       /* got CHAN_WS_OPEN */
+    int worker;       /* got WS_MSG_OPEN */
     int close_sent;   /* our close frame is queued: no more data frames */
-    int notified;     /* CHAN_WS_CLOSE went to the worker */
+    int notified;     /* WS_MSG_CLOSE went to the worker */
     int code;         /* the close code of our close frame */
     int64_t timer;    /* waiting for the client's close frame */
     int deflate_bits; /* permessage-deflate's window, 0 when not agreed */
@@ -45,7 +45,7 @@ static void ws_conn_notify(conn_t *c, int code)
         return;
     uint16_t v = (uint16_t)code;
     w->notified = 1;
-    conn_submit(c, ws_conn_worker(c), CHAN_WS_CLOSE, &v, sizeof(v), 0);
+    conn_submit(c, ws_conn_worker(c), WS_MSG_CLOSE, &v, sizeof(v), 0);
 }
 
 /* One unmasked, unfragmented frame. 0, or -1 when the connection closed. */
@@ -144,7 +144,7 @@ static int ws_conn_deliver_inflated(conn_t *c, size_t max)
             rc = -EILSEQ;
     }
     if (rc == 0)
-        conn_submit(c, conn_route(c), CHAN_WS_MESSAGE,
+        conn_submit(c, conn_route(c), WS_MSG_MESSAGE,
                        buf_head(plain), buf_pending(plain), 1);
     conn_scratch_done(plain);
     if (rc == -ENOMEM) {
@@ -178,7 +178,7 @@ static int ws_conn_on_data(conn_t *c, const ws_frame_t *f, const char *payload)
     if (f->fin && w->msg.compressed)
         return ws_conn_deliver_inflated(c, max);
     if (f->fin) {
-        conn_submit(c, conn_route(c), CHAN_WS_MESSAGE,
+        conn_submit(c, conn_route(c), WS_MSG_MESSAGE,
                        buf_head(&w->frag), buf_pending(&w->frag), 1);
         buf_reset(&w->frag);
         buf_trim(&w->frag, CONN_IN_KEEP); /* a large message's memory goes */
@@ -271,7 +271,7 @@ static void ws_conn_push(conn_t *c, const conn_msg_t *m)
     ws_conn_t *w = c->state;
     int op = m->len >= 1 ? (uint8_t)m->data[0] : -1;
     if (op != WS_TEXT && op != WS_BINARY) {
-        log_warn("channel: malformed CHAN_WS_PUSH dropped");
+        log_warn("channel: malformed WS_MSG_PUSH dropped");
         return;
     }
     if (w->close_sent)
@@ -296,7 +296,7 @@ static void ws_conn_close_req(conn_t *c, const conn_msg_t *m)
     ws_conn_t *w = c->state;
     uint16_t code;
     if (m->len != sizeof(code)) {
-        log_warn("channel: malformed CHAN_WS_CLOSE_REQ dropped");
+        log_warn("channel: malformed WS_MSG_CLOSE_REQ dropped");
         return;
     }
     memcpy(&code, m->data, sizeof(code));
@@ -310,9 +310,9 @@ static void ws_conn_close_req(conn_t *c, const conn_msg_t *m)
 
 static void ws_conn_deliver(conn_t *c, const conn_msg_t *m)
 {
-    if (m->type == CHAN_WS_PUSH)
+    if (m->type == WS_MSG_PUSH)
         ws_conn_push(c, m);
-    else if (m->type == CHAN_WS_CLOSE_REQ)
+    else if (m->type == WS_MSG_CLOSE_REQ)
         ws_conn_close_req(c, m);
     else
         log_warn("session %llu: message type %d is not for a WebSocket; "

@@ -7,7 +7,7 @@
 
 /*
  * Make c a WebSocket connection after the 101 response was queued and
- * CHAN_WS_OPEN went to worker w. Bytes already in c->in are the first
+ * WS_MSG_OPEN went to worker w. Bytes already in c->in are the first
  * frames. deflate_bits: 0, or the window (9..15) of the permessage-deflate
  * the 101 accepted. 0, or -1 when the connection was closed.
  */

@@ -1,0 +1,378 @@
+/* ipc.c: the IPC transport's socketpairs and its reading side: every frame
+ * checked, chunks reassembled per writer, memfd payloads mapped. */
+#include "ipc/ipc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+/* Room for the fds one frame may carry: one is used, the others closed. */
+#define IPC_RX_FDS 4
+#define IPC_WHOLE (IPC_FIRST | IPC_LAST)
+#define IPC_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+
+static void ipc_set_bufsize(int fd, int size)
+{
+    /* FORCE works as root past wmem_max; otherwise take what we get. */
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+}
+
+int ipc_socketpair(int fds[2], int sockbuf)
+{
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+                   fds) < 0) {
+        int err = errno;
+        log_error("socketpair(AF_UNIX, SOCK_SEQPACKET): %s", strerror(err));
+        return -err;
+    }
+    ipc_set_bufsize(fds[0], sockbuf);
+    ipc_set_bufsize(fds[1], sockbuf);
+    return 0;
+}
+
+int ipc_init(ipc_t *c, int fd, size_t max_msg, uint64_t accept)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = fd;
+    c->pid = (uint32_t)getpid();
+    c->max_msg = max_msg;
+    c->accept = accept;
+    c->rx = malloc(IPC_FRAME_MAX);
+    return c->rx == NULL ? -ENOMEM : 0;
+}
+
+static void ipc_unmap(ipc_t *c)
+{
+    if (c->map != NULL)
+        munmap(c->map, c->map_len);
+    c->map = NULL;
+    c->map_len = 0;
+}
+
+void ipc_free(ipc_t *c)
+{
+    ipc_unmap(c);
+    buf_free(&c->out);
+    for (int i = 0; i < IPC_SENDERS; i++)
+        buf_free(&c->part[i].buf);
+    free(c->rx);
+    c->rx = NULL;
+}
+
+long ipc_discard(int fd)
+{
+    char frame[IPC_FRAME_MAX];
+    long messages = 0;
+    for (;;) {
+        /* Without room for control data, the kernel closes passed fds. */
+        ssize_t n = recv(fd, frame, sizeof(frame), MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return messages; /* nothing more, or the other end is gone */
+        ipc_hdr_t h;
+        if ((size_t)n >= sizeof(h)) {
+            memcpy(&h, frame, sizeof(h));
+            messages += (h.flags & IPC_FIRST) != 0;
+        }
+    }
+}
+
+/* ---- reassembly ---- */
+
+static void ipc_drop_partial(ipc_t *c, ipc_partial_t *p, const char *why)
+{
+    if (p->active)
+        log_warn("ipc: fd %d: dropping a partial message from %u (%zu of "
+                 "%llu bytes): %s", c->fd, p->hdr.pid, buf_pending(&p->buf),
+                 (unsigned long long)p->hdr.total, why);
+    p->active = 0;
+    buf_reset(&p->buf);
+}
+
+static void ipc_fill_msg(ipc_msg_t *m, const ipc_hdr_t *h, const char *data,
+                         size_t len)
+{
+    m->type = h->type;
+    m->listener = h->index;
+    m->session = h->id;
+    m->data = data;
+    m->len = len;
+    m->hdr = *h;
+}
+
+/* The partial message of h's writer, or NULL. */
+static ipc_partial_t *ipc_find_partial(ipc_t *c, const ipc_hdr_t *h)
+{
+    for (int i = 0; i < IPC_SENDERS; i++)
+        if (c->part[i].active && c->part[i].hdr.pid == h->pid)
+            return &c->part[i];
+    return NULL;
+}
+
+/* A slot for a new chunked message from h's writer. */
+static ipc_partial_t *ipc_new_partial(ipc_t *c, const ipc_hdr_t *h)
+{
+    ipc_partial_t *p = ipc_find_partial(c, h);
+    if (p != NULL) {
+        ipc_drop_partial(c, p, "its sender started another");
+        return p;
+    }
+    for (int i = 0; i < IPC_SENDERS; i++)
+        if (!c->part[i].active)
+            return &c->part[i];
+    ipc_drop_partial(c, &c->part[0], "too many senders at once");
+    return &c->part[0];
+}
+
+/* A frame of a chunked message that passed the checks. 1 when the message
+ * completed. */
+static int ipc_take_chunk(ipc_t *c, const ipc_hdr_t *h, const char *payload,
+                          ipc_msg_t *msg)
+{
+    ipc_partial_t *p;
+    if (h->flags & IPC_FIRST) {
+        p = ipc_new_partial(c, h);
+        p->hdr = *h;
+        p->active = 1;
+        /* The last message's memory, if it was large, is not kept for
+         * the next; this one grows its own. */
+        buf_trim(&p->buf, IPC_FRAME_MAX);
+    } else if ((p = ipc_find_partial(c, h)) == NULL) {
+        /* The rest of a message whose start another process read. */
+        return 0;
+    } else if (h->id != p->hdr.id || h->type != p->hdr.type ||
+               h->total != p->hdr.total) {
+        ipc_drop_partial(c, p, "a frame of another message arrived");
+        return 0;
+    }
+    if (buf_pending(&p->buf) + h->len > h->total) {
+        ipc_drop_partial(c, p, "frames exceed the announced length");
+        return 0;
+    }
+    if (buf_append(&p->buf, payload, h->len) < 0) {
+        ipc_drop_partial(c, p, "out of memory");
+        return 0;
+    }
+    if (!(h->flags & IPC_LAST))
+        return 0;
+    if (buf_pending(&p->buf) != h->total) {
+        ipc_drop_partial(c, p, "last frame before the announced length");
+        return 0;
+    }
+    p->active = 0;
+    ipc_fill_msg(msg, &p->hdr, buf_head(&p->buf), buf_pending(&p->buf));
+    buf_reset(&p->buf); /* data stays in place until the next append */
+    return 1;
+}
+
+/* The sealed memfd fd holding len bytes, mapped; NULL when it is not one.
+ * fd is closed either way. */
+static const char *ipc_map(ipc_t *c, int fd, size_t len)
+{
+    struct stat st;
+    int seals = fcntl(fd, F_GET_SEALS);
+    void *p = MAP_FAILED;
+    /* Sealed, so that its writer can neither change nor shrink it under
+     * the mapping. */
+    if (seals >= 0 && (seals & IPC_SEALS) == IPC_SEALS &&
+        fstat(fd, &st) == 0 && (size_t)st.st_size == len)
+        p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return NULL;
+    c->map = p;
+    c->map_len = len;
+    return p;
+}
+
+/* A frame that passed the checks. 1 when a message completed. */
+static int ipc_take_frame(ipc_t *c, const ipc_hdr_t *h, int fd,
+                          ipc_msg_t *msg)
+{
+    if ((h->flags & IPC_WHOLE) != IPC_WHOLE)
+        return ipc_take_chunk(c, h, c->rx + sizeof(*h), msg);
+    ipc_partial_t *p = ipc_find_partial(c, h);
+    if (p != NULL)
+        ipc_drop_partial(c, p, "its sender started another");
+    if (!(h->flags & IPC_MEMFD)) {
+        ipc_fill_msg(msg, h, c->rx + sizeof(*h), h->len);
+        return 1;
+    }
+    const char *data = ipc_map(c, fd, h->total);
+    if (data == NULL) {
+        log_warn("ipc: fd %d: a payload of %llu bytes is not in a sealed "
+                 "memfd of that size; dropped", c->fd,
+                 (unsigned long long)h->total);
+        return 0;
+    }
+    ipc_fill_msg(msg, h, data, h->total);
+    return 1;
+}
+
+/* ---- checks ---- */
+
+static int ipc_takes(const ipc_t *c, unsigned type)
+{
+    if (type >= IPC_PROTO_MIN && type < IPC_PROTO_END)
+        return (c->accept & IPC_PROTOCOLS) != 0;
+    return type > 0 && type < IPC_TYPE_END && (c->accept & IPC_BIT(type));
+}
+
+/* Why frame h (n bytes, fd passed with it or -1) cannot be trusted, or
+ * NULL when it can. */
+static const char *ipc_fault(const ipc_t *c, const ipc_hdr_t *h, size_t n,
+                             int fd)
+{
+    int memfd = (h->flags & IPC_MEMFD) != 0;
+    if (!ipc_takes(c, h->type))
+        return "a type this end does not take";
+    if (h->flags & ~IPC_FLAGS_KNOWN)
+        return "unknown flags";
+    if (n != sizeof(*h) + h->len)
+        return "its length disagrees with the bytes that came";
+    if (h->len > h->total)
+        return "its length exceeds the total";
+    if (memfd != (fd >= 0))
+        return memfd ? "its memfd is missing" : "an fd came unasked";
+    if (memfd && (h->len != 0 || h->total == 0 ||
+                  (h->flags & IPC_WHOLE) != IPC_WHOLE))
+        return "a memfd that is not a whole message";
+    if (!memfd && (h->flags & IPC_WHOLE) == IPC_WHOLE && h->len != h->total)
+        return "a whole message whose total disagrees";
+    return NULL;
+}
+
+/* 1 when frame h may be used; logs and returns 0 otherwise. */
+static int ipc_check(ipc_t *c, const ipc_hdr_t *h, size_t n, int fd)
+{
+    const char *why = ipc_fault(c, h, n, fd);
+    if (why != NULL) {
+        log_warn("ipc: fd %d: frame refused (type %u, flags 0x%x, len %u, "
+                 "total %llu, %zu bytes read): %s", c->fd, h->type,
+                 h->flags, h->len, (unsigned long long)h->total, n, why);
+        return 0;
+    }
+    if (h->total > c->max_msg) {
+        if (h->flags & IPC_FIRST)
+            log_warn("ipc: fd %d: message of %llu bytes exceeds the limit "
+                     "of %zu, dropped", c->fd, (unsigned long long)h->total,
+                     c->max_msg);
+        return 0;
+    }
+    return 1;
+}
+
+/* The fd passed with a frame, or -1; any others are closed. */
+static int ipc_take_fd(struct msghdr *mh)
+{
+    int fd = -1;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm != NULL;
+         cm = CMSG_NXTHDR(mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        int n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < n; i++) {
+            int got;
+            memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+            if (fd < 0)
+                fd = got;
+            else
+                close(got);
+        }
+    }
+    return fd;
+}
+
+/* Read one frame into c->rx: its size, with *fd the fd passed along (or
+ * -1) and *trunc set when it did not fit; -EAGAIN when none waits,
+ * -EPIPE when the peer is gone, or -errno (logged). */
+static ssize_t ipc_read_frame(ipc_t *c, int *fd, int *trunc)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(IPC_RX_FDS * sizeof(int))];
+    } cm;
+    for (;;) {
+        struct iovec iov = {c->rx, IPC_FRAME_MAX};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+                            .msg_control = cm.buf,
+                            .msg_controllen = sizeof(cm.buf)};
+        ssize_t n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return -EAGAIN;
+        if (n < 0 && errno == ECONNRESET) /* it exited with data unread */
+            return -EPIPE;
+        if (n < 0) {
+            int err = errno;
+            log_error("ipc: recvmsg on fd %d: %s", c->fd, strerror(err));
+            return -err;
+        }
+        *fd = ipc_take_fd(&mh);
+        *trunc = (mh.msg_flags & MSG_TRUNC) != 0;
+        if (n == 0 && *fd >= 0)
+            close(*fd);
+        return n == 0 ? -EPIPE : n;
+    }
+}
+
+int ipc_receiving(const ipc_t *c)
+{
+    for (int i = 0; i < IPC_SENDERS; i++)
+        if (c->part[i].active)
+            return 1;
+    return 0;
+}
+
+/* A frame failed its checks: the message of its writer that it belonged
+ * to cannot complete. */
+static void ipc_refused(ipc_t *c, const ipc_hdr_t *h)
+{
+    ipc_partial_t *p = ipc_find_partial(c, h);
+    if (p != NULL && h->id == p->hdr.id)
+        ipc_drop_partial(c, p, "a frame of it was dropped");
+}
+
+int ipc_recv(ipc_t *c, ipc_msg_t *msg)
+{
+    ipc_unmap(c);
+    for (;;) {
+        int fd = -1, trunc = 0;
+        ssize_t n = ipc_read_frame(c, &fd, &trunc);
+        if (n < 0)
+            return n == -EAGAIN ? 0 : (int)n;
+        ipc_hdr_t h;
+        if ((size_t)n < sizeof(h) || trunc) {
+            log_warn("ipc: fd %d: %s frame of %zd bytes refused", c->fd,
+                     trunc ? "truncated" : "short", n);
+            if (fd >= 0)
+                close(fd);
+            if ((size_t)n >= sizeof(h)) {
+                memcpy(&h, c->rx, sizeof(h));
+                ipc_refused(c, &h);
+            }
+            continue;
+        }
+        memcpy(&h, c->rx, sizeof(h));
+        if (!ipc_check(c, &h, (size_t)n, fd)) {
+            if (fd >= 0)
+                close(fd);
+            ipc_refused(c, &h);
+            continue;
+        }
+        if (ipc_take_frame(c, &h, fd, msg))
+            return 1;
+    }
+}
