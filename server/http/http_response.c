@@ -12,7 +12,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ipc/ipc.h"
@@ -20,10 +19,10 @@
 #include "proc/worker.h"
 #include "http/mime.h"
 #include "http/http_api.h"
+#include "http/http_head.h"
 #include "http/http_msg.h"
 #include "protocol/http_chars.h"
 #include "protocol/http_coding.h"
-#include "protocol/http_text.h"
 
 /* The header lines a plugin may add to one response. */
 #define RESP_FIELDS_MAX (64 * 1024)
@@ -124,45 +123,40 @@ static int resp_printf(buf_t *b, const char *fmt, ...)
 
 /* How the body is framed: a Content-Length of body_len (>= 0), else
  * chunked (HTTP/1.1) or up to the close (HTTP/1.0). */
-static int resp_framing(swx_http_response_t *r, buf_t *b, int64_t body_len)
+static http_head_framing_t resp_framing(swx_http_response_t *r,
+                                        int64_t body_len)
 {
     if (resp_no_body(r))
-        return 0;
+        return HTTP_HEAD_UNFRAMED;
     if (body_len >= 0)
-        return resp_printf(b, "Content-Length: %lld\r\n",
-                           (long long)body_len);
+        return HTTP_HEAD_LENGTH;
     if (r->version == 0) {
         r->close = 1;
-        return 0;
+        return HTTP_HEAD_UNFRAMED;
     }
     r->chunked = 1;
-    return resp_printf(b, "Transfer-Encoding: chunked\r\n");
+    return HTTP_HEAD_CHUNKED;
 }
 
-/* Status line, the plugin's fields and ours, and the blank line. */
+/* The head (http_head.c): the plugin's fields, then extra (lines, or
+ * NULL). A Date or Server the plugin set replaces ours. */
 static int resp_head(swx_http_response_t *r, buf_t *b, int64_t body_len,
                      const char *extra)
 {
-    char date[HTTP_DATE_LEN + 1];
-    int rc = resp_printf(b, "HTTP/1.1 %d %s\r\n", r->status,
-                         http_reason(r->status));
-    if (rc == 0)
-        rc = buf_append(b, buf_head(&r->fields), buf_pending(&r->fields));
-    if (rc == 0 && extra != NULL)
-        rc = buf_append(b, extra, strlen(extra));
-    if (rc == 0 && !r->has_date) {
-        http_date(time(NULL), date);
-        rc = resp_printf(b, "Date: %s\r\n", date);
-    }
-    if (rc == 0)
-        rc = resp_framing(r, b, body_len);
+    http_head_lines_t lines[2] = {
+        {buf_head(&r->fields), buf_pending(&r->fields)},
+        {extra, 0},
+    };
+    http_head_t h = {.status = r->status, .http10 = r->version == 0,
+                     .lines = lines, .nlines = 2,
+                     .own_server = r->has_server, .own_date = r->has_date};
+    h.framing = resp_framing(r, body_len);
+    h.length = body_len >= 0 ? (uint64_t)body_len : 0;
     if (child_winding_down())
         r->close = 1; /* the connection is not kept: the client is told */
-    if (rc == 0 && (r->close || !r->keep_alive))
-        rc = resp_printf(b, "Connection: close\r\n");
-    else if (rc == 0 && r->version == 0)
-        rc = resp_printf(b, "Connection: keep-alive\r\n");
-    return rc == 0 ? buf_append(b, "\r\n", 2) : rc;
+    h.conn = r->close || !r->keep_alive ? HTTP_HEAD_CLOSE
+                                        : HTTP_HEAD_KEEP_ALIVE;
+    return http_head_append(b, &h);
 }
 
 static int resp_send_buf(swx_http_response_t *r, buf_t *b)
@@ -256,6 +250,7 @@ int http_response_header(swx_http_response_t *r, const char *name,
     }
     r->has_type |= strcasecmp(name, "content-type") == 0;
     r->has_date |= strcasecmp(name, "date") == 0;
+    r->has_server |= strcasecmp(name, "server") == 0;
     r->has_coding |= strcasecmp(name, "content-encoding") == 0;
     return rc;
 }

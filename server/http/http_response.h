@@ -23,6 +23,7 @@ struct swx_http_response {
     unsigned close : 1;      /* close the connection after it */
     unsigned has_type : 1;   /* the plugin set Content-Type */
     unsigned has_date : 1;   /* the plugin set Date */
+    unsigned has_server : 1; /* the plugin set Server */
     unsigned has_coding : 1; /* the plugin set Content-Encoding */
     unsigned codings : 2;    /* HTTP_CODING_* the client takes, 0 when
                                 compression is off */
