@@ -14,6 +14,7 @@
 
 #include "http/http_msg.h"
 #include "net/conn.h"
+#include "http/http_head.h"
 #include "http/http_wire.h"
 #include "core/log.h"
 #include "protocol/http_chunked.h"
@@ -38,6 +39,14 @@ enum http_conn_state {
     HC_CLOSED,  /* the last response is being written (conn_end) */
 };
 
+/* A request whose body is still arriving keeps its parsed head, aimed at
+ * a copy of the head's bytes: the input buffer may move as it grows, and
+ * the head is never parsed again. */
+typedef struct http_kept {
+    http_request_t req;
+    char head[];
+} http_kept_t;
+
 typedef struct http_conn {
     int state;
     size_t scan_line;         /* the head parser's place between reads */
@@ -49,6 +58,8 @@ typedef struct http_conn {
     http_chunked_t dechunk;
     size_t raw_used;          /* body bytes read (chunked: as sent) */
     size_t body_len;          /* body bytes decoded, at head_len */
+    http_kept_t *kept;        /* HC_BODY: the request, when its body
+                                 takes more than one read */
     int worker;               /* HC_WAIT: who has the request */
     int started;              /* HC_WAIT: part of the response was sent */
     uint64_t seq;             /* requests given to workers, for probes */
@@ -88,28 +99,48 @@ static int http_conn_finish(conn_t *c)
     return conn_end(c, 1) < 0 ? -1 : HTTP_STOP;
 }
 
-/* An error answered by the reactor, then close. HTTP_STOP or -1. */
+/* A head (http_head.c) and body bytes after it, in one write from the
+ * reactor's scratch buffer. 0, or -1 when the connection was closed. */
+static int http_conn_respond(conn_t *c, const http_head_t *head,
+                             const char *body, size_t len)
+{
+    buf_t *out = conn_scratch(c);
+    int rc = http_head_append(out, head);
+    if (rc == 0 && buf_append(out, body, len) < 0)
+        rc = -ENOMEM;
+    if (rc < 0)
+        conn_close(c, "out of memory for a response");
+    else
+        rc = conn_write(c, buf_head(out), buf_pending(out));
+    conn_scratch_done(out);
+    return rc < 0 ? -1 : 0;
+}
+
+/* An error answered by the reactor, then close. extra: more header
+ * lines, or NULL. HTTP_STOP or -1. */
 static int http_conn_fail_with(conn_t *c, int status, const char *extra)
 {
-    char msg[512];
+    char body[64];
     const char *reason = http_reason(status);
     log_info("session %llu (peer %s): %d %s; closing",
              (unsigned long long)c->session, c->peer, status, reason);
-    int n = snprintf(msg, sizeof(msg),
-                     "HTTP/1.1 %d %s\r\nServer: swx\r\n"
-                     "Content-Type: text/plain; charset=utf-8\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n%s\r\n"
-                     "%d %s\n",
-                     status, reason, strlen(reason) + 5, extra, status,
-                     reason);
-    if (conn_write(c, msg, (size_t)n) < 0)
+    int n = snprintf(body, sizeof(body), "%d %s\n", status, reason);
+    size_t len = n < (int)sizeof(body) ? (size_t)n : sizeof(body) - 1;
+    http_head_lines_t lines[] = {
+        {"Content-Type: text/plain; charset=utf-8\r\n", 0},
+        {extra, 0},
+    };
+    http_head_t head = {.status = status, .framing = HTTP_HEAD_LENGTH,
+                        .length = len, .conn = HTTP_HEAD_CLOSE,
+                        .lines = lines, .nlines = 2};
+    if (http_conn_respond(c, &head, body, len) < 0)
         return -1;
     return http_conn_finish(c);
 }
 
 static int http_conn_fail(conn_t *c, int status)
 {
-    return http_conn_fail_with(c, status, "");
+    return http_conn_fail_with(c, status, NULL);
 }
 
 /* The worker's response will not come: status when nothing of it was
@@ -214,44 +245,60 @@ static int http_conn_has_body(const http_conn_t *h)
     return h->chunked || h->content_length > 0;
 }
 
+/* The 101's fields but Connection: Upgrade, the accept key, and the
+ * permessage-deflate agreed to, if any (bits: the client's window). */
+static void http_conn_upgrade_fields(char *out, size_t size,
+                                     const char *accept, int deflate,
+                                     int bits)
+{
+    int n = snprintf(out, size, "Upgrade: websocket\r\n"
+                     "Sec-WebSocket-Accept: %s\r\n", accept);
+    if (!deflate || n < 0 || (size_t)n >= size)
+        return;
+    n += snprintf(out + n, size - (size_t)n,
+                  "Sec-WebSocket-Extensions: permessage-deflate; "
+                  "server_no_context_takeover; client_no_context_takeover");
+    if (bits < 15 && (size_t)n < size)
+        n += snprintf(out + n, size - (size_t)n,
+                      "; server_max_window_bits=%d", bits);
+    if ((size_t)n < size)
+        snprintf(out + n, size - (size_t)n, "\r\n");
+}
+
 static int http_conn_upgrade(conn_t *c, const http_request_t *req)
 {
     http_conn_t *h = c->state;
-    char accept[WS_ACCEPT_LEN + 1], head[384], ext[160] = "";
+    char accept[WS_ACCEPT_LEN + 1], fields[320];
     int rc = ws_handshake(req, accept);
     if (rc == -426)
         return http_conn_fail_with(c, 426, "Sec-WebSocket-Version: 13\r\n");
     if (rc < 0 || http_conn_has_body(h))
         return http_conn_fail(c, 400);
+    int bits = 0;
+    int deflate = conn_listener(c)->websocket_compression &&
+                  ws_deflate_negotiate(req, &bits) == 1;
+    http_conn_upgrade_fields(fields, sizeof(fields), accept, deflate, bits);
+    http_head_lines_t lines[] = {{fields, 0}};
+    http_head_t head = {.status = 101, .conn = HTTP_HEAD_UPGRADE,
+                        .lines = lines, .nlines = 1};
+    /* The worker's message first, then the 101 behind it in the same
+     * buffer: nothing is written unless both could be made. */
     buf_t *wire = conn_scratch(c);
-    if (http_wire_encode(wire, req, NULL, 0, c->peer_addr, c->peer_port) < 0) {
+    rc = http_wire_encode(wire, req, NULL, 0, c->peer_addr, c->peer_port);
+    size_t wlen = buf_pending(wire);
+    if (rc == 0)
+        rc = http_head_append(wire, &head);
+    if (rc < 0) {
         conn_scratch_done(wire);
         conn_close(c, "out of memory for a request");
         return -1;
     }
-    int bits = 0;
-    if (conn_listener(c)->websocket_compression &&
-        ws_deflate_negotiate(req, &bits) == 1) {
-        size_t m = (size_t)snprintf(ext, sizeof(ext),
-                                    "Sec-WebSocket-Extensions: "
-                                    "permessage-deflate; "
-                                    "server_no_context_takeover; "
-                                    "client_no_context_takeover");
-        if (bits < 15)
-            m += (size_t)snprintf(ext + m, sizeof(ext) - m,
-                                  "; server_max_window_bits=%d", bits);
-        snprintf(ext + m, sizeof(ext) - m, "\r\n");
-    }
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
-                     accept, ext);
-    if (conn_write(c, head, (size_t)n) < 0) {
+    if (conn_write(c, buf_head(wire) + wlen, buf_pending(wire) - wlen) < 0) {
         conn_scratch_done(wire);
         return -1;
     }
     int w = conn_route(c);
-    conn_submit(c, w, WS_MSG_OPEN, buf_head(wire), buf_pending(wire), 1);
+    conn_submit(c, w, WS_MSG_OPEN, buf_head(wire), wlen, 1);
     conn_scratch_done(wire);
     buf_consume(&c->in, h->head_len);
     http_conn_timer_stop(c);
@@ -291,61 +338,90 @@ static int http_conn_dispatch(conn_t *c, const http_request_t *req)
     return HTTP_STOP;
 }
 
-/* The whole request is in c->in: a static file, or a worker's turn. */
-static int http_conn_complete(conn_t *c)
+/* The whole request is in c->in, its head parsed as req: a static file,
+ * or a worker's turn. */
+static int http_conn_complete(conn_t *c, const http_request_t *req)
 {
     http_conn_t *h = c->state;
-    http_request_t req;
-    http_request_init(&req);
     http_conn_timer_stop(c);
-    /* The same bytes parse the same way; pointers are fresh after any
-     * growth of the buffer. */
-    http_limits_t lim = http_conn_limits(c);
-    http_parse_head(buf_head(&c->in), h->head_len, &lim, &req);
     const char *root = conn_listener(c)->document_root;
-    int rc = root != NULL ? static_serve(c, conn_listener(c), &req) : 0;
-    if (rc < 0)
+    int served = root != NULL ? static_serve(c, conn_listener(c), req) : 0;
+    int rc;
+    if (served < 0)
         return -1;
-    if (rc >= 400)
-        return http_conn_fail(c, rc);
-    if (rc == 0)
-        return http_conn_dispatch(c, &req);
-    buf_consume(&c->in, h->head_len + h->raw_used);
-    return http_conn_done(c, 0);
+    if (served == 0) {
+        rc = http_conn_dispatch(c, req);
+    } else if (served >= 400) {
+        rc = http_conn_fail(c, served);
+    } else {
+        buf_consume(&c->in, h->head_len + h->raw_used);
+        rc = http_conn_done(c, 0);
+    }
+    if (rc >= 0) { /* else h went with the connection */
+        free(h->kept);
+        h->kept = NULL;
+    }
+    return rc;
 }
 
-static int http_conn_read_head(conn_t *c)
+/* The body is still arriving: keep req, aimed at a copy of the head, for
+ * the input buffer may move before the body is whole. HTTP_MORE, or -1
+ * when the connection was closed. */
+static int http_conn_keep(conn_t *c, const http_request_t *req)
+{
+    http_conn_t *h = c->state;
+    http_kept_t *k = malloc(sizeof(*k) + h->head_len);
+    if (k == NULL) {
+        conn_close(c, "out of memory for a request");
+        return -1;
+    }
+    memcpy(k->head, buf_head(&c->in), h->head_len);
+    k->req = *req;
+    http_request_rebase(&k->req, buf_head(&c->in), k->head);
+    h->kept = k;
+    return HTTP_MORE;
+}
+
+/* 100 Continue: the client may send the body. 0, or -1 when the
+ * connection was closed. */
+static int http_conn_continue(conn_t *c)
+{
+    http_head_t head = {.status = 100};
+    return http_conn_respond(c, &head, NULL, 0);
+}
+
+/* Parse the head into req, once: a head still arriving is scanned on
+ * from where the last read left it (scan_line, scan_lead). */
+static int http_conn_read_head(conn_t *c, http_request_t *req)
 {
     http_conn_t *h = c->state;
     if (buf_pending(&c->in) == 0) /* the buffer may be released: no data */
         return HTTP_MORE;
-    http_request_t req;
-    http_request_init(&req);
-    req.scan_line = h->scan_line;
-    req.scan_lead = h->scan_lead;
+    http_request_init(req);
+    req->scan_line = h->scan_line;
+    req->scan_lead = h->scan_lead;
     http_limits_t lim = http_conn_limits(c);
-    int n = http_parse_head(buf_head(&c->in), buf_pending(&c->in), &lim, &req);
-    h->scan_line = req.scan_line;
-    h->scan_lead = req.scan_lead;
+    int n = http_parse_head(buf_head(&c->in), buf_pending(&c->in), &lim, req);
+    h->scan_line = req->scan_line;
+    h->scan_lead = req->scan_lead;
     if (n <= 0)
         return n == 0 ? HTTP_MORE : http_conn_fail(c, -n);
     size_t max = conn_listener(c)->package_max_length;
     h->head_len = (size_t)n;
-    h->content_length = req.content_length;
-    h->chunked = req.chunked;
-    h->keep_alive = req.keep_alive;
+    h->content_length = req->content_length;
+    h->chunked = req->chunked;
+    h->keep_alive = req->keep_alive;
     h->raw_used = h->body_len = 0;
-    if (req.upgrade_websocket &&
+    if (req->upgrade_websocket &&
         conn_listener(c)->protocol == PROTOCOL_WEBSOCKET)
-        return http_conn_upgrade(c, &req);
+        return http_conn_upgrade(c, req);
     if (h->content_length > 0 && (uint64_t)h->content_length > max)
         return http_conn_fail(c, 413);
     if (h->chunked)
         http_chunked_init(&h->dechunk, max, HTTP_MAX_META);
     h->state = HC_BODY;
-    if (req.expect_continue && http_conn_has_body(h) &&
-        buf_pending(&c->in) == h->head_len &&
-        conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
+    if (req->expect_continue && http_conn_has_body(h) &&
+        buf_pending(&c->in) == h->head_len && http_conn_continue(c) < 0)
         return -1;
     return HTTP_GO;
 }
@@ -375,19 +451,26 @@ static int http_conn_read_body(conn_t *c)
 }
 
 /* Read requests from what is buffered until one waits for a worker or
- * more bytes, then decide whether to read on. 0, or -1 when the
+ * more bytes, then decide whether to read on. Each head is parsed once:
+ * into fresh, used before this call returns when its body is here, else
+ * kept (http_conn_keep) for the read that completes it. 0, or -1 when the
  * connection was closed. */
 static int http_conn_advance(conn_t *c)
 {
     http_conn_t *h = c->state;
+    http_request_t fresh;
+    const http_request_t *req = h->kept != NULL ? &h->kept->req : NULL;
     int rc = HTTP_GO;
     while (rc == HTTP_GO) {
         if (h->state == HC_HEAD) {
-            rc = http_conn_read_head(c);
+            rc = http_conn_read_head(c, &fresh);
+            req = &fresh;
         } else if (h->state == HC_BODY) {
             rc = http_conn_read_body(c);
             if (rc == HTTP_GO)
-                rc = http_conn_complete(c);
+                rc = http_conn_complete(c, req);
+            else if (rc == HTTP_MORE && req == &fresh)
+                rc = http_conn_keep(c, req);
         } else {
             rc = HTTP_STOP;
         }
@@ -568,6 +651,7 @@ static void http_conn_close(conn_t *c, int notify)
     if (notify && h->state == HC_WAIT &&
         (!conn_fixed(c) || h->worker != c->worker))
         conn_submit(c, h->worker, HTTP_MSG_ABORT, NULL, 0, 0);
+    free(h->kept);
     free(h);
     c->state = NULL;
 }

@@ -8,6 +8,10 @@
 #include <strings.h>
 #include <sys/types.h>
 
+/* The path of an absolute-form target that has none: the one slice that
+ * does not point into the parsed bytes. */
+static const char root_path[] = "/";
+
 static int is_ows(char c)
 {
     return c == ' ' || c == '\t';
@@ -116,7 +120,7 @@ static int parse_absolute(http_request_t *req, const char *t, size_t len)
     req->host_len = (size_t)(p - a);
     split_query(req, p, (size_t)(end - p));
     if (req->path_len == 0) {
-        req->path = "/";
+        req->path = root_path;
         req->path_len = 1;
     }
     return 0;
@@ -416,6 +420,22 @@ int http_parse_head(const char *buf, size_t len, const http_limits_t *limits,
         return (int)end;
     int rc = parse_complete(req, buf, lead, (size_t)end, &lim);
     return rc < 0 ? rc : (int)end;
+}
+
+void http_request_rebase(http_request_t *req, const char *from,
+                         const char *to)
+{
+    const char **slices[] = {&req->method, &req->target, &req->path,
+                             &req->query, &req->host};
+    for (size_t i = 0; i < sizeof(slices) / sizeof(slices[0]); i++) {
+        const char *p = *slices[i];
+        if (p != NULL && p != root_path)
+            *slices[i] = to + (p - from);
+    }
+    for (size_t i = 0; i < req->nheaders; i++) {
+        req->headers[i].name = to + (req->headers[i].name - from);
+        req->headers[i].value = to + (req->headers[i].value - from);
+    }
 }
 
 const char *http_header_get(const http_request_t *req, const char *name,

@@ -83,6 +83,12 @@ void http_request_init(http_request_t *req);
 int http_parse_head(const char *buf, size_t len, const http_limits_t *limits,
                     http_request_t *req);
 
+/* The same bytes were copied from from to to (the head at least, from
+ * the start of the buffer given to http_parse_head): aim req's slices at
+ * the copy. from must still hold the parsed bytes. */
+void http_request_rebase(http_request_t *req, const char *from,
+                         const char *to);
+
 /* The first field named name (any case), or NULL; *len gets its length. */
 const char *http_header_get(const http_request_t *req, const char *name,
                             size_t *len);

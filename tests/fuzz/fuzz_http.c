@@ -72,6 +72,22 @@ static void check_lookups(const http_request_t *req)
         assert(bits >= 9 && bits <= 15);
 }
 
+/* Moved to a copy of its bytes, the request reads the same there. */
+static void check_rebase(const http_request_t *req, const char *buf, int n,
+                         const http_limits_t *lim)
+{
+    char *copy = malloc((size_t)n);
+    memcpy(copy, buf, (size_t)n);
+    http_request_t moved = *req;
+    http_request_rebase(&moved, buf, copy);
+    check_head(&moved, copy, n, lim);
+    assert(moved.path_len == req->path_len &&
+           memcmp(moved.path, req->path, req->path_len) == 0);
+    for (size_t i = 0; i < req->nheaders; i++)
+        assert(moved.headers[i].value - copy == req->headers[i].value - buf);
+    free(copy);
+}
+
 static int parse_exact(const uint8_t *p, size_t len, const http_limits_t *lim,
                        http_request_t *req)
 {
@@ -84,6 +100,7 @@ static int parse_exact(const uint8_t *p, size_t len, const http_limits_t *lim,
     if (n > 0) {
         check_head(req, copy, n, lim);
         check_lookups(req);
+        check_rebase(req, copy, n, lim);
     }
     free(copy);
     return n;

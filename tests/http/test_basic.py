@@ -9,6 +9,7 @@ as swx_http_multipart_next gives them (curl sends them)."""
 import http.client
 import os
 import re
+import time
 
 import http_helper as hh
 
@@ -60,6 +61,50 @@ def test_request_fields(srv):
           % r)
     r = hh.exchange(srv.port, hh.get(srv.port, "/header?x-missing"))
     check(r.status == 404, "missing header: %r" % r)
+
+
+def send_in_pieces(sock, data, cuts, pause=0.05):
+    """data in pieces, cut at the given offsets, with a pause between."""
+    last = 0
+    for cut in list(cuts) + [len(data)]:
+        sock.sendall(data[last:cut])
+        last = cut
+        time.sleep(pause)
+
+
+def test_body_in_pieces(srv):
+    """A head parsed once, used when its body completes reads later (the
+    input buffer has grown and moved meanwhile): every slice of it is
+    still right."""
+    body = os.urandom(200000)
+    fields = [("X-Custom-Header", "kept value"), ("X-Other", "x" * 300)]
+    req = hh.get(srv.port, "/echo?piece=1", fields, method="POST", body=body)
+    head_len = req.index(b"\r\n\r\n") + 4
+    chunked = (b"POST /echo?piece=2 HTTP/1.1\r\nHost: test\r\n"
+               b"X-Custom-Header: kept value\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n" +
+               b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 65536]),
+                                             body[i:i + 65536])
+                        for i in range(0, len(body), 65536)) + b"0\r\n\r\n")
+    lookup = hh.get(srv.port, "/header?x-custom-header", fields,
+                    method="POST", body=body)
+    with hh.connect(srv.port) as s:
+        rd = hh.Reader(s)
+        send_in_pieces(s, req, [head_len, head_len + 1, head_len + 70000])
+        r = rd.response()
+        check(r.status == 200 and r.body == body, "echo in pieces: %r" % r)
+        check(r.header("x-method") == "POST" and
+              r.header("x-path") == "/echo" and
+              r.header("x-query") == "piece=1" and
+              r.header("x-headers") == "4", "fields in pieces: %r" % r)
+        send_in_pieces(s, chunked, [40, 120, 5000, 100000])
+        r = rd.response()
+        check(r.status == 200 and r.body == body and
+              r.header("x-query") == "piece=2", "chunked in pieces: %r" % r)
+        send_in_pieces(s, lookup, range(1, head_len + 3), 0.001)
+        r = rd.response()
+        check(r.status == 200 and r.body == b"kept value",
+              "header lookup after the body: %r" % r)
 
 
 def test_keep_alive_and_close(srv):
@@ -207,6 +252,7 @@ def main():
         srv.start()
         test_curl(srv, srv.dir)
         test_request_fields(srv)
+        test_body_in_pieces(srv)
         test_keep_alive_and_close(srv)
         test_http10(srv)
         test_streams(srv)

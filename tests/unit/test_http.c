@@ -1,5 +1,6 @@
 /* test_http.c: the HTTP/1.1 request head parser and chunked decoder:
- * conformance, smuggling cases, limits, and input cut at every byte. */
+ * conformance, smuggling cases, limits, input cut at every byte, and a
+ * parsed head moved to a copy of its bytes. */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -158,6 +159,61 @@ START_TEST(target_forms)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         ck_assert_int_eq(parse(bad[i], &r), -400);
+}
+END_TEST
+
+/* A parsed head re-aimed at a copy of its bytes: every slice follows,
+ * and the original may then be overwritten. */
+START_TEST(rebase_to_copy)
+{
+    const char *heads[] = {
+        ("\r\nPOST /a/b?q=1 HTTP/1.1\r\nHost: h\r\nX-A:  v \r\n"
+         "Content-Length: 3\r\nX-Empty:\r\n\r\n"),
+        "GET http://ex.com HTTP/1.1\r\nHost: o\r\n\r\n", /* path "/" */
+        "GET http://ex.com/p?z HTTP/1.0\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+        size_t len = strlen(heads[i]);
+        char *first = malloc(len), *copy = malloc(len);
+        memcpy(first, heads[i], len);
+        http_request_t r;
+        http_request_init(&r);
+        ck_assert_int_eq(http_parse_head(first, len, NULL, &r), (int)len);
+        http_request_t moved = r;
+        memcpy(copy, first, len);
+        http_request_rebase(&moved, first, copy);
+        memset(first, '#', len); /* a stale slice would read this */
+        ck_assert_ptr_eq(moved.method, copy + (r.method - first));
+        ck_assert_uint_eq(moved.method_len, r.method_len);
+        ck_assert_ptr_eq(moved.target, copy + (r.target - first));
+        ck_assert_ptr_eq(moved.host, copy + (r.host - first));
+        ck_assert_uint_eq(moved.nheaders, r.nheaders);
+        for (size_t k = 0; k < r.nheaders; k++) {
+            ck_assert_ptr_eq(moved.headers[k].name,
+                             copy + (r.headers[k].name - first));
+            ck_assert_ptr_eq(moved.headers[k].value,
+                             copy + (r.headers[k].value - first));
+        }
+        if (i == 0) {
+            ck_slice(moved.path, moved.path_len, "/a/b");
+            ck_slice(moved.query, moved.query_len, "q=1");
+            ck_slice(moved.headers[1].value, moved.headers[1].value_len, "v");
+            ck_assert_uint_eq(moved.headers[3].value_len, 0);
+            size_t vl;
+            const char *v = http_header_get(&moved, "x-a", &vl);
+            ck_slice(v, vl, "v");
+        } else if (i == 1) {
+            ck_slice(moved.path, moved.path_len, "/"); /* not in the copy */
+            ck_assert_ptr_null(moved.query);
+            ck_slice(moved.host, moved.host_len, "ex.com");
+        } else {
+            ck_slice(moved.path, moved.path_len, "/p");
+            ck_slice(moved.query, moved.query_len, "z");
+            ck_slice(moved.host, moved.host_len, "ex.com");
+        }
+        free(first);
+        free(copy);
+    }
 }
 END_TEST
 
@@ -666,6 +722,7 @@ int main(void)
     tcase_add_test(head, limits);
     tcase_add_test(head, need_more);
     tcase_add_test(head, bad_scan_state_is_not_trusted);
+    tcase_add_test(head, rebase_to_copy);
     suite_add_tcase(s, head);
     TCase *chunked = tcase_create("chunked");
     tcase_add_test(chunked, chunked_good);
