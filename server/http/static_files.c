@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "http/http_head.h"
 #include "http/mime.h"
 #include "protocol/http_chars.h"
 #include "protocol/http_text.h"
@@ -279,12 +280,27 @@ typedef struct static_reply {
     uint64_t size;
 } static_reply_t;
 
+/* The head (http_head.c) for req, kept alive as it asks, built in the
+ * reactor's scratch buffer; 0, or -1 when the connection was closed. */
+static int static_write_head(conn_t *c, const http_request_t *req,
+                             http_head_t *head)
+{
+    head->http10 = req->version == 0;
+    head->conn = req->keep_alive ? HTTP_HEAD_KEEP_ALIVE : HTTP_HEAD_CLOSE;
+    buf_t *out = conn_scratch(c);
+    int rc = http_head_append(out, head);
+    if (rc < 0)
+        conn_close(c, "out of memory for a response");
+    else
+        rc = conn_write(c, buf_head(out), buf_pending(out));
+    conn_scratch_done(out);
+    return rc < 0 ? -1 : 0;
+}
+
 static int static_head(conn_t *c, const http_request_t *req,
                        const static_reply_t *r, const char *name, time_t mtime)
 {
-    char head[1024], now[HTTP_DATE_LEN + 1], mod[HTTP_DATE_LEN + 1];
-    char range[96] = "", length[48] = "";
-    http_date(time(NULL), now);
+    char fields[512], mod[HTTP_DATE_LEN + 1], range[96] = "";
     http_date(mtime, mod);
     if (r->status == 206)
         snprintf(range, sizeof(range), "Content-Range: bytes %llu-%llu/%llu\r\n",
@@ -294,18 +310,16 @@ static int static_head(conn_t *c, const http_request_t *req,
     else if (r->status == 416)
         snprintf(range, sizeof(range), "Content-Range: bytes */%llu\r\n",
                  (unsigned long long)r->size);
-    if (r->status != 304) /* a 304 has no body, and says nothing of one */
-        snprintf(length, sizeof(length), "Content-Length: %llu\r\n",
-                 (unsigned long long)r->len);
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d %s\r\nServer: swx\r\nDate: %s\r\n"
-                     "Last-Modified: %s\r\nAccept-Ranges: bytes\r\n"
-                     "Content-Type: %s\r\n%s%s%s\r\n",
-                     r->status, http_reason(r->status), now, mod,
-                     r->status == 416 ? "text/plain" : mime_type(name),
-                     length, range,
-                     req->keep_alive ? "" : "Connection: close\r\n");
-    return conn_write(c, head, (size_t)n);
+    snprintf(fields, sizeof(fields),
+             "Last-Modified: %s\r\nAccept-Ranges: bytes\r\n"
+             "Content-Type: %s\r\n%s",
+             mod, r->status == 416 ? "text/plain" : mime_type(name), range);
+    http_head_lines_t lines[] = {{fields, 0}};
+    /* A 304 has no body, and says nothing of one (http_head leaves its
+     * length out). */
+    http_head_t head = {.status = r->status, .framing = HTTP_HEAD_LENGTH,
+                        .length = r->len, .lines = lines, .nlines = 1};
+    return static_write_head(c, req, &head);
 }
 
 /* Status, range and length of the answer for a file of st. */
@@ -464,15 +478,13 @@ static int static_listing(conn_t *c, const http_request_t *req, int fd,
         buf_free(&body);
         return 500;
     }
-    char head[512], now[HTTP_DATE_LEN + 1];
-    http_date(time(NULL), now);
-    int hn = snprintf(head, sizeof(head),
-                      "HTTP/1.1 200 OK\r\nServer: swx\r\nDate: %s\r\n"
-                      "Content-Type: text/html; charset=utf-8\r\n"
-                      "Content-Length: %zu\r\n%s\r\n",
-                      now, buf_pending(&body),
-                      req->keep_alive ? "" : "Connection: close\r\n");
-    rc = conn_write(c, head, (size_t)hn);
+    http_head_lines_t lines[] = {
+        {"Content-Type: text/html; charset=utf-8\r\n", 0},
+    };
+    http_head_t head = {.status = 200, .framing = HTTP_HEAD_LENGTH,
+                        .length = buf_pending(&body), .lines = lines,
+                        .nlines = 1};
+    rc = static_write_head(c, req, &head);
     if (rc == 0 && req->method_id != HTTP_HEAD)
         rc = conn_write(c, buf_head(&body), buf_pending(&body));
     buf_free(&body);
