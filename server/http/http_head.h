@@ -46,8 +46,8 @@ typedef struct http_head {
     http_head_conn_t conn;
     const http_head_lines_t *lines; /* the caller's fields, in order */
     size_t nlines;
-    unsigned own_server : 1;        /* lines carry Server: ours is left out */
-    unsigned own_date : 1;          /* lines carry Date: ours is left out */
+    unsigned own_server : 1;        /* lines carry Server: ours left out */
+    unsigned own_date : 1;          /* lines carry Date: ours left out */
 } http_head_t;
 
 /*

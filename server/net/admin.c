@@ -15,6 +15,7 @@
 
 #include "plugin/api_shared.h"
 #include "core/log.h"
+#include "http/http_head.h"
 #include "net/sockfile.h"
 
 #define ADMIN_REQ_MAX 4096
@@ -125,28 +126,37 @@ int admin_open(const config_t *cfg, char *err, size_t errlen)
     return fd;
 }
 
-/* extra: more header fields, each ending in CRLF, or "". */
-static void admin_reply_with(admin_conn_t *c, int status, const char *reason,
-                             const char *extra, const char *body)
+/* A JSON reply (body and a newline), then the connection closes. extra:
+ * more header lines, or NULL. */
+static void admin_reply_with(admin_conn_t *c, int status, const char *extra,
+                             const char *body)
 {
-    char head[384];
     size_t blen = strlen(body);
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\n%sConnection: close\r\n\r\n",
-                     status, reason, blen + 1, extra);
-    struct iovec iov[3] = {{head, (size_t)n}, {(void *)body, blen}, {"\n", 1}};
+    http_head_lines_t lines[] = {
+        {"Content-Type: application/json\r\n", 0},
+        {extra, 0},
+    };
+    http_head_t h = {.status = status, .framing = HTTP_HEAD_LENGTH,
+                     .length = blen + 1, .conn = HTTP_HEAD_CLOSE,
+                     .lines = lines, .nlines = 2};
+    buf_t head = {0};
+    if (http_head_append(&head, &h) < 0) {
+        log_debug("admin: reply not sent: out of memory");
+        return;
+    }
+    struct iovec iov[3] = {{buf_head(&head), buf_pending(&head)},
+                           {(void *)body, blen}, {"\n", 1}};
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 3};
     /* Small replies fit the socket buffer; a client that cannot take
      * them is not waited for. */
     if (sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
         log_debug("admin: reply not sent: %s", strerror(errno));
+    buf_free(&head);
 }
 
-static void admin_reply(admin_conn_t *c, int status, const char *reason,
-                        const char *body)
+static void admin_reply(admin_conn_t *c, int status, const char *body)
 {
-    admin_reply_with(c, status, reason, "", body);
+    admin_reply_with(c, status, NULL, body);
 }
 
 static void admin_route(admin_conn_t *c, const char *method, const char *path)
@@ -155,18 +165,17 @@ static void admin_route(admin_conn_t *c, const char *method, const char *path)
     int is_reload = strcmp(path, "/reload") == 0;
     if (is_stats && strcmp(method, "GET") == 0) {
         char *body = api_stats_json();
-        admin_reply(c, body ? 200 : 500, body ? "OK" : "Internal Server Error",
+        admin_reply(c, body ? 200 : 500,
                     body ? body : "{\"error\":\"out of memory\"}");
         free(body);
     } else if (is_reload && strcmp(method, "POST") == 0) {
         log_notice("admin: reload requested");
         reload_cb();
-        admin_reply(c, 202, "Accepted", "{\"reload\":\"requested\"}");
+        admin_reply(c, 202, "{\"reload\":\"requested\"}");
     } else if (is_stats || is_reload) {
-        admin_reply(c, 405, "Method Not Allowed",
-                    "{\"error\":\"GET /stats or POST /reload\"}");
+        admin_reply(c, 405, "{\"error\":\"GET /stats or POST /reload\"}");
     } else {
-        admin_reply(c, 404, "Not Found", "{\"error\":\"not found\"}");
+        admin_reply(c, 404, "{\"error\":\"not found\"}");
     }
 }
 
@@ -302,7 +311,7 @@ static int admin_authorized(char *fields)
 static void admin_unauthorized(admin_conn_t *c)
 {
     log_info("admin: a request without the right bearer token; 401");
-    admin_reply_with(c, 401, "Unauthorized",
+    admin_reply_with(c, 401,
                      "WWW-Authenticate: Bearer realm=\"swx-admin\"\r\n",
                      "{\"error\":\"a valid bearer token is required\"}");
 }
@@ -324,15 +333,14 @@ static void admin_io(loop_t *l, int fd, int events, void *arg)
     c->req[c->len] = '\0';
     if (strstr(c->req, "\r\n\r\n") == NULL) {
         if (c->len == ADMIN_REQ_MAX - 1) {
-            admin_reply(c, 431, "Request Header Fields Too Large",
-                        "{\"error\":\"request too large\"}");
+            admin_reply(c, 431, "{\"error\":\"request too large\"}");
             admin_close(c);
         }
         return;
     }
     char *method, *path, *fields;
     if (admin_request_line(c->req, &method, &path, &fields) < 0)
-        admin_reply(c, 400, "Bad Request", "{\"error\":\"bad request\"}");
+        admin_reply(c, 400, "{\"error\":\"bad request\"}");
     else if (!admin_authorized(fields))
         admin_unauthorized(c);
     else
