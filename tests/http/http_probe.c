@@ -5,7 +5,9 @@
  *
  * Routes (the path; query parameters as noted):
  *   /echo            the body back; X-Method, X-Path, X-Query, X-Version,
- *                    X-Keep-Alive, X-Peer, X-Headers (count), X-Listener
+ *                    X-Keep-Alive, X-Peer, X-Headers (count), X-Listener;
+ *                    the request's X-Set-Server and X-Set-Date become the
+ *                    response's Server and Date
  *   /header?NAME     the value of request header NAME (any case), or 404
  *   /worker          "WORKER_ID"
  *   /slow?MS         "slow MS" after MS ms, from a timer (an async end)
@@ -122,10 +124,26 @@ static void add_num_header(swx_http_response_t *resp, const char *name,
     swx_http_header(resp, name, s);
 }
 
+/* The request's field from (when there is one) as the response's to. */
+static void copy_header(const swx_http_request_t *req,
+                        swx_http_response_t *resp, const char *from,
+                        const char *to)
+{
+    char v[128];
+    size_t len = 0;
+    const char *p = swx_http_get_header(req, from, &len);
+    if (p == NULL)
+        return;
+    snprintf(v, sizeof(v), "%.*s", (int)len, p);
+    swx_http_header(resp, to, v);
+}
+
 static void route_echo(const swx_http_request_t *req,
                        swx_http_response_t *resp)
 {
     char peer[80];
+    copy_header(req, resp, "x-set-server", "Server");
+    copy_header(req, resp, "x-set-date", "Date");
     swx_http_header(resp, "X-Method", req->method);
     swx_http_header(resp, "X-Path", req->path);
     swx_http_header(resp, "X-Query", req->query ? req->query : "(none)");

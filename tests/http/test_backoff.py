@@ -96,6 +96,7 @@ def expect_503(sock, reader, port, path):
           "%s: Retry-After %r" % (path, ra))
     check(r.header("connection") == "close", "%s: 503 without "
           "Connection: close" % path)
+    hh.h.check_server_date(r.header, "%s: 503" % path)
     check(hh.closed_after(sock, reader), "%s: not closed after the 503"
           % path)
     sock.close()

@@ -1,7 +1,9 @@
 """test_basic.py: HTTP/1.1 as curl and python clients use it: keep-alive
 (two URLs on one connection), a chunked upload, Expect: 100-continue, HEAD,
 request fields as the plugin sees them, streamed and chunked responses,
-HTTP/1.0, Connection: close, the errors of the response functions, and
+HTTP/1.0, Connection: close, Server and Date (or the plugin's own), a
+request whose head and body arrive in pieces, the errors of the response
+functions, and
 query, form and cookie parameters as swx_http_query_param,
 swx_http_form_param and swx_http_cookie read them, and multipart uploads
 as swx_http_multipart_next gives them (curl sends them)."""
@@ -105,6 +107,40 @@ def test_body_in_pieces(srv):
         r = rd.response()
         check(r.status == 200 and r.body == b"kept value",
               "header lookup after the body: %r" % r)
+
+
+def test_server_and_date(srv):
+    """Every response carries Server: swx and the Date, unless the plugin
+    set its own; the interim 100 Continue carries them too."""
+    r = hh.exchange(srv.port, hh.get(srv.port, "/echo", body=b"x"))
+    hh.h.check_server_date(r.header, "a plugin's response")
+    for path in ("/stream?2", "/big?10", "/nowhere"):
+        r = hh.exchange(srv.port, hh.get(srv.port, path))
+        hh.h.check_server_date(r.header, path)
+    r = hh.exchange(srv.port, hh.get(srv.port, "/echo", [
+        ("X-Set-Server", "mine/1"),
+        ("X-Set-Date", "Sun, 06 Nov 1994 08:49:37 GMT")]))
+    names = [k for k, _ in r.headers]
+    check(names.count("server") == 1 and r.header("server") == "mine/1",
+          "the plugin's Server: %r" % r.headers)
+    check(names.count("date") == 1 and
+          r.header("date") == "Sun, 06 Nov 1994 08:49:37 GMT",
+          "the plugin's Date: %r" % r.headers)
+    with hh.connect(srv.port) as s:
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        rd = hh.Reader(s)
+        _, status, reason, fields = rd.head()
+        check(status == 100 and reason == "Continue", "interim %d %s"
+              % (status, reason))
+        interim = hh.Response("HTTP/1.1", status, reason, fields, b"")
+        hh.h.check_server_date(interim.header, "100 Continue")
+        check(interim.header("connection") is None and
+              interim.header("content-length") is None,
+              "100 Continue with framing: %r" % fields)
+        s.sendall(b"ok")
+        r = rd.response()
+        check(r.status == 200 and r.body == b"ok", "after 100: %r" % r)
 
 
 def test_keep_alive_and_close(srv):
@@ -253,6 +289,7 @@ def main():
         test_curl(srv, srv.dir)
         test_request_fields(srv)
         test_body_in_pieces(srv)
+        test_server_and_date(srv)
         test_keep_alive_and_close(srv)
         test_http10(srv)
         test_streams(srv)

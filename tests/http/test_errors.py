@@ -32,6 +32,7 @@ def expect_status(port, data, status, what, send_more=b""):
               % (what, r.status, r.reason, status))
         check(r.header("connection") == "close", "%s: no Connection: close"
               % what)
+        hh.h.check_server_date(r.header, what)
         check(hh.closed_after(s, rd), "%s: the connection stayed open" % what)
         check(rd.interim == [], "%s: interim responses %r" % (what,
                                                               rd.interim))

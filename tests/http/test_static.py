@@ -1,6 +1,7 @@
 """test_static.py: a listener's document_root, served by the reactor:
 Content-Types, Last-Modified and If-Modified-Since (304), single ranges
-(206) and unsatisfiable ones (416), HEAD, directory indexes, symlinks that
+(206) and unsatisfiable ones (416), HEAD, HTTP/1.0 keep-alive, Server and
+Date on every response, directory indexes, symlinks that
 stay inside; every way out of the root refused (.., %2e%2e, %2f, symlinks
 to outside) with 400 or 403; a file that is not there falls through to the
 plugin's on_request, or is 404 when the plugin has none.
@@ -49,8 +50,33 @@ def make_root(base):
 
 
 def req(port, path, headers=(), method="GET"):
-    return hh.exchange(port, hh.get(port, path, headers, method=method),
-                       head_only=method == "HEAD")
+    """One response; every one, the reactor's or the plugin's, carries
+    Server and Date."""
+    r = hh.exchange(port, hh.get(port, path, headers, method=method),
+                    head_only=method == "HEAD")
+    hh.h.check_server_date(r.header, "%s %s" % (method, path))
+    return r
+
+
+def test_http10_keep_alive(port, files):
+    """An HTTP/1.0 client that asks to keep the connection is told it is
+    kept, and it is; one that does not ask is told it closes."""
+    with hh.connect(port) as s:
+        rd = hh.Reader(s)
+        for _ in range(2):
+            s.sendall(hh.get(port, "/style.css", [("Connection",
+                                                   "keep-alive")],
+                             version="1.0"))
+            r = rd.response()
+            check(r.status == 200 and r.body == files["style.css"] and
+                  r.header("connection") == "keep-alive",
+                  "HTTP/1.0 keep-alive: %r" % r)
+    with hh.connect(port) as s:
+        s.sendall(hh.get(port, "/style.css", version="1.0"))
+        rd = hh.Reader(s)
+        r = rd.response()
+        check(r.header("connection") == "close", "HTTP/1.0: %r" % r)
+        check(hh.closed_after(s, rd), "HTTP/1.0: left open")
 
 
 def test_types(port, files):
@@ -84,6 +110,8 @@ def test_conditional(port, files):
     r = req(port, "/style.css", [("If-Modified-Since", lm)])
     check(r.status == 304 and r.body == b"", "If-Modified-Since: %r" % r)
     check(r.header("content-length") is None, "304 with a length")
+    check(r.header("last-modified") == lm, "304: Last-Modified %r"
+          % r.header("last-modified"))
     old = email.utils.formatdate(0, usegmt=True)
     r = req(port, "/style.css", [("If-Modified-Since", old)])
     check(r.status == 200, "older If-Modified-Since: %r" % r)
@@ -251,6 +279,7 @@ def main():
         srv.start()
         test_types(srv.port, files)
         test_conditional(srv.port, files)
+        test_http10_keep_alive(srv.port, files)
         test_ranges(srv.port, files)
         test_escapes(srv.port)
         test_fall_through(srv.port)

@@ -26,6 +26,7 @@ def open_ws(port, path="/ws"):
               "sec-websocket-accept"))
     check(ws.resp.header("upgrade").lower() == "websocket" and
           ws.resp.header("connection").lower() == "upgrade", "101 headers")
+    hh.h.check_server_date(ws.resp.header, "101")
     return ws
 
 
@@ -138,6 +139,7 @@ def test_handshake_refusals(port):
     ws = hh.WsClient(port, version="8")
     check(ws.status == 426, "version 8: %d" % ws.status)
     check(ws.resp.header("sec-websocket-version") == "13", "426 header")
+    hh.h.check_server_date(ws.resp.header, "426")
     with hh.connect(port) as s:
         s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
                   b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n")

@@ -9,6 +9,7 @@ SWX_BAD_MAGIC_PLUGIN, SWX_NO_SYMBOL_PLUGIN. Run one test with
 the server's log and keeps its temporary directory (config, full log).
 """
 
+import calendar
 import ctypes
 import json
 import os
@@ -63,6 +64,22 @@ class TestFailure(AssertionError):
 def check(cond, msg):
     if not cond:
         raise TestFailure(msg)
+
+
+HTTP_DATE_RE = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
+                          r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+                          r" \d{4} \d\d:\d\d:\d\d GMT")
+
+
+def check_server_date(header, what):
+    """A response head carries "Server: swx" and a Date (IMF-fixdate) within
+    a minute of now; header(name) gives a field's value or None."""
+    server, date = header("server"), header("date")
+    check(server == "swx", "%s: Server %r" % (what, server))
+    check(date is not None and HTTP_DATE_RE.fullmatch(date),
+          "%s: Date %r" % (what, date))
+    t = calendar.timegm(time.strptime(date, "%a, %d %b %Y %H:%M:%S GMT"))
+    check(abs(t - time.time()) < 60, "%s: Date %r is not now" % (what, date))
 
 
 SUPPRESSED_RE = re.compile(r"(\d+) similar lines? suppressed, the first: ")

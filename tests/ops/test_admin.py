@@ -7,6 +7,7 @@
 - A worker killed with SIGKILL shows in worker_restarts and its starts.
 - POST /reload reloads (reload_count, new pids, starts) with 202.
 - Other paths are 404, other methods 405, a malformed request 400.
+- Every reply carries Server: swx and the Date, and closes.
 - A config asking for a public address without allow_public is refused.
 - The same over a Unix socket, which is removed when the server stops."""
 
@@ -152,9 +153,14 @@ def tcp_endpoint():
                                    ("GET", "/reload", 405),
                                    ("DELETE", "/stats", 405),
                                    ("GET", "/stats?x=1", 200)):
-            status, body = o.admin_request(a, method, path)
+            status, hdrs, body = o.admin_call(a, method, path)
             o.check(status == want, "%s %s: %d, expected %d (%s)"
                     % (method, path, status, want, body))
+            h.check_server_date(hdrs.get, "%s %s" % (method, path))
+            o.check(hdrs.get("Connection") == "close" and
+                    hdrs.get("Content-Type") == "application/json" and
+                    hdrs.get("Content-Length") == str(len(body)),
+                    "%s %s: %s" % (method, path, dict(hdrs)))
         o.check(raw(a, b"nonsense\r\n\r\n") == 400, "a malformed request "
                 "is not answered 400")
         o.check(o.stats(a)["reload_count"] == 1, "GET /reload reloaded")

@@ -148,6 +148,7 @@ def refused(admin, token, headers=None, method="GET", path="/stats"):
     auth = hdrs.get("WWW-Authenticate") or ""
     o.check(auth.startswith("Bearer"), "401 without WWW-Authenticate: "
             "Bearer (%r)" % auth)
+    h.check_server_date(hdrs.get, "401")
 
 
 def stats_with(admin, token):
