@@ -51,9 +51,9 @@ typedef struct http_head {
 } http_head_t;
 
 /*
- * Append h's head to b: "HTTP/1.1 STATUS REASON", Server: swx, Date (the
- * current second), the caller's lines, the framing field, Connection, and
- * the blank line. Nothing is allocated but b's growth, and only once. 0,
+ * Append h's head to b: the status line (HTTP/1.1, the status and its
+ * reason phrase), Server: swx, Date (the current second), the caller's
+ * lines, the framing field, Connection, and the blank line. Nothing is allocated but b's growth, and only once. 0,
  * or with b unchanged: -EINVAL for a status outside 100..599, -E2BIG past
  * HTTP_HEAD_MAX bytes, -ENOMEM.
  */
