@@ -92,7 +92,10 @@ static void child_on_term(void)
     }
     log_debug("SIGTERM: finishing what was sent, then stopping");
     child.draining = 1;
-    long long budget = child.srv->cfg.max_wait_time * 1000LL - 250;
+    /* Room to run on_worker_stop and exit before the manager's SIGKILL at
+     * max_wait_time: a second when there is one to spare. */
+    long long wait = child.srv->cfg.max_wait_time * 1000LL;
+    long long budget = wait - (wait >= 2000 ? 1000 : 250);
     child.drain_deadline = loop_now() + (budget > 100 ? budget : 100);
 }
 
