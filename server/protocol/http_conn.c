@@ -214,6 +214,19 @@ static int http_conn_has_body(const http_conn_t *h)
     return h->chunked || h->content_length > 0;
 }
 
+/* Who sent req: the connection's peer, and the proxy it came through. */
+static http_wire_peer_t http_conn_peer(const conn_t *c,
+                                       const http_request_t *req,
+                                       char client[46])
+{
+    (void)req;
+    (void)client;
+    return (http_wire_peer_t){c->peer_addr, c->peer_port,
+                              c->proxy_addr[0] != '\0' ? c->proxy_addr
+                                                       : NULL,
+                              c->proxy_port};
+}
+
 static int http_conn_upgrade(conn_t *c, const http_request_t *req)
 {
     http_conn_t *h = c->state;
@@ -224,7 +237,9 @@ static int http_conn_upgrade(conn_t *c, const http_request_t *req)
     if (rc < 0 || http_conn_has_body(h))
         return http_conn_fail(c, 400);
     buf_t *wire = conn_scratch(c);
-    if (http_wire_encode(wire, req, NULL, 0, c->peer_addr, c->peer_port) < 0) {
+    char client[46];
+    http_wire_peer_t peer = http_conn_peer(c, req, client);
+    if (http_wire_encode(wire, req, NULL, 0, &peer) < 0) {
         conn_scratch_done(wire);
         conn_close(c, "out of memory for a request");
         return -1;
@@ -273,8 +288,9 @@ static int http_conn_dispatch(conn_t *c, const http_request_t *req)
     http_conn_t *h = c->state;
     buf_t *wire = conn_scratch(c);
     const char *body = buf_head(&c->in) + h->head_len;
-    if (http_wire_encode(wire, req, body, h->body_len, c->peer_addr,
-                         c->peer_port) < 0) {
+    char client[46];
+    http_wire_peer_t peer = http_conn_peer(c, req, client);
+    if (http_wire_encode(wire, req, body, h->body_len, &peer) < 0) {
         conn_scratch_done(wire);
         conn_close(c, "out of memory for a request");
         return -1;
