@@ -19,6 +19,7 @@
 #include "protocol/http_chunked.h"
 #include "protocol/http_parser.h"
 #include "protocol/http_text.h"
+#include "protocol/real_ip.h"
 #include "protocol/ws.h"
 #include "protocol/ws_conn.h"
 #include "http/static_files.h"
@@ -214,17 +215,28 @@ static int http_conn_has_body(const http_conn_t *h)
     return h->chunked || h->content_length > 0;
 }
 
-/* Who sent req: the connection's peer, and the proxy it came through. */
+/* Who sent req: the connection's peer, or the client a trusted peer
+ * names in real_ip_header; then the peer is the proxy (unless a PROXY
+ * header made it the client already, and the socket's peer is kept). */
 static http_wire_peer_t http_conn_peer(const conn_t *c,
                                        const http_request_t *req,
-                                       char client[46])
+                                       char client[REAL_IP_LEN])
 {
-    (void)req;
-    (void)client;
-    return (http_wire_peer_t){c->peer_addr, c->peer_port,
-                              c->proxy_addr[0] != '\0' ? c->proxy_addr
-                                                       : NULL,
-                              c->proxy_port};
+    const config_listener_t *l = conn_listener(c);
+    http_wire_peer_t p = {c->peer_addr, c->peer_port,
+                          c->proxy_addr[0] != '\0' ? c->proxy_addr : NULL,
+                          c->proxy_port};
+    if (l->real_ip_from.n == 0 ||
+        !real_ip_find(req, l->real_ip_header, &l->real_ip_from, c->peer_addr,
+                      client))
+        return p;
+    if (p.proxy_addr == NULL) {
+        p.proxy_addr = c->peer_addr;
+        p.proxy_port = c->peer_port;
+    }
+    p.addr = client;
+    p.port = 0;
+    return p;
 }
 
 static int http_conn_upgrade(conn_t *c, const http_request_t *req)
@@ -237,7 +249,7 @@ static int http_conn_upgrade(conn_t *c, const http_request_t *req)
     if (rc < 0 || http_conn_has_body(h))
         return http_conn_fail(c, 400);
     buf_t *wire = conn_scratch(c);
-    char client[46];
+    char client[REAL_IP_LEN];
     http_wire_peer_t peer = http_conn_peer(c, req, client);
     if (http_wire_encode(wire, req, NULL, 0, &peer) < 0) {
         conn_scratch_done(wire);
@@ -288,7 +300,7 @@ static int http_conn_dispatch(conn_t *c, const http_request_t *req)
     http_conn_t *h = c->state;
     buf_t *wire = conn_scratch(c);
     const char *body = buf_head(&c->in) + h->head_len;
-    char client[46];
+    char client[REAL_IP_LEN];
     http_wire_peer_t peer = http_conn_peer(c, req, client);
     if (http_wire_encode(wire, req, body, h->body_len, &peer) < 0) {
         conn_scratch_done(wire);
