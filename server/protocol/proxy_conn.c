@@ -24,6 +24,8 @@ typedef struct proxy_conn {
 /* A connection that brought no valid header: closed, with why. */
 static void proxy_conn_refuse(conn_t *c, const char *why)
 {
+    proxy_conn_t *p = c->state;
+    p->n = 0; /* told here: the close hook has nothing to add */
     log_warn("session %llu (peer %s, listener %d): PROXY protocol header: "
              "%s; closing", (unsigned long long)c->session, c->peer,
              c->listener, why);
@@ -116,12 +118,18 @@ static void proxy_conn_quiesce(conn_t *c)
     conn_close(c, NULL);
 }
 
+/* A client that connects and leaves without a byte (a TCP health check)
+ * goes quietly; one that leaves within a header is told of. */
 static void proxy_conn_close(conn_t *c, int notify)
 {
-    (void)notify;
     proxy_conn_t *p = c->state;
     if (p == NULL)
         return;
+    if (notify && p->n > 0)
+        log_warn("session %llu (peer %s, listener %d): PROXY protocol "
+                 "header: the connection ended within it (%zu bytes); "
+                 "closing", (unsigned long long)c->session, c->peer,
+                 c->listener, p->n);
     conn_timer_clear(c, p->timer);
     free(p);
     c->state = NULL;

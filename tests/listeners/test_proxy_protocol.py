@@ -164,6 +164,11 @@ def bad_headers(srv, port):
             "shorter than its family needs", "v2 short block")
     refused(srv, port, v2(3, 0x11, bytes(12)), "v2: the command is neither "
             "LOCAL nor PROXY", "v2 bad command")
+    with h.connect(port) as s:  # half a header, then the client leaves
+        s.sendall(b"PROXY TCP4 1.2.3.4 ")
+        time.sleep(0.2)
+    srv.wait_log(r"PROXY protocol header: the connection ended within it "
+                 r"\(19 bytes\); closing")
     # The warning names the peer the connection came from.
     srv.wait_log(r"\(peer 127\.0\.0\.1:\d+, listener 1\): PROXY protocol "
                  r"header: not a PROXY protocol header")
