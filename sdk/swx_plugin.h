@@ -1,4 +1,4 @@
-/* swx_plugin.h: the one header a swx plugin is built against (ABI 1.3). */
+/* swx_plugin.h: the one header a swx plugin is built against (ABI 1.4). */
 #ifndef SWX_PLUGIN_H
 #define SWX_PLUGIN_H
 
@@ -14,11 +14,13 @@ extern "C" {
  * ABI versioning. The server refuses a plugin whose magic differs, whose
  * major differs, or whose minor is newer than the server's. Within one major,
  * swx_plugin_t and swx_api_t only ever grow at the end, so an older plugin
- * keeps working with a newer server.
+ * keeps working with a newer server. So do the structs the server fills and
+ * a plugin only reads (swx_conninfo_t, swx_http_request_t): a plugin built
+ * against an older minor never looks past the fields it knows.
  */
 #define SWX_PLUGIN_MAGIC 0x50585753u /* "SWXP" little-endian */
 #define SWX_ABI_MAJOR 1
-#define SWX_ABI_MINOR 3
+#define SWX_ABI_MINOR 4
 
 /* Log levels for swx_log(), the same scale as the server's log_level. */
 enum swx_log_level {
@@ -33,8 +35,14 @@ enum swx_log_level {
 typedef struct swx_conninfo {
     int listener;          /* index into the config's "listeners" */
     int server_port;       /* local port of that listener */
-    char peer_addr[46];    /* numeric address, NUL-terminated */
+    char peer_addr[46];    /* numeric address, NUL-terminated: the client,
+                              as a PROXY protocol header named it */
     int peer_port;
+    /* ABI 1.4: the proxy the connection came through (the socket's own
+     * peer) when a PROXY protocol header named the client; "" and 0
+     * when peer_addr is the socket's peer. */
+    char proxy_addr[46];
+    int proxy_port;
 } swx_conninfo_t;
 
 /* Bits for swx_event_add / swx_event_set, and what an event callback gets. */
@@ -127,8 +135,14 @@ typedef struct swx_http_request {
     size_t nheaders;
     const char *body;      /* decoded (chunked), "" when there is none */
     size_t body_len;
-    char peer_addr[46];    /* the client's numeric address */
-    int peer_port;
+    char peer_addr[46];    /* the client's numeric address (after
+                              proxy_protocol and real_ip_from) */
+    int peer_port;         /* 0 when real_ip_header named the client */
+    /* ABI 1.4: the connection's socket peer (a proxy, a load balancer)
+     * when the client's address came from a PROXY protocol header or
+     * from real_ip_header; "" and 0 when peer_addr is the socket's peer. */
+    char proxy_addr[46];
+    int proxy_port;
 } swx_http_request_t;
 
 /* One part of a multipart/form-data body (ABI 1.3, see

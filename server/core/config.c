@@ -2,6 +2,7 @@
 #include "core/config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -89,6 +90,8 @@ static int parse_index_files(cfg_ctx_t *ctx, const char *path, json_t *v,
 
 static int parse_task_ipc_mode(cfg_ctx_t *ctx, const char *path, json_t *v,
                                void *slot);
+static int parse_real_ip_from(cfg_ctx_t *ctx, const char *path, json_t *v,
+                              void *slot);
 
 /* Indexed by enum swx_log_level. */
 static const char *const log_levels[] = {
@@ -220,6 +223,12 @@ static const cfg_field_t listener_fields[] = {
       LSN(http_compression_level), NULL, NULL },
     { "http_compression_min_length", CFG_SIZE, 0, 0, 1073741824, 20,
       LSN(http_compression_min_length), NULL, NULL },
+    { "proxy_protocol", CFG_BOOL, 0, 0, 0, 0, LSN(proxy_protocol), NULL,
+      NULL },
+    { "real_ip_from", CFG_CUSTOM, 0, 0, 0, 0, LSN(real_ip_from), NULL,
+      parse_real_ip_from },
+    { "real_ip_header", CFG_STRING, 0, 0, 0, 0, LSN(real_ip_header), NULL,
+      NULL },
 };
 
 /* ---- messages ---- */
@@ -802,6 +811,52 @@ static int parse_index_files(cfg_ctx_t *ctx, const char *path, json_t *v,
     return parse_strings(ctx, path, v, slot, index_file_ok, '\0');
 }
 
+/* real_ip_from: each entry an address or network (cidr.c). */
+static int parse_real_ip_from(cfg_ctx_t *ctx, const char *path, json_t *v,
+                              void *slot)
+{
+    cidr_list_t *list = slot;
+    char sub[CFG_PATH_MAX];
+    int n = json_is_array(v) ? (int)json_array_size(v) : 0;
+    if (n == 0)
+        return cfg_expected(ctx, path, v, "a non-empty array of addresses "
+                            "or networks");
+    list->v = calloc((size_t)n, sizeof(*list->v));
+    if (list->v == NULL)
+        return cfg_oom(ctx);
+    list->n = (size_t)n;
+    for (int i = 0; i < n; i++) {
+        json_t *e = json_array_get(v, (size_t)i);
+        const char *why = "a string";
+        path_index(sub, sizeof sub, path, (size_t)i);
+        if (!json_is_string(e) ||
+            cidr_parse(json_string_value(e), &list->v[i], &why) < 0)
+            return cfg_expected(ctx, sub, e, "%s", why);
+    }
+    return 0;
+}
+
+/* real_ip_header: a header name, and only with peers trusted to send it. */
+static int listener_real_ip(cfg_ctx_t *ctx, const char *path, json_t *obj,
+                            config_listener_t *l)
+{
+    char sub[CFG_PATH_MAX];
+    const char *h = l->real_ip_header;
+    path_key(sub, sizeof sub, path, "real_ip_header");
+    if (h != NULL && l->real_ip_from.n == 0)
+        return cfg_fail(ctx, sub, "needs real_ip_from, the peers trusted to "
+                        "send it");
+    for (size_t i = 0; h != NULL && h[i] != '\0'; i++)
+        if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '_')
+            return cfg_expected(ctx, sub, json_object_get(obj,
+                                                          "real_ip_header"),
+                                "a header name (\"X-Forwarded-For\")");
+    if (h == NULL && l->real_ip_from.n > 0 &&
+        (l->real_ip_header = strdup("X-Forwarded-For")) == NULL)
+        return cfg_oom(ctx);
+    return 0;
+}
+
 /* protocol "http" / "websocket": HTTP framing on a stream listener. */
 static int listener_protocol(cfg_ctx_t *ctx, const char *path, json_t *obj,
                              config_listener_t *l)
@@ -813,6 +868,7 @@ static int listener_protocol(cfg_ctx_t *ctx, const char *path, json_t *obj,
         "http_max_head_size", "http_max_uri_size", "http_compression",
         "websocket_compression",
         "http_compression_level", "http_compression_min_length",
+        "real_ip_from", "real_ip_header",
     };
     char sub[CFG_PATH_MAX];
     const char *http_only = NULL;
@@ -840,6 +896,8 @@ static int listener_protocol(cfg_ctx_t *ctx, const char *path, json_t *obj,
                         "the request line is part of the head",
                         l->http_max_uri_size, l->http_max_head_size);
     }
+    if (listener_real_ip(ctx, path, obj, l) < 0)
+        return -1;
     return l->document_root != NULL
                ? listener_document_root(ctx, path, obj, l) : 0;
 }
@@ -891,6 +949,12 @@ static int parse_listener(cfg_ctx_t *ctx, const char *path, json_t *v, int i)
         listener_framing(ctx, path, v, l) < 0 ||
         listener_protocol(ctx, path, v, l) < 0)
         return -1;
+    if (l->proxy_protocol && config_listener_is_dgram(l->type)) {
+        char sub[CFG_PATH_MAX];
+        path_key(sub, sizeof sub, path, "proxy_protocol");
+        return cfg_fail(ctx, sub, "a datagram listener has no stream to "
+                        "start with a PROXY header");
+    }
     return check_listener_unique(ctx, path, i);
 }
 
@@ -1366,6 +1430,8 @@ void config_free(config_t *cfg)
         free(cfg->listeners[i].package_eof);
         free(cfg->listeners[i].package_length_type);
         free(cfg->listeners[i].document_root);
+        free(cfg->listeners[i].real_ip_from.v);
+        free(cfg->listeners[i].real_ip_header);
         config_free_strings(cfg->listeners[i].static_handler_locations);
         config_free_strings(cfg->listeners[i].http_index_files);
     }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/cidr.h"
 #include "protocol/framer.h"
 #include "protocol/http_parser.h"
 
@@ -68,6 +69,10 @@ typedef struct config_listener {
     int websocket_compression;  /* permessage-deflate when offered */
     int http_compression_level; /* zlib's 1..9 */
     size_t http_compression_min_length; /* smaller bodies go as they are */
+    int proxy_protocol;     /* each connection starts with a PROXY header */
+    cidr_list_t real_ip_from; /* peers trusted to name the client */
+    char *real_ip_header;   /* the header that names it (http, websocket);
+                               "X-Forwarded-For" when real_ip_from is set */
 } config_listener_t;
 
 enum config_column_type {

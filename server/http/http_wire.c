@@ -27,7 +27,7 @@ static int wire_put_fields(buf_t *out, const http_request_t *req)
 }
 
 int http_wire_encode(buf_t *out, const http_request_t *req, const char *body,
-                     size_t body_len, const char *peer_addr, int peer_port)
+                     size_t body_len, const http_wire_peer_t *peer)
 {
     http_wire_hdr_t h = {
         .method_len = (uint32_t)req->method_len,
@@ -38,9 +38,12 @@ int http_wire_encode(buf_t *out, const http_request_t *req, const char *body,
         .version = (uint8_t)req->version,
         .keep_alive = (uint8_t)req->keep_alive,
         .has_query = req->query != NULL,
-        .peer_port = peer_port,
+        .peer_port = peer->port,
+        .proxy_port = peer->proxy_addr != NULL ? peer->proxy_port : 0,
     };
-    snprintf(h.peer_addr, sizeof(h.peer_addr), "%s", peer_addr);
+    snprintf(h.peer_addr, sizeof(h.peer_addr), "%s", peer->addr);
+    if (peer->proxy_addr != NULL)
+        snprintf(h.proxy_addr, sizeof(h.proxy_addr), "%s", peer->proxy_addr);
     buf_reset(out);
     if (buf_append(out, &h, sizeof(h)) < 0 ||
         wire_put(out, req->method, req->method_len) < 0 ||
@@ -93,12 +96,15 @@ static int wire_head(const http_wire_hdr_t *h, swx_http_request_t *req,
 {
     if (h->nheaders > max_headers || h->version > 1 || h->keep_alive > 1 ||
         h->has_query > 1 ||
-        memchr(h->peer_addr, '\0', sizeof(req->peer_addr)) == NULL)
+        memchr(h->peer_addr, '\0', sizeof(req->peer_addr)) == NULL ||
+        memchr(h->proxy_addr, '\0', sizeof(req->proxy_addr)) == NULL)
         return -EBADMSG;
     req->version = h->version;
     req->keep_alive = h->keep_alive;
     req->peer_port = h->peer_port;
     memcpy(req->peer_addr, h->peer_addr, sizeof(req->peer_addr));
+    req->proxy_port = h->proxy_port;
+    memcpy(req->proxy_addr, h->proxy_addr, sizeof(req->proxy_addr));
     return 0;
 }
 

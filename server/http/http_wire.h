@@ -28,7 +28,18 @@ typedef struct http_wire_hdr {
     uint8_t reserved;
     int32_t peer_port;
     char peer_addr[48];   /* NUL-terminated */
+    int32_t proxy_port;
+    char proxy_addr[48];  /* NUL-terminated, "" when no proxy named it */
 } http_wire_hdr_t;
+
+/* Who sent the request: the client, and the proxy that named it (NULL
+ * when the client is the socket's own peer). */
+typedef struct http_wire_peer {
+    const char *addr;
+    int port;
+    const char *proxy_addr;
+    int proxy_port;
+} http_wire_peer_t;
 
 /* Each header: name_len, value_len, then the two strings. */
 typedef struct http_wire_field {
@@ -39,7 +50,7 @@ typedef struct http_wire_field {
 /* Append the encoding of req (its slices), body and peer to out (reset
  * first). 0 or -ENOMEM. */
 int http_wire_encode(buf_t *out, const http_request_t *req, const char *body,
-                     size_t body_len, const char *peer_addr, int peer_port);
+                     size_t body_len, const http_wire_peer_t *peer);
 
 /*
  * Fill *req from data[0..len): its pointers point into data, headers into

@@ -368,7 +368,8 @@ void conn_close(conn_t *c, const char *why)
     conn_timer_clear(c, c->send_timer);
     if (c->proto->close != NULL)
         c->proto->close(c, !e->stopping);
-    e->sink->closed(c);
+    if (c->opened)
+        e->sink->closed(c);
     atomic_fetch_sub(&e->shm->connection_num, 1);
     atomic_fetch_add(&e->shm->close_count, 1);
     outq_free(&c->out);
@@ -399,30 +400,38 @@ static void conn_socket_options(const config_t *cfg, int fd, int listener)
         log_warn("fd %d: open_tcp_keepalive: %s", fd, strerror(errno));
 }
 
-/* What the plugin learns of a connection, from its socket. */
-static void conn_info(const conn_t *c, const config_t *cfg,
-                      swx_conninfo_t *ci)
+/* The socket's peer: c->peer_addr, c->peer_port and c->peer. */
+static void conn_peer_from_socket(conn_t *c)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    memset(ci, 0, sizeof(*ci));
-    ci->listener = c->listener;
-    ci->server_port = cfg->listeners[c->listener].port;
-    ci->peer_port = 0;
-    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
-        return;
-    if (ss.ss_family == AF_UNIX) {
-        snprintf(ci->peer_addr, sizeof(ci->peer_addr), "unix");
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0) {
+        c->peer_addr[0] = '\0';
+    } else if (ss.ss_family == AF_UNIX) {
+        snprintf(c->peer_addr, sizeof(c->peer_addr), "unix");
     } else if (ss.ss_family == AF_INET6) {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, ci->peer_addr,
-                  sizeof(ci->peer_addr));
-        ci->peer_port = ntohs(a->sin6_port);
+        inet_ntop(AF_INET6, &a->sin6_addr, c->peer_addr,
+                  sizeof(c->peer_addr));
+        c->peer_port = ntohs(a->sin6_port);
     } else {
         struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &a->sin_addr, ci->peer_addr, sizeof(ci->peer_addr));
-        ci->peer_port = ntohs(a->sin_port);
+        inet_ntop(AF_INET, &a->sin_addr, c->peer_addr, sizeof(c->peer_addr));
+        c->peer_port = ntohs(a->sin_port);
     }
+    snprintf(c->peer, sizeof(c->peer), "%s:%d", c->peer_addr, c->peer_port);
+}
+
+/* What the plugin learns of a connection. */
+static void conn_info(const conn_t *c, swx_conninfo_t *ci)
+{
+    memset(ci, 0, sizeof(*ci));
+    ci->listener = c->listener;
+    ci->server_port = conn_listener(c)->port;
+    memcpy(ci->peer_addr, c->peer_addr, sizeof(ci->peer_addr));
+    ci->peer_port = c->peer_port;
+    memcpy(ci->proxy_addr, c->proxy_addr, sizeof(ci->proxy_addr));
+    ci->proxy_port = c->proxy_port;
 }
 
 static const conn_proto_t *conn_proto_of(const config_listener_t *l)
@@ -452,6 +461,29 @@ static conn_t *conn_new(conn_engine_t *e, int fd, int listener)
     return c;
 }
 
+void conn_set_peer(conn_t *c, const char *addr, int port)
+{
+    memcpy(c->proxy_addr, c->peer_addr, sizeof(c->proxy_addr));
+    c->proxy_port = c->peer_port;
+    snprintf(c->peer_addr, sizeof(c->peer_addr), "%s", addr);
+    c->peer_port = port;
+    snprintf(c->peer, sizeof(c->peer), "%s:%d", c->peer_addr, c->peer_port);
+}
+
+void conn_start(conn_t *c, const char *data, size_t len)
+{
+    swx_conninfo_t ci;
+    conn_info(c, &ci);
+    c->opened = 1;
+    c->eng->sink->opened(c, &ci);
+    conn_set_proto(c, conn_proto_of(conn_listener(c)), NULL);
+    int rc = c->proto->open != NULL ? c->proto->open(c) : 0;
+    if (rc < 0)
+        conn_close(c, strerror(-rc));
+    else if (len > 0)
+        c->proto->input(c, data, len);
+}
+
 void conn_engine_accept(conn_engine_t *e, int fd, int listener)
 {
     conn_t *c = conn_new(e, fd, listener);
@@ -462,16 +494,16 @@ void conn_engine_accept(conn_engine_t *e, int fd, int listener)
         return;
     }
     conn_socket_options(e->cfg, fd, listener);
-    swx_conninfo_t ci;
-    conn_info(c, e->cfg, &ci);
-    snprintf(c->peer, sizeof(c->peer), "%s:%d", ci.peer_addr, ci.peer_port);
-    memcpy(c->peer_addr, ci.peer_addr, sizeof(c->peer_addr));
-    c->peer_port = ci.peer_port;
-    log_debug("accept fd=%d session=%llu peer=%s:%d listener=%d", fd,
-              (unsigned long long)c->session, ci.peer_addr, ci.peer_port,
-              listener);
-    e->sink->opened(c, &ci);
-    int rc = c->proto->open != NULL ? c->proto->open(c) : 0;
+    conn_peer_from_socket(c);
+    log_debug("accept fd=%d session=%llu peer=%s listener=%d", fd,
+              (unsigned long long)c->session, c->peer, listener);
+    if (!conn_listener(c)->proxy_protocol) {
+        conn_start(c, NULL, 0);
+        return;
+    }
+    /* The client's address comes first: nothing is opened before it. */
+    c->proto = &proxy_conn_proto;
+    int rc = c->proto->open(c);
     if (rc < 0)
         conn_close(c, strerror(-rc));
 }

@@ -101,10 +101,12 @@ typedef struct conn_proto {
     void (*close)(conn_t *c, int notify);
 } conn_proto_t;
 
-/* The protocols (protocol/stream.c, http_conn.c, ws_conn.c). */
+/* The protocols (protocol/stream.c, http_conn.c, ws_conn.c), and the
+ * stage before a listener's protocol with proxy_protocol (proxy_conn.c). */
 extern const conn_proto_t stream_proto;
 extern const conn_proto_t http_conn_proto;
 extern const conn_proto_t ws_conn_proto;
+extern const conn_proto_t proxy_conn_proto;
 
 /* ---- sink: where a complete message goes ---- */
 
@@ -164,8 +166,12 @@ struct conn {
     buf_t in;             /* bytes of an unfinished message, for framing */
     size_t scan;          /* the framer's place in `in` */
     char peer[56];        /* "address:port", for log lines */
-    char peer_addr[46];   /* numeric address, "unix" for a Unix socket */
+    char peer_addr[46];   /* numeric address, "unix" for a Unix socket: the
+                             client, as a PROXY header named it */
     int peer_port;
+    char proxy_addr[46];  /* the socket's peer when a PROXY header named
+                             the client, else "" */
+    int proxy_port;
     outq_t out;           /* what the client has not taken yet */
     const conn_proto_t *proto;
     void *state;          /* the protocol's */
@@ -175,6 +181,7 @@ struct conn {
     unsigned watch_hup : 1; /* held, but a client that leaves is closed */
     unsigned linger : 1;  /* closing: shut down writing first, see conn_end */
     unsigned lingering : 1; /* shut down: input is dropped until EOF */
+    unsigned opened : 1;  /* the sink knows c (after a PROXY header) */
     int64_t linger_timer;
     int64_t send_timer;   /* send_timeout, while output waits */
     int64_t send_moved;   /* ms: the output last moved (or began to wait) */
@@ -271,6 +278,12 @@ int conn_stopping(const conn_t *c);
 int conn_read_once(conn_t *c);
 /* Close c now; why is logged when not NULL. */
 void conn_close(conn_t *c, const char *why);
+/* The client is at addr:port, as the proxy that is c's socket peer says:
+ * that peer is kept as c's proxy. */
+void conn_set_peer(conn_t *c, const char *addr, int port);
+/* c's client is known: tell the sink (on_connect, dispatch_mode 4), open
+ * the listener's protocol and hand it data, bytes already read. */
+void conn_start(conn_t *c, const char *data, size_t len);
 /* Switch c to another protocol (an upgrade); p->open is not called. */
 void conn_set_proto(conn_t *c, const conn_proto_t *p, void *state);
 

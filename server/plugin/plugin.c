@@ -15,6 +15,8 @@ static const uint32_t plugin_size_by_minor[] = {
     [1] = offsetof(swx_plugin_t, on_task),
     [2] = sizeof(swx_plugin_t),
     [3] = sizeof(swx_plugin_t), /* 1.3 added functions only */
+    [4] = sizeof(swx_plugin_t), /* 1.4 grew swx_conninfo_t and
+                                   swx_http_request_t only */
 };
 
 #define PLUGIN_HEAD_SIZE (offsetof(swx_plugin_t, size) + sizeof(uint32_t))

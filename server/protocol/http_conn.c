@@ -20,6 +20,7 @@
 #include "protocol/http_chunked.h"
 #include "protocol/http_parser.h"
 #include "protocol/http_text.h"
+#include "protocol/real_ip.h"
 #include "protocol/ws.h"
 #include "protocol/ws_conn.h"
 #include "http/static_files.h"
@@ -265,6 +266,30 @@ static void http_conn_upgrade_fields(char *out, size_t size,
         snprintf(out + n, size - (size_t)n, "\r\n");
 }
 
+/* Who sent req: the connection's peer, or the client a trusted peer
+ * names in real_ip_header; then the peer is the proxy (unless a PROXY
+ * header made it the client already, and the socket's peer is kept). */
+static http_wire_peer_t http_conn_peer(const conn_t *c,
+                                       const http_request_t *req,
+                                       char client[REAL_IP_LEN])
+{
+    const config_listener_t *l = conn_listener(c);
+    http_wire_peer_t p = {c->peer_addr, c->peer_port,
+                          c->proxy_addr[0] != '\0' ? c->proxy_addr : NULL,
+                          c->proxy_port};
+    if (l->real_ip_from.n == 0 ||
+        !real_ip_find(req, l->real_ip_header, &l->real_ip_from, c->peer_addr,
+                      client))
+        return p;
+    if (p.proxy_addr == NULL) {
+        p.proxy_addr = c->peer_addr;
+        p.proxy_port = c->peer_port;
+    }
+    p.addr = client;
+    p.port = 0;
+    return p;
+}
+
 static int http_conn_upgrade(conn_t *c, const http_request_t *req)
 {
     http_conn_t *h = c->state;
@@ -284,7 +309,9 @@ static int http_conn_upgrade(conn_t *c, const http_request_t *req)
     /* The worker's message first, then the 101 behind it in the same
      * buffer: nothing is written unless both could be made. */
     buf_t *wire = conn_scratch(c);
-    rc = http_wire_encode(wire, req, NULL, 0, c->peer_addr, c->peer_port);
+    char client[REAL_IP_LEN];
+    http_wire_peer_t peer = http_conn_peer(c, req, client);
+    rc = http_wire_encode(wire, req, NULL, 0, &peer);
     size_t wlen = buf_pending(wire);
     if (rc == 0)
         rc = http_head_append(wire, &head);
@@ -320,8 +347,9 @@ static int http_conn_dispatch(conn_t *c, const http_request_t *req)
     http_conn_t *h = c->state;
     buf_t *wire = conn_scratch(c);
     const char *body = buf_head(&c->in) + h->head_len;
-    if (http_wire_encode(wire, req, body, h->body_len, c->peer_addr,
-                         c->peer_port) < 0) {
+    char client[REAL_IP_LEN];
+    http_wire_peer_t peer = http_conn_peer(c, req, client);
+    if (http_wire_encode(wire, req, body, h->body_len, &peer) < 0) {
         conn_scratch_done(wire);
         conn_close(c, "out of memory for a request");
         return -1;

@@ -40,8 +40,8 @@ static void check_roundtrip(const uint8_t *data, size_t size)
     if (n <= 0)
         return;
     const char *body = (const char *)data + n;
-    assert(http_wire_encode(&wire, &req, body, size - (size_t)n, "peer",
-                            1) == 0);
+    http_wire_peer_t peer = {"peer", 1, NULL, 0};
+    assert(http_wire_encode(&wire, &req, body, size - (size_t)n, &peer) == 0);
     assert(http_wire_decode(buf_head(&wire), buf_pending(&wire), &out, hs,
                             HTTP_MAX_HEADERS) == 0);
     assert(out.path_len == req.path_len &&

@@ -234,9 +234,36 @@ def form_corpus():
         b"data\r\n--XyZx\r\n--XyZ \r\n\r\n\r\n--XyZ--\r\n"))
 
 
+# ---- proxy: the bytes a connection starts with ----
+
+PROXY_V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def proxy_v2(ver_cmd, fam, body):
+    return PROXY_V2_SIG + bytes([ver_cmd, fam]) + struct.pack(">H", len(body)) + body
+
+
+def proxy_corpus():
+    write("proxy", "v1_tcp4", b"PROXY TCP4 192.0.2.7 10.0.0.1 12345 80\r\n"
+          b"GET / HTTP/1.1\r\n\r\n")
+    write("proxy", "v1_tcp6", b"PROXY TCP6 2001:db8::1 ::1 65535 443\r\n")
+    write("proxy", "v1_unknown", b"PROXY UNKNOWN\r\n")
+    write("proxy", "v1_unknown_long", b"PROXY UNKNOWN " + b":".join(
+        [b"ffff"] * 8) + b" " + b":".join([b"ffff"] * 8) + b" 65535 65535\r\n")
+    write("proxy", "v2_tcp4", proxy_v2(0x21, 0x11, bytes([192, 0, 2, 7, 10, 0, 0, 1])
+          + struct.pack(">HH", 12345, 80)) + b"rest")
+    write("proxy", "v2_tcp6_tlv", proxy_v2(0x21, 0x21, bytes(15) + b"\x05" +
+          bytes(15) + b"\x01" + struct.pack(">HH", 443, 8080) +
+          b"\x02\x00\x07host.ex"))
+    write("proxy", "v2_local", proxy_v2(0x20, 0x00, b""))
+    write("proxy", "v2_unix", proxy_v2(0x21, 0x31, b"/tmp/a".ljust(108, b"\0") +
+          b"/tmp/b".ljust(108, b"\0")))
+
+
 if __name__ == "__main__":
     framer_corpus()
     http_corpus()
     ws_corpus()
     http_wire_corpus()
     form_corpus()
+    proxy_corpus()

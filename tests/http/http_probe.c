@@ -5,9 +5,10 @@
  *
  * Routes (the path; query parameters as noted):
  *   /echo            the body back; X-Method, X-Path, X-Query, X-Version,
- *                    X-Keep-Alive, X-Peer, X-Headers (count), X-Listener;
- *                    the request's X-Set-Server and X-Set-Date become the
- *                    response's Server and Date
+ *                    X-Keep-Alive, X-Peer, X-Proxy ("-" when none),
+ *                    X-Headers (count), X-Listener; the request's
+ *                    X-Set-Server and X-Set-Date become the response's
+ *                    Server and Date
  *   /header?NAME     the value of request header NAME (any case), or 404
  *   /worker          "WORKER_ID"
  *   /slow?MS         "slow MS" after MS ms, from a timer (an async end)
@@ -153,6 +154,10 @@ static void route_echo(const swx_http_request_t *req,
     add_num_header(resp, "X-Listener", req->listener);
     snprintf(peer, sizeof(peer), "%s:%d", req->peer_addr, req->peer_port);
     swx_http_header(resp, "X-Peer", peer);
+    if (req->proxy_addr[0] != '\0')
+        snprintf(peer, sizeof(peer), "%s:%d", req->proxy_addr,
+                 req->proxy_port);
+    swx_http_header(resp, "X-Proxy", req->proxy_addr[0] ? peer : "-");
     swx_http_end(resp, req->body, req->body_len);
 }
 

@@ -26,7 +26,8 @@ check = h.check
 log = h.log
 
 RECORD = re.compile(rb"M w=(\d+) l=(-?\d+) b=(-?\d+) n=(\d+)\n")
-GREETING = re.compile(rb"C w=(\d+) l=(-?\d+) p=(\d+) a=(\S*)\n")
+GREETING = re.compile(rb"C w=(\d+) l=(-?\d+) p=(\d+) a=(\S*) pp=(\d+) "
+                      rb"x=(\S*)\n")
 
 
 class Record:
@@ -108,7 +109,12 @@ class Reader:
                       data)
 
     def greeting(self):
+        """(worker, listener, server port, peer address); the peer's port
+        and the proxy ("addr:port", or "-") are kept in peer_port and
+        proxy."""
         m = self.line(GREETING)
+        self.peer_port = int(m.group(5))
+        self.proxy = m.group(6).decode()
         return (int(m.group(1)), int(m.group(2)), int(m.group(3)),
                 m.group(4).decode())
 

@@ -11,7 +11,8 @@
  * in one datagram.
  *
  * Config: "greet": true makes on_connect send
- *   "C w=WORKER l=LISTENER p=SERVER_PORT a=PEER_ADDR\n"
+ *   "C w=WORKER l=LISTENER p=SERVER_PORT a=PEER_ADDR pp=PEER_PORT
+ *    x=PROXY_ADDR:PROXY_PORT\n" (one line; x=- when there is no proxy)
  * with what swx_conninfo_t says, before any record of that connection.
  * "packet_sleep_ms": N makes on_packet sleep N ms first: a worker that
  * cannot keep up with a flood of datagrams.
@@ -111,10 +112,14 @@ static void frame_connect(uint64_t session, const swx_conninfo_t *info)
 {
     if (!swx_config_bool("greet", 0))
         return;
-    char line[FRAME_HEAD_MAX + sizeof(info->peer_addr)];
-    int n = snprintf(line, sizeof(line), "C w=%d l=%d p=%d a=%s\n",
+    char line[FRAME_HEAD_MAX + 2 * sizeof(info->peer_addr)];
+    char proxy[64] = "-";
+    if (info->proxy_addr[0] != '\0')
+        snprintf(proxy, sizeof(proxy), "%s:%d", info->proxy_addr,
+                 info->proxy_port);
+    int n = snprintf(line, sizeof(line), "C w=%d l=%d p=%d a=%s pp=%d x=%s\n",
                      swx_worker_id(), info->listener, info->server_port,
-                     info->peer_addr);
+                     info->peer_addr, info->peer_port, proxy);
     int rc = swx_send(session, line, (size_t)n);
     if (rc < 0)
         swx_log(SWX_LOG_WARNING, "frame_probe: session %llu: greeting: %d",

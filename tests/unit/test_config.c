@@ -850,6 +850,73 @@ START_TEST(test_listener_protocols)
 }
 END_TEST
 
+START_TEST(test_real_client_address)
+{
+    ck_assert_int_eq(parse("{" PLUGINS ", 'listeners': [{'port': 9, "
+                           "'plugin': 'echo', 'proxy_protocol': true}, "
+                           "{'port': 10, 'plugin': 'echo', 'protocol': "
+                           "'http', 'real_ip_from': ['127.0.0.1', "
+                           "'10.1.0.0/16', 'fd00::/8', 'unix:']}, "
+                           "{'port': 11, 'plugin': 'echo', 'protocol': "
+                           "'websocket', 'real_ip_from': ['::/0'], "
+                           "'real_ip_header': 'X-Real-IP'}]}"), 0);
+    ck_assert_int_eq(cfg.listeners[0].proxy_protocol, 1);
+    ck_assert_ptr_null(cfg.listeners[0].real_ip_header);
+    const config_listener_t *l = &cfg.listeners[1];
+    ck_assert_int_eq(l->proxy_protocol, 0);
+    ck_assert_str_eq(l->real_ip_header, "X-Forwarded-For");
+    ck_assert_uint_eq(l->real_ip_from.n, 4);
+    const cidr_list_t *t = &l->real_ip_from;
+    ck_assert(cidr_match(t->v, t->n, "127.0.0.1"));
+    ck_assert(!cidr_match(t->v, t->n, "127.0.0.2"));
+    ck_assert(cidr_match(t->v, t->n, "10.1.255.3"));
+    ck_assert(!cidr_match(t->v, t->n, "10.2.0.1"));
+    ck_assert(cidr_match(t->v, t->n, "::ffff:10.1.0.9"));
+    ck_assert(cidr_match(t->v, t->n, "fd12::1"));
+    ck_assert(!cidr_match(t->v, t->n, "fe80::1"));
+    ck_assert(cidr_match(t->v, t->n, "unix"));
+    ck_assert(!cidr_match(t->v, t->n, "garbage"));
+    ck_assert_str_eq(cfg.listeners[2].real_ip_header, "X-Real-IP");
+    config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_bad_real_client_address)
+{
+    assert_bad_listeners("[{'type': 'udp', 'port': 3, 'plugin': 'echo', "
+                         "'proxy_protocol': true}]",
+                         "listeners[0].proxy_protocol", "datagram");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', "
+                         "'real_ip_from': ['10.0.0.0/8']}]",
+                         "listeners[0].real_ip_from", "only for protocol");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', 'protocol': 'http', "
+                         "'real_ip_from': ['10.0.0.0/33']}]",
+                         "listeners[0].real_ip_from[0]",
+                         "a prefix length of 0 to 32, found \"10.0.0.0/33\"");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', 'protocol': 'http', "
+                         "'real_ip_from': ['::1', 'fd00::/129']}]",
+                         "listeners[0].real_ip_from[1]", "0 to 128");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', 'protocol': 'http', "
+                         "'real_ip_from': ['10.0.0/8']}]",
+                         "listeners[0].real_ip_from[0]", "numeric");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', 'protocol': 'http', "
+                         "'real_ip_from': ['10.0.0.0/']}]",
+                         "listeners[0].real_ip_from[0]", "prefix length");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', 'protocol': 'http', "
+                         "'real_ip_from': []}]",
+                         "listeners[0].real_ip_from", "non-empty array");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', 'protocol': 'http', "
+                         "'real_ip_from': [7]}]",
+                         "listeners[0].real_ip_from[0]", "a string");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', 'protocol': 'http', "
+                         "'real_ip_header': 'X-Forwarded-For'}]",
+                         "listeners[0].real_ip_header", "needs real_ip_from");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', 'protocol': 'http', "
+                         "'real_ip_from': ['::1'], 'real_ip_header': 'a b'}]",
+                         "listeners[0].real_ip_header", "a header name");
+}
+END_TEST
+
 START_TEST(test_bad_listener_protocol)
 {
     char *dir = make_root_dir(), text[600];
@@ -1032,6 +1099,8 @@ static Suite *config_suite(void)
     tcase_add_test(good, test_listener_kinds);
     tcase_add_test(good, test_listener_protocols);
     tcase_add_test(bad, test_bad_listener_protocol);
+    tcase_add_test(bad, test_bad_real_client_address);
+    tcase_add_test(bad, test_real_client_address);
     tcase_add_test(bad, test_undeclared_plugin);
     tcase_add_test(bad, test_duplicate_plugin);
     tcase_add_test(bad, test_duplicate_listener);

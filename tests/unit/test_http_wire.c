@@ -24,8 +24,9 @@ static void encode(const char *text, const char *body, size_t body_len)
     http_request_init(&parsed);
     ck_assert_int_eq(http_parse_head(text, strlen(text), NULL, &parsed),
                      (int)strlen(text));
-    ck_assert_int_eq(http_wire_encode(&wire, &parsed, body, body_len,
-                                      "192.0.2.7", 40000), 0);
+    http_wire_peer_t peer = {"192.0.2.7", 40000, "10.0.0.2", 51000};
+    ck_assert_int_eq(http_wire_encode(&wire, &parsed, body, body_len, &peer),
+                     0);
 }
 
 static int decode(const char *data, size_t len)
@@ -56,6 +57,8 @@ START_TEST(test_roundtrip)
     ck_assert_str_eq(req.body, "hello");
     ck_assert_str_eq(req.peer_addr, "192.0.2.7");
     ck_assert_int_eq(req.peer_port, 40000);
+    ck_assert_str_eq(req.proxy_addr, "10.0.0.2");
+    ck_assert_int_eq(req.proxy_port, 51000);
 }
 END_TEST
 
@@ -136,6 +139,10 @@ START_TEST(test_missing_nul_refused)
     /* The peer address must end inside its field. */
     memcpy(copy, buf_head(&wire), buf_pending(&wire));
     memset(copy + offsetof(http_wire_hdr_t, peer_addr), 'a', 48);
+    ck_assert_int_eq(decode(copy, buf_pending(&wire)), -EBADMSG);
+    /* So must the proxy's. */
+    memcpy(copy, buf_head(&wire), buf_pending(&wire));
+    memset(copy + offsetof(http_wire_hdr_t, proxy_addr), 'a', 48);
     ck_assert_int_eq(decode(copy, buf_pending(&wire)), -EBADMSG);
     free(copy);
 }

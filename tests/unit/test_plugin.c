@@ -81,6 +81,26 @@ START_TEST(accepts_older_minor)
 }
 END_TEST
 
+/* ABI 1.4 grew the structs the server fills at their ends only: a plugin
+ * built against 1.3 reads every field it knows where it always was. */
+START_TEST(grown_structs_keep_old_fields)
+{
+    ck_assert_uint_eq(offsetof(swx_conninfo_t, peer_addr), 2 * sizeof(int));
+    ck_assert_uint_eq(offsetof(swx_conninfo_t, peer_port), 2 * sizeof(int) + 48);
+    ck_assert_uint_ge(offsetof(swx_conninfo_t, proxy_addr),
+                      offsetof(swx_conninfo_t, peer_port) + sizeof(int));
+    ck_assert_uint_gt(offsetof(swx_http_request_t, proxy_addr),
+                      offsetof(swx_http_request_t, peer_port));
+    ck_assert_uint_gt(offsetof(swx_http_request_t, peer_port),
+                      offsetof(swx_http_request_t, body_len));
+    /* A 1.3 plugin's description has the 1.3 size and is accepted. */
+    char err[512] = "";
+    swx_plugin_t d = good();
+    d.abi_minor = 3;
+    ck_assert_int_eq(plugin_abi_check(&d, err, sizeof(err)), 0);
+}
+END_TEST
+
 START_TEST(refuses_wrong_size)
 {
     char err[512];
@@ -138,6 +158,7 @@ int main(void)
     tcase_add_test(tc, refuses_newer_minor);
     tcase_add_test(tc, accepts_older_minor);
     tcase_add_test(tc, refuses_wrong_size);
+    tcase_add_test(tc, grown_structs_keep_old_fields);
     tcase_add_test(tc, refuses_missing_api_slot);
     tcase_add_test(tc, missing_file_quotes_dlerror);
     tcase_add_test(tc, missing_symbol_quotes_dlerror);
