@@ -303,12 +303,18 @@ static ssize_t ipc_read_frame(ipc_t *c, int *fd, int *trunc)
         struct cmsghdr align;
         char buf[CMSG_SPACE(IPC_RX_FDS * sizeof(int))];
     } cm;
+    /* Only mailboxes take fds (memfd payloads): a channel reads with a
+     * plain recv, which costs less per frame, and any fd sent on it is
+     * closed by the kernel unread. */
+    int fds = (c->accept & IPC_TO_MAILBOX) != 0;
     for (;;) {
         struct iovec iov = {c->rx, IPC_FRAME_MAX};
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
-                            .msg_control = cm.buf,
-                            .msg_controllen = sizeof(cm.buf)};
-        ssize_t n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+                            .msg_control = fds ? cm.buf : NULL,
+                            .msg_controllen = fds ? sizeof(cm.buf) : 0};
+        ssize_t n = fds ? recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)
+                        : recv(c->fd, c->rx, IPC_FRAME_MAX,
+                               MSG_DONTWAIT | MSG_TRUNC);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
@@ -320,8 +326,11 @@ static ssize_t ipc_read_frame(ipc_t *c, int *fd, int *trunc)
             log_error("ipc: recvmsg on fd %d: %s", c->fd, strerror(err));
             return -err;
         }
-        *fd = ipc_take_fd(&mh);
-        *trunc = (mh.msg_flags & MSG_TRUNC) != 0;
+        *fd = fds ? ipc_take_fd(&mh) : -1;
+        /* recv with MSG_TRUNC says a frame's whole size, even past rx. */
+        *trunc = fds ? (mh.msg_flags & MSG_TRUNC) != 0 : n > IPC_FRAME_MAX;
+        if (n > IPC_FRAME_MAX)
+            n = IPC_FRAME_MAX;
         if (n == 0 && *fd >= 0)
             close(*fd);
         return n == 0 ? -EPIPE : n;

@@ -23,8 +23,10 @@ static ssize_t plain_writev(conn_t *c, const struct iovec *iov, int iovcnt)
     struct msghdr mh = {.msg_iov = (struct iovec *)iov,
                         .msg_iovlen = (size_t)iovcnt};
     ssize_t n;
-    do {
-        n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+    do { /* one slice, the common case, costs less as a send */
+        n = iovcnt == 1 ? send(c->fd, iov[0].iov_base, iov[0].iov_len,
+                               MSG_NOSIGNAL)
+                        : sendmsg(c->fd, &mh, MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
     return n < 0 ? -errno : n;
 }
