@@ -27,6 +27,9 @@
 #                   current / baseline ratios and a one-line verdict on the CPU time per
 #                   request; a first table gathers the verdicts. The dir is brought up to
 #                   date with ninja first; the run stops at once if that fails.
+#   BENCH_REPEAT    with BENCH_BASELINE: measure the baseline and the current build this many
+#                   times per configuration, alternating which goes first, and report each
+#                   build's median run (default 1); the run takes about that many times longer
 #   BENCH_SUITES    the suites to run, "echo", "http" or both (default "echo http");
 #                   the report holds only the suites run
 #   BENCH_DURATION  measured seconds per configuration (default 6, loadgen caps at 60)
@@ -73,6 +76,7 @@ declare -A RES
 # The swx builds measured, each a key of the arrays below: "cur" (BUILD_DIR),
 # and "base" first when BENCH_BASELINE is set.
 BUILDS=cur
+REPEAT=${BENCH_REPEAT:-1}
 # Per build: its meson build dir, its commit, and why it is not measured
 # (further) when it is not.
 declare -A BDIR=([cur]="$BUILD" [base]="") COMMIT=([cur]="" [base]="") SWX_NOTE=([cur]="" [base]="")
@@ -341,10 +345,45 @@ bench_all() {
     local key=$1 cfg srv
     shift
     for cfg in $CONFIGS; do
+        if [ "$REPEAT" -gt 1 ] && [ "$BUILDS" != cur ]; then
+            bench_pair "$key" "$cfg" "$@"
+            continue
+        fi
         for srv in ref $BUILDS; do
             [ -z "${SRV_PID[$srv]}" ] || measure "$key" "$srv" "$cfg" "$@"
         done
     done
+}
+
+# median_line LINE...: the result line whose server CPU time per request
+# is the median of those given (the lower middle one of an even count).
+median_line() {
+    local l
+    for l in "$@"; do
+        printf '%s\t%s\n' "$(field "$l" cpu_us_per_req)" "$l"
+    done | sort -g -k1,1 | awk -F '\t' '{ line[NR] = $2 }
+        END { print line[int((NR + 1) / 2)] }'
+}
+
+# bench_pair KEY CONFIG MODE_ARGS...: BENCH_REPEAT: the reference once,
+# then the baseline and the current build REPEAT times each, alternating
+# which goes first; each build's result is its median run.
+bench_pair() {
+    local key=$1 cfg=$2 i srv order
+    shift 2
+    local -a got_base=() got_cur=()
+    [ -z "${SRV_PID[ref]}" ] || measure "$key" ref "$cfg" "$@"
+    for ((i = 0; i < REPEAT; i++)); do
+        order="base cur"
+        [ $((i % 2)) -eq 0 ] || order="cur base"
+        for srv in $order; do
+            [ -n "${SRV_PID[$srv]}" ] || continue
+            measure "$key" "$srv" "$cfg" "$@"
+            if [ "$srv" = base ]; then got_base+=("$LINE"); else got_cur+=("$LINE"); fi
+        done
+    done
+    [ ${#got_base[@]} -eq 0 ] || RES[$key-base,$cfg]=$(median_line "${got_base[@]}")
+    [ ${#got_cur[@]} -eq 0 ] || RES[$key-cur,$cfg]=$(median_line "${got_cur[@]}")
 }
 
 # stop_all LOG...: stops every server started, then shows what their logs
@@ -791,6 +830,10 @@ configuration says it in words, and the first table gathers them. Two
 builds of the same code differ by the noise of the machine alone, a few
 percent on a small or shared one: repeat the run before reading much into
 a difference of that size.'
+    [ "$REPEAT" -le 1 ] || printf '\n%s\n' "With \`BENCH_REPEAT\`=$REPEAT, each configuration ran the reference once,
+then the baseline and the current build $REPEAT times each, alternating which
+went first; each build's row is its median run by server CPU time per
+request."
 }
 
 report_intro() {
