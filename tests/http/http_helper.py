@@ -197,6 +197,18 @@ def curl(args, timeout=60):
     return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
 
 
+def stop_clients(clients, timeout):
+    """Tell every client thread (with .stop, .n, .error) to stop, wait up
+    to timeout seconds for each, and raise the first error one hit."""
+    for c in clients:
+        c.stop.set()
+    for c in clients:
+        c.join(timeout)
+        check(not c.is_alive(), "client %d hung" % c.n)
+        if c.error is not None:
+            raise c.error
+
+
 class KeepAliveClient(threading.Thread):
     """Requests /echo?ID-N one after another on a kept-alive connection,
     as a careful HTTP client does: a new connection after Connection:

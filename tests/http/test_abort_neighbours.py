@@ -86,13 +86,7 @@ def main():
         hh.h.wait_until(lambda: all(c.ok > m or c.error for c, m in
                                     zip(clients, marks)), 10,
                         what="every client served after the aborts")
-        for c in clients:
-            c.stop.set()
-        for c in clients:
-            c.join(ANSWER_WITHIN + 10)
-            check(not c.is_alive(), "client %d hung" % c.n)
-            if c.error is not None:
-                raise c.error
+        hh.stop_clients(clients, ANSWER_WITHIN + 10)
         hh.h.log("clients on workers %s; %d aborts answered 502 in %.0f.."
                  "%.0f ms; %d requests answered 200, the slowest after "
                  "%.2f s" % (sorted(workers), ABORTS, 1000 * min(took),

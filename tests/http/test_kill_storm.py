@@ -117,13 +117,7 @@ def main():
             time.sleep(0.3)
         t_end = time.monotonic()
         time.sleep(0.5)
-        for c in clients:
-            c.stop.set()
-        for c in clients:
-            c.join(ANSWER_WITHIN + 10)
-            check(not c.is_alive(), "client %d hung" % c.n)
-            if c.error is not None:
-                raise c.error
+        hh.stop_clients(clients, ANSWER_WITHIN + 10)
         ok = sum(c.ok for c in clients)
         bad = sum(c.bad_gateway for c in clients)
         gap = longest_gap(oks, t_begin, t_end)
