@@ -19,7 +19,19 @@ typedef struct shm_worker {
     _Atomic int64_t backoff_until; /* ms (CLOCK_MONOTONIC) when the manager
                                   starts its replacement after a crash
                                   back-off; 0 when it is not backing off */
+    _Atomic uint64_t rss;      /* bytes resident, as the process last
+                                  measured itself; 0 while unknown */
 } shm_worker_t;
+
+/* Why a process was replaced (counted in shm_t.restarts, shown in the
+ * stats and /metrics). */
+enum shm_restart_cause {
+    RESTART_CRASH = 0,   /* died on its own: a signal or a bad exit */
+    RESTART_MAX_REQUEST, /* recycled after max_request */
+    RESTART_RSS,         /* recycled past reload_on_rss */
+    RESTART_TIMEOUT,     /* killed past max_execution_time */
+    RESTART_CAUSES
+};
 
 typedef struct shm {
     _Atomic uint64_t start_time;
@@ -32,6 +44,7 @@ typedef struct shm {
     _Atomic uint64_t worker_restarts; /* workers that died abnormally */
     _Atomic int64_t tasking_num;      /* tasks sent and not yet done */
     _Atomic uint64_t task_queue_full; /* swx_task refused: queue full */
+    _Atomic uint64_t restarts[RESTART_CAUSES]; /* by enum shm_restart_cause */
     int worker_num;
     int task_worker_num;
     int nprocs;                /* workers, task workers, user processes */

@@ -725,6 +725,7 @@ static void manager_reap_worker(pid_t pid, int status)
         int abnormal = manager_log_exit(i, "", pid, status, lived);
         if (abnormal) {
             atomic_fetch_add(&srv->shm->worker_restarts, 1);
+            atomic_fetch_add(&srv->shm->restarts[RESTART_CRASH], 1);
             manager_call_worker_error(i, pid, status);
             /* Its replacement asks the reactors to check the requests it
              * had (see IPC_WORKER_LOST), unless it took none or another
