@@ -177,15 +177,32 @@ static int static_open_one(const char *root, const char *rel, int *fd,
     return !ok ? 500 : S_ISDIR(st->st_mode) ? 2 : 403;
 }
 
+/* rel, which must be a directory, opened for its listing: 3 with *fd, or
+ * what static_open_error says. */
+static int static_open_dir(const char *root, const char *rel, int *fd)
+{
+    struct stat st;
+    *fd = open_beneath(root, rel);
+    if (*fd < 0)
+        return static_open_error(-*fd);
+    if (fstat(*fd, &st) == 0 && S_ISDIR(st.st_mode))
+        return 3; /* list it */
+    close(*fd);
+    return 1;
+}
+
 /* A regular file for rel (for a directory, its first index file): 0 with
  * *fd and *st (rel then names the file), 1 when there is none, 3 with *fd
  * the directory when it has no index file and autoindex is set, or a
- * status. */
+ * status. A path that ends in '/' (is_dir) names a directory: its index
+ * files are tried at once, as nginx does, which spares the open, fstat
+ * and close of the directory on every request for "/". */
 static int static_open(const char *root, char *const *index, char *rel,
-                       size_t size, int *fd, struct stat *st, int autoindex)
+                       size_t size, int *fd, struct stat *st, int autoindex,
+                       int is_dir)
 {
     static char *const default_index[] = {"index.html", NULL};
-    int rc = static_open_one(root, rel, fd, st);
+    int rc = is_dir ? 2 : static_open_one(root, rel, fd, st);
     if (rc != 2)
         return rc;
     size_t n = strlen(rel);
@@ -199,12 +216,7 @@ static int static_open(const char *root, char *const *index, char *rel,
             return rc;
         rel[n] = '\0';
     }
-    if (!autoindex)
-        return 1;
-    *fd = open_beneath(root, rel);
-    if (*fd < 0)
-        return static_open_error(-*fd);
-    return 3; /* list it */
+    return autoindex ? static_open_dir(root, rel, fd) : 1;
 }
 
 /* Is rel under one of the static_handler_locations (none: all)? */
@@ -505,8 +517,9 @@ int static_serve(conn_t *c, const config_listener_t *l,
         return rc;
     if (!static_location(l->static_handler_locations, rel))
         return 0;
+    int is_dir = req->path_len > 0 && req->path[req->path_len - 1] == '/';
     rc = static_open(root, l->http_index_files, rel, sizeof(rel), &fd, &st,
-                     l->http_autoindex);
+                     l->http_autoindex, is_dir);
     if (rc == 3)
         return static_listing(c, req, fd, rel);
     if (rc != 0)

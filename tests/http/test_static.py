@@ -96,6 +96,10 @@ def test_types(port, files):
     check(req(port, "/").body == files["index.html"], "/ is not index.html")
     check(req(port, "/sub/").body == files["sub/index.html"], "/sub/")
     check(req(port, "/sub").body == files["sub/index.html"], "/sub")
+    # A trailing '/' names a directory: a file there is not served (nginx
+    # answers 404 for "/index.html/"); the plugin gets the request.
+    r = req(port, "/index.html/")
+    check(r.body != files["index.html"], "/index.html/ served the file")
     check(req(port, "/space%20name.txt").body == b"spaced\n", "%20")
     check(req(port, "/./sub//page.txt").body == b"a page\n", "/./ and //")
     check(req(port, "/inside-link").body == b"a page\n", "inside symlink")
