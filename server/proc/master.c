@@ -28,6 +28,8 @@
 #include "net/sockfile.h"
 #include "proc/pidfile.h"
 #include "proc/privs.h"
+#include "proc/sdmaster.h"
+#include "proc/sdnotify.h"
 
 typedef struct master {
     server_t *srv;
@@ -92,6 +94,7 @@ static void master_begin_stop(const char *why)
     m.stopping = 1;
     atomic_store(&m.srv->shm->stopping, 1);
     log_info("%s: stopping", why);
+    sdmaster_stopping(why);
     /* Connections the kernel has completed but nobody accepted yet would
      * be reset with their listener: take them, so that a request already
      * sent on one is served like those on older connections. */
@@ -239,6 +242,9 @@ static void master_signal(loop_t *loop, int fd, int events, void *arg)
             master_forward((int)si.ssi_signo);
         else if ((int)si.ssi_signo == SIGNAL_REOPEN)
             master_reopen();
+        else if ((int)si.ssi_signo == SIGNAL_MANAGER &&
+                 (pid_t)si.ssi_pid == m.srv->manager_pid)
+            sdmaster_manager_event(si.ssi_int);
     }
 }
 
@@ -430,6 +436,7 @@ static int master_prepare(server_t *s)
                      "discarded");
         if (daemon_detach(&m.ready_fd) < 0)
             return -1;
+        sdmaster_daemonized();
     }
     s->master_pid = getpid();
     snprintf(err, sizeof(err), "%s: server.pid_file", s->cfg.path);
@@ -453,6 +460,7 @@ static void master_block_signals(sigset_t *set)
     sigaddset(set, SIGUSR1);
     sigaddset(set, SIGUSR2);
     sigaddset(set, SIGNAL_REOPEN);
+    sigaddset(set, SIGNAL_MANAGER);
     sigprocmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
@@ -508,8 +516,10 @@ int master_run(server_t *s)
     m.srv = s;
     m.sigfd = -1;
     log_set_echo(1);
+    sdnotify_init();
     master_raise_nofile(&s->cfg);
     if (master_prepare(s) < 0) {
+        sdmaster_failed(log_last_error());
         master_unbind(s);
         daemon_ready(&m.ready_fd, 1);
         if (s->cfg.pid_file != NULL)
@@ -531,6 +541,7 @@ int master_run(server_t *s)
         log_notice("swx-server %s started: %d reactor(s), %d worker(s), %d "
                    "listener(s)", SWX_VERSION, s->cfg.reactor_num,
                    s->cfg.worker_num, s->cfg.nlisteners);
+        sdmaster_start(m.loop, s);
     }
     daemon_ready(&m.ready_fd, m.exit_status);
     log_set_echo(0);

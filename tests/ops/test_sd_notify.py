@@ -1,0 +1,105 @@
+"""test_sd_notify.py: the systemd notification protocol against a fake
+NOTIFY_SOCKET (a Unix datagram socket this test binds).
+
+- READY=1 comes only once every worker has run on_worker_start (the
+  plugin sleeps 1 s in it) and the listeners accept: a request sent the
+  moment it arrives is answered at once. Before it, only STATUS.
+- SIGUSR1 (a reload): RELOADING=1 with MONOTONIC_USEC (now, on
+  CLOCK_MONOTONIC), then READY=1 only once the new workers serve: a
+  request sent the moment it arrives is answered by the new build.
+- SIGTERM: STOPPING=1, then the server exits 0.
+- No WATCHDOG=1 without WATCHDOG_USEC, and no MAINPID without daemonize.
+"""
+
+import os
+import signal
+import time
+
+from ops_helper import h
+import ops_helper as o
+from sd_helper import Env, NotifySocket
+
+START_DELAY_MS = 1000
+
+
+def ask_fast(port, line):
+    """One request; its reply and how long it took."""
+    t0 = time.monotonic()
+    reply = o.ask(port, line, timeout=10)
+    return reply, time.monotonic() - t0
+
+
+def check_ready(srv, ns, spawned):
+    i, t, f = ns.wait_for("READY", "1", timeout=60)
+    reply, took = ask_fast(srv.port, b"first\n")
+    o.check(o.version_of(reply) == 1, "first reply %r" % reply)
+    o.check(t - spawned >= START_DELAY_MS / 1000.0 - 0.05,
+            "READY=1 %.2f s after the start, before on_worker_start (%d ms) "
+            "could have returned" % (t - spawned, START_DELAY_MS))
+    o.check(took < (2.0 if o.SLOW else 0.5), "the request sent at READY=1 "
+            "took %.2f s: the workers were not serving yet" % took)
+    started = o.count_log(srv, r"version 1: worker \d+ \(pid \d+\) started")
+    o.check(started >= 2, "READY=1 with %d of 2 workers started" % started)
+    o.check("STATUS" in f and f["STATUS"].startswith("serving"),
+            "READY=1 without a serving STATUS: %r" % f)
+    o.check("MAINPID" not in f, "MAINPID sent without daemonize: %r" % f)
+    for _, g, text in ns.snapshot()[:i]:
+        o.check(set(g) == {"STATUS"}, "before READY=1: %r" % text)
+    h.log("READY=1 %.2f s after the start; a request then took %.3f s; "
+          "STATUS=%s" % (t - spawned, took, f["STATUS"]))
+    return i
+
+
+def check_reload(srv, ns, app, after):
+    o.install(o.V2, app)
+    os.kill(srv.pid, signal.SIGUSR1)
+    sent = time.monotonic()
+    i, t, f = ns.wait_for("RELOADING", "1", after=after, timeout=30)
+    o.check("MONOTONIC_USEC" in f, "RELOADING=1 without MONOTONIC_USEC")
+    usec = int(f["MONOTONIC_USEC"]) / 1e6
+    o.check(sent - 1 <= usec <= t + 0.01, "MONOTONIC_USEC %.3f s is not the "
+            "time of the reload (%.3f .. %.3f)" % (usec, sent, t))
+    j, t2, g = ns.wait_for("READY", "1", after=i + 1, timeout=60)
+    reply, took = ask_fast(srv.port, b"after\n")
+    o.check(o.version_of(reply) == 2, "after READY=1 of the reload, %r: "
+            "the old code still serves" % reply)
+    o.check(t2 - t >= START_DELAY_MS / 1000.0 - 0.05, "READY=1 %.2f s after "
+            "RELOADING=1, before the new workers could start" % (t2 - t))
+    o.check(g.get("STATUS", "").startswith("serving"), "status %r" % g)
+    srv.wait_log(r"reload done")
+    h.log("RELOADING=1 (MONOTONIC_USEC %.3f s), READY=1 %.2f s later; v2 "
+          "serves" % (usec, t2 - t))
+    return j
+
+
+def main():
+    o.require(o.V1, o.V2)
+    with o.Server("sd-notify", server={"worker_num": 2, "reactor_num": 1},
+                  plugins=[{"name": "app", "path": o.V1}]) as srv:
+        app = os.path.join(srv.dir, "app.so")
+        o.install(o.V1, app)
+        srv.plugins = [{"name": "app", "path": app,
+                        "config": {"start_delay_ms": START_DELAY_MS}}]
+        srv.write_config()
+        ns = NotifySocket(os.path.join(srv.dir, "notify.sock"))
+        try:
+            with Env(NOTIFY_SOCKET=ns.address, WATCHDOG_USEC=None,
+                     WATCHDOG_PID=None):
+                spawned = time.monotonic()
+                srv.spawn()
+            i = check_ready(srv, ns, spawned)
+            i = check_reload(srv, ns, app, i + 1)
+            srv.stop(timeout=30)
+            _, _, f = ns.wait_for("STOPPING", "1", after=i + 1, timeout=10)
+            o.check(f.get("STATUS", "").startswith("stopping"),
+                    "STOPPING=1 with status %r" % f)
+            o.check(ns.count("WATCHDOG") == 0, "WATCHDOG=1 without "
+                    "WATCHDOG_USEC")
+            h.log("SIGTERM: STOPPING=1 (%s); %d message(s) in all"
+                  % (f.get("STATUS"), len(ns.snapshot())))
+        finally:
+            ns.close()
+
+
+if __name__ == "__main__":
+    h.main(main)
