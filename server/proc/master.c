@@ -30,6 +30,7 @@
 #include "proc/privs.h"
 #include "proc/sdmaster.h"
 #include "proc/sdnotify.h"
+#include "net/activation.h"
 
 typedef struct master {
     server_t *srv;
@@ -259,16 +260,23 @@ static int master_bind(server_t *s)
         log_error("listeners: out of memory");
         return -1;
     }
-    for (int i = 0; i < n; i++) {
+    activation_init();
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < n; i++) {
         char err[1024];
-        s->listen_fds[i] = listener_open(&s->cfg, i, &m.listen_files[i], err,
-                                         sizeof(err));
-        if (s->listen_fds[i] < 0) {
-            log_error("%s", err);
-            return -1;
+        int fd = activation_take(&s->cfg, i);
+        if (fd == -ENOENT) {
+            fd = listener_open(&s->cfg, i, &m.listen_files[i], err,
+                               sizeof(err));
+            if (fd < 0)
+                log_error("%s", err);
         }
+        s->listen_fds[i] = fd < 0 ? -1 : fd;
+        rc = fd < 0 ? -1 : 0;
     }
-    return 0;
+    /* Those passed for no listener would hold their ports for nothing. */
+    activation_close_rest();
+    return rc;
 }
 
 /* Start-up failed: close the listeners (no loop watches them yet) and
