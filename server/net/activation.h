@@ -14,7 +14,8 @@
  * from the environment so that no child takes them for its own. Each is
  * made close-on-exec and non-blocking. The number taken (0 when none were
  * passed, or they were meant for another process); bad variables are
- * logged and count as none.
+ * logged and count as none. Once, before the listeners are opened and
+ * before anything forks (main.c).
  */
 int activation_init(void);
 /*

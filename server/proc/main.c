@@ -12,7 +12,9 @@
 #include "plugin/plugin.h"
 #include "core/proctitle.h"
 #include "proc/server.h"
+#include "net/activation.h"
 #include "net/sockfile.h"
+#include "proc/sdnotify.h"
 
 static void usage(FILE *out)
 {
@@ -274,6 +276,10 @@ int main(int argc, char **argv)
     }
     if (pid_default)
         default_pid_dir(&srv.cfg);
+    /* systemd's variables are read and removed before proctitle_init
+     * copies the environment to the heap, where a removed one would leak. */
+    sdnotify_init();
+    activation_init();
     proctitle_init(argc, argv);
     rc = master_run(&srv);
     config_free(&srv.cfg);

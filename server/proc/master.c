@@ -260,7 +260,6 @@ static int master_bind(server_t *s)
         log_error("listeners: out of memory");
         return -1;
     }
-    activation_init();
     int rc = 0;
     for (int i = 0; rc == 0 && i < n; i++) {
         char err[1024];
@@ -524,7 +523,6 @@ int master_run(server_t *s)
     m.srv = s;
     m.sigfd = -1;
     log_set_echo(1);
-    sdnotify_init();
     master_raise_nofile(&s->cfg);
     if (master_prepare(s) < 0) {
         sdmaster_failed(log_last_error());

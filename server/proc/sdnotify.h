@@ -12,6 +12,7 @@
  * runs) talks to systemd in the server's name. Without NOTIFY_SOCKET
  * every other function here does nothing. 0, or -errno when the variable
  * is set but unusable (logged; the server runs without notifications).
+ * Once, before anything forks (main.c).
  */
 int sdnotify_init(void);
 /* Whether NOTIFY_SOCKET was set and usable. */
