@@ -9,6 +9,9 @@ NOTIFY_SOCKET (a Unix datagram socket this test binds).
   request sent the moment it arrives is answered by the new build.
 - SIGTERM: STOPPING=1, then the server exits 0.
 - No WATCHDOG=1 without WATCHDOG_USEC, and no MAINPID without daemonize.
+- With daemonize (and the default pid file): MAINPID= the master's pid,
+  sent at once after detaching and again with READY=1; `-s stop` finds
+  the master and STOPPING=1 follows.
 """
 
 import os
@@ -72,8 +75,47 @@ def check_reload(srv, ns, app, after):
     return j
 
 
+def daemonized():
+    with o.Server("sd-daemon") as srv:
+        ns = NotifySocket(os.path.join(srv.dir, "notify.sock"))
+        master = None
+        try:
+            srv.plugins = [{"name": "app", "path": o.V1}]
+            srv.server_cfg.update({"worker_num": 1, "reactor_num": 1,
+                                   "daemonize": True,
+                                   "log_file": os.path.join(srv.dir,
+                                                            "swx.log")})
+            srv.write_config()
+            with Env(NOTIFY_SOCKET=ns.address):
+                rc, out, err = h.run_cli(["--config", srv.config_path])
+            o.check(rc == 0, "daemonized start: exit %d: %s%s"
+                    % (rc, out, err))
+            i, _, f = ns.wait_for("READY", "1", timeout=30)
+            master = int(f.get("MAINPID", "0"))
+            srv.note([master])
+            o.check(h.proc_cmdline(master) == "swx-server: master",
+                    "READY=1 with MAINPID=%r, not the master" % f)
+            early = [g for _, g, _ in ns.snapshot()[:i] if "MAINPID" in g]
+            o.check(early and int(early[0]["MAINPID"]) == master,
+                    "no MAINPID=%d before READY=1" % master)
+            rc, out, err = h.run_cli(["--config", srv.config_path, "-s",
+                                      "stop"])
+            o.check(rc == 0, "-s stop: exit %d: %s%s" % (rc, out, err))
+            ns.wait_for("STOPPING", "1", after=i + 1, timeout=10)
+            # Re-parented to this test (a subreaper): reaped here.
+            h.wait_until(lambda: o.all_gone([master]), 30,
+                         what="the master to exit")
+            h.log("daemonize: MAINPID=%d at once and with READY=1; -s stop "
+                  "by the default pid file; STOPPING=1" % master)
+        finally:
+            if master is not None and h.alive(master):
+                o.kill_quietly(master)
+            ns.close()
+
+
 def main():
     o.require(o.V1, o.V2)
+    daemonized()
     with o.Server("sd-notify", server={"worker_num": 2, "reactor_num": 1},
                   plugins=[{"name": "app", "path": o.V1}]) as srv:
         app = os.path.join(srv.dir, "app.so")

@@ -1,12 +1,13 @@
 """test_socket_activation.py: systemd socket activation (LISTEN_FDS).
 
 The test makes the sockets a .socket unit would: a TCP socket listening
-on a free port, a Unix stream socket listening at a path, and a third TCP
-socket that no listener of the config names. It passes them as fds 3, 4
-and 5 with LISTEN_FDS=3, LISTEN_FDNAMES and LISTEN_PID set to the
-server's pid (a shell sets it, then execs swx-server in its place).
+on a free port, a Unix stream socket listening at a path, a UDP socket,
+and a fourth, TCP, that no listener of the config names. It passes them
+as fds 3 to 6 with LISTEN_FDS=4, LISTEN_FDNAMES and LISTEN_PID set to the
+server's pid (a shell sets it, then execs swx-server in its place). The
+plugin (frame_probe) answers each message with the listener it came on.
 
-- The server serves on the TCP and the Unix socket without binding: the
+- The server serves on the TCP, Unix and UDP sockets without binding: the
   port and the path are held by the test's sockets, so a bind of its own
   would fail (the second run shows it does).
 - The stray socket is logged and closed: once the test drops its own copy,
@@ -25,6 +26,8 @@ import subprocess
 
 from ops_helper import h
 import ops_helper as o
+
+FRAME_PROBE = os.environ.get("SWX_FRAME_PROBE_PLUGIN", "")
 
 
 def listening_tcp():
@@ -83,40 +86,59 @@ def refused(port):
         return e.errno == errno.ECONNREFUSED
 
 
-def unix_ask(path, line):
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+def udp_ask(port, data):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(10)
-        s.connect(path)
-        return h.request(s, line)
+        s.sendto(data, (h.HOST, port))
+        return s.recv(65536)
 
 
-def activated(tcp, stray, unix, path):
+def record(listener, data):
+    """frame_probe's answer to data on that listener (worker 0)."""
+    return b"M w=0 l=%d b=0 n=%d\n%s" % (listener, len(data), data)
+
+
+def activated(tcp, stray, unix, path, udp):
     with ActivatedServer("sd-activation", server={"worker_num": 1,
                                                   "reactor_num": 1},
+                         plugins=[{"name": "probe", "path": FRAME_PROBE}],
                          port=tcp.getsockname()[1]) as srv:
+        udp_port = udp.getsockname()[1]
         srv.listeners = [
             {"type": "tcp", "host": h.HOST, "port": srv.port,
-             "plugin": "echo"},
-            {"type": "unix", "path": path, "plugin": "echo"}]
+             "plugin": "probe"},
+            {"type": "unix", "path": path, "plugin": "probe"},
+            {"type": "udp", "host": h.HOST, "port": udp_port,
+             "plugin": "probe"}]
         srv.write_config()
-        srv.socks = (tcp, unix, stray)
-        srv.names = "web:local:stray"
+        srv.socks = (tcp, unix, udp, stray)
+        srv.names = "web:local:dgram:stray"
         srv.start()
         stray_port = stray.getsockname()[1]
-        for s in (tcp, unix, stray):
+        for s in (tcp, unix, udp, stray):
             s.close()       # the server's copies are the only ones now
-        o.check(o.ask(srv.port, b"tcp\n") == b"tcp\n", "no echo on TCP")
-        o.check(unix_ask(path, b"unix\n") == b"unix\n", "no echo on Unix")
-        srv.wait_log(r'listeners\[0\]: the socket systemd passed '
-                     r'\(fd 3 \("web"\)\)')
-        srv.wait_log(r'listeners\[1\]: the socket systemd passed '
-                     r'\(fd 4 \("local"\)\)')
-        srv.wait_log(r'socket activation: fd 5 \("stray"\) matches no '
+        with h.connect(srv.port) as c:
+            c.sendall(b"tcp")
+            o.check(h.recv_exact(c, len(record(0, b"tcp"))) ==
+                    record(0, b"tcp"), "no answer on TCP")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.settimeout(10)
+            c.connect(path)
+            c.sendall(b"unix")
+            o.check(h.recv_exact(c, len(record(1, b"unix"))) ==
+                    record(1, b"unix"), "no answer on Unix")
+        reply = udp_ask(udp_port, b"udp")
+        o.check(reply == record(2, b"udp"), "UDP answer %r" % reply)
+        for i, (fd, name) in enumerate(((3, "web"), (4, "local"),
+                                        (5, "dgram"))):
+            srv.wait_log(r'listeners\[%d\]: the socket systemd passed '
+                         r'\(fd %d \("%s"\)\)' % (i, fd, name))
+        srv.wait_log(r'socket activation: fd 6 \("stray"\) matches no '
                      r'listener .*; closed')
         o.check(refused(stray_port), "the stray socket's port %d still "
                 "accepts" % stray_port)
-        h.log("served on the passed TCP and Unix sockets; the stray one "
-              "was closed")
+        h.log("served on the passed TCP, Unix and UDP sockets; the stray "
+              "one was closed")
         srv.stop()
         o.check(os.path.exists(path), "the passed Unix socket's file was "
                 "removed at the stop")
@@ -141,12 +163,18 @@ def main():
     tmp = os.environ.get("SWX_TEST_TMPDIR") or None
     work = h.tempfile.mkdtemp(prefix="swx-sd-activation-", dir=tmp)
     path = os.path.join(work, "app.sock")
-    tcp, stray, unix = listening_tcp(), listening_tcp(), listening_unix(path)
-    activated(tcp, stray, unix, path)
-    os.unlink(path)
-    with listening_tcp() as other:
-        not_for_us(other)
-    os.rmdir(work)
+    o.require(FRAME_PROBE)
+    try:
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind((h.HOST, 0))
+        activated(listening_tcp(), listening_tcp(), listening_unix(path),
+                  path, udp)
+        with listening_tcp() as other:
+            not_for_us(other)
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+        os.rmdir(work)
 
 
 if __name__ == "__main__":
