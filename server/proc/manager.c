@@ -478,7 +478,7 @@ static void manager_reload_abort(const char *why)
         s->orphaned = 0;
     }
     reload = RELOAD_IDLE;
-    manager_tell_master(MANAGER_RELOADED);
+    manager_tell_master(MANAGER_RELOAD_FAILED);
 }
 
 static void manager_reload_check_done(void)

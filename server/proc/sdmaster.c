@@ -22,6 +22,7 @@ static struct {
     int reloading;
     int stopping;
     int daemonized;   /* MAINPID goes with READY */
+    const char *state; /* while serving: how, for STATUS */
     char status[256]; /* the last STATUS sent */
 } sm;
 
@@ -62,7 +63,7 @@ static void sdmaster_status_tick(int64_t id, void *arg)
         return;
     char figures[200], status[256];
     sdmaster_figures(figures, sizeof(figures));
-    snprintf(status, sizeof(status), "serving: %s", figures);
+    snprintf(status, sizeof(status), "%s: %s", sm.state, figures);
     if (strcmp(status, sm.status) == 0)
         return;
     snprintf(sm.status, sizeof(sm.status), "%s", status);
@@ -118,15 +119,21 @@ void sdmaster_manager_event(int event)
     if (event == MANAGER_READY && !sm.ready) {
         sm.ready = 1;
         log_info("every process started; the server is ready");
-        sdmaster_ready("serving");
+        sm.state = "serving";
+        sdmaster_ready(sm.state);
     } else if (event == MANAGER_RELOADING && sm.ready && !sm.reloading) {
         sm.reloading = 1;
         char status[256];
         sdmaster_set_status("reloading", status, sizeof(status));
         sdnotify_reloading(status);
-    } else if (event == MANAGER_RELOADED && sm.reloading) {
+    } else if ((event == MANAGER_RELOADED ||
+                event == MANAGER_RELOAD_FAILED) && sm.reloading) {
         sm.reloading = 0;
-        sdmaster_ready("serving");
+        sm.state = event == MANAGER_RELOADED
+                       ? "serving"
+                       : "serving (the last reload failed; the old workers "
+                         "serve)";
+        sdmaster_ready(sm.state);
     }
 }
 
@@ -136,7 +143,17 @@ void sdmaster_stopping(const char *why)
         return;
     sm.stopping = 1;
     snprintf(sm.status, sizeof(sm.status), "stopping (%s)", why);
-    sdnotify_send("STOPPING=1\nSTATUS=%s", sm.status);
+    /* The stop takes up to max_wait_time + 2 s (the manager's SIGKILL
+     * deadline); a shorter TimeoutStopSec must not cut the drain short.
+     * systemd only ever lengthens its timeout for this. */
+    int64_t usec = sm.srv != NULL
+                       ? (sm.srv->cfg.max_wait_time + 3) * 1000000LL
+                       : 0;
+    if (usec > 0)
+        sdnotify_send("STOPPING=1\nEXTEND_TIMEOUT_USEC=%" PRId64
+                      "\nSTATUS=%s", usec, sm.status);
+    else
+        sdnotify_send("STOPPING=1\nSTATUS=%s", sm.status);
 }
 
 void sdmaster_failed(const char *why)

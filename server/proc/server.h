@@ -94,7 +94,8 @@ static inline int server_count_procs(const config_t *c)
 enum manager_event {
     MANAGER_READY = 1, /* every process has finished starting once */
     MANAGER_RELOADING, /* a reload began */
-    MANAGER_RELOADED,  /* it ended: done or called off */
+    MANAGER_RELOADED,  /* it ended: done */
+    MANAGER_RELOAD_FAILED, /* it was called off: the old workers serve */
 };
 
 static inline int server_chan(const server_t *s, int worker, int reactor)

@@ -7,7 +7,11 @@ NOTIFY_SOCKET (a Unix datagram socket this test binds).
 - SIGUSR1 (a reload): RELOADING=1 with MONOTONIC_USEC (now, on
   CLOCK_MONOTONIC), then READY=1 only once the new workers serve: a
   request sent the moment it arrives is answered by the new build.
-- SIGTERM: STOPPING=1, then the server exits 0.
+- A reload whose new build refuses to start: RELOADING=1, then READY=1
+  with a STATUS saying the reload failed; the old build still answers.
+- SIGTERM: STOPPING=1 with EXTEND_TIMEOUT_USEC (max_wait_time + 3 s, so
+  that a short TimeoutStopSec does not cut the drain), then the server
+  exits 0.
 - No WATCHDOG=1 without WATCHDOG_USEC, and no MAINPID without daemonize.
 - With daemonize (and the default pid file): MAINPID= the master's pid,
   sent at once after detaching and again with READY=1; `-s stop` finds
@@ -66,8 +70,9 @@ def check_reload(srv, ns, app, after):
     reply, took = ask_fast(srv.port, b"after\n")
     o.check(o.version_of(reply) == 2, "after READY=1 of the reload, %r: "
             "the old code still serves" % reply)
-    o.check(t2 - t >= START_DELAY_MS / 1000.0 - 0.05, "READY=1 %.2f s after "
-            "RELOADING=1, before the new workers could start" % (t2 - t))
+    o.check(t2 - sent >= START_DELAY_MS / 1000.0 - 0.05, "READY=1 %.2f s "
+            "after SIGUSR1, before the new workers could start"
+            % (t2 - sent))
     o.check(g.get("STATUS", "").startswith("serving"), "status %r" % g)
     srv.wait_log(r"reload done")
     h.log("RELOADING=1 (MONOTONIC_USEC %.3f s), READY=1 %.2f s later; v2 "
@@ -113,8 +118,21 @@ def daemonized():
             ns.close()
 
 
+def check_failed_reload(srv, ns, app, after):
+    o.install(o.FAIL, app)
+    os.kill(srv.pid, signal.SIGUSR1)
+    i, _, _ = ns.wait_for("RELOADING", "1", after=after, timeout=30)
+    j, _, g = ns.wait_for("READY", "1", after=i + 1, timeout=60)
+    o.check("reload failed" in g.get("STATUS", ""), "READY=1 after a "
+            "failed reload with status %r" % g.get("STATUS"))
+    reply = o.ask(srv.port, b"still\n")
+    o.check(o.version_of(reply) == 2, "after a failed reload: %r" % reply)
+    h.log("failed reload: READY=1 with STATUS=%s" % g["STATUS"])
+    return j
+
+
 def main():
-    o.require(o.V1, o.V2)
+    o.require(o.V1, o.V2, o.FAIL)
     daemonized()
     with o.Server("sd-notify", server={"worker_num": 2, "reactor_num": 1},
                   plugins=[{"name": "app", "path": o.V1}]) as srv:
@@ -131,10 +149,16 @@ def main():
                 srv.spawn()
             i = check_ready(srv, ns, spawned)
             i = check_reload(srv, ns, app, i + 1)
-            srv.stop(timeout=30)
+            i = check_failed_reload(srv, ns, app, i + 1)
+            srv.stop(timeout=30, expected=("refusing to start",
+                                           "failed to start"))
             _, _, f = ns.wait_for("STOPPING", "1", after=i + 1, timeout=10)
             o.check(f.get("STATUS", "").startswith("stopping"),
                     "STOPPING=1 with status %r" % f)
+            o.check(f.get("EXTEND_TIMEOUT_USEC") == "6000000",
+                    "STOPPING=1 with EXTEND_TIMEOUT_USEC %r, expected "
+                    "6000000 (max_wait_time 3 s + 3 s)"
+                    % f.get("EXTEND_TIMEOUT_USEC"))
             o.check(ns.count("WATCHDOG") == 0, "WATCHDOG=1 without "
                     "WATCHDOG_USEC")
             h.log("SIGTERM: STOPPING=1 (%s); %d message(s) in all"
