@@ -13,8 +13,8 @@
 
 #include "net/sockfile.h"
 
-static socklen_t listener_addr(const config_listener_t *l,
-                               struct sockaddr_storage *ss)
+socklen_t listener_addr(const config_listener_t *l,
+                        struct sockaddr_storage *ss)
 {
     memset(ss, 0, sizeof(*ss));
     if (l->path != NULL) {

@@ -3,6 +3,7 @@
 #define SWX_LISTENER_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "core/config.h"
 #include "net/sockfile.h"
@@ -15,5 +16,10 @@
  */
 int listener_open(const config_t *cfg, int index, sockfile_t *file,
                   char *err, size_t errlen);
+
+/* The address a listener binds (inet: host and port; unix: the path), for
+ * bind(2) and for recognising a socket systemd passed (activation.c). */
+socklen_t listener_addr(const config_listener_t *l,
+                        struct sockaddr_storage *ss);
 
 #endif

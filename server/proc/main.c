@@ -12,7 +12,9 @@
 #include "plugin/plugin.h"
 #include "core/proctitle.h"
 #include "proc/server.h"
+#include "net/activation.h"
 #include "net/sockfile.h"
+#include "proc/sdnotify.h"
 
 static void usage(FILE *out)
 {
@@ -23,7 +25,8 @@ static void usage(FILE *out)
             "  -t, --test         check the config and load every plugin, "
             "then exit\n"
             "  -s, --signal SIG   send SIG to the running server named by "
-            "server.pid_file:\n"
+            "server.pid_file\n"
+            "                     (or the config's default pid file):\n"
             "                     stop (SIGTERM), reload (SIGUSR1), "
             "reload-tasks (SIGUSR2),\n"
             "                     reopen (SIGRTMIN: reopen the log files)\n"
@@ -111,11 +114,6 @@ static int send_signal(const config_t *cfg, const char *name)
                 "reload-tasks or reopen\n", name);
         return 1;
     }
-    if (cfg->pid_file == NULL) {
-        fprintf(stderr, "swx-server: %s: server.pid_file is not set; -s "
-                "needs it to find the server\n", cfg->path);
-        return 1;
-    }
     pid_t pid = pidfile_read(cfg->pid_file);
     if (pid < 0) {
         fprintf(stderr, "swx-server: %s: %s (is the server running?)\n",
@@ -129,6 +127,39 @@ static int send_signal(const config_t *cfg, const char *name)
         return 1;
     }
     return 0;
+}
+
+/*
+ * A config without server.pid_file gets the default one for that config
+ * file (pidfile_default), so that -s finds the server it started. 0, or
+ * -1 after saying why there is none.
+ */
+static int default_pid_file(config_t *cfg, int *is_default)
+{
+    char path[4096];
+    *is_default = cfg->pid_file == NULL;
+    if (cfg->pid_file != NULL)
+        return 0;
+    int rc = pidfile_default(cfg->path, path, sizeof(path));
+    if (rc == 0 && (cfg->pid_file = strdup(path)) == NULL)
+        rc = -ENOMEM;
+    if (rc < 0)
+        fprintf(stderr, "swx-server: %s: no server.pid_file, and no default "
+                "one: %s\n", cfg->path, strerror(-rc));
+    return rc < 0 ? -1 : 0;
+}
+
+/* Running with the default pid file: its directory is made; when that
+ * cannot be, the server runs without one (logged) rather than not at
+ * all, as it did before there was a default. */
+static void default_pid_dir(config_t *cfg)
+{
+    if (pidfile_make_dir(cfg->pid_file) == 0)
+        return;
+    log_warn("running without a pid file: `swx-server -s` will not find "
+             "this server; set server.pid_file");
+    free(cfg->pid_file);
+    cfg->pid_file = NULL;
 }
 
 /* -t: what the tables and counters take, fixed at start; -1 when a table
@@ -203,6 +234,12 @@ int main(int argc, char **argv)
         return 1;
     }
     free(opt.config);
+    int pid_default;
+    if (default_pid_file(&srv.cfg, &pid_default) < 0) {
+        free(opt.signal);
+        config_free(&srv.cfg);
+        return 1;
+    }
     if (opt.signal != NULL) {
         rc = send_signal(&srv.cfg, opt.signal);
         free(opt.signal);
@@ -231,10 +268,18 @@ int main(int argc, char **argv)
         printf("swx-server: %s: configuration ok (%d plugin(s) loaded, %d "
                "listener(s))\n", srv.cfg.path, srv.cfg.nplugins,
                srv.cfg.nlisteners);
+        printf("swx-server: pid file: %s%s\n", srv.cfg.pid_file,
+               pid_default ? " (the default for this config)" : "");
         rc = print_shared_memory(&srv.cfg) < 0 ? 1 : 0;
         config_free(&srv.cfg);
         return rc;
     }
+    if (pid_default)
+        default_pid_dir(&srv.cfg);
+    /* systemd's variables are read and removed before proctitle_init
+     * copies the environment to the heap, where a removed one would leak. */
+    sdnotify_init();
+    activation_init();
     proctitle_init(argc, argv);
     rc = master_run(&srv);
     config_free(&srv.cfg);

@@ -96,6 +96,27 @@ static int nprocs(void)
     return srv->nprocs;
 }
 
+/* Tell the master (for systemd) of a MANAGER_* event; a real-time signal
+ * queues, so no event is lost or merged with another. */
+static void manager_tell_master(int event)
+{
+    union sigval v = {.sival_int = event};
+    if (sigqueue(srv->master_pid, SIGNAL_MANAGER, v) < 0)
+        log_warn("sigqueue(master, event %d): %s", event, strerror(errno));
+}
+
+/* Every process has finished starting once: the server is ready. */
+static void manager_check_started(void)
+{
+    static int told;
+    for (int i = 0; !told && i < nprocs(); i++)
+        if (!slots[i].ready)
+            return;
+    if (!told)
+        manager_tell_master(MANAGER_READY);
+    told = 1;
+}
+
 /* A timer of the manager's loop with an int for argument; 0 when it could
  * not be added (timer.c logged it). */
 static int64_t manager_timer(int64_t after_ms, int64_t every_ms, timer_cb *cb,
@@ -457,6 +478,7 @@ static void manager_reload_abort(const char *why)
         s->orphaned = 0;
     }
     reload = RELOAD_IDLE;
+    manager_tell_master(MANAGER_RELOAD_FAILED);
 }
 
 static void manager_reload_check_done(void)
@@ -472,6 +494,7 @@ static void manager_reload_check_done(void)
     atomic_fetch_add(&srv->shm->reload_count, 1);
     log_notice("reload done: the workers run the plugins as they are on "
                "disk now");
+    manager_tell_master(MANAGER_RELOADED);
 }
 
 /* Due max_wait_time after an old worker handed its slot over, then every
@@ -594,6 +617,7 @@ static void manager_reload(int tasks_only)
     log_notice("reload: starting %d %s with the plugins as they are on disk "
                "now", reload_hi - reload_lo,
                tasks_only ? "task worker(s)" : "worker(s)");
+    manager_tell_master(MANAGER_RELOADING);
     for (int i = reload_lo; i < reload_hi; i++) {
         slots[i].candidate = manager_fork(i, 1);
         slots[i].candidate_ready = 0;
@@ -619,6 +643,7 @@ static void manager_on_notify(const worker_notice_t *n)
     slot_t *s = &slots[n->id];
     if (n->event == WORKER_STARTED && n->pid == s->pid) {
         s->ready = 1;
+        manager_check_started();
     } else if (n->event == WORKER_SERVING && n->pid == s->pid) {
         s->served = 1;
     } else if (n->event == WORKER_READY && n->pid == s->candidate) {

@@ -28,6 +28,9 @@
 #include "net/sockfile.h"
 #include "proc/pidfile.h"
 #include "proc/privs.h"
+#include "proc/sdmaster.h"
+#include "proc/sdnotify.h"
+#include "net/activation.h"
 
 typedef struct master {
     server_t *srv;
@@ -92,6 +95,7 @@ static void master_begin_stop(const char *why)
     m.stopping = 1;
     atomic_store(&m.srv->shm->stopping, 1);
     log_info("%s: stopping", why);
+    sdmaster_stopping(why);
     /* Connections the kernel has completed but nobody accepted yet would
      * be reset with their listener: take them, so that a request already
      * sent on one is served like those on older connections. */
@@ -239,6 +243,9 @@ static void master_signal(loop_t *loop, int fd, int events, void *arg)
             master_forward((int)si.ssi_signo);
         else if ((int)si.ssi_signo == SIGNAL_REOPEN)
             master_reopen();
+        else if ((int)si.ssi_signo == SIGNAL_MANAGER &&
+                 (pid_t)si.ssi_pid == m.srv->manager_pid)
+            sdmaster_manager_event(si.ssi_int);
     }
 }
 
@@ -253,16 +260,22 @@ static int master_bind(server_t *s)
         log_error("listeners: out of memory");
         return -1;
     }
-    for (int i = 0; i < n; i++) {
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < n; i++) {
         char err[1024];
-        s->listen_fds[i] = listener_open(&s->cfg, i, &m.listen_files[i], err,
-                                         sizeof(err));
-        if (s->listen_fds[i] < 0) {
-            log_error("%s", err);
-            return -1;
+        int fd = activation_take(&s->cfg, i);
+        if (fd == -ENOENT) {
+            fd = listener_open(&s->cfg, i, &m.listen_files[i], err,
+                               sizeof(err));
+            if (fd < 0)
+                log_error("%s", err);
         }
+        s->listen_fds[i] = fd < 0 ? -1 : fd;
+        rc = fd < 0 ? -1 : 0;
     }
-    return 0;
+    /* Those passed for no listener would hold their ports for nothing. */
+    activation_close_rest();
+    return rc;
 }
 
 /* Start-up failed: close the listeners (no loop watches them yet) and
@@ -430,6 +443,7 @@ static int master_prepare(server_t *s)
                      "discarded");
         if (daemon_detach(&m.ready_fd) < 0)
             return -1;
+        sdmaster_daemonized();
     }
     s->master_pid = getpid();
     snprintf(err, sizeof(err), "%s: server.pid_file", s->cfg.path);
@@ -453,6 +467,7 @@ static void master_block_signals(sigset_t *set)
     sigaddset(set, SIGUSR1);
     sigaddset(set, SIGUSR2);
     sigaddset(set, SIGNAL_REOPEN);
+    sigaddset(set, SIGNAL_MANAGER);
     sigprocmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
@@ -510,6 +525,7 @@ int master_run(server_t *s)
     log_set_echo(1);
     master_raise_nofile(&s->cfg);
     if (master_prepare(s) < 0) {
+        sdmaster_failed(log_last_error());
         master_unbind(s);
         daemon_ready(&m.ready_fd, 1);
         if (s->cfg.pid_file != NULL)
@@ -531,6 +547,7 @@ int master_run(server_t *s)
         log_notice("swx-server %s started: %d reactor(s), %d worker(s), %d "
                    "listener(s)", SWX_VERSION, s->cfg.reactor_num,
                    s->cfg.worker_num, s->cfg.nlisteners);
+        sdmaster_start(m.loop, s);
     }
     daemon_ready(&m.ready_fd, m.exit_status);
     log_set_echo(0);

@@ -1,14 +1,17 @@
 /* pidfile.c: the pid file: written atomically, refused while another live
- * process holds it, removed only by the process it names. */
+ * process holds it, removed only by the process it names; where it goes
+ * when the config names none. */
 #include "proc/pidfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -95,4 +98,97 @@ int pidfile_remove(const char *path)
         return -err;
     }
     return 0;
+}
+
+void pidfile_runtime_dir(uid_t euid, const char *xdg, char *out, size_t size)
+{
+    /* Root's runtime directory is /run whatever the shell says: the
+     * service runs without XDG_RUNTIME_DIR, the operator's shell with it,
+     * and both must find one file. */
+    if (euid == 0)
+        snprintf(out, size, "/run/swx-server");
+    else if (xdg != NULL && xdg[0] == '/')
+        snprintf(out, size, "%s/swx-server", xdg);
+    else
+        snprintf(out, size, "/tmp/swx-server-%u", (unsigned)euid);
+}
+
+/* FNV-1a: short, stable across builds and machines. */
+static uint32_t pidfile_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static int pidfile_safe_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+int pidfile_default_in(const char *dir, const char *real_config, char *out,
+                       size_t size)
+{
+    const char *base = strrchr(real_config, '/');
+    base = base != NULL ? base + 1 : real_config;
+    /* The file's name up to its first dot, readable and safe in a path:
+     * other bytes become '_'. */
+    char name[48];
+    size_t n = strcspn(base, ".");
+    if (n >= sizeof(name))
+        n = sizeof(name) - 1;
+    for (size_t i = 0; i < n; i++)
+        name[i] = pidfile_safe_char(base[i]) ? base[i] : '_';
+    name[n] = '\0';
+    int len = snprintf(out, size, "%s/%s-%08x.pid", dir,
+                       n > 0 ? name : "swx", pidfile_hash(real_config));
+    return len < 0 || (size_t)len >= size ? -ENAMETOOLONG : 0;
+}
+
+int pidfile_default(const char *config_path, char *out, size_t size)
+{
+    char real[PATH_MAX], dir[PATH_MAX];
+    if (realpath(config_path, real) == NULL)
+        return -errno;
+    pidfile_runtime_dir(geteuid(), getenv("XDG_RUNTIME_DIR"), dir,
+                        sizeof(dir));
+    return pidfile_default_in(dir, real, out, size);
+}
+
+/* What is at dir is ours to write pid files in: 0 or -errno. */
+static int pidfile_check_dir(const char *dir)
+{
+    struct stat st;
+    if (lstat(dir, &st) < 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode))
+        return -ENOTDIR;
+    if (st.st_uid != geteuid() || (st.st_mode & 022) != 0)
+        return -EPERM;
+    return 0;
+}
+
+int pidfile_make_dir(const char *pid_path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", pid_path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir)
+        return 0;
+    *slash = '\0';
+    int rc = 0;
+    if (mkdir(dir, geteuid() == 0 ? 0755 : 0700) < 0 && errno != EEXIST)
+        rc = -errno;
+    if (rc == 0)
+        rc = pidfile_check_dir(dir);
+    if (rc < 0)
+        log_error("the default pid file's directory %s: %s%s", dir,
+                  strerror(-rc),
+                  rc == -EPERM || rc == -ENOTDIR
+                      ? " (it must be a directory of this user that no one "
+                        "else may write to)"
+                      : "");
+    return rc;
 }

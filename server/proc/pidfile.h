@@ -25,4 +25,29 @@ pid_t pidfile_read(const char *path);
  * logged). */
 int pidfile_remove(const char *path);
 
+/*
+ * The pid file of a config that sets no server.pid_file: one per config
+ * file, in the runtime directory (pidfile_runtime_dir), named after the
+ * file and a hash of its real path: /etc/swx/server.json gives
+ * /run/swx-server/server-XXXXXXXX.pid. So `-s` with the same config, by
+ * whatever relative path, finds the server it started, and two configs
+ * never share a pid file. 0, or -errno when the config's real path
+ * cannot be resolved or the result does not fit.
+ */
+int pidfile_default(const char *config_path, char *out, size_t size);
+/* The same from a real path and a directory: pure, for the tests. */
+int pidfile_default_in(const char *dir, const char *real_config, char *out,
+                       size_t size);
+/* /run/swx-server for root; else $XDG_RUNTIME_DIR/swx-server when xdg is
+ * an absolute path; else /tmp/swx-server-UID. */
+void pidfile_runtime_dir(uid_t euid, const char *xdg, char *out,
+                         size_t size);
+/*
+ * Make the directory of a default pid file: 0755 for root, 0700
+ * otherwise. It must end up a real directory (not a symbolic link) owned
+ * by this user and writable by no one else, or it is refused: 0 or
+ * -errno, logged.
+ */
+int pidfile_make_dir(const char *pid_path);
+
 #endif

@@ -87,6 +87,17 @@ static inline int server_count_procs(const config_t *c)
 /* Signals the master passes on to the manager, and it to every worker. */
 #define SIGNAL_REOPEN (SIGRTMIN)
 
+/* The manager tells the master of its state (sigqueue with the event as
+ * the value), for the notifications to systemd (sdmaster.c). */
+#define SIGNAL_MANAGER (SIGRTMIN + 1)
+
+enum manager_event {
+    MANAGER_READY = 1, /* every process has finished starting once */
+    MANAGER_RELOADING, /* a reload began */
+    MANAGER_RELOADED,  /* it ended: done */
+    MANAGER_RELOAD_FAILED, /* it was called off: the old workers serve */
+};
+
 static inline int server_chan(const server_t *s, int worker, int reactor)
 {
     return worker * s->cfg.reactor_num + reactor;

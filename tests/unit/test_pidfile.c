@@ -1,6 +1,7 @@
 /* test_pidfile.c: the pid file: written and read back, refused while a
  * live process holds it, a stale one replaced, removed only by its owner,
- * contents that are not a pid. */
+ * contents that are not a pid; the default pid file's name and
+ * directory. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -214,6 +215,78 @@ START_TEST(unwritable_directory_leaves_nothing)
 }
 END_TEST
 
+/* The default pid file: named after the config, unique per real path. */
+START_TEST(default_name)
+{
+    char a[PATH_MAX], b[PATH_MAX];
+    ck_assert_int_eq(pidfile_default_in("/run/swx-server",
+                                        "/etc/swx/server.json", a,
+                                        sizeof(a)), 0);
+    ck_assert_msg(strncmp(a, "/run/swx-server/server-", 23) == 0 &&
+                      strlen(a) == 23 + 8 + 4 &&
+                      strcmp(a + strlen(a) - 4, ".pid") == 0,
+                  "%s", a);
+    /* Stable: the same config gives the same file every time. */
+    ck_assert_int_eq(pidfile_default_in("/run/swx-server",
+                                        "/etc/swx/server.json", b,
+                                        sizeof(b)), 0);
+    ck_assert_str_eq(a, b);
+    /* Another directory with a file of the same name: another file. */
+    ck_assert_int_eq(pidfile_default_in("/run/swx-server",
+                                        "/srv/app/server.json", b,
+                                        sizeof(b)), 0);
+    ck_assert_str_ne(a, b);
+    ck_assert_int_eq(strncmp(b, "/run/swx-server/server-", 23), 0);
+}
+END_TEST
+
+START_TEST(default_name_odd_files)
+{
+    char out[PATH_MAX], small[12];
+    ck_assert_int_eq(pidfile_default_in("/d", "/etc/my app;x.json", out,
+                                        sizeof(out)), 0);
+    ck_assert_int_eq(strncmp(out, "/d/my_app_x-", 12), 0);
+    ck_assert_int_eq(pidfile_default_in("/d", "/etc/.hidden", out,
+                                        sizeof(out)), 0);
+    ck_assert_int_eq(strncmp(out, "/d/swx-", 7), 0);
+    ck_assert_int_eq(pidfile_default_in("/d", "/etc/x.json", small,
+                                        sizeof(small)), -ENAMETOOLONG);
+}
+END_TEST
+
+START_TEST(runtime_dir)
+{
+    char out[PATH_MAX];
+    pidfile_runtime_dir(0, "/run/user/0", out, sizeof(out));
+    ck_assert_str_eq(out, "/run/swx-server");
+    pidfile_runtime_dir(1000, "/run/user/1000", out, sizeof(out));
+    ck_assert_str_eq(out, "/run/user/1000/swx-server");
+    pidfile_runtime_dir(1000, NULL, out, sizeof(out));
+    ck_assert_str_eq(out, "/tmp/swx-server-1000");
+    pidfile_runtime_dir(1000, "relative", out, sizeof(out));
+    ck_assert_str_eq(out, "/tmp/swx-server-1000");
+}
+END_TEST
+
+/* Made when missing; refused when someone else could write to it. */
+START_TEST(default_dir_made_and_checked)
+{
+    char sub[PATH_MAX], pid[PATH_MAX + 16];
+    snprintf(sub, sizeof(sub), "%s/run", dir);
+    snprintf(pid, sizeof(pid), "%s/x.pid", sub);
+    ck_assert_int_eq(pidfile_make_dir(pid), 0);
+    struct stat st;
+    ck_assert_int_eq(lstat(sub, &st), 0);
+    ck_assert(S_ISDIR(st.st_mode) && (st.st_mode & 022) == 0);
+    ck_assert_int_eq(pidfile_make_dir(pid), 0); /* already there */
+    ck_assert_int_eq(chmod(sub, 0777), 0);
+    ck_assert_int_eq(pidfile_make_dir(pid), -EPERM);
+    ck_assert_int_eq(rmdir(sub), 0);
+    ck_assert_int_eq(symlink("/tmp", sub), 0);
+    ck_assert_int_eq(pidfile_make_dir(pid), -ENOTDIR);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pidfile");
@@ -228,6 +301,10 @@ int main(void)
     tcase_add_test(tc, white_space_around_the_pid);
     tcase_add_test(tc, missing_file_and_directory);
     tcase_add_test(tc, unwritable_directory_leaves_nothing);
+    tcase_add_test(tc, default_name);
+    tcase_add_test(tc, default_name_odd_files);
+    tcase_add_test(tc, runtime_dir);
+    tcase_add_test(tc, default_dir_made_and_checked);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
