@@ -11,6 +11,7 @@ the server's log and keeps its temporary directory (config, full log).
 
 import calendar
 import ctypes
+import glob
 import json
 import os
 import re
@@ -110,6 +111,27 @@ def wait_until(pred, timeout, interval=0.02, what="condition"):
             raise TestFailure("timed out after %.1f s waiting for %s"
                               % (timeout, what))
         time.sleep(interval)
+
+
+def remove_stale_pid_files():
+    """A master killed by a test leaves its default pid file (named after
+    swx.json, in the default directories) naming a dead pid: remove those,
+    so that runs do not pile them up."""
+    dirs = ["/run/swx-server", "/tmp/swx-server-%d" % os.getuid()]
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        dirs.append(os.path.join(os.environ["XDG_RUNTIME_DIR"], "swx-server"))
+    for d in dirs:
+        for path in glob.glob(os.path.join(d, "swx-*.pid")):
+            try:
+                with open(path) as f:
+                    pid = int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+            if not alive(pid):
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
 
 
 def free_port():
@@ -542,6 +564,7 @@ class Server:
         finally:
             self.close_files()
             _servers.remove(self)
+            remove_stale_pid_files()
         if exc_type is not None:
             self.failed = True
             self.dump_log()
