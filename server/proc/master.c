@@ -43,7 +43,7 @@ typedef struct master {
     int draining;         /* within shutdown_delay: still serving */
     int before_done;      /* on_before_shutdown has run */
     int ready_fd;       /* daemonize: the waiting parent */
-    plugin_t *plugins;  /* for on_start and on_shutdown */
+    plugin_t *plugins;  /* on_start, on_before_shutdown, on_shutdown */
     sockfile_t *listen_files; /* per listener: the Unix socket file bound */
 } master_t;
 
