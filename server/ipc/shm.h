@@ -68,6 +68,8 @@ typedef struct shm {
     _Atomic int64_t tasking_num;      /* tasks sent and not yet done */
     _Atomic uint64_t task_queue_full; /* swx_task refused: queue full */
     _Atomic uint64_t restarts[RESTART_CAUSES]; /* by enum shm_restart_cause */
+    _Atomic int64_t draining_until; /* ms (CLOCK_MONOTONIC) when
+                                  shutdown_delay ends; 0 when not draining */
     int worker_num;
     int task_worker_num;
     int nprocs;                /* workers, task workers, user processes */

@@ -14,13 +14,6 @@
 #include "event/clock.h"
 #include "proc/startfail.h"
 
-static int64_t draining_until; /* ms; 0 when not draining */
-
-void health_set_draining(int64_t until_ms)
-{
-    draining_until = until_ms;
-}
-
 /* Processes of each kind: expected, and up (running and started). */
 static json_t *health_counts(const server_t *srv, int kind)
 {
@@ -87,7 +80,7 @@ static const char *health_status(const server_t *srv, int degraded)
 {
     if (atomic_load(&srv->shm->stopping))
         return "stopping";
-    if (draining_until != 0)
+    if (atomic_load(&srv->shm->draining_until) != 0)
         return "draining";
     return degraded ? "degraded" : "ok";
 }
@@ -109,7 +102,7 @@ int health_report(const server_t *srv, char **body)
         health_counts(srv, PROC_USER), "backing_off", backoff,
         "failed_plugins", names, "failed_starts", starts);
     if (o != NULL && strcmp(status, "draining") == 0) {
-        int64_t left = draining_until - loop_now();
+        int64_t left = atomic_load(&srv->shm->draining_until) - loop_now();
         json_object_set_new(o, "draining_left_ms",
                             json_integer(left > 0 ? left : 0));
     }

@@ -30,9 +30,10 @@ int child_winding_down(void)
 {
     if (child.srv == NULL)
         return 0;
+    shm_t *shm = child.srv->shm;
     return child.draining || child.retiring || child.stopping ||
-           atomic_load_explicit(&child.srv->shm->stopping,
-                                memory_order_relaxed);
+           atomic_load_explicit(&shm->stopping, memory_order_relaxed) ||
+           atomic_load_explicit(&shm->draining_until, memory_order_relaxed);
 }
 
 void child_count_event(void)

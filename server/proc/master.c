@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "net/admin.h"
-#include "net/health.h"
 #include "plugin/api.h"
 #include "plugin/api_shared.h"
 #include "ipc/ipc.h"
@@ -161,7 +160,7 @@ static void master_request_stop(const char *why, int may_delay)
         return;
     }
     m.draining = 1;
-    health_set_draining(loop_now() + delay * 1000LL);
+    atomic_store(&m.srv->shm->draining_until, loop_now() + delay * 1000LL);
     log_notice("%s: still serving for %d s (shutdown_delay) with /health "
                "draining, then stopping; SIGTERM again or SIGINT stops now",
                why, delay);

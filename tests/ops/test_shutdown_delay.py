@@ -2,13 +2,16 @@
 
 - After SIGTERM the server keeps accepting and serving new connections
   (and old ones) for shutdown_delay seconds while GET /health answers 503
-  "draining"; on_before_shutdown has run at once; then it stops gracefully
-  (exit 0, no process left), not before the delay.
+  "draining"; on_before_shutdown has run at once; HTTP responses say
+  "Connection: close" (keep-alive clients move on) and their connections
+  close; then it stops gracefully (exit 0, no process left), not before
+  the delay.
 - A second SIGTERM during the delay stops it at once.
 - SIGINT stops it at once, without the delay."""
 
 import json
 import os
+import re
 import signal
 import time
 
@@ -23,10 +26,33 @@ def server(name, delay):
                                  "shutdown_delay": delay},
                    admin={"host": "127.0.0.1", "port": h.free_port()})
     srv.events = os.path.join(srv.dir, "events")
+    srv.http_port = h.free_port()
     srv.plugins = [{"name": "lc", "path": o.LIFECYCLE,
                     "config": {"events_file": srv.events}}]
+    srv.listeners = [
+        {"type": "tcp", "host": h.HOST, "port": srv.port, "plugin": "lc"},
+        {"type": "tcp", "host": h.HOST, "port": srv.http_port, "plugin": "lc",
+         "protocol": "http"}]
     srv.write_config()
     return srv
+
+
+def http_get(sock):
+    """One GET on a keep-alive connection (the plugin has no on_request:
+    404 from the worker); the response head, lower-cased."""
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        o.check(chunk, "the connection closed before a response")
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    head = head.decode("latin-1").lower()
+    m = re.search(r"content-length: *(\d+)", head)
+    o.check(m is not None, "no Content-Length in %r" % head)
+    if len(body) < int(m.group(1)):
+        h.recv_exact(sock, int(m.group(1)) - len(body))
+    return head
 
 
 def health(srv):
@@ -41,6 +67,9 @@ def full_delay():
         o.check(status == 200 and hl["status"] == "ok", "before: %d %s"
                 % (status, hl))
         old = h.connect(srv.port)
+        web = h.connect(srv.http_port)
+        o.check("connection: close" not in http_get(web),
+                "Connection: close before SIGTERM")
         procs = srv.tree()
         t0 = time.monotonic()
         os.kill(srv.pid, signal.SIGTERM)
@@ -52,6 +81,15 @@ def full_delay():
                 "during the delay: %d %s" % (status, hl))
         o.check(0 < hl["draining_left_ms"] <= DELAY * 1000,
                 "draining_left_ms %s" % hl.get("draining_left_ms"))
+        head = http_get(web)
+        o.check("connection: close" in head, "a keep-alive response during "
+                "the delay lacks Connection: close: %r" % head)
+        o.check(web.recv(1) == b"", "the connection stayed open after "
+                "Connection: close")
+        web.close()
+        with h.connect(srv.http_port) as web2:
+            o.check("connection: close" in http_get(web2),
+                    "a new HTTP connection during the delay")
         served = 0
         while time.monotonic() - t0 < DELAY - 1:
             msg = b"n%d\n" % served

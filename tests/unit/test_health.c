@@ -188,7 +188,7 @@ END_TEST
 START_TEST(draining_then_stopping)
 {
     startfail_load(srv.shm, 0, -1);
-    health_set_draining(loop_now() + 5000);
+    atomic_store(&srv.shm->draining_until, loop_now() + 5000);
     int status;
     json_t *o = report(&status);
     ck_assert_int_eq(status, 503);
