@@ -70,6 +70,7 @@ def tcp():
         time.sleep(0.3)
         procs = srv.tree()
         os.kill(srv.pid, signal.SIGTERM)
+        srv.wait_log(r"SIGTERM: stopping", 5)
         status, _, body = health(a)
         o.check(status == 503 and json.loads(body)["status"] == "stopping",
                 "during the stop: %d %s" % (status, body))
