@@ -23,7 +23,8 @@ static json_t *health_counts(const server_t *srv, int kind)
         if (server_kind(srv, i) != kind)
             continue;
         expected++;
-        up += atomic_load(&w->pid) != 0 && atomic_load(&w->start.running) == 0 &&
+        up += atomic_load(&w->pid) != 0 &&
+              atomic_load(&w->start.running) == 0 &&
               atomic_load(&w->start.fail) == START_FAIL_NONE;
     }
     return json_pack("{s:i, s:i}", "up", up, "expected", expected);
