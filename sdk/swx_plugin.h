@@ -1,4 +1,4 @@
-/* swx_plugin.h: the one header a swx plugin is built against (ABI 1.4). */
+/* swx_plugin.h: the one header a swx plugin is built against (ABI 1.5). */
 #ifndef SWX_PLUGIN_H
 #define SWX_PLUGIN_H
 
@@ -20,7 +20,7 @@ extern "C" {
  */
 #define SWX_PLUGIN_MAGIC 0x50585753u /* "SWXP" little-endian */
 #define SWX_ABI_MAJOR 1
-#define SWX_ABI_MINOR 4
+#define SWX_ABI_MINOR 5
 
 /* Log levels for swx_log(), the same scale as the server's log_level. */
 enum swx_log_level {
@@ -239,6 +239,17 @@ typedef struct swx_plugin {
      * connection ended without a close frame); on_close follows as for
      * any connection (worker). */
     void (*on_ws_close)(uint64_t session, int code);
+
+    /* ---- ABI 1.5 ---- */
+
+    /* The server was asked to stop (master; Swoole's onBeforeShutdown).
+     * Runs first, while the listeners still accept and the workers serve:
+     * the place to deregister from a load balancer or service registry.
+     * With server.shutdown_delay the server keeps serving that many seconds
+     * after it returns; then on_worker_stop, on_manager_stop and
+     * on_shutdown follow as for any stop. It blocks the master's accepting
+     * thread while it runs: keep it short. */
+    void (*on_before_shutdown)(void);
 } swx_plugin_t;
 
 /*

@@ -170,6 +170,9 @@ static const cfg_field_t server_fields[] = {
       parse_task_ipc_mode },
     { "task_max_size", CFG_SIZE, 0, 1024, 268435456, 8388608,
       SRV(task_max_size), NULL, NULL },
+    /* the stop behind a load balancer */
+    { "shutdown_delay", CFG_INT, 0, 0, 3600, 0, SRV(shutdown_delay), NULL,
+      NULL },
 };
 
 static const cfg_field_t plugin_fields[] = {

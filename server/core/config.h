@@ -149,6 +149,9 @@ typedef struct config {
     int task_ipc_mode;      /* 1 a socket per task worker, 3 a shared queue */
     size_t task_max_size;   /* largest task or result, default 8 MiB */
 
+    /* the stop behind a load balancer */
+    int shutdown_delay;     /* seconds still served after SIGTERM; 0 off */
+
     config_admin_t admin;
     config_table_t *tables;
     int ntables;

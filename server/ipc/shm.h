@@ -8,6 +8,28 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* How the last start of a process failed (shm_worker_t.start): the
+ * plugin and the cause, for the log and the admin GET /health. */
+enum shm_start_fail {
+    START_FAIL_NONE = 0, /* it started, or never failed */
+    START_FAIL_RETURNED, /* on_worker_start returned code (non-zero) */
+    START_FAIL_SIGNAL,   /* killed by signal code inside on_worker_start */
+    START_FAIL_EXIT,     /* exit(code) inside on_worker_start */
+    START_FAIL_LOAD,     /* the plugin could not be loaded (dlopen, ABI) */
+};
+
+/* Written by the process while it starts (serving starts only, not a
+ * reload's standby), and by the manager when it died inside a plugin's
+ * on_worker_start (proc/startfail.c). */
+typedef struct shm_start {
+    _Atomic int running;     /* 1 + the plugin whose on_worker_start runs
+                                now; 0 when none */
+    _Atomic int fail;        /* enum shm_start_fail of its last start */
+    _Atomic int plugin;      /* config index of the plugin that failed */
+    _Atomic int code;        /* what it returned, its signal or status */
+    _Atomic uint64_t failed; /* failed starts, all lives */
+} shm_start_t;
+
 typedef struct shm_worker {
     _Atomic int pid;           /* 0 while not running */
     _Atomic int busy;          /* inside a callback (dispatch_mode 3) */
@@ -21,6 +43,7 @@ typedef struct shm_worker {
                                   back-off; 0 when it is not backing off */
     _Atomic uint64_t rss;      /* bytes resident, as the process last
                                   measured itself; 0 while unknown */
+    shm_start_t start;         /* which plugin failed its last start */
 } shm_worker_t;
 
 /* Why a process was replaced (counted in shm_t.restarts, shown in the
@@ -45,6 +68,8 @@ typedef struct shm {
     _Atomic int64_t tasking_num;      /* tasks sent and not yet done */
     _Atomic uint64_t task_queue_full; /* swx_task refused: queue full */
     _Atomic uint64_t restarts[RESTART_CAUSES]; /* by enum shm_restart_cause */
+    _Atomic int64_t draining_until; /* ms (CLOCK_MONOTONIC) when
+                                  shutdown_delay ends; 0 when not draining */
     int worker_num;
     int task_worker_num;
     int nprocs;                /* workers, task workers, user processes */

@@ -16,6 +16,7 @@
 #include "plugin/api_shared.h"
 #include "core/log.h"
 #include "http/http_head.h"
+#include "net/health.h"
 #include "net/sockfile.h"
 
 #define ADMIN_REQ_MAX 4096
@@ -163,6 +164,7 @@ static void admin_route(admin_conn_t *c, const char *method, const char *path)
 {
     int is_stats = strcmp(path, "/stats") == 0;
     int is_reload = strcmp(path, "/reload") == 0;
+    int is_health = strcmp(path, "/health") == 0;
     if (is_stats && strcmp(method, "GET") == 0) {
         char *body = api_stats_json();
         admin_reply(c, body ? 200 : 500,
@@ -172,8 +174,15 @@ static void admin_route(admin_conn_t *c, const char *method, const char *path)
         log_notice("admin: reload requested");
         reload_cb();
         admin_reply(c, 202, "{\"reload\":\"requested\"}");
-    } else if (is_stats || is_reload) {
-        admin_reply(c, 405, "{\"error\":\"GET /stats or POST /reload\"}");
+    } else if (is_health && strcmp(method, "GET") == 0) {
+        char *body = NULL;
+        int status = health_report(srv, &body);
+        admin_reply(c, body ? status : 500,
+                    body ? body : "{\"error\":\"out of memory\"}");
+        free(body);
+    } else if (is_stats || is_reload || is_health) {
+        admin_reply(c, 405, "{\"error\":\"GET /stats, GET /health or POST "
+                    "/reload\"}");
     } else {
         admin_reply(c, 404, "{\"error\":\"not found\"}");
     }

@@ -149,8 +149,18 @@ const swx_api_t server_api = {
     .http_multipart_next = http_api_multipart_next,
 };
 
+/* The config index of the plugin the last failed api_load_plugins call
+ * stopped at; -1 when none (or it ran out of memory). */
+static int load_failed = -1;
+
+int api_load_failed(void)
+{
+    return load_failed;
+}
+
 int api_load_plugins(const config_t *cfg, plugin_t **plugins)
 {
+    load_failed = -1;
     *plugins = calloc((size_t)cfg->nplugins, sizeof(plugin_t));
     if (*plugins == NULL) {
         log_error("out of memory loading plugins");
@@ -161,6 +171,7 @@ int api_load_plugins(const config_t *cfg, plugin_t **plugins)
         if (plugin_load(&(*plugins)[i], &cfg->plugins[i], &server_api, err,
                         sizeof(err)) < 0) {
             log_error("%s", err);
+            load_failed = i;
             api_unload_plugins(cfg, *plugins);
             *plugins = NULL;
             return -1;

@@ -41,5 +41,8 @@ const plugin_t *api_current(void);
 /* Load every plugin of cfg into plugins[] (calloc'd); 0, or -1 logged. */
 int api_load_plugins(const config_t *cfg, plugin_t **plugins);
 void api_unload_plugins(const config_t *cfg, plugin_t *plugins);
+/* After api_load_plugins failed: the index of the plugin that could not be
+ * loaded, or -1 (out of memory). */
+int api_load_failed(void);
 
 #endif

@@ -9,14 +9,16 @@
 
 #include "core/log.h"
 
-/* sizeof(swx_plugin_t) for each minor of ABI major 1. */
+/* The size of swx_plugin_t at each minor of ABI major 1. */
 static const uint32_t plugin_size_by_minor[] = {
     [0] = offsetof(swx_plugin_t, on_worker_exit),
     [1] = offsetof(swx_plugin_t, on_task),
-    [2] = sizeof(swx_plugin_t),
-    [3] = sizeof(swx_plugin_t), /* 1.3 added functions only */
-    [4] = sizeof(swx_plugin_t), /* 1.4 grew swx_conninfo_t and
-                                   swx_http_request_t only */
+    [2] = offsetof(swx_plugin_t, on_before_shutdown),
+    [3] = offsetof(swx_plugin_t, on_before_shutdown), /* 1.3 added functions
+                                                         only */
+    [4] = offsetof(swx_plugin_t, on_before_shutdown), /* 1.4 grew
+                                   swx_conninfo_t and swx_http_request_t */
+    [5] = sizeof(swx_plugin_t),
 };
 
 #define PLUGIN_HEAD_SIZE (offsetof(swx_plugin_t, size) + sizeof(uint32_t))

@@ -1,6 +1,7 @@
 /* child.c: what every process the manager forks sets up and shares: its
  * loop, signals, mailbox and plugins, and the reload protocol's states. */
 #include "proc/child.h"
+#include "proc/startfail.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -29,9 +30,10 @@ int child_winding_down(void)
 {
     if (child.srv == NULL)
         return 0;
+    shm_t *shm = child.srv->shm;
     return child.draining || child.retiring || child.stopping ||
-           atomic_load_explicit(&child.srv->shm->stopping,
-                                memory_order_relaxed);
+           atomic_load_explicit(&shm->stopping, memory_order_relaxed) ||
+           atomic_load_explicit(&shm->draining_until, memory_order_relaxed);
 }
 
 void child_count_event(void)
@@ -175,21 +177,30 @@ int child_init(server_t *srv, int id, int standby, int notify_fd)
 int child_load_plugins(int call_start)
 {
     const config_t *cfg = &child.srv->cfg;
-    if (api_load_plugins(cfg, &child.plugins) < 0)
+    /* A standby's failure cancels a reload; the slot's record stays the
+     * serving process's. */
+    shm_t *rec = child.standby ? NULL : child.srv->shm;
+    if (api_load_plugins(cfg, &child.plugins) < 0) {
+        startfail_load(rec, child.id, api_load_failed());
         return -1;
+    }
     for (int i = 0; call_start && i < cfg->nplugins; i++) {
         const plugin_t *p = &child.plugins[i];
         if (p->desc.on_worker_start == NULL)
             continue;
         const plugin_t *prev = api_enter(p);
+        startfail_enter(rec, child.id, i);
         int rc = p->desc.on_worker_start(child.id);
         api_enter(prev);
         if (rc != 0) {
-            log_error("plugin \"%s\": on_worker_start returned %d", p->name,
-                      rc);
+            log_error("plugin \"%s\" (%s) failed to start: on_worker_start "
+                      "returned %d; this process exits", p->cfg->name,
+                      p->cfg->resolved, rc);
+            startfail_returned(rec, child.id, i, rc);
             return -1;
         }
     }
+    startfail_started(child.srv->shm, child.id);
     return 0;
 }
 

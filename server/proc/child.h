@@ -46,8 +46,9 @@ void child_notify(int event);
  * first one is reported to the manager (WORKER_SERVING). */
 void child_count_event(void);
 /* Whether the role may take new work now. */
-/* The server is stopping or this process is on its way out (a reload,
- * max_request): HTTP responses ask their clients to close. */
+/* The server is stopping or draining (shutdown_delay), or this process is
+ * on its way out (a reload, max_request): HTTP responses ask their clients
+ * to close. */
 int child_winding_down(void);
 int child_taking_work(void);
 /* on_worker_stop, unload, free, exit. */

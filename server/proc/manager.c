@@ -20,6 +20,7 @@
 #include "core/proctitle.h"
 #include "event/loop.h"
 #include "proc/server.h"
+#include "proc/startfail.h"
 
 /* A process that dies by itself sooner than this after its start, having
  * taken no event, counts as failing. */
@@ -351,17 +352,7 @@ static void manager_call_lifecycle(int start)
 /* "worker 3", "task worker 0", "process ticker 1": as in ps. */
 static const char *manager_role(int id, char *buf, size_t size)
 {
-    int kind = server_kind(srv, id), index = 0;
-    if (kind == PROC_WORKER) {
-        snprintf(buf, size, "worker %d", id);
-    } else if (kind == PROC_TASK) {
-        snprintf(buf, size, "task worker %d", id - srv->cfg.worker_num);
-    } else {
-        int p = server_user_process(srv, id, &index);
-        snprintf(buf, size, "process %s %d", srv->cfg.processes[p].name,
-                 index);
-    }
-    return buf;
+    return startfail_role(srv, id, buf, size);
 }
 
 /* Log how a worker ended; 1 when it ended abnormally. */
@@ -738,6 +729,7 @@ static void manager_reap_worker(pid_t pid, int status)
             continue;
         long long lived = loop_now() - s->started;
         int served = s->served;
+        startfail_reaped(srv, i, status);
         manager_judge(i, status, lived, s->ready, served);
         s->pid = 0;
         s->ready = s->served = 0;

@@ -41,8 +41,11 @@ typedef struct master {
     int exit_status;
     int64_t kill_timer;   /* stopping: SIGKILL to a manager still running */
     int64_t accept_timer; /* listeners paused after EMFILE: resumes them */
+    int64_t delay_timer;  /* shutdown_delay: begins the stop when it ends */
+    int draining;         /* within shutdown_delay: still serving */
+    int before_done;      /* on_before_shutdown has run */
     int ready_fd;       /* daemonize: the waiting parent */
-    plugin_t *plugins;  /* for on_start and on_shutdown */
+    plugin_t *plugins;  /* on_start, on_before_shutdown, on_shutdown */
     sockfile_t *listen_files; /* per listener: the Unix socket file bound */
 } master_t;
 
@@ -88,10 +91,24 @@ static void master_kill_manager(int64_t id, void *arg)
     kill(m.srv->manager_pid, SIGKILL);
 }
 
+/* While the listeners still accept: deregistering from a load balancer
+ * must happen before the port closes. */
+static void master_before_shutdown(void)
+{
+    if (m.before_done)
+        return;
+    m.before_done = 1;
+    for (int i = 0; m.plugins != NULL && i < m.srv->cfg.nplugins; i++)
+        api_call(&m.plugins[i], on_before_shutdown);
+}
+
 static void master_begin_stop(const char *why)
 {
     if (m.stopping)
         return;
+    master_before_shutdown();
+    master_clear_timer(&m.delay_timer);
+    m.draining = 0;
     m.stopping = 1;
     atomic_store(&m.srv->shm->stopping, 1);
     log_info("%s: stopping", why);
@@ -113,6 +130,45 @@ static void master_begin_stop(const char *why)
                              master_kill_manager, NULL);
     if (m.manager_alive && kill(m.srv->manager_pid, SIGTERM) < 0)
         log_error("kill(manager, SIGTERM): %s", strerror(errno));
+}
+
+static void master_delay_over(int64_t id, void *arg)
+{
+    (void)id;
+    (void)arg;
+    m.delay_timer = 0;
+    master_begin_stop("shutdown_delay passed");
+}
+
+/* SIGTERM with shutdown_delay: on_before_shutdown, then the server keeps
+ * accepting and serving for the delay while /health says draining, so
+ * that a load balancer stops sending before the port closes. Repeated, or
+ * as SIGINT (^C), the request means now. */
+static void master_request_stop(const char *why, int may_delay)
+{
+    int delay = m.srv->cfg.shutdown_delay;
+    if (m.stopping)
+        return;
+    if (m.draining || !may_delay || delay == 0) {
+        if (m.draining)
+            log_notice("%s during shutdown_delay: stopping now", why);
+        master_begin_stop(why);
+        return;
+    }
+    master_before_shutdown();
+    sdmaster_stopping(why); /* systemd: stopping begins with the delay */
+    m.delay_timer = timer_add(loop_timers(m.loop), loop_now(),
+                              delay * 1000LL, 0, master_delay_over, NULL);
+    if (m.delay_timer < 0) { /* logged by timer.c */
+        m.delay_timer = 0;
+        master_begin_stop(why);
+        return;
+    }
+    m.draining = 1;
+    atomic_store(&m.srv->shm->draining_until, loop_now() + delay * 1000LL);
+    log_notice("%s: still serving for %d s (shutdown_delay) with /health "
+               "draining, then stopping; SIGTERM again or SIGINT stops now",
+               why, delay);
 }
 
 static void master_watch_listeners(int events)
@@ -236,9 +292,9 @@ static void master_signal(loop_t *loop, int fd, int events, void *arg)
         if (si.ssi_signo == SIGCHLD)
             master_reap();
         else if (si.ssi_signo == SIGTERM)
-            master_begin_stop("SIGTERM");
+            master_request_stop("SIGTERM", 1);
         else if (si.ssi_signo == SIGINT)
-            master_begin_stop("SIGINT");
+            master_request_stop("SIGINT", 0);
         else if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2)
             master_forward((int)si.ssi_signo);
         else if ((int)si.ssi_signo == SIGNAL_REOPEN)

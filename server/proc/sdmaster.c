@@ -143,11 +143,12 @@ void sdmaster_stopping(const char *why)
         return;
     sm.stopping = 1;
     snprintf(sm.status, sizeof(sm.status), "stopping (%s)", why);
-    /* The stop takes up to max_wait_time + 2 s (the manager's SIGKILL
-     * deadline); a shorter TimeoutStopSec must not cut the drain short.
-     * systemd only ever lengthens its timeout for this. */
+    /* The stop takes up to shutdown_delay + max_wait_time + 2 s (the
+     * manager's SIGKILL deadline); a shorter TimeoutStopSec must not cut
+     * the drain short. systemd only ever lengthens its timeout for this. */
     int64_t usec = sm.srv != NULL
-                       ? (sm.srv->cfg.max_wait_time + 3) * 1000000LL
+                       ? (sm.srv->cfg.shutdown_delay +
+                          sm.srv->cfg.max_wait_time + 3) * 1000000LL
                        : 0;
     if (usec > 0)
         sdnotify_send("STOPPING=1\nEXTEND_TIMEOUT_USEC=%" PRId64

@@ -7,8 +7,9 @@ own config:
 - a worker killed by SIGKILL: on_worker_error(id, pid, 0, 9) in the
   manager; a worker that exits with status 7: on_worker_error(id, pid, 7, 0);
 - a reload: on_worker_exit then on_worker_stop in every old worker;
-- a stop: on_worker_stop in every worker, then on_manager_stop in the
-  manager, then on_shutdown in the master, in that order."""
+- a stop: on_before_shutdown in the master first (ABI 1.5), then
+  on_worker_stop in every worker, then on_manager_stop in the manager,
+  then on_shutdown in the master, in that order."""
 
 import os
 import signal
@@ -120,6 +121,11 @@ def main():
                 max(k for k, e in enumerate(order) if e == "worker_stop") <
                 order.index("manager_stop"),
                 "stop events out of order: %s" % order)
+        o.check(order[:2] == ["before_shutdown", "before_shutdown_done"] and
+                tail[0] == ("before_shutdown", srv.pid, 0) and
+                order.count("before_shutdown") == 1,
+                "on_before_shutdown not first, once, in the master: %s"
+                % tail)
         o.check(not [e for e in tail if e[0] == "worker_error"],
                 "a stop reported worker errors: %s" % tail)
         h.log("stop: %s" % order)

@@ -66,7 +66,8 @@ def main():
                    r"plugin ABI 2\.\d+, server ABI 1\.\d+", 2)
         bad_reload(srv, app, load, workers, "on_worker_start fails",
                    lambda p: o.install(o.FAIL, p),
-                   r'plugin "version": on_worker_start returned 1', 3)
+                   r'plugin "app" \([^)]*app\.so\) failed to start: '
+                   r'on_worker_start returned 1', 3)
         o.check(o.count_log(srv, r"reload done") == 0,
                 "a failed reload was reported done")
 

@@ -97,7 +97,25 @@ START_TEST(grown_structs_keep_old_fields)
     char err[512] = "";
     swx_plugin_t d = good();
     d.abi_minor = 3;
+    d.size = offsetof(swx_plugin_t, on_before_shutdown);
     ck_assert_int_eq(plugin_abi_check(&d, err, sizeof(err)), 0);
+}
+END_TEST
+
+/* ABI 1.5 appended on_before_shutdown: a 1.4 description ends before it
+ * (and is accepted); one claiming 1.4 with the 1.5 size is refused. */
+START_TEST(abi_1_4_is_shorter)
+{
+    char err[512] = "";
+    swx_plugin_t d = good();
+    d.abi_minor = 4;
+    d.size = offsetof(swx_plugin_t, on_before_shutdown);
+    ck_assert_uint_eq(d.size, offsetof(swx_plugin_t, on_ws_close) +
+                                  sizeof(void (*)(void)));
+    ck_assert_int_eq(plugin_abi_check(&d, err, sizeof(err)), 0);
+    d.size = sizeof(swx_plugin_t);
+    ck_assert_int_eq(plugin_abi_check(&d, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "ABI 1.4 has"));
 }
 END_TEST
 
@@ -159,6 +177,7 @@ int main(void)
     tcase_add_test(tc, accepts_older_minor);
     tcase_add_test(tc, refuses_wrong_size);
     tcase_add_test(tc, grown_structs_keep_old_fields);
+    tcase_add_test(tc, abi_1_4_is_shorter);
     tcase_add_test(tc, refuses_missing_api_slot);
     tcase_add_test(tc, missing_file_quotes_dlerror);
     tcase_add_test(tc, missing_symbol_quotes_dlerror);
