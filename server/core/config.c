@@ -170,13 +170,15 @@ static const cfg_field_t server_fields[] = {
       parse_task_ipc_mode },
     { "task_max_size", CFG_SIZE, 0, 1024, 268435456, 8388608,
       SRV(task_max_size), NULL, NULL },
-    /* Memory; a grace of -1 is resolved in parse_root. */
+    /* Memory and overload; a grace of -1 is resolved in parse_root. */
     { "reload_on_rss", CFG_LONG, 0, 0, 1048576, 0, SRV(reload_on_rss), NULL,
       NULL },
     { "max_request_grace", CFG_LONG, 0, 0, INT32_MAX, -1,
       SRV(max_request_grace), NULL, NULL },
     { "task_max_request_grace", CFG_LONG, 0, 0, INT32_MAX, -1,
       SRV(task_max_request_grace), NULL, NULL },
+    { "max_concurrency", CFG_INT, 0, 0, 1000000, 0, SRV(max_concurrency),
+      NULL, NULL },
 };
 
 static const cfg_field_t plugin_fields[] = {

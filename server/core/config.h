@@ -149,10 +149,11 @@ typedef struct config {
     int task_ipc_mode;      /* 1 a socket per task worker, 3 a shared queue */
     size_t task_max_size;   /* largest task or result, default 8 MiB */
 
-    /* "server": memory guards */
+    /* "server": memory and overload guards */
     long reload_on_rss;     /* MiB resident before a worker recycles; 0 off */
     long max_request_grace; /* max_request drawn in [N+1, N+grace]; 0 none */
     long task_max_request_grace; /* the same for task_max_request */
+    int max_concurrency;    /* HTTP requests at workers at once; 0 any */
 
     config_admin_t admin;
     config_table_t *tables;

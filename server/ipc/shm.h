@@ -45,6 +45,10 @@ typedef struct shm {
     _Atomic int64_t tasking_num;      /* tasks sent and not yet done */
     _Atomic uint64_t task_queue_full; /* swx_task refused: queue full */
     _Atomic uint64_t restarts[RESTART_CAUSES]; /* by enum shm_restart_cause */
+    /* max_concurrency: HTTP requests between their dispatch to a worker
+     * and the end of their response, and those refused with 503 */
+    _Atomic int64_t concurrency;
+    _Atomic uint64_t concurrency_rejected;
     int worker_num;
     int task_worker_num;
     int nprocs;                /* workers, task workers, user processes */

@@ -279,6 +279,16 @@ static json_t *api_restarts_json(const shm_t *shm)
                      (json_int_t)atomic_load(&shm->restarts[RESTART_TIMEOUT]));
 }
 
+/* max_concurrency: HTTP requests at workers now, and those refused. */
+static void api_concurrency_json(json_t *o, const shm_t *shm)
+{
+    json_object_set_new(o, "concurrency",
+                        json_integer(atomic_load(&shm->concurrency)));
+    json_object_set_new(o, "concurrency_rejected",
+                        json_integer((json_int_t)atomic_load(
+                            &shm->concurrency_rejected)));
+}
+
 char *api_stats_json(void)
 {
     swx_stats_t s;
@@ -305,6 +315,7 @@ char *api_stats_json(void)
         json_object_set_new(o, "worker_restarts",
                             json_integer((json_int_t)s.worker_restarts));
         json_object_set_new(o, "restarts", api_restarts_json(srv->shm));
+        api_concurrency_json(o, srv->shm);
     }
     char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
     json_decref(o);

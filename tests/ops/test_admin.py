@@ -25,7 +25,8 @@ TOP_FIELDS = {"version": str, "master_pid": int, "manager_pid": int,
               "dispatch_count": int, "worker_num": int,
               "idle_worker_num": int, "task_worker_num": int,
               "reload_count": int, "worker_restarts": int, "workers": list,
-              "restarts": dict}
+              "restarts": dict, "concurrency": int,
+              "concurrency_rejected": int}
 WORKER_FIELDS = {"id": int, "pid": int, "state": str, "request_count": int,
                  "starts": int, "rss": int}
 

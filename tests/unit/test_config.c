@@ -258,7 +258,7 @@ START_TEST(test_heartbeat_idle_default)
 END_TEST
 
 /* max_request_grace: Swoole's default (half of max_request above 10), or
- * as given, 0 included; reload_on_rss. */
+ * as given, 0 included; the other memory and overload settings. */
 static void parse_server(const char *server)
 {
     char text[1024];
@@ -273,16 +273,19 @@ START_TEST(test_memory_settings)
     ck_assert_int_eq(cfg.max_request_grace, 50);
     ck_assert_int_eq(cfg.task_max_request_grace, 20);
     ck_assert_int_eq(cfg.reload_on_rss, 0);
+    ck_assert_int_eq(cfg.max_concurrency, 0);
     config_free(&cfg);
     parse_server("'max_request': 10, 'task_max_request': 11");
     ck_assert_int_eq(cfg.max_request_grace, 0);
     ck_assert_int_eq(cfg.task_max_request_grace, 5);
     config_free(&cfg);
     parse_server("'max_request': 100, 'max_request_grace': 0, "
-                 "'task_max_request_grace': 7, 'reload_on_rss': 512");
+                 "'task_max_request_grace': 7, 'reload_on_rss': 512, "
+                 "'max_concurrency': 64");
     ck_assert_int_eq(cfg.max_request_grace, 0);
     ck_assert_int_eq(cfg.task_max_request_grace, 7);
     ck_assert_int_eq(cfg.reload_on_rss, 512);
+    ck_assert_int_eq(cfg.max_concurrency, 64);
 }
 END_TEST
 
@@ -291,6 +294,7 @@ START_TEST(test_bad_memory_settings)
     static const char *const bad[] = {
         "'reload_on_rss': -1", "'reload_on_rss': 1048577",
         "'max_request_grace': -1", "'max_request_grace': '5'",
+        "'max_concurrency': -1", "'max_concurrency': 1000001",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[1024];
