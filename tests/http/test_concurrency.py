@@ -52,7 +52,7 @@ class Server(hh.HttpServer):
         self.raw_port = h.free_port()
         super().__init__(
             "concurrency",
-            listener={"http_response_timeout": 3 if SLOW else 2},
+            listener={"http_response_timeout": 5 if SLOW else 3},
             server={"worker_num": 2, "reactor_num": 2, "max_concurrency": K},
             plugins=[{"name": "probe", "path": hh.PROBE},
                      {"name": "echo", "path": h.ECHO}],
