@@ -13,9 +13,10 @@ worker holds many requests at once and nothing but the limit refuses any.
   leave; K requests whose worker crashes (/crash: 502); K requests whose
   response times out (http_response_timeout: 504); K /slow requests
   across a reload. After each, concurrency is back to 0, and K new
-  requests at once are all served.
+  requests at once are all served. K /slow requests in flight when the
+  server stops are answered, and it exits 0.
 - Chaos: 12 threads for 3 s mixing fast, slow, abandoned and crashing
-  requests over keep-alive connections: every answer is 200, 502 or a 503
+  requests, each on its own connection: every answer is 200, 502 or a 503
   with Retry-After; concurrency ends at 0; concurrency_rejected counts at
   least the 503s seen.
 - WebSocket messages and raw TCP messages do not count: with the K slots
@@ -207,8 +208,8 @@ def given_up(srv, path, statuses, what):
     served(srv, "after " + what)
 
 
-def reloaded(srv):
-    """K slow requests across a reload: answered, slots freed."""
+def across(srv, act, what):
+    """K slow requests at the workers while act() runs: all answered."""
     reqs = []
 
     def run():
@@ -217,12 +218,23 @@ def reloaded(srv):
     t.start()
     h.wait_until(lambda: srv.stats()["concurrency"] == K, 20,
                  what="K slow requests counted")
-    os.kill(srv.pid, signal.SIGUSR1)
+    act()
     t.join(60)
     check(len(reqs) == K and all(r.status == 200 for r in reqs),
-          "across a reload: %s" % [r.status for r in reqs])
+          "across %s: %s" % (what, [r.status for r in reqs]))
+
+
+def reloaded(srv):
+    """K slow requests across a reload: answered, slots freed."""
+    across(srv, lambda: os.kill(srv.pid, signal.SIGUSR1), "a reload")
     srv.wait_idle("a reload")
     served(srv, "after a reload")
+
+
+def stopped(srv):
+    """K slow requests across a stop: answered, and the stop completes."""
+    across(srv, lambda: srv.stop(expected=("AddressSanitizer: SEGV",)),
+           "a stop")
 
 
 def streams_not_counted(srv):
@@ -313,7 +325,7 @@ def main():
         streams_not_counted(srv)
         reloaded(srv)
         chaos(srv)
-        srv.stop(expected=("AddressSanitizer: SEGV",))
+        stopped(srv)
 
 
 if __name__ == "__main__":
