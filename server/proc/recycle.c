@@ -25,6 +25,7 @@ static int tick_fd = -1;  /* a timerfd, not a loop timer: reload's
                              wind-down waits for the plugins' timers only */
 static long page_size;
 static long max_work;     /* this process's max_request; 0: no limit */
+static long recycle_done; /* the role's count at the last recycle_after */
 
 long recycle_draw(long max, long grace)
 {
@@ -106,8 +107,6 @@ static int recycle_rss_passed(uint64_t rss, long done)
     recycle_stop(RESTART_RSS);
     return 1;
 }
-
-static long recycle_done;  /* the role's count at the last recycle_after */
 
 void recycle_after(long done)
 {
