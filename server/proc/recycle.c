@@ -129,8 +129,9 @@ static void recycle_tick(loop_t *loop, int fd, int events, void *arg)
     if (read(fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
         return;
     uint64_t rss = recycle_sample();
-    /* Memory a plugin's timer took while no request came. */
-    if (!child.stopping && !child_winding_down() &&
+    /* Memory a plugin's timer took while no request came; a standby
+     * process (a reload's candidate) is judged once it serves. */
+    if (!child.standby && !child.stopping && !child_winding_down() &&
         recycle_rss_passed(rss, recycle_done) && child.update != NULL)
         child.update();
 }
