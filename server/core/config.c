@@ -173,6 +173,15 @@ static const cfg_field_t server_fields[] = {
     /* the stop behind a load balancer */
     { "shutdown_delay", CFG_INT, 0, 0, 3600, 0, SRV(shutdown_delay), NULL,
       NULL },
+    /* Memory and overload; a grace of -1 is resolved in parse_root. */
+    { "reload_on_rss", CFG_LONG, 0, 0, 1048576, 0, SRV(reload_on_rss), NULL,
+      NULL },
+    { "max_request_grace", CFG_LONG, 0, 0, INT32_MAX, -1,
+      SRV(max_request_grace), NULL, NULL },
+    { "task_max_request_grace", CFG_LONG, 0, 0, INT32_MAX, -1,
+      SRV(task_max_request_grace), NULL, NULL },
+    { "max_concurrency", CFG_INT, 0, 0, 1000000, 0, SRV(max_concurrency),
+      NULL, NULL },
 };
 
 static const cfg_field_t plugin_fields[] = {
@@ -1276,6 +1285,15 @@ static int syntax_error(cfg_ctx_t *ctx, const json_error_t *jerr)
     return -1;
 }
 
+/* Swoole's default grace when none is given: half of max_request, once
+ * that is above 10 (SW_WORKER_MIN_REQUEST). */
+static long default_grace(long grace, long max_request)
+{
+    if (grace >= 0)
+        return grace;
+    return max_request > 10 ? max_request / 2 : 0;
+}
+
 static int parse_root(cfg_ctx_t *ctx, json_t *root)
 {
     if (!json_is_object(root))
@@ -1290,6 +1308,10 @@ static int parse_root(cfg_ctx_t *ctx, json_t *root)
                         "needs server.heartbeat_check_interval as well");
     if (c->heartbeat_check_interval > 0 && c->heartbeat_idle_time == 0)
         c->heartbeat_idle_time = 2 * c->heartbeat_check_interval;
+    c->max_request_grace = default_grace(c->max_request_grace,
+                                         c->max_request);
+    c->task_max_request_grace = default_grace(c->task_max_request_grace,
+                                              c->task_max_request);
     return 0;
 }
 

@@ -151,6 +151,11 @@ typedef struct config {
 
     /* the stop behind a load balancer */
     int shutdown_delay;     /* seconds still served after SIGTERM; 0 off */
+    /* "server": memory and overload guards */
+    long reload_on_rss;     /* MiB resident before a worker recycles; 0 off */
+    long max_request_grace; /* max_request drawn in [N+1, N+grace]; 0 none */
+    long task_max_request_grace; /* the same for task_max_request */
+    int max_concurrency;    /* HTTP requests at workers at once; 0 any */
 
     config_admin_t admin;
     config_table_t *tables;

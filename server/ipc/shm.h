@@ -70,6 +70,10 @@ typedef struct shm {
     _Atomic uint64_t restarts[RESTART_CAUSES]; /* by enum shm_restart_cause */
     _Atomic int64_t draining_until; /* ms (CLOCK_MONOTONIC) when
                                   shutdown_delay ends; 0 when not draining */
+    /* max_concurrency: HTTP requests between their dispatch to a worker
+     * and the end of their response, and those refused with 503 */
+    _Atomic int64_t concurrency;
+    _Atomic uint64_t concurrency_rejected;
     int worker_num;
     int task_worker_num;
     int nprocs;                /* workers, task workers, user processes */

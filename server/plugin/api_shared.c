@@ -255,13 +255,38 @@ static json_t *api_procs_json(const shm_t *shm)
                                ? "task"
                                : "process";
         json_array_append_new(
-            arr, json_pack("{s:i, s:s, s:i, s:s, s:I, s:I}", "id", i, "kind",
-                           kind, "pid", atomic_load(&w->pid), "state",
+            arr, json_pack("{s:i, s:s, s:i, s:s, s:I, s:I, s:I}", "id", i,
+                           "kind", kind, "pid", atomic_load(&w->pid), "state",
                            api_state(w), "request_count",
                            (json_int_t)atomic_load(&w->requests), "starts",
-                           (json_int_t)atomic_load(&w->starts)));
+                           (json_int_t)atomic_load(&w->starts), "rss",
+                           (json_int_t)atomic_load(&w->rss)));
     }
     return arr;
+}
+
+/* Processes replaced, by cause (enum shm_restart_cause). */
+static json_t *api_restarts_json(const shm_t *shm)
+{
+    return json_pack("{s:I, s:I, s:I, s:I}", "crash",
+                     (json_int_t)atomic_load(&shm->restarts[RESTART_CRASH]),
+                     "max_request",
+                     (json_int_t)atomic_load(
+                         &shm->restarts[RESTART_MAX_REQUEST]),
+                     "rss",
+                     (json_int_t)atomic_load(&shm->restarts[RESTART_RSS]),
+                     "timeout",
+                     (json_int_t)atomic_load(&shm->restarts[RESTART_TIMEOUT]));
+}
+
+/* max_concurrency: HTTP requests at workers now, and those refused. */
+static void api_concurrency_json(json_t *o, const shm_t *shm)
+{
+    json_object_set_new(o, "concurrency",
+                        json_integer(atomic_load(&shm->concurrency)));
+    json_object_set_new(o, "concurrency_rejected",
+                        json_integer((json_int_t)atomic_load(
+                            &shm->concurrency_rejected)));
 }
 
 char *api_stats_json(void)
@@ -286,9 +311,12 @@ char *api_stats_json(void)
         (json_int_t)s.task_queue_full, "dispatch_count",
         (json_int_t)s.dispatch_count, "reload_count",
         (json_int_t)s.reload_count, "workers", api_procs_json(srv->shm));
-    if (o != NULL)
+    if (o != NULL) {
         json_object_set_new(o, "worker_restarts",
                             json_integer((json_int_t)s.worker_restarts));
+        json_object_set_new(o, "restarts", api_restarts_json(srv->shm));
+        api_concurrency_json(o, srv->shm);
+    }
     char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
     json_decref(o);
     return text;

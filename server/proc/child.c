@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "plugin/plugin_io.h"
 #include "core/proctitle.h"
+#include "proc/recycle.h"
 #include "plugin/task.h"
 
 child_t child;
@@ -171,6 +172,7 @@ int child_init(server_t *srv, int id, int standby, int notify_fd)
         ipc_init(&child.inbox, srv->mbox_fds[id][0], srv->cfg.task_max_size,
                  IPC_TO_MAILBOX) < 0)
         return -1;
+    recycle_init(); /* without the RSS figure the process still serves */
     return task_init();
 }
 
@@ -215,6 +217,7 @@ void child_exit(int status, int call_stop)
     child.plugins = NULL;
     ipc_free(&child.inbox);
     atomic_store(&child.srv->shm->workers[child.id].busy, 0);
+    recycle_free();
     loop_free(child.loop);
     config_free(&child.srv->cfg);
     exit(status);

@@ -5,6 +5,7 @@
 
 #include "plugin/api.h"
 #include "proc/child.h"
+#include "proc/recycle.h"
 #include "core/log.h"
 #include "plugin/task.h"
 
@@ -12,20 +13,10 @@ static ipc_t queue;        /* task_ipc_mode 3 */
 static int have_queue;
 static long tasks;
 
-static void taskworker_count(void)
-{
-    long max = child.srv->cfg.task_max_request;
-    tasks++;
-    if (max > 0 && tasks >= max && !child.stopping) {
-        log_info("task_max_request (%ld) reached; exiting", max);
-        child.stopping = 1;
-    }
-}
-
 static void taskworker_task(const ipc_msg_t *m)
 {
     task_run(m);
-    taskworker_count();
+    recycle_after(++tasks); /* task_max_request, reload_on_rss */
 }
 
 static void taskworker_update(void)

@@ -11,6 +11,7 @@
 #include "plugin/api.h"
 #include "ipc/ipc.h"
 #include "proc/child.h"
+#include "proc/recycle.h"
 #include "proc/worker.h"
 #include "http/http_api.h"
 #include "http/http_msg.h"
@@ -174,15 +175,6 @@ static void worker_handle(const ipc_msg_t *m)
     atomic_store_explicit(&sw->busy, 0, memory_order_relaxed);
 }
 
-static void worker_check_max_request(void)
-{
-    long max = child.srv->cfg.max_request;
-    if (max > 0 && requests >= max && !child.stopping) {
-        log_info("max_request (%ld) reached; exiting", max);
-        child.stopping = 1;
-    }
-}
-
 static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
 {
     (void)loop;
@@ -202,7 +194,7 @@ static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
         if (rc <= 0)
             break;
         worker_handle(&m);
-        worker_check_max_request();
+        recycle_after(requests); /* max_request, reload_on_rss */
     }
     worker_chan_update(ch);
 }

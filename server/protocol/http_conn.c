@@ -4,6 +4,7 @@
  * its response is complete, so responses leave in order whichever worker
  * answers. Errors are answered here, then the connection is closed. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,7 @@ typedef struct http_conn {
     uint64_t seq;             /* requests given to workers, for probes */
     int64_t timer;            /* http_request_timeout, or in HC_WAIT
                                  http_response_timeout */
+    int slot;                 /* HC_WAIT: counted in shm concurrency */
 } http_conn_t;
 
 /* What a step of reading requests says: -1 when the connection was
@@ -90,11 +92,42 @@ static void http_conn_timer_stop(conn_t *c)
     h->timer = 0;
 }
 
+/* max_concurrency: a slot for a request going to a worker. A compare
+ * and swap, so that the reactors together never admit more than the
+ * limit and a refusal never counts. 1 when taken. */
+static int http_conn_admit(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    _Atomic int64_t *n = &c->eng->shm->concurrency;
+    int64_t max = c->eng->cfg->max_concurrency;
+    int64_t cur = atomic_load_explicit(n, memory_order_relaxed);
+    do {
+        if (max > 0 && cur >= max)
+            return 0;
+    } while (!atomic_compare_exchange_weak_explicit(
+        n, &cur, cur + 1, memory_order_relaxed, memory_order_relaxed));
+    h->slot = 1;
+    return 1;
+}
+
+/* The request left the worker's hands: answered, given up, or its
+ * connection gone. Idempotent. */
+static void http_conn_release(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    if (!h->slot)
+        return;
+    h->slot = 0;
+    atomic_fetch_sub_explicit(&c->eng->shm->concurrency, 1,
+                              memory_order_relaxed);
+}
+
 /* The server closes after what is queued (a lingering close: see
  * conn_end). HTTP_STOP, or -1 when the connection was closed. */
 static int http_conn_finish(conn_t *c)
 {
     http_conn_t *h = c->state;
+    http_conn_release(c);
     h->state = HC_CLOSED;
     http_conn_timer_stop(c);
     return conn_end(c, 1) < 0 ? -1 : HTTP_STOP;
@@ -220,6 +253,7 @@ static void http_conn_set_reading(conn_t *c)
 static int http_conn_done(conn_t *c, int close)
 {
     http_conn_t *h = c->state;
+    http_conn_release(c);
     http_conn_timer_stop(c);
     if (close || !h->keep_alive || conn_stopping(c))
         return http_conn_finish(c);
@@ -341,17 +375,25 @@ static void http_conn_response_wait(conn_t *c)
         http_conn_timer_set(c, secs * 1000L, http_conn_timeout);
 }
 
-/* Send the request to a worker and wait for its response. */
+/* Send the request to a worker and wait for its response; past
+ * max_concurrency, refuse it at once (503) instead. */
 static int http_conn_dispatch(conn_t *c, const http_request_t *req)
 {
     http_conn_t *h = c->state;
+    if (!http_conn_admit(c)) {
+        atomic_fetch_add_explicit(&c->eng->shm->concurrency_rejected, 1,
+                                  memory_order_relaxed);
+        log_warn("max_concurrency (%d) reached; a request from %s refused",
+                 c->eng->cfg->max_concurrency, c->peer);
+        return http_conn_fail_with(c, 503, "Retry-After: 1\r\n");
+    }
     buf_t *wire = conn_scratch(c);
     const char *body = buf_head(&c->in) + h->head_len;
     char client[REAL_IP_LEN];
     http_wire_peer_t peer = http_conn_peer(c, req, client);
     if (http_wire_encode(wire, req, body, h->body_len, &peer) < 0) {
         conn_scratch_done(wire);
-        conn_close(c, "out of memory for a request");
+        conn_close(c, "out of memory for a request"); /* frees the slot */
         return -1;
     }
     h->worker = conn_route(c);
@@ -673,6 +715,7 @@ static void http_conn_quiesce(conn_t *c)
 static void http_conn_close(conn_t *c, int notify)
 {
     http_conn_t *h = c->state;
+    http_conn_release(c);
     conn_timer_clear(c, h->timer);
     /* The worker holding the request frees its response on IPC_CLOSE;
      * one that will not get it is told here. */

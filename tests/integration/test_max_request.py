@@ -1,4 +1,5 @@
-"""test_max_request.py: with max_request 50, workers are recycled under
+"""test_max_request.py: with max_request 50 (and no max_request_grace, so
+exactly 50), workers are recycled under
 continuous load and not one request goes unanswered: messages queued for an
 exiting worker wait in its channel for the replacement.
 
@@ -56,7 +57,8 @@ class Load(threading.Thread):
 def main():
     probe = {"name": "probe", "path": h.PROBE}
     with h.Server("maxreq", server={"worker_num": WORKERS, "reactor_num": 2,
-                                    "max_request": MAX_REQUEST},
+                                    "max_request": MAX_REQUEST,
+                                    "max_request_grace": 0},
                   plugins=[probe]) as srv:
         srv.start()
         first = srv.workers()

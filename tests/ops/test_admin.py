@@ -24,9 +24,11 @@ TOP_FIELDS = {"version": str, "master_pid": int, "manager_pid": int,
               "accept_count": int, "close_count": int, "request_count": int,
               "dispatch_count": int, "worker_num": int,
               "idle_worker_num": int, "task_worker_num": int,
-              "reload_count": int, "worker_restarts": int, "workers": list}
+              "reload_count": int, "worker_restarts": int, "workers": list,
+              "restarts": dict, "concurrency": int,
+              "concurrency_rejected": int}
 WORKER_FIELDS = {"id": int, "pid": int, "state": str, "request_count": int,
-                 "starts": int}
+                 "starts": int, "rss": int}
 
 
 def check_shape(st):

@@ -257,6 +257,56 @@ START_TEST(test_heartbeat_idle_default)
 }
 END_TEST
 
+/* max_request_grace: Swoole's default (half of max_request above 10), or
+ * as given, 0 included; the other memory and overload settings. */
+static void parse_server(const char *server)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "{'server': {%s}, %s, %s}", server, PLUGINS,
+             LISTENERS);
+    ck_assert_msg(parse(text) == 0, "%s: %s", server, err);
+}
+
+START_TEST(test_memory_settings)
+{
+    parse_server("'max_request': 100, 'task_max_request': 40");
+    ck_assert_int_eq(cfg.max_request_grace, 50);
+    ck_assert_int_eq(cfg.task_max_request_grace, 20);
+    ck_assert_int_eq(cfg.reload_on_rss, 0);
+    ck_assert_int_eq(cfg.max_concurrency, 0);
+    config_free(&cfg);
+    parse_server("'max_request': 10, 'task_max_request': 11");
+    ck_assert_int_eq(cfg.max_request_grace, 0);
+    ck_assert_int_eq(cfg.task_max_request_grace, 5);
+    config_free(&cfg);
+    parse_server("'max_request': 100, 'max_request_grace': 0, "
+                 "'task_max_request_grace': 7, 'reload_on_rss': 512, "
+                 "'max_concurrency': 64");
+    ck_assert_int_eq(cfg.max_request_grace, 0);
+    ck_assert_int_eq(cfg.task_max_request_grace, 7);
+    ck_assert_int_eq(cfg.reload_on_rss, 512);
+    ck_assert_int_eq(cfg.max_concurrency, 64);
+}
+END_TEST
+
+START_TEST(test_bad_memory_settings)
+{
+    static const char *const bad[] = {
+        "'reload_on_rss': -1", "'reload_on_rss': 1048577",
+        "'max_request_grace': -1", "'max_request_grace': '5'",
+        "'max_concurrency': -1", "'max_concurrency': 1000001",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, "{'server': {%s}, %s, %s}", bad[i],
+                 PLUGINS, LISTENERS);
+        ck_assert_msg(parse(text) == -1, "accepted %s", bad[i]);
+        assert_contains("server.");
+        assert_zeroed(&cfg);
+    }
+}
+END_TEST
+
 START_TEST(test_admin_good)
 {
     char text[1024];
@@ -1059,6 +1109,7 @@ static Suite *config_suite(void)
     tcase_add_test(good, test_empty_server);
     tcase_add_test(good, test_operations_defaults);
     tcase_add_test(good, test_heartbeat_idle_default);
+    tcase_add_test(good, test_memory_settings);
     tcase_add_test(good, test_admin_good);
     tcase_add_test(good, test_admin_mode);
     tcase_add_test(good, test_admin_idle_timeout);
@@ -1082,6 +1133,7 @@ static Suite *config_suite(void)
 
     tcase_add_checked_fixture(bad, NULL, teardown);
     tcase_add_test(bad, test_top_not_object);
+    tcase_add_test(bad, test_bad_memory_settings);
     tcase_add_test(bad, test_unknown_top_key);
     tcase_add_test(bad, test_unknown_server_key);
     tcase_add_test(bad, test_unknown_listener_key);
