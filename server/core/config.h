@@ -73,6 +73,10 @@ typedef struct config_listener {
     cidr_list_t real_ip_from; /* peers trusted to name the client */
     char *real_ip_header;   /* the header that names it (http, websocket);
                                "X-Forwarded-For" when real_ip_from is set */
+
+    /* The access log (http/access_log.h): the server's unless set here. */
+    char *access_log;        /* a path or "off"; NULL: the server's */
+    char *access_log_format; /* NULL: the server's */
 } config_listener_t;
 
 enum config_column_type {
@@ -148,6 +152,10 @@ typedef struct config {
     long task_max_request;  /* 0 = never recycle */
     int task_ipc_mode;      /* 1 a socket per task worker, 3 a shared queue */
     size_t task_max_size;   /* largest task or result, default 8 MiB */
+
+    /* The access log of HTTP listeners (http/access_log.h). */
+    char *access_log;        /* a path, or NULL / "off": none */
+    char *access_log_format; /* NULL: nginx's "combined" */
 
     config_admin_t admin;
     config_table_t *tables;

@@ -45,6 +45,9 @@ typedef struct shm {
     _Atomic int64_t tasking_num;      /* tasks sent and not yet done */
     _Atomic uint64_t task_queue_full; /* swx_task refused: queue full */
     _Atomic uint64_t restarts[RESTART_CAUSES]; /* by enum shm_restart_cause */
+    struct shm_http *http;     /* HTTP figures for /metrics (shm_http.h):
+                                  a mapping of their own, made before any
+                                  fork, so the same address everywhere */
     int worker_num;
     int task_worker_num;
     int nprocs;                /* workers, task workers, user processes */

@@ -16,6 +16,7 @@
 #include "plugin/api_shared.h"
 #include "core/log.h"
 #include "http/http_head.h"
+#include "net/metrics.h"
 #include "net/sockfile.h"
 
 #define ADMIN_REQ_MAX 4096
@@ -172,6 +173,8 @@ static void admin_route(admin_conn_t *c, const char *method, const char *path)
         log_notice("admin: reload requested");
         reload_cb();
         admin_reply(c, 202, "{\"reload\":\"requested\"}");
+    } else if (strcmp(path, "/metrics") == 0) {
+        metrics_serve(c->fd, method, srv);
     } else if (is_stats || is_reload) {
         admin_reply(c, 405, "{\"error\":\"GET /stats or POST /reload\"}");
     } else {
