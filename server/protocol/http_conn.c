@@ -176,7 +176,8 @@ static void http_conn_log(conn_t *c, int force)
             .request_length = h->in_bytes, .request_us = now - h->t_start,
             .response_us = h->t_dispatch != 0 ? now - h->t_dispatch : 0,
             .worker_id = h->log_worker,
-            .connection = c->session, .connection_requests = h->nreq};
+            .connection = c->session, .connection_requests = h->nreq,
+            .ssl_protocol = NULL}; /* the transport's, once TLS exists */
         access_log_line(c->listener, c->eng->id, &h->cap, &r);
     }
     h->logging = 0;
