@@ -7,8 +7,11 @@ path, user agent with quotes escaped, errors answered by the reactor).
 Then: the lines are all there after a graceful stop right after the
 requests; the file is reopened after a rename with SIGRTMIN and with
 `swx-server -s reopen`, with no line lost or in the wrong file; 8 clients
-at once make exactly as many lines as requests, none torn. A bad format
-is refused at start with its JSON path."""
+at once make exactly as many lines as requests, none torn. With the log
+on a FIFO nobody reads (a stuck disk), requests are still answered at
+once, and lines past the cap are dropped, counted and logged: written
+plus dropped equals the requests. A bad format is refused at start with
+its JSON path."""
 
 import os
 import re
@@ -249,6 +252,65 @@ def stop_right_after(srv, log_path, before):
     h.log("graceful stop right after 100 requests: all 100 lines written")
 
 
+def slow_disk():
+    """The access log is a FIFO nobody reads: the writer blocks in
+    write(2), yet every request is answered at once (no reactor waits for
+    it); past the cap lines are dropped and counted. Once the FIFO is read
+    the writer goes on and logs the drops: the lines that came out and
+    the lines counted as dropped add up to the requests."""
+    with hh.HttpServer("access-fifo", server={"reactor_num": 1,
+                                              "access_log": "PLACEHOLDER"},
+                       listener={"access_log_format":
+                                 "$request_uri $http_user_agent"}) as srv:
+        fifo = os.path.join(srv.dir, "access.fifo")
+        os.mkfifo(fifo)
+        rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        srv.server_cfg["access_log"] = fifo
+        srv.write_config()
+        srv.start()
+        n, ua = 1500, "x" * 2000  # 3 MB of lines: past the 1 MiB cap
+        t0 = time.monotonic()
+        with hh.connect(srv.port) as s:
+            r = hh.Reader(s)
+            for i in range(n):
+                s.sendall(hh.get(srv.port, "/echo?%d" % i,
+                                 [("User-Agent", ua)]))
+                check(r.response().status == 200, "status")
+        took = time.monotonic() - t0
+        check(took < 30, "%d requests took %.1f s with the disk stuck"
+              % (n, took))
+        os.set_blocking(rfd, True)
+        got = []
+
+        def reader():
+            buf = b""
+            while True:
+                b = os.read(rfd, 1 << 20)
+                if not b:
+                    break
+                buf += b
+            got.append(buf)
+        t = threading.Thread(target=reader)
+        t.start()
+        m = srv.wait_log(r"lines dropped \((\d+) in all\)")
+        srv.stop()
+        t.join(30)
+        os.close(rfd)
+        data = got[0]
+        check(data.endswith(b"\n"), "a torn last line")
+        lines = data.decode().splitlines()
+        dropped = max(int(x) for x in re.findall(
+            r"lines dropped \((\d+) in all\)", srv.log_text()))
+        check(all(x.startswith("/echo?") and x.endswith(ua) for x in lines),
+              "a torn line")
+        check(len(lines) + dropped == n and dropped > 0,
+              "%d lines written + %d dropped != %d requests"
+              % (len(lines), dropped, n))
+        h.log("disk stuck: %d requests in %.1f s, %d lines written, %d "
+              "dropped and counted (first count %s)" % (n, took, len(lines),
+                                                        dropped, m[0][1]))
+
+
 def bad_formats():
     for listener, path, text in (
             ({"access_log": "x.log", "access_log_format": "$status $nope"},
@@ -291,6 +353,7 @@ def main():
         rotate(srv, log_path, 2, via_command=True)
         stop_right_after(srv, log_path, len(read_lines(log_path)))
         h.log("%d lines before the rotations" % total)
+    slow_disk()
     bad_formats()
 
 
