@@ -113,10 +113,11 @@ static int alog_next_chunk(alog_slot_t *s, int *wake)
     return 0;
 }
 
-static void alog_wake(void)
+/* Set one of the writer's flags (wake, reopen, stop) and wake it. */
+static void alog_tell(int *flag)
 {
     pthread_mutex_lock(&al.mu);
-    al.wake = 1;
+    *flag = 1;
     pthread_cond_signal(&al.cond);
     pthread_mutex_unlock(&al.mu);
 }
@@ -154,7 +155,7 @@ void access_log_line(int listener, int thread, const buf_t *cap,
     }
     pthread_mutex_unlock(&s->mu);
     if (wake)
-        alog_wake();
+        alog_tell(&al.wake);
 }
 
 /* ---- the writer ---- */
@@ -249,8 +250,8 @@ static void *alog_writer(void *arg)
     pthread_mutex_lock(&al.mu);
     for (;;) {
         if (!al.wake && !al.reopen && !al.stop) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
+            struct timespec until; /* on the cond's clock, monotonic */
+            clock_gettime(CLOCK_MONOTONIC, &until);
             until.tv_sec += 1;
             pthread_cond_timedwait(&al.cond, &al.mu, &until);
         }
@@ -267,14 +268,6 @@ static void *alog_writer(void *arg)
 }
 
 /* ---- start and stop ---- */
-
-static void alog_tell(int *flag)
-{
-    pthread_mutex_lock(&al.mu);
-    *flag = 1;
-    pthread_cond_signal(&al.cond);
-    pthread_mutex_unlock(&al.mu);
-}
 
 void access_log_reopen(void)
 {
@@ -344,7 +337,12 @@ int access_log_start(const config_t *cfg, int nthreads)
             return -1;
     if (al.nfiles == 0)
         return 0;
-    pthread_cond_init(&al.cond, NULL);
+    /* A wall clock set back must not hold the once-a-second write. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&al.cond, &ca);
+    pthread_condattr_destroy(&ca);
     int rc = pthread_create(&al.writer, NULL, alog_writer, NULL);
     if (rc != 0) {
         log_error("pthread_create(access log writer): %s", strerror(rc));
