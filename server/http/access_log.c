@@ -361,12 +361,30 @@ static void alog_free_chunks(alog_chunk_t *c)
     }
 }
 
+/* The writer's last writes, waited for ACCESS_LOG_STOP_WAIT seconds: a
+ * file on a dead disk (or a FIFO nobody reads) must not keep the master
+ * from exiting. 0, or -1 when the writer is still stuck. */
+static int alog_join(void)
+{
+    struct timespec until;
+    alog_tell(&al.stop);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ACCESS_LOG_STOP_WAIT;
+    int rc = pthread_timedjoin_np(al.writer, NULL, &until);
+    if (rc == 0)
+        return 0;
+    log_error("access_log: the writer is still in write(2) after %d s (%s); "
+              "the lines it holds are lost", ACCESS_LOG_STOP_WAIT,
+              strerror(rc));
+    return -1;
+}
+
 void access_log_stop(void)
 {
     if (al.running) {
-        alog_tell(&al.stop);
-        pthread_join(al.writer, NULL);
         al.running = 0;
+        if (alog_join() < 0)
+            return; /* its buffers stay: the thread may still use them */
     }
     for (int i = 0; i < al.nfiles; i++) {
         alog_file_t *f = &al.files[i];

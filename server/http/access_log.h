@@ -13,6 +13,8 @@
 /* Buffered per reactor thread and file: this many chunks of
  * ACCESS_LINE_MAX bytes (1 MiB) behind the disk before lines are dropped. */
 #define ACCESS_LOG_CHUNKS 16
+/* At the stop, the writer gets this many seconds to write what it holds. */
+#define ACCESS_LOG_STOP_WAIT 10
 
 /* Open every access_log of cfg (a listener's own, or the server's) and
  * compile the formats, for nthreads writing threads; start the writer.
@@ -29,7 +31,9 @@ void access_log_line(int listener, int thread, const buf_t *cap,
  * writing what was made before. */
 void access_log_reopen(void);
 /* Write everything buffered, stop the writer, close the files. Call once
- * no thread makes lines any more. */
+ * no thread makes lines any more. A writer stuck in write(2) for
+ * ACCESS_LOG_STOP_WAIT seconds is left behind (logged) so the master can
+ * exit. */
 void access_log_stop(void);
 /* Lines dropped because the writer fell behind, since the start. */
 uint64_t access_log_dropped(void);

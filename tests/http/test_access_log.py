@@ -10,7 +10,8 @@ requests; the file is reopened after a rename with SIGRTMIN and with
 at once make exactly as many lines as requests, none torn. With the log
 on a FIFO nobody reads (a stuck disk), requests are still answered at
 once, and lines past the cap are dropped, counted and logged: written
-plus dropped equals the requests. A bad format is refused at start with
+plus dropped equals the requests; if it is still stuck at the stop, the
+master waits 10 s for it and exits all the same. A bad format is refused at start with
 its JSON path."""
 
 import os
@@ -311,6 +312,35 @@ def slow_disk():
                                                         dropped, m[0][1]))
 
 
+def stuck_at_stop():
+    """A FIFO that is never read: at the stop the writer cannot finish;
+    the master gives it 10 s, says so, and exits all the same."""
+    with hh.HttpServer("access-stuck", server={"reactor_num": 1,
+                                               "access_log": "PLACEHOLDER"},
+                       listener={"access_log_format": "$uri $http_x_pad"}) \
+            as srv:
+        fifo = os.path.join(srv.dir, "access.fifo")
+        os.mkfifo(fifo)
+        rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        srv.server_cfg["access_log"] = fifo
+        srv.write_config()
+        srv.start()
+        with hh.connect(srv.port) as s:
+            r = hh.Reader(s)
+            for i in range(100):  # 200 KB: past the pipe's 64 KiB
+                s.sendall(hh.get(srv.port, "/echo", [("X-Pad", "p" * 2000)]))
+                check(r.response().status == 200, "status")
+        t0 = time.monotonic()
+        srv.stop(timeout=30)
+        took = time.monotonic() - t0
+        os.close(rfd)
+        check(9 <= took < 25, "the stop took %.1f s" % took)
+        check("the writer is still in write(2) after 10 s" in srv.log_text(),
+              "the stuck writer was not logged")
+        h.log("a writer stuck at the stop: the master exited after %.1f s"
+              % took)
+
+
 def bad_formats():
     for listener, path, text in (
             ({"access_log": "x.log", "access_log_format": "$status $nope"},
@@ -354,6 +384,7 @@ def main():
         stop_right_after(srv, log_path, len(read_lines(log_path)))
         h.log("%d lines before the rotations" % total)
     slow_disk()
+    stuck_at_stop()
     bad_formats()
 
 
