@@ -167,6 +167,8 @@ static void http_conn_log(conn_t *c, int force)
         http_conn_log_begin(c, NULL);
     int64_t now = http_conn_now_us();
     int status = h->status != 0 ? h->status : 499; /* nginx's: no response */
+    if (h->t_start == 0) /* no byte of it was read (cannot happen) */
+        h->t_start = now;
     shm_http_count(c->eng->shm->http, c->listener, c->eng->id, status,
                    now - h->t_start);
     if (access_log_format(c->listener) != NULL) {
