@@ -3,7 +3,8 @@ format on one listener (the client named by X-Forwarded-For from a
 trusted peer, and its proxy), nginx's combined on a PROXY protocol
 listener in a file of its own, a listener with "off": every line parsed
 and checked against what was sent and received (status, bytes, method,
-path, user agent with quotes escaped, errors answered by the reactor).
+path, user agent with quotes escaped, errors answered by the reactor, a
+streamed response, one after 100 Continue, a WebSocket upgrade).
 Then: the lines are all there after a graceful stop right after the
 requests; the file is reopened after a rename with SIGRTMIN and with
 `swx-server -s reopen`, with no line lost or in the wrong file; 8 clients
@@ -160,6 +161,39 @@ def proxied_listener(port, log_path):
           f["referer"] == "http://r/" and f["ua"] == "via proxy",
           "combined behind a PROXY header: %r" % lines[-1])
     h.log("combined: %r" % lines[-1])
+
+
+def other_paths(port, ws_port, log_path, ws_log):
+    """A streamed response (parts from the worker, then its end), a
+    request answered after 100 Continue (the interim response is not the
+    one logged) and a WebSocket upgrade (101)."""
+    before = len(read_lines(log_path))
+    status, total, blen = request(port, "/stream?3", [("User-Agent", "st")])
+    with hh.connect(port) as s:
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nUser-Agent: cont\r\n"
+                  b"Expect: 100-continue\r\nContent-Length: 5\r\n"
+                  b"Connection: close\r\n\r\n")
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):
+            interim += s.recv(1)
+        check(interim.startswith(b"HTTP/1.1 100 "), "100: %r" % interim)
+        s.sendall(b"hello")
+        rest = hh.Reader(s).rest()
+    ws = hh.WsClient(ws_port, "/chat")
+    check(ws.status == 101, "upgrade: %d" % ws.status)
+    ws.close()
+    lines = wait_lines(log_path, before + 2)
+    by_ua = {parse(CUSTOM, x)["ua"]: parse(CUSTOM, x) for x in lines[before:]}
+    st, co = by_ua["st"], by_ua["cont"]
+    check(st["status"] == str(status) == "200" and st["bytes"] == str(total)
+          and st["body"] == str(blen), "the stream: %r" % st)
+    check(co["status"] == "200" and co["bytes"] == str(len(rest)) and
+          co["method"] == "POST", "after 100 Continue: %r (%d bytes)"
+          % (co, len(rest)))
+    w = parse(COMBINED, wait_lines(ws_log, 1)[0])
+    check(w["status"] == "101" and w["request"] == "GET /chat HTTP/1.1",
+          "the upgrade: %r" % w)
+    h.log("streamed, after 100 Continue, upgraded: logged as sent")
 
 
 def many_clients(port, log_path, before):
@@ -368,7 +402,10 @@ def main():
                    "proxy_protocol": True, "access_log": proxy_log}
         quiet = {"type": "tcp", "host": h.HOST, "port": h.free_port(),
                  "plugin": "probe", "protocol": "http", "access_log": "off"}
-        srv.more = [proxied, quiet]
+        ws_log = os.path.join(srv.dir, "ws.log")
+        ws = {"type": "tcp", "host": h.HOST, "port": h.free_port(),
+              "plugin": "probe", "protocol": "websocket", "access_log": ws_log}
+        srv.more = [proxied, quiet, ws]
         srv.server_cfg["access_log"] = log_path
         srv.server_cfg["pid_file"] = os.path.join(srv.dir, "swx.pid")
         srv.write_config()
@@ -376,6 +413,7 @@ def main():
         custom_listener(srv, log_path)
         proxied_listener(proxied["port"], proxy_log)
         tagged(quiet["port"], "quiet", 3)
+        other_paths(srv.port, ws["port"], log_path, ws_log)
         total = many_clients(srv.port, log_path, len(read_lines(log_path)))
         check(not any("quiet" in x for x in read_lines(log_path) +
                       read_lines(proxy_log)), "access_log off was logged")
