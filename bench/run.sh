@@ -31,7 +31,11 @@
 #                   times per configuration, alternating which goes first, and report each
 #                   build's median run (default 1); the run takes about that many times longer
 #   BENCH_SUITES    the suites to run, "echo", "http" or both (default "echo http");
-#                   the report holds only the suites run
+#                   the report holds only the suites run. "access_log" (never by default)
+#                   runs the HTTP GET / benchmark of the current build twice per
+#                   configuration, without and with server.access_log (a file in the temp
+#                   dir), and compares their CPU time per request; alone it needs no nginx:
+#                     BENCH_SUITES=access_log BENCH_OUT=/tmp/alog.md ./bench/run.sh
 #   BENCH_DURATION  measured seconds per configuration (default 6, loadgen caps at 60)
 #   BENCH_WARMUP    warm-up seconds per configuration (default 1)
 #   BENCH_SIZE      echo message size in bytes (default 64)
@@ -564,6 +568,72 @@ nginx_up() {
     tail -20 "$TMP/nginx.log" "$dir/error.log" >&2 || true
 }
 
+# ---- access_log: the HTTP hello benchmark with and without an access log ----
+
+# access_log_config PLUGIN_PATH PORT DOCROOT: http_config's configuration
+# with every request logged to a file in the temp dir.
+access_log_config() {
+    cat <<EOF
+{ "server": { "reactor_num": $NCPU, "worker_num": $NCPU, "log_level": "warning",
+              "access_log": "$TMP/access.log" },
+  "plugins": [ { "name": "http_hello", "path": "$1",
+                 "config": { "greeting": "$GREETING" } } ],
+  "listeners": [ { "type": "tcp", "host": "127.0.0.1", "port": $2, "plugin": "http_hello",
+                   "protocol": "http", "document_root": "$3" } ] }
+EOF
+}
+
+# alog_up NAME CONFIG_FN: the current build with CONFIG_FN's configuration
+# as SRV_PID[NAME], SRV_PORT[NAME] (both servers run side by side).
+alog_up() {
+    swx_up cur "$1" "$HTTP_PLUGIN" "$2"
+    SRV_PID[$1]=${SRV_PID[cur]}
+    SRV_PORT[$1]=${SRV_PORT[cur]}
+    SRV_PID[cur]=
+    if [ -n "${SRV_PID[$1]}" ] && ! http_works "swx-$1" "${SRV_PID[$1]}" "${SRV_PORT[$1]}"; then
+        swx_fails cur "swx-server ($1) failed the HTTP check"
+        SRV_PID[$1]=
+    fi
+}
+
+# Per configuration: access_log off, then on, back to back; results in
+# RES[alog-off,CONFIG] and RES[alog-on,CONFIG].
+run_access_log() {
+    local cfg srv
+    make_docroot
+    alog_up off http_config
+    alog_up on access_log_config
+    for cfg in $CONFIGS; do
+        for srv in off on; do
+            [ -z "${SRV_PID[$srv]}" ] || measure alog "$srv" "$cfg" --http /
+        done
+    done
+    log "access log: $(wc -l <"$TMP/access.log" 2>/dev/null || echo 0) lines written"
+    stop_all "$TMP"/swx-off-cur.log "$TMP"/swx-on-cur.log
+}
+
+access_log_tables() {
+    local cfg off on change
+    echo "### HTTP, GET / with and without \`access_log\` (current build)"
+    echo
+    for cfg in $CONFIGS; do
+        off=${RES[alog-off,$cfg]:-}
+        on=${RES[alog-on,$cfg]:-}
+        echo "#### ${cfg%%:*} connections, pipeline ${cfg##*:}"
+        echo
+        echo "| server | requests/s | p50 µs | p99 µs | errors | other CPU % | server CPU µs/request |"
+        echo "|---|---:|---:|---:|---:|---:|---:|"
+        row "swx-server, access_log off" "$off"
+        row "swx-server, access_log on" "$on"
+        ratio_row "on / off" "$on" "$off" "" cpu_us_per_req
+        echo
+        change=$(cpu_change "$off" "$on")
+        echo "**access_log on:** ${change:-n/a} server CPU time per request than off" \
+             "($(cell "$on" cpu_us_per_req) µs against $(cell "$off" cpu_us_per_req) µs)."
+        echo
+    done
+}
+
 # The servers run side by side, idle but for the one measured.
 run_http() {
     local k t
@@ -789,6 +859,9 @@ tables() {
     if suite_on http; then
         http_tables
     fi
+    if suite_on access_log; then
+        access_log_tables
+    fi
 }
 
 # show_dir DIR: DIR relative to the source tree when it is inside it.
@@ -898,6 +971,7 @@ N x P / throughput.
   calls before the request reaches the worker. "bytes/response" is the
   average size of a response, head included: the servers do not send the
   same headers.
+$(alog_intro)
 
 Re-run: \`./bench/run.sh\` (about $(run_seconds 1) s;
 BENCH_SUITES, BENCH_DURATION, BENCH_WARMUP, BENCH_SIZE, BENCH_FILE_SIZE,
@@ -912,6 +986,15 @@ $(machine)
 EOF
 }
 
+alog_intro() {
+    suite_on access_log || return 0
+    printf '%s\n' '- **access_log**: the HTTP `GET /` benchmark of the current build, twice
+  per configuration, back to back: without an access log and with
+  `server.access_log` writing every request to a file in the temp dir
+  (nginx'"'"'s combined format). The **on / off** row is what the access log
+  costs in server CPU time per request.'
+}
+
 # run_seconds BUILDS: the measured runs' wall time, roughly, with BUILDS
 # swx builds: per configuration and server, the warm-up, the run and a
 # second of start-up.
@@ -920,6 +1003,7 @@ run_seconds() {
     n=$(($(wc -w <<<"$CONFIGS") * (1 + $1)))
     ! suite_on echo || runs=$((runs + n))
     ! suite_on http || runs=$((runs + n * $(wc -w <<<"$TARGETS")))
+    ! suite_on access_log || runs=$((runs + 2 * $(wc -w <<<"$CONFIGS")))
     echo $((runs * (DURATION + WARMUP + 1)))
 }
 
@@ -935,6 +1019,10 @@ report_configs() {
             "$(http_config "<build>/$HTTP_PLUGIN" "<free port>" "<tmp>/www")"
         printf '\nnginx, HTTP (run as `nginx -p <tmp>/nginx -c <tmp>/nginx/nginx.conf -g '"'"'daemon off;'"'"'`):\n\n'
         printf '```nginx\n%s\n```\n' "$(nginx_config "<tmp>/nginx" "<free port>" "<tmp>/www")"
+    fi
+    if suite_on access_log; then
+        printf '\nswx-server, HTTP with access_log (the same without it is the HTTP one):\n\n```json\n%s\n```\n' \
+            "$(access_log_config "<build>/$HTTP_PLUGIN" "<free port>" "<tmp>/www")"
     fi
 }
 
@@ -964,7 +1052,8 @@ report() {
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
 for s in $SUITES; do
-    [ "$s" = echo ] || [ "$s" = http ] || { log "BENCH_SUITES: unknown suite '$s'"; exit 2; }
+    [ "$s" = echo ] || [ "$s" = http ] || [ "$s" = access_log ] ||
+        { log "BENCH_SUITES: unknown suite '$s'"; exit 2; }
 done
 build_baseline
 build
@@ -980,6 +1069,9 @@ if suite_on echo; then
 fi
 if suite_on http; then
     run_http
+fi
+if suite_on access_log; then
+    run_access_log
 fi
 tables >"$TMP/tables.md"
 report >"$TMP/report.md"

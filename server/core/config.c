@@ -18,6 +18,7 @@
 
 #include "swx_plugin.h"
 #include "plugin/table.h"
+#include "http/access_fmt.h"
 
 #define CFG_PATH_MAX 256        /* longest JSON path kept for a message */
 #define CFG_TEXT_MAX 512        /* longest "expected ..." or key list */
@@ -92,6 +93,8 @@ static int parse_task_ipc_mode(cfg_ctx_t *ctx, const char *path, json_t *v,
                                void *slot);
 static int parse_real_ip_from(cfg_ctx_t *ctx, const char *path, json_t *v,
                               void *slot);
+static int parse_access_log_format(cfg_ctx_t *ctx, const char *path,
+                                   json_t *v, void *slot);
 
 /* Indexed by enum swx_log_level. */
 static const char *const log_levels[] = {
@@ -182,6 +185,10 @@ static const cfg_field_t server_fields[] = {
       SRV(task_max_request_grace), NULL, NULL },
     { "max_concurrency", CFG_INT, 0, 0, 1000000, 0, SRV(max_concurrency),
       NULL, NULL },
+    /* the access log */
+    { "access_log", CFG_STRING, 0, 0, 0, 0, SRV(access_log), NULL, NULL },
+    { "access_log_format", CFG_CUSTOM, 0, 0, 0, 0, SRV(access_log_format),
+      NULL, parse_access_log_format },
 };
 
 static const cfg_field_t plugin_fields[] = {
@@ -241,6 +248,10 @@ static const cfg_field_t listener_fields[] = {
       parse_real_ip_from },
     { "real_ip_header", CFG_STRING, 0, 0, 0, 0, LSN(real_ip_header), NULL,
       NULL },
+    /* the access log */
+    { "access_log", CFG_STRING, 0, 0, 0, 0, LSN(access_log), NULL, NULL },
+    { "access_log_format", CFG_CUSTOM, 0, 0, 0, 0, LSN(access_log_format),
+      NULL, parse_access_log_format },
 };
 
 /* ---- messages ---- */
@@ -848,6 +859,23 @@ static int parse_real_ip_from(cfg_ctx_t *ctx, const char *path, json_t *v,
     return 0;
 }
 
+/* access_log_format: compiled here so that a bad variable is found by
+ * swx-server -t, with its JSON path. */
+static int parse_access_log_format(cfg_ctx_t *ctx, const char *path,
+                                   json_t *v, void *slot)
+{
+    char why[200];
+    access_fmt_t f;
+    if (!json_is_string(v) || json_string_length(v) == 0 ||
+        strlen(json_string_value(v)) != json_string_length(v))
+        return cfg_expected(ctx, path, v, "a non-empty string");
+    if (access_fmt_compile(&f, json_string_value(v), why, sizeof(why)) < 0)
+        return cfg_fail(ctx, path, "%s", why);
+    access_fmt_free(&f);
+    *(char **)slot = strdup(json_string_value(v));
+    return *(char **)slot != NULL ? 0 : cfg_oom(ctx);
+}
+
 /* real_ip_header: a header name, and only with peers trusted to send it. */
 static int listener_real_ip(cfg_ctx_t *ctx, const char *path, json_t *obj,
                             config_listener_t *l)
@@ -880,7 +908,7 @@ static int listener_protocol(cfg_ctx_t *ctx, const char *path, json_t *obj,
         "http_max_head_size", "http_max_uri_size", "http_compression",
         "websocket_compression",
         "http_compression_level", "http_compression_min_length",
-        "real_ip_from", "real_ip_header",
+        "real_ip_from", "real_ip_header", "access_log", "access_log_format",
     };
     char sub[CFG_PATH_MAX];
     const char *http_only = NULL;
@@ -1457,6 +1485,8 @@ void config_free(config_t *cfg)
         free(cfg->listeners[i].document_root);
         free(cfg->listeners[i].real_ip_from.v);
         free(cfg->listeners[i].real_ip_header);
+        free(cfg->listeners[i].access_log);
+        free(cfg->listeners[i].access_log_format);
         config_free_strings(cfg->listeners[i].static_handler_locations);
         config_free_strings(cfg->listeners[i].http_index_files);
     }
@@ -1464,6 +1494,8 @@ void config_free(config_t *cfg)
     free(cfg->listeners);
     free(cfg->path);
     free(cfg->log_file);
+    free(cfg->access_log);
+    free(cfg->access_log_format);
     free(cfg->pid_file);
     free(cfg->user);
     free(cfg->group);

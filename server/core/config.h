@@ -73,6 +73,10 @@ typedef struct config_listener {
     cidr_list_t real_ip_from; /* peers trusted to name the client */
     char *real_ip_header;   /* the header that names it (http, websocket);
                                "X-Forwarded-For" when real_ip_from is set */
+
+    /* The access log (http/access_log.h): the server's unless set here. */
+    char *access_log;        /* a path or "off"; NULL: the server's */
+    char *access_log_format; /* NULL: the server's */
 } config_listener_t;
 
 enum config_column_type {
@@ -156,6 +160,9 @@ typedef struct config {
     long max_request_grace; /* max_request drawn in [N+1, N+grace]; 0 none */
     long task_max_request_grace; /* the same for task_max_request */
     int max_concurrency;    /* HTTP requests at workers at once; 0 any */
+    /* The access log of HTTP listeners (http/access_log.h). */
+    char *access_log;        /* a path, or NULL / "off": none */
+    char *access_log_format; /* NULL: nginx's "combined" */
 
     config_admin_t admin;
     config_table_t *tables;

@@ -74,6 +74,9 @@ typedef struct shm {
      * and the end of their response, and those refused with 503 */
     _Atomic int64_t concurrency;
     _Atomic uint64_t concurrency_rejected;
+    struct shm_http *http;     /* HTTP figures for /metrics (shm_http.h):
+                                  a mapping of their own, made before any
+                                  fork, so the same address everywhere */
     int worker_num;
     int task_worker_num;
     int nprocs;                /* workers, task workers, user processes */

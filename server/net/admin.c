@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "http/http_head.h"
 #include "net/health.h"
+#include "net/metrics.h"
 #include "net/sockfile.h"
 
 #define ADMIN_REQ_MAX 4096
@@ -180,6 +181,8 @@ static void admin_route(admin_conn_t *c, const char *method, const char *path)
         admin_reply(c, body ? status : 500,
                     body ? body : "{\"error\":\"out of memory\"}");
         free(body);
+    } else if (strcmp(path, "/metrics") == 0) {
+        metrics_serve(c->fd, method, srv);
     } else if (is_stats || is_reload || is_health) {
         admin_reply(c, 405, "{\"error\":\"GET /stats, GET /health or POST "
                     "/reload\"}");

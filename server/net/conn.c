@@ -232,6 +232,8 @@ static int conn_queue(conn_t *c, const char *data, size_t len)
 int conn_write(conn_t *c, const void *data, size_t len)
 {
     const char *p = data;
+    if (c->proto->output != NULL)
+        c->proto->output(c, data, len);
     while (outq_empty(&c->out) && len > 0) {
         struct iovec iov = {(void *)p, len};
         ssize_t n = c->transport->writev(c, &iov, 1);
@@ -250,6 +252,8 @@ int conn_write(conn_t *c, const void *data, size_t len)
 int conn_write_file(conn_t *c, int fd, off_t off, uint64_t len)
 {
     int was_empty = outq_empty(&c->out);
+    if (c->proto->output != NULL)
+        c->proto->output(c, NULL, (size_t)len);
     if (outq_append_file(&c->out, fd, off, len) < 0) {
         conn_close(c, "out of memory for the output queue");
         return -1;

@@ -99,6 +99,10 @@ typedef struct conn_proto {
     /* The connection is being closed: release c->state and its timers.
      * notify: the sink may still be told (not while the engine stops). */
     void (*close)(conn_t *c, int notify);
+    /* Optional: bytes for the client were written or queued (conn_write;
+     * data is NULL for len bytes of a file): what a protocol counts for
+     * its access log. Touches nothing of the connection but its state. */
+    void (*output)(conn_t *c, const void *data, size_t len);
 } conn_proto_t;
 
 /* The protocols (protocol/stream.c, http_conn.c, ws_conn.c), and the

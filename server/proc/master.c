@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "http/access_log.h"
+#include "ipc/shm_http.h"
 #include "net/admin.h"
 #include "plugin/api.h"
 #include "plugin/api_shared.h"
@@ -279,6 +281,7 @@ static void master_reopen(void)
 {
     log_reopen(m.srv->uid, m.srv->gid);
     log_info("log file reopened");
+    access_log_reopen();
     master_forward(SIGNAL_REOPEN);
 }
 
@@ -509,6 +512,10 @@ static int master_prepare(server_t *s)
     if (master_make_chans(s) < 0 || master_make_shared(s) < 0)
         return -1;
     s->shm = shm_create(s->cfg.worker_num, s->cfg.task_worker_num, s->nprocs);
+    if (s->shm != NULL &&
+        (s->shm->http = shm_http_create(s->cfg.nlisteners,
+                                        s->cfg.reactor_num)) == NULL)
+        return -1;
     api_shared_init(s);
     m.loop = loop_create();
     return s->shm != NULL && m.loop != NULL ? 0 : -1;
@@ -541,7 +548,9 @@ static int master_start_plugins(server_t *s)
 
 static int master_start(server_t *s, const sigset_t *set)
 {
-    if (master_watch(s, set) < 0 || reactor_start_all(s) < 0)
+    if (master_watch(s, set) < 0 ||
+        access_log_start(&s->cfg, s->cfg.reactor_num) < 0 ||
+        reactor_start_all(s) < 0)
         return -1;
     if (s->admin_fd >= 0 &&
         admin_start(m.loop, s->admin_fd, s, master_reload) < 0)
@@ -556,11 +565,14 @@ static void master_cleanup(server_t *s)
     api_unload_plugins(&s->cfg, m.plugins);
     m.plugins = NULL;
     reactor_stop_all();
+    access_log_stop(); /* after the reactors: their last lines are in */
     master_close_listeners(1);
     if (s->admin_fd >= 0)
         admin_stop(&s->cfg);
     loop_free(m.loop);
     close(m.sigfd);
+    if (s->shm != NULL)
+        shm_http_destroy(s->shm->http);
     shm_destroy(s->shm);
     for (int i = 0; s->tables != NULL && i < s->cfg.ntables; i++)
         table_destroy(s->tables[i]);

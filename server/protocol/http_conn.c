@@ -11,9 +11,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "http/access_log.h"
 #include "http/http_msg.h"
+#include "ipc/shm_http.h"
 #include "net/conn.h"
 #include "http/http_head.h"
 #include "http/http_wire.h"
@@ -68,6 +71,17 @@ typedef struct http_conn {
     int64_t timer;            /* http_request_timeout, or in HC_WAIT
                                  http_response_timeout */
     int slot;                 /* HC_WAIT: counted in shm concurrency */
+    /* For the access log and the metrics (http_conn_log): */
+    int logging;              /* a request is between its head and its line */
+    int status;               /* its response's, from the first bytes */
+    int log_worker;           /* the worker it went to, or -1 */
+    int64_t t_start;          /* µs: its first byte came; 0 between them */
+    int64_t t_dispatch;       /* µs: given to a worker or served here */
+    uint64_t out_bytes;       /* of its response so far */
+    uint64_t out_head;        /* of them, the head's */
+    uint64_t in_bytes;        /* head and body as read */
+    uint64_t nreq;            /* heads read on this connection */
+    buf_t cap;                /* the request's values for the line */
 } http_conn_t;
 
 /* What a step of reading requests says: -1 when the connection was
@@ -133,6 +147,100 @@ static int http_conn_finish(conn_t *c)
     return conn_end(c, 1) < 0 ? -1 : HTTP_STOP;
 }
 
+/* ---- the access log and the metrics ---- */
+
+static int64_t http_conn_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static http_wire_peer_t http_conn_peer(const conn_t *c,
+                                       const http_request_t *req,
+                                       char client[REAL_IP_LEN]);
+
+/* A head was read: a request begins for the log, its values captured if
+ * the listener logs them (the head's bytes are gone by its end). */
+static void http_conn_log_begin(conn_t *c, const http_request_t *req)
+{
+    http_conn_t *h = c->state;
+    const access_fmt_t *f = access_log_format(c->listener);
+    if (h->t_start == 0)
+        h->t_start = http_conn_now_us();
+    h->logging = 1;
+    h->status = 0;
+    h->log_worker = -1;
+    h->out_bytes = h->out_head = 0;
+    h->in_bytes = req != NULL ? h->head_len : 0;
+    h->nreq++;
+    if (f == NULL || !access_fmt_wants_request(f))
+        return;
+    char client[REAL_IP_LEN];
+    http_wire_peer_t p = {c->peer_addr, c->peer_port, NULL, 0};
+    if (req != NULL)
+        p = http_conn_peer(c, req, client);
+    else if (c->proxy_addr[0] != '\0')
+        p.proxy_addr = c->proxy_addr;
+    access_req_t r = {req, p.addr, p.port, p.proxy_addr};
+    if (access_fmt_capture(f, &r, &h->cap) < 0)
+        log_warn("session %llu: access log: out of memory for the request's "
+                 "values", (unsigned long long)c->session);
+}
+
+/* The request's response ended (or the connection did): count it, and
+ * write its access log line. force: also without a head read (an error
+ * answered before one was). */
+static void http_conn_log(conn_t *c, int force)
+{
+    http_conn_t *h = c->state;
+    if (!h->logging && !force)
+        return;
+    if (!h->logging)
+        http_conn_log_begin(c, NULL);
+    int64_t now = http_conn_now_us();
+    int status = h->status != 0 ? h->status : 499; /* nginx's: no response */
+    if (h->t_start == 0) /* no byte of it was read (cannot happen) */
+        h->t_start = now;
+    shm_http_count(c->eng->shm->http, c->listener, c->eng->id, status,
+                   now - h->t_start);
+    if (access_log_format(c->listener) != NULL) {
+        access_resp_t r = {
+            .status = status, .bytes_sent = h->out_bytes,
+            .body_bytes_sent = h->out_bytes - h->out_head,
+            .request_length = h->in_bytes, .request_us = now - h->t_start,
+            .response_us = h->t_dispatch != 0 ? now - h->t_dispatch : 0,
+            .worker_id = h->log_worker,
+            .connection = c->session, .connection_requests = h->nreq,
+            .ssl_protocol = NULL}; /* the transport's, once TLS exists */
+        access_log_line(c->listener, c->eng->id, &h->cap, &r);
+    }
+    h->logging = 0;
+    h->t_start = h->t_dispatch = 0;
+}
+
+/* Bytes for the client: the status and the head's length come from the
+ * first bytes of a response (a head is always written whole); an interim
+ * 100 Continue is not the response. */
+static void http_conn_output(conn_t *c, const void *data, size_t len)
+{
+    http_conn_t *h = c->state;
+    if (h == NULL || !h->logging)
+        return;
+    h->out_bytes += len;
+    const char *p = data;
+    if (h->status != 0 || p == NULL || len < 12 || memcmp(p, "HTTP/1.", 7) != 0)
+        return;
+    int status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    if (status >= 100 && status < 200 && status != 101) {
+        h->out_bytes -= len;
+        return;
+    }
+    h->status = status;
+    const char *end = memmem(p, len, "\r\n\r\n", 4);
+    h->out_head = end != NULL ? (uint64_t)(end + 4 - p) : len;
+}
+
 /* A head (http_head.c) and body bytes after it, in one write from the
  * reactor's scratch buffer. 0, or -1 when the connection was closed. */
 static int http_conn_respond(conn_t *c, const http_head_t *head,
@@ -154,6 +262,7 @@ static int http_conn_respond(conn_t *c, const http_head_t *head,
  * lines, or NULL. HTTP_STOP or -1. */
 static int http_conn_fail_with(conn_t *c, int status, const char *extra)
 {
+    http_conn_t *h = c->state;
     char body[64];
     const char *reason = http_reason(status);
     log_info("session %llu (peer %s): %d %s; closing",
@@ -167,8 +276,11 @@ static int http_conn_fail_with(conn_t *c, int status, const char *extra)
     http_head_t head = {.status = status, .framing = HTTP_HEAD_LENGTH,
                         .length = len, .conn = HTTP_HEAD_CLOSE,
                         .lines = lines, .nlines = 2};
+    if (h->logging == 0 && h->state == HC_HEAD)
+        http_conn_log_begin(c, NULL); /* no head was read: "-" */
     if (http_conn_respond(c, &head, body, len) < 0)
         return -1;
+    http_conn_log(c, 1);
     return http_conn_finish(c);
 }
 
@@ -255,6 +367,7 @@ static int http_conn_done(conn_t *c, int close)
     http_conn_t *h = c->state;
     http_conn_release(c);
     http_conn_timer_stop(c);
+    http_conn_log(c, 0);
     if (close || !h->keep_alive || conn_stopping(c))
         return http_conn_finish(c);
     if (conn_pending(c)) {
@@ -359,10 +472,13 @@ static int http_conn_upgrade(conn_t *c, const http_request_t *req)
         return -1;
     }
     int w = conn_route(c);
+    h->log_worker = w;
+    http_conn_log(c, 0);
     conn_submit(c, w, WS_MSG_OPEN, buf_head(wire), wlen, 1);
     conn_scratch_done(wire);
     buf_consume(&c->in, h->head_len);
     http_conn_timer_stop(c);
+    buf_free(&h->cap);
     free(h);
     return ws_conn_start(c, w, bits) < 0 ? -1 : HTTP_STOP;
 }
@@ -397,6 +513,7 @@ static int http_conn_dispatch(conn_t *c, const http_request_t *req)
         return -1;
     }
     h->worker = conn_route(c);
+    h->log_worker = h->worker;
     h->state = HC_WAIT;
     h->started = 0;
     h->seq++;
@@ -414,6 +531,8 @@ static int http_conn_complete(conn_t *c, const http_request_t *req)
 {
     http_conn_t *h = c->state;
     http_conn_timer_stop(c);
+    h->in_bytes = h->head_len + h->raw_used;
+    h->t_dispatch = http_conn_now_us();
     const char *root = conn_listener(c)->document_root;
     int served = root != NULL ? static_serve(c, conn_listener(c), req) : 0;
     int rc;
@@ -482,6 +601,7 @@ static int http_conn_read_head(conn_t *c, http_request_t *req)
     h->chunked = req->chunked;
     h->keep_alive = req->keep_alive;
     h->raw_used = h->body_len = 0;
+    http_conn_log_begin(c, req);
     if (req->upgrade_websocket &&
         conn_listener(c)->protocol == PROTOCOL_WEBSOCKET)
         return http_conn_upgrade(c, req);
@@ -566,6 +686,9 @@ static int http_conn_open(conn_t *c)
 
 static void http_conn_input(conn_t *c, const char *data, size_t len)
 {
+    http_conn_t *h = c->state;
+    if (h->t_start == 0) /* the first byte of the next request */
+        h->t_start = http_conn_now_us();
     if (buf_append(&c->in, data, len) < 0) {
         conn_close(c, "out of memory for the input buffer");
         return;
@@ -722,6 +845,8 @@ static void http_conn_close(conn_t *c, int notify)
     if (notify && h->state == HC_WAIT &&
         (!conn_fixed(c) || h->worker != c->worker))
         conn_submit(c, h->worker, HTTP_MSG_ABORT, NULL, 0, 0);
+    http_conn_log(c, 0); /* a request cut short: 499 if nothing was sent */
+    buf_free(&h->cap);
     free(h->kept);
     free(h);
     c->state = NULL;
@@ -738,4 +863,5 @@ const conn_proto_t http_conn_proto = {
     .drained = http_conn_drained,
     .quiesce = http_conn_quiesce,
     .close = http_conn_close,
+    .output = http_conn_output,
 };
