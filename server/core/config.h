@@ -73,6 +73,10 @@ typedef struct config_listener {
     cidr_list_t real_ip_from; /* peers trusted to name the client */
     char *real_ip_header;   /* the header that names it (http, websocket);
                                "X-Forwarded-For" when real_ip_from is set */
+    /* The server's, unless the listener sets its own: for the callbacks
+     * of its events. Seconds, 0 = off. */
+    int max_execution_time;
+    int request_slowlog_timeout;
 } config_listener_t;
 
 enum config_column_type {
@@ -148,6 +152,13 @@ typedef struct config {
     long task_max_request;  /* 0 = never recycle */
     int task_ipc_mode;      /* 1 a socket per task worker, 3 a shared queue */
     size_t task_max_size;   /* largest task or result, default 8 MiB */
+
+    /* A callback running longer is killed with its process (seconds,
+     * 0 = off); one running past request_slowlog_timeout is logged with
+     * a backtrace to request_slowlog_file (NULL: the server log). */
+    int max_execution_time;
+    int request_slowlog_timeout;
+    char *request_slowlog_file;
 
     config_admin_t admin;
     config_table_t *tables;

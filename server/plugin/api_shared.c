@@ -264,6 +264,22 @@ static json_t *api_procs_json(const shm_t *shm)
     return arr;
 }
 
+/* Processes replaced, by cause (enum shm_restart_cause). */
+static json_t *api_restarts_json(const shm_t *shm)
+{
+    static const char *const causes[RESTART_CAUSES] = {
+        [RESTART_CRASH] = "crash",
+        [RESTART_MAX_REQUEST] = "max_request",
+        [RESTART_RSS] = "rss",
+        [RESTART_TIMEOUT] = "timeout",
+    };
+    json_t *o = json_object();
+    for (int i = 0; o != NULL && i < RESTART_CAUSES; i++)
+        json_object_set_new(o, causes[i], json_integer((json_int_t)
+                            atomic_load(&shm->restarts[i])));
+    return o;
+}
+
 char *api_stats_json(void)
 {
     swx_stats_t s;
@@ -286,9 +302,13 @@ char *api_stats_json(void)
         (json_int_t)s.task_queue_full, "dispatch_count",
         (json_int_t)s.dispatch_count, "reload_count",
         (json_int_t)s.reload_count, "workers", api_procs_json(srv->shm));
-    if (o != NULL)
+    if (o != NULL) {
         json_object_set_new(o, "worker_restarts",
                             json_integer((json_int_t)s.worker_restarts));
+        json_object_set_new(o, "restarts", api_restarts_json(srv->shm));
+        json_object_set_new(o, "stuck_clients", json_integer((json_int_t)
+                            atomic_load(&srv->shm->stuck_clients)));
+    }
     char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
     json_decref(o);
     return text;

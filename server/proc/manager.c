@@ -20,6 +20,7 @@
 #include "core/proctitle.h"
 #include "event/loop.h"
 #include "proc/server.h"
+#include "proc/watchdog.h"
 
 /* A process that dies by itself sooner than this after its start, having
  * taken no event, counts as failing. */
@@ -126,6 +127,7 @@ static pid_t manager_fork(int id, int standby)
         close(notify_fd[0]);
         free(slots);
         free(retiring);
+        watchdog_free();
         loop_free(loop);
         if (privs_drop(srv->uid, srv->gid, srv->cfg.user) < 0)
             _exit(WORKER_EXIT_START_FAILED);
@@ -723,9 +725,18 @@ static void manager_reap_worker(pid_t pid, int status)
             server_kind(srv, i) == PROC_TASK)
             atomic_fetch_sub(&srv->shm->tasking_num, 1);
         int abnormal = manager_log_exit(i, "", pid, status, lived);
+        /* Killed past max_execution_time: replaced at once, counted as a
+         * timeout, not a crash. */
+        int stuck = watchdog_reaped(i, pid);
+        if (stuck) {
+            s->end = END_KILLED;
+            atomic_fetch_add(&srv->shm->restarts[RESTART_TIMEOUT], 1);
+        }
         if (abnormal) {
-            atomic_fetch_add(&srv->shm->worker_restarts, 1);
-            atomic_fetch_add(&srv->shm->restarts[RESTART_CRASH], 1);
+            if (!stuck) {
+                atomic_fetch_add(&srv->shm->worker_restarts, 1);
+                atomic_fetch_add(&srv->shm->restarts[RESTART_CRASH], 1);
+            }
             manager_call_worker_error(i, pid, status);
             /* Its replacement asks the reactors to check the requests it
              * had (see IPC_WORKER_LOST), unless it took none or another
@@ -919,6 +930,16 @@ static void manager_setup(void)
     }
 }
 
+static pid_t manager_pid_of(int id)
+{
+    return slots[id].pid;
+}
+
+static const watchdog_ops_t manager_watchdog_ops = {
+    manager_pid_of,
+    manager_role,
+};
+
 void manager_run(server_t *s)
 {
     srv = s;
@@ -934,6 +955,9 @@ void manager_run(server_t *s)
     signal(SIGINT, SIG_IGN); /* the master turns ^C into an orderly stop */
     manager_close_master_fds();
     manager_setup();
+    if (watchdog_start(srv, loop, &manager_watchdog_ops) < 0)
+        log_error("max_execution_time and request_slowlog_timeout are not "
+                  "enforced");
     manager_call_lifecycle(1);
     for (int i = 0; i < nprocs(); i++)
         manager_spawn(i);
@@ -943,6 +967,7 @@ void manager_run(server_t *s)
     loop_free(loop);
     free(slots);
     free(retiring);
+    watchdog_free();
     config_free(&srv->cfg);
     exit(0);
 }
