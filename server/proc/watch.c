@@ -87,8 +87,10 @@ int watch_init(const config_t *c, shm_worker_t *sw)
     cfg = c;
     if (!watch_configured(c))
         return 0;
-    void *warm[1];
-    backtrace(warm, 1); /* loads libgcc_s now, not inside the handler */
+    /* Loads libgcc_s and finds the unwind tables of this path now, not
+     * inside the handler. */
+    void *warm[SHM_TRACE_MAX];
+    backtrace(warm, SHM_TRACE_MAX);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = watch_on_signal;

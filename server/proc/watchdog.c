@@ -16,8 +16,9 @@
 #include "proc/watch.h"
 
 #define WATCHDOG_EVERY_MS 100
-/* How long a stuck process has to take its backtrace before the kill. */
-#define WATCHDOG_TRACE_WAIT_MS 500
+/* How long a stuck process has to take its backtrace before the kill
+ * (one that competes for a busy CPU may take a while to run). */
+#define WATCHDOG_TRACE_WAIT_MS 2000
 /* The log line of a backtrace (log.c writes at most 2 KiB of a line). */
 #define WATCHDOG_TRACE_TEXT 2048
 
@@ -145,7 +146,9 @@ static void watchdog_check(int id, int64_t now)
         return;
     }
     w->killing = 0;
-    if (pid <= 0 || !watchdog_read(watchdog_shm(id), &cb) || cb.pid != pid)
+    /* Killed, not reaped yet: its record still shows the callback. */
+    if (pid <= 0 || pid == w->killed ||
+        !watchdog_read(watchdog_shm(id), &cb) || cb.pid != pid)
         return;
     if (cb.pid != w->pid || cb.start != w->start)
         *w = (wd_slot_t){.pid = cb.pid, .start = cb.start,
