@@ -44,8 +44,8 @@ typedef struct shm_worker {
     _Atomic uint32_t trace_count;
     _Atomic int trace_n;
     uintptr_t trace[SHM_TRACE_MAX];
-    /* Set by the manager when it killed the slot's process past
-     * max_execution_time, for the replacement's IPC_WORKER_LOST. */
+    /* Set by the manager with lost when it killed the slot's process
+     * past max_execution_time, for the replacement's IPC_WORKER_LOST. */
     _Atomic int stuck_killed;
     _Atomic uint64_t stuck_session;
 } shm_worker_t;

@@ -727,7 +727,8 @@ static void manager_reap_worker(pid_t pid, int status)
         int abnormal = manager_log_exit(i, "", pid, status, lived);
         /* Killed past max_execution_time: replaced at once, counted as a
          * timeout, not a crash. */
-        int stuck = watchdog_reaped(i, pid);
+        uint64_t stuck_session = 0;
+        int stuck = watchdog_reaped(i, pid, &stuck_session);
         if (stuck) {
             s->end = END_KILLED;
             atomic_fetch_add(&srv->shm->restarts[RESTART_TIMEOUT], 1);
@@ -743,8 +744,13 @@ static void manager_reap_worker(pid_t pid, int status)
              * process of the slot, which may hold some of them, is still
              * alive. */
             if (server_kind(srv, i) == PROC_WORKER && served &&
-                s->candidate == 0 && !manager_slot_retiring(i))
+                s->candidate == 0 && !manager_slot_retiring(i)) {
                 atomic_store(&srv->shm->workers[i].lost, 1);
+                /* Its clients are answered for a timeout (ipc_lost_t). */
+                atomic_store(&srv->shm->workers[i].stuck_session,
+                             stuck_session);
+                atomic_store(&srv->shm->workers[i].stuck_killed, stuck);
+            }
         }
         if (stopping)
             return;

@@ -195,16 +195,12 @@ void watchdog_free(void)
     wd = NULL;
 }
 
-int watchdog_reaped(int id, pid_t pid)
+int watchdog_reaped(int id, pid_t pid, uint64_t *session)
 {
     if (wd == NULL || wd[id].killed != pid || pid <= 0)
         return 0;
-    shm_worker_t *sw = watchdog_shm(id);
     wd[id].killed = 0;
     wd[id].killing = 0;
-    if (server_kind(srv, id) == PROC_WORKER) {
-        atomic_store(&sw->stuck_session, wd[id].cb.session);
-        atomic_store(&sw->stuck_killed, 1);
-    }
+    *session = wd[id].cb.session;
     return 1;
 }

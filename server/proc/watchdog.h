@@ -6,6 +6,7 @@
 #define SWX_WATCHDOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "event/loop.h"
@@ -26,9 +27,9 @@ int watchdog_start(server_t *srv, loop_t *loop, const watchdog_ops_t *ops);
 void watchdog_free(void);
 
 /* Process pid of slot id was reaped: 1 when the watchdog killed it past
- * max_execution_time (the slot's shm record then tells its replacement
- * which session it was stuck on), else 0. */
-int watchdog_reaped(int id, pid_t pid);
+ * max_execution_time, with the session of the callback it was stuck in
+ * (or 0) in *session; else 0. */
+int watchdog_reaped(int id, pid_t pid, uint64_t *session);
 
 /* Pure: the snapshot of a published callback (shm_worker_t's cb_*
  * block), or 0 while none runs or the record is being written. */
