@@ -177,7 +177,7 @@ void watch_begin(const plugin_t *p, const char *name, int listener,
 
 void watch_detail(const char *fmt, ...)
 {
-    if (me == NULL || !published)
+    if (me == NULL || !published || depth != 1) /* the outer one's only */
         return;
     uint32_t seq = watch_lock();
     va_list ap;
