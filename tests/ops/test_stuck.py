@@ -72,15 +72,27 @@ def worker_of(port):
     return s, int(m.group(1)), int(m.group(2))
 
 
+def pick_two(connect, worker):
+    """Connections to two different workers (dispatch_mode 2 picks by fd:
+    the ones on the same worker stay open until then, so that each new
+    connection has another fd)."""
+    a = connect()
+    extra = []
+    try:
+        for _ in range(16):
+            b = connect()
+            if worker(b) != worker(a):
+                return a, b
+            extra.append(b)
+        raise h.TestFailure("no connection reached the second worker")
+    finally:
+        for b in extra:
+            b[0].close()
+
+
 def two_workers(port):
     """Connections to two different workers: (sock, id, pid) each."""
-    a = worker_of(port)
-    for _ in range(8):
-        b = worker_of(port)
-        if b[1] != a[1]:
-            return a, b
-        b[0].close()
-    raise h.TestFailure("no connection reached the second worker")
+    return pick_two(lambda: worker_of(port), lambda c: c[1])
 
 
 def check_killed(srv, callback, about, frames):
@@ -137,13 +149,7 @@ def http_worker(port):
 
 
 def http_two_workers(port):
-    a = http_worker(port)
-    for _ in range(8):
-        b = http_worker(port)
-        if b[2] != a[2]:
-            return a, b
-        b[0].close()
-    raise h.TestFailure("no HTTP connection reached the second worker")
+    return pick_two(lambda: http_worker(port), lambda c: c[2])
 
 
 def test_http(srv):
