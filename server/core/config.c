@@ -189,6 +189,12 @@ static const cfg_field_t server_fields[] = {
     { "access_log", CFG_STRING, 0, 0, 0, 0, SRV(access_log), NULL, NULL },
     { "access_log_format", CFG_CUSTOM, 0, 0, 0, 0, SRV(access_log_format),
       NULL, parse_access_log_format },
+    { "max_execution_time", CFG_INT, 0, 0, 86400, 0,
+      SRV(max_execution_time), NULL, NULL },
+    { "request_slowlog_timeout", CFG_INT, 0, 0, 86400, 0,
+      SRV(request_slowlog_timeout), NULL, NULL },
+    { "request_slowlog_file", CFG_STRING, 0, 0, 0, 0,
+      SRV(request_slowlog_file), NULL, NULL },
 };
 
 static const cfg_field_t plugin_fields[] = {
@@ -252,6 +258,11 @@ static const cfg_field_t listener_fields[] = {
     { "access_log", CFG_STRING, 0, 0, 0, 0, LSN(access_log), NULL, NULL },
     { "access_log_format", CFG_CUSTOM, 0, 0, 0, 0, LSN(access_log_format),
       NULL, parse_access_log_format },
+    /* -1: the server's (parse_listener). */
+    { "max_execution_time", CFG_INT, 0, 0, 86400, -1,
+      LSN(max_execution_time), NULL, NULL },
+    { "request_slowlog_timeout", CFG_INT, 0, 0, 86400, -1,
+      LSN(request_slowlog_timeout), NULL, NULL },
 };
 
 /* ---- messages ---- */
@@ -989,6 +1000,11 @@ static int parse_listener(cfg_ctx_t *ctx, const char *path, json_t *v, int i)
         listener_framing(ctx, path, v, l) < 0 ||
         listener_protocol(ctx, path, v, l) < 0)
         return -1;
+    /* "server" is parsed before "listeners" (top_fields' order). */
+    if (l->max_execution_time < 0)
+        l->max_execution_time = ctx->cfg->max_execution_time;
+    if (l->request_slowlog_timeout < 0)
+        l->request_slowlog_timeout = ctx->cfg->request_slowlog_timeout;
     if (l->proxy_protocol && config_listener_is_dgram(l->type)) {
         char sub[CFG_PATH_MAX];
         path_key(sub, sizeof sub, path, "proxy_protocol");
@@ -1499,6 +1515,7 @@ void config_free(config_t *cfg)
     free(cfg->pid_file);
     free(cfg->user);
     free(cfg->group);
+    free(cfg->request_slowlog_file);
     free(cfg->admin.unix_path);
     free(cfg->admin.host);
     free(cfg->admin.token);

@@ -77,6 +77,10 @@ typedef struct config_listener {
     /* The access log (http/access_log.h): the server's unless set here. */
     char *access_log;        /* a path or "off"; NULL: the server's */
     char *access_log_format; /* NULL: the server's */
+    /* The server's, unless the listener sets its own: for the callbacks
+     * of its events. Seconds, 0 = off. */
+    int max_execution_time;
+    int request_slowlog_timeout;
 } config_listener_t;
 
 enum config_column_type {
@@ -163,6 +167,12 @@ typedef struct config {
     /* The access log of HTTP listeners (http/access_log.h). */
     char *access_log;        /* a path, or NULL / "off": none */
     char *access_log_format; /* NULL: nginx's "combined" */
+    /* A callback running longer is killed with its process (seconds,
+     * 0 = off); one running past request_slowlog_timeout is logged with
+     * a backtrace to request_slowlog_file (NULL: the server log). */
+    int max_execution_time;
+    int request_slowlog_timeout;
+    char *request_slowlog_file;
 
     config_admin_t admin;
     config_table_t *tables;

@@ -43,6 +43,14 @@ _Static_assert(IPC_TYPE_END <= IPC_PROTO_MIN, "transport types below 64");
  * requests it had taken, and no replacement has asked after them. */
 #define IPC_BACKOFF_LOST 0x01
 
+/* IPC_WORKER_LOST's payload when the process before was killed past
+ * max_execution_time (after a crash there is none). */
+typedef struct ipc_lost {
+    uint64_t session; /* the session of the callback it was stuck in, 0 */
+    uint8_t timeout;  /* 1 */
+    uint8_t pad[7];
+} ipc_lost_t;
+
 /* Header flags. */
 #define IPC_FIRST 0x01   /* the first frame of a message */
 #define IPC_LAST 0x02    /* its last (a one-frame message has both) */

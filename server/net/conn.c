@@ -357,6 +357,12 @@ void conn_timer_clear(conn_t *c, int64_t id)
         timer_clear(loop_timers(c->eng->loop), id);
 }
 
+void conn_count_stuck(conn_t *c)
+{
+    atomic_fetch_add_explicit(&c->eng->shm->stuck_clients, 1,
+                              memory_order_relaxed);
+}
+
 void conn_close(conn_t *c, const char *why)
 {
     conn_engine_t *e = c->eng;

@@ -67,6 +67,16 @@ typedef struct conn_backoff {
                         those waiting it had is unknown */
 } conn_backoff_t;
 
+/* What the worker_lost hook hears: target worker's process died and was
+ * replaced; requests it had taken may be gone with it. */
+typedef struct conn_lost {
+    int worker;
+    int timeout;      /* it was killed past max_execution_time (else it
+                         crashed): its clients are answered 504 or closed */
+    uint64_t session; /* timeout: the session of the callback it was stuck
+                         in, or 0 */
+} conn_lost_t;
+
 /*
  * A connection kind. Every call runs in the loop that owns the
  * connection. A hook that closes the connection (conn_close, or a service
@@ -83,8 +93,8 @@ typedef struct conn_proto {
     void (*deliver)(conn_t *c, const conn_msg_t *m);
     /* Optional: bytes from the sink were queued for the client. */
     void (*sent)(conn_t *c);
-    /* Optional: target w's process died and was replaced. */
-    void (*worker_lost)(conn_t *c, int w);
+    /* Optional: a target's process died and was replaced. */
+    void (*worker_lost)(conn_t *c, const conn_lost_t *l);
     /* Optional: a target is backing off (see conn_backoff_t): a
      * connection that waits on it or is bound to it, or whose message was
      * refused, must not wait for its replacement. Called from the loop,
@@ -280,6 +290,9 @@ int conn_stopping(const conn_t *c);
 /* Read once what the client has already sent, even while stopping. 0, or
  * -1 when the connection was closed meanwhile. */
 int conn_read_once(conn_t *c);
+/* c was waiting on, or bound to, a worker killed past max_execution_time
+ * (conn_lost_t): counted in the stats (shm stuck_clients). */
+void conn_count_stuck(conn_t *c);
 /* Close c now; why is logged when not NULL. */
 void conn_close(conn_t *c, const char *why);
 /* The client is at addr:port, as the proxy that is c's socket peer says:

@@ -218,8 +218,10 @@ static void workers_resume_paused(workers_t *ws)
     }
 }
 
-/* Each connection's protocol that has the hook hears of worker w. */
-static void workers_tell(workers_t *ws, int w, const conn_backoff_t *b)
+/* Each connection's protocol that has the hook hears that a worker's
+ * process was replaced (lost), or that it backs off (b). */
+static void workers_tell(workers_t *ws, const conn_lost_t *lost,
+                         const conn_backoff_t *b)
 {
     size_t n;
     conn_t **list = conn_engine_list(ws->eng, &n);
@@ -227,8 +229,8 @@ static void workers_tell(workers_t *ws, int w, const conn_backoff_t *b)
         conn_t *c = list[i];
         if (c->closing)
             continue;
-        if (b == NULL && c->proto->worker_lost != NULL)
-            c->proto->worker_lost(c, w);
+        if (lost != NULL && c->proto->worker_lost != NULL)
+            c->proto->worker_lost(c, lost);
         else if (b != NULL && c->proto->worker_backoff != NULL)
             c->proto->worker_backoff(c, b);
     }
@@ -257,9 +259,33 @@ static void workers_backoff(workers_t *ws, int w, const ipc_msg_t *m)
              (long long)(left > 0 ? left : 0),
              dropped > 0 ? "; what was queued for it is dropped" : "");
     conn_backoff_t b = {w, secs, 0, (m->data[0] & IPC_BACKOFF_LOST) != 0};
-    workers_tell(ws, w, &b);
+    workers_tell(ws, NULL, &b);
     if (ws->npaused > 0)
         workers_resume_paused(ws);
+}
+
+/* Worker w's new process says the one before died (IPC_WORKER_LOST):
+ * every connection that waits on it, or is bound to it, hears of it. */
+static void workers_lost(workers_t *ws, int w, const ipc_msg_t *m)
+{
+    conn_lost_t lost = {w, 0, 0};
+    ipc_lost_t l;
+    if (m->len == sizeof(l)) {
+        memcpy(&l, m->data, sizeof(l));
+        lost.timeout = l.timeout != 0;
+        lost.session = l.session;
+    } else if (m->len != 0) {
+        log_warn("channel: IPC_WORKER_LOST of %zu bytes dropped", m->len);
+        return;
+    }
+    if (lost.timeout)
+        log_info("worker %d was replaced after it was killed past "
+                 "max_execution_time: its HTTP requests get 504, its stream "
+                 "and WebSocket clients are closed", w);
+    else
+        log_info("worker %d was replaced after a crash: checking the "
+                 "requests it had", w);
+    workers_tell(ws, &lost, NULL);
 }
 
 /* A worker's message about a session: to the engine. */
@@ -303,9 +329,7 @@ static void workers_io(loop_t *loop, int fd, int events, void *arg)
             break;
         }
         if (m.type == IPC_WORKER_LOST) {
-            log_info("worker %d was replaced after a crash: checking the "
-                     "requests it had", w);
-            workers_tell(ws, w, NULL);
+            workers_lost(ws, w, &m);
         } else if (m.type == IPC_WORKER_BACKOFF) {
             workers_backoff(ws, w, &m);
         } else {

@@ -13,6 +13,7 @@
 #include "plugin/api.h"
 #include "proc/child.h"
 #include "core/log.h"
+#include "proc/watch.h"
 
 #define TASK_MULTI_MAX 1024
 #define TASK_MAILBOX_BATCH 64
@@ -65,9 +66,15 @@ static void task_dispatch(const ipc_msg_t *m)
         log_debug("result of task %lld came after its swx_taskwait gave up; "
                   "discarded", (long long)h->id);
     } else if (h->type == IPC_FINISH) {
+        watch_begin(p, "on_finish", -1, 0);
+        watch_detail("task %lld", (long long)h->id);
         api_call(p, on_finish, (int64_t)h->id, m->data, m->len);
+        watch_end();
     } else if (h->type == IPC_PIPE) {
+        watch_begin(p, "on_pipe_message", -1, 0);
+        watch_detail("from process %d", h->src);
         api_call(p, on_pipe_message, h->src, m->data, m->len);
+        watch_end();
     } else if (h->type == IPC_TASK && task_on_task != NULL) {
         task_on_task(m);
     } else {
@@ -367,10 +374,14 @@ void task_run(const ipc_msg_t *m)
     current.active = 1;
     current.finished = 0;
     current.hdr = m->hdr;
-    if (p != NULL && p->desc.on_task != NULL)
+    if (p != NULL && p->desc.on_task != NULL) {
+        watch_begin(p, "on_task", -1, 0);
+        watch_detail("task %lld from worker %d", (long long)m->hdr.id,
+                     m->hdr.src);
         api_call(p, on_task, (int64_t)m->hdr.id, m->hdr.src, m->data,
                  m->len);
-    else
+        watch_end();
+    } else
         log_warn("task %lld from worker %d: no on_task in plugin %u; "
                  "dropped", (long long)m->hdr.id, m->hdr.src, m->hdr.index);
     current.active = 0;

@@ -21,6 +21,7 @@
 #include "event/loop.h"
 #include "proc/server.h"
 #include "proc/startfail.h"
+#include "proc/watchdog.h"
 
 /* A process that dies by itself sooner than this after its start, having
  * taken no event, counts as failing. */
@@ -148,6 +149,7 @@ static pid_t manager_fork(int id, int standby)
         close(notify_fd[0]);
         free(slots);
         free(retiring);
+        watchdog_free();
         loop_free(loop);
         if (privs_drop(srv->uid, srv->gid, srv->cfg.user) < 0)
             _exit(WORKER_EXIT_START_FAILED);
@@ -740,17 +742,32 @@ static void manager_reap_worker(pid_t pid, int status)
             server_kind(srv, i) == PROC_TASK)
             atomic_fetch_sub(&srv->shm->tasking_num, 1);
         int abnormal = manager_log_exit(i, "", pid, status, lived);
+        /* Killed past max_execution_time: replaced at once, counted as a
+         * timeout, not a crash. */
+        uint64_t stuck_session = 0;
+        int stuck = watchdog_reaped(i, pid, &stuck_session);
+        if (stuck) {
+            s->end = END_KILLED;
+            atomic_fetch_add(&srv->shm->restarts[RESTART_TIMEOUT], 1);
+        }
         if (abnormal) {
-            atomic_fetch_add(&srv->shm->worker_restarts, 1);
-            atomic_fetch_add(&srv->shm->restarts[RESTART_CRASH], 1);
+            if (!stuck) {
+                atomic_fetch_add(&srv->shm->worker_restarts, 1);
+                atomic_fetch_add(&srv->shm->restarts[RESTART_CRASH], 1);
+            }
             manager_call_worker_error(i, pid, status);
             /* Its replacement asks the reactors to check the requests it
              * had (see IPC_WORKER_LOST), unless it took none or another
              * process of the slot, which may hold some of them, is still
              * alive. */
             if (server_kind(srv, i) == PROC_WORKER && served &&
-                s->candidate == 0 && !manager_slot_retiring(i))
+                s->candidate == 0 && !manager_slot_retiring(i)) {
                 atomic_store(&srv->shm->workers[i].lost, 1);
+                /* Its clients are answered for a timeout (ipc_lost_t). */
+                atomic_store(&srv->shm->workers[i].stuck_session,
+                             stuck_session);
+                atomic_store(&srv->shm->workers[i].stuck_killed, stuck);
+            }
         }
         if (stopping)
             return;
@@ -936,6 +953,16 @@ static void manager_setup(void)
     }
 }
 
+static pid_t manager_pid_of(int id)
+{
+    return slots[id].pid;
+}
+
+static const watchdog_ops_t manager_watchdog_ops = {
+    manager_pid_of,
+    manager_role,
+};
+
 void manager_run(server_t *s)
 {
     srv = s;
@@ -951,6 +978,9 @@ void manager_run(server_t *s)
     signal(SIGINT, SIG_IGN); /* the master turns ^C into an orderly stop */
     manager_close_master_fds();
     manager_setup();
+    if (watchdog_start(srv, loop, &manager_watchdog_ops) < 0)
+        log_error("max_execution_time and request_slowlog_timeout are not "
+                  "enforced");
     manager_call_lifecycle(1);
     for (int i = 0; i < nprocs(); i++)
         manager_spawn(i);
@@ -960,6 +990,7 @@ void manager_run(server_t *s)
     loop_free(loop);
     free(slots);
     free(retiring);
+    watchdog_free();
     config_free(&srv->cfg);
     exit(0);
 }

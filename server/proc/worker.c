@@ -19,6 +19,7 @@
 #include "plugin/plugin_io.h"
 #include "core/session.h"
 #include "plugin/task.h"
+#include "proc/watch.h"
 
 #define WORKER_CHAN_BATCH 32
 /* Incoming messages are bounded by what a reactor can frame. */
@@ -159,6 +160,22 @@ static void worker_dispatch(const plugin_t *p, const ipc_msg_t *m,
     }
 }
 
+/* The callback a message is for, as the watchdog names it. */
+static const char *worker_callback(int type)
+{
+    switch (type) {
+    case IPC_CONNECT: return "on_connect";
+    case IPC_RECEIVE: return "on_receive";
+    case IPC_CLOSE: return "on_close";
+    case IPC_PACKET: return "on_packet";
+    case HTTP_MSG_REQUEST: return "on_request";
+    case WS_MSG_OPEN: return "on_open";
+    case WS_MSG_MESSAGE: return "on_message";
+    case WS_MSG_CLOSE: return "on_ws_close";
+    default: return "a message";
+    }
+}
+
 static void worker_handle(const ipc_msg_t *m)
 {
     const plugin_t *p = worker_plugin_for(m->listener);
@@ -170,7 +187,12 @@ static void worker_handle(const ipc_msg_t *m)
     atomic_store_explicit(&sw->busy, 1, memory_order_relaxed);
     child_count_event();
     current_listener = m->listener;
+    watch_begin(p, worker_callback(m->type), m->listener, m->session);
+    if (m->type == IPC_PACKET && m->len >= sizeof(swx_peer_t))
+        watch_detail("from %s:%d", ((const swx_peer_t *)m->data)->addr,
+                     ((const swx_peer_t *)m->data)->port);
     worker_dispatch(p, m, sw);
+    watch_end();
     current_listener = -1;
     atomic_store_explicit(&sw->busy, 0, memory_order_relaxed);
 }
@@ -282,8 +304,13 @@ static void worker_wind_down(void)
  * the requests it had sent to the slot (HTTP_MSG_PROBE). */
 static void worker_report_lost(void)
 {
+    /* Killed past max_execution_time: the reactors answer its requests
+     * 504 and close its stream clients (ipc_lost_t). */
+    shm_worker_t *sw = &child.srv->shm->workers[child.id];
+    ipc_lost_t lost = {atomic_load(&sw->stuck_session), 1, {0}};
+    size_t len = atomic_exchange(&sw->stuck_killed, 0) ? sizeof(lost) : 0;
     for (int r = 0; r < child.srv->cfg.reactor_num; r++) {
-        if (ipc_send(&chans[r], IPC_WORKER_LOST, 0, 0, NULL, 0) < 0)
+        if (ipc_send(&chans[r], IPC_WORKER_LOST, 0, 0, &lost, len) < 0)
             log_warn("cannot tell reactor %d of the lost worker", r);
         worker_chan_update(&chans[r]);
     }
@@ -335,6 +362,7 @@ void worker_run(server_t *srv, int id, int standby, int notify_fd)
     child_notify(standby ? WORKER_READY : WORKER_STARTED);
     if (!standby && atomic_exchange(&srv->shm->workers[id].lost, 0))
         worker_report_lost();
+    atomic_store(&srv->shm->workers[id].stuck_killed, 0);
     worker_loop();
     for (int i = 0; i < srv->cfg.nplugins; i++)
         api_call(&child.plugins[i], on_worker_stop, id);
