@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "swx_plugin.h"
+#include "core/session.h"
 #include "plugin/table.h"
 
 #define CFG_PATH_MAX 256        /* longest JSON path kept for a message */
@@ -98,6 +99,11 @@ static const char *const log_levels[] = {
     "debug", "info", "notice", "warning", "error", NULL,
 };
 
+/* Indexed by enum config_server_mode. */
+static const char *const server_modes[] = {
+    "process", "base", NULL,
+};
+
 /* Indexed by enum config_listener_protocol. */
 static const char *const listener_protocols[] = {
     "raw", "http", "websocket", NULL,
@@ -170,6 +176,9 @@ static const cfg_field_t server_fields[] = {
       parse_task_ipc_mode },
     { "task_max_size", CFG_SIZE, 0, 1024, 268435456, 8388608,
       SRV(task_max_size), NULL, NULL },
+    /* base mode */
+    { "mode", CFG_ENUM, 0, 0, 0, SERVER_MODE_PROCESS, SRV(mode), server_modes,
+      NULL },
 };
 
 static const cfg_field_t plugin_fields[] = {
@@ -1287,6 +1296,13 @@ static int parse_root(cfg_ctx_t *ctx, json_t *root)
                         "needs server.heartbeat_check_interval as well");
     if (c->heartbeat_check_interval > 0 && c->heartbeat_idle_time == 0)
         c->heartbeat_idle_time = 2 * c->heartbeat_check_interval;
+    /* A session id names its worker in 8 bits (core/session.h). */
+    if (c->mode == SERVER_MODE_BASE && c->worker_num > SESSION_MAX_REACTORS)
+        return cfg_fail(ctx, "server.worker_num",
+                        "at most 256 with server.mode \"base\"");
+    /* The workers own the connections: no reactor thread, no channel. */
+    if (c->mode == SERVER_MODE_BASE)
+        c->reactor_num = 0;
     return 0;
 }
 

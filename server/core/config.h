@@ -113,6 +113,12 @@ typedef struct config_admin {
     char *token;       /* bearer token every request must carry, or NULL */
 } config_admin_t;
 
+/* server.mode: who owns the connections. */
+enum config_server_mode {
+    SERVER_MODE_PROCESS, /* reactor threads in the master */
+    SERVER_MODE_BASE,    /* each worker, the ones it accepted */
+};
+
 typedef struct config {
     char *path;        /* the file this came from */
 
@@ -148,6 +154,8 @@ typedef struct config {
     long task_max_request;  /* 0 = never recycle */
     int task_ipc_mode;      /* 1 a socket per task worker, 3 a shared queue */
     size_t task_max_size;   /* largest task or result, default 8 MiB */
+
+    int mode;               /* enum config_server_mode, default process */
 
     config_admin_t admin;
     config_table_t *tables;

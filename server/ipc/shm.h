@@ -21,6 +21,10 @@ typedef struct shm_worker {
                                   back-off; 0 when it is not backing off */
     _Atomic uint64_t rss;      /* bytes resident, as the process last
                                   measured itself; 0 while unknown */
+    /* base mode */
+    _Atomic int64_t connections; /* connections its processes own; what a
+                                  crashed one held is taken off
+                                  connection_num when it is reaped */
 } shm_worker_t;
 
 /* Why a process was replaced (counted in shm_t.restarts, shown in the
@@ -45,6 +49,8 @@ typedef struct shm {
     _Atomic int64_t tasking_num;      /* tasks sent and not yet done */
     _Atomic uint64_t task_queue_full; /* swx_task refused: queue full */
     _Atomic uint64_t restarts[RESTART_CAUSES]; /* by enum shm_restart_cause */
+    _Atomic uint64_t session_blocks; /* base mode: blocks of session
+                                  sequence numbers handed out (net/conn.c) */
     int worker_num;
     int task_worker_num;
     int nprocs;                /* workers, task workers, user processes */

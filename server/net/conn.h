@@ -147,6 +147,8 @@ struct conn_engine {
     int quiesced;               /* stopping: no more reading from clients */
     int stopping;               /* closing everything */
     int64_t heartbeat;          /* heartbeat_check_interval's timer */
+    uint64_t seq_end;           /* with shared ids: the end of this
+                                   engine's block of sequence numbers */
 };
 
 /* One read takes at most this much. */
@@ -194,6 +196,10 @@ int conn_engine_init(conn_engine_t *e, loop_t *loop, const config_t *cfg,
                      shm_t *shm, int id, const conn_sink_t *sink,
                      void *sink_ctx);
 void conn_engine_free(conn_engine_t *e);
+/* Session ids from blocks that shm hands out, for an engine id that
+ * several processes use in turn (a base-mode worker slot and its
+ * replacements): an id is still never reused while the server runs. */
+void conn_engine_share_ids(conn_engine_t *e);
 /* A connection accepted on listener: it is the engine's from now on
  * (closed and counted off when it cannot be set up). */
 void conn_engine_accept(conn_engine_t *e, int fd, int listener);

@@ -705,6 +705,19 @@ static int manager_reap_candidate(pid_t pid, int status)
     return 0;
 }
 
+/* Base mode: a worker died with its connections; the kernel closed them,
+ * so they leave the count that max_conn is checked against. */
+static void manager_base_lost(int id)
+{
+    int64_t n = atomic_exchange(&srv->shm->workers[id].connections, 0);
+    if (n <= 0)
+        return;
+    atomic_fetch_sub(&srv->shm->connection_num, n);
+    atomic_fetch_add(&srv->shm->close_count, (uint64_t)n);
+    log_warn("worker %d: its %lld connection(s) were lost with it", id,
+             (long long)n);
+}
+
 static void manager_reap_worker(pid_t pid, int status)
 {
     for (int i = 0; i < nprocs(); i++) {
@@ -723,6 +736,10 @@ static void manager_reap_worker(pid_t pid, int status)
             server_kind(srv, i) == PROC_TASK)
             atomic_fetch_sub(&srv->shm->tasking_num, 1);
         int abnormal = manager_log_exit(i, "", pid, status, lived);
+        if (abnormal && srv->cfg.mode == SERVER_MODE_BASE &&
+            server_kind(srv, i) == PROC_WORKER && s->candidate == 0 &&
+            !manager_slot_retiring(i))
+            manager_base_lost(i);
         if (abnormal) {
             atomic_fetch_add(&srv->shm->worker_restarts, 1);
             atomic_fetch_add(&srv->shm->restarts[RESTART_CRASH], 1);
@@ -877,9 +894,11 @@ static void manager_loop(void)
 
 static void manager_close_master_fds(void)
 {
-    /* Workers answer datagrams on the listening socket itself. */
+    /* Workers answer datagrams on the listening socket itself; in base
+     * mode they accept too, and the listeners outlive each of them. */
     for (int i = 0; i < srv->cfg.nlisteners; i++)
-        if (!config_listener_is_dgram(srv->cfg.listeners[i].type))
+        if (!config_listener_is_dgram(srv->cfg.listeners[i].type) &&
+            srv->cfg.mode != SERVER_MODE_BASE)
             close(srv->listen_fds[i]);
     if (srv->admin_fd >= 0)
         close(srv->admin_fd);

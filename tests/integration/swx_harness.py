@@ -112,6 +112,30 @@ def wait_until(pred, timeout, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+# SWX_TEST_MODE=base runs a suite with server.mode "base" in every config
+# the tests write (unless a config names its mode itself); unset or
+# "process", the configs stay as they are.
+TEST_MODE = os.environ.get("SWX_TEST_MODE", "process")
+
+
+def with_test_mode(text):
+    """The config text with server.mode set to SWX_TEST_MODE; text that is
+    not a JSON object (a test of config errors) is left alone."""
+    if TEST_MODE == "process":
+        return text
+    try:
+        cfg = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(cfg, dict):
+        return text
+    server = cfg.setdefault("server", {})
+    if not isinstance(server, dict) or "mode" in server:
+        return text
+    server["mode"] = TEST_MODE
+    return json.dumps(cfg, indent=2) + "\n"
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
@@ -288,9 +312,10 @@ class Server:
         return cfg
 
     def write_config(self, text=None):
+        text = (text if text is not None
+                else json.dumps(self.config(), indent=2) + "\n")
         with open(self.config_path, "w") as f:
-            f.write(text if text is not None
-                    else json.dumps(self.config(), indent=2) + "\n")
+            f.write(with_test_mode(text))
 
     # -- running
 
