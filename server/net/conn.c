@@ -328,6 +328,11 @@ int conn_stopping(const conn_t *c)
     return c->eng->quiesced;
 }
 
+int conn_leaving(const conn_t *c)
+{
+    return c->eng->leaving;
+}
+
 int conn_read_once(conn_t *c)
 {
     conn_engine_t *e = c->eng;

@@ -146,6 +146,9 @@ struct conn_engine {
     void *sink_ctx;             /* the sink's own state */
     int quiesced;               /* stopping: no more reading from clients */
     int stopping;               /* closing everything */
+    int leaving;                /* its process takes no new connections
+                                   and exits once these are done (base
+                                   mode: a reload, max_request) */
     int64_t heartbeat;          /* heartbeat_check_interval's timer */
     uint64_t seq_end;           /* with shared ids: the end of this
                                    engine's block of sequence numbers */
@@ -279,6 +282,9 @@ int conn_end(conn_t *c, int linger);
 /* The server is stopping: clients are no longer read (conn_read_once
  * excepted), the sink finishes what it was given. */
 int conn_stopping(const conn_t *c);
+/* c's engine is leaving (conn_engine_t.leaving): a connection that could
+ * be kept alive ends after its current request. */
+int conn_leaving(const conn_t *c);
 /* Read once what the client has already sent, even while stopping. 0, or
  * -1 when the connection was closed meanwhile. */
 int conn_read_once(conn_t *c);

@@ -836,6 +836,15 @@ static void manager_begin_stop(void)
     }
     log_debug("stopping %d process(es)", manager_running());
     manager_signal_all(SIGTERM);
+    /* Base mode: no worker starts any more to accept; the port is free
+     * once the workers have closed theirs too. */
+    for (int i = 0; srv->cfg.mode == SERVER_MODE_BASE &&
+                    i < srv->cfg.nlisteners; i++)
+        if (!config_listener_is_dgram(srv->cfg.listeners[i].type) &&
+            srv->listen_fds[i] >= 0) {
+            close(srv->listen_fds[i]);
+            srv->listen_fds[i] = -1;
+        }
 }
 
 static void manager_reopen(void)

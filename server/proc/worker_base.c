@@ -204,6 +204,21 @@ static void base_accept_pending(void)
     }
 }
 
+/* The stop: this worker's copies of the stream listeners close, so that
+ * the port is free once every process has closed its own. */
+static void base_close_listeners(void)
+{
+    server_t *s = child.srv;
+    for (int i = 0; i < s->cfg.nlisteners; i++) {
+        if (s->listen_fds[i] < 0 ||
+            config_listener_is_dgram(s->cfg.listeners[i].type))
+            continue;
+        loop_del(child.loop, s->listen_fds[i]);
+        close(s->listen_fds[i]);
+        s->listen_fds[i] = -1;
+    }
+}
+
 /* ---- replies and routed messages ---- */
 
 static int base_forward(int owner, uint64_t session, int type,
@@ -260,6 +275,7 @@ static void base_leave(const char *why)
     if (base.leaving)
         return;
     base.leaving = 1;
+    base.eng.leaving = 1;
     long long wait = child.srv->cfg.max_wait_time * 1000LL;
     base.deadline = loop_now() + wait - (wait >= 2000 ? 1000 : 250);
     base_watch(0);
@@ -273,6 +289,7 @@ static void base_update(void)
     if (child.draining && !base.eng.quiesced) {
         base_accept_pending();
         base_watch(0);
+        base_close_listeners();
         conn_engine_quiesce(&base.eng);
     }
     if (child.retiring && !child.released) {

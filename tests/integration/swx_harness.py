@@ -596,6 +596,20 @@ def _popen_live():
             if s.proc is not None and s.proc.returncode is None]
 
 
+def base_mode():
+    """Whether the suite runs in base mode (SWX_TEST_MODE=base)."""
+    return TEST_MODE == "base"
+
+
+def process_mode_only(why):
+    """Skip this test (exit 77, meson's skip) in base mode: what it checks
+    is a property of process mode that base mode does not have, said in
+    why (docs/config.md, choosing a mode)."""
+    if base_mode():
+        log("SKIP in base mode: %s" % why)
+        sys.exit(77)
+
+
 def require(*paths):
     """Exit (a failed test) unless every path names an existing file:
     the paths meson passes in the environment."""
