@@ -1,5 +1,6 @@
 """test_base_reload.py: server.mode "base" (whatever SWX_TEST_MODE says):
-reloads and max_request under HTTP keep-alive load lose no request.
+reloads and max_request under HTTP keep-alive load lose no request, and
+WebSocket pushes and closes reach a session of another worker.
 
 Six keep-alive clients (http_helper.KeepAliveClient: a new connection
 after Connection: close, a retry counted when a connection closes before
@@ -12,7 +13,10 @@ any byte of a response) run while
                 request is retried or fails
   max_request   with max_request 150 the workers replace themselves again
                 and again the same way: not one request fails or is
-                retried."""
+                retried.
+  websocket     swx_ws_push and swx_ws_close for a WebSocket session that
+                another worker accepted reach it (through that worker's
+                mailbox); each answers 0."""
 
 import signal
 import threading
@@ -94,7 +98,46 @@ def test_max_request():
         srv.stop()
 
 
+def ws_text(ws):
+    _, op, payload = ws.recv()
+    check(op == 1, "opcode %d, not text" % op)
+    return payload.decode()
+
+
+def ws_session(port):
+    """A WebSocket client and (session id, worker id) of its session."""
+    ws = hh.WsClient(port)
+    check(ws.status == 101, "handshake: %d" % ws.status)
+    ws.send(1, b"session")
+    sess, wid = ws_text(ws).split()[1:]
+    return ws, int(sess), int(wid)
+
+
+def test_websocket():
+    with hh.HttpServer("base-ws", listener={"protocol": "websocket"},
+                       server={"mode": "base", "worker_num": 2}) as srv:
+        srv.start()
+        by_worker = {}
+        for _ in range(8):
+            ws, sess, wid = ws_session(srv.port)
+            by_worker.setdefault(wid, []).append((ws, sess))
+        check(sorted(by_worker) == [0, 1], "sessions on workers %s"
+              % sorted(by_worker))
+        (a, _), (b, b_sess) = by_worker[0][0], by_worker[1][0]
+        a.send(1, b"to %d hello" % b_sess)
+        check(ws_text(a) == "pushed 0", "swx_ws_push across workers")
+        check(ws_text(b) == "hello", "the push did not reach its session")
+        a.send(1, b"shut %d 4001" % b_sess)
+        check(ws_text(a) == "shut 0", "swx_ws_close across workers")
+        check(b.recv_close() == 4001, "the close did not reach its session")
+        for conns in by_worker.values():
+            for ws, _ in conns:
+                ws.close()
+        srv.stop()
+
+
 def main():
+    test_websocket()
     test_reload()
     test_max_request()
 

@@ -596,6 +596,10 @@ def _popen_live():
             if s.proc is not None and s.proc.returncode is None]
 
 
+# meson's exit status for a skipped test.
+SKIP = 77
+
+
 def base_mode():
     """Whether the suite runs in base mode (SWX_TEST_MODE=base)."""
     return TEST_MODE == "base"
@@ -607,7 +611,7 @@ def process_mode_only(why):
     why (docs/config.md, choosing a mode)."""
     if base_mode():
         log("SKIP in base mode: %s" % why)
-        sys.exit(77)
+        sys.exit(SKIP)
 
 
 def require(*paths):
@@ -656,6 +660,10 @@ def main(test):
     try:
         test()
         log("PASS (%.1f s)" % (time.monotonic() - t0))
+    except SystemExit as e:
+        if e.code != SKIP:
+            raise
+        status = SKIP
     except BaseException:  # noqa: B902 -- report even KeyboardInterrupt
         traceback.print_exc(file=sys.stdout)
         log("FAIL (%.1f s)" % (time.monotonic() - t0))
