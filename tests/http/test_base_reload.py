@@ -20,6 +20,7 @@ any byte of a response) run while
 
 import signal
 import threading
+import time
 
 import http_helper as hh
 
@@ -118,9 +119,14 @@ def test_websocket():
                        server={"mode": "base", "worker_num": 2}) as srv:
         srv.start()
         by_worker = {}
-        for _ in range(8):
+        # Until both workers have one: a worker's title is set before it
+        # watches the listener.
+        for _ in range(200):
             ws, sess, wid = ws_session(srv.port)
             by_worker.setdefault(wid, []).append((ws, sess))
+            if len(by_worker) == 2:
+                break
+            time.sleep(0.02)
         check(sorted(by_worker) == [0, 1], "sessions on workers %s"
               % sorted(by_worker))
         (a, _), (b, b_sess) = by_worker[0][0], by_worker[1][0]

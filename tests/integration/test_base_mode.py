@@ -55,7 +55,18 @@ def close_all(groups):
             s.close()
 
 
+def wait_all_accepting(port):
+    """Until a connection has reached every worker: a worker's title is
+    set before it watches the listeners."""
+    def seen():
+        groups = by_worker(port, WORKERS)
+        close_all(groups)
+        return len(groups) == WORKERS
+    h.wait_until(seen, 20, interval=0.05, what="every worker accepting")
+
+
 def test_spread(srv):
+    wait_all_accepting(srv.port)
     groups = by_worker(srv.port, WORKERS * 3)
     counts = {w: len(c) for w, c in groups.items()}
     h.log("idle connections per worker: %s" % counts)
