@@ -41,6 +41,11 @@ void worker_base_run(server_t *srv, int id, int standby, int notify_fd)
  * the mailbox of the worker that owns the session. */
 int worker_base_sendv(uint64_t session, int type, const struct iovec *iov,
                       int n);
+/* Base mode: this worker stops accepting at once, serves its open
+ * connections to the end (HTTP with Connection: close) up to
+ * max_wait_time, then exits and the manager starts another: what
+ * max_request does, for any reason to recycle a worker; why is logged. */
+void worker_base_leave(const char *why);
 /* Whether this process is a base-mode worker. */
 int worker_base_running(void);
 

@@ -270,7 +270,7 @@ static void base_routed(const ipc_msg_t *m)
 
 /* Leave: no more connections; what is open is served (HTTP responses say
  * Connection: close) until it closes or max_wait_time. */
-static void base_leave(const char *why)
+void worker_base_leave(const char *why)
 {
     if (base.leaving)
         return;
@@ -293,7 +293,7 @@ static void base_update(void)
         conn_engine_quiesce(&base.eng);
     }
     if (child.retiring && !child.released) {
-        base_leave("reload");
+        worker_base_leave("reload");
         /* The listeners are the successor's at once. */
         child.released = 1;
         child_notify(WORKER_RELEASED);
@@ -308,7 +308,7 @@ static void base_check_max_request(void)
     long max = child.srv->cfg.max_request;
     if (max > 0 && worker_requests() >= max && !base.leaving) {
         log_info("max_request (%ld) reached", max);
-        base_leave("max_request");
+        worker_base_leave("max_request");
     }
 }
 
