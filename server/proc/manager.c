@@ -612,6 +612,22 @@ static int manager_all_ready(void)
     return 1;
 }
 
+/* Base mode: a worker that left by itself (max_request) serves its last
+ * connections as an old worker does after a reload, while a new one takes
+ * its slot and accepts at once. */
+static void manager_base_handover(int id)
+{
+    slot_t *s = &slots[id];
+    if (stopping || nretiring >= MANAGER_MAX_RETIRING)
+        return; /* it is replaced when it exits */
+    retiring[nretiring++] = (retiree_t){
+        s->pid, id, loop_now(),
+        manager_timer(srv->cfg.max_wait_time * 1000LL, 1000,
+                      manager_kill_retiree, s->pid)};
+    s->pid = 0;
+    manager_spawn(id);
+}
+
 static void manager_on_notify(const worker_notice_t *n)
 {
     if (n->id < 0 || n->id >= nprocs())
@@ -629,6 +645,8 @@ static void manager_on_notify(const worker_notice_t *n)
         if (s->candidate > 0) {
             manager_promote(n->id);
             manager_reload_check_done();
+        } else if (srv->cfg.mode == SERVER_MODE_BASE) {
+            manager_base_handover(n->id);
         } else {
             log_warn("worker %d released its channels with no replacement; "
                      "a new one starts when it exits", n->id);

@@ -309,6 +309,10 @@ static void base_check_max_request(void)
     if (max > 0 && worker_requests() >= max && !base.leaving) {
         log_info("max_request (%ld) reached", max);
         worker_base_leave("max_request");
+        /* The slot (its mailbox too) goes to a new worker at once: this
+         * one retires as after a reload (base_update). */
+        child.retiring = 1;
+        base_update();
     }
 }
 
