@@ -10,7 +10,10 @@
 - A worker SIGKILLed under load loses only its own connections: every
   connection of the other workers keeps being answered without a gap, new
   connections are accepted and served meanwhile, and the dead worker's
-  connections are taken off the count."""
+  connections are taken off the count.
+- max_request with one worker: the worker that reached it still serves
+  its open connection, and a new worker accepts new ones at once; the old
+  one closes what is left at max_wait_time (less a second) and exits."""
 
 import os
 import re
@@ -182,6 +185,34 @@ def test_kill(srv):
     close_all(groups)
 
 
+def test_max_request_handover():
+    with base_server("base-maxreq", worker_num=1, max_request=3,
+                     max_wait_time=3) as srv:
+        srv.start()
+        a = h.connect(srv.port)
+        old = {h.ask_pid(a)[1] for _ in range(3)}
+        h.check(len(old) == 1, "one worker served A: %s" % old)
+        t0 = time.monotonic()
+        with h.connect(srv.port, timeout=5) as b:
+            new = h.ask_pid(b)[1]
+        took = time.monotonic() - t0
+        h.check(new not in old, "a new connection went to the worker past "
+                "max_request")
+        h.check(took < 1.0, "the new worker took %.2f s to accept" % took)
+        h.check(h.ask_pid(a)[1] in old, "A moved from its worker")
+        a.settimeout(10)
+        t0 = time.monotonic()
+        eof = a.recv(1) == b""
+        waited = time.monotonic() - t0
+        h.check(eof and 1.0 < waited < 4.0, "A closed after %.1f s" % waited)
+        h.log("max_request: a new worker accepted in %.3f s; the old one "
+              "closed its last connection after %.1f s" % (took, waited))
+        h.wait_until(lambda: not h.alive(min(old)), 10,
+                     what="the old worker to exit")
+        a.close()
+        srv.stop()
+
+
 def main():
     with base_server("base-mode") as srv:
         srv.start()
@@ -189,6 +220,7 @@ def main():
         test_routing(srv)
         test_kill(srv)
         srv.stop()
+    test_max_request_handover()
 
 
 if __name__ == "__main__":
