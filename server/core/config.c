@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "swx_plugin.h"
+#include "core/session.h"
 #include "plugin/table.h"
 #include "http/access_fmt.h"
 
@@ -99,6 +100,11 @@ static int parse_access_log_format(cfg_ctx_t *ctx, const char *path,
 /* Indexed by enum swx_log_level. */
 static const char *const log_levels[] = {
     "debug", "info", "notice", "warning", "error", NULL,
+};
+
+/* Indexed by enum config_server_mode. */
+static const char *const server_modes[] = {
+    "process", "base", NULL,
 };
 
 /* Indexed by enum config_listener_protocol. */
@@ -195,6 +201,9 @@ static const cfg_field_t server_fields[] = {
       SRV(request_slowlog_timeout), NULL, NULL },
     { "request_slowlog_file", CFG_STRING, 0, 0, 0, 0,
       SRV(request_slowlog_file), NULL, NULL },
+    /* base mode */
+    { "mode", CFG_ENUM, 0, 0, 0, SERVER_MODE_PROCESS, SRV(mode), server_modes,
+      NULL },
 };
 
 static const cfg_field_t plugin_fields[] = {
@@ -1356,6 +1365,13 @@ static int parse_root(cfg_ctx_t *ctx, json_t *root)
                                          c->max_request);
     c->task_max_request_grace = default_grace(c->task_max_request_grace,
                                               c->task_max_request);
+    /* A session id names its worker in 8 bits (core/session.h). */
+    if (c->mode == SERVER_MODE_BASE && c->worker_num > SESSION_MAX_REACTORS)
+        return cfg_fail(ctx, "server.worker_num",
+                        "at most 256 with server.mode \"base\"");
+    /* The workers own the connections: no reactor thread, no channel. */
+    if (c->mode == SERVER_MODE_BASE)
+        c->reactor_num = 0;
     return 0;
 }
 

@@ -121,6 +121,12 @@ typedef struct config_admin {
     char *token;       /* bearer token every request must carry, or NULL */
 } config_admin_t;
 
+/* server.mode: who owns the connections. */
+enum config_server_mode {
+    SERVER_MODE_PROCESS, /* reactor threads in the master */
+    SERVER_MODE_BASE,    /* each worker, the ones it accepted */
+};
+
 typedef struct config {
     char *path;        /* the file this came from */
 
@@ -173,6 +179,7 @@ typedef struct config {
     int max_execution_time;
     int request_slowlog_timeout;
     char *request_slowlog_file;
+    int mode;               /* enum config_server_mode, default process */
 
     config_admin_t admin;
     config_table_t *tables;

@@ -70,6 +70,10 @@ typedef struct shm_worker {
      * past max_execution_time, for the replacement's IPC_WORKER_LOST. */
     _Atomic int stuck_killed;
     _Atomic uint64_t stuck_session;
+    /* base mode */
+    _Atomic int64_t connections; /* connections its processes own; what a
+                                  crashed one held is taken off
+                                  connection_num when it is reaped */
 } shm_worker_t;
 
 /* Why a process was replaced (counted in shm_t.restarts, shown in the
@@ -107,6 +111,8 @@ typedef struct shm {
      * answered 504 (or closed, their response begun), stream and
      * WebSocket connections closed. */
     _Atomic uint64_t stuck_clients;
+    _Atomic uint64_t session_blocks; /* base mode: blocks of session
+                                  sequence numbers handed out (net/conn.c) */
     int worker_num;
     int task_worker_num;
     int nprocs;                /* workers, task workers, user processes */

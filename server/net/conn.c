@@ -332,6 +332,11 @@ int conn_stopping(const conn_t *c)
     return c->eng->quiesced;
 }
 
+int conn_leaving(const conn_t *c)
+{
+    return c->eng->leaving;
+}
+
 int conn_read_once(conn_t *c)
 {
     conn_engine_t *e = c->eng;
@@ -449,8 +454,25 @@ static const conn_proto_t *conn_proto_of(const config_listener_t *l)
     return l->protocol == PROTOCOL_RAW ? &stream_proto : &http_conn_proto;
 }
 
+/* Sequence numbers per block of shared ids: 2^36 blocks fit the 56 bits. */
+#define CONN_SEQ_BLOCK_BITS 20
+
+static void conn_seq_block(conn_engine_t *e)
+{
+    uint64_t b = atomic_fetch_add(&e->shm->session_blocks, 1) + 1;
+    e->next_seq = b << CONN_SEQ_BLOCK_BITS;
+    e->seq_end = (b + 1) << CONN_SEQ_BLOCK_BITS;
+}
+
+void conn_engine_share_ids(conn_engine_t *e)
+{
+    conn_seq_block(e);
+}
+
 static conn_t *conn_new(conn_engine_t *e, int fd, int listener)
 {
+    if (e->seq_end != 0 && e->next_seq >= e->seq_end)
+        conn_seq_block(e);
     conn_t *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;

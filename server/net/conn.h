@@ -160,7 +160,12 @@ struct conn_engine {
     void *sink_ctx;             /* the sink's own state */
     int quiesced;               /* stopping: no more reading from clients */
     int stopping;               /* closing everything */
+    int leaving;                /* its process takes no new connections
+                                   and exits once these are done (base
+                                   mode: a reload, max_request) */
     int64_t heartbeat;          /* heartbeat_check_interval's timer */
+    uint64_t seq_end;           /* with shared ids: the end of this
+                                   engine's block of sequence numbers */
 };
 
 /* One read takes at most this much. */
@@ -208,6 +213,10 @@ int conn_engine_init(conn_engine_t *e, loop_t *loop, const config_t *cfg,
                      shm_t *shm, int id, const conn_sink_t *sink,
                      void *sink_ctx);
 void conn_engine_free(conn_engine_t *e);
+/* Session ids from blocks that shm hands out, for an engine id that
+ * several processes use in turn (a base-mode worker slot and its
+ * replacements): an id is still never reused while the server runs. */
+void conn_engine_share_ids(conn_engine_t *e);
 /* A connection accepted on listener: it is the engine's from now on
  * (closed and counted off when it cannot be set up). */
 void conn_engine_accept(conn_engine_t *e, int fd, int listener);
@@ -287,6 +296,9 @@ int conn_end(conn_t *c, int linger);
 /* The server is stopping: clients are no longer read (conn_read_once
  * excepted), the sink finishes what it was given. */
 int conn_stopping(const conn_t *c);
+/* c's engine is leaving (conn_engine_t.leaving): a connection that could
+ * be kept alive ends after its current request. */
+int conn_leaving(const conn_t *c);
 /* Read once what the client has already sent, even while stopping. 0, or
  * -1 when the connection was closed meanwhile. */
 int conn_read_once(conn_t *c);

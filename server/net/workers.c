@@ -8,11 +8,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 
 #include "core/log.h"
 
@@ -288,15 +286,19 @@ static void workers_lost(workers_t *ws, int w, const ipc_msg_t *m)
     workers_tell(ws, &lost, NULL);
 }
 
+int workers_delivery(int type)
+{
+    return type == IPC_SEND        ? CONN_DELIVER_SEND
+           : type == IPC_CLOSE_REQ ? CONN_DELIVER_CLOSE
+           : type == IPC_BIND      ? CONN_DELIVER_BIND
+                                   : CONN_DELIVER_PROTOCOL;
+}
+
 /* A worker's message about a session: to the engine. */
 static void workers_deliver(workers_t *ws, const ipc_msg_t *m)
 {
     conn_msg_t cm = {m->type, m->data, m->len};
-    int kind = m->type == IPC_SEND        ? CONN_DELIVER_SEND
-               : m->type == IPC_CLOSE_REQ ? CONN_DELIVER_CLOSE
-               : m->type == IPC_BIND      ? CONN_DELIVER_BIND
-                                           : CONN_DELIVER_PROTOCOL;
-    conn_engine_deliver(ws->eng, m->session, kind, &cm);
+    conn_engine_deliver(ws->eng, m->session, workers_delivery(m->type), &cm);
 }
 
 static void workers_io(loop_t *loop, int fd, int events, void *arg)
@@ -340,28 +342,8 @@ static void workers_io(loop_t *loop, int fd, int events, void *arg)
 
 /* ---- datagrams ---- */
 
-static void workers_peer_describe(swx_peer_t *p)
-{
-    const struct sockaddr *sa = (const struct sockaddr *)p->raw;
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &a->sin6_addr, p->addr, sizeof(p->addr));
-        p->port = ntohs(a->sin6_port);
-    } else if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &a->sin_addr, p->addr, sizeof(p->addr));
-        p->port = ntohs(a->sin_port);
-    } else if (p->raw_len > offsetof(struct sockaddr_un, sun_path)) {
-        const struct sockaddr_un *u = (const struct sockaddr_un *)sa;
-        snprintf(p->addr, sizeof(p->addr), "%.*s",
-                 (int)(p->raw_len - offsetof(struct sockaddr_un, sun_path)),
-                 u->sun_path);
-    }
-}
-
 void workers_packet(workers_t *ws, swx_peer_t *p, size_t len)
 {
-    workers_peer_describe(p);
     int w = workers_fixed(ws->eng) ? workers_by_addr(ws, p->addr)
                                    : workers_pick_free(ws);
     ipc_t *ch = &ws->chans[w];

@@ -77,8 +77,10 @@ static void child_close_foreign_fds(void)
     for (int i = 0; i < s->nprocs; i++)
         if (i != child.id)
             close(s->mbox_fds[i][0]);
+    /* In base mode the manager keeps the stream listeners open too. */
     for (int i = 0; child.kind != PROC_WORKER && i < s->cfg.nlisteners; i++)
-        if (config_listener_is_dgram(s->cfg.listeners[i].type))
+        if (config_listener_is_dgram(s->cfg.listeners[i].type) ||
+            s->cfg.mode == SERVER_MODE_BASE)
             close(s->listen_fds[i]);
     if (s->taskq_fds[0] >= 0 && child.kind != PROC_TASK) {
         close(s->taskq_fds[0]);

@@ -629,6 +629,22 @@ static int manager_all_ready(void)
     return 1;
 }
 
+/* Base mode: a worker that left by itself (max_request) serves its last
+ * connections as an old worker does after a reload, while a new one takes
+ * its slot and accepts at once. */
+static void manager_base_handover(int id)
+{
+    slot_t *s = &slots[id];
+    if (stopping || nretiring >= MANAGER_MAX_RETIRING)
+        return; /* it is replaced when it exits */
+    retiring[nretiring++] = (retiree_t){
+        s->pid, id, loop_now(),
+        manager_timer(srv->cfg.max_wait_time * 1000LL, 1000,
+                      manager_kill_retiree, s->pid)};
+    s->pid = 0;
+    manager_spawn(id);
+}
+
 static void manager_on_notify(const worker_notice_t *n)
 {
     if (n->id < 0 || n->id >= nprocs())
@@ -647,6 +663,8 @@ static void manager_on_notify(const worker_notice_t *n)
         if (s->candidate > 0) {
             manager_promote(n->id);
             manager_reload_check_done();
+        } else if (srv->cfg.mode == SERVER_MODE_BASE) {
+            manager_base_handover(n->id);
         } else {
             log_warn("worker %d released its channels with no replacement; "
                      "a new one starts when it exits", n->id);
@@ -723,6 +741,19 @@ static int manager_reap_candidate(pid_t pid, int status)
     return 0;
 }
 
+/* Base mode: a worker died with its connections; the kernel closed them,
+ * so they leave the count that max_conn is checked against. */
+static void manager_base_lost(int id)
+{
+    int64_t n = atomic_exchange(&srv->shm->workers[id].connections, 0);
+    if (n <= 0)
+        return;
+    atomic_fetch_sub(&srv->shm->connection_num, n);
+    atomic_fetch_add(&srv->shm->close_count, (uint64_t)n);
+    log_warn("worker %d: its %lld connection(s) were lost with it", id,
+             (long long)n);
+}
+
 static void manager_reap_worker(pid_t pid, int status)
 {
     for (int i = 0; i < nprocs(); i++) {
@@ -750,6 +781,10 @@ static void manager_reap_worker(pid_t pid, int status)
             s->end = END_KILLED;
             atomic_fetch_add(&srv->shm->restarts[RESTART_TIMEOUT], 1);
         }
+        if (abnormal && srv->cfg.mode == SERVER_MODE_BASE &&
+            server_kind(srv, i) == PROC_WORKER && s->candidate == 0 &&
+            !manager_slot_retiring(i))
+            manager_base_lost(i);
         if (abnormal) {
             if (!stuck) {
                 atomic_fetch_add(&srv->shm->worker_restarts, 1);
@@ -853,6 +888,15 @@ static void manager_begin_stop(void)
     }
     log_debug("stopping %d process(es)", manager_running());
     manager_signal_all(SIGTERM);
+    /* Base mode: no worker starts any more to accept; the port is free
+     * once the workers have closed theirs too. */
+    for (int i = 0; srv->cfg.mode == SERVER_MODE_BASE &&
+                    i < srv->cfg.nlisteners; i++)
+        if (!config_listener_is_dgram(srv->cfg.listeners[i].type) &&
+            srv->listen_fds[i] >= 0) {
+            close(srv->listen_fds[i]);
+            srv->listen_fds[i] = -1;
+        }
 }
 
 static void manager_reopen(void)
@@ -911,9 +955,11 @@ static void manager_loop(void)
 
 static void manager_close_master_fds(void)
 {
-    /* Workers answer datagrams on the listening socket itself. */
+    /* Workers answer datagrams on the listening socket itself; in base
+     * mode they accept too, and the listeners outlive each of them. */
     for (int i = 0; i < srv->cfg.nlisteners; i++)
-        if (!config_listener_is_dgram(srv->cfg.listeners[i].type))
+        if (!config_listener_is_dgram(srv->cfg.listeners[i].type) &&
+            srv->cfg.mode != SERVER_MODE_BASE)
             close(srv->listen_fds[i]);
     if (srv->admin_fd >= 0)
         close(srv->admin_fd);

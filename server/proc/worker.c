@@ -54,6 +54,8 @@ static void worker_update(void)
 
 int worker_sendv(uint64_t session, int type, const struct iovec *iov, int n)
 {
+    if (child.srv != NULL && child.srv->cfg.mode == SERVER_MODE_BASE)
+        return worker_base_sendv(session, type, iov, n);
     if (chans == NULL)
         return -ENOTSUP;
     int r = session_reactor(session);
@@ -101,7 +103,8 @@ static int worker_sendto(const swx_peer_t *peer, const void *data,
 
 static int worker_bind(uint64_t session, uint32_t uid)
 {
-    if (child.srv->cfg.dispatch_mode != 5)
+    if (child.srv->cfg.dispatch_mode != 5 ||
+        child.srv->cfg.mode == SERVER_MODE_BASE)
         return -ENOTSUP;
     if (uid == 0)
         return -EINVAL;
@@ -115,10 +118,17 @@ static int worker_listener(void)
 
 size_t worker_output_max(void)
 {
-    return chans != NULL ? child.srv->cfg.buffer_output_size : 0;
+    return chans != NULL || worker_base_running()
+               ? child.srv->cfg.buffer_output_size
+               : 0;
 }
 
-static const api_ops_t worker_ops = {
+long worker_requests(void)
+{
+    return requests;
+}
+
+const api_ops_t worker_ops = {
     worker_send, worker_close, worker_sendto, worker_bind, worker_listener,
 };
 
@@ -176,7 +186,7 @@ static const char *worker_callback(int type)
     }
 }
 
-static void worker_handle(const ipc_msg_t *m)
+void worker_handle(const ipc_msg_t *m)
 {
     const plugin_t *p = worker_plugin_for(m->listener);
     if (p == NULL) {
@@ -281,7 +291,7 @@ static void worker_flush(void)
  * loop (timers, their own fds) runs on, with on_worker_exit after each
  * round so they can wind it down, until none is left or max_wait_time.
  */
-static void worker_wind_down(void)
+void worker_wind_down(void)
 {
     long long deadline =
         loop_now() + child.srv->cfg.max_wait_time * 1000LL - 250;
@@ -349,6 +359,8 @@ static void worker_free_chans(void)
 
 void worker_run(server_t *srv, int id, int standby, int notify_fd)
 {
+    if (srv->cfg.mode == SERVER_MODE_BASE)
+        worker_base_run(srv, id, standby, notify_fd);
     child.update = worker_update;
     if (child_init(srv, id, standby, notify_fd) < 0 ||
         worker_setup_chans() < 0)

@@ -601,6 +601,10 @@ static int http_conn_read_head(conn_t *c, http_request_t *req)
     h->head_len = (size_t)n;
     h->content_length = req->content_length;
     h->chunked = req->chunked;
+    /* A leaving worker answers with Connection: close (static files, the
+     * plugin's response) and closes after it. */
+    if (conn_leaving(c))
+        req->keep_alive = 0;
     h->keep_alive = req->keep_alive;
     h->raw_used = h->body_len = 0;
     http_conn_log_begin(c, req);
