@@ -11,12 +11,14 @@ set offsets 0.5, 0.5, graph 0.1, 0
 unset key
 set multiplot layout 2,3 title sprintf("swx-server in base and process mode (and the baseline build, if any) against nginx and the bare epoll loop, %d connections", conns)
 array T[3] = ["HTTP GET /, wrk", "echo ping-pong", "echo pipelined (16)"]
+set format y "%.0f"
 do for [i=0:2] {
     set title T[i+1]
     set ylabel "requests/s"
     plot dat index i using 0:2:($0+1):xtic(1) with boxes lc variable, \
          '' index i using 0:2:(sprintf("%.0f", $2)) with labels offset 0,0.7
 }
+set format y "%g"
 do for [i=0:2] {
     set title T[i+1]
     set ylabel "server CPU µs/request"

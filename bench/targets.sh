@@ -196,7 +196,8 @@ t_perf() {
     "$@" >/dev/null 2>&1 || true
     wait "$ppid" || true
     timeout 60 perf report -i "$TMP/perf.data" --stdio --no-children --sort comm,dso,symbol \
-        --percent-limit 1.5 2>/dev/null | grep -v -e '^#' -e '^$' | head -25 >"$TMP/perf-$name-$srv.txt" || true
+        --percent-limit 1.5 2>/dev/null | grep -v -e '^#' -e '^$' | sed -E 's/( +-)+ *$//' |
+        head -25 >"$TMP/perf-$name-$srv.txt" || true
 }
 
 t_echo_phase() {
@@ -335,6 +336,8 @@ t_targets_table() {
     t_target "base mode: HTTP hello p99 at half of peak load" "$(field "${RES[t-half-bm,$pp]:-}" p99_us)" "<=" 1000 µs
     t_target "process mode: HTTP hello p99 at half of peak load" "$(field "${RES[t-half-pm,$pp]:-}" p99_us)" "<=" 1000 µs
     echo
+    [ "${BENCH_PERF:-0}" = 1 ] ||
+        printf '%s\n\n' "Where the time goes: run with \`BENCH_PERF=1\` for a perf profile of each swx-server under load."
 }
 
 # The process mode's HTTP CPU per request against the figure before the
