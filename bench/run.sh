@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# run.sh: echo and HTTP benchmarks, swx-server against a reference (bare epoll echo; nginx), and optionally against a baseline build of swx, in one run; writes docs/benchmarks.md.
+# run.sh: echo and HTTP benchmarks, swx-server (base and process mode) against a reference (bare epoll echo; nginx), and optionally against a baseline build of swx, in one run; the targets met or missed; writes docs/benchmarks.md and its chart.
 #
 # Every row also gives the server's CPU time per request: utime + stime of
-# the server's whole process tree, read from /proc by swx-loadgen at both
-# ends of the measured window (--cpu-pid), divided by the requests answered.
+# the server's whole process tree, read from /proc at both ends of the
+# measured window (by swx-loadgen --cpu-pid, or by this script around a wrk
+# run), divided by the requests answered.
 #
-# Time: a default run takes about 3 minutes, 18 runs of 7 s (1 s warm-up,
-# 6 s measured) plus builds, checks, start-up and the report; with
-# BENCH_BASELINE about 4.5 minutes (27 runs; 4 min 20 s measured on a busy
-# 2-CPU machine). Every step is bounded: swx-loadgen measures at most 60 s
-# and an alarm kills it 30 s past its planned end, curl gives up after 10 s,
+# Time: a default run (targets, echo, http) takes about 8 minutes on a
+# quiet 2-CPU machine: 38 runs of 8 s (1 s warm-up, 6 s measured, start-up),
+# the idle-connection memory rows (up to a minute per server with 19000
+# connections on a busy machine), builds, checks and the report; with
+# BENCH_BASELINE about 11 minutes (53 runs); BENCH_PERF=1 adds about a
+# minute. Every step is bounded: swx-loadgen measures at most 60 s and an
+# alarm kills it 30 s past its planned end, wrk gets 30 s past its planned
+# end, the idle-connection client 300 s, perf and gnuplot 60 s, curl 10 s,
 # a server gets 10 s to start and 10 s after SIGTERM before SIGKILL. Every
 # server is stopped at the end, on failure and on Ctrl-C too, and all
 # traffic goes to 127.0.0.1.

@@ -134,7 +134,7 @@ wrk_line() {
 run_wrk() {
     local secs=$1 url=$2 rc=0
     shift 2
-    timeout -s INT "$((secs + 30))" "$WRK" -t1 -c"$T_CONNS" -d"${secs}s" "$@" "$url" >"$TMP/wrk.out" 2>&1 || rc=$?
+    timeout --foreground -s INT "$((secs + 30))" "$WRK" -t1 -c"$T_CONNS" -d"${secs}s" "$@" "$url" >"$TMP/wrk.out" 2>&1 || rc=$?
     if [ "$rc" -eq 130 ] || [ "$rc" -gt 128 ]; then
         log "wrk stopped by a signal; stopping"
         exit "$rc"
@@ -174,7 +174,7 @@ t_mem() {
     local srv=$1 rc=0
     [ -n "${SRV_PID[$srv]}" ] || return 0
     log "t-mem-$srv: $IDLE_N idle keep-alive connections"
-    timeout 300 python3 "$ROOT/bench/idle_conns.py" "${SRV_PORT[$srv]}" "$IDLE_N" "${SRV_PID[$srv]}" \
+    timeout --foreground 300 python3 "$ROOT/bench/idle_conns.py" "${SRV_PORT[$srv]}" "$IDLE_N" "${SRV_PID[$srv]}" \
         >"$TMP/idle.out" 2>>"$TMP/idle.err" || rc=$?
     [ "$rc" -le 128 ] || exit "$rc"
     RES[t-mem-$srv,1]=$(tail -1 "$TMP/idle.out")
@@ -195,7 +195,7 @@ t_perf() {
     ppid=$!
     "$@" >/dev/null 2>&1 || true
     wait "$ppid" || true
-    timeout 60 perf report -i "$TMP/perf.data" --stdio --no-children --sort comm,dso,symbol \
+    timeout --foreground 60 perf report -i "$TMP/perf.data" --stdio --no-children --sort comm,dso,symbol \
         --percent-limit 1.5 2>/dev/null | grep -v -e '^#' -e '^$' | sed -E 's/( +-)+ *$//' |
         head -25 >"$TMP/perf-$name-$srv.txt" || true
 }
