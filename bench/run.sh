@@ -31,7 +31,7 @@
 #                   current / baseline ratios and a one-line verdict on the CPU time per
 #                   request; a first table gathers the verdicts. The dir is brought up to
 #                   date with ninja first; the run stops at once if that fails.
-#   BENCH_REPEAT    with BENCH_BASELINE: measure the baseline and the current build this many
+#   BENCH_REPEAT    with BENCH_BASELINE, echo and http suites: measure the baseline and the current build this many
 #                   times per configuration, alternating which goes first, and report each
 #                   build's median run (default 1); the run takes about that many times longer
 #   BENCH_SUITES    the suites to run, any of "targets", "echo", "http" (default all three);
