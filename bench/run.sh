@@ -1053,14 +1053,16 @@ report_configs() {
     if suite_on http; then
         printf '\nswx-server, HTTP:\n\n```json\n%s\n```\n' \
             "$(http_config "<build>/$HTTP_PLUGIN" "<free port>" "<tmp>/www")"
-        printf '\nnginx, HTTP (run as `nginx -p <tmp>/nginx -c <tmp>/nginx/nginx.conf -g '"'"'daemon off;'"'"'`):\n\n'
-        printf '```nginx\n%s\n```\n' "$(nginx_config "<tmp>/nginx" "<free port>" "<tmp>/www")"
     fi
     if suite_on targets; then
         printf '\nswx-server in base mode, targets (HTTP; echo has the echo plugin; the process-mode\n'
         printf 'configuration has `"reactor_num": %s` in place of `"mode": "base"`):\n\n```json\n%s\n```\n' \
             "$NCPU" "$(t_http_base "<build>/$HTTP_PLUGIN" "<free port>" "<tmp>/www")"
-        printf '\nnginx in targets: as below with `worker_connections %s`.\n' "$((IDLE_N + 1024))"
+    fi
+    if suite_on http || suite_on targets; then
+        printf '\nnginx, HTTP (run as `nginx -p <tmp>/nginx -c <tmp>/nginx/nginx.conf -g '"'"'daemon off;'"'"'`;'
+        ! suite_on targets || printf '\nin targets with `worker_connections %s`, for the idle connections' "$((IDLE_N + 1024))"
+        printf '):\n\n```nginx\n%s\n```\n' "$(nginx_config "<tmp>/nginx" "<free port>" "<tmp>/www")"
     fi
     if suite_on access_log; then
         printf '\nswx-server, HTTP with access_log (the same without it is the HTTP one):\n\n```json\n%s\n```\n' \
