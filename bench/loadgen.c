@@ -1,4 +1,4 @@
-/* loadgen.c: closed-loop load generator for loopback benchmarks: TCP echo,
+/* loadgen.c: closed-loop (or, with -r, paced) load generator for loopback benchmarks: TCP echo,
  * or HTTP/1.1 keep-alive GETs (--http); with --cpu-pid, the server's CPU
  * time per request. */
 #ifndef _GNU_SOURCE
@@ -21,6 +21,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@
 #define MAX_PATH 2048          /* --http PATH */
 #define MAX_INFLIGHT (4 << 20) /* depth * size per connection */
 #define MAX_THREADS 64
+#define MAX_RATE 10000000      /* -r, requests/s */
 #define RECV_BUF 65536
 #define MAX_EVENTS 256
 #define TICK_MS 100            /* how late a thread may notice the end */
@@ -61,6 +63,7 @@ typedef struct opts {
     size_t size;
     int duration;
     int warmup;
+    long rate;             /* -r: requests/s over all threads; 0: closed loop */
     const char *http_path; /* HTTP mode when set */
     char *request;         /* HTTP mode: the request sent, opt.size bytes */
 } opts_t;
@@ -112,9 +115,22 @@ typedef struct cpu_probe {
     proc_cpu_t tree[2];
 } cpu_probe_t;
 
+/* -r: one thread's schedule. Request k is due at start + k * interval_ns;
+ * the due ones wait in a backlog until a connection has room, and their
+ * latency runs from when they were due (no coordinated omission). */
+typedef struct pace {
+    int tfd;             /* timerfd armed for the next due request; -1: closed loop */
+    uint64_t start;
+    double interval_ns;
+    uint64_t issued;     /* requests sent so far */
+    uint64_t armed;      /* the timer's expiry; 0: off */
+    int cursor;          /* the connection to try first */
+} pace_t;
+
 typedef struct worker {
     pthread_t tid;
     int epfd;
+    pace_t pace;
     conn_t *conns;
     int nconns;
     int live;
@@ -275,7 +291,8 @@ static int conn_watch(worker_t *w, conn_t *c, uint32_t events)
     return 0;
 }
 
-/* In HTTP mode the ring holds copies of the request from the start. */
+/* In HTTP mode the ring holds copies of the request from the start; "now"
+ * is when the request counts as sent (its due time when paced). */
 static void conn_queue(conn_t *c, uint64_t now)
 {
     uint64_t msg = c->queued / opt.size;
@@ -356,7 +373,7 @@ static void conn_opened(worker_t *w, conn_t *c, uint64_t now)
         return;
     }
     c->state = CONN_OPEN;
-    for (int i = 0; i < opt.depth; i++)
+    for (int i = 0; i < opt.depth && !opt.rate; i++)
         conn_queue(c, now);
     conn_flush(w, c);
 }
@@ -394,7 +411,8 @@ static void conn_acked(worker_t *w, conn_t *c, size_t n, uint64_t now)
     last = c->acked / opt.size;
     for (uint64_t m = first; m < last; m++) {
         record(w, now - c->sent_ns[m % (uint64_t)opt.depth], now);
-        conn_queue(c, now);
+        if (!opt.rate)
+            conn_queue(c, now);
     }
 }
 
@@ -411,7 +429,8 @@ static void http_answered(worker_t *w, conn_t *c, uint64_t now)
     } else if (record(w, now - c->sent_ns[m % (uint64_t)opt.depth], now)) {
         w->st.resp_bytes += c->resp->bytes;
     }
-    conn_queue(c, now);
+    if (!opt.rate)
+        conn_queue(c, now);
 }
 
 /* HTTP mode: n bytes read, holding any number of responses or parts. A
@@ -466,16 +485,98 @@ static void conn_read(worker_t *w, conn_t *c, unsigned char *buf)
         conn_flush(w, c);
 }
 
+static uint64_t pace_due_at(const pace_t *p, uint64_t k)
+{
+    return p->start + (uint64_t)((double)k * p->interval_ns);
+}
+
+/* A connection open with fewer than depth requests outstanding, starting
+ * from the cursor so the load spreads over all of them; NULL when none. */
+static conn_t *pace_free_conn(worker_t *w)
+{
+    for (int i = 0; i < w->nconns; i++) {
+        conn_t *c = &w->conns[(w->pace.cursor + i) % w->nconns];
+
+        if (c->state == CONN_OPEN && c->queued - c->acked < ring_cap()) {
+            w->pace.cursor = (int)((c - w->conns) + 1) % w->nconns;
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* -r: sends every request now due, while a connection has room, then arms
+ * the timer for the next one; with requests due and no room the timer
+ * stays off, the next answer calls again. */
+static void pace_send(worker_t *w)
+{
+    pace_t *p = &w->pace;
+    uint64_t now = now_ns();
+    struct itimerspec its = { 0 };
+    uint64_t next;
+    conn_t *c;
+
+    if (p->tfd < 0)
+        return;
+    while (pace_due_at(p, p->issued) <= now) {
+        c = pace_free_conn(w);
+        if (!c)
+            break;
+        conn_queue(c, pace_due_at(p, p->issued));
+        p->issued++;
+        conn_flush(w, c);
+    }
+    next = pace_due_at(p, p->issued) > now ? pace_due_at(p, p->issued) : 0;
+    if (next == p->armed)
+        return;  /* a syscall per answer saved */
+    p->armed = next;
+    its.it_value.tv_sec = (time_t)(next / NS);
+    its.it_value.tv_nsec = (long)(next % NS);
+    if (timerfd_settime(p->tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+        lg_warn("timerfd_settime: %s", strerror(errno));
+}
+
+/* -r: the thread's timer, on its epoll set with a NULL pointer. */
+static int pace_init(worker_t *w)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+    w->pace.tfd = -1;
+    if (!opt.rate)
+        return 0;
+    w->pace.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (w->pace.tfd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->pace.tfd, &ev) < 0) {
+        fprintf(stderr, "loadgen: timerfd: %s\n", strerror(errno));
+        return -1;
+    }
+    w->pace.interval_ns = (double)NS * opt.threads / (double)opt.rate;
+    return 0;
+}
+
+static void pace_tick(worker_t *w)
+{
+    uint64_t expirations;
+
+    if (read(w->pace.tfd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+        lg_warn("read(timerfd): %s", strerror(errno));
+    w->pace.armed = 0;  /* a one-shot timer that fired is off */
+    pace_send(w);
+}
+
 static void conn_event(worker_t *w, conn_t *c, uint32_t events, unsigned char *buf)
 {
-    if (c->state == CONN_CONNECTING) {
-        conn_opened(w, c, now_ns());
+    if (!c) {
+        pace_tick(w);
         return;
     }
-    if (c->state == CONN_OPEN && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+    if (c->state == CONN_CONNECTING)
+        conn_opened(w, c, now_ns());
+    else if (c->state == CONN_OPEN && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
         conn_read(w, c, buf);
     if (c->state == CONN_OPEN && (events & EPOLLOUT))
         conn_flush(w, c);
+    if (opt.rate)
+        pace_send(w);  /* an opened connection or an answer makes room */
 }
 
 static int wait_ms(void)
@@ -584,6 +685,8 @@ static void *worker_run(void *arg)
     }
     for (int i = 0; i < w->nconns; i++)
         conn_start(w, &w->conns[i]);
+    w->pace.start = now_ns();
+    pace_send(w);
     worker_loop(w, buf);
     cpu_wait();
     for (int i = 0; i < w->nconns; i++)
@@ -627,6 +730,8 @@ static void worker_free(worker_t *w)
         free(w->conns[i].resp);
     }
     free(w->conns);
+    if (w->pace.tfd >= 0)
+        close(w->pace.tfd);
     if (w->epfd >= 0)
         close(w->epfd);
 }
@@ -638,6 +743,8 @@ static int worker_init(worker_t *w, int n, uint32_t first_id)
         fprintf(stderr, "loadgen: epoll_create1: %s\n", strerror(errno));
         return -1;
     }
+    if (pace_init(w) < 0)
+        return -1;
     return conns_alloc(w, n, first_id);
 }
 
@@ -652,6 +759,10 @@ static void usage(FILE *f)
         "  -d SECONDS    measured duration (default 5, at most %d)\n"
         "  -w SECONDS    warm-up before measuring (default 1, at most %d)\n"
         "  -t N          threads; 0 = one per online CPU (default 1)\n"
+        "  -r RATE       paced instead of closed-loop: RATE requests/s in all,\n"
+        "                evenly spaced, each sent when due on a connection with\n"
+        "                fewer than -p outstanding (waiting otherwise); latency\n"
+        "                runs from when a request was due\n"
         "  -H, --http PATH\n"
         "                HTTP/1.1 keep-alive instead of echo: GET PATH again and\n"
         "                again; a response counts when whole and 200\n"
@@ -742,6 +853,11 @@ static int parse_flag(int ch, const char *arg)
             return -1;
         opt.threads = (int)v;
         return 0;
+    case 'r':
+        if (parse_long(arg, 1, MAX_RATE, "-r", &v) < 0)
+            return -1;
+        opt.rate = v;
+        return 0;
     case 'H':
         opt.http_path = arg;
         return 0;
@@ -788,7 +904,7 @@ static int parse_args(int argc, char **argv)
     long port;
     int ch;
 
-    while ((ch = getopt_long(argc, argv, "c:p:s:d:w:t:H:C:h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:p:s:d:w:t:r:H:C:h", longopts, NULL)) != -1) {
         if (ch == 'h') {
             usage(stdout);
             exit(0);
@@ -850,6 +966,7 @@ static int workers_init(worker_t *ws)
         int n = opt.conns / opt.threads + (i < opt.conns % opt.threads);
 
         ws[i].epfd = -1;
+        ws[i].pace.tfd = -1;
         if (worker_init(&ws[i], n, id) < 0)
             return -1;
         id += (uint32_t)n;
@@ -929,7 +1046,7 @@ static int report(const worker_t *ws, uint64_t stopped)
     printf("requests=%llu duration=%.3f rps=%.0f p50_us=%.1f p90_us=%.1f "
            "p99_us=%.1f p999_us=%.1f max_us=%.1f errors=%llu connect_errors=%llu "
            "io_errors=%llu mismatches=%llu status_errors=%llu bad_responses=%llu "
-           "resp_bytes=%.0f mode=%s connections=%d pipeline=%d size=%zu threads=%d",
+           "resp_bytes=%.0f mode=%s connections=%d pipeline=%d size=%zu threads=%d rate=%ld",
            (unsigned long long)s.requests, secs, rps,
            hist_pct(&h, 0.50) / 1e3, hist_pct(&h, 0.90) / 1e3, hist_pct(&h, 0.99) / 1e3,
            hist_pct(&h, 0.999) / 1e3, h.max / 1e3, (unsigned long long)errors,
@@ -937,7 +1054,7 @@ static int report(const worker_t *ws, uint64_t stopped)
            (unsigned long long)s.mismatch, (unsigned long long)s.bad_status,
            (unsigned long long)s.bad_resp,
            s.requests ? (double)s.resp_bytes / (double)s.requests : 0,
-           opt.request ? "http" : "echo", opt.conns, opt.depth, opt.size, opt.threads);
+           opt.request ? "http" : "echo", opt.conns, opt.depth, opt.size, opt.threads, opt.rate);
     report_cpu(rps);
     putchar('\n');
     fflush(stdout);

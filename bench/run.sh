@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# run.sh: echo and HTTP benchmarks, swx-server against a reference (bare epoll echo; nginx), and optionally against a baseline build of swx, in one run; writes docs/benchmarks.md.
+# run.sh: echo and HTTP benchmarks, swx-server (base and process mode) against a reference (bare epoll echo; nginx), and optionally against a baseline build of swx, in one run; the targets met or missed; writes docs/benchmarks.md and its chart.
 #
 # Every row also gives the server's CPU time per request: utime + stime of
-# the server's whole process tree, read from /proc by swx-loadgen at both
-# ends of the measured window (--cpu-pid), divided by the requests answered.
+# the server's whole process tree, read from /proc at both ends of the
+# measured window (by swx-loadgen --cpu-pid, or by this script around a wrk
+# run), divided by the requests answered.
 #
-# Time: a default run takes about 3 minutes, 18 runs of 7 s (1 s warm-up,
-# 6 s measured) plus builds, checks, start-up and the report; with
-# BENCH_BASELINE about 4.5 minutes (27 runs; 4 min 20 s measured on a busy
-# 2-CPU machine). Every step is bounded: swx-loadgen measures at most 60 s
-# and an alarm kills it 30 s past its planned end, curl gives up after 10 s,
+# Time: a default run (targets, echo, http) takes about 8 minutes on a
+# quiet 2-CPU machine: 38 runs of 8 s (1 s warm-up, 6 s measured, start-up),
+# the idle-connection memory rows (up to a minute per server with 19000
+# connections on a busy machine), builds, checks and the report; with
+# BENCH_BASELINE about 11 minutes (53 runs); BENCH_PERF=1 adds about a
+# minute. Every step is bounded: swx-loadgen measures at most 60 s and an
+# alarm kills it 30 s past its planned end, wrk gets 30 s past its planned
+# end, the idle-connection client 300 s, perf and gnuplot 60 s, curl 10 s,
 # a server gets 10 s to start and 10 s after SIGTERM before SIGKILL. Every
 # server is stopped at the end, on failure and on Ctrl-C too, and all
 # traffic goes to 127.0.0.1.
@@ -27,11 +31,17 @@
 #                   current / baseline ratios and a one-line verdict on the CPU time per
 #                   request; a first table gathers the verdicts. The dir is brought up to
 #                   date with ninja first; the run stops at once if that fails.
-#   BENCH_REPEAT    with BENCH_BASELINE: measure the baseline and the current build this many
+#   BENCH_REPEAT    with BENCH_BASELINE, echo and http suites: measure the baseline and the current build this many
 #                   times per configuration, alternating which goes first, and report each
 #                   build's median run (default 1); the run takes about that many times longer
-#   BENCH_SUITES    the suites to run, "echo", "http" or both (default "echo http");
-#                   the report holds only the suites run. "access_log" (never by default)
+#   BENCH_SUITES    the suites to run, any of "targets", "echo", "http" (default all three);
+#                   the report holds only the suites run. "targets" measures swx base mode
+#                   and process mode side by side with nginx (HTTP GET / from wrk -t1 -c64
+#                   and from swx-loadgen) and the bare epoll loop (echo, 64 connections,
+#                   ping-pong and 16-deep pipelined), memory per idle keep-alive connection,
+#                   p99 at half of peak load, draws the chart (${BENCH_OUT%.md}.png, gnuplot)
+#                   and says of each target of the page whether it is met (bench/targets.sh);
+#                   BENCH_CONFIGS does not apply to it. It takes about 2 minutes. "access_log" (never by default)
 #                   runs the HTTP GET / benchmark of the current build twice per
 #                   configuration, without and with server.access_log (a file in the temp
 #                   dir), and compares their CPU time per request; alone it needs no nginx:
@@ -45,11 +55,19 @@
 #   BENCH_OUT       report path (default docs/benchmarks.md)
 #   NGINX           the nginx binary (default: nginx on PATH or /usr/sbin/nginx; when there is
 #                   none, the Debian package is installed with apt-get)
+#   WRK             targets: the wrk binary (default: wrk on PATH; when there is none,
+#                   Debian's wrk is installed with apt-get; gnuplot-nox too for the chart)
+#   BENCH_PERF      targets: 1 = profile each swx-server with perf record for 4 s under
+#                   HTTP and echo load (after the measured runs) and list the top symbols
+#   BENCH_NOFILE    the open-file limit asked for with ulimit -n (default 65536; when it
+#                   is refused, the hard limit); the page says the one in force
+#   BENCH_IDLE_CONNS targets: idle keep-alive connections for the memory rows (default:
+#                   the open-file limit less 1024, at most 25000 for the loopback port range)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(realpath -m "${BUILD_DIR:-$ROOT/build}")
-SUITES=${BENCH_SUITES:-"echo http"}
+SUITES=${BENCH_SUITES:-"targets echo http"}
 DURATION=${BENCH_DURATION:-6}
 WARMUP=${BENCH_WARMUP:-1}
 SIZE=${BENCH_SIZE:-64}
@@ -58,6 +76,9 @@ THREADS=${BENCH_THREADS:-1}
 CONFIGS=${BENCH_CONFIGS:-"50:1 50:16 1000:1"}
 OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
 NCPU=$(nproc)
+WRK=
+IDLE_N=0
+NGINX_WCONN=
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/swx-bench.XXXXXX")
 LOADGEN=$BUILD/bench/swx-loadgen
@@ -89,6 +110,9 @@ declare -A BDIR=([cur]="$BUILD" [base]="") COMMIT=([cur]="" [base]="") SWX_NOTE=
 declare -A SRV_PID=([ref]="" [cur]="" [base]="") SRV_PORT=([ref]="" [cur]="" [base]="")
 
 log() { echo "run.sh: $*" >&2; }
+
+# shellcheck source=bench/targets.sh
+. "$ROOT/bench/targets.sh"
 
 # Stops one server started by start_server: TERM, a grace period, then KILL
 # for whatever is left in its process group (swx's and nginx's workers
@@ -492,7 +516,7 @@ worker_processes $NCPU;
 pid $1/nginx.pid;
 error_log $1/error.log warn;
 worker_rlimit_nofile 65536;
-events { worker_connections 16384; }
+events { worker_connections ${NGINX_WCONN:-16384}; }
 http {
     access_log off;
     default_type text/plain;
@@ -851,6 +875,10 @@ summary() {
 }
 
 tables() {
+    if suite_on targets; then
+        t_tables
+    fi
+    suite_on echo || suite_on http || suite_on access_log || return 0
     [ "$BUILDS" = cur ] || summary
     if suite_on echo; then
         printf '### Echo\n\n'
@@ -882,7 +910,11 @@ machine() {
     echo "- Before measuring: CPUs ${BUSY_BEFORE}% busy over 1 s, load average $LOAD_BEFORE"
     echo "- Load generator: swx-loadgen, $THREADS thread(s), ${WARMUP} s warm-up then" \
          "${DURATION} s measured per configuration"
-    if suite_on http && [ -n "$NGINX_BIN" ]; then
+    echo "- Open-file limit (ulimit -n): $(ulimit -n)"
+    if suite_on targets && [ -n "$WRK" ]; then
+        echo "- wrk: $("$WRK" -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+    fi
+    if { suite_on http || suite_on targets; } && [ -n "$NGINX_BIN" ]; then
         echo "- nginx: $("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //')"
     fi
     for k in $BUILDS; do
@@ -915,9 +947,9 @@ report_intro() {
 
 Generated by \`./bench/run.sh\`; do not edit by hand.
 
-Two suites, each measuring swx-server against a reference server in the
+Each suite measures swx-server against a reference server in the
 same run of the script on the same machine, with the load generator
-competing for the same CPUs. Both servers of a suite run side by side, idle
+competing for the same CPUs. The servers of a suite run side by side, idle
 but for the one measured, and each configuration runs against the reference
 and then against swx-server, back to back, so that other work on the
 machine disturbs both alike. Absolute numbers depend on the machine; read
@@ -972,10 +1004,11 @@ N x P / throughput.
   average size of a response, head included: the servers do not send the
   same headers.
 $(alog_intro)
+$(t_intro)
 
 Re-run: \`./bench/run.sh\` (about $(run_seconds 1) s;
 BENCH_SUITES, BENCH_DURATION, BENCH_WARMUP, BENCH_SIZE, BENCH_FILE_SIZE,
-BENCH_THREADS, BENCH_CONFIGS tune it). To compare two builds of swx-server,
+BENCH_THREADS, BENCH_CONFIGS, BENCH_PERF, BENCH_IDLE_CONNS tune it). To compare two builds of swx-server,
 say before and after a change, in the same run against the same references,
 set \`BENCH_BASELINE\` to the meson build dir of the other one (about
 $(run_seconds 2) s); bench/run.sh's header shows how to make one.
@@ -1004,7 +1037,10 @@ run_seconds() {
     ! suite_on echo || runs=$((runs + n))
     ! suite_on http || runs=$((runs + n * $(wc -w <<<"$TARGETS")))
     ! suite_on access_log || runs=$((runs + 2 * $(wc -w <<<"$CONFIGS")))
-    echo $((runs * (DURATION + WARMUP + 1)))
+    # targets: echo 2 loads x (3 + 1) servers, wrk and swx-loadgen x (3 + 1),
+    # 2 paced runs; then about 30 s for the memory rows.
+    ! suite_on targets || runs=$((runs + 6 * (3 + $1 - 1) + 2))
+    echo $((runs * (DURATION + WARMUP + 1) + $(suite_on targets && echo 30 || echo 0)))
 }
 
 # shellcheck disable=SC2016  # the backquotes are Markdown's
@@ -1017,8 +1053,16 @@ report_configs() {
     if suite_on http; then
         printf '\nswx-server, HTTP:\n\n```json\n%s\n```\n' \
             "$(http_config "<build>/$HTTP_PLUGIN" "<free port>" "<tmp>/www")"
-        printf '\nnginx, HTTP (run as `nginx -p <tmp>/nginx -c <tmp>/nginx/nginx.conf -g '"'"'daemon off;'"'"'`):\n\n'
-        printf '```nginx\n%s\n```\n' "$(nginx_config "<tmp>/nginx" "<free port>" "<tmp>/www")"
+    fi
+    if suite_on targets; then
+        printf '\nswx-server in base mode, targets (HTTP; echo has the echo plugin; the process-mode\n'
+        printf 'configuration has `"reactor_num": %s` in place of `"mode": "base"`):\n\n```json\n%s\n```\n' \
+            "$NCPU" "$(t_http_base "<build>/$HTTP_PLUGIN" "<free port>" "<tmp>/www")"
+    fi
+    if suite_on http || suite_on targets; then
+        printf '\nnginx, HTTP (run as `nginx -p <tmp>/nginx -c <tmp>/nginx/nginx.conf -g '"'"'daemon off;'"'"'`;'
+        ! suite_on targets || printf '\nin targets with `worker_connections %s`, for the idle connections' "$((IDLE_N + 1024))"
+        printf '):\n\n```nginx\n%s\n```\n' "$(nginx_config "<tmp>/nginx" "<free port>" "<tmp>/www")"
     fi
     if suite_on access_log; then
         printf '\nswx-server, HTTP with access_log (the same without it is the HTTP one):\n\n```json\n%s\n```\n' \
@@ -1050,9 +1094,12 @@ report() {
     cat "$TMP/tables.md"
 }
 
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 65536 2>/dev/null || true
+ulimit -n "${BENCH_NOFILE:-65536}" 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+IDLE_N=$(($(ulimit -n) - 1024))
+[ "$IDLE_N" -le 25000 ] || IDLE_N=25000
+IDLE_N=${BENCH_IDLE_CONNS:-$IDLE_N}
 for s in $SUITES; do
-    [ "$s" = echo ] || [ "$s" = http ] || [ "$s" = access_log ] ||
+    [ "$s" = echo ] || [ "$s" = http ] || [ "$s" = access_log ] || [ "$s" = targets ] ||
         { log "BENCH_SUITES: unknown suite '$s'"; exit 2; }
 done
 build_baseline
@@ -1064,6 +1111,9 @@ done
 BUSY_BEFORE=$(cpu_busy)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 [ "$BUSY_BEFORE" -lt 10 ] || log "CPUs already ${BUSY_BEFORE}% busy: the numbers will be noisy"
+if suite_on targets; then
+    run_targets
+fi
 if suite_on echo; then
     run_echo
 fi
