@@ -77,6 +77,14 @@ typedef struct config_listener {
     /* The access log (http/access_log.h): the server's unless set here. */
     char *access_log;        /* a path or "off"; NULL: the server's */
     char *access_log_format; /* NULL: the server's */
+
+    /* HTTP/2 (protocol/http2_conn.c), with Swoole's names and defaults. */
+    int open_http2_protocol;          /* h2c by prior knowledge and Upgrade */
+    size_t http2_header_table_size;   /* HPACK dynamic table, bytes */
+    size_t http2_init_window_size;    /* per stream, bytes we take unread */
+    int http2_max_concurrent_streams; /* streams open at once */
+    size_t http2_max_frame_size;      /* largest frame payload we take */
+    size_t http2_max_header_list_size; /* decoded header list, bytes */
 } config_listener_t;
 
 enum config_column_type {
