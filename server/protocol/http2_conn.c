@@ -37,8 +37,9 @@
 #define H2_FLOOD_WINDOW 1000
 /* Control frames (SETTINGS, PING, PRIORITY, empty DATA) per window. */
 #define H2_CTRL_MAX 500
-/* CONTINUATION frames after one HEADERS (nghttp2 1.61 uses 8). */
-#define H2_CONT_MAX 8
+/* CONTINUATION frames after one HEADERS (nghttp2 1.61 refuses a 9th
+ * with PROTOCOL_ERROR; this limit answers first, and in any version). */
+#define H2_CONT_MAX 6
 /* A decoded header list this many times the cap is a bomb, not a mistake. */
 #define H2_BOMB_FACTOR 16
 /* How often stalled streams and silent workers are looked for, ms. */
