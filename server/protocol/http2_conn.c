@@ -61,6 +61,7 @@ typedef struct h2_stream {
     size_t list_size;         /* decoded size, RFC 7541's measure */
     buf_t body;               /* the request's */
     int refused;              /* answered early (413, 431): input dropped */
+    int early;                /* answered before its request was whole */
     int worker;               /* H2S_WAIT: who has it */
     int slot;                 /* counted in max_concurrency */
     /* The response: the worker's HTTP/1.1 head, then the body. */
@@ -89,7 +90,8 @@ typedef struct http2_conn {
     int64_t window_start;     /* ms: the flood window */
     int resets, ctrl;         /* in it */
     int cont;                 /* CONTINUATIONs of the header block */
-    int calm;                 /* GOAWAY(ENHANCE_YOUR_CALM) queued */
+    int calm;                 /* GOAWAY queued: the connection ends */
+    int64_t idle_since;       /* ms: the last stream closed */
     uint64_t nreq;
     h2_stream_t *serving;     /* static_serve_to's stream */
     conn_t *c;
@@ -212,6 +214,8 @@ static void h2_stream_free(conn_t *c, h2_stream_t *st, int notify)
         h->streams = st->next;
     if (st->next != NULL)
         st->next->prev = st->prev;
+    if (h->streams == NULL)
+        h->idle_since = loop_now();
     buf_free(&st->fields);
     buf_free(&st->body);
     buf_free(&st->head);
@@ -408,6 +412,7 @@ static void h2_fail(conn_t *c, h2_stream_t *st, int status)
         h2_reset(h, st, NGHTTP2_INTERNAL_ERROR);
         return;
     }
+    st->early = st->state <= H2S_BODY;
     char body[64];
     int n = snprintf(body, sizeof(body), "%d %s\n", status,
                      http_reason(status));
@@ -731,6 +736,23 @@ static int h2_on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd,
     return NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
+/* A response sent whole before its request was (408, 413): the rest of
+ * the request is refused with RST_STREAM(NO_ERROR) (RFC 9113 8.1), so the
+ * stream closes rather than wait for a body nobody reads. */
+static int h2_on_frame_sent(nghttp2_session *s, const nghttp2_frame *f,
+                            void *arg)
+{
+    (void)arg;
+    if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
+        (f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS))
+        return 0;
+    h2_stream_t *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+    if (st != NULL && st->early)
+        nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id,
+                                  NGHTTP2_NO_ERROR);
+    return 0;
+}
+
 static int h2_on_close(nghttp2_session *s, int32_t id, uint32_t code,
                        void *arg)
 {
@@ -760,6 +782,7 @@ static int h2_session_new(conn_t *c, http2_conn_t *h)
     nghttp2_session_callbacks_set_on_begin_frame_callback(cb,
                                                           h2_on_begin_frame);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, h2_on_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, h2_on_frame_sent);
     const config_listener_t *l = conn_listener(c);
     /* SETTINGS acks and PING replies a client leaves unread: past this,
      * nghttp2 fails the session (NGHTTP2_ERR_FLOODED). */
@@ -801,7 +824,7 @@ static void h2_tick(int64_t id, void *arg);
 static void h2_tick_arm(conn_t *c)
 {
     http2_conn_t *h = c->state;
-    if (h->tick == 0 && h->streams != NULL)
+    if (h->tick == 0)
         h->tick = conn_timer_add(c, H2_TICK, h2_tick);
     if (h->tick < 0)
         h->tick = 0;
@@ -830,8 +853,39 @@ static int h2_flush(conn_t *c)
     return 0;
 }
 
-/* Streams whose output has not moved for send_timeout (a window that
- * never opens), and workers silent past http_response_timeout. */
+/* A stream's timeouts: its output has not moved for send_timeout (a
+ * window that never opens), its request is not whole after
+ * http_request_timeout (408), its worker was silent for
+ * http_response_timeout (504). */
+static void h2_tick_stream(conn_t *c, h2_stream_t *st, int64_t now)
+{
+    long send_ms = conn_config(c)->send_timeout * 1000L;
+    long req_ms = conn_listener(c)->http_request_timeout * 1000L;
+    long resp_ms = conn_listener(c)->http_response_timeout * 1000L;
+    int pending = buf_pending(&st->out) > 0 || st->file_left > 0;
+    const char *why = NULL;
+    if (pending && send_ms > 0 && now - st->moved >= send_ms) {
+        log_info("session %llu (peer %s): stream %d: no output moved in %d s "
+                 "(send_timeout); stream reset",
+                 (unsigned long long)c->session, c->peer, st->id,
+                 conn_config(c)->send_timeout);
+        h2_reset(c->state, st, NGHTTP2_CANCEL);
+    } else if (st->state <= H2S_BODY && now - st->moved >= req_ms) {
+        why = "its request was not whole after http_request_timeout";
+        h2_fail(c, st, 408);
+    } else if (st->state == H2S_WAIT && resp_ms > 0 &&
+               now - st->moved >= resp_ms) {
+        why = "its worker was silent for http_response_timeout";
+        h2_fail(c, st, 504);
+    }
+    if (why != NULL)
+        log_warn("session %llu (peer %s): stream %d: %s",
+                 (unsigned long long)c->session, c->peer, st->id, why);
+}
+
+/* Every H2_TICK: the streams' timeouts, and a connection without
+ * streams for http_request_timeout is sent GOAWAY and closed, as an idle
+ * HTTP/1.1 connection is. */
 static void h2_tick(int64_t id, void *arg)
 {
     (void)id;
@@ -839,24 +893,14 @@ static void h2_tick(int64_t id, void *arg)
     http2_conn_t *h = c->state;
     h->tick = 0;
     int64_t now = loop_now();
-    long send_ms = conn_config(c)->send_timeout * 1000L;
-    long resp_ms = conn_listener(c)->http_response_timeout * 1000L;
-    for (h2_stream_t *st = h->streams; st != NULL; st = st->next) {
-        int pending = buf_pending(&st->out) > 0 || st->file_left > 0;
-        if (pending && send_ms > 0 && now - st->moved >= send_ms) {
-            log_info("session %llu (peer %s): stream %d: no output moved in "
-                     "%d s (send_timeout); stream reset",
-                     (unsigned long long)c->session, c->peer, st->id,
-                     conn_config(c)->send_timeout);
-            h2_reset(h, st, NGHTTP2_CANCEL);
-        } else if (st->state == H2S_WAIT && resp_ms > 0 &&
-                   now - st->moved >= resp_ms) {
-            log_warn("session %llu (peer %s): stream %d: worker %d was "
-                     "silent for http_response_timeout",
-                     (unsigned long long)c->session, c->peer, st->id,
-                     st->worker);
-            h2_fail(c, st, 504);
-        }
+    for (h2_stream_t *st = h->streams; st != NULL; st = st->next)
+        h2_tick_stream(c, st, now);
+    if (h->streams == NULL && !h->calm &&
+        now - h->idle_since >= conn_listener(c)->http_request_timeout * 1000L) {
+        log_debug("session %llu: idle for http_request_timeout; GOAWAY",
+                  (unsigned long long)c->session);
+        h->calm = 1;
+        nghttp2_session_terminate_session(h->s, NGHTTP2_NO_ERROR);
     }
     h2_flush(c);
 }
@@ -889,6 +933,7 @@ static http2_conn_t *h2_begin(conn_t *c)
     if (h == NULL)
         return NULL;
     h->c = c;
+    h->idle_since = loop_now();
     conn_set_proto(c, &http2_conn_proto, h);
     if (h2_session_new(c, h) < 0 || h2_settings(c, h) != 0) {
         conn_close(c, "out of memory for an HTTP/2 session");

@@ -142,7 +142,8 @@ class Client:
     def response(self, sid, timeout=10.0):
         self.wait(lambda: sid in self.ended or sid in self.resets, timeout,
                   "stream %d" % sid)
-        check(sid not in self.resets, "stream %d reset (%s)"
+        # RST_STREAM(NO_ERROR) may follow a whole response (RFC 9113 8.1).
+        check(sid in self.ended, "stream %d reset (%s)"
               % (sid, self.resets.get(sid)))
         return self.heads.get(sid, {}), self.bodies.get(sid, b"")
 

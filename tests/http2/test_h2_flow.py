@@ -94,14 +94,52 @@ def test_zero_window(srv):
         c.close()
 
 
+def test_crash(srv):
+    """A worker that dies with a stream's request: 502 on that stream; the
+    connection and its other streams go on."""
+    c = hp.Client(srv.port)
+    try:
+        crash = c.request("/crash?300")
+        other = c.request("/slow?800")
+        head, _ = c.response(crash, 15)
+        check(head.get(":status") == "502", "the crashed stream: %r" % head)
+        head, _ = c.response(other, 15)
+        check(head.get(":status") in ("200", "502"),
+              "its neighbour: %r" % head)
+        head, _ = c.response(c.request("/echo"), 10)
+        check(head.get(":status") == "200", "the connection goes on")
+    finally:
+        c.close()
+
+
+def test_timeouts(srv):
+    """A request never whole gets 408 after http_request_timeout (3 s); a
+    connection without streams is sent GOAWAY(NO_ERROR) after it."""
+    c = hp.Client(srv.port)
+    try:
+        sid = c.request("/echo", method="POST", body=b"part", end=False)
+        t0 = time.time()
+        head, _ = c.response(sid, 8)
+        check(head.get(":status") == "408" and time.time() - t0 >= 2,
+              "an unfinished request: %r" % head)
+        c.wait(lambda: c.goaway is not None or c.closed, 8, "GOAWAY")
+        check(c.goaway in (None, h2.errors.ErrorCodes.NO_ERROR),
+              "an idle connection's GOAWAY: %r" % c.goaway)
+    finally:
+        c.close()
+
+
 def main():
-    with hp.server("h2flow", listener={"http2_max_concurrent_streams": 2},
+    with hp.server("h2flow", listener={"http2_max_concurrent_streams": 2,
+                                       "http_request_timeout": 3},
                    server={"send_timeout": 2}) as srv:
         srv.start()
         test_slow_stream(srv)
         test_max_streams(srv)
         test_zero_window(srv)
-        srv.stop()
+        test_timeouts(srv)
+        test_crash(srv)
+        srv.stop(expected=("AddressSanitizer: SEGV",))
     hp.h.log("ok")
 
 
