@@ -961,6 +961,12 @@ static int h2_take_input(conn_t *c)
 
 int http2_conn_start(conn_t *c)
 {
+    /* The listener's protocol opened c (TLS switches after ALPN): its
+     * state goes, the sink is not told (the connection stays). */
+    if (c->state != NULL && c->proto != &http2_conn_proto &&
+        c->proto->close != NULL)
+        c->proto->close(c, 0);
+    c->state = NULL;
     if (h2_begin(c) == NULL)
         return -1;
     return h2_take_input(c);

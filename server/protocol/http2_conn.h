@@ -23,11 +23,13 @@ extern const conn_proto_t http2_conn_proto;
 int http2_preface_match(const char *data, size_t len);
 
 /*
- * Make c, a fresh connection of an HTTP listener, an HTTP/2 one: its
- * protocol's state is replaced (c->state must be free already; TLS calls
- * this once ALPN chose "h2", before any application byte was read), the
- * server's SETTINGS are queued, and what c->in holds is taken as the
- * first bytes. 0, or -1 when the connection was closed.
+ * Make c, a fresh connection of an HTTP listener, an HTTP/2 one: the
+ * protocol it had is closed without telling the sink (its close hook with
+ * notify 0; so TLS may call this right after ALPN chose "h2", whatever
+ * the listener's protocol opened, before any application byte went to
+ * it), the server's SETTINGS are queued, and what c->in holds is taken as
+ * the first bytes (the client preface first). 0, or -1 when the
+ * connection was closed.
  */
 int http2_conn_start(conn_t *c);
 

@@ -2,15 +2,18 @@
 prior knowledge and by Upgrade: h2c (GET, POST with a body, a streamed
 response, HEAD, a large whole body, a file by swx_http_sendfile), static
 files with a Range, h2load's 1000 requests over 4 connections 16 streams
-deep with no error, and the access log's HTTP/2.0 lines."""
+deep with no error, the access log's HTTP/2.0 lines and /metrics counting
+the streams."""
 
 import hashlib
 import os
-import time
+import re
+
 
 import h2_helper as hp
 
 check = hp.check
+TOKEN = "h2-metrics-token-0123456789abcdef"
 
 
 def pattern(n):
@@ -104,6 +107,13 @@ def main():
         text = open(log).read()
         check('"GET /echo?a=1 HTTP/2.0" 200' in text,
               "the access log's request line: %r" % text[:300])
+        rc, out, err = hp.curl(["-H", "Authorization: Bearer " + TOKEN,
+                                "http://%s:%d/metrics" % (hp.HOST,
+                                                           srv.admin_port)])
+        m = re.search(rb'swx_http_requests_total\{listener="0",'
+                      rb'status="2xx"\} (\d+)', out)
+        check(rc == 0 and m is not None and int(m.group(1)) >= 1000,
+              "/metrics counts the streams: %r" % out[:400])
         srv.stop()
     hp.h.log("ok")
 
@@ -126,9 +136,17 @@ class _srv:
             plugin_config={"file": os.path.join(self.root, "f.bin")})
         self.srv.listener_opts["access_log"] = os.path.join(self.srv.dir,
                                                             "access.log")
+        self.srv.admin_port = hp.h.free_port()
+        self.srv.config = self._config
         self.srv.write_config()
         self.srv.__enter__()
         return self.srv, self.root
+
+    def _config(self):
+        cfg = hp.hh.HttpServer.config(self.srv)
+        cfg["admin"] = {"host": hp.HOST, "port": self.srv.admin_port,
+                        "token": TOKEN}
+        return cfg
 
     def __exit__(self, *a):
         r = self.srv.__exit__(*a)
