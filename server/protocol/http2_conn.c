@@ -783,14 +783,12 @@ static int h2_session_new(conn_t *c, http2_conn_t *h)
                                                           h2_on_begin_frame);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, h2_on_close);
     nghttp2_session_callbacks_set_on_frame_send_callback(cb, h2_on_frame_sent);
-    const config_listener_t *l = conn_listener(c);
     /* SETTINGS acks and PING replies a client leaves unread: past this,
      * nghttp2 fails the session (NGHTTP2_ERR_FLOODED). */
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_max_settings(opt, 32);
     nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
     nghttp2_option_set_max_send_header_block_length(opt, HTTP_HEAD_MAX * 2);
-    (void)l;
     int rc = nghttp2_session_server_new2(&h->s, cb, c, opt);
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cb);
