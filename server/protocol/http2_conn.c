@@ -62,6 +62,7 @@ typedef struct h2_stream {
     buf_t body;               /* the request's */
     int refused;              /* answered early (413, 431): input dropped */
     int early;                /* answered before its request was whole */
+    int dropped;              /* refused unread (REFUSED_STREAM): no log */
     int worker;               /* H2S_WAIT: who has it */
     int slot;                 /* counted in max_concurrency */
     /* The response: the worker's HTTP/1.1 head, then the body. */
@@ -86,6 +87,7 @@ typedef struct http2_conn {
     nghttp2_session *s;
     h2_stream_t *streams;     /* every open one */
     size_t buffered;          /* response bytes held in streams */
+    size_t body_held;         /* request body bytes held in streams */
     int64_t tick;             /* the H2_TICK timer, while streams are open */
     int64_t window_start;     /* ms: the flood window */
     int resets, ctrl;         /* in it */
@@ -203,9 +205,10 @@ static void h2_stream_free(conn_t *c, h2_stream_t *st, int notify)
         conn_submit(c, st->worker, HTTP_MSG_STREAM_ABORT, &id, sizeof(id), 0);
     }
     h2_slot_release(c, st);
-    if (st->state >= H2S_WAIT || st->t_dispatch != 0)
+    if ((st->state >= H2S_WAIT || st->t_dispatch != 0) && !st->dropped)
         h2_stream_log(c, st);
     h->buffered -= buf_pending(&st->out);
+    h->body_held -= buf_pending(&st->body);
     if (st->fd >= 0)
         close(st->fd);
     if (st->prev != NULL)
@@ -588,21 +591,22 @@ static void h2_complete(conn_t *c, h2_stream_t *st, const http_request_t *r)
 
 static void h2_request(conn_t *c, h2_stream_t *st)
 {
-    if (st->refused) {
+    http2_conn_t *h = c->state;
+    http_request_t *r = st->refused ? NULL : malloc(sizeof(*r));
+    if (r != NULL)
+        h2_req_build(st, r);
+    if (st->refused)
         h2_fail(c, st, st->refused);
-        return;
-    }
-    http_request_t *r = malloc(sizeof(*r));
-    if (r == NULL) {
+    else if (r == NULL)
         h2_fail(c, st, 503);
-        return;
-    }
-    h2_req_build(st, r);
-    if (r->method == NULL || r->path == NULL)
+    else if (r->method == NULL || r->path == NULL)
         h2_fail(c, st, 400); /* CONNECT: nothing here serves it */
     else
         h2_complete(c, st, r);
     free(r);
+    /* The body went with the request: it is held no more. */
+    h->body_held -= buf_pending(&st->body);
+    buf_free(&st->body);
 }
 
 /* ---- nghttp2's callbacks (the session's user data is the conn) ---- */
@@ -662,6 +666,37 @@ static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f,
     return 0;
 }
 
+/* What the streams of a connection may hold of request bodies still
+ * arriving: one whole body, or buffer_output_size if that is more. Each
+ * stream alone is held to package_max_length; without this, a client
+ * could make every one of its streams hold that much at once. */
+static size_t h2_body_cap(const conn_t *c)
+{
+    size_t body = conn_listener(c)->package_max_length;
+    size_t out = conn_config(c)->buffer_output_size;
+    return body > out ? body : out;
+}
+
+static int h2_body_full(const conn_t *c, size_t len)
+{
+    const http2_conn_t *h = c->state;
+    return h->body_held + len > h2_body_cap(c);
+}
+
+/* REFUSED_STREAM: nothing of the request was processed, and the client
+ * may send it again (RFC 9113 8.7), once the others have gone through. */
+static void h2_refuse(conn_t *c, h2_stream_t *st)
+{
+    http2_conn_t *h = c->state;
+    h->body_held -= buf_pending(&st->body);
+    buf_free(&st->body);
+    st->dropped = 1;
+    st->state = H2S_REPLY;
+    st->ended = 1;
+    nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, st->id,
+                              NGHTTP2_REFUSED_STREAM);
+}
+
 static int h2_on_data(nghttp2_session *s, uint8_t flags, int32_t id,
                       const uint8_t *data, size_t len, void *arg)
 {
@@ -673,12 +708,20 @@ static int h2_on_data(nghttp2_session *s, uint8_t flags, int32_t id,
         return 0;
     if (buf_pending(&st->body) + len > conn_listener(c)->package_max_length) {
         st->refused = 413;
-        buf_free(&st->body);
         h2_request(c, st); /* answered now: the rest is not read */
+        return 0;
+    }
+    if (h2_body_full(c, len)) {
+        log_warn("session %llu (peer %s): stream %d: the connection's "
+                 "unfinished request bodies would pass %zu bytes; stream "
+                 "refused", (unsigned long long)c->session, c->peer, st->id,
+                 h2_body_cap(c));
+        h2_refuse(c, st);
         return 0;
     }
     if (buf_append(&st->body, data, len) < 0)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    ((http2_conn_t *)c->state)->body_held += len;
     return 0;
 }
 

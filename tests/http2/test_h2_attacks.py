@@ -2,7 +2,8 @@
 on a raw connection: rapid reset (CVE-2023-44487), a CONTINUATION flood, an
 HPACK bomb, SETTINGS and PING floods. Each must end with GOAWAY (or the
 connection closed) within seconds, and a new client must still be
-served."""
+served. Also: request bodies held unfinished on many streams at once are
+capped per connection (REFUSED_STREAM past the cap)."""
 
 import struct
 import time
@@ -121,11 +122,54 @@ def header_over_cap(srv):
         c.close()
 
 
+def send_body(c, sid, size):
+    """size bytes of body on sid, as the windows allow; False when the
+    stream was reset meanwhile."""
+    left = size
+    while left > 0 and sid not in c.resets:
+        room = min(c.conn.local_flow_control_window(sid),
+                   c.conn.max_outbound_frame_size, left)
+        if room <= 0:
+            c.pump(0.5)
+            continue
+        c.conn.send_data(sid, b"x" * room)
+        c.flush()
+        left -= room
+        c.pump(0.001)
+    return sid not in c.resets
+
+
+def bodies_held(srv):
+    """Streams that each send a large body and never end it: past what a
+    connection may hold (2 MiB here), the next is REFUSED_STREAM, and the
+    connection serves on."""
+    c = hp.Client(srv.port)
+    try:
+        c.pump(0.5)
+        sids = []
+        for i in range(3):
+            sid = c.request("/echo", method="POST", end=False)
+            sids.append(sid)
+            if not send_body(c, sid, 900 * 1024):
+                break
+        c.wait(lambda: any(s in c.resets for s in sids), 5, "a refusal")
+        refused = [s for s in sids if s in c.resets]
+        check(refused and c.resets[refused[0]] ==
+              h2.errors.ErrorCodes.REFUSED_STREAM,
+              "held bodies past the cap: %r" % c.resets)
+        head, _ = c.response(c.request("/echo"))
+        check(head.get(":status") == "200", "the connection serves on")
+    finally:
+        c.close()
+
+
 def main():
-    with hp.server("h2attacks") as srv:
+    with hp.server("h2attacks", listener={"package_max_length": 1 << 20},
+                   server={"buffer_output_size": 2 << 20}) as srv:
         srv.start()
         for attack in (rapid_reset, continuation_flood, hpack_bomb,
-                       settings_flood, ping_flood, header_over_cap):
+                       settings_flood, ping_flood, header_over_cap,
+                       bodies_held):
             t0 = time.time()
             attack(srv)
             hp.served(srv)
