@@ -272,6 +272,19 @@ static const cfg_field_t listener_fields[] = {
       LSN(max_execution_time), NULL, NULL },
     { "request_slowlog_timeout", CFG_INT, 0, 0, 86400, -1,
       LSN(request_slowlog_timeout), NULL, NULL },
+    /* HTTP/2 (Swoole's names and defaults) */
+    { "open_http2_protocol", CFG_BOOL, 0, 0, 0, 0, LSN(open_http2_protocol),
+      NULL, NULL },
+    { "http2_header_table_size", CFG_SIZE, 0, 0, 4294967295LL, 4096,
+      LSN(http2_header_table_size), NULL, NULL },
+    { "http2_init_window_size", CFG_SIZE, 0, 0, 2147483647, 2147483647,
+      LSN(http2_init_window_size), NULL, NULL },
+    { "http2_max_concurrent_streams", CFG_INT, 0, 1, 2147483647, 128,
+      LSN(http2_max_concurrent_streams), NULL, NULL },
+    { "http2_max_frame_size", CFG_SIZE, 0, 16384, 16777215, 16384,
+      LSN(http2_max_frame_size), NULL, NULL },
+    { "http2_max_header_list_size", CFG_SIZE, 0, 0, 4294967295LL,
+      4294967295LL, LSN(http2_max_header_list_size), NULL, NULL },
 };
 
 /* ---- messages ---- */
@@ -929,6 +942,9 @@ static int listener_protocol(cfg_ctx_t *ctx, const char *path, json_t *obj,
         "websocket_compression",
         "http_compression_level", "http_compression_min_length",
         "real_ip_from", "real_ip_header", "access_log", "access_log_format",
+        "open_http2_protocol", "http2_header_table_size",
+        "http2_init_window_size", "http2_max_concurrent_streams",
+        "http2_max_frame_size", "http2_max_header_list_size",
     };
     char sub[CFG_PATH_MAX];
     const char *http_only = NULL;

@@ -81,6 +81,14 @@ typedef struct config_listener {
      * of its events. Seconds, 0 = off. */
     int max_execution_time;
     int request_slowlog_timeout;
+
+    /* HTTP/2 (protocol/http2_conn.c), with Swoole's names and defaults. */
+    int open_http2_protocol;          /* h2c by prior knowledge and Upgrade */
+    size_t http2_header_table_size;   /* HPACK dynamic table, bytes */
+    size_t http2_init_window_size;    /* per stream, bytes we take unread */
+    int http2_max_concurrent_streams; /* streams open at once */
+    size_t http2_max_frame_size;      /* largest frame payload we take */
+    size_t http2_max_header_list_size; /* decoded header list, bytes */
 } config_listener_t;
 
 enum config_column_type {

@@ -232,6 +232,14 @@ static int access_put_header(buf_t *b, const http_request_t *req,
     return rc == 0 && !found ? buf_append(b, "-", 1) : rc;
 }
 
+/* version 2 is HTTP/2's (protocol/http2_conn.c), as nginx names it. */
+static int access_put_protocol(buf_t *b, const http_request_t *req)
+{
+    return buf_append(b, req->version == 2   ? "HTTP/2.0"
+                         : req->version == 1 ? "HTTP/1.1"
+                                             : "HTTP/1.0", 8);
+}
+
 static int access_put_request_line(buf_t *b, const http_request_t *req)
 {
     int rc = access_put_escaped(b, req->method, req->method_len);
@@ -240,7 +248,7 @@ static int access_put_request_line(buf_t *b, const http_request_t *req)
     if (rc == 0)
         rc = access_put_escaped(b, req->target, req->target_len);
     if (rc == 0)
-        rc = buf_append(b, req->version ? " HTTP/1.1" : " HTTP/1.0", 9);
+        rc = buf_append(b, " ", 1) == 0 ? access_put_protocol(b, req) : -1;
     return rc;
 }
 
@@ -266,7 +274,7 @@ static int access_put_request(buf_t *b, const access_op_t *op,
                    ? access_put_escaped(b, req->host, req->host_len)
                    : buf_append(b, "-", 1);
     case AV_PROTOCOL:
-        return buf_append(b, req->version ? "HTTP/1.1" : "HTTP/1.0", 8);
+        return access_put_protocol(b, req);
     default:
         return access_put_header(b, req, f->text + op->off, op->len);
     }

@@ -38,32 +38,64 @@ static void http_api_sweep(void *arg)
     }
 }
 
+/* Take r out of its session's list of open responses. */
+static void http_api_untrack(swx_http_response_t *r)
+{
+    swx_http_response_t *head =
+        open_resps.cap > 0 ? session_get(&open_resps, r->session) : NULL;
+    if (head == r) {
+        session_del(&open_resps, r->session);
+        if (r->sibling != NULL)
+            session_put(&open_resps, r->session, r->sibling); /* room: freed */
+    } else {
+        for (; head != NULL; head = head->sibling)
+            if (head->sibling == r) {
+                head->sibling = r->sibling;
+                break;
+            }
+    }
+    r->sibling = NULL;
+}
+
 void http_api_retire(swx_http_response_t *r)
 {
-    if (open_resps.cap > 0 && session_get(&open_resps, r->session) == r)
-        session_del(&open_resps, r->session);
+    http_api_untrack(r);
     r->next = retired;
     retired = r;
     if (!sweep_pending && loop_defer(child.loop, http_api_sweep, NULL) == 0)
         sweep_pending = 1;
 }
 
-/* Track r as the session's open response. 0 or -ENOMEM. */
+/* Track r as an open response of its session: the only one for HTTP/1.x,
+ * one per stream for HTTP/2. 0 or -ENOMEM. */
 static int http_api_track(swx_http_response_t *r)
 {
     if (open_resps.cap == 0 && session_table_init(&open_resps, 64) < 0)
         return -ENOMEM;
     swx_http_response_t *old = session_del(&open_resps, r->session);
-    if (old != NULL) /* cannot happen: one request per connection at once */
-        old->gone = 1;
+    if (old != NULL && r->stream == 0) {
+        old->gone = 1; /* cannot happen: one request per connection */
+        old = NULL;
+    }
+    r->sibling = old;
     return session_put(&open_resps, r->session, r);
+}
+
+/* The open response of session's stream (0: HTTP/1.x), or NULL. */
+static swx_http_response_t *http_api_find(uint64_t session, uint32_t stream)
+{
+    swx_http_response_t *r =
+        open_resps.cap > 0 ? session_get(&open_resps, session) : NULL;
+    while (r != NULL && stream != 0 && r->stream != stream)
+        r = r->sibling;
+    return r;
 }
 
 void http_api_gone(uint64_t session)
 {
     swx_http_response_t *r =
         open_resps.cap > 0 ? session_get(&open_resps, session) : NULL;
-    if (r != NULL)
+    for (; r != NULL; r = r->sibling)
         r->gone = 1;
 }
 
@@ -71,8 +103,11 @@ void http_api_release(uint64_t session)
 {
     swx_http_response_t *r =
         open_resps.cap > 0 ? session_del(&open_resps, session) : NULL;
-    if (r != NULL)
+    while (r != NULL) {
+        swx_http_response_t *next = r->sibling;
         http_response_free(r);
+        r = next;
+    }
 }
 
 /* IPC_CLOSE will not come here: the response stays (gone) until the
@@ -82,21 +117,42 @@ static void http_api_abort(uint64_t session)
     http_api_gone(session);
 }
 
+/* The client reset one HTTP/2 stream: its response goes nowhere now. */
+static void http_api_stream_abort(const ipc_msg_t *m)
+{
+    uint32_t stream;
+    if (m->len != sizeof(stream))
+        return;
+    memcpy(&stream, m->data, sizeof(stream));
+    swx_http_response_t *r = stream != 0 ? http_api_find(m->session, stream)
+                                         : NULL;
+    if (r != NULL)
+        r->gone = 1;
+}
+
 int http_api_open(void)
 {
     int n = 0;
-    for (size_t i = 0; i < open_resps.cap; i++)
-        if (open_resps.keys[i] != 0 &&
-            !((swx_http_response_t *)open_resps.vals[i])->gone)
-            n++;
+    for (size_t i = 0; i < open_resps.cap; i++) {
+        swx_http_response_t *r = open_resps.keys[i] != 0 ? open_resps.vals[i]
+                                                         : NULL;
+        for (; r != NULL; r = r->sibling)
+            n += !r->gone;
+    }
     return n;
 }
 
 void http_api_free(void)
 {
-    for (size_t i = 0; i < open_resps.cap; i++)
-        if (open_resps.keys[i] != 0)
-            http_response_free(open_resps.vals[i]);
+    for (size_t i = 0; i < open_resps.cap; i++) {
+        swx_http_response_t *r = open_resps.keys[i] != 0 ? open_resps.vals[i]
+                                                         : NULL;
+        while (r != NULL) {
+            swx_http_response_t *next = r->sibling;
+            http_response_free(r);
+            r = next;
+        }
+    }
     session_table_free(&open_resps);
     http_api_sweep(NULL);
 }
@@ -120,6 +176,8 @@ static void http_api_request(const plugin_t *p, const ipc_msg_t *m)
         .min_length = l->http_compression_min_length};
     swx_http_response_t *r =
         http_response_new(m->session, ok ? &req : NULL, &z);
+    if (r != NULL)
+        r->stream = http_wire_stream(m->data, m->len);
     if (r == NULL || http_api_track(r) < 0) {
         log_error("session %llu: out of memory for a response; closing",
                   (unsigned long long)m->session);
@@ -175,6 +233,16 @@ static void http_api_ws_closed(const plugin_t *p, const ipc_msg_t *m)
     api_call(p, on_ws_close, m->session, code);
 }
 
+/* A probe is a uint64_t request number, and for HTTP/2 the uint32_t
+ * stream it asks after. */
+static uint32_t http_api_probe_stream(const ipc_msg_t *m)
+{
+    uint32_t stream = 0;
+    if (m->len == sizeof(uint64_t) + sizeof(stream))
+        memcpy(&stream, m->data + sizeof(uint64_t), sizeof(stream));
+    return stream;
+}
+
 int http_api_handle(const plugin_t *p, const ipc_msg_t *m)
 {
     switch (m->type) {
@@ -187,8 +255,11 @@ int http_api_handle(const plugin_t *p, const ipc_msg_t *m)
     case HTTP_MSG_PROBE:
         /* Not held here (ended ones were answered before this reply): the
          * process that took it died. */
-        if (open_resps.cap == 0 || session_get(&open_resps, m->session) == NULL)
+        if (http_api_find(m->session, http_api_probe_stream(m)) == NULL)
             worker_send_msg(m->session, HTTP_MSG_LOST, m->data, m->len);
+        return 1;
+    case HTTP_MSG_STREAM_ABORT:
+        http_api_stream_abort(m);
         return 1;
     case WS_MSG_OPEN:
         http_api_ws_open(p, m);

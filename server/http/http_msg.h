@@ -29,11 +29,25 @@ enum http_msg_type {
     WS_MSG_CLOSE,      /* reactor -> worker: uint16_t close code */
     WS_MSG_PUSH,       /* worker -> reactor: uint8_t opcode, then the data */
     WS_MSG_CLOSE_REQ,  /* worker -> reactor: uint16_t close code */
+    /* HTTP/2 (protocol/http2_conn.c): several requests of one session at
+     * once, each told apart by its stream id. */
+    HTTP_MSG_STREAM,   /* worker -> reactor: http_msg_stream_t, then what
+                          IPC_SEND, HTTP_MSG_END or HTTP_MSG_SENDFILE would
+                          carry for an HTTP/1.1 response */
+    HTTP_MSG_STREAM_ABORT, /* reactor -> worker: uint32_t stream id: the
+                              client reset that stream */
     HTTP_MSG_TYPE_END
 };
 
 _Static_assert(HTTP_MSG_TYPE_END <= IPC_PROTO_END,
                "HTTP messages fit the protocols' range");
+
+/* HTTP_MSG_STREAM's header: which stream, and the inner message's type
+ * (IPC_SEND, HTTP_MSG_END or HTTP_MSG_SENDFILE). */
+typedef struct http_msg_stream {
+    uint32_t stream;
+    uint32_t type;
+} http_msg_stream_t;
 
 /* HTTP_MSG_END: close the connection after this response. */
 #define HTTP_MSG_END_CLOSE 0x01

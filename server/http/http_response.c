@@ -68,6 +68,28 @@ void http_response_free(swx_http_response_t *r)
     free(r);
 }
 
+/* A message of r's to the reactor: as it is for HTTP/1.x, in an
+ * HTTP_MSG_STREAM envelope naming r's stream for HTTP/2. */
+static int resp_sendv(const swx_http_response_t *r, int type,
+                      const struct iovec *iov, int n)
+{
+    if (r->stream == 0)
+        return worker_sendv(r->session, type, iov, n);
+    http_msg_stream_t env = {r->stream, (uint32_t)type};
+    struct iovec msg[1 + RESP_END_IOV + 1] = {{&env, sizeof(env)}};
+    int k = 1;
+    for (int i = 0; i < n && k < (int)(sizeof(msg) / sizeof(msg[0])); i++)
+        msg[k++] = iov[i];
+    return worker_sendv(r->session, HTTP_MSG_STREAM, msg, k);
+}
+
+static int resp_send(const swx_http_response_t *r, int type,
+                     const void *data, size_t len)
+{
+    struct iovec iov = {(void *)data, len};
+    return resp_sendv(r, type, &iov, 1);
+}
+
 /* The end of a response: the reactor may read the next request. A byte
  * of flags, then the response's last bytes (iov[0..n), n <= RESP_END_IOV),
  * which the reactor writes first: one message instead of two. */
@@ -79,7 +101,7 @@ static int resp_finish(swx_http_response_t *r, int close,
     int k = 1;
     for (int i = 0; i < n && k < 1 + RESP_END_IOV; i++)
         msg[k++] = iov[i];
-    int rc = worker_sendv(r->session, HTTP_MSG_END, msg, k);
+    int rc = resp_sendv(r, HTTP_MSG_END, msg, k);
     r->ended = 1;
     http_api_retire(r);
     return rc;
@@ -130,6 +152,8 @@ static http_head_framing_t resp_framing(swx_http_response_t *r,
         return HTTP_HEAD_UNFRAMED;
     if (body_len >= 0)
         return HTTP_HEAD_LENGTH;
+    if (r->stream != 0) /* HTTP/2 frames the body itself */
+        return HTTP_HEAD_UNFRAMED;
     if (r->version == 0) {
         r->close = 1;
         return HTTP_HEAD_UNFRAMED;
@@ -156,13 +180,14 @@ static int resp_head(swx_http_response_t *r, buf_t *b, int64_t body_len,
         r->close = 1; /* the connection is not kept: the client is told */
     h.conn = r->close || !r->keep_alive ? HTTP_HEAD_CLOSE
                                         : HTTP_HEAD_KEEP_ALIVE;
+    if (r->stream != 0) /* HTTP/2 has no connection fields */
+        h.conn = HTTP_HEAD_KEEP_ALIVE;
     return http_head_append(b, &h);
 }
 
 static int resp_send_buf(swx_http_response_t *r, buf_t *b)
 {
-    int rc = worker_send_msg(r->session, IPC_SEND, buf_head(b),
-                             buf_pending(b));
+    int rc = resp_send(r, IPC_SEND, buf_head(b), buf_pending(b));
     buf_free(b);
     return rc;
 }
@@ -275,12 +300,12 @@ static int resp_send_body(swx_http_response_t *r, const void *data,
         return 0;
     r->sent += len;
     if (!r->chunked)
-        return worker_send_msg(r->session, IPC_SEND, data, len);
+        return resp_send(r, IPC_SEND, data, len);
     char line[RESP_CHUNK_OVERHEAD];
     int n = snprintf(line, sizeof(line), "%zx\r\n", len);
     struct iovec chunk[3] = {
         {line, (size_t)n}, {(void *)data, len}, {(void *)"\r\n", 2}};
-    return worker_sendv(r->session, IPC_SEND, chunk, 3);
+    return resp_sendv(r, IPC_SEND, chunk, 3);
 }
 
 int http_response_write(swx_http_response_t *r, const void *data, size_t len)
@@ -438,7 +463,7 @@ static int resp_send_file(swx_http_response_t *r,
 {
     struct iovec iov[2] = {{(void *)sf, sizeof(*sf)},
                            {(void *)real, strlen(real) + 1}};
-    return worker_sendv(r->session, HTTP_MSG_SENDFILE, iov, 2);
+    return resp_sendv(r, HTTP_MSG_SENDFILE, iov, 2);
 }
 
 int http_response_sendfile(swx_http_response_t *r, const char *path,

@@ -11,6 +11,7 @@
 
 struct swx_http_response {
     uint64_t session;
+    uint32_t stream;         /* HTTP/2: the request's stream, else 0 */
     int status;
     int version;             /* the request's: 0 for HTTP/1.0 */
     int64_t length;          /* a Content-Length the plugin set, or -1 */
@@ -32,6 +33,8 @@ struct swx_http_response {
     unsigned ended : 1;
     unsigned gone : 1;       /* the connection closed */
     struct swx_http_response *next; /* retired: freed after the callback */
+    struct swx_http_response *sibling; /* open: the session's next one
+                                          (HTTP/2 streams) */
 };
 
 /* How a listener compresses whole responses: level 0 for not at all. */

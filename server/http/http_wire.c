@@ -2,6 +2,7 @@
 #include "http/http_wire.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,6 +54,21 @@ int http_wire_encode(buf_t *out, const http_request_t *req, const char *body,
         wire_put(out, body_len ? body : "", body_len) < 0)
         return -ENOMEM;
     return 0;
+}
+
+void http_wire_set_stream(buf_t *out, uint32_t id)
+{
+    if (buf_pending(out) >= sizeof(http_wire_hdr_t))
+        memcpy(buf_head(out) + offsetof(http_wire_hdr_t, stream), &id,
+               sizeof(id));
+}
+
+uint32_t http_wire_stream(const char *data, size_t len)
+{
+    uint32_t id = 0;
+    if (len >= sizeof(http_wire_hdr_t))
+        memcpy(&id, data + offsetof(http_wire_hdr_t, stream), sizeof(id));
+    return id;
 }
 
 /* A reader over the message that never moves past its end. */

@@ -30,6 +30,9 @@ typedef struct http_wire_hdr {
     char peer_addr[48];   /* NUL-terminated */
     int32_t proxy_port;
     char proxy_addr[48];  /* NUL-terminated, "" when no proxy named it */
+    uint32_t stream;      /* HTTP/2: the stream the response answers; 0 for
+                             HTTP/1.x (http_wire_set_stream) */
+    uint32_t reserved2;
 } http_wire_hdr_t;
 
 /* Who sent the request: the client, and the proxy that named it (NULL
@@ -51,6 +54,12 @@ typedef struct http_wire_field {
  * first). 0 or -ENOMEM. */
 int http_wire_encode(buf_t *out, const http_request_t *req, const char *body,
                      size_t body_len, const http_wire_peer_t *peer);
+
+/* Mark an encoded request (out, from http_wire_encode) as HTTP/2 stream
+ * id's: the worker answers it with HTTP_MSG_STREAM messages. */
+void http_wire_set_stream(buf_t *out, uint32_t id);
+/* The stream id of an encoded request (0: HTTP/1.x, or too short). */
+uint32_t http_wire_stream(const char *data, size_t len);
 
 /*
  * Fill *req from data[0..len): its pointers point into data, headers into

@@ -294,8 +294,8 @@ typedef struct static_reply {
 
 /* The head (http_head.c) for req, kept alive as it asks, built in the
  * reactor's scratch buffer; 0, or -1 when the connection was closed. */
-static int static_write_head(conn_t *c, const http_request_t *req,
-                             http_head_t *head)
+static int static_write_head(conn_t *c, const static_out_t *o,
+                             const http_request_t *req, http_head_t *head)
 {
     head->http10 = req->version == 0;
     head->conn = req->keep_alive ? HTTP_HEAD_KEEP_ALIVE : HTTP_HEAD_CLOSE;
@@ -304,12 +304,13 @@ static int static_write_head(conn_t *c, const http_request_t *req,
     if (rc < 0)
         conn_close(c, "out of memory for a response");
     else
-        rc = conn_write(c, buf_head(out), buf_pending(out));
+        rc = o->write(c, buf_head(out), buf_pending(out));
     conn_scratch_done(out);
     return rc < 0 ? -1 : 0;
 }
 
-static int static_head(conn_t *c, const http_request_t *req,
+static int static_head(conn_t *c, const static_out_t *o,
+                       const http_request_t *req,
                        const static_reply_t *r, const char *name, time_t mtime)
 {
     char fields[512], mod[HTTP_DATE_LEN + 1], range[96] = "";
@@ -331,7 +332,7 @@ static int static_head(conn_t *c, const http_request_t *req,
      * length out). */
     http_head_t head = {.status = r->status, .framing = HTTP_HEAD_LENGTH,
                         .length = r->len, .lines = lines, .nlines = 1};
-    return static_write_head(c, req, &head);
+    return static_write_head(c, o, req, &head);
 }
 
 /* Status, range and length of the answer for a file of st. */
@@ -448,8 +449,8 @@ static char **listing_names(int fd, size_t *count)
 
 /* http_autoindex: an HTML list of directory fd (rel under the root). 1
  * once queued, -1 when the connection closed, 500. */
-static int static_listing(conn_t *c, const http_request_t *req, int fd,
-                          const char *rel)
+static int static_listing(conn_t *c, const static_out_t *o,
+                          const http_request_t *req, int fd, const char *rel)
 {
     size_t n;
     char **names = listing_names(fd, &n);
@@ -496,15 +497,23 @@ static int static_listing(conn_t *c, const http_request_t *req, int fd,
     http_head_t head = {.status = 200, .framing = HTTP_HEAD_LENGTH,
                         .length = buf_pending(&body), .lines = lines,
                         .nlines = 1};
-    rc = static_write_head(c, req, &head);
+    rc = static_write_head(c, o, req, &head);
     if (rc == 0 && req->method_id != HTTP_HEAD)
-        rc = conn_write(c, buf_head(&body), buf_pending(&body));
+        rc = o->write(c, buf_head(&body), buf_pending(&body));
     buf_free(&body);
     return rc < 0 ? -1 : 1;
 }
 
+static const static_out_t static_conn_out = {conn_write, conn_write_file};
+
 int static_serve(conn_t *c, const config_listener_t *l,
                  const http_request_t *req)
+{
+    return static_serve_to(c, l, req, &static_conn_out);
+}
+
+int static_serve_to(conn_t *c, const config_listener_t *l,
+                    const http_request_t *req, const static_out_t *o)
 {
     const char *root = l->document_root;
     char rel[PATH_MAX];
@@ -521,12 +530,12 @@ int static_serve(conn_t *c, const config_listener_t *l,
     rc = static_open(root, l->http_index_files, rel, sizeof(rel), &fd, &st,
                      l->http_autoindex, is_dir);
     if (rc == 3)
-        return static_listing(c, req, fd, rel);
+        return static_listing(c, o, req, fd, rel);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     static_reply_t r;
     static_plan(req, &st, &r);
-    if (static_head(c, req, &r, rel, st.st_mtime) < 0) {
+    if (static_head(c, o, req, &r, rel, st.st_mtime) < 0) {
         close(fd);
         return -1;
     }
@@ -534,5 +543,5 @@ int static_serve(conn_t *c, const config_listener_t *l,
         close(fd);
         return 1;
     }
-    return conn_write_file(c, fd, (off_t)r.off, r.len) < 0 ? -1 : 1;
+    return o->write_file(c, fd, (off_t)r.off, r.len) < 0 ? -1 : 1;
 }

@@ -30,4 +30,17 @@ int static_path(const char *path, size_t len, char *out, size_t size);
 int static_serve(conn_t *c, const config_listener_t *l,
                  const http_request_t *req);
 
+/* Where static_serve_to puts a response: bytes (the HTTP/1.1 head, then
+ * the body) and a file's range, which it owns from then on (fd closed
+ * whatever happens). Each returns 0, or -1 when the connection was closed.
+ * static_serve writes to the connection (conn_write, conn_write_file);
+ * HTTP/2 streams take them into a stream (protocol/http2_conn.c). */
+typedef struct static_out {
+    int (*write)(conn_t *c, const void *data, size_t len);
+    int (*write_file)(conn_t *c, int fd, off_t off, uint64_t len);
+} static_out_t;
+
+int static_serve_to(conn_t *c, const config_listener_t *l,
+                    const http_request_t *req, const static_out_t *o);
+
 #endif

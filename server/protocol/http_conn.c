@@ -21,6 +21,7 @@
 #include "http/http_head.h"
 #include "http/http_wire.h"
 #include "core/log.h"
+#include "protocol/http2_conn.h"
 #include "protocol/http_chunked.h"
 #include "protocol/http_parser.h"
 #include "protocol/http_text.h"
@@ -108,20 +109,38 @@ static void http_conn_timer_stop(conn_t *c)
     h->timer = 0;
 }
 
+int http_conn_slot_take(conn_t *c)
+{
+    _Atomic int64_t *n = &c->eng->shm->concurrency;
+    int64_t max = c->eng->cfg->max_concurrency;
+    int64_t cur = atomic_load_explicit(n, memory_order_relaxed);
+    do {
+        if (max > 0 && cur >= max) {
+            atomic_fetch_add_explicit(&c->eng->shm->concurrency_rejected, 1,
+                                      memory_order_relaxed);
+            log_warn("max_concurrency (%d) reached; a request from %s "
+                     "refused", c->eng->cfg->max_concurrency, c->peer);
+            return 0;
+        }
+    } while (!atomic_compare_exchange_weak_explicit(
+        n, &cur, cur + 1, memory_order_relaxed, memory_order_relaxed));
+    return 1;
+}
+
+void http_conn_slot_release(conn_t *c)
+{
+    atomic_fetch_sub_explicit(&c->eng->shm->concurrency, 1,
+                              memory_order_relaxed);
+}
+
 /* max_concurrency: a slot for a request going to a worker. A compare
  * and swap, so that the reactors together never admit more than the
  * limit and a refusal never counts. 1 when taken. */
 static int http_conn_admit(conn_t *c)
 {
     http_conn_t *h = c->state;
-    _Atomic int64_t *n = &c->eng->shm->concurrency;
-    int64_t max = c->eng->cfg->max_concurrency;
-    int64_t cur = atomic_load_explicit(n, memory_order_relaxed);
-    do {
-        if (max > 0 && cur >= max)
-            return 0;
-    } while (!atomic_compare_exchange_weak_explicit(
-        n, &cur, cur + 1, memory_order_relaxed, memory_order_relaxed));
+    if (!http_conn_slot_take(c))
+        return 0;
     h->slot = 1;
     return 1;
 }
@@ -134,8 +153,7 @@ static void http_conn_release(conn_t *c)
     if (!h->slot)
         return;
     h->slot = 0;
-    atomic_fetch_sub_explicit(&c->eng->shm->concurrency, 1,
-                              memory_order_relaxed);
+    http_conn_slot_release(c);
 }
 
 /* The server closes after what is queued (a lingering close: see
@@ -158,9 +176,6 @@ static int64_t http_conn_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static http_wire_peer_t http_conn_peer(const conn_t *c,
-                                       const http_request_t *req,
-                                       char client[REAL_IP_LEN]);
 
 /* A head was read: a request begins for the log, its values captured if
  * the listener logs them (the head's bytes are gone by its end). */
@@ -418,9 +433,8 @@ static void http_conn_upgrade_fields(char *out, size_t size,
 /* Who sent req: the connection's peer, or the client a trusted peer
  * names in real_ip_header; then the peer is the proxy (unless a PROXY
  * header made it the client already, and the socket's peer is kept). */
-static http_wire_peer_t http_conn_peer(const conn_t *c,
-                                       const http_request_t *req,
-                                       char client[REAL_IP_LEN])
+http_wire_peer_t http_conn_peer(const conn_t *c, const http_request_t *req,
+                                char client[REAL_IP_LEN])
 {
     const config_listener_t *l = conn_listener(c);
     http_wire_peer_t p = {c->peer_addr, c->peer_port,
@@ -498,13 +512,8 @@ static void http_conn_response_wait(conn_t *c)
 static int http_conn_dispatch(conn_t *c, const http_request_t *req)
 {
     http_conn_t *h = c->state;
-    if (!http_conn_admit(c)) {
-        atomic_fetch_add_explicit(&c->eng->shm->concurrency_rejected, 1,
-                                  memory_order_relaxed);
-        log_warn("max_concurrency (%d) reached; a request from %s refused",
-                 c->eng->cfg->max_concurrency, c->peer);
+    if (!http_conn_admit(c))
         return http_conn_fail_with(c, 503, "Retry-After: 1\r\n");
-    }
     buf_t *wire = conn_scratch(c);
     const char *body = buf_head(&c->in) + h->head_len;
     char client[REAL_IP_LEN];
@@ -581,6 +590,51 @@ static int http_conn_continue(conn_t *c)
     return http_conn_respond(c, &head, NULL, 0);
 }
 
+/* The HTTP/1.1 state goes: the connection becomes another protocol's. */
+static void http_conn_drop(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    http_conn_timer_stop(c);
+    buf_free(&h->cap);
+    free(h->kept);
+    free(h);
+    c->state = NULL;
+}
+
+/* Upgrade: h2c with HTTP2-Settings on a body-less request (RFC 7540 3.2;
+ * one with a body is served as HTTP/1.1, which the client must accept).
+ * HTTP_GO when it is not one, else HTTP_STOP or -1. */
+static int http_conn_h2c(conn_t *c, const http_request_t *req)
+{
+    http_conn_t *h = c->state;
+    size_t ul, sl;
+    const char *up = http_header_get(req, "upgrade", &ul);
+    const char *set = http_header_get(req, "http2-settings", &sl);
+    if (up == NULL || set == NULL || req->version != 1 || h->kept != NULL ||
+        ul < 3 || memmem(up, ul, "h2c", 3) == NULL)
+        return HTTP_GO;
+    size_t head_len = h->head_len;
+    http_conn_drop(c);
+    return http2_conn_upgrade(c, req, head_len, set, sl) < 0 ? -1 : HTTP_STOP;
+}
+
+/* open_http2_protocol: a connection whose first bytes are the HTTP/2
+ * preface is HTTP/2 by prior knowledge. 1 while more bytes must decide,
+ * -1 when it became HTTP/2 (or closed), 0 when it is HTTP/1.x. */
+static int http_conn_prior_knowledge(conn_t *c)
+{
+    http_conn_t *h = c->state;
+    if (!conn_listener(c)->open_http2_protocol || h->nreq > 0 ||
+        h->state != HC_HEAD)
+        return 0;
+    int m = http2_preface_match(buf_head(&c->in), buf_pending(&c->in));
+    if (m <= 0)
+        return m < 0 ? 0 : 1;
+    http_conn_drop(c);
+    http2_conn_start(c);
+    return -1;
+}
+
 /* Parse the head into req, once: a head still arriving is scanned on
  * from where the last read left it (scan_line, scan_lead). */
 static int http_conn_read_head(conn_t *c, http_request_t *req)
@@ -607,6 +661,11 @@ static int http_conn_read_head(conn_t *c, http_request_t *req)
         req->keep_alive = 0;
     h->keep_alive = req->keep_alive;
     h->raw_used = h->body_len = 0;
+    if (conn_listener(c)->open_http2_protocol && !http_conn_has_body(h)) {
+        int rc = http_conn_h2c(c, req);
+        if (rc != HTTP_GO)
+            return rc;
+    }
     http_conn_log_begin(c, req);
     if (req->upgrade_websocket &&
         conn_listener(c)->protocol == PROTOCOL_WEBSOCKET)
@@ -673,7 +732,7 @@ static int http_conn_advance(conn_t *c)
     }
     if (rc < 0)
         return -1;
-    if (c->proto == &http_conn_proto) /* not upgraded to a WebSocket */
+    if (c->proto == &http_conn_proto) /* not upgraded */
         http_conn_set_reading(c);
     return 0;
 }
@@ -699,6 +758,8 @@ static void http_conn_input(conn_t *c, const char *data, size_t len)
         conn_close(c, "out of memory for the input buffer");
         return;
     }
+    if (http_conn_prior_knowledge(c) != 0)
+        return;
     if (http_conn_advance(c) == 0)
         buf_trim(&c->in, CONN_IN_KEEP);
 }

@@ -955,6 +955,40 @@ START_TEST(test_real_client_address)
 }
 END_TEST
 
+/* open_http2_protocol and the http2_* limits: Swoole's defaults, bounds,
+ * HTTP listeners only. */
+START_TEST(test_http2)
+{
+    ck_assert_int_eq(parse("{" PLUGINS ", 'listeners': [{'port': 9, "
+                           "'plugin': 'echo', 'protocol': 'http', "
+                           "'open_http2_protocol': true}, {'port': 10, "
+                           "'plugin': 'echo', 'protocol': 'http', "
+                           "'http2_max_concurrent_streams': 16, "
+                           "'http2_max_frame_size': 65536}]}"), 0);
+    const config_listener_t *l = &cfg.listeners[0];
+    ck_assert_int_eq(l->open_http2_protocol, 1);
+    ck_assert_int_eq(l->http2_max_concurrent_streams, 128);
+    ck_assert_uint_eq(l->http2_header_table_size, 4096);
+    ck_assert_uint_eq(l->http2_init_window_size, 2147483647);
+    ck_assert_uint_eq(l->http2_max_frame_size, 16384);
+    ck_assert_uint_eq(l->http2_max_header_list_size, 4294967295u);
+    ck_assert_int_eq(cfg.listeners[1].open_http2_protocol, 0);
+    ck_assert_int_eq(cfg.listeners[1].http2_max_concurrent_streams, 16);
+    ck_assert_uint_eq(cfg.listeners[1].http2_max_frame_size, 65536);
+    config_free(&cfg);
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', "
+                         "'open_http2_protocol': true}]",
+                         "listeners[0].open_http2_protocol",
+                         "only for protocol");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', 'protocol': 'http', "
+                         "'http2_max_frame_size': 1000}]",
+                         "listeners[0].http2_max_frame_size", "16384");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', 'protocol': 'http', "
+                         "'http2_max_concurrent_streams': 0}]",
+                         "listeners[0].http2_max_concurrent_streams", NULL);
+}
+END_TEST
+
 START_TEST(test_bad_real_client_address)
 {
     assert_bad_listeners("[{'type': 'udp', 'port': 3, 'plugin': 'echo', "
@@ -1187,6 +1221,7 @@ static Suite *config_suite(void)
     tcase_add_test(bad, test_bad_admin);
     tcase_add_test(bad, test_bad_admin_mode);
     tcase_add_test(bad, test_bad_admin_token);
+    tcase_add_test(bad, test_http2);
     suite_add_tcase(s, bad);
     return s;
 }
