@@ -188,7 +188,13 @@ static const cfg_field_t server_fields[] = {
     /* the access log */
     { "access_log", CFG_STRING, 0, 0, 0, 0, SRV(access_log), NULL, NULL },
     { "access_log_format", CFG_CUSTOM, 0, 0, 0, 0, SRV(access_log_format),
-      NULL, parse_access_log_format },
+      NULL, parse_access_log_format },    /* coroutines (coro/coro.h): Swoole's names and max_coroutine's default */
+    { "enable_coroutine", CFG_BOOL, 0, 0, 0, 1, SRV(enable_coroutine), NULL,
+      NULL },
+    { "max_coroutine", CFG_LONG, 0, 1, 10000000, 100000, SRV(max_coroutine),
+      NULL, NULL },
+    { "coroutine_stack_size", CFG_SIZE, 0, 32768, 67108864, 262144,
+      SRV(coroutine_stack_size), NULL, NULL },
 };
 
 static const cfg_field_t plugin_fields[] = {
@@ -1340,6 +1346,11 @@ static int parse_root(cfg_ctx_t *ctx, json_t *root)
                                          c->max_request);
     c->task_max_request_grace = default_grace(c->task_max_request_grace,
                                               c->task_max_request);
+    long page = sysconf(_SC_PAGESIZE);
+    if (page > 0 && c->coroutine_stack_size % (size_t)page != 0)
+        return cfg_fail(ctx, "server.coroutine_stack_size",
+                        "must be a multiple of the page size (%ld bytes)",
+                        page);
     return 0;
 }
 

@@ -163,6 +163,10 @@ typedef struct config {
     /* The access log of HTTP listeners (http/access_log.h). */
     char *access_log;        /* a path, or NULL / "off": none */
     char *access_log_format; /* NULL: nginx's "combined" */
+    /* "server": coroutines (coro/) */
+    int enable_coroutine;    /* event callbacks run in coroutines; default 1 */
+    long max_coroutine;      /* alive at once per process; default 100000 */
+    size_t coroutine_stack_size; /* bytes, a page multiple; default 256 KiB */
 
     config_admin_t admin;
     config_table_t *tables;

@@ -20,14 +20,14 @@ typedef struct wq {
     waiter_t *head, *tail;
 } wq_t;
 
-struct coro_chan {
+struct swx_co_chan {
     void **ring;
     size_t cap, head, len;
     int closed;
     wq_t producers, consumers;
 };
 
-struct coro_wg {
+struct swx_co_wg {
     long count;
     wq_t waiters;
 };

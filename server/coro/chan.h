@@ -5,8 +5,8 @@
 
 #include <stddef.h>
 
-typedef struct coro_chan coro_chan_t;
-typedef struct coro_wg coro_wg_t;
+typedef struct swx_co_chan coro_chan_t; /* the SDK's swx_co_chan_t */
+typedef struct swx_co_wg coro_wg_t;
 
 /* A channel holding up to capacity (>= 1) pointers; NULL on bad capacity
  * or no memory. */

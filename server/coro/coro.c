@@ -248,20 +248,32 @@ int64_t coro_go(coro_fn *fn, void *arg)
     return id;
 }
 
-int coro_callback(coro_fn *fn, void *arg)
+coro_t *coro_callback(coro_fn *fn, void *arg)
 {
     if (!rt.callbacks || rt.running != &rt.main) {
         fn(arg);
-        return 0;
+        return NULL;
     }
     int err;
     coro_t *co = co_new(fn, arg, &err);
     if (co == NULL) { /* counted in the stats; the callback still runs,
                          * and its waits fail with -EPERM */
         fn(arg);
-        return 0;
+        return NULL;
     }
-    return co_resume(co);
+    return co_resume(co) ? co : NULL;
+}
+
+int coro_hold(coro_t *co, coro_fn *fn, void *arg)
+{
+    co_defer_t *d = malloc(sizeof(*d)), **tail = &co->defers;
+    if (d == NULL)
+        return -ENOMEM;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *d = (co_defer_t){fn, arg, NULL};
+    *tail = d;
+    return 0;
 }
 
 /* ---- waiting ---- */

@@ -48,8 +48,11 @@ int64_t coro_go(coro_fn *fn, void *arg);
 /* Run an event callback: fn(arg) in a new coroutine when enable_coroutine
  * is on and none runs now, else a plain call. fn must copy what *arg holds
  * before it first waits: arg belongs to the caller, who goes on when it
- * waits. 1 when fn is still alive (waiting), 0 when it is done. */
-int coro_callback(coro_fn *fn, void *arg);
+ * waits. The coroutine when it still lives (waits), else NULL. */
+coro_t *coro_callback(coro_fn *fn, void *arg);
+/* Run fn(arg) when co ends, after its own defers (the caller's memory
+ * that co still reads). 0 or -ENOMEM. */
+int coro_hold(coro_t *co, coro_fn *fn, void *arg);
 /* Whether callbacks run in coroutines here (enable_coroutine). */
 int coro_callbacks_on(void);
 

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "plugin/api.h"
+#include "plugin/coro_api.h"
+#include "coro/coro.h"
 #include "ipc/ipc.h"
 #include "proc/child.h"
 #include "proc/recycle.h"
@@ -193,7 +195,7 @@ static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
         }
         if (rc <= 0)
             break;
-        worker_handle(&m);
+        api_coro_dispatch(ch, &m, worker_handle);
         recycle_after(requests); /* max_request, reload_on_rss */
     }
     worker_chan_update(ch);
@@ -263,6 +265,7 @@ static void worker_wind_down(void)
 {
     long long deadline =
         loop_now() + child.srv->cfg.max_wait_time * 1000LL - 250;
+    api_coro_stop();
     for (;;) {
         for (int i = 0; i < child.srv->cfg.nplugins; i++)
             api_call(&child.plugins[i], on_worker_exit, child.id);
@@ -327,6 +330,7 @@ void worker_run(server_t *srv, int id, int standby, int notify_fd)
         worker_setup_chans() < 0)
         child_exit(1, 0);
     api_set_role(id, &worker_ops);
+    coro_local(&current_listener, sizeof(current_listener));
     if (child_load_plugins(1) < 0) {
         worker_free_chans();
         child_exit(WORKER_EXIT_START_FAILED, 0);
@@ -336,6 +340,7 @@ void worker_run(server_t *srv, int id, int standby, int notify_fd)
     if (!standby && atomic_exchange(&srv->shm->workers[id].lost, 0))
         worker_report_lost();
     worker_loop();
+    api_coro_stop(); /* waiting coroutines clean up before on_worker_stop */
     for (int i = 0; i < srv->cfg.nplugins; i++)
         api_call(&child.plugins[i], on_worker_stop, id);
     worker_flush();

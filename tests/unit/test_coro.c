@@ -182,8 +182,8 @@ static void cb_body(void *arg)
 
 START_TEST(callbacks_run_in_coroutines)
 {
-    ck_assert_int_eq(coro_callback(cb_body, NULL), 0);
-    ck_assert_int_eq(coro_callback(cb_body, (void *)1), 1);
+    ck_assert_ptr_null(coro_callback(cb_body, NULL));
+    ck_assert_ptr_nonnull(coro_callback(cb_body, (void *)1));
     ck_assert_int_eq(seen[0], 1);
     run_until_done(1000);
     ck_assert_int_eq(seen[3], 0);
