@@ -9,16 +9,14 @@
 
 #include "coro/coro.h"
 
-typedef struct waiter {
+typedef struct coro_waiter {
     coro_t *co;
     void *item;            /* a push's item, or where a pop's arrived */
     int linked;
-    struct waiter *prev, *next;
+    struct coro_waiter *prev, *next;
 } waiter_t;
 
-typedef struct wq {
-    waiter_t *head, *tail;
-} wq_t;
+typedef coro_waitq_t wq_t;
 
 struct swx_co_chan {
     void **ring;
@@ -72,12 +70,6 @@ static int wq_wake_one(wq_t *q, int rc)
     return 1;
 }
 
-static void wq_wake_all(wq_t *q, int rc)
-{
-    while (wq_wake_one(q, rc))
-        ;
-}
-
 /* Queue self on q and park: the waker unlinks it; a timeout or a
  * cancellation leaves it linked, so unlink it here. */
 static int wq_wait(wq_t *q, waiter_t *w, long timeout_ms)
@@ -89,6 +81,30 @@ static int wq_wait(wq_t *q, waiter_t *w, long timeout_ms)
     int rc = coro_park(timeout_ms);
     wq_unlink(q, w);
     return rc;
+}
+
+int coro_waitq_wait(coro_waitq_t *q, long timeout_ms)
+{
+    waiter_t w = {0};
+    return wq_wait(q, &w, timeout_ms);
+}
+
+int coro_waitq_wake_one(coro_waitq_t *q, int rc)
+{
+    return wq_wake_one(q, rc);
+}
+
+int coro_waitq_wake_all(coro_waitq_t *q, int rc)
+{
+    int n = 0;
+    while (wq_wake_one(q, rc))
+        n++;
+    return n;
+}
+
+int coro_waitq_empty(const coro_waitq_t *q)
+{
+    return q->head == NULL;
 }
 
 /* ---- channels ---- */
@@ -168,8 +184,8 @@ int coro_chan_close(coro_chan_t *ch)
     if (ch->closed)
         return -EPIPE;
     ch->closed = 1;
-    wq_wake_all(&ch->producers, -EPIPE);
-    wq_wake_all(&ch->consumers, -EPIPE);
+    coro_waitq_wake_all(&ch->producers, -EPIPE);
+    coro_waitq_wake_all(&ch->consumers, -EPIPE);
     return 0;
 }
 
@@ -204,7 +220,7 @@ int coro_wg_add(coro_wg_t *wg, long n)
         return -EINVAL;
     wg->count += n;
     if (wg->count == 0)
-        wq_wake_all(&wg->waiters, 0);
+        coro_waitq_wake_all(&wg->waiters, 0);
     return 0;
 }
 

@@ -30,6 +30,19 @@ int coro_chan_close(coro_chan_t *ch);
 size_t coro_chan_length(const coro_chan_t *ch);
 size_t coro_chan_capacity(const coro_chan_t *ch);
 
+/* A queue of coroutines waiting for a condition of the caller's (room in
+ * a buffer, a connection of a pool): zero-initialised, no allocation. */
+typedef struct coro_waitq {
+    struct coro_waiter *head, *tail;
+} coro_waitq_t;
+/* Wait until woken: the waker's rc (coro_waitq_wake_*), -ETIMEDOUT,
+ * -ECANCELED, -EPERM (not in a coroutine). */
+int coro_waitq_wait(coro_waitq_t *q, long timeout_ms);
+/* Wake the oldest waiter, or every one, with rc; how many woke. */
+int coro_waitq_wake_one(coro_waitq_t *q, int rc);
+int coro_waitq_wake_all(coro_waitq_t *q, int rc);
+int coro_waitq_empty(const coro_waitq_t *q);
+
 coro_wg_t *coro_wg_new(void);
 /* 0, or -EBUSY (coroutines wait on it). */
 int coro_wg_free(coro_wg_t *wg);

@@ -10,6 +10,7 @@
 
 #include "plugin/api.h"
 #include "plugin/coro_api.h"
+#include "coro/chan.h"
 #include "coro/coro.h"
 #include "ipc/ipc.h"
 #include "proc/child.h"
@@ -26,7 +27,15 @@
 /* Incoming messages are bounded by what a reactor can frame. */
 #define WORKER_MAX_MSG (64 * 1024 * 1024)
 
+/* Swoole's send_yield: a coroutine's send waits while its channel to the
+ * reactor holds more than this unsent, until it is down to the low mark,
+ * instead of queueing without bound (the worker only knows its channel,
+ * not the connection's output: see "Backpressure" in architecture.md). */
+#define WORKER_SEND_HIGH (1024 * 1024)
+#define WORKER_SEND_LOW (256 * 1024)
+
 static ipc_t *chans;    /* [reactor] */
+static coro_waitq_t *drain_waiters; /* [reactor]: coroutines in a send */
 static long requests;
 static int current_listener = -1; /* of the event being handled */
 
@@ -53,6 +62,31 @@ static void worker_update(void)
     task_update();
 }
 
+/* In a coroutine: wait for room in the channel to reactor r. */
+static int worker_send_yield(int r)
+{
+    if (coro_self() == NULL || drain_waiters == NULL)
+        return 0;
+    int secs = child.srv->cfg.send_timeout;
+    while (ipc_queued(&chans[r]) > WORKER_SEND_HIGH) {
+        int rc = coro_waitq_wait(&drain_waiters[r], secs > 0 ? secs * 1000L
+                                                            : -1);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The channel drained: let waiting senders go on while there is room. */
+static void worker_send_resume(ipc_t *ch)
+{
+    coro_waitq_t *q = drain_waiters != NULL ? &drain_waiters[ch - chans]
+                                            : NULL;
+    while (q != NULL && ipc_queued(ch) <= WORKER_SEND_LOW &&
+           coro_waitq_wake_one(q, 0))
+        ;
+}
+
 int worker_sendv(uint64_t session, int type, const struct iovec *iov, int n)
 {
     if (chans == NULL)
@@ -60,8 +94,11 @@ int worker_sendv(uint64_t session, int type, const struct iovec *iov, int n)
     int r = session_reactor(session);
     if (session == 0 || r >= child.srv->cfg.reactor_num)
         return -ENOTCONN;
+    int rc = worker_send_yield(r);
+    if (rc < 0)
+        return rc;
     ipc_t *ch = &chans[r];
-    int rc = ipc_sendv(ch, type, 0, session, iov, n);
+    rc = ipc_sendv(ch, type, 0, session, iov, n);
     worker_chan_update(ch);
     return rc;
 }
@@ -182,8 +219,10 @@ static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
     (void)loop;
     (void)fd;
     ipc_t *ch = arg;
-    if (events & LOOP_WRITE)
+    if (events & LOOP_WRITE) {
         ipc_flush(ch);
+        worker_send_resume(ch);
+    }
     ipc_msg_t m;
     for (int i = 0; (events & LOOP_READ) && i < WORKER_CHAN_BATCH; i++) {
         if (!(worker_chan_events(ch) & LOOP_READ))
@@ -225,7 +264,8 @@ static int worker_setup_chans(void)
 {
     server_t *s = child.srv;
     chans = calloc((size_t)s->cfg.reactor_num, sizeof(ipc_t));
-    if (chans == NULL)
+    drain_waiters = calloc((size_t)s->cfg.reactor_num, sizeof(coro_waitq_t));
+    if (chans == NULL || drain_waiters == NULL)
         return -1;
     for (int r = 0; r < s->cfg.reactor_num; r++) {
         int fd = s->chan_fds[server_chan(s, child.id, r)][1];
@@ -321,6 +361,8 @@ static void worker_free_chans(void)
         ipc_free(&chans[r]);
     free(chans);
     chans = NULL;
+    free(drain_waiters);
+    drain_waiters = NULL;
 }
 
 void worker_run(server_t *srv, int id, int standby, int notify_fd)

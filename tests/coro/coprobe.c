@@ -284,6 +284,25 @@ static void on_worker_stop(int worker_id)
         park_chan = NULL;
 }
 
+/* ---- send_yield: stream MB mebibytes in 64 KiB sends ---- */
+
+static void cmd_stream(uint64_t session, long mb)
+{
+    static char chunk[65536];
+    memset(chunk, 'x', sizeof(chunk));
+    long long before = rss_bytes(), peak = before;
+    long sent = 0;
+    int rc = 0;
+    for (long i = 0; i < mb * 16 && rc == 0; i++) {
+        rc = swx_send(session, chunk, sizeof(chunk));
+        sent += rc == 0;
+        if ((i & 63) == 0 && rss_bytes() > peak)
+            peak = rss_bytes();
+    }
+    reply(session, "stream rc=%d sent=%ld growth=%lld", rc, sent,
+          peak - before);
+}
+
 /* ---- commands ---- */
 
 static void cmd_info(uint64_t session)
@@ -307,6 +326,8 @@ static void on_receive(uint64_t session, const void *data, size_t len)
         cmd_sleepers(session, a, b);
     else if (sscanf(line, "chan %ld %ld %ld", &a, &b, &c) == 3)
         cmd_chan(session, (int)a, b, c);
+    else if (sscanf(line, "stream %ld", &a) == 1)
+        cmd_stream(session, a);
     else if (strcmp(line, "taskwait2") == 0)
         cmd_taskwait2(session);
     else if (strcmp(line, "deep") == 0)
