@@ -94,12 +94,34 @@ int coro_waitq_wake_one(coro_waitq_t *q, int rc)
     return wq_wake_one(q, rc);
 }
 
-int coro_waitq_wake_all(coro_waitq_t *q, int rc)
+/* Take every waiter off q, then wake them one by one: a woken coroutine
+ * runs at once and may free q (a wait group, a channel), so q is not
+ * read again, and the next waiter is read before waking one (its node is
+ * on the stack of the coroutine that runs). */
+static waiter_t *wq_take_all(wq_t *q)
+{
+    waiter_t *list = q->head;
+    for (waiter_t *w = list; w != NULL; w = w->next)
+        w->linked = 0;
+    q->head = q->tail = NULL;
+    return list;
+}
+
+static int wq_wake_list(waiter_t *w, int rc)
 {
     int n = 0;
-    while (wq_wake_one(q, rc))
+    while (w != NULL) {
+        waiter_t *next = w->next;
+        coro_wake(w->co, rc);
+        w = next;
         n++;
+    }
     return n;
+}
+
+int coro_waitq_wake_all(coro_waitq_t *q, int rc)
+{
+    return wq_wake_list(wq_take_all(q), rc);
 }
 
 int coro_waitq_empty(const coro_waitq_t *q)
@@ -184,8 +206,11 @@ int coro_chan_close(coro_chan_t *ch)
     if (ch->closed)
         return -EPIPE;
     ch->closed = 1;
-    coro_waitq_wake_all(&ch->producers, -EPIPE);
-    coro_waitq_wake_all(&ch->consumers, -EPIPE);
+    /* Both lists first: a woken coroutine may free the channel. */
+    waiter_t *producers = wq_take_all(&ch->producers);
+    waiter_t *consumers = wq_take_all(&ch->consumers);
+    wq_wake_list(producers, -EPIPE);
+    wq_wake_list(consumers, -EPIPE);
     return 0;
 }
 
@@ -226,13 +251,12 @@ int coro_wg_add(coro_wg_t *wg, long n)
 
 int coro_wg_wait(coro_wg_t *wg, long timeout_ms)
 {
-    while (wg->count > 0) {
-        waiter_t w = {0};
-        int rc = wq_wait(&wg->waiters, &w, timeout_ms);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    if (wg->count == 0)
+        return 0;
+    /* Woken only when the count reached 0; wg is not read again after:
+     * a waiter woken before this one may have freed it. */
+    waiter_t w = {0};
+    return wq_wait(&wg->waiters, &w, timeout_ms);
 }
 
 long coro_wg_count(const coro_wg_t *wg)

@@ -303,6 +303,22 @@ static void cmd_stream(uint64_t session, long mb)
           peak - before);
 }
 
+/* ---- swx_go from a callback (a plain call with enable_coroutine off) */
+
+static void go_body(void *arg)
+{
+    uint64_t session = (uint64_t)(uintptr_t)arg;
+    reply(session, "go woke rc=%d", swx_co_sleep(20));
+}
+
+static void cmd_go(uint64_t session)
+{
+    int64_t in = swx_co_id();
+    /* go_body runs at once until its sleep, so this line goes first */
+    int64_t id = swx_go(go_body, (void *)(uintptr_t)session);
+    reply(session, "go id=%lld in=%lld", (long long)id, (long long)in);
+}
+
 /* ---- commands ---- */
 
 static void cmd_info(uint64_t session)
@@ -334,6 +350,8 @@ static void on_receive(uint64_t session, const void *data, size_t len)
         reply(session, "deep %d", recurse(0, NULL));
     else if (strcmp(line, "park") == 0)
         cmd_park(session);
+    else if (strcmp(line, "go") == 0)
+        cmd_go(session);
     else if (strcmp(line, "info") == 0)
         cmd_info(session);
     else if (strcmp(line, "ping") == 0)

@@ -13,7 +13,7 @@ notice of that yet, so this test raises it to 64 MiB."""
 import threading
 import time
 
-from coro_helper import h, ask, check, fields, log, server
+from coro_helper import h, ask, check, fields, log, server, SLOW
 
 MB = 256
 
@@ -47,8 +47,10 @@ def main():
         check(f.get("rc") == "0" and f["sent"] == str(MB * 16),
               "the stream failed: %r" % r)
         growth = int(f["growth"])
-        check(growth < 64 << 20, "the worker grew by %d MiB while streaming"
-              % (growth >> 20))
+        # ASan's allocator keeps freed memory in quarantine: RSS says
+        # nothing there.
+        check(SLOW or growth < 64 << 20, "the worker grew by %d MiB while "
+              "streaming" % (growth >> 20))
         check(pinged < 2.0, "the worker did not answer in mid-stream")
         s.close()
         srv.stop()

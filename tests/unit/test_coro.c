@@ -192,10 +192,13 @@ END_TEST
 
 /* ---- time ---- */
 
+/* Notes its due time when it wakes, not before it. */
 static void sleeper(void *arg)
 {
+    int64_t due = loop_now() + (intptr_t)arg;
     ck_assert_int_eq(coro_sleep((long)(intptr_t)arg), 0);
-    note((intptr_t)arg);
+    ck_assert_int_ge(loop_now(), due);
+    note((intptr_t)due);
 }
 
 START_TEST(sleeps_wake_in_order)
@@ -209,6 +212,7 @@ START_TEST(sleeps_wake_in_order)
     for (int i = 1; i < nseen; i++)
         ck_assert_int_le(seen[i - 1], seen[i]);
     ck_assert_int_ge(loop_now() - start, 30);
+    ck_assert_int_ge(seen[nseen - 1] - start, 30);
     ck_assert_int_eq(coro_sleep(1), -EPERM);
 }
 END_TEST
@@ -342,6 +346,43 @@ START_TEST(channel_edges)
 }
 END_TEST
 
+static void wg_waiter_frees(void *arg)
+{
+    coro_wg_t *g = arg;
+    note(coro_wg_wait(g, 1000));
+    if (nseen == 1) /* the first woken frees it; the second must not read it */
+        ck_assert_int_eq(coro_wg_free(g), 0);
+}
+
+START_TEST(woken_waiter_frees_the_wait_group)
+{
+    coro_wg_t *g = coro_wg_new();
+    coro_wg_add(g, 1);
+    coro_go(wg_waiter_frees, g);
+    coro_go(wg_waiter_frees, g);
+    coro_wg_add(g, -1);
+    ck_assert_int_eq(nseen, 2);
+    ck_assert_int_eq(seen[0], 0);
+    ck_assert_int_eq(seen[1], 0);
+}
+END_TEST
+
+static void closed_pop(void *arg)
+{
+    void *item;
+    note(coro_chan_pop(arg, &item, -1));
+}
+
+START_TEST(woken_on_close_may_free_the_channel)
+{
+    coro_chan_t *c = coro_chan_new(1);
+    coro_go(closed_pop, c);
+    ck_assert_int_eq(coro_chan_close(c), 0);
+    ck_assert_int_eq(seen[0], -EPIPE);
+    ck_assert_int_eq(coro_chan_free(c), 0);
+}
+END_TEST
+
 START_TEST(wait_group_edges)
 {
     coro_wg_t *g = coro_wg_new();
@@ -372,6 +413,8 @@ int main(void)
     tcase_add_test(tc, channel_producer_consumers);
     tcase_add_test(tc, channel_edges);
     tcase_add_test(tc, wait_group_edges);
+    tcase_add_test(tc, woken_waiter_frees_the_wait_group);
+    tcase_add_test(tc, woken_on_close_may_free_the_channel);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
