@@ -77,8 +77,12 @@ static void guard_handler(int sig, siginfo_t *si, void *uc)
     if (coro_fault(si->si_addr, &id, &size))
         guard_report(id, size);
     /* Back to what was there before (the default: die, or a sanitizer's
-     * handler); returning re-runs the faulting access under it. */
+     * handler); returning re-runs the faulting access under it. A signal
+     * sent by kill or raise re-runs nothing: send it again, delivered
+     * under the old disposition once this handler returns. */
     sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
+    if (si->si_code <= 0)
+        raise(sig);
     errno = saved;
 }
 

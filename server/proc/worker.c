@@ -235,6 +235,10 @@ static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
         if (rc <= 0)
             break;
         api_coro_dispatch(ch, &m, worker_handle);
+        /* A callback that waits (a coroutine) leaves the worker idle for
+         * dispatch_mode 3 and the stats until it runs again. */
+        atomic_store_explicit(&child.srv->shm->workers[child.id].busy, 0,
+                              memory_order_relaxed);
         recycle_after(requests); /* max_request, reload_on_rss */
     }
     worker_chan_update(ch);
