@@ -52,7 +52,8 @@ static void reply(uint64_t session, const char *fmt, ...)
 typedef struct sleepers {
     swx_co_wg_t *wg;
     long long last_due;  /* the due time of the last to wake */
-    long inversions;     /* woke before one due earlier (beyond 1 ms) */
+    long inversions;     /* woke after one due later (beyond 1 ms) */
+    long long worst;     /* the largest such gap, ms */
     long early;          /* woke before their time */
     long failed;
 } sleepers_t;
@@ -72,8 +73,11 @@ static void sleeper(void *arg)
     long long now = now_ms();
     if (now < due)
         s->early++;
-    if (due + 1 < s->last_due)
+    if (due + 1 < s->last_due) {
         s->inversions++;
+        if (s->last_due - due > s->worst)
+            s->worst = s->last_due - due;
+    }
     if (due > s->last_due)
         s->last_due = due;
     swx_co_wg_done(s->wg);
@@ -81,7 +85,7 @@ static void sleeper(void *arg)
 
 static void cmd_sleepers(uint64_t session, long n, long max_ms)
 {
-    sleepers_t s = {swx_co_wg_new(), 0, 0, 0, 0};
+    sleepers_t s = {swx_co_wg_new(), 0, 0, 0, 0, 0};
     sleeper_t *z = calloc((size_t)n, sizeof(*z));
     unsigned seed = 12345;
     long long before = rss_bytes(), t0 = now_ms();
@@ -99,8 +103,9 @@ static void cmd_sleepers(uint64_t session, long n, long max_ms)
     long long during = rss_bytes();
     int rc = swx_co_wg_wait(s.wg, 60000);
     reply(session, "sleepers rc=%d started=%ld live=%lld failed=%ld "
-          "early=%ld inversions=%ld per_coroutine=%lld took=%lld", rc,
-          started, (long long)st.live, s.failed, s.early, s.inversions,
+          "early=%ld inversions=%ld worst=%lld per_coroutine=%lld "
+          "took=%lld", rc, started, (long long)st.live, s.failed, s.early,
+          s.inversions, s.worst,
           (during - before) / (n > 0 ? n : 1), now_ms() - t0);
     swx_co_wg_free(s.wg);
     free(z);

@@ -1,6 +1,6 @@
 """test_sleepers.py: 10 000 coroutines in one worker, each sleeping a
 random 100 ms to 2.1 s, all wake, none early, in the order of their due
-times (the timer heap orders equal times by creation); each costs what
+times (within what preemption between two clock reads explains); each costs what
 docs/config.md says in memory (about 4.5 KiB resident: one stack page
 and its record; at most 16 KiB is accepted), far below its 256 KiB of reserved stack; the worker answers
 another client while they sleep; the pool keeps finished stacks."""
@@ -39,7 +39,13 @@ def main():
         check(int(f["live"]) >= N, "fewer alive than started: %r" % r)
         check(f["failed"] == "0" and f["early"] == "0",
               "a sleep failed or woke early: %r" % r)
-        check(f["inversions"] == "0", "woke out of order: %r" % r)
+        # The plugin reads the clock just before swx_co_sleep, the server
+        # just after: a process preempted in between (a loaded machine)
+        # shifts one due time by the preemption. A broken order shows as
+        # hundreds of ms (the sleeps spread over 2 s); the exact order of
+        # equal due times is tests/unit/test_coro.c's.
+        check(int(f["worst"]) <= (200 if SLOW else 50),
+              "woke out of order: %r" % r)
         per = int(f["per_coroutine"])
         check(0 < per <= PER_COROUTINE_MAX, "%d bytes resident per sleeping "
               "coroutine, expected at most %d" % (per, PER_COROUTINE_MAX))
