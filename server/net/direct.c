@@ -7,10 +7,12 @@
 #include "net/direct.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "coro/coro.h"
 #include "net/workers.h"
 
 /* A reply waiting in direct_t.pending, followed by its len bytes. */
@@ -25,14 +27,51 @@ static direct_t *direct_of(const conn_engine_t *e)
     return e->sink_ctx;
 }
 
+/* One message as its callback runs it (enable_coroutine): the data is a
+ * copy of its own, freed when the callback ends. A callback that waits
+ * goes on after the engine has consumed or reused its buffers, which
+ * are the protocol's, not a channel's message to take over. */
+typedef struct direct_job {
+    direct_handle_cb *handle;
+    ipc_msg_t msg;
+    void *copy;
+} direct_job_t;
+
+static void direct_job_run(void *arg)
+{
+    direct_job_t j = *(const direct_job_t *)arg; /* before any wait */
+    j.handle(&j.msg);
+    free(j.copy);
+}
+
 static void direct_run(direct_t *d, int type, int listener,
                        uint64_t session, const void *data, size_t len)
 {
-    ipc_msg_t m = {.type = type, .listener = listener, .session = session,
-                   .data = data, .len = len};
+    direct_job_t j = {d->handle, {.type = type, .listener = listener,
+                      .session = session, .data = data, .len = len}, NULL};
+    int wrap = coro_callbacks_on();
+    if (wrap && len > 0) {
+        j.copy = malloc(len);
+        if (j.copy == NULL) { /* a plain call: its waits fail, nothing lost */
+            log_error("coroutines: out of memory copying a message of %zu "
+                      "bytes; its callback cannot wait", len);
+            wrap = 0;
+        } else {
+            j.msg.data = memcpy(j.copy, data, len);
+        }
+    }
     d->depth++;
-    d->handle(&m);
+    coro_t *co = NULL;
+    if (wrap)
+        co = coro_callback(direct_job_run, &j);
+    else
+        d->handle(&j.msg);
     d->depth--;
+    /* A callback that waits leaves the worker idle until it runs again,
+     * as in process mode (proc/worker.c). */
+    if (co != NULL)
+        atomic_store_explicit(&d->eng->shm->workers[d->eng->id].busy, 0,
+                              memory_order_relaxed);
 }
 
 /* Every event of a connection runs in the worker that accepted it. */
