@@ -13,7 +13,14 @@
 
 #include "core/log.h"
 #include "coro/coro.h"
+#include "coro/wait.h"
+#include "event/clock.h"
 #include "net/workers.h"
+
+/* send_yield (direct_send_yield): the marks of process mode's channel. */
+#define DIRECT_SEND_HIGH (1024 * 1024)
+#define DIRECT_SEND_LOW (256 * 1024)
+#define DIRECT_SEND_POLL_MS 1
 
 /* A reply waiting in direct_t.pending, followed by its len bytes. */
 typedef struct direct_rec {
@@ -174,9 +181,38 @@ static int direct_queue(direct_t *d, uint64_t session, int type,
     return d->deferred ? 0 : -ENOMEM;
 }
 
+/* Swoole's send_yield in base mode: a coroutine's reply waits while its
+ * connection holds more than DIRECT_SEND_HIGH unsent (replies waiting
+ * for the loop, then the connection's output), until DIRECT_SEND_LOW or
+ * send_timeout. Nothing tells a sink when a connection's output drains
+ * (that is its protocol's drained hook), so the coroutine looks again
+ * every DIRECT_SEND_POLL_MS. 0, -ETIMEDOUT, or -ECANCELED (stopping). */
+static int direct_send_yield(direct_t *d, uint64_t session)
+{
+    if (coro_self() == NULL)
+        return 0;
+    int secs = d->eng->cfg->send_timeout;
+    int64_t deadline = secs > 0 ? loop_now() + secs * 1000LL : -1;
+    size_t mark = DIRECT_SEND_HIGH;
+    for (;;) {
+        conn_t *c = session_get(&d->eng->sessions, session);
+        if (c == NULL || buf_pending(&d->pending) + c->out.bytes <= mark)
+            return 0;
+        if (deadline >= 0 && loop_now() >= deadline)
+            return -ETIMEDOUT;
+        int rc = coro_sleep(DIRECT_SEND_POLL_MS);
+        if (rc < 0)
+            return rc;
+        mark = DIRECT_SEND_LOW;
+    }
+}
+
 int direct_reply(direct_t *d, uint64_t session, int type,
                  const struct iovec *iov, int n)
 {
+    int rc = direct_send_yield(d, session);
+    if (rc < 0)
+        return rc;
     if (d->depth > 0 || buf_pending(&d->pending) > 0)
         return direct_queue(d, session, type, iov, n);
     if (n == 1) {

@@ -1,7 +1,7 @@
 /* watch.c: a forked process's callbacks for the manager's watchdog: which
- * one runs since when (published in its shm_worker_t), a backtrace of
- * itself on WATCH_SIGNAL, and one slow log entry for a callback that ran
- * past request_slowlog_timeout. */
+ * one runs since when (published in its shm_worker_t, withdrawn while its
+ * coroutine waits), a backtrace of itself on WATCH_SIGNAL, and one slow
+ * log entry for a callback that ran past request_slowlog_timeout. */
 #include "proc/watch.h"
 
 #include <errno.h>

@@ -324,6 +324,19 @@ static void cmd_go(uint64_t session)
     reply(session, "go id=%lld in=%lld", (long long)id, (long long)in);
 }
 
+/* ---- the watchdog: a callback that waits, then runs ---- */
+
+/* Sleep nap ms in the coroutine, then keep the CPU for spin ms. */
+static void cmd_work(uint64_t session, long nap, long spin)
+{
+    int rc = nap > 0 ? swx_co_sleep(nap) : 0;
+    long long end = now_ms() + spin;
+    volatile unsigned long n = 0;
+    while (now_ms() < end)
+        n++;
+    reply(session, "work rc=%d pid=%d", rc, (int)getpid());
+}
+
 /* ---- commands ---- */
 
 static void cmd_info(uint64_t session)
@@ -347,6 +360,8 @@ static void on_receive(uint64_t session, const void *data, size_t len)
         cmd_sleepers(session, a, b);
     else if (sscanf(line, "chan %ld %ld %ld", &a, &b, &c) == 3)
         cmd_chan(session, (int)a, b, c);
+    else if (sscanf(line, "work %ld %ld", &a, &b) == 2)
+        cmd_work(session, a, b);
     else if (sscanf(line, "stream %ld", &a) == 1)
         cmd_stream(session, a);
     else if (strcmp(line, "taskwait2") == 0)
