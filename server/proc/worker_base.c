@@ -20,9 +20,9 @@
 #include "net/dgram.h"
 #include "net/direct.h"
 #include "plugin/api.h"
+#include "plugin/coro_api.h"
 #include "plugin/task.h"
 #include "proc/child.h"
-#include "plugin/coro_api.h"
 #include "proc/worker.h"
 
 /* How long a worker that ends gives its connections' output. */
