@@ -80,10 +80,11 @@ void api_coro_dispatch(ipc_t *ch, const ipc_msg_t *m,
     if (co == NULL || m->len == 0)
         return;
     void *hold = ipc_detach(ch, m);
-    if (hold != NULL && coro_hold(co, ipc_hold_free, hold) < 0) {
-        log_error("coroutines: out of memory keeping a message");
-        ipc_hold_free(hold);
-    }
+    /* The waiting callback still reads the message: without the hook it
+     * is left allocated (logged), not freed under it. */
+    if (hold != NULL && coro_hold(co, ipc_hold_free, hold) < 0)
+        log_error("coroutines: out of memory keeping a message of %zu "
+                  "bytes; it stays allocated", m->len);
 }
 
 int api_coro_callback(swx_co_fn *fn, void *arg)
