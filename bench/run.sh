@@ -46,6 +46,12 @@
 #                   configuration, without and with server.access_log (a file in the temp
 #                   dir), and compares their CPU time per request; alone it needs no nginx:
 #                     BENCH_SUITES=access_log BENCH_OUT=/tmp/alog.md ./bench/run.sh
+#                   "coroutine" (never by default) runs the HTTP GET / and the echo
+#                   benchmarks of the current build twice per configuration, with
+#                   server.enable_coroutine false and true, and compares their CPU time
+#                   per request (the target: at most 5 % more with it on); alone it needs
+#                   no nginx:
+#                     BENCH_SUITES=coroutine BENCH_OUT=/tmp/coro.md ./bench/run.sh
 #   BENCH_DURATION  measured seconds per configuration (default 6, loadgen caps at 60)
 #   BENCH_WARMUP    warm-up seconds per configuration (default 1)
 #   BENCH_SIZE      echo message size in bytes (default 64)
@@ -658,6 +664,88 @@ access_log_tables() {
     done
 }
 
+# ---- coroutine: HTTP hello and echo with enable_coroutine off and on ----
+
+# with_coroutine ON CONFIG_FN ARGS...: CONFIG_FN's configuration with
+# server.enable_coroutine ON (true or false).
+with_coroutine() {
+    local on=$1
+    shift
+    "$@" | sed "s/\"log_level\": \"warning\"/\"log_level\": \"warning\", \"enable_coroutine\": $on/"
+}
+coro_http_off() { with_coroutine false http_config "$@"; }
+coro_http_on() { with_coroutine true http_config "$@"; }
+coro_echo_off() { with_coroutine false echo_config "$@"; }
+coro_echo_on() { with_coroutine true echo_config "$@"; }
+
+# coro_up NAME PLUGIN CONFIG_FN: the current build as SRV_PID[NAME],
+# SRV_PORT[NAME], checked with an HTTP GET or an echo.
+coro_up() {
+    swx_up cur "$1" "$2" "$3"
+    SRV_PID[$1]=${SRV_PID[cur]}
+    SRV_PORT[$1]=${SRV_PORT[cur]}
+    SRV_PID[cur]=
+    [ -n "${SRV_PID[$1]}" ] || return 0
+    if [[ $1 == http-* ]]; then
+        http_works "swx-$1" "${SRV_PID[$1]}" "${SRV_PORT[$1]}" && return 0
+    else
+        load_works "${SRV_PID[$1]}" "${SRV_PORT[$1]}" -s "$SIZE" && return 0
+    fi
+    swx_fails cur "swx-server ($1) failed its check"
+    SRV_PID[$1]=
+}
+
+# Per suite and configuration: enable_coroutine off, then on, back to back;
+# results in RES[coro-SUITE-off,CONFIG] and RES[coro-SUITE-on,CONFIG].
+run_coroutine() {
+    local cfg srv
+    make_docroot
+    coro_up http-off "$HTTP_PLUGIN" coro_http_off
+    coro_up http-on "$HTTP_PLUGIN" coro_http_on
+    for cfg in $CONFIGS; do
+        for srv in http-off http-on; do
+            [ -z "${SRV_PID[$srv]}" ] || measure coro "$srv" "$cfg" --http /
+        done
+    done
+    stop_all "$TMP"/swx-http-off-cur.log "$TMP"/swx-http-on-cur.log
+    coro_up echo-off "$ECHO_PLUGIN" coro_echo_off
+    coro_up echo-on "$ECHO_PLUGIN" coro_echo_on
+    for cfg in $CONFIGS; do
+        for srv in echo-off echo-on; do
+            [ -z "${SRV_PID[$srv]}" ] || measure coro "$srv" "$cfg" -s "$SIZE"
+        done
+    done
+    stop_all "$TMP"/swx-echo-off-cur.log "$TMP"/swx-echo-on-cur.log
+}
+
+coroutine_tables() {
+    local cfg off on change what
+    for what in http echo; do
+        if [ $what = http ]; then
+            echo "### HTTP, GET / with enable_coroutine off and on (current build)"
+        else
+            echo "### Echo with enable_coroutine off and on (current build)"
+        fi
+        echo
+        for cfg in $CONFIGS; do
+            off=${RES[coro-$what-off,$cfg]:-}
+            on=${RES[coro-$what-on,$cfg]:-}
+            echo "#### ${cfg%%:*} connections, pipeline ${cfg##*:}"
+            echo
+            echo "| server | requests/s | p50 µs | p99 µs | errors | other CPU % | server CPU µs/request |"
+            echo "|---|---:|---:|---:|---:|---:|---:|"
+            row "swx-server, enable_coroutine false" "$off"
+            row "swx-server, enable_coroutine true" "$on"
+            ratio_row "on / off" "$on" "$off" "" cpu_us_per_req
+            echo
+            change=$(cpu_change "$off" "$on")
+            echo "**enable_coroutine on:** ${change:-n/a} server CPU time per request than off" \
+                 "($(cell "$on" cpu_us_per_req) µs against $(cell "$off" cpu_us_per_req) µs; the target is at most 5 % more)."
+            echo
+        done
+    done
+}
+
 # The servers run side by side, idle but for the one measured.
 run_http() {
     local k t
@@ -890,6 +978,9 @@ tables() {
     if suite_on access_log; then
         access_log_tables
     fi
+    if suite_on coroutine; then
+        coroutine_tables
+    fi
 }
 
 # show_dir DIR: DIR relative to the source tree when it is inside it.
@@ -999,12 +1090,14 @@ N x P / throughput.
   swx-server's reactor threads answer themselves with \`sendfile(2)\`, as
   nginx's workers do: the same path length on both sides. The \`/\` request
   goes through the \`document_root\` too (the root is a directory without
-  \`index.html\`), so swx-server's plugin path also pays a few file-system
-  calls before the request reaches the worker. "bytes/response" is the
+  \`index.html\`), so swx-server's plugin path also pays one file-system
+  call (the \`openat2\` of the missing index file) before the request
+  reaches the worker. "bytes/response" is the
   average size of a response, head included: the servers do not send the
   same headers.
 $(alog_intro)
 $(t_intro)
+$(coro_intro)
 
 Re-run: \`./bench/run.sh\` (about $(run_seconds 1) s;
 BENCH_SUITES, BENCH_DURATION, BENCH_WARMUP, BENCH_SIZE, BENCH_FILE_SIZE,
@@ -1017,6 +1110,16 @@ $(run_seconds 2) s); bench/run.sh's header shows how to make one.
 
 $(machine)
 EOF
+}
+
+coro_intro() {
+    suite_on coroutine || return 0
+    printf '%s\n' '- **coroutine**: the HTTP `GET /` and the echo benchmarks of the current
+  build, twice per configuration, back to back: with
+  `server.enable_coroutine` false (callbacks are plain calls) and true
+  (each callback runs in a coroutine from the pool). The **on / off** row
+  is what running callbacks in coroutines costs in server CPU time per
+  request; the target is at most 5 % more.'
 }
 
 alog_intro() {
@@ -1040,6 +1143,7 @@ run_seconds() {
     # targets: echo 2 loads x (3 + 1) servers, wrk and swx-loadgen x (3 + 1),
     # 2 paced runs; then about 30 s for the memory rows.
     ! suite_on targets || runs=$((runs + 6 * (3 + $1 - 1) + 2))
+    ! suite_on coroutine || runs=$((runs + 4 * $(wc -w <<<"$CONFIGS")))
     echo $((runs * (DURATION + WARMUP + 1) + $(suite_on targets && echo 30 || echo 0)))
 }
 
@@ -1100,6 +1204,7 @@ IDLE_N=$(($(ulimit -n) - 1024))
 IDLE_N=${BENCH_IDLE_CONNS:-$IDLE_N}
 for s in $SUITES; do
     [ "$s" = echo ] || [ "$s" = http ] || [ "$s" = access_log ] || [ "$s" = targets ] ||
+        [ "$s" = coroutine ] ||
         { log "BENCH_SUITES: unknown suite '$s'"; exit 2; }
 done
 build_baseline
@@ -1122,6 +1227,9 @@ if suite_on http; then
 fi
 if suite_on access_log; then
     run_access_log
+fi
+if suite_on coroutine; then
+    run_coroutine
 fi
 tables >"$TMP/tables.md"
 report >"$TMP/report.md"

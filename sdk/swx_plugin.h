@@ -1,4 +1,4 @@
-/* swx_plugin.h: the one header a swx plugin is built against (ABI 1.5). */
+/* swx_plugin.h: the one header a swx plugin is built against (ABI 1.6). */
 #ifndef SWX_PLUGIN_H
 #define SWX_PLUGIN_H
 
@@ -20,7 +20,7 @@ extern "C" {
  */
 #define SWX_PLUGIN_MAGIC 0x50585753u /* "SWXP" little-endian */
 #define SWX_ABI_MAJOR 1
-#define SWX_ABI_MINOR 5
+#define SWX_ABI_MINOR 6
 
 /* Log levels for swx_log(), the same scale as the server's log_level. */
 enum swx_log_level {
@@ -165,6 +165,23 @@ typedef struct swx_http_response swx_http_response_t;
 /* WebSocket message opcodes (on_message, swx_ws_push). */
 #define SWX_WS_TEXT 1
 #define SWX_WS_BINARY 2
+
+/* ---- coroutines (ABI 1.6): see "Coroutines" in docs/plugin-guide.md ---- */
+
+typedef void swx_co_fn(void *arg);
+typedef struct swx_co_chan swx_co_chan_t;
+typedef struct swx_co_wg swx_co_wg_t;
+
+/* swx_co_stats(): this process's coroutines. */
+typedef struct swx_co_stats {
+    int64_t live;          /* alive now (running or waiting) */
+    int64_t peak;          /* most alive at once */
+    int64_t created;       /* since the process started */
+    int64_t refused;       /* creations refused: max_coroutine reached */
+    int64_t pooled;        /* finished stacks kept for reuse */
+    int64_t stack_size;    /* usable bytes of a stack (coroutine_stack_size) */
+    int64_t max;           /* max_coroutine */
+} swx_co_stats_t;
 
 struct swx_api;
 
@@ -336,6 +353,25 @@ typedef struct swx_api {
                        char *out, size_t cap);
     int (*http_multipart_next)(const swx_http_request_t *req, size_t *cursor,
                                swx_http_part_t *part);
+    /* ABI 1.6: coroutines */
+    int64_t (*co_go)(swx_co_fn *fn, void *arg);
+    int64_t (*co_id)(void);
+    int (*co_yield)(void);
+    int (*co_resume)(int64_t id);
+    int (*co_sleep)(long ms);
+    int (*co_defer)(swx_co_fn *fn, void *arg);
+    int (*co_stats)(swx_co_stats_t *out);
+    int (*co_wait_fd)(int fd, int events, long timeout_ms);
+    swx_co_chan_t *(*co_chan_new)(size_t capacity);
+    int (*co_chan_push)(swx_co_chan_t *ch, void *item, long timeout_ms);
+    int (*co_chan_pop)(swx_co_chan_t *ch, void **item, long timeout_ms);
+    int (*co_chan_close)(swx_co_chan_t *ch);
+    size_t (*co_chan_length)(const swx_co_chan_t *ch);
+    int (*co_chan_free)(swx_co_chan_t *ch);
+    swx_co_wg_t *(*co_wg_new)(void);
+    int (*co_wg_add)(swx_co_wg_t *wg, long n);
+    int (*co_wg_wait)(swx_co_wg_t *wg, long timeout_ms);
+    int (*co_wg_free)(swx_co_wg_t *wg);
 } swx_api_t;
 
 #ifndef SWX_SERVER_INTERNAL
@@ -847,6 +883,153 @@ static inline int swx_atomic_wait(swx_atomic_t *a, int timeout_ms)
 static inline int swx_atomic_wakeup(swx_atomic_t *a, int n)
 {
     return swx_api_->atomic_wakeup(a, n);
+}
+
+/* ---- coroutines (ABI 1.6) ----
+ *
+ * Every worker, task worker and user process runs coroutines on its event
+ * loop. With enable_coroutine (the default) every event callback already
+ * runs in one, so it may wait; swx_go starts more. Every wait takes a
+ * timeout in milliseconds (-1: no limit) and fails with -EPERM outside a
+ * coroutine and -ECANCELED when the process stops or reloads (clean up
+ * and return). Never call blocking libc functions in a coroutine: the
+ * whole process waits. docs/plugin-guide.md, "Coroutines", has it all. */
+
+/* Start fn(arg) in a new coroutine and run it now until it first waits or
+ * ends (Swoole's go). Its id (> 0), or -EAGAIN (max_coroutine coroutines
+ * alive; counted as refused), -ENOMEM, -EINVAL (fn NULL), -ENOTSUP (no
+ * loop: the master, the manager). */
+static inline int64_t swx_go(swx_co_fn *fn, void *arg)
+{
+    return swx_api_->co_go(fn, arg);
+}
+
+/* The running coroutine's id, or -1 outside one. */
+static inline int64_t swx_co_id(void)
+{
+    return swx_api_->co_id();
+}
+
+/* Suspend until swx_co_resume(this id). 0, -ECANCELED, -EPERM. */
+static inline int swx_co_yield(void)
+{
+    return swx_api_->co_yield();
+}
+
+/* Resume a coroutine suspended in swx_co_yield, running it now until it
+ * waits or ends. 0, or -ENOENT (no coroutine with that id is in
+ * swx_co_yield: it ended, runs, or waits in another call). */
+static inline int swx_co_resume(int64_t id)
+{
+    return swx_api_->co_resume(id);
+}
+
+/* Sleep ms milliseconds (0: let the loop run once). 0, -ECANCELED,
+ * -EPERM, -EINVAL (ms < 0). */
+static inline int swx_co_sleep(long ms)
+{
+    return swx_api_->co_sleep(ms);
+}
+
+/* Run fn(arg) when the running coroutine ends, the last registered first
+ * (Swoole's defer). 0, -EPERM, -EINVAL, -ENOMEM. */
+static inline int swx_co_defer(swx_co_fn *fn, void *arg)
+{
+    return swx_api_->co_defer(fn, arg);
+}
+
+/* This process's coroutine figures. 0. */
+static inline int swx_co_stats(swx_co_stats_t *out)
+{
+    return swx_api_->co_stats(out);
+}
+
+/*
+ * Wait until fd is ready for events (SWX_EVENT_READ and/or
+ * SWX_EVENT_WRITE): the one primitive that adapts any non-blocking
+ * library (set the fd O_NONBLOCK; on EAGAIN wait, then retry). One
+ * coroutine may wait to read and another to write the same fd. The events
+ * that fired (SWX_EVENT_ERROR too on an error or hang-up: try the I/O to
+ * learn which), or -ETIMEDOUT, -ECANCELED, -EPERM, -EINVAL, -EBUSY
+ * (another coroutine waits for that event on fd), -EEXIST (fd is
+ * registered with swx_event_add).
+ */
+static inline int swx_co_wait_fd(int fd, int events, long timeout_ms)
+{
+    return swx_api_->co_wait_fd(fd, events, timeout_ms);
+}
+
+/* A channel of up to capacity (>= 1) pointers between the coroutines of
+ * this process (Swoole's Coroutine\Channel); NULL: capacity 0 or no
+ * memory. */
+static inline swx_co_chan_t *swx_co_chan_new(size_t capacity)
+{
+    return swx_api_->co_chan_new(capacity);
+}
+
+/* Push, waiting for room. 0, -ETIMEDOUT, -EPIPE (closed), -ECANCELED,
+ * -EPERM (full and outside a coroutine). */
+static inline int swx_co_chan_push(swx_co_chan_t *ch, void *item,
+                                   long timeout_ms)
+{
+    return swx_api_->co_chan_push(ch, item, timeout_ms);
+}
+
+/* Pop the oldest item, waiting for one. 0, -ETIMEDOUT, -EPIPE (closed and
+ * empty), -ECANCELED, -EPERM (empty and outside a coroutine). */
+static inline int swx_co_chan_pop(swx_co_chan_t *ch, void **item,
+                                  long timeout_ms)
+{
+    return swx_api_->co_chan_pop(ch, item, timeout_ms);
+}
+
+/* Close: waiters wake with -EPIPE; items already in it can still be
+ * popped. 0, or -EPIPE (already closed). */
+static inline int swx_co_chan_close(swx_co_chan_t *ch)
+{
+    return swx_api_->co_chan_close(ch);
+}
+
+static inline size_t swx_co_chan_length(const swx_co_chan_t *ch)
+{
+    return swx_api_->co_chan_length(ch);
+}
+
+/* Free a channel nobody waits on (items in it are not freed). 0, or
+ * -EBUSY. */
+static inline int swx_co_chan_free(swx_co_chan_t *ch)
+{
+    return swx_api_->co_chan_free(ch);
+}
+
+/* A wait group (Swoole's Coroutine\WaitGroup): add before starting work,
+ * done when each piece ends, wait for all. NULL: no memory. */
+static inline swx_co_wg_t *swx_co_wg_new(void)
+{
+    return swx_api_->co_wg_new();
+}
+
+/* 0, or -EINVAL (the count would go below 0). */
+static inline int swx_co_wg_add(swx_co_wg_t *wg, long n)
+{
+    return swx_api_->co_wg_add(wg, n);
+}
+
+static inline int swx_co_wg_done(swx_co_wg_t *wg)
+{
+    return swx_api_->co_wg_add(wg, -1);
+}
+
+/* Wait until the count is 0. 0, -ETIMEDOUT, -ECANCELED, -EPERM. */
+static inline int swx_co_wg_wait(swx_co_wg_t *wg, long timeout_ms)
+{
+    return swx_api_->co_wg_wait(wg, timeout_ms);
+}
+
+/* 0, or -EBUSY (coroutines wait on it). */
+static inline int swx_co_wg_free(swx_co_wg_t *wg)
+{
+    return swx_api_->co_wg_free(wg);
 }
 
 #define SWX_PLUGIN_HEADER_                                                   \

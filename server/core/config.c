@@ -204,6 +204,13 @@ static const cfg_field_t server_fields[] = {
     /* base mode */
     { "mode", CFG_ENUM, 0, 0, 0, SERVER_MODE_PROCESS, SRV(mode), server_modes,
       NULL },
+    /* coroutines (coro/coro.h): Swoole's names and max_coroutine's default */
+    { "enable_coroutine", CFG_BOOL, 0, 0, 0, 1, SRV(enable_coroutine), NULL,
+      NULL },
+    { "max_coroutine", CFG_LONG, 0, 1, 10000000, 100000, SRV(max_coroutine),
+      NULL, NULL },
+    { "coroutine_stack_size", CFG_SIZE, 0, 32768, 67108864, 262144,
+      SRV(coroutine_stack_size), NULL, NULL },
 };
 
 static const cfg_field_t plugin_fields[] = {
@@ -1388,6 +1395,11 @@ static int parse_root(cfg_ctx_t *ctx, json_t *root)
     /* The workers own the connections: no reactor thread, no channel. */
     if (c->mode == SERVER_MODE_BASE)
         c->reactor_num = 0;
+    long page = sysconf(_SC_PAGESIZE);
+    if (page > 0 && c->coroutine_stack_size % (size_t)page != 0)
+        return cfg_fail(ctx, "server.coroutine_stack_size",
+                        "must be a multiple of the page size (%ld bytes)",
+                        page);
     return 0;
 }
 

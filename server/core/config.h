@@ -188,6 +188,10 @@ typedef struct config {
     int request_slowlog_timeout;
     char *request_slowlog_file;
     int mode;               /* enum config_server_mode, default process */
+    /* "server": coroutines (coro/) */
+    int enable_coroutine;    /* event callbacks run in coroutines; default 1 */
+    long max_coroutine;      /* alive at once per process; default 100000 */
+    size_t coroutine_stack_size; /* bytes, a page multiple; default 256 KiB */
 
     config_admin_t admin;
     config_table_t *tables;

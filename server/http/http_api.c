@@ -23,7 +23,6 @@
 #include "core/session.h"
 
 static session_table_t open_resps; /* session -> its response */
-static swx_http_header_t req_headers[HTTP_MAX_HEADERS]; /* of the event */
 static swx_http_response_t *retired; /* ended: freed after the callback */
 static int sweep_pending;
 
@@ -159,6 +158,9 @@ void http_api_free(void)
 
 static void http_api_request(const plugin_t *p, const ipc_msg_t *m)
 {
+    /* On this stack, not static: a callback that waits (a coroutine)
+     * still reads its request's headers while others come in. */
+    swx_http_header_t req_headers[HTTP_MAX_HEADERS];
     swx_http_request_t req;
     int ok = http_wire_decode(m->data, m->len, &req, req_headers,
                               HTTP_MAX_HEADERS) == 0;
@@ -198,6 +200,7 @@ static void http_api_request(const plugin_t *p, const ipc_msg_t *m)
 
 static void http_api_ws_open(const plugin_t *p, const ipc_msg_t *m)
 {
+    swx_http_header_t req_headers[HTTP_MAX_HEADERS];
     swx_http_request_t req;
     if (http_wire_decode(m->data, m->len, &req, req_headers,
                          HTTP_MAX_HEADERS) < 0) {

@@ -385,3 +385,65 @@ int ipc_recv(ipc_t *c, ipc_msg_t *msg)
             return 1;
     }
 }
+
+/* ---- keeping a message past the next ipc_recv ---- */
+
+typedef struct ipc_hold {
+    void *mem;
+    size_t map_len;  /* a memfd's mapping: munmap; else free */
+} ipc_hold_t;
+
+/* The memory m's data lies in, swapped out of c; NULL if none or OOM. */
+static void *ipc_take_mem(ipc_t *c, const ipc_msg_t *m, size_t *map_len)
+{
+    void *mem = NULL;
+    *map_len = 0;
+    if (c->map != NULL && m->data == c->map) {
+        mem = c->map;
+        *map_len = c->map_len;
+        c->map = NULL;
+        c->map_len = 0;
+        return mem;
+    }
+    if (m->data >= c->rx && m->data < c->rx + IPC_FRAME_MAX) {
+        char *rx = malloc(IPC_FRAME_MAX);
+        if (rx != NULL) {
+            mem = c->rx;
+            c->rx = rx;
+        }
+        return mem;
+    }
+    for (int i = 0; i < IPC_SENDERS; i++) {
+        buf_t *b = &c->part[i].buf;
+        if (b->data != NULL && m->data >= b->data &&
+            m->data < b->data + b->cap) {
+            mem = b->data;
+            *b = (buf_t){0};
+        }
+    }
+    return mem;
+}
+
+void *ipc_detach(ipc_t *c, const ipc_msg_t *m)
+{
+    ipc_hold_t *h = malloc(sizeof(*h));
+    if (h != NULL)
+        h->mem = ipc_take_mem(c, m, &h->map_len);
+    if (h == NULL || h->mem == NULL) {
+        log_error("ipc: fd %d: out of memory keeping a message of %zu bytes "
+                  "for a waiting callback", c->fd, m->len);
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void ipc_hold_free(void *hold)
+{
+    ipc_hold_t *h = hold;
+    if (h->map_len > 0)
+        munmap(h->mem, h->map_len);
+    else
+        free(h->mem);
+    free(h);
+}

@@ -196,6 +196,13 @@ int ipc_box_send(int fd, const ipc_hdr_t *h, const void *data, size_t len);
 /* Reading (ipc.c). 1 while a chunked message has begun arriving and not
  * yet ended. */
 int ipc_receiving(const ipc_t *c);
+
+/* Take the memory holding m's data (the last message ipc_recv gave) away
+ * from c, so that it outlives the next ipc_recv: a coroutine that waits in
+ * the callback it was given to still reads it. c gets fresh memory. What
+ * to release it with (ipc_hold_free), or NULL (no memory: logged). */
+void *ipc_detach(ipc_t *c, const ipc_msg_t *m);
+void ipc_hold_free(void *hold);
 /*
  * Read frames until one message is complete: 1 with *msg filled, 0 when
  * the socket has nothing more, -EPIPE when the peer is gone, or -errno.

@@ -7,11 +7,20 @@
 #include "net/direct.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "coro/coro.h"
+#include "coro/wait.h"
+#include "event/clock.h"
 #include "net/workers.h"
+
+/* send_yield (direct_send_yield): the marks of process mode's channel. */
+#define DIRECT_SEND_HIGH (1024 * 1024)
+#define DIRECT_SEND_LOW (256 * 1024)
+#define DIRECT_SEND_POLL_MS 1
 
 /* A reply waiting in direct_t.pending, followed by its len bytes. */
 typedef struct direct_rec {
@@ -25,14 +34,51 @@ static direct_t *direct_of(const conn_engine_t *e)
     return e->sink_ctx;
 }
 
+/* One message as its callback runs it (enable_coroutine): the data is a
+ * copy of its own, freed when the callback ends. A callback that waits
+ * goes on after the engine has consumed or reused its buffers, which
+ * are the protocol's, not a channel's message to take over. */
+typedef struct direct_job {
+    direct_handle_cb *handle;
+    ipc_msg_t msg;
+    void *copy;
+} direct_job_t;
+
+static void direct_job_run(void *arg)
+{
+    direct_job_t j = *(const direct_job_t *)arg; /* before any wait */
+    j.handle(&j.msg);
+    free(j.copy);
+}
+
 static void direct_run(direct_t *d, int type, int listener,
                        uint64_t session, const void *data, size_t len)
 {
-    ipc_msg_t m = {.type = type, .listener = listener, .session = session,
-                   .data = data, .len = len};
+    direct_job_t j = {d->handle, {.type = type, .listener = listener,
+                      .session = session, .data = data, .len = len}, NULL};
+    int wrap = coro_callbacks_on();
+    if (wrap && len > 0) {
+        j.copy = malloc(len);
+        if (j.copy == NULL) { /* a plain call: its waits fail, nothing lost */
+            log_error("coroutines: out of memory copying a message of %zu "
+                      "bytes; its callback cannot wait", len);
+            wrap = 0;
+        } else {
+            j.msg.data = memcpy(j.copy, data, len);
+        }
+    }
     d->depth++;
-    d->handle(&m);
+    coro_t *co = NULL;
+    if (wrap)
+        co = coro_callback(direct_job_run, &j);
+    else
+        d->handle(&j.msg);
     d->depth--;
+    /* A callback that waits leaves the worker idle until it runs again,
+     * as in process mode (proc/worker.c). */
+    if (co != NULL)
+        atomic_store_explicit(&d->eng->shm->workers[d->eng->id].busy, 0,
+                              memory_order_relaxed);
 }
 
 /* Every event of a connection runs in the worker that accepted it. */
@@ -135,9 +181,38 @@ static int direct_queue(direct_t *d, uint64_t session, int type,
     return d->deferred ? 0 : -ENOMEM;
 }
 
+/* Swoole's send_yield in base mode: a coroutine's reply waits while its
+ * connection holds more than DIRECT_SEND_HIGH unsent (replies waiting
+ * for the loop, then the connection's output), until DIRECT_SEND_LOW or
+ * send_timeout. Nothing tells a sink when a connection's output drains
+ * (that is its protocol's drained hook), so the coroutine looks again
+ * every DIRECT_SEND_POLL_MS. 0, -ETIMEDOUT, or -ECANCELED (stopping). */
+static int direct_send_yield(direct_t *d, uint64_t session)
+{
+    if (coro_self() == NULL)
+        return 0;
+    int secs = d->eng->cfg->send_timeout;
+    int64_t deadline = secs > 0 ? loop_now() + secs * 1000LL : -1;
+    size_t mark = DIRECT_SEND_HIGH;
+    for (;;) {
+        conn_t *c = session_get(&d->eng->sessions, session);
+        if (c == NULL || buf_pending(&d->pending) + c->out.bytes <= mark)
+            return 0;
+        if (deadline >= 0 && loop_now() >= deadline)
+            return -ETIMEDOUT;
+        int rc = coro_sleep(DIRECT_SEND_POLL_MS);
+        if (rc < 0)
+            return rc;
+        mark = DIRECT_SEND_LOW;
+    }
+}
+
 int direct_reply(direct_t *d, uint64_t session, int type,
                  const struct iovec *iov, int n)
 {
+    int rc = direct_send_yield(d, session);
+    if (rc < 0)
+        return rc;
     if (d->depth > 0 || buf_pending(&d->pending) > 0)
         return direct_queue(d, session, type, iov, n);
     if (n == 1) {

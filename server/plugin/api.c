@@ -10,8 +10,14 @@
 #include "core/log.h"
 #include "plugin/task.h"
 #include "plugin/plugin_io.h"
+#include "plugin/coro_api.h"
+#include "coro/chan.h"
+#include "coro/coro.h"
+#include "coro/wait.h"
+#include "coro/guard.h"
 
 static const plugin_t *current;
+const char *api_callback;
 static int role_worker_id = -1;
 static const api_ops_t *role_ops;
 
@@ -31,6 +37,27 @@ const plugin_t *api_enter(const plugin_t *p)
 const plugin_t *api_current(void)
 {
     return current;
+}
+
+/* The variables a coroutine keeps its own copy of (coro_local). */
+int api_coro_locals(void)
+{
+    if (coro_local(&current, sizeof(current)) < 0 ||
+        coro_local(&api_callback, sizeof(api_callback)) < 0)
+        return -ENOSPC;
+    return 0;
+}
+
+/* For the guard page's report: reads memory only. */
+static void api_namer(const char **plugin, const char **callback)
+{
+    *plugin = current != NULL ? current->name : NULL;
+    *callback = api_callback;
+}
+
+void api_coro_namer(void)
+{
+    coro_set_namer(api_namer);
 }
 
 static int api_send(uint64_t session, const void *data, size_t len)
@@ -147,6 +174,24 @@ const swx_api_t server_api = {
     .http_form_param = http_api_form_param,
     .http_cookie = http_api_cookie,
     .http_multipart_next = http_api_multipart_next,
+    .co_go = coro_go,
+    .co_id = api_co_id,
+    .co_yield = coro_yield,
+    .co_resume = coro_resume,
+    .co_sleep = coro_sleep,
+    .co_defer = coro_defer,
+    .co_stats = api_co_stats,
+    .co_wait_fd = api_co_wait_fd,
+    .co_chan_new = coro_chan_new,
+    .co_chan_push = coro_chan_push,
+    .co_chan_pop = coro_chan_pop,
+    .co_chan_close = coro_chan_close,
+    .co_chan_length = coro_chan_length,
+    .co_chan_free = coro_chan_free,
+    .co_wg_new = coro_wg_new,
+    .co_wg_add = coro_wg_add,
+    .co_wg_wait = coro_wg_wait,
+    .co_wg_free = coro_wg_free,
 };
 
 /* The config index of the plugin the last failed api_load_plugins call

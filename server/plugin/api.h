@@ -22,16 +22,25 @@ extern const swx_api_t server_api;
 void api_set_role(int worker_id, const api_ops_t *ops);
 
 /* Call a plugin's callback with it as the current plugin, so that
- * swx_config_* read its config. Expands to a statement. */
+ * swx_config_* read its config. Expands to a statement. With
+ * enable_coroutine the caller runs in a coroutine already (coro_api.h):
+ * the event's dispatch is wrapped, not each call. */
 #define api_call(p, cb, ...)                                                 \
     do {                                                                     \
         const plugin_t *api_p_ = (p);                                        \
         if (api_p_->desc.cb != NULL) {                                       \
             const plugin_t *api_prev_ = api_enter(api_p_);                   \
+            const char *api_cb_prev_ = api_callback;                         \
+            api_callback = #cb;                                              \
             api_p_->desc.cb(__VA_ARGS__);                                    \
+            api_callback = api_cb_prev_;                                     \
             api_enter(api_prev_);                                            \
         }                                                                    \
     } while (0)
+
+/* The name of the plugin callback running (api_call), for the report of a
+ * coroutine's stack overflow; each coroutine has its own. */
+extern const char *api_callback;
 
 /* Make p the current plugin; returns the previous one. */
 const plugin_t *api_enter(const plugin_t *p);

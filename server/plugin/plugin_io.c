@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "plugin/api.h"
+#include "plugin/coro_api.h"
 #include "core/log.h"
 #include "proc/watch.h"
 
@@ -73,16 +74,47 @@ int pio_active(void)
     return (int)timer_count(loop_timers(loop)) + nfds;
 }
 
+/* One callback of a timer, an fd or a deferred call, as its coroutine
+ * (enable_coroutine) runs it: copied before it may wait. */
+typedef struct pio_run {
+    const plugin_t *plugin;
+    const char *what;            /* for a stack overflow's report */
+    const char *watch_name;      /* for the watchdog (proc/watch.h) */
+    swx_timer_cb *timer_cb;
+    swx_event_cb *event_cb;
+    swx_defer_cb *defer_cb;
+    int64_t id;                  /* the timer's, or the fd */
+    int events;
+    void *arg;
+} pio_run_t;
+
+static void pio_run(void *arg)
+{
+    pio_run_t r = *(const pio_run_t *)arg;
+    const plugin_t *prev = api_enter(r.plugin);
+    const char *prev_cb = api_callback;
+    api_callback = r.what;
+    watch_begin(r.plugin, r.watch_name, -1, 0);
+    if (r.timer_cb != NULL)
+        r.timer_cb(r.id, r.arg);
+    else if (r.event_cb != NULL)
+        r.event_cb((int)r.id, r.events, r.arg);
+    else
+        r.defer_cb(r.arg);
+    watch_end();
+    api_callback = prev_cb;
+    api_enter(prev);
+}
+
 static void pio_timer_fire(int64_t id, void *arg)
 {
     pio_timer_t *t = arg;
-    const plugin_t *prev = api_enter(t->plugin);
+    pio_run_t r = {.plugin = t->plugin, .what = "timer",
+                   .watch_name = "a timer", .timer_cb = t->cb,
+                   .id = id, .arg = t->arg};
     running = t;
-    watch_begin(t->plugin, "a timer", -1, 0);
-    t->cb(id, t->arg);
-    watch_end();
+    api_coro_callback(pio_run, &r);
     running = NULL;
-    api_enter(prev);
     if (t->once || t->cleared) {
         timer_unlink(t);
         free(t);
@@ -131,11 +163,10 @@ static void pio_fd_io(loop_t *l, int fd, int events, void *arg)
 {
     (void)l;
     pio_fd_t *f = arg;
-    const plugin_t *prev = api_enter(f->plugin);
-    watch_begin(f->plugin, "an fd callback", -1, 0);
-    f->cb(fd, events, f->arg);
-    watch_end();
-    api_enter(prev);
+    pio_run_t r = {.plugin = f->plugin, .what = "event",
+                   .watch_name = "an fd callback", .event_cb = f->cb,
+                   .id = fd, .events = events, .arg = f->arg};
+    api_coro_callback(pio_run, &r);
 }
 
 static int pio_grow(int fd)
@@ -211,12 +242,11 @@ int pio_event_del(int fd)
 static void pio_call_run(void *arg)
 {
     pio_call_t *c = arg;
-    const plugin_t *prev = api_enter(c->plugin);
-    watch_begin(c->plugin, "a deferred call", -1, 0);
-    c->cb(c->arg);
-    watch_end();
-    api_enter(prev);
+    pio_run_t r = {.plugin = c->plugin, .what = "defer",
+                   .watch_name = "a deferred call", .defer_cb = c->cb,
+                   .arg = c->arg};
     free(c);
+    api_coro_callback(pio_run, &r);
 }
 
 int pio_defer(swx_defer_cb *cb, void *arg)

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "plugin/api.h"
+#include "plugin/coro_api.h"
+#include "coro/coro.h"
 #include "proc/child.h"
 #include "core/log.h"
 #include "proc/watch.h"
@@ -27,12 +29,22 @@ typedef struct backlog {
     struct backlog *next;
 } backlog_t;
 
-/* The task whose on_task is running (task workers). */
-static struct {
-    int active;
+/* The task whose on_task is running (task workers), on task_run's stack;
+ * each coroutine has its own (coro_local). */
+typedef struct task_cur {
     int finished;
     ipc_hdr_t hdr;
-} current;
+} task_cur_t;
+static task_cur_t *current;
+
+/* A coroutine in swx_taskwait: results reach it from the mailbox. */
+typedef struct task_waiter {
+    coro_t *co;
+    swx_taskres_t *res;
+    int n, pending, done;
+    struct task_waiter *next;
+} task_waiter_t;
+static task_waiter_t *waiters;
 
 static backlog_t *backlog, **backlog_tail = &backlog;
 /* swx_taskwait's own reader of the mailbox: a callback may wait while the
@@ -52,6 +64,22 @@ static const plugin_t *task_plugin(int index)
     return &child.plugins[index];
 }
 
+static int task_take_result(swx_taskres_t *res, int n, const ipc_msg_t *m);
+
+/* A result for a coroutine in swx_taskwait: 1 when one took it (and is
+ * woken when it has all of its results). */
+static int task_deliver_waiter(const ipc_msg_t *m)
+{
+    for (task_waiter_t *w = waiters; w != NULL; w = w->next) {
+        if (!task_take_result(w->res, w->n, m))
+            continue;
+        if (++w->done == w->pending)
+            coro_wake(w->co, 0);
+        return 1;
+    }
+    return 0;
+}
+
 /* A message for this process: a result, a message, or (mode 1) a task. */
 static void task_dispatch(const ipc_msg_t *m)
 {
@@ -65,6 +93,9 @@ static void task_dispatch(const ipc_msg_t *m)
     } else if (h->type == IPC_FINISH && h->pid != (uint32_t)getpid()) {
         log_debug("result of task %lld of an earlier process in this slot "
                   "(pid %u) discarded", (long long)h->id, h->pid);
+    } else if (h->type == IPC_FINISH && (h->flags & IPC_WAIT) &&
+               task_deliver_waiter(m)) {
+        /* a coroutine in swx_taskwait took it */
     } else if (h->type == IPC_FINISH && (h->flags & IPC_WAIT)) {
         log_debug("result of task %lld came after its swx_taskwait gave up; "
                   "discarded", (long long)h->id);
@@ -85,6 +116,16 @@ static void task_dispatch(const ipc_msg_t *m)
     }
 }
 
+/* One kept message, in a coroutine of its own (enable_coroutine): it
+ * owns b. */
+static void task_backlog_one(void *arg)
+{
+    backlog_t *b = arg;
+    task_dispatch(&b->msg);
+    free(b->data);
+    free(b);
+}
+
 static void task_backlog_run(void *arg)
 {
     (void)arg;
@@ -94,9 +135,7 @@ static void task_backlog_run(void *arg)
         backlog = b->next;
         if (backlog == NULL)
             backlog_tail = &backlog;
-        task_dispatch(&b->msg);
-        free(b->data);
-        free(b);
+        api_coro_callback(task_backlog_one, b);
     }
 }
 
@@ -132,7 +171,7 @@ static void task_inbox_io(loop_t *loop, int fd, int events, void *arg)
     for (int i = 0; i < TASK_MAILBOX_BATCH && child_taking_work(); i++) {
         if (ipc_recv(&child.inbox, &m) <= 0)
             break;
-        task_dispatch(&m);
+        api_coro_dispatch(&child.inbox, &m, task_dispatch);
     }
 }
 
@@ -143,6 +182,8 @@ void task_update(void)
 
 int task_init(void)
 {
+    if (coro_local(&current, sizeof(current)) < 0)
+        return -1;
     return loop_add(child.loop, child.inbox.fd,
                     child_taking_work() ? LOOP_READ : 0, task_inbox_io, NULL);
 }
@@ -283,6 +324,34 @@ static int task_collect(swx_taskres_t *res, int n)
     return got;
 }
 
+static void task_waiter_unlink(task_waiter_t *w)
+{
+    for (task_waiter_t **p = &waiters; *p != NULL; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            return;
+        }
+}
+
+/* In a coroutine: park until every result came through the mailbox, the
+ * timeout, or a cancellation; only this coroutine waits. */
+static int task_wait_co(swx_taskres_t *res, int n, int pending,
+                        int timeout_ms)
+{
+    task_waiter_t w = {coro_self(), res, n, pending, 0, waiters};
+    waiters = &w;
+    long long deadline = loop_now() + (timeout_ms < 0 ? 0 : timeout_ms);
+    while (w.done < w.pending) {
+        long long left = deadline - loop_now();
+        if (timeout_ms >= 0 && left <= 0)
+            break;
+        if (coro_park(timeout_ms < 0 ? -1 : (long)left) == -ECANCELED)
+            break;
+    }
+    task_waiter_unlink(&w);
+    return w.done;
+}
+
 int task_wait_multi(const swx_taskreq_t *tasks, int n, int timeout_ms,
                     swx_taskres_t *res)
 {
@@ -296,6 +365,8 @@ int task_wait_multi(const swx_taskreq_t *tasks, int n, int timeout_ms,
                                  id < 0 ? 0 : id, NULL, 0};
         pending += id > 0;
     }
+    if (coro_self() != NULL && pending > 0)
+        return task_wait_co(res, n, pending, timeout_ms);
     long long deadline = loop_now() + (timeout_ms < 0 ? 0 : timeout_ms);
     while (done < pending) {
         long long left = deadline - loop_now();
@@ -344,19 +415,19 @@ static int task_deliver(int fd, const ipc_hdr_t *h, const void *data,
 
 int task_finish(const void *data, size_t len)
 {
-    if (!current.active)
+    if (current == NULL)
         return -EINVAL;
-    if (current.hdr.flags & IPC_NOREPLY) {
+    if (current->hdr.flags & IPC_NOREPLY) {
         log_error("swx_finish: task %lld from worker %d wants no result "
                   "(its plugin has no on_finish)",
-                  (long long)current.hdr.id, current.hdr.src);
+                  (long long)current->hdr.id, current->hdr.src);
         return -EINVAL;
     }
-    if (current.finished)
+    if (current->finished)
         return -EALREADY;
     if (len > child.srv->cfg.task_max_size)
         return -E2BIG;
-    ipc_hdr_t h = current.hdr;
+    ipc_hdr_t h = current->hdr;
     h.type = IPC_FINISH;
     h.flags &= IPC_WAIT;
     int src = h.src;
@@ -365,7 +436,7 @@ int task_finish(const void *data, size_t len)
     if (rc < 0)
         log_error("swx_finish: the result of task %lld could not reach "
                   "worker %d: %s", (long long)h.id, src, strerror(-rc));
-    current.finished = 1;
+    current->finished = 1;
     return rc;
 }
 
@@ -374,9 +445,9 @@ void task_run(const ipc_msg_t *m)
     const plugin_t *p = task_plugin(m->hdr.index);
     shm_worker_t *w = &child.srv->shm->workers[child.id];
     atomic_store(&w->busy, 1);
-    current.active = 1;
-    current.finished = 0;
-    current.hdr = m->hdr;
+    task_cur_t cur = {0, m->hdr};
+    task_cur_t *prev = current;
+    current = &cur;
     if (p != NULL && p->desc.on_task != NULL) {
         watch_begin(p, "on_task", -1, 0);
         watch_detail("task %lld from worker %d", (long long)m->hdr.id,
@@ -387,7 +458,7 @@ void task_run(const ipc_msg_t *m)
     } else
         log_warn("task %lld from worker %d: no on_task in plugin %u; "
                  "dropped", (long long)m->hdr.id, m->hdr.src, m->hdr.index);
-    current.active = 0;
+    current = prev;
     atomic_fetch_add(&w->requests, 1);
     atomic_fetch_sub(&child.srv->shm->tasking_num, 1);
     atomic_store(&w->busy, 0);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "plugin/api.h"
+#include "plugin/coro_api.h"
 #include "core/affinity.h"
 #include "plugin/api_shared.h"
 #include "core/log.h"
@@ -172,6 +173,8 @@ int child_init(server_t *srv, int id, int standby, int notify_fd)
     if (child.loop == NULL)
         return -1;
     pio_init(child.loop);
+    if (api_coro_init(child.loop, &srv->cfg) < 0)
+        return -1;
     if (child_setup_signals() < 0 ||
         watch_init(&srv->cfg, &srv->shm->workers[id]) < 0 ||
         ipc_init(&child.inbox, srv->mbox_fds[id][0], srv->cfg.task_max_size,
@@ -214,6 +217,7 @@ int child_load_plugins(int call_start)
 void child_exit(int status, int call_stop)
 {
     const config_t *cfg = &child.srv->cfg;
+    api_coro_stop(); /* waiting coroutines clean up before on_worker_stop */
     for (int i = 0; call_stop && child.plugins && i < cfg->nplugins; i++)
         api_call(&child.plugins[i], on_worker_stop, child.id);
     task_free();
@@ -224,6 +228,7 @@ void child_exit(int status, int call_stop)
     watch_free();
     atomic_store(&child.srv->shm->workers[child.id].busy, 0);
     recycle_free();
+    api_coro_free();
     loop_free(child.loop);
     config_free(&child.srv->cfg);
     exit(status);

@@ -2,9 +2,24 @@
  * config, Swoole's addProcess): on_process_start, then its loop of timers,
  * fds and messages until it is stopped. */
 #include "plugin/api.h"
+#include "plugin/coro_api.h"
 #include "proc/child.h"
 #include "core/log.h"
 #include "plugin/task.h"
+
+typedef struct process_start {
+    const plugin_t *p;
+    int id, index;
+    const char *name;
+} process_start_t;
+
+/* on_process_start, in a coroutine with enable_coroutine: a process
+ * written top to bottom waits there without stopping its loop. */
+static void process_start(void *arg)
+{
+    process_start_t s = *(const process_start_t *)arg;
+    api_call(s.p, on_process_start, s.id, s.name, s.index);
+}
 
 void process_run(server_t *srv, int id, int notify_fd)
 {
@@ -26,7 +41,8 @@ void process_run(server_t *srv, int id, int notify_fd)
     /* on_process_start may be the process's whole life: it has started
      * once it is called. */
     child_notify(WORKER_STARTED);
-    api_call(p, on_process_start, id, cp->name, index);
+    process_start_t start = {p, id, index, cp->name};
+    api_coro_callback(process_start, &start);
     while (!child.stopping && !child.draining)
         if (loop_run_once(child.loop, -1) < 0)
             break;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "plugin/api.h"
+#include "plugin/coro_api.h"
 #include "proc/child.h"
 #include "proc/recycle.h"
 #include "core/log.h"
@@ -36,7 +37,7 @@ static void taskworker_queue_io(loop_t *loop, int fd, int events, void *arg)
     /* One task per wakeup: the mailbox and the signals get their turn. */
     if (child_taking_work() && ipc_recv(&queue, &m) > 0) {
         child_count_event();
-        taskworker_task(&m);
+        api_coro_dispatch(&queue, &m, taskworker_task);
     }
     taskworker_update();
 }

@@ -1,7 +1,7 @@
 /* watch.c: a forked process's callbacks for the manager's watchdog: which
- * one runs since when (published in its shm_worker_t), a backtrace of
- * itself on WATCH_SIGNAL, and one slow log entry for a callback that ran
- * past request_slowlog_timeout. */
+ * one runs since when (published in its shm_worker_t, withdrawn while its
+ * coroutine waits), a backtrace of itself on WATCH_SIGNAL, and one slow
+ * log entry for a callback that ran past request_slowlog_timeout. */
 #include "proc/watch.h"
 
 #include <errno.h>
@@ -9,12 +9,14 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/symbols.h"
+#include "coro/coro.h"
 #include "event/clock.h"
 #include "proc/child.h"
 
@@ -24,11 +26,33 @@
 /* One slow log entry: a head line and the frames. */
 #define WATCH_ENTRY_MAX 8192
 
+/* A published callback's record while its coroutine waits (another
+ * callback's may be in me then), and its running time so far. */
+typedef struct watch_saved {
+    int64_t ran_ms;
+    int limit_ms, slow_ms, plugin;
+    uint64_t session;
+    char name[sizeof(((shm_worker_t *)0)->cb_name)];
+    char detail[sizeof(((shm_worker_t *)0)->cb_detail)];
+} watch_saved_t;
+
+/* The callbacks of one context, the loop's own or a coroutine's: each
+ * coroutine has its own copy (coro_local_fresh), so a callback waiting in
+ * one is not the one that runs meanwhile. */
+typedef struct watch_ctx {
+    int16_t depth;           /* nested callbacks */
+    int16_t published;       /* the outer one has a record */
+    uint32_t traces_before;  /* me->trace_count when it began */
+    watch_saved_t *saved;    /* its record, withdrawn while it waits */
+} watch_ctx_t;
+
 static const config_t *cfg;
 static shm_worker_t *me;     /* NULL: nothing to watch */
-static int depth;            /* nested callbacks */
-static int published;        /* the outer one is in me */
-static uint32_t traces_before; /* me->trace_count when it began */
+static watch_ctx_t ctx;
+/* Whose record me shows running (coro_self() of its context): one at a
+ * time, whichever coroutine runs it. */
+static int live;
+static const void *live_owner;
 static int slow_fd = -1;     /* request_slowlog_file; -1: the server log */
 
 int watch_configured(const config_t *c)
@@ -82,6 +106,9 @@ static int watch_open_slowlog(void)
     return 0;
 }
 
+static void watch_leave(int back);
+static void watch_enter(int back);
+
 int watch_init(const config_t *c, shm_worker_t *sw)
 {
     cfg = c;
@@ -101,6 +128,11 @@ int watch_init(const config_t *c, shm_worker_t *sw)
         log_error("sigaction(SIGRTMIN+2): %s", strerror(err));
         return -err;
     }
+    if (coro_local_fresh(&ctx, sizeof(ctx)) < 0) {
+        log_error("watch: too many per-coroutine variables");
+        return -ENOSPC;
+    }
+    coro_on_switch(watch_leave, watch_enter);
     me = sw;
     watch_open_slowlog();
     return 0;
@@ -146,45 +178,67 @@ static void watch_unlock(uint32_t seq)
     atomic_store_explicit(&me->cb_seq, seq + 1, memory_order_release);
 }
 
+/* r, running since start, into me: the record the watchdog reads. */
+static void watch_put(const watch_saved_t *r, int64_t start)
+{
+    uint32_t seq = watch_lock();
+    atomic_store_explicit(&me->cb_pid, (int)getpid(), memory_order_relaxed);
+    atomic_store_explicit(&me->cb_limit_ms, r->limit_ms, memory_order_relaxed);
+    atomic_store_explicit(&me->cb_slow_ms, r->slow_ms, memory_order_relaxed);
+    atomic_store_explicit(&me->cb_plugin, r->plugin, memory_order_relaxed);
+    atomic_store_explicit(&me->cb_session, r->session, memory_order_relaxed);
+    memcpy(me->cb_name, r->name, sizeof(me->cb_name));
+    memcpy(me->cb_detail, r->detail, sizeof(me->cb_detail));
+    atomic_store_explicit(&me->cb_start, start > 0 ? start : 1,
+                          memory_order_relaxed);
+    watch_unlock(seq);
+    live = 1;
+    live_owner = coro_self();
+}
+
+/* Whether the record in me is the running context's own callback. */
+static int watch_mine(void)
+{
+    return live && live_owner == coro_self();
+}
+
 void watch_begin(const plugin_t *p, const char *name, int listener,
                  uint64_t session)
 {
-    if (me == NULL || depth++ > 0)
+    if (me == NULL || ctx.depth++ > 0)
         return;
     /* A standby or released process shares the slot's record with the
-     * one serving: it stays out of it (max_wait_time bounds it). */
-    published = !child.standby && !child.released;
-    if (!published)
+     * one serving: it stays out of it (max_wait_time bounds it). A
+     * coroutine that a running callback started or woke is part of that
+     * callback, as a nested call is. */
+    ctx.published = !child.standby && !child.released && !live;
+    if (!ctx.published)
         return;
-    int limit_ms, slow_ms;
-    watch_limits(listener, &limit_ms, &slow_ms);
-    uint32_t seq = watch_lock();
-    atomic_store_explicit(&me->cb_pid, (int)getpid(), memory_order_relaxed);
-    atomic_store_explicit(&me->cb_limit_ms, limit_ms, memory_order_relaxed);
-    atomic_store_explicit(&me->cb_slow_ms, slow_ms, memory_order_relaxed);
-    atomic_store_explicit(&me->cb_plugin, p != NULL ? (int)(p->cfg -
-                          cfg->plugins) : -1, memory_order_relaxed);
-    atomic_store_explicit(&me->cb_session, session, memory_order_relaxed);
-    snprintf(me->cb_name, sizeof(me->cb_name), "%s", name);
-    me->cb_detail[0] = '\0';
-    int64_t now = loop_now();
-    atomic_store_explicit(&me->cb_start, now > 0 ? now : 1,
-                          memory_order_relaxed);
-    watch_unlock(seq);
-    traces_before = atomic_load_explicit(&me->trace_count,
-                                         memory_order_relaxed);
+    watch_saved_t r = {.plugin = p != NULL ? (int)(p->cfg - cfg->plugins)
+                                           : -1,
+                       .session = session};
+    watch_limits(listener, &r.limit_ms, &r.slow_ms);
+    snprintf(r.name, sizeof(r.name), "%s", name);
+    watch_put(&r, loop_now());
+    ctx.traces_before = atomic_load_explicit(&me->trace_count,
+                                             memory_order_relaxed);
 }
 
 void watch_detail(const char *fmt, ...)
 {
-    if (me == NULL || !published || depth != 1) /* the outer one's only */
+    if (me == NULL || !ctx.published || ctx.depth != 1) /* the outer one's */
         return;
-    uint32_t seq = watch_lock();
+    int mine = watch_mine();
+    if (!mine && ctx.saved == NULL)
+        return;
+    uint32_t seq = mine ? watch_lock() : 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(me->cb_detail, sizeof(me->cb_detail), fmt, ap);
+    vsnprintf(mine ? me->cb_detail : ctx.saved->detail,
+              sizeof(me->cb_detail), fmt, ap);
     va_end(ap);
-    watch_unlock(seq);
+    if (mine)
+        watch_unlock(seq);
 }
 
 void watch_describe(uint64_t session, const char *detail, char *out,
@@ -245,7 +299,8 @@ static void watch_slowlog(int64_t ms)
 {
     char text[WATCH_ENTRY_MAX];
     int traced = atomic_load_explicit(&me->trace_count,
-                                      memory_order_acquire) != traces_before;
+                                      memory_order_acquire) !=
+                 ctx.traces_before;
     int n = watch_slow_head(text, sizeof(text), ms, traced);
     if (traced && n > 0 && (size_t)n + 1 < sizeof(text)) {
         uintptr_t addrs[SHM_TRACE_MAX];
@@ -261,13 +316,73 @@ static void watch_slowlog(int64_t ms)
 
 void watch_end(void)
 {
-    if (me == NULL || --depth > 0 || !published)
+    if (me == NULL || --ctx.depth > 0 || !ctx.published)
         return;
-    published = 0;
+    ctx.published = 0;
+    if (!watch_mine()) {
+        /* It ends inside the callback that woke its coroutine: that one's
+         * record stays; its own, withdrawn when it waited, is dropped. */
+        free(ctx.saved);
+        ctx.saved = NULL;
+        return;
+    }
+    live = 0;
     int64_t start = atomic_load_explicit(&me->cb_start, memory_order_relaxed);
     atomic_store_explicit(&me->cb_start, 0, memory_order_release);
     int64_t ms = loop_now() - start;
     int slow_ms = atomic_load_explicit(&me->cb_slow_ms, memory_order_relaxed);
     if (slow_ms > 0 && ms >= slow_ms)
         watch_slowlog(ms);
+}
+
+/* ---- coroutines (coro_on_switch) ---- */
+
+/* me's record, taken out while its callback's coroutine waits: what it
+ * is about and how long it has run. NULL when out of memory (logged). */
+static watch_saved_t *watch_save(void)
+{
+    watch_saved_t *r = malloc(sizeof(*r));
+    if (r == NULL) {
+        log_error("watch: out of memory keeping the record of a waiting "
+                  "callback; max_execution_time no longer applies to it");
+        return NULL;
+    }
+    *r = (watch_saved_t){
+        .ran_ms = loop_now() - atomic_load(&me->cb_start),
+        .limit_ms = atomic_load(&me->cb_limit_ms),
+        .slow_ms = atomic_load(&me->cb_slow_ms),
+        .plugin = atomic_load(&me->cb_plugin),
+        .session = atomic_load(&me->cb_session)};
+    memcpy(r->name, me->cb_name, sizeof(r->name));
+    memcpy(r->detail, me->cb_detail, sizeof(r->detail));
+    return r;
+}
+
+/* A coroutine waits or ends: its callback is not running, so the
+ * watchdog stops counting it (max_execution_time is running time). */
+static void watch_leave(int back)
+{
+    if (!back || !ctx.published || !watch_mine())
+        return;
+    ctx.saved = watch_save();
+    if (ctx.saved == NULL)
+        ctx.published = 0;
+    uint32_t seq = watch_lock();
+    atomic_store_explicit(&me->cb_start, 0, memory_order_relaxed);
+    watch_unlock(seq);
+    live = 0;
+}
+
+/* A coroutine runs again: its callback's record is back in me, with the
+ * time it ran before. Woken by another running callback, it runs as part
+ * of that one. */
+static void watch_enter(int back)
+{
+    (void)back;
+    if (!ctx.published || ctx.saved == NULL || live)
+        return;
+    watch_saved_t *r = ctx.saved;
+    ctx.saved = NULL;
+    watch_put(r, loop_now() - r->ran_ms);
+    free(r);
 }

@@ -33,7 +33,10 @@ void watch_free(void);
  * A callback of plugin p begins or ends: name ("on_receive", "timer"),
  * the listener of its event (-1: none, the server's limits apply) and its
  * session (0: none). Nested calls (swx_taskwait inside a callback) count
- * as part of the outer one.
+ * as part of the outer one. Each coroutine has its own: one that waits
+ * takes its callback's record out of sw and puts it back, with the time
+ * it ran before, when it runs again, so the limits count running time; a
+ * coroutine that a running callback starts or wakes is part of it.
  */
 void watch_begin(const plugin_t *p, const char *name, int listener,
                  uint64_t session);

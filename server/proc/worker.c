@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include "plugin/api.h"
+#include "plugin/coro_api.h"
+#include "coro/chan.h"
+#include "coro/coro.h"
 #include "ipc/ipc.h"
 #include "proc/child.h"
 #include "proc/recycle.h"
@@ -25,7 +28,15 @@
 /* Incoming messages are bounded by what a reactor can frame. */
 #define WORKER_MAX_MSG (64 * 1024 * 1024)
 
+/* Swoole's send_yield: a coroutine's send waits while its channel to the
+ * reactor holds more than this unsent, until it is down to the low mark,
+ * instead of queueing without bound (the worker only knows its channel,
+ * not the connection's output: see "Backpressure" in architecture.md). */
+#define WORKER_SEND_HIGH (1024 * 1024)
+#define WORKER_SEND_LOW (256 * 1024)
+
 static ipc_t *chans;    /* [reactor] */
+static coro_waitq_t *drain_waiters; /* [reactor]: coroutines in a send */
 static long requests;
 static int current_listener = -1; /* of the event being handled */
 
@@ -52,6 +63,31 @@ static void worker_update(void)
     task_update();
 }
 
+/* In a coroutine: wait for room in the channel to reactor r. */
+static int worker_send_yield(int r)
+{
+    if (coro_self() == NULL || drain_waiters == NULL)
+        return 0;
+    int secs = child.srv->cfg.send_timeout;
+    while (ipc_queued(&chans[r]) > WORKER_SEND_HIGH) {
+        int rc = coro_waitq_wait(&drain_waiters[r], secs > 0 ? secs * 1000L
+                                                            : -1);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The channel drained: let waiting senders go on while there is room. */
+static void worker_send_resume(ipc_t *ch)
+{
+    coro_waitq_t *q = drain_waiters != NULL ? &drain_waiters[ch - chans]
+                                            : NULL;
+    while (q != NULL && ipc_queued(ch) <= WORKER_SEND_LOW &&
+           coro_waitq_wake_one(q, 0))
+        ;
+}
+
 int worker_sendv(uint64_t session, int type, const struct iovec *iov, int n)
 {
     if (child.srv != NULL && child.srv->cfg.mode == SERVER_MODE_BASE)
@@ -61,8 +97,11 @@ int worker_sendv(uint64_t session, int type, const struct iovec *iov, int n)
     int r = session_reactor(session);
     if (session == 0 || r >= child.srv->cfg.reactor_num)
         return -ENOTCONN;
+    int rc = worker_send_yield(r);
+    if (rc < 0)
+        return rc;
     ipc_t *ch = &chans[r];
-    int rc = ipc_sendv(ch, type, 0, session, iov, n);
+    rc = ipc_sendv(ch, type, 0, session, iov, n);
     worker_chan_update(ch);
     return rc;
 }
@@ -212,8 +251,10 @@ static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
     (void)loop;
     (void)fd;
     ipc_t *ch = arg;
-    if (events & LOOP_WRITE)
+    if (events & LOOP_WRITE) {
         ipc_flush(ch);
+        worker_send_resume(ch);
+    }
     ipc_msg_t m;
     for (int i = 0; (events & LOOP_READ) && i < WORKER_CHAN_BATCH; i++) {
         if (!(worker_chan_events(ch) & LOOP_READ))
@@ -225,7 +266,11 @@ static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
         }
         if (rc <= 0)
             break;
-        worker_handle(&m);
+        api_coro_dispatch(ch, &m, worker_handle);
+        /* A callback that waits (a coroutine) leaves the worker idle for
+         * dispatch_mode 3 and the stats until it runs again. */
+        atomic_store_explicit(&child.srv->shm->workers[child.id].busy, 0,
+                              memory_order_relaxed);
         recycle_after(requests); /* max_request, reload_on_rss */
     }
     worker_chan_update(ch);
@@ -255,7 +300,8 @@ static int worker_setup_chans(void)
 {
     server_t *s = child.srv;
     chans = calloc((size_t)s->cfg.reactor_num, sizeof(ipc_t));
-    if (chans == NULL)
+    drain_waiters = calloc((size_t)s->cfg.reactor_num, sizeof(coro_waitq_t));
+    if (chans == NULL || drain_waiters == NULL)
         return -1;
     for (int r = 0; r < s->cfg.reactor_num; r++) {
         int fd = s->chan_fds[server_chan(s, child.id, r)][1];
@@ -295,6 +341,7 @@ void worker_wind_down(void)
 {
     long long deadline =
         loop_now() + child.srv->cfg.max_wait_time * 1000LL - 250;
+    api_coro_stop();
     for (;;) {
         for (int i = 0; i < child.srv->cfg.nplugins; i++)
             api_call(&child.plugins[i], on_worker_exit, child.id);
@@ -355,6 +402,13 @@ static void worker_free_chans(void)
         ipc_free(&chans[r]);
     free(chans);
     chans = NULL;
+    free(drain_waiters);
+    drain_waiters = NULL;
+}
+
+void worker_coro_setup(void)
+{
+    coro_local(&current_listener, sizeof(current_listener));
 }
 
 void worker_run(server_t *srv, int id, int standby, int notify_fd)
@@ -366,6 +420,7 @@ void worker_run(server_t *srv, int id, int standby, int notify_fd)
         worker_setup_chans() < 0)
         child_exit(1, 0);
     api_set_role(id, &worker_ops);
+    worker_coro_setup();
     if (child_load_plugins(1) < 0) {
         worker_free_chans();
         child_exit(WORKER_EXIT_START_FAILED, 0);
@@ -376,6 +431,7 @@ void worker_run(server_t *srv, int id, int standby, int notify_fd)
         worker_report_lost();
     atomic_store(&srv->shm->workers[id].stuck_killed, 0);
     worker_loop();
+    api_coro_stop(); /* waiting coroutines clean up before on_worker_stop */
     for (int i = 0; i < srv->cfg.nplugins; i++)
         api_call(&child.plugins[i], on_worker_stop, id);
     worker_flush();

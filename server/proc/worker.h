@@ -27,6 +27,9 @@ size_t worker_output_max(void);
 /* Run the plugin for one message from a reactor or, in base mode, from a
  * connection of this worker's. */
 void worker_handle(const ipc_msg_t *m);
+/* Before the first coroutine (both modes): the variables of a message's
+ * dispatch that each coroutine keeps its own copy of. */
+void worker_coro_setup(void);
 /* Messages counted towards max_request. */
 long worker_requests(void);
 /* The retiring worker's plugins wind down their timers and fds

@@ -20,6 +20,7 @@
 #include "net/dgram.h"
 #include "net/direct.h"
 #include "plugin/api.h"
+#include "plugin/coro_api.h"
 #include "plugin/task.h"
 #include "proc/child.h"
 #include "proc/worker.h"
@@ -406,6 +407,7 @@ void worker_base_run(server_t *srv, int id, int standby, int notify_fd)
     if (child_init(srv, id, standby, notify_fd) < 0 || base_setup() < 0)
         child_exit(1, 0);
     api_set_role(id, &worker_ops);
+    worker_coro_setup();
     if (child_load_plugins(1) < 0) {
         base_free();
         child_exit(WORKER_EXIT_START_FAILED, 0);
@@ -415,6 +417,7 @@ void worker_base_run(server_t *srv, int id, int standby, int notify_fd)
     child_notify(standby ? WORKER_READY : WORKER_STARTED);
     base_update();
     base_loop();
+    api_coro_stop(); /* waiting callbacks end while their clients remain */
     base_close_all();
     for (int i = 0; i < srv->cfg.nplugins; i++)
         api_call(&child.plugins[i], on_worker_stop, id);

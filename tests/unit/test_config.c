@@ -331,6 +331,37 @@ START_TEST(test_server_mode)
 }
 END_TEST
 
+/* enable_coroutine, max_coroutine, coroutine_stack_size: Swoole's
+ * defaults, values as given; a stack size off the page size is refused. */
+START_TEST(test_coroutine_settings)
+{
+    parse_server("'worker_num': 1");
+    ck_assert_int_eq(cfg.enable_coroutine, 1);
+    ck_assert_int_eq(cfg.max_coroutine, 100000);
+    ck_assert_uint_eq(cfg.coroutine_stack_size, 262144);
+    config_free(&cfg);
+    parse_server("'enable_coroutine': false, 'max_coroutine': 10, "
+                 "'coroutine_stack_size': 1048576");
+    ck_assert_int_eq(cfg.enable_coroutine, 0);
+    ck_assert_int_eq(cfg.max_coroutine, 10);
+    ck_assert_uint_eq(cfg.coroutine_stack_size, 1048576);
+    config_free(&cfg);
+    static const char *const bad[] = {
+        "'coroutine_stack_size': 100000", "'coroutine_stack_size': 16384",
+        "'coroutine_stack_size': 134217728", "'max_coroutine': 0",
+        "'enable_coroutine': 1",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, "{'server': {%s}, %s, %s}", bad[i],
+                 PLUGINS, LISTENERS);
+        ck_assert_msg(parse(text) == -1, "accepted %s", bad[i]);
+        assert_contains("server.");
+    }
+    assert_contains("coroutine");
+}
+END_TEST
+
 START_TEST(test_admin_good)
 {
     char text[1024];
@@ -1219,6 +1250,7 @@ static Suite *config_suite(void)
     tcase_add_test(bad, test_long_value_truncated);
     tcase_add_test(bad, test_small_error_buffer);
     tcase_add_test(bad, test_bad_admin);
+    tcase_add_test(bad, test_coroutine_settings);
     tcase_add_test(bad, test_bad_admin_mode);
     tcase_add_test(bad, test_bad_admin_token);
     tcase_add_test(bad, test_http2);
