@@ -19,6 +19,7 @@ static const uint32_t plugin_size_by_minor[] = {
     [4] = offsetof(swx_plugin_t, on_before_shutdown), /* 1.4 grew
                                    swx_conninfo_t and swx_http_request_t */
     [5] = sizeof(swx_plugin_t),
+    [6] = sizeof(swx_plugin_t), /* 1.6 grew swx_conninfo_t */
 };
 
 #define PLUGIN_HEAD_SIZE (offsetof(swx_plugin_t, size) + sizeof(uint32_t))
