@@ -109,6 +109,12 @@ static int tls_handshake(conn_t *c)
         t->read_wants_write = err == SSL_ERROR_WANT_WRITE;
         return 0;
     }
+    if (BIO_number_read(SSL_get_rbio(t->ssl)) == 0) {
+        /* Gone before a byte of TLS: a port check, not a handshake. */
+        log_debug("session %llu (peer %s): closed before the handshake",
+                  (unsigned long long)c->session, c->peer);
+        return -ECONNRESET;
+    }
     tls_handshake_failed(c, tls_why(err, why, sizeof(why)));
     return -EPROTO;
 }

@@ -7,6 +7,7 @@ openssl s_client.
 Paths come from tests/tls/meson.build: SWX_TLS_PROBE_PLUGIN and the
 harness's (SWX_SERVER, SWX_HTTP_PROBE_PLUGIN, ...)."""
 
+import json
 import os
 import select
 import socket
