@@ -61,7 +61,8 @@ static void tls_reason(char *buf, size_t size)
     size_t n = 0;
     buf[0] = '\0';
     while ((e = ERR_get_error()) != 0) {
-        const char *r = ERR_reason_error_string(e);
+        const char *r = ERR_SYSTEM_ERROR(e) ? strerror(ERR_GET_REASON(e))
+                                            : ERR_reason_error_string(e);
         char tmp[64];
         if (r == NULL) {
             snprintf(tmp, sizeof(tmp), "error %lx", e);
@@ -286,6 +287,10 @@ static int tls_load_pair(SSL_CTX *ctx, int li, const char *sni,
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
         tls_reason(why, sizeof(why));
+        if (strstr(why, "mismatch") != NULL) /* checked on loading */
+            return tls_fail(err, li, sni, "ssl_key_file", "\"%s\" does "
+                            "not match the certificate \"%s\": %s", key,
+                            cert, why);
         return tls_fail(err, li, sni, "ssl_key_file", "cannot load \"%s\": "
                         "%s", key, why);
     }
