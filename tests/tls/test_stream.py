@@ -5,9 +5,12 @@ served; ALPN as offered by ssl_alpn; SNI choosing among ssl_sni_certs with
 the default certificate for unknown names; mutual TLS (ssl_verify_peer)
 refusing clients without a certificate or with a stranger's; session
 resumption through tickets (s_client -sess_out / -sess_in: "Reused");
-several reactors and workers share the ticket keys."""
+several reactors and workers share the ticket keys; a Unix socket
+listener with TLS, and a plain listener beside it whose on_connect sees
+no TLS fields."""
 
 import os
+import socket
 import ssl
 
 import tls_helper as th
@@ -47,6 +50,33 @@ def test_echo(srv, pki):
                           stdin=b"hello over s_client\n",
                           expect="hello over s_client")
     check("hello over s_client" in out, "s_client echo: %s" % out)
+
+
+def test_unix(pki):
+    """TLS on a Unix stream listener: the same transport."""
+    srv = th.h.Server("tls-unix", server={"worker_num": 1,
+                                          "reactor_num": 1},
+                      plugins=[{"name": "probe", "path": th.TLS_PROBE}])
+    path = os.path.join(srv.dir, "tls.sock")
+    srv.listeners = [dict(th.tls_opts(pki), type="unix", path=path,
+                          plugin="probe"),
+                      {"type": "tcp", "host": th.HOST, "port": srv.port,
+                       "plugin": "probe"}]
+    srv.write_config()
+    with srv.start():
+        raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        raw.settimeout(10)
+        raw.connect(path)
+        with th.client_ctx(pki).wrap_socket(raw,
+                                            server_hostname="localhost") as s:
+            g = th.greeting(th.read_line(s))
+            check(g["v"] == "TLSv1.3", "unix: %r" % g)
+            s.sendall(b"over unix\n")
+            check(th.read_line(s) == "over unix\n", "unix echo")
+        with socket.create_connection((th.HOST, srv.port), 10) as s:
+            check(th.read_line(s).startswith("T v=- c=-"),
+                  "a plain listener beside it has no TLS fields")
+        srv.stop()
 
 
 def test_versions(srv, pki):
@@ -150,6 +180,7 @@ def main():
         test_versions(srv, pki)
         test_resumption(srv, pki)
         srv.stop()
+    test_unix(pki)
     test_alpn(pki)
     test_sni(pki)
     test_mutual(pki)
