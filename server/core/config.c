@@ -1134,9 +1134,6 @@ static int listener_ssl(cfg_ctx_t *ctx, const char *path, json_t *obj,
     if (config_listener_is_dgram(l->type))
         return cfg_fail(ctx, sub, "a datagram listener has no stream for "
                         "TLS");
-    if (l->proxy_protocol)
-        return cfg_fail(ctx, sub, "TLS after a PROXY protocol header is "
-                        "not supported: drop proxy_protocol");
     if (l->ssl_protocols == 0)
         l->ssl_protocols = CONFIG_TLSV1_2 | CONFIG_TLSV1_3;
     path_key(sub, sizeof sub, path, "ssl_verify_peer");

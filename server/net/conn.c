@@ -558,9 +558,29 @@ void conn_set_peer(conn_t *c, const char *addr, int port)
     snprintf(c->peer, sizeof(c->peer), "%s:%d", c->peer_addr, c->peer_port);
 }
 
+/* On a TLS listener the handshake comes first (after a PROXY header,
+ * with the bytes that followed it): nothing is opened before it is done
+ * (conn_handshake). */
+static void conn_start_tls(conn_t *c, const char *data, size_t len)
+{
+    int rc = tls_conn_attach(c, data, len);
+    if (rc < 0) {
+        conn_close(c, strerror(-rc));
+        return;
+    }
+    conn_update(c);
+    if (len > 0)
+        conn_handshake(c);
+}
+
 void conn_start(conn_t *c, const char *data, size_t len)
 {
     swx_conninfo_t ci;
+    if (c->transport != &tls_transport &&
+        tls_listener_on(conn_listener(c))) {
+        conn_start_tls(c, data, len);
+        return;
+    }
     conn_info(c, &ci);
     c->opened = 1;
     c->eng->sink->opened(c, &ci);
@@ -585,13 +605,6 @@ void conn_engine_accept(conn_engine_t *e, int fd, int listener)
     conn_peer_from_socket(c);
     log_debug("accept fd=%d session=%llu peer=%s listener=%d", fd,
               (unsigned long long)c->session, c->peer, listener);
-    if (tls_listener_on(conn_listener(c))) {
-        /* Nothing is opened before the handshake is done (conn_io). */
-        int rc = tls_conn_attach(c);
-        if (rc < 0)
-            conn_close(c, strerror(-rc));
-        return;
-    }
     if (!conn_listener(c)->proxy_protocol) {
         conn_start(c, NULL, 0);
         return;

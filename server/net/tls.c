@@ -27,6 +27,9 @@
 
 typedef struct tls_conn {
     SSL *ssl;
+    BIO *prefix;              /* bytes read before TLS began (after a PROXY
+                                 header), read by OpenSSL before the
+                                 socket; NULL once taken */
     int64_t timer;            /* ssl_handshake_timeout */
     unsigned read_wants_write : 1; /* a read (or the handshake) waits for
                                       the socket to be writable */
@@ -86,13 +89,31 @@ static void tls_check_ktls(tls_conn_t *t)
 #endif
 }
 
+/* The bytes that came before the handshake are taken: OpenSSL reads the
+ * socket from now on (a record begun in them is kept by OpenSSL). */
+static int tls_prefix_taken(tls_conn_t *t, int fd)
+{
+    if (t->prefix == NULL || BIO_ctrl_pending(t->prefix) > 0)
+        return 0;
+    BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE);
+    if (sock == NULL)
+        return 0;
+    SSL_set0_rbio(t->ssl, sock); /* frees the prefix */
+    t->prefix = NULL;
+    return 1;
+}
+
 static int tls_handshake(conn_t *c)
 {
     tls_conn_t *t = c->xport;
     char why[200];
-    ERR_clear_error();
-    errno = 0;
-    int rc = SSL_do_handshake(t->ssl);
+    int rc;
+    do {
+        ERR_clear_error();
+        errno = 0;
+        rc = SSL_do_handshake(t->ssl);
+    } while (rc != 1 && SSL_get_error(t->ssl, rc) == SSL_ERROR_WANT_READ &&
+             tls_prefix_taken(t, c->fd));
     if (rc == 1) {
         conn_timer_clear(c, t->timer);
         t->timer = 0;
@@ -109,7 +130,7 @@ static int tls_handshake(conn_t *c)
         t->read_wants_write = err == SSL_ERROR_WANT_WRITE;
         return 0;
     }
-    if (BIO_number_read(SSL_get_rbio(t->ssl)) == 0) {
+    if (BIO_number_read(SSL_get_rbio(t->ssl)) == 0 && t->prefix == NULL) {
         /* Gone before a byte of TLS: a port check, not a handshake. */
         log_debug("session %llu (peer %s): closed before the handshake",
                   (unsigned long long)c->session, c->peer);
@@ -154,7 +175,27 @@ static const conn_proto_t tls_hs_proto = {
     .close = tls_hs_close,
 };
 
-int tls_conn_attach(conn_t *c)
+/* OpenSSL reads data first (a memory BIO), then the socket. */
+static int tls_set_input(tls_conn_t *t, int fd, const char *data,
+                         size_t len)
+{
+    if (len == 0)
+        return SSL_set_fd(t->ssl, fd) == 1 ? 0 : -ENOMEM;
+    BIO *w = BIO_new_socket(fd, BIO_NOCLOSE);
+    t->prefix = BIO_new(BIO_s_mem());
+    if (w == NULL || t->prefix == NULL ||
+        BIO_write(t->prefix, data, (int)len) != (int)len) {
+        BIO_free(w);
+        BIO_free(t->prefix);
+        t->prefix = NULL;
+        return -ENOMEM;
+    }
+    BIO_set_mem_eof_return(t->prefix, -1); /* empty: "try again" */
+    SSL_set_bio(t->ssl, t->prefix, w);
+    return 0;
+}
+
+int tls_conn_attach(conn_t *c, const char *data, size_t len)
 {
     tls_conn_t *t = calloc(1, sizeof(*t));
     SSL_CTX *ctx = tls_ctx_get(c->listener);
@@ -165,7 +206,7 @@ int tls_conn_attach(conn_t *c)
     }
     t->ssl = SSL_new(ctx);
     SSL_CTX_free(ctx); /* the SSL holds its own reference */
-    if (t->ssl == NULL || SSL_set_fd(t->ssl, c->fd) != 1) {
+    if (t->ssl == NULL || tls_set_input(t, c->fd, data, len) < 0) {
         SSL_free(t->ssl);
         free(t);
         ERR_clear_error();

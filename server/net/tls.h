@@ -44,7 +44,9 @@ void tls_alpn_default(const config_listener_t *l, const char **out,
                       size_t max);
 
 /* c was accepted on a TLS listener: its handshake starts, bounded by
- * ssl_handshake_timeout; c->handshaking until it is done. 0 or -errno. */
-int tls_conn_attach(conn_t *c);
+ * ssl_handshake_timeout; c->handshaking until it is done. data: bytes
+ * already read from the socket that belong to TLS (what followed a PROXY
+ * header), or len 0. 0 or -errno. */
+int tls_conn_attach(conn_t *c, const char *data, size_t len);
 
 #endif

@@ -6,7 +6,7 @@ the default certificate for unknown names; mutual TLS (ssl_verify_peer)
 refusing clients without a certificate or with a stranger's; session
 resumption through tickets (s_client -sess_out / -sess_in: "Reused");
 several reactors and workers share the ticket keys; a Unix socket
-listener with TLS, and a plain listener beside it whose on_connect sees
+listener with TLS; proxy_protocol before TLS; a plain listener beside it whose on_connect sees
 no TLS fields."""
 
 import os
@@ -77,6 +77,74 @@ def test_unix(pki):
             check(th.read_line(s).startswith("T v=- c=-"),
                   "a plain listener beside it has no TLS fields")
         srv.stop()
+
+
+def test_proxy(pki):
+    """proxy_protocol with TLS: the PROXY header in clear, then the
+    handshake, even when the ClientHello came in the header's segment."""
+    with start(pki, "tls-proxy", proxy_protocol=True) as srv:
+        ctx = th.client_ctx(pki)
+        for together in (False, True):
+            raw = socket.create_connection((th.HOST, srv.port), 10)
+            header = b"PROXY TCP4 198.51.100.7 10.0.0.1 40000 443\r\n"
+            if not together:
+                raw.sendall(header)
+                s = ctx.wrap_socket(raw, server_hostname="localhost")
+            else:
+                inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+                obj = ctx.wrap_bio(inc, out, server_hostname="localhost")
+                try:
+                    obj.do_handshake()
+                except ssl.SSLWantReadError:
+                    pass
+                raw.sendall(header + out.read())
+                s = drive_bio(raw, obj, inc, out)
+            g = th.greeting(th.read_line(s))
+            check(g["p"] == "198.51.100.7" and g["v"] == "TLSv1.3",
+                  "PROXY then TLS (%s): %r" % (together, g))
+            s.close()
+        raw = socket.create_connection((th.HOST, srv.port), 10)
+        raw.sendall(b"PROXY TCP4 198.51.100.7 10.0.0.1 40000 443\r\nGET /")
+        srv.wait_log(r"peer 198\.51\.100\.7:40000.*TLS handshake failed")
+        raw.close()
+
+
+class BioSocket:
+    """Just enough of a socket over an ssl.SSLObject for read_line."""
+
+    def __init__(self, raw, obj, inc, out):
+        self.raw, self.obj, self.inc, self.out = raw, obj, inc, out
+
+    def pump(self):
+        if self.out.pending:
+            self.raw.sendall(self.out.read())
+        data = self.raw.recv(65536)
+        if not data:
+            self.inc.write_eof()
+        self.inc.write(data)
+
+    def recv(self, n):
+        while True:
+            try:
+                return self.obj.read(n)
+            except ssl.SSLWantReadError:
+                self.pump()
+
+    def close(self):
+        self.raw.close()
+
+
+def drive_bio(raw, obj, inc, out):
+    s = BioSocket(raw, obj, inc, out)
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            s.pump()
+    if out.pending:
+        raw.sendall(out.read())
+    return s
 
 
 def test_versions(srv, pki):
@@ -181,6 +249,7 @@ def main():
         test_resumption(srv, pki)
         srv.stop()
     test_unix(pki)
+    test_proxy(pki)
     test_alpn(pki)
     test_sni(pki)
     test_mutual(pki)

@@ -998,10 +998,6 @@ START_TEST(test_bad_tls_settings)
                          "'ssl_cert_file': 'c', 'ssl_key_file': 'k', "
                          "'ssl_handshake_timeout': 0}]",
                          "listeners[0].ssl_handshake_timeout", "1 to 3600");
-    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', "
-                         "'proxy_protocol': true, "
-                         "'ssl_cert_file': 'c', 'ssl_key_file': 'k'}]",
-                         "listeners[0].ssl_cert_file", "PROXY");
 }
 END_TEST
 
