@@ -5,6 +5,7 @@
 #define SWX_TLS_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "core/config.h"
 #include "ipc/shm.h"
@@ -31,6 +32,9 @@ int tls_check(const config_t *cfg);
  * fails to load keeps the old one; why is logged. */
 void tls_reload(void);
 void tls_free(void);
+/* The wall clock the ticket keys follow (time(2); NULL restores it): for
+ * tests of their rotation. */
+void tls_set_clock(time_t (*now)(time_t *));
 
 /* A reference to listener's current context (SSL_CTX_free it), or NULL
  * when it has none. Any thread. */

@@ -47,6 +47,7 @@ typedef struct tls_slot {
 } tls_slot_t;
 
 static const config_t *tls_cfg;
+static time_t (*tls_clock)(time_t *) = time; /* tests move the hour */
 static shm_t *tls_shm;
 static tls_slot_t *tls_slots;
 static int tls_bundle_index = -1;
@@ -146,7 +147,7 @@ static int tls_ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv,
     intptr_t li1 = (intptr_t)SSL_CTX_get_ex_data(SSL_get_SSL_CTX(s),
                                                  tls_listener_index);
     int li = (int)li1 - 1;
-    uint64_t now = (uint64_t)time(NULL) / TLS_TICKET_ROTATE;
+    uint64_t now = (uint64_t)tls_clock(NULL) / TLS_TICKET_ROTATE;
     uint64_t periods[2] = {now, now - 1};
     unsigned char want[32];
     if (li1 <= 0)
@@ -596,6 +597,11 @@ SSL_CTX *tls_ctx_get(int listener)
         SSL_CTX_up_ref(ctx);
     pthread_mutex_unlock(&s->lock);
     return ctx;
+}
+
+void tls_set_clock(time_t (*now)(time_t *))
+{
+    tls_clock = now != NULL ? now : time;
 }
 
 void tls_free(void)
