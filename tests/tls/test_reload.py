@@ -1,6 +1,6 @@
 """test_reload.py: certificates re-read on reload without closing a
-connection or restarting a process: under HTTPS load (new connections and
-keep-alive ones, python ssl clients), the certificate files are replaced
+connection or restarting a process: under HTTPS load (POSTs on new
+connections and on keep-alive ones, python ssl clients), the certificate files are replaced
 and the server reloaded (SIGUSR1, then swx-server -s reload): no request
 fails, new handshakes see the new certificate, a connection opened before
 keeps working. A bad replacement (expired, a key that does not match, a
@@ -20,7 +20,6 @@ check = th.check
 
 def serial_of(port, pki):
     with th.tls_connect(port, th.client_ctx(pki)) as s:
-        th.read_line(s)
         return s.getpeercert()["serialNumber"].upper()
 
 
@@ -36,19 +35,23 @@ def put(pki, cert, key):
         os.rename(tmp, pki.path(dst))
 
 
+def https_get(s, reader, n):
+    """One HTTPS request on s: the body must come back whole."""
+    body = ("request %d" % n).encode()
+    s.sendall(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: "
+              b"%d\r\n\r\n%s" % (len(body), body))
+    r = reader.response()
+    check(r.status == 200 and r.body == body, "response %r" % r)
+
+
 class Load(threading.Thread):
-    """Round trips until stopped: a new TLS connection each (new=True) or
+    """HTTPS requests until stopped: a new connection each (new=True) or
     one kept-alive connection; every failure is kept."""
 
     def __init__(self, port, pki, new):
         super().__init__(daemon=True)
         self.port, self.pki, self.new = port, pki, new
         self.stop, self.ok, self.failures = False, 0, []
-
-    def one(self, s):
-        s.sendall(b"x\n")
-        check(th.read_line(s) == "x\n", "echo")
-        self.ok += 1
 
     def run(self):
         ctx = th.client_ctx(self.pki)
@@ -57,14 +60,14 @@ class Load(threading.Thread):
             try:
                 if self.new:
                     with th.tls_connect(self.port, ctx) as s:
-                        th.read_line(s)
-                        self.one(s)
+                        https_get(s, th.hh.Reader(s), self.ok)
                 else:
                     if keep is None:
                         keep = th.tls_connect(self.port, ctx)
-                        th.read_line(keep)
-                    self.one(keep)
+                        reader = th.hh.Reader(keep)
+                    https_get(keep, reader, self.ok)
                     time.sleep(0.005)
+                self.ok += 1
             except Exception as e:  # noqa: BLE001 -- counted
                 self.failures.append(repr(e))
                 keep = None
@@ -82,7 +85,8 @@ def test_reload(srv, pki):
     old = serial_of(srv.port, pki)
     check(old == pki.serial("server"), "serves the first certificate")
     early = th.tls_connect(srv.port, th.client_ctx(pki))
-    th.read_line(early)
+    early_reader = th.hh.Reader(early)
+    https_get(early, early_reader, 0)
     loads = [Load(srv.port, pki, new) for new in (True, True, False, False)]
     for t in loads:
         t.start()
@@ -110,8 +114,7 @@ def test_reload(srv, pki):
     fails = [f for t in loads for f in t.failures]
     check(not fails, "%d failed requests: %s" % (len(fails), fails[:3]))
     check(total > 100, "load: only %d round trips" % total)
-    early.sendall(b"still\n")
-    check(th.read_line(early) == "still\n", "a connection from before")
+    https_get(early, early_reader, 1)  # a connection from before
     early.close()
     th.h.wait_until(lambda: len(srv.workers()) == 2, 20, what="workers")
     check(srv.proc.poll() is None, "the master kept running")
@@ -151,16 +154,17 @@ def test_check(pki):
 
 
 def main():
-    th.h.require(th.TLS_PROBE, th.OPENSSL)
+    th.h.require(th.TLS_PROBE, th.hh.PROBE, th.OPENSSL)
     pki = th.Pki(th.h.Server("tls-pki").dir)
     test_check(pki)
     shutil.copy(pki.path("server.pem"), pki.path("live.pem"))
     shutil.copy(pki.path("server.key"), pki.path("live.key"))
     srv = th.h.Server("tls-reload", server={"worker_num": 2,
                                             "reactor_num": 2},
-                      plugins=[{"name": "probe", "path": th.TLS_PROBE}])
+                      plugins=[{"name": "probe", "path": th.hh.PROBE}])
     srv.listeners = [dict(type="tcp", host=th.HOST, port=srv.port,
-                          plugin="probe", ssl_cert_file=pki.path("live.pem"),
+                          plugin="probe", protocol="http",
+                          ssl_cert_file=pki.path("live.pem"),
                           ssl_key_file=pki.path("live.key"))]
     srv.write_config()
     with srv.start():
