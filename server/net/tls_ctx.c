@@ -69,7 +69,9 @@ static void tls_reason(char *buf, size_t size)
             snprintf(tmp, sizeof(tmp), "error %lx", e);
             r = tmp;
         }
-        if (strstr(buf, r) == NULL && n < size)
+        /* "system lib" only repeats the errno told before it. */
+        if (strstr(buf, r) == NULL && strcmp(r, "system lib") != 0 &&
+            n < size)
             n += (size_t)snprintf(buf + n, size - n, "%s%s",
                                   n > 0 ? ": " : "", r);
     }

@@ -5,7 +5,8 @@ and the server reloaded (SIGUSR1, then swx-server -s reload): no request
 fails, new handshakes see the new certificate, a connection opened before
 keeps working. A bad replacement (expired, a key that does not match, a
 missing file) keeps the old certificate and logs why. swx-server -t
-reports each certificate error by its JSON path with OpenSSL's reason."""
+reports each certificate error by its JSON path with OpenSSL's reason,
+and a start with them fails the same way."""
 
 import os
 import shutil
@@ -127,13 +128,14 @@ def test_check(pki):
     srv.listeners = [
         dict(th.tls_opts(pki), type="tcp", host=th.HOST, port=srv.port,
              plugin="p", ssl_key_file=pki.path("other.key")),
-        dict(type="tcp", host=th.HOST, port=srv.port + 1, plugin="p",
+        dict(type="tcp", host=th.HOST, port=th.h.free_port(), plugin="p",
              ssl_cert_file=pki.path("nonexistent.pem"),
              ssl_key_file=pki.path("server.key"),
              ssl_sni_certs={"old.test": {
                  "ssl_cert_file": pki.path("expired.pem"),
                  "ssl_key_file": pki.path("expired.key")}}),
-        dict(th.tls_opts(pki), type="tcp", host=th.HOST, port=srv.port + 2,
+        dict(th.tls_opts(pki), type="tcp", host=th.HOST,
+             port=th.h.free_port(),
              plugin="p", ssl_ciphers="NO-SUCH-CIPHER")]
     srv.write_config()
     rc, out, err = srv.check_config()
@@ -146,6 +148,10 @@ def test_check(pki):
                  "expired (notAfter",
                  "listeners[2].ssl_ciphers: no cipher match"):
         check(want in err, "-t lacks %r: %s" % (want, err))
+    srv.spawn()  # a start with them fails the same way, before any fork
+    check(srv.proc.wait(30) == 1, "start with bad certificates")
+    check("listeners[1].ssl_cert_file: cannot load" in srv.log_text() and
+          "system lib" not in srv.log_text(), "start: %s" % srv.log_text())
     srv.listeners = [dict(th.tls_opts(pki), type="tcp", host=th.HOST,
                           port=srv.port, plugin="p")]
     srv.write_config()
