@@ -194,6 +194,14 @@ def test_sni(pki):
         with th.tls_connect(srv.port, ctx, name="localhost") as s:
             cn = dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
             check(cn == "localhost", "default cert: %s" % cn)
+        for name in ("other.test", "localhost"):  # curl --resolve
+            rc, out = th.curl(pki, "https://%s:%d/" % (name, srv.port),
+                              "--resolve", "%s:%d:%s" % (name, srv.port,
+                                                         th.HOST), "-v",
+                              "--max-time", "5")
+            check("subject: CN=%s" % name in out and
+                  "SSL certificate verify ok" in out,
+                  "curl --resolve %s: %s" % (name, out))
         ctx.check_hostname = False
         with th.tls_connect(srv.port, ctx, name="unknown.test") as s:
             cn = dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
