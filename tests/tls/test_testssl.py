@@ -3,7 +3,8 @@ listener with the default TLS settings, bounded in time: protocols (-p),
 cipher categories (-s), forward secrecy (-f) and the known
 vulnerabilities (-U), in --fast mode. Nothing below TLS 1.2 may be
 offered, no NULL, anonymous, export, LOW, 3DES or CBC ("AVERAGE")
-cipher, and no finding may be rated HIGH or CRITICAL."""
+cipher, client-initiated renegotiation refused, and no finding may be
+rated HIGH or CRITICAL."""
 
 import json
 import os
@@ -60,6 +61,9 @@ def main():
                      "cipherlist_3DES_IDEA", "cipherlist_AVERAGE"):
             check(weak in f and f[weak][1] == "not offered",
                   "%s: %s" % (weak, f.get(weak)))
+        check(f.get("secure_client_renego", ("", "", ""))[1] ==
+              "not vulnerable", "client renegotiation: %s"
+              % (f.get("secure_client_renego"),))
         bad = {k: v for k, v in f.items() if v[0] in ("HIGH", "CRITICAL")}
         check(not bad, "HIGH or CRITICAL findings: %s" % bad)
         check(len(f) > 30, "too few findings to trust: %d" % len(f))
