@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "swx_plugin.h"
+#include "core/session.h"
 #include "plugin/table.h"
 #include "http/access_fmt.h"
 
@@ -107,6 +108,11 @@ static const char *const log_levels[] = {
     "debug", "info", "notice", "warning", "error", NULL,
 };
 
+/* Indexed by enum config_server_mode. */
+static const char *const server_modes[] = {
+    "process", "base", NULL,
+};
+
 /* Indexed by enum config_listener_protocol. */
 static const char *const listener_protocols[] = {
     "raw", "http", "websocket", NULL,
@@ -195,6 +201,15 @@ static const cfg_field_t server_fields[] = {
     { "access_log", CFG_STRING, 0, 0, 0, 0, SRV(access_log), NULL, NULL },
     { "access_log_format", CFG_CUSTOM, 0, 0, 0, 0, SRV(access_log_format),
       NULL, parse_access_log_format },
+    { "max_execution_time", CFG_INT, 0, 0, 86400, 0,
+      SRV(max_execution_time), NULL, NULL },
+    { "request_slowlog_timeout", CFG_INT, 0, 0, 86400, 0,
+      SRV(request_slowlog_timeout), NULL, NULL },
+    { "request_slowlog_file", CFG_STRING, 0, 0, 0, 0,
+      SRV(request_slowlog_file), NULL, NULL },
+    /* base mode */
+    { "mode", CFG_ENUM, 0, 0, 0, SERVER_MODE_PROCESS, SRV(mode), server_modes,
+      NULL },
 };
 
 static const cfg_field_t plugin_fields[] = {
@@ -281,6 +296,11 @@ static const cfg_field_t listener_fields[] = {
       parse_ssl_alpn },
     { "ssl_handshake_timeout", CFG_INT, 0, 1, 3600, 10,
       LSN(ssl_handshake_timeout), NULL, NULL },
+    /* -1: the server's (parse_listener). */
+    { "max_execution_time", CFG_INT, 0, 0, 86400, -1,
+      LSN(max_execution_time), NULL, NULL },
+    { "request_slowlog_timeout", CFG_INT, 0, 0, 86400, -1,
+      LSN(request_slowlog_timeout), NULL, NULL },
 };
 
 /* ---- messages ---- */
@@ -1191,6 +1211,11 @@ static int parse_listener(cfg_ctx_t *ctx, const char *path, json_t *v, int i)
         listener_protocol(ctx, path, v, l) < 0 ||
         listener_ssl(ctx, path, v, l) < 0)
         return -1;
+    /* "server" is parsed before "listeners" (top_fields' order). */
+    if (l->max_execution_time < 0)
+        l->max_execution_time = ctx->cfg->max_execution_time;
+    if (l->request_slowlog_timeout < 0)
+        l->request_slowlog_timeout = ctx->cfg->request_slowlog_timeout;
     if (l->proxy_protocol && config_listener_is_dgram(l->type)) {
         char sub[CFG_PATH_MAX];
         path_key(sub, sizeof sub, path, "proxy_protocol");
@@ -1542,6 +1567,13 @@ static int parse_root(cfg_ctx_t *ctx, json_t *root)
                                          c->max_request);
     c->task_max_request_grace = default_grace(c->task_max_request_grace,
                                               c->task_max_request);
+    /* A session id names its worker in 8 bits (core/session.h). */
+    if (c->mode == SERVER_MODE_BASE && c->worker_num > SESSION_MAX_REACTORS)
+        return cfg_fail(ctx, "server.worker_num",
+                        "at most 256 with server.mode \"base\"");
+    /* The workers own the connections: no reactor thread, no channel. */
+    if (c->mode == SERVER_MODE_BASE)
+        c->reactor_num = 0;
     return 0;
 }
 
@@ -1718,6 +1750,7 @@ void config_free(config_t *cfg)
     free(cfg->pid_file);
     free(cfg->user);
     free(cfg->group);
+    free(cfg->request_slowlog_file);
     free(cfg->admin.unix_path);
     free(cfg->admin.host);
     free(cfg->admin.token);

@@ -109,6 +109,10 @@ typedef struct config_listener {
     int ssl_verify_depth;
     char **ssl_alpn;          /* NULL-terminated; NULL: tls_alpn_default */
     int ssl_handshake_timeout; /* seconds, default 10 */
+    /* The server's, unless the listener sets its own: for the callbacks
+     * of its events. Seconds, 0 = off. */
+    int max_execution_time;
+    int request_slowlog_timeout;
 } config_listener_t;
 
 enum config_column_type {
@@ -148,6 +152,12 @@ typedef struct config_admin {
     int idle_timeout;  /* seconds a connection may stay silent */
     char *token;       /* bearer token every request must carry, or NULL */
 } config_admin_t;
+
+/* server.mode: who owns the connections. */
+enum config_server_mode {
+    SERVER_MODE_PROCESS, /* reactor threads in the master */
+    SERVER_MODE_BASE,    /* each worker, the ones it accepted */
+};
 
 typedef struct config {
     char *path;        /* the file this came from */
@@ -195,6 +205,13 @@ typedef struct config {
     /* The access log of HTTP listeners (http/access_log.h). */
     char *access_log;        /* a path, or NULL / "off": none */
     char *access_log_format; /* NULL: nginx's "combined" */
+    /* A callback running longer is killed with its process (seconds,
+     * 0 = off); one running past request_slowlog_timeout is logged with
+     * a backtrace to request_slowlog_file (NULL: the server log). */
+    int max_execution_time;
+    int request_slowlog_timeout;
+    char *request_slowlog_file;
+    int mode;               /* enum config_server_mode, default process */
 
     config_admin_t admin;
     config_table_t *tables;

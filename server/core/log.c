@@ -95,6 +95,11 @@ void log_set_role(const char *fmt, ...)
     va_end(ap);
 }
 
+const char *log_get_role(void)
+{
+    return log_role;
+}
+
 int log_get_level(void)
 {
     return log_level;

@@ -22,6 +22,8 @@ const char *log_last_error(void);
 int log_fileno(void);
 /* Name this thread's role in its lines: "master", "worker 3", ... */
 void log_set_role(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* This thread's role, as its lines name it. */
+const char *log_get_role(void);
 int log_get_level(void);
 /* Write the summaries of every line held back by the rate limit now (they
  * are otherwise written when due, at the next log call): at exit. */

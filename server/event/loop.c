@@ -102,6 +102,9 @@ static uint32_t loop_epoll_bits(int events)
         e |= EPOLLOUT;
     if (events & LOOP_RDHUP)
         e |= EPOLLRDHUP;
+    /* The kernel takes EPOLLEXCLUSIVE with EPOLLIN and EPOLLOUT only. */
+    if (events & LOOP_EXCLUSIVE)
+        e = (e & (EPOLLIN | EPOLLOUT)) | EPOLLEXCLUSIVE;
     return e;
 }
 

@@ -7,6 +7,9 @@
 #define LOOP_ERROR 4 /* reported only: EPOLLERR or EPOLLHUP */
 #define LOOP_RDHUP 8 /* the peer shut down writing (EPOLLRDHUP); watch it
                         alone to notice a client leave without reading */
+#define LOOP_EXCLUSIVE 16 /* loop_add only (EPOLLEXCLUSIVE): of the loops
+                        that watch one fd this way, an event wakes one that
+                        waits, not all; loop_mod cannot keep it */
 
 #include "event/clock.h"
 #include "event/timer.h"

@@ -11,6 +11,7 @@
 
 #include "plugin/api.h"
 #include "proc/child.h"
+#include "proc/watch.h"
 #include "proc/worker.h"
 #include "http/http_msg.h"
 #include "http/http_response.h"
@@ -110,6 +111,9 @@ static void http_api_request(const plugin_t *p, const ipc_msg_t *m)
                  "answered with 500", (unsigned long long)m->session, m->len);
     req.session = m->session;
     req.listener = m->listener;
+    if (ok)
+        watch_detail("%.*s %.*s", (int)req.method_len, req.method,
+                     (int)(req.path_len < 80 ? req.path_len : 80), req.path);
     const config_listener_t *l = &child.srv->cfg.listeners[m->listener];
     http_compression_t z = {
         .level = l->http_compression ? l->http_compression_level : 0,

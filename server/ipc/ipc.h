@@ -31,6 +31,9 @@ enum ipc_type {
     IPC_FINISH,       /* mailbox: task worker -> the task's sender: a
                          task's result */
     IPC_PIPE,         /* mailbox: any process -> any: swx_send_message */
+    IPC_ROUTED,       /* mailbox, base mode: worker -> the worker that owns
+                         session hdr.id: a message of type hdr.index for
+                         it (IPC_SEND, IPC_CLOSE_REQ, a protocol's) */
     IPC_TYPE_END
 };
 
@@ -42,6 +45,14 @@ _Static_assert(IPC_TYPE_END <= IPC_PROTO_MIN, "transport types below 64");
 /* IPC_WORKER_BACKOFF: an earlier process of the worker died holding
  * requests it had taken, and no replacement has asked after them. */
 #define IPC_BACKOFF_LOST 0x01
+
+/* IPC_WORKER_LOST's payload when the process before was killed past
+ * max_execution_time (after a crash there is none). */
+typedef struct ipc_lost {
+    uint64_t session; /* the session of the callback it was stuck in, 0 */
+    uint8_t timeout;  /* 1 */
+    uint8_t pad[7];
+} ipc_lost_t;
 
 /* Header flags. */
 #define IPC_FIRST 0x01   /* the first frame of a message */
@@ -93,7 +104,8 @@ _Static_assert(sizeof(ipc_hdr_t) == 32, "ipc_hdr_t is 32 bytes");
     (IPC_BIT(IPC_SEND) | IPC_BIT(IPC_CLOSE_REQ) | IPC_BIT(IPC_BIND) |        \
      IPC_BIT(IPC_WORKER_LOST) | IPC_BIT(IPC_WORKER_BACKOFF) | IPC_PROTOCOLS)
 #define IPC_TO_MAILBOX                                                       \
-    (IPC_BIT(IPC_TASK) | IPC_BIT(IPC_FINISH) | IPC_BIT(IPC_PIPE))
+    (IPC_BIT(IPC_TASK) | IPC_BIT(IPC_FINISH) | IPC_BIT(IPC_PIPE) |           \
+     IPC_BIT(IPC_ROUTED))
 #define IPC_TO_TASKQ IPC_BIT(IPC_TASK)
 
 /* A complete message. */

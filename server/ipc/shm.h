@@ -29,6 +29,8 @@ typedef struct shm_start {
     _Atomic int code;        /* what it returned, its signal or status */
     _Atomic uint64_t failed; /* failed starts, all lives */
 } shm_start_t;
+/* Frames of a backtrace kept for the watchdog (shm_worker_t.trace). */
+#define SHM_TRACE_MAX 48
 
 typedef struct shm_worker {
     _Atomic int pid;           /* 0 while not running */
@@ -44,6 +46,34 @@ typedef struct shm_worker {
     _Atomic uint64_t rss;      /* bytes resident, as the process last
                                   measured itself; 0 while unknown */
     shm_start_t start;         /* which plugin failed its last start */
+
+    /* max_execution_time and the slow log (proc/watch.c writes, the
+     * manager's proc/watchdog.c reads): the callback running now. The
+     * process makes cb_seq odd, writes the fields, publishes cb_start and
+     * makes cb_seq even; a reader whose cb_seq did not change across its
+     * copy has a whole record. */
+    _Atomic uint32_t cb_seq;
+    _Atomic int64_t cb_start;  /* ms (loop_now) it began; 0: none runs */
+    _Atomic int cb_pid;        /* the process running it */
+    _Atomic int cb_limit_ms;   /* its max_execution_time; 0: none */
+    _Atomic int cb_slow_ms;    /* its request_slowlog_timeout; 0: none */
+    _Atomic int cb_plugin;     /* config index of its plugin */
+    _Atomic uint64_t cb_session; /* the session it is about, or 0 */
+    char cb_name[24];          /* "on_receive", "timer", ... */
+    char cb_detail[96];        /* "GET /path", "from 127.0.0.1:5353", "" */
+    /* A backtrace the process took of itself on SIGNAL_TRACE: return
+     * addresses, innermost first; trace_count counts the traces taken. */
+    _Atomic uint32_t trace_count;
+    _Atomic int trace_n;
+    uintptr_t trace[SHM_TRACE_MAX];
+    /* Set by the manager with lost when it killed the slot's process
+     * past max_execution_time, for the replacement's IPC_WORKER_LOST. */
+    _Atomic int stuck_killed;
+    _Atomic uint64_t stuck_session;
+    /* base mode */
+    _Atomic int64_t connections; /* connections its processes own; what a
+                                  crashed one held is taken off
+                                  connection_num when it is reaped */
 } shm_worker_t;
 
 /* Why a process was replaced (counted in shm_t.restarts, shown in the
@@ -84,6 +114,12 @@ typedef struct shm {
     struct shm_http *http;     /* HTTP figures for /metrics (shm_http.h):
                                   a mapping of their own, made before any
                                   fork, so the same address everywhere */
+    /* Clients of processes killed past max_execution_time: HTTP requests
+     * answered 504 (or closed, their response begun), stream and
+     * WebSocket connections closed. */
+    _Atomic uint64_t stuck_clients;
+    _Atomic uint64_t session_blocks; /* base mode: blocks of session
+                                  sequence numbers handed out (net/conn.c) */
     int worker_num;
     int task_worker_num;
     int nprocs;                /* workers, task workers, user processes */

@@ -402,6 +402,11 @@ const char *conn_tls_version(const conn_t *c)
     return c->transport->version != NULL ? c->transport->version(c) : NULL;
 }
 
+int conn_leaving(const conn_t *c)
+{
+    return c->eng->leaving;
+}
+
 int conn_read_once(conn_t *c)
 {
     conn_engine_t *e = c->eng;
@@ -425,6 +430,12 @@ void conn_timer_clear(conn_t *c, int64_t id)
 {
     if (id > 0)
         timer_clear(loop_timers(c->eng->loop), id);
+}
+
+void conn_count_stuck(conn_t *c)
+{
+    atomic_fetch_add_explicit(&c->eng->shm->stuck_clients, 1,
+                              memory_order_relaxed);
 }
 
 void conn_close(conn_t *c, const char *why)
@@ -527,8 +538,25 @@ static const conn_proto_t *conn_proto_for(const conn_t *c)
     return conn_proto_of(conn_listener(c));
 }
 
+/* Sequence numbers per block of shared ids: 2^36 blocks fit the 56 bits. */
+#define CONN_SEQ_BLOCK_BITS 20
+
+static void conn_seq_block(conn_engine_t *e)
+{
+    uint64_t b = atomic_fetch_add(&e->shm->session_blocks, 1) + 1;
+    e->next_seq = b << CONN_SEQ_BLOCK_BITS;
+    e->seq_end = (b + 1) << CONN_SEQ_BLOCK_BITS;
+}
+
+void conn_engine_share_ids(conn_engine_t *e)
+{
+    conn_seq_block(e);
+}
+
 static conn_t *conn_new(conn_engine_t *e, int fd, int listener)
 {
+    if (e->seq_end != 0 && e->next_seq >= e->seq_end)
+        conn_seq_block(e);
     conn_t *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;

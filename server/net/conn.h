@@ -84,6 +84,16 @@ typedef struct conn_backoff {
                         those waiting it had is unknown */
 } conn_backoff_t;
 
+/* What the worker_lost hook hears: target worker's process died and was
+ * replaced; requests it had taken may be gone with it. */
+typedef struct conn_lost {
+    int worker;
+    int timeout;      /* it was killed past max_execution_time (else it
+                         crashed): its clients are answered 504 or closed */
+    uint64_t session; /* timeout: the session of the callback it was stuck
+                         in, or 0 */
+} conn_lost_t;
+
 /*
  * A connection kind. Every call runs in the loop that owns the
  * connection. A hook that closes the connection (conn_close, or a service
@@ -100,8 +110,8 @@ typedef struct conn_proto {
     void (*deliver)(conn_t *c, const conn_msg_t *m);
     /* Optional: bytes from the sink were queued for the client. */
     void (*sent)(conn_t *c);
-    /* Optional: target w's process died and was replaced. */
-    void (*worker_lost)(conn_t *c, int w);
+    /* Optional: a target's process died and was replaced. */
+    void (*worker_lost)(conn_t *c, const conn_lost_t *l);
     /* Optional: a target is backing off (see conn_backoff_t): a
      * connection that waits on it or is bound to it, or whose message was
      * refused, must not wait for its replacement. Called from the loop,
@@ -167,7 +177,12 @@ struct conn_engine {
     void *sink_ctx;             /* the sink's own state */
     int quiesced;               /* stopping: no more reading from clients */
     int stopping;               /* closing everything */
+    int leaving;                /* its process takes no new connections
+                                   and exits once these are done (base
+                                   mode: a reload, max_request) */
     int64_t heartbeat;          /* heartbeat_check_interval's timer */
+    uint64_t seq_end;           /* with shared ids: the end of this
+                                   engine's block of sequence numbers */
 };
 
 /* One read takes at most this much. */
@@ -218,6 +233,10 @@ int conn_engine_init(conn_engine_t *e, loop_t *loop, const config_t *cfg,
                      shm_t *shm, int id, const conn_sink_t *sink,
                      void *sink_ctx);
 void conn_engine_free(conn_engine_t *e);
+/* Session ids from blocks that shm hands out, for an engine id that
+ * several processes use in turn (a base-mode worker slot and its
+ * replacements): an id is still never reused while the server runs. */
+void conn_engine_share_ids(conn_engine_t *e);
 /* A connection accepted on listener: it is the engine's from now on
  * (closed and counted off when it cannot be set up). */
 void conn_engine_accept(conn_engine_t *e, int fd, int listener);
@@ -297,9 +316,15 @@ int conn_end(conn_t *c, int linger);
 /* The server is stopping: clients are no longer read (conn_read_once
  * excepted), the sink finishes what it was given. */
 int conn_stopping(const conn_t *c);
+/* c's engine is leaving (conn_engine_t.leaving): a connection that could
+ * be kept alive ends after its current request. */
+int conn_leaving(const conn_t *c);
 /* Read once what the client has already sent, even while stopping. 0, or
  * -1 when the connection was closed meanwhile. */
 int conn_read_once(conn_t *c);
+/* c was waiting on, or bound to, a worker killed past max_execution_time
+ * (conn_lost_t): counted in the stats (shm stuck_clients). */
+void conn_count_stuck(conn_t *c);
 /* Close c now; why is logged when not NULL. */
 void conn_close(conn_t *c, const char *why);
 /* The client is at addr:port, as the proxy that is c's socket peer says:

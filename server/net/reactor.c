@@ -20,10 +20,9 @@
 #include "core/log.h"
 #include "event/loop.h"
 #include "net/conn.h"
+#include "net/dgram.h"
 #include "net/workers.h"
 
-#define REACTOR_DGRAM_BATCH 64
-#define REACTOR_DGRAM_MAX 65536
 /* A stopping reactor gives what it still has to write this long. */
 #define REACTOR_STOP_FLUSH_MS 2000
 
@@ -84,34 +83,18 @@ static void reactor_notify_io(loop_t *loop, int fd, int events, void *arg)
     }
 }
 
+static void reactor_packet(void *arg, swx_peer_t *p, size_t len)
+{
+    reactor_t *r = arg;
+    workers_packet(&r->workers, p, len);
+}
+
 static void reactor_dgram_io(loop_t *loop, int fd, int events, void *arg)
 {
     (void)loop;
     (void)events;
     const reactor_dgram_t *d = arg;
-    reactor_t *r = d->r;
-    int listener = d->listener;
-    swx_peer_t *p = (swx_peer_t *)r->dbuf;
-    for (int i = 0; i < REACTOR_DGRAM_BATCH; i++) {
-        memset(p, 0, sizeof(*p));
-        socklen_t alen = sizeof(p->raw);
-        ssize_t n = recvfrom(fd, r->dbuf + sizeof(*p), REACTOR_DGRAM_MAX,
-                             MSG_TRUNC, (struct sockaddr *)p->raw, &alen);
-        if (n < 0) {
-            if (errno != EAGAIN && errno != EINTR)
-                log_error("recvfrom on listeners[%d]: %s", listener,
-                          strerror(errno));
-            return;
-        }
-        p->listener = listener;
-        p->raw_len = alen;
-        if (n > REACTOR_DGRAM_MAX) {
-            log_warn("listeners[%d]: a datagram of %zd bytes is over %d; "
-                     "dropped", listener, n, REACTOR_DGRAM_MAX);
-            continue;
-        }
-        workers_packet(&r->workers, p, (size_t)n);
-    }
+    dgram_read(fd, d->listener, d->r->dbuf, reactor_packet, d->r);
 }
 
 static void *reactor_main(void *arg)
@@ -146,7 +129,7 @@ static int reactor_init(reactor_t *r, server_t *srv, int id)
     r->srv = srv;
     r->notify[0] = r->notify[1] = -1;
     r->loop = loop_create();
-    r->dbuf = malloc(sizeof(swx_peer_t) + REACTOR_DGRAM_MAX);
+    r->dbuf = malloc(DGRAM_BUF_SIZE);
     r->dgrams = calloc((size_t)srv->cfg.nlisteners, sizeof(*r->dgrams));
     if (r->loop == NULL || r->dbuf == NULL || r->dgrams == NULL ||
         conn_engine_init(&r->eng, r->loop, &srv->cfg, srv->shm, id,

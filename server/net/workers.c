@@ -8,11 +8,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 
 #include "core/log.h"
 
@@ -218,8 +216,10 @@ static void workers_resume_paused(workers_t *ws)
     }
 }
 
-/* Each connection's protocol that has the hook hears of worker w. */
-static void workers_tell(workers_t *ws, int w, const conn_backoff_t *b)
+/* Each connection's protocol that has the hook hears that a worker's
+ * process was replaced (lost), or that it backs off (b). */
+static void workers_tell(workers_t *ws, const conn_lost_t *lost,
+                         const conn_backoff_t *b)
 {
     size_t n;
     conn_t **list = conn_engine_list(ws->eng, &n);
@@ -227,8 +227,8 @@ static void workers_tell(workers_t *ws, int w, const conn_backoff_t *b)
         conn_t *c = list[i];
         if (c->closing)
             continue;
-        if (b == NULL && c->proto->worker_lost != NULL)
-            c->proto->worker_lost(c, w);
+        if (lost != NULL && c->proto->worker_lost != NULL)
+            c->proto->worker_lost(c, lost);
         else if (b != NULL && c->proto->worker_backoff != NULL)
             c->proto->worker_backoff(c, b);
     }
@@ -257,20 +257,48 @@ static void workers_backoff(workers_t *ws, int w, const ipc_msg_t *m)
              (long long)(left > 0 ? left : 0),
              dropped > 0 ? "; what was queued for it is dropped" : "");
     conn_backoff_t b = {w, secs, 0, (m->data[0] & IPC_BACKOFF_LOST) != 0};
-    workers_tell(ws, w, &b);
+    workers_tell(ws, NULL, &b);
     if (ws->npaused > 0)
         workers_resume_paused(ws);
+}
+
+/* Worker w's new process says the one before died (IPC_WORKER_LOST):
+ * every connection that waits on it, or is bound to it, hears of it. */
+static void workers_lost(workers_t *ws, int w, const ipc_msg_t *m)
+{
+    conn_lost_t lost = {w, 0, 0};
+    ipc_lost_t l;
+    if (m->len == sizeof(l)) {
+        memcpy(&l, m->data, sizeof(l));
+        lost.timeout = l.timeout != 0;
+        lost.session = l.session;
+    } else if (m->len != 0) {
+        log_warn("channel: IPC_WORKER_LOST of %zu bytes dropped", m->len);
+        return;
+    }
+    if (lost.timeout)
+        log_info("worker %d was replaced after it was killed past "
+                 "max_execution_time: its HTTP requests get 504, its stream "
+                 "and WebSocket clients are closed", w);
+    else
+        log_info("worker %d was replaced after a crash: checking the "
+                 "requests it had", w);
+    workers_tell(ws, &lost, NULL);
+}
+
+int workers_delivery(int type)
+{
+    return type == IPC_SEND        ? CONN_DELIVER_SEND
+           : type == IPC_CLOSE_REQ ? CONN_DELIVER_CLOSE
+           : type == IPC_BIND      ? CONN_DELIVER_BIND
+                                   : CONN_DELIVER_PROTOCOL;
 }
 
 /* A worker's message about a session: to the engine. */
 static void workers_deliver(workers_t *ws, const ipc_msg_t *m)
 {
     conn_msg_t cm = {m->type, m->data, m->len};
-    int kind = m->type == IPC_SEND        ? CONN_DELIVER_SEND
-               : m->type == IPC_CLOSE_REQ ? CONN_DELIVER_CLOSE
-               : m->type == IPC_BIND      ? CONN_DELIVER_BIND
-                                           : CONN_DELIVER_PROTOCOL;
-    conn_engine_deliver(ws->eng, m->session, kind, &cm);
+    conn_engine_deliver(ws->eng, m->session, workers_delivery(m->type), &cm);
 }
 
 static void workers_io(loop_t *loop, int fd, int events, void *arg)
@@ -303,9 +331,7 @@ static void workers_io(loop_t *loop, int fd, int events, void *arg)
             break;
         }
         if (m.type == IPC_WORKER_LOST) {
-            log_info("worker %d was replaced after a crash: checking the "
-                     "requests it had", w);
-            workers_tell(ws, w, NULL);
+            workers_lost(ws, w, &m);
         } else if (m.type == IPC_WORKER_BACKOFF) {
             workers_backoff(ws, w, &m);
         } else {
@@ -316,28 +342,8 @@ static void workers_io(loop_t *loop, int fd, int events, void *arg)
 
 /* ---- datagrams ---- */
 
-static void workers_peer_describe(swx_peer_t *p)
-{
-    const struct sockaddr *sa = (const struct sockaddr *)p->raw;
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &a->sin6_addr, p->addr, sizeof(p->addr));
-        p->port = ntohs(a->sin6_port);
-    } else if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &a->sin_addr, p->addr, sizeof(p->addr));
-        p->port = ntohs(a->sin_port);
-    } else if (p->raw_len > offsetof(struct sockaddr_un, sun_path)) {
-        const struct sockaddr_un *u = (const struct sockaddr_un *)sa;
-        snprintf(p->addr, sizeof(p->addr), "%.*s",
-                 (int)(p->raw_len - offsetof(struct sockaddr_un, sun_path)),
-                 u->sun_path);
-    }
-}
-
 void workers_packet(workers_t *ws, swx_peer_t *p, size_t len)
 {
-    workers_peer_describe(p);
     int w = workers_fixed(ws->eng) ? workers_by_addr(ws, p->addr)
                                    : workers_pick_free(ws);
     ipc_t *ch = &ws->chans[w];

@@ -37,6 +37,9 @@ void workers_free(workers_t *ws);
 /* One datagram (p, then len bytes) to a worker: by client address in the
  * fixed modes. */
 void workers_packet(workers_t *ws, swx_peer_t *p, size_t len);
+/* The conn_engine_deliver kind of a worker's message of type (ipc/ipc.h,
+ * http/http_msg.h): bytes, a close, a bind or the protocol's. */
+int workers_delivery(int type);
 /* Deliver every reply the workers left in the channels (the stop). */
 void workers_drain(workers_t *ws);
 

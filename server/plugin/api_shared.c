@@ -268,15 +268,17 @@ static json_t *api_procs_json(const shm_t *shm)
 /* Processes replaced, by cause (enum shm_restart_cause). */
 static json_t *api_restarts_json(const shm_t *shm)
 {
-    return json_pack("{s:I, s:I, s:I, s:I}", "crash",
-                     (json_int_t)atomic_load(&shm->restarts[RESTART_CRASH]),
-                     "max_request",
-                     (json_int_t)atomic_load(
-                         &shm->restarts[RESTART_MAX_REQUEST]),
-                     "rss",
-                     (json_int_t)atomic_load(&shm->restarts[RESTART_RSS]),
-                     "timeout",
-                     (json_int_t)atomic_load(&shm->restarts[RESTART_TIMEOUT]));
+    static const char *const causes[RESTART_CAUSES] = {
+        [RESTART_CRASH] = "crash",
+        [RESTART_MAX_REQUEST] = "max_request",
+        [RESTART_RSS] = "rss",
+        [RESTART_TIMEOUT] = "timeout",
+    };
+    json_t *o = json_object();
+    for (int i = 0; o != NULL && i < RESTART_CAUSES; i++)
+        json_object_set_new(o, causes[i], json_integer((json_int_t)
+                            atomic_load(&shm->restarts[i])));
+    return o;
 }
 
 /* max_concurrency: HTTP requests at workers now, and those refused. */
@@ -316,6 +318,8 @@ char *api_stats_json(void)
                             json_integer((json_int_t)s.worker_restarts));
         json_object_set_new(o, "restarts", api_restarts_json(srv->shm));
         api_concurrency_json(o, srv->shm);
+        json_object_set_new(o, "stuck_clients", json_integer((json_int_t)
+                            atomic_load(&srv->shm->stuck_clients)));
     }
     char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
     json_decref(o);

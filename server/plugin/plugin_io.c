@@ -8,6 +8,7 @@
 
 #include "plugin/api.h"
 #include "core/log.h"
+#include "proc/watch.h"
 
 typedef struct pio_timer {
     const plugin_t *plugin;
@@ -77,7 +78,9 @@ static void pio_timer_fire(int64_t id, void *arg)
     pio_timer_t *t = arg;
     const plugin_t *prev = api_enter(t->plugin);
     running = t;
+    watch_begin(t->plugin, "a timer", -1, 0);
     t->cb(id, t->arg);
+    watch_end();
     running = NULL;
     api_enter(prev);
     if (t->once || t->cleared) {
@@ -129,7 +132,9 @@ static void pio_fd_io(loop_t *l, int fd, int events, void *arg)
     (void)l;
     pio_fd_t *f = arg;
     const plugin_t *prev = api_enter(f->plugin);
+    watch_begin(f->plugin, "an fd callback", -1, 0);
     f->cb(fd, events, f->arg);
+    watch_end();
     api_enter(prev);
 }
 
@@ -207,7 +212,9 @@ static void pio_call_run(void *arg)
 {
     pio_call_t *c = arg;
     const plugin_t *prev = api_enter(c->plugin);
+    watch_begin(c->plugin, "a deferred call", -1, 0);
     c->cb(c->arg);
+    watch_end();
     api_enter(prev);
     free(c);
 }

@@ -13,6 +13,7 @@
 #include "plugin/api.h"
 #include "proc/child.h"
 #include "core/log.h"
+#include "proc/watch.h"
 
 #define TASK_MULTI_MAX 1024
 #define TASK_MAILBOX_BATCH 64
@@ -42,6 +43,7 @@ static int64_t next_task_id = 1;
 static unsigned task_rr;
 
 void (*task_on_task)(const ipc_msg_t *m);
+void (*task_on_routed)(const ipc_msg_t *m);
 
 static const plugin_t *task_plugin(int index)
 {
@@ -56,7 +58,9 @@ static void task_dispatch(const ipc_msg_t *m)
     const ipc_hdr_t *h = &m->hdr;
     const plugin_t *p = task_plugin(h->index);
     child_count_event();
-    if (p == NULL) {
+    if (h->type == IPC_ROUTED && task_on_routed != NULL) {
+        task_on_routed(m);
+    } else if (p == NULL) {
         log_warn("mailbox: message for unknown plugin %u dropped", h->index);
     } else if (h->type == IPC_FINISH && h->pid != (uint32_t)getpid()) {
         log_debug("result of task %lld of an earlier process in this slot "
@@ -65,9 +69,15 @@ static void task_dispatch(const ipc_msg_t *m)
         log_debug("result of task %lld came after its swx_taskwait gave up; "
                   "discarded", (long long)h->id);
     } else if (h->type == IPC_FINISH) {
+        watch_begin(p, "on_finish", -1, 0);
+        watch_detail("task %lld", (long long)h->id);
         api_call(p, on_finish, (int64_t)h->id, m->data, m->len);
+        watch_end();
     } else if (h->type == IPC_PIPE) {
+        watch_begin(p, "on_pipe_message", -1, 0);
+        watch_detail("from process %d", h->src);
         api_call(p, on_pipe_message, h->src, m->data, m->len);
+        watch_end();
     } else if (h->type == IPC_TASK && task_on_task != NULL) {
         task_on_task(m);
     } else {
@@ -367,10 +377,14 @@ void task_run(const ipc_msg_t *m)
     current.active = 1;
     current.finished = 0;
     current.hdr = m->hdr;
-    if (p != NULL && p->desc.on_task != NULL)
+    if (p != NULL && p->desc.on_task != NULL) {
+        watch_begin(p, "on_task", -1, 0);
+        watch_detail("task %lld from worker %d", (long long)m->hdr.id,
+                     m->hdr.src);
         api_call(p, on_task, (int64_t)m->hdr.id, m->hdr.src, m->data,
                  m->len);
-    else
+        watch_end();
+    } else
         log_warn("task %lld from worker %d: no on_task in plugin %u; "
                  "dropped", (long long)m->hdr.id, m->hdr.src, m->hdr.index);
     current.active = 0;

@@ -17,6 +17,7 @@
 #include "core/proctitle.h"
 #include "proc/recycle.h"
 #include "plugin/task.h"
+#include "proc/watch.h"
 
 child_t child;
 
@@ -76,8 +77,10 @@ static void child_close_foreign_fds(void)
     for (int i = 0; i < s->nprocs; i++)
         if (i != child.id)
             close(s->mbox_fds[i][0]);
+    /* In base mode the manager keeps the stream listeners open too. */
     for (int i = 0; child.kind != PROC_WORKER && i < s->cfg.nlisteners; i++)
-        if (config_listener_is_dgram(s->cfg.listeners[i].type))
+        if (config_listener_is_dgram(s->cfg.listeners[i].type) ||
+            s->cfg.mode == SERVER_MODE_BASE)
             close(s->listen_fds[i]);
     if (s->taskq_fds[0] >= 0 && child.kind != PROC_TASK) {
         close(s->taskq_fds[0]);
@@ -113,6 +116,7 @@ static void child_signal(int signo)
         log_debug("serving");
     } else if (signo == SIGNAL_REOPEN) {
         log_reopen((uid_t)-1, (gid_t)-1);
+        watch_reopen();
     }
 }
 
@@ -169,6 +173,7 @@ int child_init(server_t *srv, int id, int standby, int notify_fd)
         return -1;
     pio_init(child.loop);
     if (child_setup_signals() < 0 ||
+        watch_init(&srv->cfg, &srv->shm->workers[id]) < 0 ||
         ipc_init(&child.inbox, srv->mbox_fds[id][0], srv->cfg.task_max_size,
                  IPC_TO_MAILBOX) < 0)
         return -1;
@@ -216,6 +221,7 @@ void child_exit(int status, int call_stop)
     api_unload_plugins(cfg, child.plugins);
     child.plugins = NULL;
     ipc_free(&child.inbox);
+    watch_free();
     atomic_store(&child.srv->shm->workers[child.id].busy, 0);
     recycle_free();
     loop_free(child.loop);

@@ -21,6 +21,7 @@
 #include "event/loop.h"
 #include "proc/server.h"
 #include "proc/startfail.h"
+#include "proc/watchdog.h"
 
 /* A process that dies by itself sooner than this after its start, having
  * taken no event, counts as failing. */
@@ -148,6 +149,7 @@ static pid_t manager_fork(int id, int standby)
         close(notify_fd[0]);
         free(slots);
         free(retiring);
+        watchdog_free();
         loop_free(loop);
         if (privs_drop(srv->uid, srv->gid, srv->cfg.user) < 0)
             _exit(WORKER_EXIT_START_FAILED);
@@ -627,6 +629,22 @@ static int manager_all_ready(void)
     return 1;
 }
 
+/* Base mode: a worker that left by itself (max_request) serves its last
+ * connections as an old worker does after a reload, while a new one takes
+ * its slot and accepts at once. */
+static void manager_base_handover(int id)
+{
+    slot_t *s = &slots[id];
+    if (stopping || nretiring >= MANAGER_MAX_RETIRING)
+        return; /* it is replaced when it exits */
+    retiring[nretiring++] = (retiree_t){
+        s->pid, id, loop_now(),
+        manager_timer(srv->cfg.max_wait_time * 1000LL, 1000,
+                      manager_kill_retiree, s->pid)};
+    s->pid = 0;
+    manager_spawn(id);
+}
+
 static void manager_on_notify(const worker_notice_t *n)
 {
     if (n->id < 0 || n->id >= nprocs())
@@ -645,6 +663,8 @@ static void manager_on_notify(const worker_notice_t *n)
         if (s->candidate > 0) {
             manager_promote(n->id);
             manager_reload_check_done();
+        } else if (srv->cfg.mode == SERVER_MODE_BASE) {
+            manager_base_handover(n->id);
         } else {
             log_warn("worker %d released its channels with no replacement; "
                      "a new one starts when it exits", n->id);
@@ -721,6 +741,19 @@ static int manager_reap_candidate(pid_t pid, int status)
     return 0;
 }
 
+/* Base mode: a worker died with its connections; the kernel closed them,
+ * so they leave the count that max_conn is checked against. */
+static void manager_base_lost(int id)
+{
+    int64_t n = atomic_exchange(&srv->shm->workers[id].connections, 0);
+    if (n <= 0)
+        return;
+    atomic_fetch_sub(&srv->shm->connection_num, n);
+    atomic_fetch_add(&srv->shm->close_count, (uint64_t)n);
+    log_warn("worker %d: its %lld connection(s) were lost with it", id,
+             (long long)n);
+}
+
 static void manager_reap_worker(pid_t pid, int status)
 {
     for (int i = 0; i < nprocs(); i++) {
@@ -740,17 +773,36 @@ static void manager_reap_worker(pid_t pid, int status)
             server_kind(srv, i) == PROC_TASK)
             atomic_fetch_sub(&srv->shm->tasking_num, 1);
         int abnormal = manager_log_exit(i, "", pid, status, lived);
+        /* Killed past max_execution_time: replaced at once, counted as a
+         * timeout, not a crash. */
+        uint64_t stuck_session = 0;
+        int stuck = watchdog_reaped(i, pid, &stuck_session);
+        if (stuck) {
+            s->end = END_KILLED;
+            atomic_fetch_add(&srv->shm->restarts[RESTART_TIMEOUT], 1);
+        }
+        if (abnormal && srv->cfg.mode == SERVER_MODE_BASE &&
+            server_kind(srv, i) == PROC_WORKER && s->candidate == 0 &&
+            !manager_slot_retiring(i))
+            manager_base_lost(i);
         if (abnormal) {
-            atomic_fetch_add(&srv->shm->worker_restarts, 1);
-            atomic_fetch_add(&srv->shm->restarts[RESTART_CRASH], 1);
+            if (!stuck) {
+                atomic_fetch_add(&srv->shm->worker_restarts, 1);
+                atomic_fetch_add(&srv->shm->restarts[RESTART_CRASH], 1);
+            }
             manager_call_worker_error(i, pid, status);
             /* Its replacement asks the reactors to check the requests it
              * had (see IPC_WORKER_LOST), unless it took none or another
              * process of the slot, which may hold some of them, is still
              * alive. */
             if (server_kind(srv, i) == PROC_WORKER && served &&
-                s->candidate == 0 && !manager_slot_retiring(i))
+                s->candidate == 0 && !manager_slot_retiring(i)) {
                 atomic_store(&srv->shm->workers[i].lost, 1);
+                /* Its clients are answered for a timeout (ipc_lost_t). */
+                atomic_store(&srv->shm->workers[i].stuck_session,
+                             stuck_session);
+                atomic_store(&srv->shm->workers[i].stuck_killed, stuck);
+            }
         }
         if (stopping)
             return;
@@ -836,6 +888,15 @@ static void manager_begin_stop(void)
     }
     log_debug("stopping %d process(es)", manager_running());
     manager_signal_all(SIGTERM);
+    /* Base mode: no worker starts any more to accept; the port is free
+     * once the workers have closed theirs too. */
+    for (int i = 0; srv->cfg.mode == SERVER_MODE_BASE &&
+                    i < srv->cfg.nlisteners; i++)
+        if (!config_listener_is_dgram(srv->cfg.listeners[i].type) &&
+            srv->listen_fds[i] >= 0) {
+            close(srv->listen_fds[i]);
+            srv->listen_fds[i] = -1;
+        }
 }
 
 static void manager_reopen(void)
@@ -894,9 +955,11 @@ static void manager_loop(void)
 
 static void manager_close_master_fds(void)
 {
-    /* Workers answer datagrams on the listening socket itself. */
+    /* Workers answer datagrams on the listening socket itself; in base
+     * mode they accept too, and the listeners outlive each of them. */
     for (int i = 0; i < srv->cfg.nlisteners; i++)
-        if (!config_listener_is_dgram(srv->cfg.listeners[i].type))
+        if (!config_listener_is_dgram(srv->cfg.listeners[i].type) &&
+            srv->cfg.mode != SERVER_MODE_BASE)
             close(srv->listen_fds[i]);
     if (srv->admin_fd >= 0)
         close(srv->admin_fd);
@@ -936,6 +999,16 @@ static void manager_setup(void)
     }
 }
 
+static pid_t manager_pid_of(int id)
+{
+    return slots[id].pid;
+}
+
+static const watchdog_ops_t manager_watchdog_ops = {
+    manager_pid_of,
+    manager_role,
+};
+
 void manager_run(server_t *s)
 {
     srv = s;
@@ -951,6 +1024,9 @@ void manager_run(server_t *s)
     signal(SIGINT, SIG_IGN); /* the master turns ^C into an orderly stop */
     manager_close_master_fds();
     manager_setup();
+    if (watchdog_start(srv, loop, &manager_watchdog_ops) < 0)
+        log_error("max_execution_time and request_slowlog_timeout are not "
+                  "enforced");
     manager_call_lifecycle(1);
     for (int i = 0; i < nprocs(); i++)
         manager_spawn(i);
@@ -960,6 +1036,7 @@ void manager_run(server_t *s)
     loop_free(loop);
     free(slots);
     free(retiring);
+    watchdog_free();
     config_free(&srv->cfg);
     exit(0);
 }

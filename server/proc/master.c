@@ -116,6 +116,9 @@ static void master_begin_stop(const char *why)
     atomic_store(&m.srv->shm->stopping, 1);
     log_info("%s: stopping", why);
     sdmaster_stopping(why);
+    if (m.srv->cfg.mode == SERVER_MODE_BASE)
+        master_close_listeners(0); /* the workers take what is pending */
+
     /* Connections the kernel has completed but nobody accepted yet would
      * be reset with their listener: take them, so that a request already
      * sent on one is served like those on older connections. */
@@ -439,7 +442,8 @@ static int master_watch(server_t *s, const sigset_t *set)
         return rc;
     }
     for (int i = 0; i < s->cfg.nlisteners; i++) {
-        if (config_listener_is_dgram(s->cfg.listeners[i].type))
+        if (config_listener_is_dgram(s->cfg.listeners[i].type) ||
+            s->cfg.mode == SERVER_MODE_BASE)
             continue;
         rc = loop_add(m.loop, s->listen_fds[i], LOOP_READ, master_accept,
                       (void *)(intptr_t)i);
@@ -555,7 +559,7 @@ static int master_start(server_t *s, const sigset_t *set)
 {
     if (master_watch(s, set) < 0 ||
         access_log_start(&s->cfg, s->cfg.reactor_num) < 0 ||
-        reactor_start_all(s) < 0)
+        (s->cfg.mode != SERVER_MODE_BASE && reactor_start_all(s) < 0))
         return -1;
     if (s->admin_fd >= 0 &&
         admin_start(m.loop, s->admin_fd, s, master_reload) < 0)
@@ -617,6 +621,12 @@ int master_run(server_t *s)
     if (master_start(s, &set) < 0) {
         master_begin_stop("start-up failure");
         m.exit_status = 1;
+    } else if (s->cfg.mode == SERVER_MODE_BASE) {
+        log_notice("swx-server %s started in base mode: %d worker(s), each "
+                   "accepting and serving its own connections, %d "
+                   "listener(s); reactor_num and dispatch_mode do not apply "
+                   "and are ignored", SWX_VERSION, s->cfg.worker_num,
+                   s->cfg.nlisteners);
     } else {
         log_notice("swx-server %s started: %d reactor(s), %d worker(s), %d "
                    "listener(s)", SWX_VERSION, s->cfg.reactor_num,

@@ -19,6 +19,7 @@
 #include "plugin/plugin_io.h"
 #include "core/session.h"
 #include "plugin/task.h"
+#include "proc/watch.h"
 
 #define WORKER_CHAN_BATCH 32
 /* Incoming messages are bounded by what a reactor can frame. */
@@ -53,6 +54,8 @@ static void worker_update(void)
 
 int worker_sendv(uint64_t session, int type, const struct iovec *iov, int n)
 {
+    if (child.srv != NULL && child.srv->cfg.mode == SERVER_MODE_BASE)
+        return worker_base_sendv(session, type, iov, n);
     if (chans == NULL)
         return -ENOTSUP;
     int r = session_reactor(session);
@@ -100,7 +103,8 @@ static int worker_sendto(const swx_peer_t *peer, const void *data,
 
 static int worker_bind(uint64_t session, uint32_t uid)
 {
-    if (child.srv->cfg.dispatch_mode != 5)
+    if (child.srv->cfg.dispatch_mode != 5 ||
+        child.srv->cfg.mode == SERVER_MODE_BASE)
         return -ENOTSUP;
     if (uid == 0)
         return -EINVAL;
@@ -114,10 +118,17 @@ static int worker_listener(void)
 
 size_t worker_output_max(void)
 {
-    return chans != NULL ? child.srv->cfg.buffer_output_size : 0;
+    return chans != NULL || worker_base_running()
+               ? child.srv->cfg.buffer_output_size
+               : 0;
 }
 
-static const api_ops_t worker_ops = {
+long worker_requests(void)
+{
+    return requests;
+}
+
+const api_ops_t worker_ops = {
     worker_send, worker_close, worker_sendto, worker_bind, worker_listener,
 };
 
@@ -159,7 +170,23 @@ static void worker_dispatch(const plugin_t *p, const ipc_msg_t *m,
     }
 }
 
-static void worker_handle(const ipc_msg_t *m)
+/* The callback a message is for, as the watchdog names it. */
+static const char *worker_callback(int type)
+{
+    switch (type) {
+    case IPC_CONNECT: return "on_connect";
+    case IPC_RECEIVE: return "on_receive";
+    case IPC_CLOSE: return "on_close";
+    case IPC_PACKET: return "on_packet";
+    case HTTP_MSG_REQUEST: return "on_request";
+    case WS_MSG_OPEN: return "on_open";
+    case WS_MSG_MESSAGE: return "on_message";
+    case WS_MSG_CLOSE: return "on_ws_close";
+    default: return "a message";
+    }
+}
+
+void worker_handle(const ipc_msg_t *m)
 {
     const plugin_t *p = worker_plugin_for(m->listener);
     if (p == NULL) {
@@ -170,7 +197,12 @@ static void worker_handle(const ipc_msg_t *m)
     atomic_store_explicit(&sw->busy, 1, memory_order_relaxed);
     child_count_event();
     current_listener = m->listener;
+    watch_begin(p, worker_callback(m->type), m->listener, m->session);
+    if (m->type == IPC_PACKET && m->len >= sizeof(swx_peer_t))
+        watch_detail("from %s:%d", ((const swx_peer_t *)m->data)->addr,
+                     ((const swx_peer_t *)m->data)->port);
     worker_dispatch(p, m, sw);
+    watch_end();
     current_listener = -1;
     atomic_store_explicit(&sw->busy, 0, memory_order_relaxed);
 }
@@ -259,7 +291,7 @@ static void worker_flush(void)
  * loop (timers, their own fds) runs on, with on_worker_exit after each
  * round so they can wind it down, until none is left or max_wait_time.
  */
-static void worker_wind_down(void)
+void worker_wind_down(void)
 {
     long long deadline =
         loop_now() + child.srv->cfg.max_wait_time * 1000LL - 250;
@@ -282,8 +314,13 @@ static void worker_wind_down(void)
  * the requests it had sent to the slot (HTTP_MSG_PROBE). */
 static void worker_report_lost(void)
 {
+    /* Killed past max_execution_time: the reactors answer its requests
+     * 504 and close its stream clients (ipc_lost_t). */
+    shm_worker_t *sw = &child.srv->shm->workers[child.id];
+    ipc_lost_t lost = {atomic_load(&sw->stuck_session), 1, {0}};
+    size_t len = atomic_exchange(&sw->stuck_killed, 0) ? sizeof(lost) : 0;
     for (int r = 0; r < child.srv->cfg.reactor_num; r++) {
-        if (ipc_send(&chans[r], IPC_WORKER_LOST, 0, 0, NULL, 0) < 0)
+        if (ipc_send(&chans[r], IPC_WORKER_LOST, 0, 0, &lost, len) < 0)
             log_warn("cannot tell reactor %d of the lost worker", r);
         worker_chan_update(&chans[r]);
     }
@@ -322,6 +359,8 @@ static void worker_free_chans(void)
 
 void worker_run(server_t *srv, int id, int standby, int notify_fd)
 {
+    if (srv->cfg.mode == SERVER_MODE_BASE)
+        worker_base_run(srv, id, standby, notify_fd);
     child.update = worker_update;
     if (child_init(srv, id, standby, notify_fd) < 0 ||
         worker_setup_chans() < 0)
@@ -335,6 +374,7 @@ void worker_run(server_t *srv, int id, int standby, int notify_fd)
     child_notify(standby ? WORKER_READY : WORKER_STARTED);
     if (!standby && atomic_exchange(&srv->shm->workers[id].lost, 0))
         worker_report_lost();
+    atomic_store(&srv->shm->workers[id].stuck_killed, 0);
     worker_loop();
     for (int i = 0; i < srv->cfg.nplugins; i++)
         api_call(&child.plugins[i], on_worker_stop, id);

@@ -8,6 +8,10 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "ipc/ipc.h"
+#include "plugin/api.h"
+#include "proc/server.h"
+
 /* Send a message of type (ipc/ipc.h, http/http_msg.h) made of the bytes of
  * iov[0..n), without copying them into one buffer first. 0, -ENOTCONN for
  * a session of no reactor, -ENOTSUP outside a worker, or -errno. */
@@ -18,5 +22,31 @@ int worker_send_msg(uint64_t session, int type, const void *data,
 /* buffer_output_size: the largest message a reactor takes; 0 outside a
  * worker. */
 size_t worker_output_max(void);
+
+/* What worker.c shares with the base-mode worker (worker_base.c). */
+/* Run the plugin for one message from a reactor or, in base mode, from a
+ * connection of this worker's. */
+void worker_handle(const ipc_msg_t *m);
+/* Messages counted towards max_request. */
+long worker_requests(void);
+/* The retiring worker's plugins wind down their timers and fds
+ * (on_worker_exit), up to max_wait_time. */
+void worker_wind_down(void);
+extern const api_ops_t worker_ops;
+
+/* worker_base.c: a worker in base mode; never returns. */
+void worker_base_run(server_t *srv, int id, int standby, int notify_fd)
+    __attribute__((noreturn));
+/* worker_sendv in base mode: to a connection of this worker's, or through
+ * the mailbox of the worker that owns the session. */
+int worker_base_sendv(uint64_t session, int type, const struct iovec *iov,
+                      int n);
+/* Base mode: this worker stops accepting at once, serves its open
+ * connections to the end (HTTP with Connection: close) up to
+ * max_wait_time, then exits and the manager starts another: what
+ * max_request does, for any reason to recycle a worker; why is logged. */
+void worker_base_leave(const char *why);
+/* Whether this process is a base-mode worker. */
+int worker_base_running(void);
 
 #endif

@@ -68,6 +68,8 @@ typedef struct http_conn {
     int worker;               /* HC_WAIT: who has the request */
     int started;              /* HC_WAIT: part of the response was sent */
     uint64_t seq;             /* requests given to workers, for probes */
+    int probe_timeout;        /* the probe asks after a worker killed past
+                                 max_execution_time: 504, not 502 */
     int64_t timer;            /* http_request_timeout, or in HC_WAIT
                                  http_response_timeout */
     int slot;                 /* HC_WAIT: counted in shm concurrency */
@@ -599,6 +601,10 @@ static int http_conn_read_head(conn_t *c, http_request_t *req)
     h->head_len = (size_t)n;
     h->content_length = req->content_length;
     h->chunked = req->chunked;
+    /* A leaving worker answers with Connection: close (static files, the
+     * plugin's response) and closes after it. */
+    if (conn_leaving(c))
+        req->keep_alive = 0;
     h->keep_alive = req->keep_alive;
     h->raw_used = h->body_len = 0;
     http_conn_log_begin(c, req);
@@ -724,13 +730,16 @@ static void http_conn_sendfile(conn_t *c, const conn_msg_t *m)
     conn_write_file(c, fd, (off_t)sf.offset, sf.length);
 }
 
-/* Worker w was replaced after a crash: does the new process hold our
- * request? It answers after every request queued before this probe. */
-static void http_conn_worker_lost(conn_t *c, int w)
+/* Worker l->worker was replaced after a crash, or after it was killed
+ * past max_execution_time: does the new process hold our request? It
+ * answers after every request queued before this probe. */
+static void http_conn_worker_lost(conn_t *c, const conn_lost_t *l)
 {
     http_conn_t *h = c->state;
-    if (h->state == HC_WAIT && h->worker == w)
-        conn_submit(c, w, HTTP_MSG_PROBE, &h->seq, sizeof(h->seq), 0);
+    if (h->state != HC_WAIT || h->worker != l->worker)
+        return;
+    h->probe_timeout = l->timeout;
+    conn_submit(c, l->worker, HTTP_MSG_PROBE, &h->seq, sizeof(h->seq), 0);
 }
 
 /* Worker b->worker is backing off: a request waiting on it, or refused,
@@ -763,6 +772,16 @@ static void http_conn_request_lost(conn_t *c, const conn_msg_t *m)
     memcpy(&seq, m->data, sizeof(seq));
     if (seq != h->seq)
         return; /* answered, and another request is in a worker now */
+    if (h->probe_timeout) {
+        log_warn("session %llu (peer %s): worker %d was killed past "
+                 "max_execution_time with the request%s; %s",
+                 (unsigned long long)c->session, c->peer, h->worker,
+                 h->started ? " half answered" : "",
+                 h->started ? "closing" : "answering 504");
+        conn_count_stuck(c);
+        http_conn_give_up(c, 504);
+        return;
+    }
     log_warn("session %llu (peer %s): worker %d died with the request%s; "
              "answering 502", (unsigned long long)c->session, c->peer,
              h->worker, h->started ? " half answered" : "");

@@ -88,9 +88,25 @@ static void stream_worker_backoff(conn_t *c, const conn_backoff_t *b)
     conn_end(c, 1);
 }
 
+/* Its worker was killed past max_execution_time while it ran this
+ * connection's callback, or the connection is bound to it: the plugin's
+ * state for it died with the process, so it is closed. */
+static void stream_worker_lost(conn_t *c, const conn_lost_t *l)
+{
+    if (!l->timeout || (c->session != l->session &&
+                        (!conn_fixed(c) || c->worker != l->worker)))
+        return;
+    log_warn("session %llu (peer %s): worker %d was killed past "
+             "max_execution_time; closing", (unsigned long long)c->session,
+             c->peer, l->worker);
+    conn_count_stuck(c);
+    conn_end(c, 1);
+}
+
 const conn_proto_t stream_proto = {
     .name = "stream",
     .input = stream_input,
     .deliver = stream_deliver,
+    .worker_lost = stream_worker_lost,
     .worker_backoff = stream_worker_backoff,
 };

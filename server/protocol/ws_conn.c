@@ -345,10 +345,27 @@ static void ws_conn_worker_backoff(conn_t *c, const conn_backoff_t *b)
     ws_conn_end(c, WS_CLOSE_TRY_AGAIN);
 }
 
+/* Its worker was killed past max_execution_time while it ran this
+ * connection's callback, or the connection is bound to it: closed with
+ * 1011 (the server met an unexpected condition). */
+static void ws_conn_worker_lost(conn_t *c, const conn_lost_t *l)
+{
+    if (!l->timeout || (c->session != l->session &&
+                        (!conn_fixed(c) || c->worker != l->worker)))
+        return;
+    log_warn("session %llu (peer %s): worker %d was killed past "
+             "max_execution_time; closing the WebSocket with %d",
+             (unsigned long long)c->session, c->peer, l->worker,
+             WS_CLOSE_INTERNAL);
+    conn_count_stuck(c);
+    ws_conn_end(c, WS_CLOSE_INTERNAL);
+}
+
 const conn_proto_t ws_conn_proto = {
     .name = "websocket",
     .input = ws_conn_input,
     .deliver = ws_conn_deliver,
+    .worker_lost = ws_conn_worker_lost,
     .worker_backoff = ws_conn_worker_backoff,
     .close = ws_conn_close,
 };

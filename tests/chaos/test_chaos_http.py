@@ -239,6 +239,8 @@ def stalled(chaos, port):
 # ------------------------------------------------------------ the run
 
 def main():
+    hh.h.process_mode_only(
+        "connections survive killed workers only in process mode")
     ws_port, echo_port = h.free_port(), h.free_port()
     plugins = [{"name": "probe", "path": hh.PROBE, "config": {}},
                {"name": "echo", "path": h.ECHO}]

@@ -45,7 +45,10 @@
  *   anything else    404 "no route"
  * WebSocket: every message is echoed with its opcode; the text "close N"
  * makes the server close with code N; "push N" sends N binary messages;
- * "worker" is answered "worker ID".
+ * "worker" is answered "worker ID"; "session" is answered "session ID
+ * WORKER"; "to ID TEXT" pushes TEXT to WebSocket session ID (whichever
+ * worker owns it) and answers "pushed RC"; "shut ID CODE" closes session
+ * ID with CODE and answers "shut RC".
  *
  * Config: "fail_file": PATH: while that file exists, on_worker_start of
  * worker "fail_worker" (every worker when absent) waits "start_delay_ms"
@@ -468,14 +471,35 @@ static void probe_close(uint64_t session)
     }
 }
 
+/* "session", "to ID TEXT", "shut ID CODE": another session's. */
+static int probe_ws_other(uint64_t session, const char *cmd)
+{
+    char out[96], text[33];
+    unsigned long long id;
+    int code, n = 0;
+    if (strcmp(cmd, "session") == 0)
+        n = snprintf(out, sizeof(out), "session %llu %d",
+                     (unsigned long long)session, swx_worker_id());
+    else if (sscanf(cmd, "to %llu %32s", &id, text) == 2)
+        n = snprintf(out, sizeof(out), "pushed %d",
+                     swx_ws_push(id, text, strlen(text), SWX_WS_TEXT));
+    else if (sscanf(cmd, "shut %llu %d", &id, &code) == 2)
+        n = snprintf(out, sizeof(out), "shut %d", swx_ws_close(id, code));
+    if (n > 0)
+        swx_ws_push(session, out, (size_t)n, SWX_WS_TEXT);
+    return n > 0;
+}
+
 static void probe_ws_message(uint64_t session, int opcode, const void *data,
                              size_t len)
 {
-    char cmd[32];
+    char cmd[64];
     int code, n;
-    snprintf(cmd, sizeof(cmd), "%.*s", (int)(len < 31 ? len : 31),
+    snprintf(cmd, sizeof(cmd), "%.*s", (int)(len < 63 ? len : 63),
              (const char *)data);
-    if (opcode == SWX_WS_TEXT && sscanf(cmd, "close %d", &code) == 1) {
+    if (opcode == SWX_WS_TEXT && probe_ws_other(session, cmd)) {
+        return;
+    } else if (opcode == SWX_WS_TEXT && sscanf(cmd, "close %d", &code) == 1) {
         swx_ws_close(session, code);
     } else if (opcode == SWX_WS_TEXT && strcmp(cmd, "worker") == 0) {
         n = snprintf(cmd, sizeof(cmd), "worker %d", swx_worker_id());

@@ -65,6 +65,8 @@ def abort_once(port):
 
 
 def main():
+    hh.h.process_mode_only(
+        "connections survive their worker's abort only in process mode")
     with hh.HttpServer("abort-neighbours",
                        listener={"http_response_timeout": 60},
                        server={"worker_num": WORKERS}) as srv:

@@ -83,6 +83,8 @@ def main():
         time.sleep(0.2)
         srv.stop()
         stuck.close()
+    if hh.h.base_mode():
+        return  # on_close always comes: there is no dispatch_mode 1
     with hh.HttpServer("http-async-rr",
                        server={"worker_num": 1, "dispatch_mode": 1}) as srv:
         srv.start()

@@ -238,6 +238,8 @@ def recover(srv, port, marker):
 
 
 def main():
+    hh.h.process_mode_only(
+        "503 for a backing-off worker's connections exists only in process mode; in base mode the other workers accept")
     with hh.HttpServer("backoff", server={"worker_num": WORKERS},
                        listener={"protocol": "websocket",
                                  "http_response_timeout": 60}) as srv:

@@ -72,6 +72,8 @@ def crash_one(port):
 
 
 def main():
+    hh.h.process_mode_only(
+        "requests of a crashed worker get 502 only in process mode; in base mode its connections die with it (test_base_kill)")
     with hh.HttpServer("crash-load", listener={"http_response_timeout": 60},
                        server={"worker_num": WORKERS, "dispatch_mode": 1,
                                "log_level": "info"}) as srv:

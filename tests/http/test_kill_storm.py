@@ -100,6 +100,8 @@ def longest_gap(stamps, t_from, t_to):
 
 
 def main():
+    hh.h.process_mode_only(
+        "connections survive killed workers only in process mode")
     with hh.HttpServer("kill-storm", listener={"http_response_timeout": 60},
                        server={"worker_num": WORKERS,
                                "log_level": "debug"}) as srv:

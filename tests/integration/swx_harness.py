@@ -132,6 +132,28 @@ def remove_stale_pid_files():
                     os.unlink(path)
                 except OSError:
                     pass
+# SWX_TEST_MODE=base runs a suite with server.mode "base" in every config
+# the tests write (unless a config names its mode itself); unset or
+# "process", the configs stay as they are.
+TEST_MODE = os.environ.get("SWX_TEST_MODE", "process")
+
+
+def with_test_mode(text):
+    """The config text with server.mode set to SWX_TEST_MODE; text that is
+    not a JSON object (a test of config errors) is left alone."""
+    if TEST_MODE == "process":
+        return text
+    try:
+        cfg = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(cfg, dict):
+        return text
+    server = cfg.setdefault("server", {})
+    if not isinstance(server, dict) or "mode" in server:
+        return text
+    server["mode"] = TEST_MODE
+    return json.dumps(cfg, indent=2) + "\n"
 
 
 def free_port():
@@ -310,9 +332,10 @@ class Server:
         return cfg
 
     def write_config(self, text=None):
+        text = (text if text is not None
+                else json.dumps(self.config(), indent=2) + "\n")
         with open(self.config_path, "w") as f:
-            f.write(text if text is not None
-                    else json.dumps(self.config(), indent=2) + "\n")
+            f.write(with_test_mode(text))
 
     # -- running
 
@@ -594,6 +617,24 @@ def _popen_live():
             if s.proc is not None and s.proc.returncode is None]
 
 
+# meson's exit status for a skipped test.
+SKIP = 77
+
+
+def base_mode():
+    """Whether the suite runs in base mode (SWX_TEST_MODE=base)."""
+    return TEST_MODE == "base"
+
+
+def process_mode_only(why):
+    """Skip this test (exit 77, meson's skip) in base mode: what it checks
+    is a property of process mode that base mode does not have, said in
+    why (docs/config.md, choosing a mode)."""
+    if base_mode():
+        log("SKIP in base mode: %s" % why)
+        sys.exit(SKIP)
+
+
 def require(*paths):
     """Exit (a failed test) unless every path names an existing file:
     the paths meson passes in the environment."""
@@ -640,6 +681,10 @@ def main(test):
     try:
         test()
         log("PASS (%.1f s)" % (time.monotonic() - t0))
+    except SystemExit as e:
+        if e.code != SKIP:
+            raise
+        status = SKIP
     except BaseException:  # noqa: B902 -- report even KeyboardInterrupt
         traceback.print_exc(file=sys.stdout)
         log("FAIL (%.1f s)" % (time.monotonic() - t0))

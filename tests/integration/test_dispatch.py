@@ -113,6 +113,8 @@ def mode_preemptive():
 
 
 def main():
+    h.process_mode_only(
+        "dispatch_mode does not apply: every event of a connection goes to the worker that accepted it")
     mode_fixed()
     mode_round_robin()
     mode_preemptive()

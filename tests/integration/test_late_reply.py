@@ -20,6 +20,8 @@ def local_port(sock):
 
 
 def main():
+    h.process_mode_only(
+        "a worker runs one callback at a time: the late reply is written before the next connection is accepted, so no fd can be reused in between")
     probe = {"name": "probe", "path": h.PROBE}
     with h.Server("late", server={"worker_num": 1, "reactor_num": 1,
                                   "log_level": "debug"},

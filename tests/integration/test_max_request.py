@@ -55,6 +55,8 @@ class Load(threading.Thread):
 
 
 def main():
+    h.process_mode_only(
+        "persistent raw TCP connections are served by a fresh worker after max_request only in process mode; a base-mode worker serves its own connections to the end (test_base_reload covers max_request there)")
     probe = {"name": "probe", "path": h.PROBE}
     with h.Server("maxreq", server={"worker_num": WORKERS, "reactor_num": 2,
                                     "max_request": MAX_REQUEST,

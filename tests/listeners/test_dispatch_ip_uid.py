@@ -126,6 +126,8 @@ def mode_uid():
 
 
 def main():
+    lh.h.process_mode_only(
+        "dispatch_mode 4 and 5 and swx_bind do not apply in base mode")
     mode_ip()
     mode_uid()
 

@@ -175,6 +175,8 @@ def steady(srv):
 
 
 def main():
+    h.process_mode_only(
+        "connections survive a killed worker only in process mode; in base mode they die with it (test_base_kill covers that)")
     o.require(o.V1, o.V2)
     seed = int(os.environ.get("SWX_CHAOS_SEED", time.time_ns() % 100000))
     rng = random.Random(seed)

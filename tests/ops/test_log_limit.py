@@ -31,10 +31,13 @@ DROP_LINE = re.compile(r"^\S+ \S+ \[warning\] \d+ reactor \d+: worker 0 is "
 DROP_NOTE = re.compile(r"^\S+ \S+ \[warning\] \d+ reactor \d+: (\d+) similar "
                        r"lines? suppressed, the first: worker 0 is not "
                        r"keeping up; datagram from \S+ dropped$", re.M)
-REFUSE_LINE = re.compile(r"^\S+ \S+ \[warning\] \d+ master: max_conn \(%d\) "
+# The master accepts in process mode, the (one) worker in base mode.
+ACCEPTOR = r"worker 0" if h.base_mode() else r"master"
+REFUSE_LINE = re.compile(r"^\S+ \S+ \[warning\] \d+ " + ACCEPTOR + r": max_conn \(%d\) "
                          r"reached; connection on listeners\[0\] refused$"
                          % MAX_CONN, re.M)
-REFUSE_NOTE = re.compile(r"^\S+ \S+ \[warning\] \d+ master: (\d+) similar "
+REFUSE_NOTE = re.compile(r"^\S+ \S+ \[warning\] \d+ " + ACCEPTOR +
+                         r": (\d+) similar "
                          r"lines? suppressed, the first: max_conn \(%d\) "
                          r"reached; connection on listeners\[0\] refused$"
                          % MAX_CONN, re.M)
@@ -136,7 +139,10 @@ def main():
             s.sendall(b"k%d" % i)
             o.check(s.recv(100).startswith(b"M "), "connection %d not "
                     "served" % i)
-        drop_lines, drop_held = check_udp_flood(srv, udp_port)
+        # Only a reactor drops datagrams for a worker that lags; in base
+        # mode the worker reads the socket itself and the kernel drops.
+        drop_lines, drop_held = ((0, 0) if h.base_mode()
+                                 else check_udp_flood(srv, udp_port))
         took = refuse(srv, REFUSED)
         for s in kept:
             s.close()

@@ -45,15 +45,17 @@ def rotate(srv, log_file, n, via_command):
     # (a request can reach a worker just before it reopened).
     tag = "after-rotation-%d" % n
     deadline = time.monotonic() + 30
-    with h.connect(srv.port, timeout=20) as s:
-        k = 0
-        while not worker_lines_in(log_file, tag, workers.values()):
-            o.check(time.monotonic() < deadline, "workers' lines did not "
-                    "reach the new log file")
+    k = 0
+    while not worker_lines_in(log_file, tag, workers.values()):
+        o.check(time.monotonic() < deadline, "workers' lines did not "
+                "reach the new log file")
+        # A connection each: in base mode a connection stays with the
+        # worker that accepted it, and new ones go round the workers.
+        with h.connect(srv.port, timeout=20) as s:
             msg = b"log %s %d\n" % (tag.encode(), k)
             o.check(h.request(s, msg) == b"v1:" + msg, "reply")
-            k += 1
-            time.sleep(0.01)
+        k += 1
+        time.sleep(0.01)
     # The workers reopen after the manager (it passes the signal on), so
     # from here the manager writes to the new file: a reload's lines must
     # be there, and the new workers' lines too.

@@ -87,12 +87,15 @@ def main():
         o.check(os.stat(log_file).st_uid == pw.pw_uid, "the new log file is "
                 "owned by uid %d, not by the workers' user"
                 % os.stat(log_file).st_uid)
-        with h.connect(srv.port) as s:
-            for i in range(40):
+        for i in range(40):
+            # A connection each: in base mode a connection stays with the
+            # worker that accepted it (in process mode dispatch_mode 1
+            # spreads one connection's requests).
+            with h.connect(srv.port) as s:
                 h.request(s, b"log as-nobody %d\n" % i)
-                text = o.read_text(log_file)
-                if all("%d worker" % p in text for p in new.values()):
-                    break
+            text = o.read_text(log_file)
+            if all("%d worker" % p in text for p in new.values()):
+                break
         text = o.read_text(log_file)
         for p in new.values():
             o.check("] %d worker" % p in text, "worker %d (as nobody) wrote "

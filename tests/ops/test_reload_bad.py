@@ -45,6 +45,8 @@ def bad_reload(srv, app, load, workers, label, install, why_regex, nth):
 
 
 def main():
+    h.process_mode_only(
+        "raw TCP connections move to the new workers only in process mode; in base mode they stay with the old worker to the end")
     o.require(o.V1, o.V2, o.FAIL, h.ABI_MISMATCH)
     with o.Server("reload-bad", server={"worker_num": WORKERS,
                                         "reactor_num": 2}) as srv:

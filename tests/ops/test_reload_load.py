@@ -30,6 +30,8 @@ def reload_via(srv, how, admin):
 
 
 def main():
+    h.process_mode_only(
+        "raw TCP connections move to the new workers only in process mode; in base mode they stay with the old worker to the end (test_base_reload covers reload there)")
     o.require(o.V1, o.V2)
     with o.Server("reload-load", server={"worker_num": WORKERS,
                                          "reactor_num": 2},

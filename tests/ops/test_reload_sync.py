@@ -64,6 +64,8 @@ def reload_one_by_one(srv, app, load, build, version, nth):
 
 
 def main():
+    h.process_mode_only(
+        "raw TCP connections move to the new workers only in process mode; in base mode they stay with the old worker to the end")
     o.require(o.V1, o.V2)
     with o.Server("reload-sync", server={"worker_num": WORKERS,
                                          "reactor_num": 2,

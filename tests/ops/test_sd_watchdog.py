@@ -46,7 +46,10 @@ def main():
             "%d WATCHDOG=1 in %.1f s; expected about %.0f (every %.0f ms)"
             % (len(pings), WINDOW, expect, period * 1000))
     gaps = [b - a for a, b in zip(pings, pings[1:])]
-    o.check(max(gaps) < period * (4 if o.SLOW else 2.5),
+    # The count above holds the rate; a single gap only shows the timer
+    # is not stuck: a loaded 2-CPU test machine can hold a process off
+    # the CPU for most of a second.
+    o.check(max(gaps) < period * 8,
             "a gap of %.0f ms between two WATCHDOG=1 (period %.0f ms)"
             % (max(gaps) * 1000, period * 1000))
     h.log("%d WATCHDOG=1 in %.1f s (every %.0f ms asked; gaps %.0f .. %.0f "

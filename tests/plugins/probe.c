@@ -9,6 +9,10 @@
  *   collect N      -> the next N bytes of the connection, sent back in one
  *                     swx_send once all have arrived
  *   close          -> swx_close
+ *   session        -> "session SESSION_ID WORKER_ID\n"
+ *   tell ID TEXT   -> swx_send(ID, "TEXT\n") to another session (whichever
+ *                     worker owns it), then "told RC\n" here
+ *   kick ID        -> swx_close(ID), then "kicked RC\n" here
  *   anything else  -> echoed back, newline included
  * on_connect and on_close log a debug line each.
  * A failed swx_send (other than to a closed session) is answered with
@@ -162,6 +166,30 @@ static void cmd_collect(uint64_t session, size_t n)
     s->collect_need = n;
 }
 
+static void cmd_session(uint64_t session)
+{
+    char msg[64];
+    int n = snprintf(msg, sizeof(msg), "session %llu %d\n",
+                     (unsigned long long)session, swx_worker_id());
+    probe_reply(session, msg, (size_t)n);
+}
+
+/* tell and kick: act on another session, answer here with the result. */
+static void cmd_other(uint64_t session, const char *what, uint64_t other,
+                      const char *text)
+{
+    char msg[256];
+    int rc;
+    if (text != NULL) {
+        int n = snprintf(msg, sizeof(msg), "%.200s\n", text);
+        rc = swx_send(other, msg, (size_t)n);
+    } else {
+        rc = swx_close(other);
+    }
+    int n = snprintf(msg, sizeof(msg), "%s %d\n", what, rc);
+    probe_reply(session, msg, (size_t)n);
+}
+
 /* One complete line, newline included. */
 static void probe_line(uint64_t session, const char *line, size_t len)
 {
@@ -182,6 +210,12 @@ static void probe_line(uint64_t session, const char *line, size_t len)
         cmd_collect(session, (size_t)size);
     else if (strcmp(cmd, "close") == 0)
         swx_close(session);
+    else if (strcmp(cmd, "session") == 0)
+        cmd_session(session);
+    else if (sscanf(cmd, "tell %llu %200s", &size, tag) == 2)
+        cmd_other(session, "told", (uint64_t)size, tag);
+    else if (sscanf(cmd, "kick %llu", &size) == 1)
+        cmd_other(session, "kicked", (uint64_t)size, NULL);
     else
         probe_reply(session, line, len);
 }

@@ -78,7 +78,7 @@ def with_finish():
     cfg = {"worker_num": 2, "reactor_num": 1, "task_worker_num": 2}
     with Server("taskerr", server=cfg, tables=TABLES) as srv:
         srv.start()
-        c = conns_per_worker(srv.port, 1)[0]
+        c = conns_per_worker(srv.port, 2)[0]
         in_task_worker(srv, c)
         fire_and_forget(srv, c)
         apierr(c)

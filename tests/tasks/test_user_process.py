@@ -52,7 +52,7 @@ def main():
         for idx, pid_id in ((0, 4), (1, 5)):
             srv.wait_log(r"taskprobe: process ticker %d started \(id %d, "
                          r"pid %d," % (idx, pid_id, procs["ticker %d" % idx]))
-        c = conns_per_worker(srv.port, 1)[0]
+        c = conns_per_worker(srv.port, 2)[0]
         check(c.pid()[0] == 0, "worker 0 first")
         works(srv, c, 4)
         works(srv, c, 5)

@@ -307,6 +307,30 @@ START_TEST(test_bad_memory_settings)
 }
 END_TEST
 
+START_TEST(test_server_mode)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "{%s, %s}", PLUGINS, LISTENERS);
+    ck_assert_int_eq(parse(text), 0);
+    ck_assert_int_eq(cfg.mode, SERVER_MODE_PROCESS);
+    ck_assert_int_gt(cfg.reactor_num, 0);
+    config_free(&cfg);
+    /* Base mode: no reactor threads, whatever reactor_num said. */
+    snprintf(text, sizeof text, "{'server': {'mode': 'base', 'reactor_num': "
+             "4, 'worker_num': 256}, %s, %s}", PLUGINS, LISTENERS);
+    ck_assert_int_eq(parse(text), 0);
+    ck_assert_int_eq(cfg.mode, SERVER_MODE_BASE);
+    ck_assert_int_eq(cfg.reactor_num, 0);
+    config_free(&cfg);
+    snprintf(text, sizeof text, "{'server': {'mode': 'base', 'worker_num': "
+             "257}, %s, %s}", PLUGINS, LISTENERS);
+    assert_bad(text, "server.worker_num", "at most 256");
+    snprintf(text, sizeof text, "{'server': {'mode': 'threads'}, %s, %s}",
+             PLUGINS, LISTENERS);
+    assert_bad(text, "server.mode", "\"process\"");
+}
+END_TEST
+
 START_TEST(test_admin_good)
 {
     char text[1024];
@@ -1180,6 +1204,7 @@ static Suite *config_suite(void)
     tcase_add_test(good, test_operations_defaults);
     tcase_add_test(good, test_heartbeat_idle_default);
     tcase_add_test(good, test_memory_settings);
+    tcase_add_test(good, test_server_mode);
     tcase_add_test(good, test_admin_good);
     tcase_add_test(good, test_admin_mode);
     tcase_add_test(good, test_admin_idle_timeout);

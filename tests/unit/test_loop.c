@@ -37,13 +37,20 @@ static void teardown(void)
     loop_free(loop);
 }
 
+/* A timer due after ms from now (the loop's clock when 0). */
+static int64_t add_timer_from(int64_t now, int64_t after, int64_t interval,
+                              timer_cb *cb, intptr_t arg)
+{
+    int64_t id = timer_add(loop_timers(loop), now ? now : loop_now(), after,
+                           interval, cb, (void *)arg);
+    ck_assert_int_gt(id, 0);
+    return id;
+}
+
 static int64_t add_timer(int64_t after, int64_t interval, timer_cb *cb,
                          intptr_t arg)
 {
-    int64_t id = timer_add(loop_timers(loop), loop_now(), after, interval, cb,
-                           (void *)arg);
-    ck_assert_int_gt(id, 0);
-    return id;
+    return add_timer_from(0, after, interval, cb, arg);
 }
 
 /* Run passes until n callbacks were seen, for at most 5 s. */
@@ -75,12 +82,15 @@ static void note_cb(int64_t id, void *arg)
 
 START_TEST(timers_fire_in_order_and_never_early)
 {
+    /* One "now" for all, so that a busy machine pausing this process
+     * between two adds cannot reorder their due times. */
     int64_t start = loop_now();
-    add_timer(30, 0, note_cb, 30);
-    add_timer(10, 0, note_cb, 10);
-    add_timer(20, 0, note_cb, 20);
-    add_timer(20, 0, note_cb, 21); /* same due time: added later, runs later */
-    add_timer(0, 0, note_cb, 0);
+    add_timer_from(start, 30, 0, note_cb, 30);
+    add_timer_from(start, 10, 0, note_cb, 10);
+    add_timer_from(start, 20, 0, note_cb, 20);
+    add_timer_from(start, 20, 0, note_cb, 21); /* same due: added later,
+                                                  runs later */
+    add_timer_from(start, 0, 0, note_cb, 0);
     run_until(5);
     const intptr_t order[] = {0, 10, 20, 21, 30};
     for (int i = 0; i < 5; i++) {

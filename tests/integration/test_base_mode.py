@@ -1,0 +1,227 @@
+"""test_base_mode.py: server.mode "base", whatever SWX_TEST_MODE says.
+
+- Connections spread over all workers: idle connections opened one after
+  another land on every worker (each worker moves to the end of the
+  listener's wait queue after an accept).
+- Sessions are routed to their owner: swx_send and swx_close from one
+  worker to a connection another worker accepted reach that connection
+  (through the owner's mailbox), and a send to a closed session is
+  dropped, not delivered to anyone.
+- A worker SIGKILLed under load loses only its own connections: every
+  connection of the other workers keeps being answered without a gap, new
+  connections are accepted and served meanwhile, and the dead worker's
+  connections are taken off the count.
+- max_request with one worker: the worker that reached it still serves
+  its open connection, and a new worker accepts new ones at once; the old
+  one closes what is left at max_wait_time (less a second) and exits."""
+
+import os
+import re
+import signal
+import threading
+import time
+
+import swx_harness as h
+
+WORKERS = 3
+LOADED = 4  # connections per worker under load
+
+
+def base_server(name, **server):
+    cfg = {"mode": "base", "worker_num": WORKERS, "log_level": "info"}
+    cfg.update(server)
+    return h.Server(name, server=cfg,
+                    plugins=[{"name": "probe", "path": h.PROBE}])
+
+
+def session_of(sock):
+    """(session id, worker id) of a probe connection."""
+    reply = h.request(sock, b"session\n").decode()
+    m = re.fullmatch(r"session (\d+) (\d+)\n", reply)
+    h.check(m is not None, "bad reply to session: %r" % reply)
+    return int(m.group(1)), int(m.group(2))
+
+
+def by_worker(port, n):
+    """n fresh connections, as {worker id: [(sock, session)]}."""
+    out = {}
+    for _ in range(n):
+        s = h.connect(port)
+        sess, wid = session_of(s)
+        out.setdefault(wid, []).append((s, sess))
+    return out
+
+
+def close_all(groups):
+    for conns in groups.values():
+        for s, _ in conns:
+            s.close()
+
+
+def wait_all_accepting(port):
+    """Until a connection has reached every worker: a worker's title is
+    set before it watches the listeners."""
+    def seen():
+        groups = by_worker(port, WORKERS)
+        close_all(groups)
+        return len(groups) == WORKERS
+    h.wait_until(seen, 20, interval=0.05, what="every worker accepting")
+
+
+def test_spread(srv):
+    wait_all_accepting(srv.port)
+    groups = by_worker(srv.port, WORKERS * 3)
+    counts = {w: len(c) for w, c in groups.items()}
+    h.log("idle connections per worker: %s" % counts)
+    h.check(sorted(groups) == list(range(WORKERS)),
+            "connections reached workers %s, not all %d" % (counts, WORKERS))
+    close_all(groups)
+
+
+def test_routing(srv):
+    groups = by_worker(srv.port, WORKERS * 3)
+    (a, a_sess), (b, b_sess) = groups[0][0], groups[1][0]
+    h.check(a_sess & 0xff == 0 and b_sess & 0xff == 1,
+            "session ids %d and %d do not name workers 0 and 1"
+            % (a_sess, b_sess))
+    # Worker 0 writes to worker 1's connection.
+    h.check(h.request(a, b"tell %d hello-from-0\n" % b_sess) == b"told 0\n",
+            "tell across workers failed")
+    b.settimeout(5)
+    h.check(h.recv_line(b) == b"hello-from-0\n",
+            "the routed message did not reach its connection")
+    # And the other way round, then to a session of its own worker.
+    h.check(h.request(b, b"tell %d back\n" % a_sess) == b"told 0\n", "tell")
+    h.check(h.recv_line(a) == b"back\n", "the reply did not come back")
+    a2, a2_sess = groups[0][1]
+    h.check(h.request(a, b"tell %d same\n" % a2_sess) == b"told 0\n", "tell")
+    h.check(h.recv_line(a2) == b"same\n", "a send within one worker")
+    # Worker 0 closes worker 1's connection.
+    h.check(h.request(a, b"kick %d\n" % b_sess) == b"kicked 0\n", "kick")
+    try:
+        eof = b.recv(1) == b""
+    except ConnectionResetError:
+        eof = True
+    h.check(eof, "swx_close across workers did not close the connection")
+    # A send to the closed session reaches nobody: the next connection
+    # worker 1 accepts gets only its own replies.
+    h.request(a, b"tell %d late\n" % b_sess)
+    fresh = by_worker(srv.port, WORKERS * 2)
+    c, _ = fresh[1][0]
+    h.check(h.request(c, b"ping\n") == b"ping\n", "a reply meant for a "
+            "closed session reached another connection")
+    close_all(fresh)
+    close_all(groups)
+
+
+class Loop(threading.Thread):
+    """Request after request on one connection until stopped."""
+
+    def __init__(self, sock, wid, stop):
+        super().__init__(daemon=True)
+        self.sock, self.wid, self.stop = sock, wid, stop
+        self.done = 0
+        self.error = None
+        self.last = time.monotonic()
+        self.gap = 0.0  # the longest wait for a reply
+
+    def run(self):
+        try:
+            while not self.stop.is_set():
+                msg = b"w%d-%d\n" % (self.wid, self.done)
+                t0 = time.monotonic()
+                got = h.request(self.sock, msg)
+                self.gap = max(self.gap, time.monotonic() - t0)
+                if got != msg:
+                    raise h.TestFailure("got %r for %r" % (got, msg))
+                self.done += 1
+        except Exception as e:  # noqa: B902 -- judged by the main thread
+            self.error = e
+
+
+def test_kill(srv):
+    groups = by_worker(srv.port, WORKERS * LOADED * 2)
+    h.check(len(groups) == WORKERS, "not every worker has connections")
+    pids = srv.workers()
+    victim = 1
+    stop = threading.Event()
+    loops = [Loop(s, w, stop) for w, conns in groups.items()
+             for s, _ in conns]
+    for t in loops:
+        t.start()
+    time.sleep(0.5)
+    os.kill(pids[victim], signal.SIGKILL)
+    # New connections are accepted and served while the slot is empty and
+    # after its replacement started.
+    t_end = time.monotonic() + 1.5
+    served = 0
+    while time.monotonic() < t_end:
+        with h.connect(srv.port, timeout=5) as s:
+            h.check(h.request(s, b"new\n") == b"new\n", "a new connection "
+                    "was not served after the kill")
+            served += 1
+    srv.wait_workers(WORKERS, 30, exclude=[pids[victim]])
+    with h.connect(srv.port, timeout=5) as s:
+        h.check(h.request(s, b"after\n") == b"after\n", "after the restart")
+    stop.set()
+    for t in loops:
+        t.join(20)
+        h.check(not t.is_alive(), "a client hung")
+    lost = [t for t in loops if t.error is not None]
+    h.check(all(t.wid == victim for t in lost),
+            "connections of other workers failed: %s"
+            % [(t.wid, repr(t.error)) for t in lost if t.wid != victim])
+    h.check(len(lost) == len(groups[victim]),
+            "%d of worker %d's %d connections failed"
+            % (len(lost), victim, len(groups[victim])))
+    slow = [t.gap for t in loops if t.wid != victim and t.gap > 2.0]
+    h.check(not slow, "other workers' clients waited %s s" % slow)
+    srv.wait_log(r"worker %d: its \d+ connection\(s\) were lost with it"
+                 % victim, timeout=10)
+    h.log("kill: %d connections lost (all worker %d's), %d served by the "
+          "others, %d new connections meanwhile"
+          % (len(lost), victim, sum(t.done for t in loops if not t.error),
+             served))
+    close_all(groups)
+
+
+def test_max_request_handover():
+    with base_server("base-maxreq", worker_num=1, max_request=3,
+                     max_wait_time=3) as srv:
+        srv.start()
+        a = h.connect(srv.port)
+        old = {h.ask_pid(a)[1] for _ in range(3)}
+        h.check(len(old) == 1, "one worker served A: %s" % old)
+        t0 = time.monotonic()
+        with h.connect(srv.port, timeout=5) as b:
+            new = h.ask_pid(b)[1]
+        took = time.monotonic() - t0
+        h.check(new not in old, "a new connection went to the worker past "
+                "max_request")
+        h.check(took < 1.0, "the new worker took %.2f s to accept" % took)
+        h.check(h.ask_pid(a)[1] in old, "A moved from its worker")
+        a.settimeout(10)
+        t0 = time.monotonic()
+        eof = a.recv(1) == b""
+        waited = time.monotonic() - t0
+        h.check(eof and 1.0 < waited < 4.0, "A closed after %.1f s" % waited)
+        h.log("max_request: a new worker accepted in %.3f s; the old one "
+              "closed its last connection after %.1f s" % (took, waited))
+        h.wait_until(lambda: not h.alive(min(old)), 10,
+                     what="the old worker to exit")
+        a.close()
+        srv.stop()
+
+
+def main():
+    with base_server("base-mode") as srv:
+        srv.start()
+        test_spread(srv)
+        test_routing(srv)
+        test_kill(srv)
+        srv.stop()
+    test_max_request_handover()
+
+
+if __name__ == "__main__":
+    h.main(main)
