@@ -268,8 +268,9 @@ static void master_forward(int sig)
 {
     if (m.stopping || !m.manager_alive)
         return;
-    if (sig == SIGUSR1)
-        tls_reload(); /* new handshakes get the certificates on disk now */
+    if (sig == SIGUSR1 && m.srv->cfg.mode == SERVER_MODE_PROCESS)
+        tls_reload(); /* new handshakes get the certificates on disk now
+                         (base mode: the manager's, for its new workers) */
     if (sig == SIGUSR1)
         log_info("SIGUSR1: reloading the workers");
     else if (sig == SIGUSR2)

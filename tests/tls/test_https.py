@@ -166,9 +166,10 @@ def test_wss(port, pki):
 
 def test_log_and_metrics(srv, admin_port):
     path = os.path.join(srv.dir, "access.log")
-    th.h.wait_until(lambda: os.path.exists(path) and
-                    "TLSv1.3 200 GET /echo" in open(path).read(), 10,
-                    what="$ssl_protocol in the access log")
+    if not th.h.base_mode():  # the access log is written by the master
+        th.h.wait_until(lambda: os.path.exists(path) and
+                        "TLSv1.3 200 GET /echo" in open(path).read(), 10,
+                        what="$ssl_protocol in the access log")
     with socket.create_connection((th.HOST, admin_port), timeout=10) as a:
         a.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: "
                   b"Bearer " + TOKEN.encode() + b"\r\n\r\n")
