@@ -43,6 +43,15 @@ typedef struct swx_conninfo {
      * when peer_addr is the socket's peer. */
     char proxy_addr[46];
     int proxy_port;
+    /* ABI 1.6: what a TLS connection negotiated (listeners with
+     * ssl_cert_file); all "" and 0 on a plain connection. */
+    char tls_version[16];  /* "TLSv1.2", "TLSv1.3" */
+    char tls_cipher[64];   /* OpenSSL's name: "TLS_AES_128_GCM_SHA256" */
+    char tls_sni[256];     /* the server name the client asked for */
+    char tls_alpn[64];     /* the ALPN protocol chosen: "http/1.1", "h2" */
+    char tls_client_subject[256]; /* the client certificate's subject
+                                     (RFC 2253), "" without one */
+    int tls_client_verified; /* 1: it chains to ssl_client_cert_file */
 } swx_conninfo_t;
 
 /* Bits for swx_event_add / swx_event_set, and what an event callback gets. */

@@ -96,6 +96,12 @@ static int parse_real_ip_from(cfg_ctx_t *ctx, const char *path, json_t *v,
                               void *slot);
 static int parse_access_log_format(cfg_ctx_t *ctx, const char *path,
                                    json_t *v, void *slot);
+static int parse_ssl_protocols(cfg_ctx_t *ctx, const char *path, json_t *v,
+                               void *slot);
+static int parse_ssl_alpn(cfg_ctx_t *ctx, const char *path, json_t *v,
+                          void *slot);
+static int parse_ssl_sni_certs(cfg_ctx_t *ctx, const char *path, json_t *v,
+                               void *slot);
 
 /* Indexed by enum swx_log_level. */
 static const char *const log_levels[] = {
@@ -274,6 +280,29 @@ static const cfg_field_t listener_fields[] = {
     { "access_log", CFG_STRING, 0, 0, 0, 0, LSN(access_log), NULL, NULL },
     { "access_log_format", CFG_CUSTOM, 0, 0, 0, 0, LSN(access_log_format),
       NULL, parse_access_log_format },
+    /* TLS */
+    { "ssl_cert_file", CFG_STRING, 0, 0, 0, 0, LSN(ssl_cert_file), NULL,
+      NULL },
+    { "ssl_key_file", CFG_STRING, 0, 0, 0, 0, LSN(ssl_key_file), NULL, NULL },
+    { "ssl_protocols", CFG_CUSTOM, 0, 0, 0, 0, LSN(ssl_protocols), NULL,
+      parse_ssl_protocols },
+    { "ssl_ciphers", CFG_STRING, 0, 0, 0, 0, LSN(ssl_ciphers), NULL, NULL },
+    { "ssl_ecdh_curve", CFG_STRING, 0, 0, 0, 0, LSN(ssl_ecdh_curve), NULL,
+      NULL },
+    { "ssl_prefer_server_ciphers", CFG_BOOL, 0, 0, 0, 1,
+      LSN(ssl_prefer_server_ciphers), NULL, NULL },
+    { "ssl_sni_certs", CFG_CUSTOM, 0, 0, 0, 0, LSN(ssl_sni_certs), NULL,
+      parse_ssl_sni_certs },
+    { "ssl_verify_peer", CFG_BOOL, 0, 0, 0, 0, LSN(ssl_verify_peer), NULL,
+      NULL },
+    { "ssl_client_cert_file", CFG_STRING, 0, 0, 0, 0,
+      LSN(ssl_client_cert_file), NULL, NULL },
+    { "ssl_verify_depth", CFG_INT, 0, 1, 100, 1, LSN(ssl_verify_depth), NULL,
+      NULL },
+    { "ssl_alpn", CFG_CUSTOM, 0, 0, 0, 0, LSN(ssl_alpn), NULL,
+      parse_ssl_alpn },
+    { "ssl_handshake_timeout", CFG_INT, 0, 1, 3600, 10,
+      LSN(ssl_handshake_timeout), NULL, NULL },
     /* -1: the server's (parse_listener). */
     { "max_execution_time", CFG_INT, 0, 0, 86400, -1,
       LSN(max_execution_time), NULL, NULL },
@@ -985,6 +1014,178 @@ static int listener_protocol(cfg_ctx_t *ctx, const char *path, json_t *obj,
                ? listener_document_root(ctx, path, obj, l) : 0;
 }
 
+/* ---- a listener's TLS ---- */
+
+static const char *const ssl_protocol_names[] = {
+    "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", NULL,
+};
+
+static int ssl_protocol_bit(const char *name)
+{
+    for (int i = 0; ssl_protocol_names[i] != NULL; i++)
+        if (strcmp(name, ssl_protocol_names[i]) == 0)
+            return 1 << i;
+    return 0;
+}
+
+/* ssl_protocols: ["TLSv1.2", "TLSv1.3"], or nginx's "TLSv1.2 TLSv1.3". */
+static int parse_ssl_protocols(cfg_ctx_t *ctx, const char *path, json_t *v,
+                               void *slot)
+{
+    static const char *want = "TLS versions: an array of \"TLSv1\", "
+                              "\"TLSv1.1\", \"TLSv1.2\", \"TLSv1.3\" "
+                              "(or one string of them)";
+    char buf[128], *save = NULL;
+    int bits = 0;
+    if (json_is_string(v) && json_string_length(v) < sizeof(buf)) {
+        snprintf(buf, sizeof buf, "%s", json_string_value(v));
+        for (char *t = strtok_r(buf, " ,", &save); t != NULL;
+             t = strtok_r(NULL, " ,", &save)) {
+            if (ssl_protocol_bit(t) == 0)
+                return cfg_expected(ctx, path, v, "%s", want);
+            bits |= ssl_protocol_bit(t);
+        }
+    }
+    for (size_t i = 0; json_is_array(v) && i < json_array_size(v); i++) {
+        json_t *e = json_array_get(v, i);
+        int bit = json_is_string(e) ? ssl_protocol_bit(json_string_value(e))
+                                    : 0;
+        if (bit == 0)
+            return cfg_expected(ctx, path, v, "%s", want);
+        bits |= bit;
+    }
+    if (bits == 0)
+        return cfg_expected(ctx, path, v, "%s", want);
+    *(int *)slot = bits;
+    return 0;
+}
+
+static const char *alpn_ok(const char *s)
+{
+    return strlen(s) > 255 ? "a protocol name of at most 255 bytes "
+                             "(\"h2\", \"http/1.1\")" : NULL;
+}
+
+static int parse_ssl_alpn(cfg_ctx_t *ctx, const char *path, json_t *v,
+                          void *slot)
+{
+    return parse_strings(ctx, path, v, slot, alpn_ok, '\0');
+}
+
+/* One server name of ssl_sni_certs: {"ssl_cert_file", "ssl_key_file"}. */
+static int parse_sni_cert(cfg_ctx_t *ctx, const char *path, const char *name,
+                          json_t *v, config_sni_t *e)
+{
+    static const char *const keys[] = {"ssl_cert_file", "ssl_key_file"};
+    char sub[CFG_PATH_MAX];
+    char **dst[] = {&e->cert_file, &e->key_file};
+    if ((e->name = strdup(name)) == NULL)
+        return cfg_oom(ctx);
+    for (char *p = e->name; *p != '\0'; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (!json_is_object(v) || json_object_size(v) != 2)
+        return cfg_expected(ctx, path, v, "an object with ssl_cert_file and "
+                            "ssl_key_file");
+    for (int i = 0; i < 2; i++) {
+        json_t *f = json_object_get(v, keys[i]);
+        path_key(sub, sizeof sub, path, keys[i]);
+        if (!json_is_string(f) || json_string_length(f) == 0)
+            return cfg_expected(ctx, sub, f != NULL ? f : v,
+                                "a file name (a non-empty string)");
+        *dst[i] = resolve_path(ctx->cfg->path, json_string_value(f));
+        if (*dst[i] == NULL)
+            return cfg_oom(ctx);
+    }
+    return 0;
+}
+
+/* ssl_sni_certs: {"host.example": {"ssl_cert_file", "ssl_key_file"}}, as
+ * Swoole has it. The count is stored beside the list. */
+static int parse_ssl_sni_certs(cfg_ctx_t *ctx, const char *path, json_t *v,
+                               void *slot)
+{
+    config_listener_t *l = (config_listener_t *)((char *)slot -
+                                                 LSN(ssl_sni_certs));
+    char sub[CFG_PATH_MAX];
+    const char *name;
+    json_t *e;
+    if (!json_is_object(v) || json_object_size(v) == 0)
+        return cfg_expected(ctx, path, v, "an object of server names, each "
+                            "{\"ssl_cert_file\", \"ssl_key_file\"}");
+    l->ssl_sni_certs = calloc(json_object_size(v), sizeof(config_sni_t));
+    if (l->ssl_sni_certs == NULL)
+        return cfg_oom(ctx);
+    json_object_foreach(v, name, e) {
+        path_key(sub, sizeof sub, path, name);
+        if (parse_sni_cert(ctx, sub, name, e,
+                           &l->ssl_sni_certs[l->ssl_nsni_certs++]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A TLS key other than the two files, set without them. */
+static const char *listener_ssl_stray(json_t *obj)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        if (strncmp(key, "ssl_", 4) == 0 &&
+            strcmp(key, "ssl_cert_file") != 0 &&
+            strcmp(key, "ssl_key_file") != 0)
+            return key;
+    }
+    return NULL;
+}
+
+/* The two files, resolved against the config's directory. */
+static int listener_ssl_files(cfg_ctx_t *ctx, config_listener_t *l)
+{
+    char **f[] = {&l->ssl_cert_file, &l->ssl_key_file,
+                  &l->ssl_client_cert_file};
+    for (size_t i = 0; i < NELEM(f); i++) {
+        if (*f[i] == NULL)
+            continue;
+        char *r = resolve_path(ctx->cfg->path, *f[i]);
+        if (r == NULL)
+            return cfg_oom(ctx);
+        free(*f[i]);
+        *f[i] = r;
+    }
+    return 0;
+}
+
+/* ssl_*: both files or neither, on a stream listener; mutual TLS needs
+ * the CAs to check clients against. */
+static int listener_ssl(cfg_ctx_t *ctx, const char *path, json_t *obj,
+                        config_listener_t *l)
+{
+    char sub[CFG_PATH_MAX];
+    const char *stray = listener_ssl_stray(obj);
+    if (l->ssl_cert_file == NULL && l->ssl_key_file == NULL) {
+        if (stray == NULL)
+            return 0;
+        path_key(sub, sizeof sub, path, stray);
+        return cfg_fail(ctx, sub, "needs ssl_cert_file and ssl_key_file");
+    }
+    path_key(sub, sizeof sub, path, l->ssl_cert_file == NULL
+                                        ? "ssl_cert_file" : "ssl_key_file");
+    if (l->ssl_cert_file == NULL || l->ssl_key_file == NULL)
+        return cfg_fail(ctx, sub, "required with %s", l->ssl_cert_file == NULL
+                        ? "ssl_key_file" : "ssl_cert_file");
+    path_key(sub, sizeof sub, path, "ssl_cert_file");
+    if (config_listener_is_dgram(l->type))
+        return cfg_fail(ctx, sub, "a datagram listener has no stream for "
+                        "TLS");
+    if (l->ssl_protocols == 0)
+        l->ssl_protocols = CONFIG_TLSV1_2 | CONFIG_TLSV1_3;
+    path_key(sub, sizeof sub, path, "ssl_verify_peer");
+    if (l->ssl_verify_peer && l->ssl_client_cert_file == NULL)
+        return cfg_fail(ctx, sub, "needs ssl_client_cert_file, the CAs "
+                        "that client certificates chain to");
+    return listener_ssl_files(ctx, l);
+}
+
 /* Same type, port and address (compared as binary, so "::1" equals
  * "0::1"). Both hosts were validated already. */
 static bool listener_same(const config_listener_t *a,
@@ -1030,7 +1231,8 @@ static int parse_listener(cfg_ctx_t *ctx, const char *path, json_t *v, int i)
                      l) < 0 ||
         listener_address(ctx, path, v, l) < 0 ||
         listener_framing(ctx, path, v, l) < 0 ||
-        listener_protocol(ctx, path, v, l) < 0)
+        listener_protocol(ctx, path, v, l) < 0 ||
+        listener_ssl(ctx, path, v, l) < 0)
         return -1;
     /* "server" is parsed before "listeners" (top_fields' order). */
     if (l->max_execution_time < 0)
@@ -1527,6 +1729,22 @@ static void config_free_strings(char **list)
     free(list);
 }
 
+static void config_free_tls(config_listener_t *l)
+{
+    free(l->ssl_cert_file);
+    free(l->ssl_key_file);
+    free(l->ssl_ciphers);
+    free(l->ssl_ecdh_curve);
+    free(l->ssl_client_cert_file);
+    config_free_strings(l->ssl_alpn);
+    for (int i = 0; l->ssl_sni_certs != NULL && i < l->ssl_nsni_certs; i++) {
+        free(l->ssl_sni_certs[i].name);
+        free(l->ssl_sni_certs[i].cert_file);
+        free(l->ssl_sni_certs[i].key_file);
+    }
+    free(l->ssl_sni_certs);
+}
+
 void config_free(config_t *cfg)
 {
     if (cfg == NULL)
@@ -1549,6 +1767,7 @@ void config_free(config_t *cfg)
         free(cfg->listeners[i].access_log_format);
         config_free_strings(cfg->listeners[i].static_handler_locations);
         config_free_strings(cfg->listeners[i].http_index_files);
+        config_free_tls(&cfg->listeners[i]);
     }
     free(cfg->plugins);
     free(cfg->listeners);

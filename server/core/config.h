@@ -40,6 +40,21 @@ typedef struct config_plugin {
     char *config_json; /* the entry's "config" object as compact JSON, "{}" */
 } config_plugin_t;
 
+/* ssl_protocols: the TLS versions a listener offers. */
+enum config_tls_version {
+    CONFIG_TLSV1 = 1,
+    CONFIG_TLSV1_1 = 2,
+    CONFIG_TLSV1_2 = 4,
+    CONFIG_TLSV1_3 = 8,
+};
+
+/* One entry of ssl_sni_certs: the certificate for one server name. */
+typedef struct config_sni {
+    char *name;        /* as the client sends it, lower case */
+    char *cert_file;   /* resolved like plugin paths */
+    char *key_file;
+} config_sni_t;
+
 typedef struct config_listener {
     int type;          /* enum config_listener_type */
     char *host;        /* numeric address (inet types) */
@@ -77,6 +92,23 @@ typedef struct config_listener {
     /* The access log (http/access_log.h): the server's unless set here. */
     char *access_log;        /* a path or "off"; NULL: the server's */
     char *access_log_format; /* NULL: the server's */
+
+    /* TLS (net/tls.h): on when ssl_cert_file is set (with ssl_key_file);
+     * paths are resolved like plugin paths. */
+    char *ssl_cert_file;
+    char *ssl_key_file;
+    int ssl_protocols;        /* enum config_tls_version bits; 1.2 + 1.3 */
+    char *ssl_ciphers;        /* TLS 1.2 cipher list; NULL: forward-secret
+                                 AEAD ciphers only */
+    char *ssl_ecdh_curve;     /* key exchange groups; NULL: OpenSSL's */
+    int ssl_prefer_server_ciphers;
+    config_sni_t *ssl_sni_certs;
+    int ssl_nsni_certs;
+    int ssl_verify_peer;      /* mutual TLS: a client certificate is required */
+    char *ssl_client_cert_file; /* CAs that client certificates chain to */
+    int ssl_verify_depth;
+    char **ssl_alpn;          /* NULL-terminated; NULL: tls_alpn_default */
+    int ssl_handshake_timeout; /* seconds, default 10 */
     /* The server's, unless the listener sets its own: for the callbacks
      * of its events. Seconds, 0 = off. */
     int max_execution_time;

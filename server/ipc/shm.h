@@ -104,6 +104,13 @@ typedef struct shm {
      * and the end of their response, and those refused with 503 */
     _Atomic int64_t concurrency;
     _Atomic uint64_t concurrency_rejected;
+    /* TLS (net/tls.c): handshakes by outcome, and the secret every
+     * listener's session ticket keys are derived from (drawn before any
+     * fork, so every thread and process encrypts and decrypts alike) */
+    _Atomic uint64_t tls_handshakes;
+    _Atomic uint64_t tls_handshakes_failed;
+    unsigned char tls_ticket_secret[32];
+    _Atomic int tls_ticket_secret_set;
     struct shm_http *http;     /* HTTP figures for /metrics (shm_http.h):
                                   a mapping of their own, made before any
                                   fork, so the same address everywhere */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "net/tls.h"
 
 /* How long a lingering close waits for the client's EOF. */
 #define CONN_LINGER_MS 2000
@@ -38,9 +39,14 @@ static int conn_events(const conn_t *c)
     return ev;
 }
 
+/* What the loop watches: the engine's wish, as the transport needs it;
+ * a handshake reads until the transport says otherwise. */
 static void conn_update(conn_t *c)
 {
-    loop_mod(c->eng->loop, c->fd, conn_events(c));
+    int ev = c->handshaking ? LOOP_READ : conn_events(c);
+    if (c->transport->interest != NULL)
+        ev = c->transport->interest(c, ev);
+    loop_mod(c->eng->loop, c->fd, ev);
 }
 
 static void conn_readable(conn_t *c)
@@ -184,11 +190,41 @@ static int conn_flush(conn_t *c)
     return conn_flush_hook(c, 0);
 }
 
+static void conn_readable(conn_t *c);
+
+/* The transport's handshake moved on: the connection starts once it is
+ * done, on the protocol its client chose by ALPN if one is registered. */
+static void conn_handshake(conn_t *c)
+{
+    int rc = c->transport->handshake(c);
+    if (rc < 0) {
+        conn_close(c, NULL);
+    } else if (rc == 0) {
+        conn_update(c);
+    } else {
+        uint64_t session = c->session;
+        c->handshaking = 0;
+        conn_update(c);
+        conn_start(c, NULL, 0);
+        /* Records read along with the handshake's wait in the transport:
+         * the socket may never be readable again for them. */
+        if (session_get(&c->eng->sessions, session) == c &&
+            (conn_events(c) & LOOP_READ))
+            conn_readable(c);
+    }
+}
+
 static void conn_io(loop_t *loop, int fd, int events, void *arg)
 {
     (void)loop;
     (void)fd;
     conn_t *c = arg;
+    if (c->handshaking) {
+        conn_handshake(c);
+        return;
+    }
+    if (c->transport->ready != NULL)
+        events = c->transport->ready(c, events);
     if ((events & LOOP_WRITE) && conn_flush_hook(c, 1) < 0)
         return;
     if (conn_events(c) & LOOP_READ) {
@@ -332,6 +368,40 @@ int conn_stopping(const conn_t *c)
     return c->eng->quiesced;
 }
 
+/* ALPN names other modules serve (conn_alpn_register). */
+#define CONN_ALPN_MAX 8
+static struct {
+    char name[32];
+    const conn_proto_t *proto;
+} conn_alpn_protos[CONN_ALPN_MAX];
+
+int conn_alpn_register(const char *name, const conn_proto_t *p)
+{
+    for (int i = 0; i < CONN_ALPN_MAX; i++) {
+        if (conn_alpn_protos[i].proto == NULL ||
+            strcmp(conn_alpn_protos[i].name, name) == 0) {
+            snprintf(conn_alpn_protos[i].name,
+                     sizeof(conn_alpn_protos[i].name), "%s", name);
+            conn_alpn_protos[i].proto = p;
+            return 0;
+        }
+    }
+    log_error("conn_alpn_register(%s): table full", name);
+    return -ENOSPC;
+}
+
+const char *conn_alpn(const conn_t *c)
+{
+    const char *a = c->transport->alpn != NULL ? c->transport->alpn(c)
+                                               : NULL;
+    return a != NULL && a[0] != '\0' ? a : NULL;
+}
+
+const char *conn_tls_version(const conn_t *c)
+{
+    return c->transport->version != NULL ? c->transport->version(c) : NULL;
+}
+
 int conn_leaving(const conn_t *c)
 {
     return c->eng->leaving;
@@ -447,11 +517,25 @@ static void conn_info(const conn_t *c, swx_conninfo_t *ci)
     ci->peer_port = c->peer_port;
     memcpy(ci->proxy_addr, c->proxy_addr, sizeof(ci->proxy_addr));
     ci->proxy_port = c->proxy_port;
+    if (c->transport->info != NULL)
+        c->transport->info(c, ci);
 }
 
 static const conn_proto_t *conn_proto_of(const config_listener_t *l)
 {
     return l->protocol == PROTOCOL_RAW ? &stream_proto : &http_conn_proto;
+}
+
+/* The listener's protocol, or the one registered for the ALPN name the
+ * client chose. */
+static const conn_proto_t *conn_proto_for(const conn_t *c)
+{
+    const char *alpn = conn_alpn(c);
+    for (int i = 0; alpn != NULL && i < CONN_ALPN_MAX &&
+                    conn_alpn_protos[i].proto != NULL; i++)
+        if (strcmp(conn_alpn_protos[i].name, alpn) == 0)
+            return conn_alpn_protos[i].proto;
+    return conn_proto_of(conn_listener(c));
 }
 
 /* Sequence numbers per block of shared ids: 2^36 blocks fit the 56 bits. */
@@ -502,13 +586,33 @@ void conn_set_peer(conn_t *c, const char *addr, int port)
     snprintf(c->peer, sizeof(c->peer), "%s:%d", c->peer_addr, c->peer_port);
 }
 
+/* On a TLS listener the handshake comes first (after a PROXY header,
+ * with the bytes that followed it): nothing is opened before it is done
+ * (conn_handshake). */
+static void conn_start_tls(conn_t *c, const char *data, size_t len)
+{
+    int rc = tls_conn_attach(c, data, len);
+    if (rc < 0) {
+        conn_close(c, strerror(-rc));
+        return;
+    }
+    conn_update(c);
+    if (len > 0)
+        conn_handshake(c);
+}
+
 void conn_start(conn_t *c, const char *data, size_t len)
 {
     swx_conninfo_t ci;
+    if (c->transport != &tls_transport &&
+        tls_listener_on(conn_listener(c))) {
+        conn_start_tls(c, data, len);
+        return;
+    }
     conn_info(c, &ci);
     c->opened = 1;
     c->eng->sink->opened(c, &ci);
-    conn_set_proto(c, conn_proto_of(conn_listener(c)), NULL);
+    conn_set_proto(c, conn_proto_for(c), NULL);
     int rc = c->proto->open != NULL ? c->proto->open(c) : 0;
     if (rc < 0)
         conn_close(c, strerror(-rc));

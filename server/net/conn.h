@@ -41,10 +41,27 @@ typedef struct conn_transport {
     int (*unacked)(const conn_t *c);
     /* Release the fd. */
     void (*close)(conn_t *c);
+    /* Optional, for transports with a handshake (TLS): while
+     * c->handshaking, the engine calls this instead of reading: 1 done
+     * (the connection starts), 0 not yet, -errno failed (logged; the
+     * engine closes c). */
+    int (*handshake)(conn_t *c);
+    /* Optional: the fd events (LOOP_*) that serve the engine's wish ev:
+     * a TLS read may need the socket writable and a write readable. */
+    int (*interest)(const conn_t *c, int ev);
+    /* Optional: fd events that fired, as the engine's: which of reading
+     * and writing may go on now. */
+    int (*ready)(const conn_t *c, int fired);
+    /* Optional: what was negotiated, into ci's TLS fields; the version
+     * ("TLSv1.3") and the ALPN protocol ("" for none). */
+    void (*info)(const conn_t *c, swx_conninfo_t *ci);
+    const char *(*version)(const conn_t *c);
+    const char *(*alpn)(const conn_t *c);
 } conn_transport_t;
 
-/* Plain sockets (plain.c). */
+/* Plain sockets (plain.c), TLS (tls.c). */
 extern const conn_transport_t plain_transport;
+extern const conn_transport_t tls_transport;
 
 /* ---- protocol: bytes into messages, replies into bytes ---- */
 
@@ -201,6 +218,9 @@ struct conn {
     unsigned linger : 1;  /* closing: shut down writing first, see conn_end */
     unsigned lingering : 1; /* shut down: input is dropped until EOF */
     unsigned opened : 1;  /* the sink knows c (after a PROXY header) */
+    unsigned handshaking : 1; /* the transport's handshake is not done:
+                                 nothing is opened before it is */
+    void *xport;          /* the transport's state (TLS: tls_conn_t) */
     int64_t linger_timer;
     int64_t send_timer;   /* send_timeout, while output waits */
     int64_t send_moved;   /* ms: the output last moved (or began to wait) */
@@ -313,6 +333,17 @@ void conn_set_peer(conn_t *c, const char *addr, int port);
 /* c's client is known: tell the sink (on_connect, dispatch_mode 4), open
  * the listener's protocol and hand it data, bytes already read. */
 void conn_start(conn_t *c, const char *data, size_t len);
+/* The protocol the client chose by ALPN in the TLS handshake ("h2"),
+ * NULL on plain connections or when none was chosen; and the TLS version
+ * ("TLSv1.3"), NULL on plain connections. */
+const char *conn_alpn(const conn_t *c);
+const char *conn_tls_version(const conn_t *c);
+/* A protocol another module provides for an ALPN name: a connection whose
+ * client chose name starts with p (p->open is called) instead of its
+ * listener's protocol. Register before connections are accepted (at
+ * start-up, before the loops run). 0, or -ENOSPC when the table is
+ * full. */
+int conn_alpn_register(const char *name, const conn_proto_t *p);
 /* Switch c to another protocol (an upgrade); p->open is not called. */
 void conn_set_proto(conn_t *c, const conn_proto_t *p, void *state);
 

@@ -248,6 +248,20 @@ static int mx_http(buf_t *b, const server_t *srv)
     return rc;
 }
 
+/* TLS handshakes by outcome (net/tls.c). */
+static int mx_tls(buf_t *b, const shm_t *shm)
+{
+    int rc = mx_head(b, "swx_tls_handshakes_total", "counter",
+                     "TLS handshakes, done or failed (refused, timed out).");
+    if (rc == 0)
+        rc = mx_printf(b, "swx_tls_handshakes_total{result=\"ok\"} %llu\n"
+                       "swx_tls_handshakes_total{result=\"failed\"} %llu\n",
+                       (unsigned long long)atomic_load(&shm->tls_handshakes),
+                       (unsigned long long)atomic_load(
+                           &shm->tls_handshakes_failed));
+    return rc;
+}
+
 int metrics_render(const server_t *srv, buf_t *out)
 {
     swx_stats_t s;
@@ -260,6 +274,8 @@ int metrics_render(const server_t *srv, buf_t *out)
         rc = mx_tasks(out, &s);
     if (rc == 0)
         rc = mx_procs(out, srv->shm);
+    if (rc == 0)
+        rc = mx_tls(out, srv->shm);
     return rc;
 }
 

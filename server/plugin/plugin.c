@@ -19,7 +19,8 @@ static const uint32_t plugin_size_by_minor[] = {
     [4] = offsetof(swx_plugin_t, on_before_shutdown), /* 1.4 grew
                                    swx_conninfo_t and swx_http_request_t */
     [5] = sizeof(swx_plugin_t),
-    [6] = sizeof(swx_plugin_t), /* 1.6 added functions (coroutines) only */
+    [6] = sizeof(swx_plugin_t), /* 1.6 added the coroutine functions and
+                                   grew swx_conninfo_t (TLS) */
 };
 
 #define PLUGIN_HEAD_SIZE (offsetof(swx_plugin_t, size) + sizeof(uint32_t))

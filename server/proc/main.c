@@ -12,6 +12,7 @@
 #include "plugin/plugin.h"
 #include "core/proctitle.h"
 #include "proc/server.h"
+#include "net/tls.h"
 #include "net/activation.h"
 #include "net/sockfile.h"
 #include "proc/sdnotify.h"
@@ -260,7 +261,9 @@ int main(int argc, char **argv)
         config_free(&srv.cfg);
         return 1;
     }
-    if (opt.test && check_socket_paths(&srv.cfg) < 0) {
+    /* Both run: every certificate's error is told, not only the first. */
+    if (opt.test && ((check_socket_paths(&srv.cfg) < 0) |
+                     (tls_check(&srv.cfg) < 0))) {
         config_free(&srv.cfg);
         return 1;
     }

@@ -22,6 +22,7 @@
 #include "proc/server.h"
 #include "proc/startfail.h"
 #include "proc/watchdog.h"
+#include "net/tls.h"
 
 /* A process that dies by itself sooner than this after its start, having
  * taken no event, counts as failing. */
@@ -611,6 +612,10 @@ static void manager_reload(int tasks_only)
                "now", reload_hi - reload_lo,
                tasks_only ? "task worker(s)" : "worker(s)");
     manager_tell_master(MANAGER_RELOADING);
+    /* Base mode: workers serve TLS themselves, with the contexts they
+     * inherit from here; the new ones get the certificates on disk now. */
+    if (!tasks_only && srv->cfg.mode == SERVER_MODE_BASE)
+        tls_reload();
     for (int i = reload_lo; i < reload_hi; i++) {
         slots[i].candidate = manager_fork(i, 1);
         slots[i].candidate_ready = 0;

@@ -16,6 +16,7 @@
 
 #include "http/access_log.h"
 #include "ipc/shm_http.h"
+#include "net/tls.h"
 #include "net/admin.h"
 #include "plugin/api.h"
 #include "plugin/api_shared.h"
@@ -31,6 +32,7 @@
 #include "proc/pidfile.h"
 #include "proc/privs.h"
 #include "proc/sdmaster.h"
+#include "protocol/http2_conn.h"
 #include "proc/sdnotify.h"
 #include "net/activation.h"
 
@@ -267,6 +269,9 @@ static void master_forward(int sig)
 {
     if (m.stopping || !m.manager_alive)
         return;
+    if (sig == SIGUSR1 && m.srv->cfg.mode == SERVER_MODE_PROCESS)
+        tls_reload(); /* new handshakes get the certificates on disk now
+                         (base mode: the manager's, for its new workers) */
     if (sig == SIGUSR1)
         log_info("SIGUSR1: reloading the workers");
     else if (sig == SIGUSR2)
@@ -520,6 +525,9 @@ static int master_prepare(server_t *s)
         (s->shm->http = shm_http_create(s->cfg.nlisteners,
                                         s->cfg.reactor_num)) == NULL)
         return -1;
+    if (http2_conn_init() < 0 ||
+        (s->shm != NULL && tls_init(&s->cfg, s->shm) < 0))
+        return -1;
     api_shared_init(s);
     m.loop = loop_create();
     return s->shm != NULL && m.loop != NULL ? 0 : -1;
@@ -570,6 +578,7 @@ static void master_cleanup(server_t *s)
     m.plugins = NULL;
     reactor_stop_all();
     access_log_stop(); /* after the reactors: their last lines are in */
+    tls_free();
     master_close_listeners(1);
     if (s->admin_fd >= 0)
         admin_stop(&s->cfg);

@@ -970,20 +970,29 @@ static void h2_input(conn_t *c, const char *data, size_t len)
 /* ---- starting ---- */
 
 /* The protocol's state on c, the session, and the server's SETTINGS. */
-static http2_conn_t *h2_begin(conn_t *c)
+/* c's HTTP/2 state and session, its SETTINGS queued; -ENOMEM leaves
+ * what was made in c->state for the close hook. */
+static int h2_setup(conn_t *c)
 {
     http2_conn_t *h = calloc(1, sizeof(*h));
     if (h == NULL)
-        return NULL;
+        return -ENOMEM;
     h->c = c;
     h->idle_since = loop_now();
     conn_set_proto(c, &http2_conn_proto, h);
-    if (h2_session_new(c, h) < 0 || h2_settings(c, h) != 0) {
+    if (h2_session_new(c, h) < 0 || h2_settings(c, h) != 0)
+        return -ENOMEM;
+    conn_hold(c, CONN_READ);
+    return 0;
+}
+
+static http2_conn_t *h2_begin(conn_t *c)
+{
+    if (h2_setup(c) < 0) {
         conn_close(c, "out of memory for an HTTP/2 session");
         return NULL;
     }
-    conn_hold(c, CONN_READ);
-    return h;
+    return c->state;
 }
 
 /* What c->in holds goes to the session as the first bytes. */
@@ -1233,10 +1242,16 @@ static void http2_quiesce(conn_t *c)
     h2_flush(c);
 }
 
+/* A connection whose client chose "h2" by ALPN (conn_alpn_register):
+ * its first bytes are the client preface. */
 static int http2_open(conn_t *c)
 {
-    (void)c;
-    return -EINVAL; /* only ever switched to (http2_conn_start) */
+    return h2_setup(c);
+}
+
+int http2_conn_init(void)
+{
+    return conn_alpn_register("h2", &http2_conn_proto);
 }
 
 static void http2_close(conn_t *c, int notify)

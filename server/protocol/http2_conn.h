@@ -33,6 +33,10 @@ int http2_preface_match(const char *data, size_t len);
  */
 int http2_conn_start(conn_t *c);
 
+/* Serve "h2" when TLS's ALPN chose it (before any loop runs). 0 or
+ * -errno. */
+int http2_conn_init(void);
+
 /*
  * HTTP/1.1 Upgrade: h2c (RFC 7540 3.2) on c, whose request req (a body-
  * less head of head_len bytes at the front of c->in) carried settings,

@@ -229,7 +229,7 @@ static void http_conn_log(conn_t *c, int force)
             .response_us = h->t_dispatch != 0 ? now - h->t_dispatch : 0,
             .worker_id = h->log_worker,
             .connection = c->session, .connection_requests = h->nreq,
-            .ssl_protocol = NULL}; /* the transport's, once TLS exists */
+            .ssl_protocol = conn_tls_version(c)};
         access_log_line(c->listener, c->eng->id, &h->cap, &r);
     }
     h->logging = 0;

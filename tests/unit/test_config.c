@@ -1020,6 +1020,76 @@ START_TEST(test_http2)
 }
 END_TEST
 
+/* TLS keys: defaults, both spellings of ssl_protocols, SNI names lower
+ * case, paths resolved against the config's directory. */
+START_TEST(test_tls_settings)
+{
+    ck_assert_int_eq(parse_as("{" PLUGINS ", 'listeners': [{'port': 9, "
+                              "'plugin': 'echo', 'ssl_cert_file': 'c.pem', "
+                              "'ssl_key_file': '/k.pem', 'ssl_sni_certs': "
+                              "{'A.Example': {'ssl_cert_file': 'a.pem', "
+                              "'ssl_key_file': 'a.key'}}}, {'port': 10, "
+                              "'plugin': 'echo', 'ssl_cert_file': 'c', "
+                              "'ssl_key_file': 'k', 'ssl_protocols': "
+                              "'TLSv1.3', 'ssl_alpn': ['h2', 'http/1.1'], "
+                              "'ssl_verify_peer': true, "
+                              "'ssl_client_cert_file': 'ca.pem'}, "
+                              "{'port': 11, 'plugin': 'echo'}]}",
+                              "/etc/swx/s.json"), 0);
+    const config_listener_t *l = &cfg.listeners[0];
+    ck_assert_str_eq(l->ssl_cert_file, "/etc/swx/c.pem");
+    ck_assert_str_eq(l->ssl_key_file, "/k.pem");
+    ck_assert_int_eq(l->ssl_protocols, CONFIG_TLSV1_2 | CONFIG_TLSV1_3);
+    ck_assert_int_eq(l->ssl_handshake_timeout, 10);
+    ck_assert_int_eq(l->ssl_prefer_server_ciphers, 1);
+    ck_assert_int_eq(l->ssl_nsni_certs, 1);
+    ck_assert_str_eq(l->ssl_sni_certs[0].name, "a.example");
+    ck_assert_str_eq(l->ssl_sni_certs[0].key_file, "/etc/swx/a.key");
+    l = &cfg.listeners[1];
+    ck_assert_int_eq(l->ssl_protocols, CONFIG_TLSV1_3);
+    ck_assert_str_eq(l->ssl_alpn[0], "h2");
+    ck_assert_ptr_null(l->ssl_alpn[2]);
+    ck_assert_str_eq(l->ssl_client_cert_file, "/etc/swx/ca.pem");
+    ck_assert_ptr_null(cfg.listeners[2].ssl_cert_file);
+    config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_bad_tls_settings)
+{
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', "
+                         "'ssl_cert_file': 'c'}]",
+                         "listeners[0].ssl_key_file",
+                         "required with ssl_cert_file");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', "
+                         "'ssl_ciphers': 'HIGH'}]",
+                         "listeners[0].ssl_ciphers",
+                         "needs ssl_cert_file and ssl_key_file");
+    assert_bad_listeners("[{'type': 'udp', 'port': 3, 'plugin': 'echo', "
+                         "'ssl_cert_file': 'c', 'ssl_key_file': 'k'}]",
+                         "listeners[0].ssl_cert_file", "datagram");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', "
+                         "'ssl_cert_file': 'c', 'ssl_key_file': 'k', "
+                         "'ssl_verify_peer': true}]",
+                         "listeners[0].ssl_verify_peer",
+                         "needs ssl_client_cert_file");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', "
+                         "'ssl_cert_file': 'c', 'ssl_key_file': 'k', "
+                         "'ssl_protocols': ['TLSv1.2', 'SSLv3']}]",
+                         "listeners[0].ssl_protocols", "TLS versions");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', "
+                         "'ssl_cert_file': 'c', 'ssl_key_file': 'k', "
+                         "'ssl_sni_certs': {'a.test': {'ssl_cert_file': "
+                         "'a'}}}]",
+                         "listeners[0].ssl_sni_certs.a.test",
+                         "ssl_cert_file and ssl_key_file");
+    assert_bad_listeners("[{'port': 3, 'plugin': 'echo', "
+                         "'ssl_cert_file': 'c', 'ssl_key_file': 'k', "
+                         "'ssl_handshake_timeout': 0}]",
+                         "listeners[0].ssl_handshake_timeout", "1 to 3600");
+}
+END_TEST
+
 START_TEST(test_bad_real_client_address)
 {
     assert_bad_listeners("[{'type': 'udp', 'port': 3, 'plugin': 'echo', "
@@ -1243,6 +1313,7 @@ static Suite *config_suite(void)
     tcase_add_test(bad, test_bad_listener_protocol);
     tcase_add_test(bad, test_bad_real_client_address);
     tcase_add_test(bad, test_real_client_address);
+    tcase_add_test(bad, test_tls_settings);
     tcase_add_test(bad, test_undeclared_plugin);
     tcase_add_test(bad, test_duplicate_plugin);
     tcase_add_test(bad, test_duplicate_listener);
@@ -1251,6 +1322,7 @@ static Suite *config_suite(void)
     tcase_add_test(bad, test_small_error_buffer);
     tcase_add_test(bad, test_bad_admin);
     tcase_add_test(bad, test_coroutine_settings);
+    tcase_add_test(bad, test_bad_tls_settings);
     tcase_add_test(bad, test_bad_admin_mode);
     tcase_add_test(bad, test_bad_admin_token);
     tcase_add_test(bad, test_http2);

@@ -1,0 +1,456 @@
+/* tls.c: the TLS transport of the connection engine: a non-blocking
+ * handshake in the loop that owns the connection, then reads, writes and
+ * files through OpenSSL (kTLS's SSL_sendfile where the kernel has it),
+ * with OpenSSL's wants mapped to the loop's events. */
+#include "net/tls.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "core/log.h"
+
+/* The largest plaintext of one record: a read stops before less room is
+ * left, so no record is ever half taken (OpenSSL would hold the rest
+ * where the loop cannot see it). */
+#define TLS_RECORD 16384
+/* Bytes of a file read for one SSL_write when kTLS is not there. */
+#define TLS_FILE_CHUNK TLS_RECORD
+
+typedef struct tls_conn {
+    SSL *ssl;
+    BIO *prefix;              /* bytes read before TLS began (after a PROXY
+                                 header), read by OpenSSL before the
+                                 socket; NULL once taken */
+    int64_t timer;            /* ssl_handshake_timeout */
+    unsigned read_wants_write : 1; /* a read (or the handshake) waits for
+                                      the socket to be writable */
+    unsigned write_wants_read : 1; /* a write waits for it readable */
+    unsigned ktls : 1;        /* the kernel encrypts what is sent */
+} tls_conn_t;
+
+/* A file is read here for SSL_write: one buffer per loop thread. */
+static _Thread_local unsigned char tls_file_buf[TLS_FILE_CHUNK];
+
+/* OpenSSL's reason for what just failed, or the system's. */
+static const char *tls_why(int err, char *buf, size_t size)
+{
+    unsigned long e = ERR_peek_last_error();
+    if (e != 0) {
+        const char *r = ERR_reason_error_string(e);
+        snprintf(buf, size, "%s", r != NULL ? r : "unknown TLS error");
+    } else if (err == SSL_ERROR_SYSCALL && errno != 0) {
+        snprintf(buf, size, "%s", strerror(errno));
+    } else {
+        snprintf(buf, size, "the client closed the connection");
+    }
+    ERR_clear_error();
+    return buf;
+}
+
+/* ---- the handshake ---- */
+
+static void tls_handshake_failed(conn_t *c, const char *why)
+{
+    atomic_fetch_add(&c->eng->shm->tls_handshakes_failed, 1);
+    log_warn("session %llu (peer %s, listener %d): TLS handshake failed: "
+             "%s; closing", (unsigned long long)c->session, c->peer,
+             c->listener, why);
+}
+
+static void tls_handshake_expired(int64_t id, void *arg)
+{
+    (void)id;
+    conn_t *c = arg;
+    tls_conn_t *t = c->xport;
+    char why[80];
+    t->timer = 0;
+    snprintf(why, sizeof(why), "not done in %d s (ssl_handshake_timeout)",
+             conn_listener(c)->ssl_handshake_timeout);
+    tls_handshake_failed(c, why);
+    conn_close(c, NULL);
+}
+
+/* kTLS for sending, where OpenSSL and the kernel set it up. */
+static void tls_check_ktls(tls_conn_t *t)
+{
+#ifdef BIO_get_ktls_send
+    t->ktls = BIO_get_ktls_send(SSL_get_wbio(t->ssl)) ? 1 : 0;
+#else
+    t->ktls = 0;
+#endif
+}
+
+/* The bytes that came before the handshake are taken: OpenSSL reads the
+ * socket from now on (a record begun in them is kept by OpenSSL). */
+static int tls_prefix_taken(tls_conn_t *t, int fd)
+{
+    if (t->prefix == NULL || BIO_ctrl_pending(t->prefix) > 0)
+        return 0;
+    BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE);
+    if (sock == NULL)
+        return 0;
+    SSL_set0_rbio(t->ssl, sock); /* frees the prefix */
+    t->prefix = NULL;
+    return 1;
+}
+
+static int tls_handshake(conn_t *c)
+{
+    tls_conn_t *t = c->xport;
+    char why[200];
+    int rc;
+    do {
+        ERR_clear_error();
+        errno = 0;
+        rc = SSL_do_handshake(t->ssl);
+    } while (rc != 1 && SSL_get_error(t->ssl, rc) == SSL_ERROR_WANT_READ &&
+             tls_prefix_taken(t, c->fd));
+    if (rc == 1) {
+        conn_timer_clear(c, t->timer);
+        t->timer = 0;
+        t->read_wants_write = 0;
+        tls_check_ktls(t);
+        atomic_fetch_add(&c->eng->shm->tls_handshakes, 1);
+        log_debug("session %llu: TLS handshake done: %s %s%s", (unsigned
+                  long long)c->session, SSL_get_version(t->ssl),
+                  SSL_get_cipher_name(t->ssl), t->ktls ? " (kTLS)" : "");
+        return 1;
+    }
+    int err = SSL_get_error(t->ssl, rc);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+        t->read_wants_write = err == SSL_ERROR_WANT_WRITE;
+        return 0;
+    }
+    if (BIO_number_read(SSL_get_rbio(t->ssl)) == 0 && t->prefix == NULL) {
+        /* Gone before a byte of TLS: a port check, not a handshake. */
+        log_debug("session %llu (peer %s): closed before the handshake",
+                  (unsigned long long)c->session, c->peer);
+        return -ECONNRESET;
+    }
+    tls_handshake_failed(c, tls_why(err, why, sizeof(why)));
+    return -EPROTO;
+}
+
+/* A protocol for the time of the handshake: nothing is opened, nothing
+ * is read for it, and closing has nothing of it to release. */
+static void tls_hs_input(conn_t *c, const char *data, size_t len)
+{
+    (void)c;
+    (void)data;
+    (void)len;
+}
+
+static void tls_hs_deliver(conn_t *c, const conn_msg_t *m)
+{
+    (void)c;
+    (void)m;
+}
+
+static int tls_hs_drained(conn_t *c)
+{
+    (void)c;
+    return 0;
+}
+
+static void tls_hs_close(conn_t *c, int notify)
+{
+    (void)c;
+    (void)notify;
+}
+
+static const conn_proto_t tls_hs_proto = {
+    .name = "tls-handshake",
+    .input = tls_hs_input,
+    .deliver = tls_hs_deliver,
+    .drained = tls_hs_drained,
+    .close = tls_hs_close,
+};
+
+/* OpenSSL reads data first (a memory BIO), then the socket. */
+static int tls_set_input(tls_conn_t *t, int fd, const char *data,
+                         size_t len)
+{
+    if (len == 0)
+        return SSL_set_fd(t->ssl, fd) == 1 ? 0 : -ENOMEM;
+    BIO *w = BIO_new_socket(fd, BIO_NOCLOSE);
+    t->prefix = BIO_new(BIO_s_mem());
+    if (w == NULL || t->prefix == NULL ||
+        BIO_write(t->prefix, data, (int)len) != (int)len) {
+        BIO_free(w);
+        BIO_free(t->prefix);
+        t->prefix = NULL;
+        return -ENOMEM;
+    }
+    BIO_set_mem_eof_return(t->prefix, -1); /* empty: "try again" */
+    SSL_set_bio(t->ssl, t->prefix, w);
+    return 0;
+}
+
+int tls_conn_attach(conn_t *c, const char *data, size_t len)
+{
+    tls_conn_t *t = calloc(1, sizeof(*t));
+    SSL_CTX *ctx = tls_ctx_get(c->listener);
+    if (t == NULL || ctx == NULL) {
+        free(t);
+        SSL_CTX_free(ctx);
+        return t == NULL ? -ENOMEM : -ENOTCONN;
+    }
+    t->ssl = SSL_new(ctx);
+    SSL_CTX_free(ctx); /* the SSL holds its own reference */
+    if (t->ssl == NULL || tls_set_input(t, c->fd, data, len) < 0) {
+        SSL_free(t->ssl);
+        free(t);
+        ERR_clear_error();
+        return -ENOMEM;
+    }
+    SSL_set_accept_state(t->ssl);
+    c->xport = t;
+    c->transport = &tls_transport;
+    c->proto = &tls_hs_proto;
+    c->handshaking = 1;
+    t->timer = conn_timer_add(c, conn_listener(c)->ssl_handshake_timeout *
+                                     1000L, tls_handshake_expired);
+    return t->timer < 0 ? (int)t->timer : 0;
+}
+
+/* ---- reading and writing ---- */
+
+/* An SSL_read or SSL_write that did not go: -EAGAIN (waiting for what
+ * the socket must do first), 0 at the client's close_notify, -errno. */
+static ssize_t tls_error(conn_t *c, int rc, int reading)
+{
+    tls_conn_t *t = c->xport;
+    char why[200];
+    int err = SSL_get_error(t->ssl, rc);
+    switch (err) {
+    case SSL_ERROR_WANT_READ:
+        if (!reading)
+            t->write_wants_read = 1;
+        return -EAGAIN;
+    case SSL_ERROR_WANT_WRITE:
+        if (reading)
+            t->read_wants_write = 1;
+        return -EAGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+        return reading ? 0 : -EPIPE;
+    case SSL_ERROR_SYSCALL:
+        if (errno != 0 && ERR_peek_error() == 0)
+            return -errno;
+        return reading ? 0 : -EPIPE; /* EOF */
+    default:
+        log_info("session %llu (peer %s): TLS: %s", (unsigned long long)
+                 c->session, c->peer, tls_why(err, why, sizeof(why)));
+        return -EPROTO;
+    }
+}
+
+/* Whole records while a whole one fits: several per wake-up. */
+static ssize_t tls_read(conn_t *c, void *buf, size_t len)
+{
+    tls_conn_t *t = c->xport;
+    size_t got = 0;
+    t->read_wants_write = 0;
+    while (len - got >= TLS_RECORD || got == 0) {
+        ERR_clear_error();
+        errno = 0;
+        int n = SSL_read(t->ssl, (char *)buf + got, (int)(len - got));
+        if (n <= 0) {
+            ssize_t rc = tls_error(c, n, 1);
+            return got > 0 && rc != -EPROTO ? (ssize_t)got : rc;
+        }
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+static ssize_t tls_write(conn_t *c, const void *data, size_t len)
+{
+    tls_conn_t *t = c->xport;
+    ERR_clear_error();
+    errno = 0;
+    int n = SSL_write(t->ssl, data, len > INT32_MAX ? INT32_MAX : (int)len);
+    if (n > 0) {
+        t->write_wants_read = 0;
+        return n;
+    }
+    return tls_error(c, n, 0);
+}
+
+/* A write that waited (EAGAIN) is retried with the same bytes first, as
+ * OpenSSL requires: the output queue keeps them at its head. */
+static ssize_t tls_writev(conn_t *c, const struct iovec *iov, int iovcnt)
+{
+    size_t done = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len == 0)
+            continue;
+        ssize_t n = tls_write(c, iov[i].iov_base, iov[i].iov_len);
+        if (n < 0)
+            return done > 0 ? (ssize_t)done : n;
+        done += (size_t)n;
+        if ((size_t)n < iov[i].iov_len)
+            break;
+    }
+    return (ssize_t)done;
+}
+
+/* With kTLS the kernel encrypts the file's pages as it sends them;
+ * without, a record's worth is read and written at a time (a retry after
+ * EAGAIN reads the same bytes again from the same offset). */
+static ssize_t tls_sendfile(conn_t *c, int fd, off_t *off, size_t len)
+{
+    tls_conn_t *t = c->xport;
+#ifdef BIO_get_ktls_send
+    if (t->ktls) {
+        ERR_clear_error();
+        errno = 0;
+        ossl_ssize_t n = SSL_sendfile(t->ssl, fd, *off, len, 0);
+        if (n >= 0) {
+            *off += n;
+            return n;
+        }
+        return tls_error(c, -1, 0);
+    }
+#endif
+    (void)t;
+    size_t want = len < sizeof(tls_file_buf) ? len : sizeof(tls_file_buf);
+    ssize_t r;
+    do {
+        r = pread(fd, tls_file_buf, want, *off);
+    } while (r < 0 && errno == EINTR);
+    if (r <= 0)
+        return r < 0 ? -errno : 0;
+    ssize_t n = tls_write(c, tls_file_buf, (size_t)r);
+    if (n > 0)
+        *off += n;
+    return n;
+}
+
+/* close_notify, then FIN. */
+static void tls_shutdown(conn_t *c)
+{
+    tls_conn_t *t = c->xport;
+    if (!c->handshaking) {
+        ERR_clear_error();
+        SSL_shutdown(t->ssl);
+        ERR_clear_error();
+    }
+    shutdown(c->fd, SHUT_WR);
+}
+
+static int tls_unacked(const conn_t *c)
+{
+    return plain_transport.unacked(c);
+}
+
+static void tls_close(conn_t *c)
+{
+    tls_conn_t *t = c->xport;
+    conn_timer_clear(c, t->timer);
+    SSL_free(t->ssl);
+    free(t);
+    c->xport = NULL;
+    close(c->fd);
+}
+
+/* ---- OpenSSL's wants and the loop's events ---- */
+
+static int tls_interest(const conn_t *c, int ev)
+{
+    const tls_conn_t *t = c->xport;
+    int out = ev & ~(LOOP_READ | LOOP_WRITE);
+    if (ev & LOOP_READ)
+        out |= t->read_wants_write ? LOOP_WRITE : LOOP_READ;
+    if (ev & LOOP_WRITE)
+        out |= t->write_wants_read ? LOOP_READ : LOOP_WRITE;
+    return out;
+}
+
+static int tls_ready(const conn_t *c, int fired)
+{
+    const tls_conn_t *t = c->xport;
+    int out = fired & ~(LOOP_READ | LOOP_WRITE);
+    if (fired & LOOP_READ)
+        out |= t->write_wants_read ? LOOP_WRITE | LOOP_READ : LOOP_READ;
+    if (fired & LOOP_WRITE)
+        out |= t->read_wants_write ? LOOP_READ | LOOP_WRITE : LOOP_WRITE;
+    return out;
+}
+
+/* ---- what was negotiated ---- */
+
+static const char *tls_version(const conn_t *c)
+{
+    const tls_conn_t *t = c->xport;
+    return c->handshaking ? NULL : SSL_get_version(t->ssl);
+}
+
+static const char *tls_alpn(const conn_t *c)
+{
+    const tls_conn_t *t = c->xport;
+    const unsigned char *p;
+    unsigned int n;
+    static _Thread_local char name[256];
+    SSL_get0_alpn_selected(t->ssl, &p, &n);
+    memcpy(name, p != NULL ? p : (const unsigned char *)"", n);
+    name[n] = '\0';
+    return name;
+}
+
+static void tls_subject(X509 *x, char *out, size_t size)
+{
+    BIO *m = BIO_new(BIO_s_mem());
+    int n = 0;
+    if (m != NULL && X509_NAME_print_ex(m, X509_get_subject_name(x), 0,
+                                        XN_FLAG_RFC2253) >= 0)
+        n = BIO_read(m, out, (int)size - 1);
+    out[n > 0 ? n : 0] = '\0';
+    BIO_free(m);
+}
+
+static void tls_info(const conn_t *c, swx_conninfo_t *ci)
+{
+    const tls_conn_t *t = c->xport;
+    const char *sni = SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name);
+    snprintf(ci->tls_version, sizeof(ci->tls_version), "%s",
+             SSL_get_version(t->ssl));
+    snprintf(ci->tls_cipher, sizeof(ci->tls_cipher), "%s",
+             SSL_get_cipher_name(t->ssl));
+    snprintf(ci->tls_sni, sizeof(ci->tls_sni), "%s", sni ? sni : "");
+    const char *alpn = tls_alpn(c);
+    size_t n = strnlen(alpn, sizeof(ci->tls_alpn) - 1);
+    memcpy(ci->tls_alpn, alpn, n);
+    ci->tls_alpn[n] = '\0';
+    X509 *peer = SSL_get0_peer_certificate(t->ssl);
+    if (peer != NULL) {
+        tls_subject(peer, ci->tls_client_subject,
+                    sizeof(ci->tls_client_subject));
+        ci->tls_client_verified = SSL_get_verify_result(t->ssl) ==
+                                  X509_V_OK;
+    }
+}
+
+const conn_transport_t tls_transport = {
+    .name = "tls",
+    .read = tls_read,
+    .writev = tls_writev,
+    .sendfile = tls_sendfile,
+    .shutdown = tls_shutdown,
+    .unacked = tls_unacked,
+    .close = tls_close,
+    .handshake = tls_handshake,
+    .interest = tls_interest,
+    .ready = tls_ready,
+    .info = tls_info,
+    .version = tls_version,
+    .alpn = tls_alpn,
+};
