@@ -487,6 +487,13 @@ static void master_raise_nofile(const config_t *cfg)
 }
 
 /* Everything that can fail on bad config, before going to the background. */
+/* The HTTP figures' rows per listener: one per reactor thread, or in base
+ * mode one per worker (each counts the requests it serves). */
+static int master_http_rows(const config_t *cfg)
+{
+    return cfg->mode == SERVER_MODE_BASE ? cfg->worker_num : cfg->reactor_num;
+}
+
 static int master_prepare(server_t *s)
 {
     char err[1024];
@@ -518,7 +525,7 @@ static int master_prepare(server_t *s)
     s->shm = shm_create(s->cfg.worker_num, s->cfg.task_worker_num, s->nprocs);
     if (s->shm != NULL &&
         (s->shm->http = shm_http_create(s->cfg.nlisteners,
-                                        s->cfg.reactor_num)) == NULL)
+                                        master_http_rows(&s->cfg))) == NULL)
         return -1;
     api_shared_init(s);
     m.loop = loop_create();
@@ -621,6 +628,7 @@ int master_run(server_t *s)
                    "listener(s); reactor_num and dispatch_mode do not apply "
                    "and are ignored", SWX_VERSION, s->cfg.worker_num,
                    s->cfg.nlisteners);
+        sdmaster_start(m.loop, s); /* READY=1 once the workers serve */
     } else {
         log_notice("swx-server %s started: %d reactor(s), %d worker(s), %d "
                    "listener(s)", SWX_VERSION, s->cfg.reactor_num,
