@@ -560,7 +560,9 @@ static int master_start_plugins(server_t *s)
 static int master_start(server_t *s, const sigset_t *set)
 {
     if (master_watch(s, set) < 0 ||
-        access_log_start(&s->cfg, s->cfg.reactor_num) < 0 ||
+        (s->cfg.mode == SERVER_MODE_BASE
+             ? access_log_check(&s->cfg)
+             : access_log_start(&s->cfg, s->cfg.reactor_num)) < 0 ||
         (s->cfg.mode != SERVER_MODE_BASE && reactor_start_all(s) < 0))
         return -1;
     if (s->admin_fd >= 0 &&

@@ -14,8 +14,10 @@
 
 #include "core/log.h"
 #include "core/session.h"
+#include "http/access_log.h"
 #include "http/http_api.h"
 #include "ipc/ipc.h"
+#include "ipc/shm_http.h"
 #include "net/conn.h"
 #include "net/dgram.h"
 #include "net/direct.h"
@@ -372,6 +374,20 @@ static void base_close_all(void)
     base_publish();
 }
 
+/* The access log's writer writes what it holds; a writer stuck on its
+ * disk is given up before the manager's SIGKILL at max_wait_time, which
+ * the stop and a leaving worker's deadline keep a second (250 ms) ahead
+ * of. */
+static void base_log_stop(void)
+{
+    long long deadline = child.draining ? child.drain_deadline
+                         : base.leaving ? base.deadline
+                                        : loop_now() + 1000;
+    long long wait = child.srv->cfg.max_wait_time * 1000LL;
+    long long left = deadline + (wait >= 2000 ? 500 : 100) - loop_now();
+    access_log_stop_within(left > 100 ? (long)left : 100);
+}
+
 /* ---- set-up ---- */
 
 static int base_setup(void)
@@ -384,6 +400,10 @@ static int base_setup(void)
                          &direct_sink, &base.direct) < 0)
         return -1;
     conn_engine_share_ids(&base.eng);
+    /* This worker's lines, written by a thread of its own. */
+    if (access_log_start_at(&s->cfg, child.id, 1, (int)s->master_pid,
+                            &s->shm->http->access_log_dropped) < 0)
+        return -1;
     direct_init(&base.direct, &base.eng, worker_handle);
     task_on_routed = base_routed;
     return 0;
@@ -416,6 +436,7 @@ void worker_base_run(server_t *srv, int id, int standby, int notify_fd)
     base_update();
     base_loop();
     base_close_all();
+    base_log_stop(); /* every connection's last line is in */
     for (int i = 0; i < srv->cfg.nplugins; i++)
         api_call(&child.plugins[i], on_worker_stop, id);
     log_debug("exiting after %ld requests", worker_requests());
