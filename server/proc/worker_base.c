@@ -24,6 +24,7 @@
 #include "plugin/api.h"
 #include "plugin/task.h"
 #include "proc/child.h"
+#include "proc/recycle.h"
 #include "proc/worker.h"
 
 /* How long a worker that ends gives its connections' output. */
@@ -179,9 +180,6 @@ static void base_packet(void *arg, swx_peer_t *p, size_t len)
 {
     (void)arg;
     direct_packet(&base.direct, p, len);
-    if (child.srv->cfg.max_request > 0 &&
-        worker_requests() >= child.srv->cfg.max_request)
-        base_watch(0); /* the rest is for the other workers */
 }
 
 static void base_dgram_io(loop_t *loop, int fd, int events, void *arg)
@@ -305,17 +303,25 @@ static void base_update(void)
     task_update();
 }
 
-static void base_check_max_request(void)
+void worker_base_recycle(const char *why)
 {
-    long max = child.srv->cfg.max_request;
-    if (max > 0 && worker_requests() >= max && !base.leaving) {
-        log_info("max_request (%ld) reached", max);
-        worker_base_leave("max_request");
-        /* The slot (its mailbox too) goes to a new worker at once: this
-         * one retires as after a reload (base_update). */
-        child.retiring = 1;
-        base_update();
-    }
+    if (base.leaving)
+        return;
+    worker_base_leave(why);
+    /* The slot (its mailbox too) goes to a new worker at once: this one
+     * retires as after a reload (base_update). */
+    child.retiring = 1;
+    base_update();
+}
+
+/* Every message the engine hands to the plugin, then the recycle rules
+ * (max_request within its grace, reload_on_rss), as a worker does after
+ * each message from a channel; past them it leaves (worker_base_recycle),
+ * and the requests still coming on its open connections are served. */
+static void base_handle(const ipc_msg_t *m)
+{
+    worker_handle(m);
+    recycle_after(worker_requests());
 }
 
 /* Draining for a stop: nothing handled in the last turn, no response
@@ -336,7 +342,6 @@ static int base_drained(long handled_before)
 static void base_turn(long before)
 {
     base_publish();
-    base_check_max_request();
     long long now = loop_now();
     if (child.draining &&
         (base_drained(before) || now >= child.drain_deadline))
@@ -404,7 +409,7 @@ static int base_setup(void)
     if (access_log_start_at(&s->cfg, child.id, 1, (int)s->master_pid,
                             &s->shm->http->access_log_dropped) < 0)
         return -1;
-    direct_init(&base.direct, &base.eng, worker_handle);
+    direct_init(&base.direct, &base.eng, base_handle);
     task_on_routed = base_routed;
     return 0;
 }
