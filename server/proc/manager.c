@@ -745,6 +745,9 @@ static int manager_reap_candidate(pid_t pid, int status)
  * so they leave the count that max_conn is checked against. */
 static void manager_base_lost(int id)
 {
+    int64_t held = atomic_exchange(&srv->shm->workers[id].concurrency, 0);
+    if (held > 0) /* max_concurrency's slots of requests it never ended */
+        atomic_fetch_sub(&srv->shm->concurrency, held);
     int64_t n = atomic_exchange(&srv->shm->workers[id].connections, 0);
     if (n <= 0)
         return;

@@ -108,6 +108,16 @@ static void http_conn_timer_stop(conn_t *c)
     h->timer = 0;
 }
 
+/* Base mode: the worker's own count of the slots it holds, which the
+ * manager takes off the server's when the worker dies with them (the
+ * master holds them in process mode, and frees them itself). */
+static void http_conn_slot_owner(conn_t *c, int64_t d)
+{
+    if (c->eng->cfg->mode == SERVER_MODE_BASE)
+        atomic_fetch_add_explicit(&c->eng->shm->workers[c->eng->id].concurrency,
+                                  d, memory_order_relaxed);
+}
+
 /* max_concurrency: a slot for a request going to a worker. A compare
  * and swap, so that the reactors together never admit more than the
  * limit and a refusal never counts. 1 when taken. */
@@ -123,6 +133,7 @@ static int http_conn_admit(conn_t *c)
     } while (!atomic_compare_exchange_weak_explicit(
         n, &cur, cur + 1, memory_order_relaxed, memory_order_relaxed));
     h->slot = 1;
+    http_conn_slot_owner(c, 1);
     return 1;
 }
 
@@ -136,6 +147,7 @@ static void http_conn_release(conn_t *c)
     h->slot = 0;
     atomic_fetch_sub_explicit(&c->eng->shm->concurrency, 1,
                               memory_order_relaxed);
+    http_conn_slot_owner(c, -1);
 }
 
 /* The server closes after what is queued (a lingering close: see
