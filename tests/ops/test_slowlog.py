@@ -98,20 +98,11 @@ def test_http_override(srv):
     check(r.status == 200, "after: %r" % r)
 
 
-def two_workers_or_none(port):
-    try:
-        return ts.two_workers(port)
-    except h.TestFailure:
-        return None
-
-
 def test_never_killed(srv):
-    # The worker killed for /spin is replaced: until both accept again (in
-    # base mode a connection only reaches a worker that watches the
-    # listener, which comes after its title is set).
+    # The worker killed for /spin is replaced (ts.two_workers waits until
+    # both accept).
     srv.wait_workers(2)
-    a, b = h.wait_until(lambda: two_workers_or_none(srv.port), 20,
-                        interval=0.1, what="connections to both workers")
+    a, b = ts.two_workers(srv.port)
     b[0].sendall(b"spin\n")
     time.sleep(3.5)
     check(h.alive(b[2]), "the looping worker was killed")

@@ -77,22 +77,33 @@ def worker_of(port):
     return s, int(m.group(1)), int(m.group(2))
 
 
-def pick_two(connect, worker):
-    """Connections to two different workers (dispatch_mode 2 picks by fd:
-    the ones on the same worker stay open until then, so that each new
-    connection has another fd)."""
+def pick_two_once(connect, worker):
+    """Connections to two different workers, or None (dispatch_mode 2
+    picks by fd: the ones on the same worker stay open until then, so
+    that each new connection has another fd)."""
     a = connect()
-    extra = []
+    extra = [a]
     try:
         for _ in range(16):
             b = connect()
-            if worker(b) != worker(a):
-                return a, b
             extra.append(b)
-        raise h.TestFailure("no connection reached the second worker")
+            if worker(b) != worker(a):
+                extra = extra[1:-1]
+                return a, b
+        return None
     finally:
         for b in extra:
             b[0].close()
+
+
+def pick_two(connect, worker):
+    """Connections to two different workers. In base mode a worker takes
+    connections once it watches the listeners, a little after its title
+    is set (which srv.start and wait_workers wait for): tried again until
+    it does."""
+    return h.wait_until(lambda: pick_two_once(connect, worker), 20,
+                        interval=0.1, what="a connection to each of two "
+                        "workers")
 
 
 def two_workers(port):
