@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh: install what is missing, build, and run every test twice:
-# in a plain build and in an AddressSanitizer + UBSan build.
+# in a plain build and in an AddressSanitizer + UBSan build; in each, the
+# integration suites run a second time with server.mode "base".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -15,6 +16,11 @@ run_suite() {
     dirs+=("$dir")
     echo "== tests in $dir"
     meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1
+    # The same servers in base mode (SWX_TEST_MODE, swx_harness.py); unit
+    # tests do not start a server. Its own log, counted below.
+    echo "== integration tests in $dir, base mode"
+    SWX_TEST_MODE=base meson test -C "$dir" --suite integration \
+        --logbase base --print-errorlogs --num-processes 2 || status=1
 }
 
 run_suite build
@@ -33,11 +39,16 @@ else
 fi
 
 python3 - "${dirs[@]}" <<'PY'
-import json, sys
+import json, os, sys
 passed = failed = skipped = 0
+logs = []
 for d in sys.argv[1:]:
+    logs.append(d + "/meson-logs/testlog.json")
+    if os.path.basename(d) != "build-fuzz":
+        logs.append(d + "/meson-logs/base.json")
+for log in logs:
     try:
-        lines = open(d + "/meson-logs/testlog.json").read().splitlines()
+        lines = open(log).read().splitlines()
     except OSError:
         failed += 1
         continue

@@ -1,8 +1,9 @@
-/* access_log.c: access log lines, rendered by each reactor thread into its
- * own chunk (a lock it shares only with the writer's swap), handed in full
- * chunks to one writer thread that does every write(2): at least once a
- * second, at once when a chunk fills, and for the last time at the stop.
- * Past ACCESS_LOG_CHUNKS chunks per thread waiting for the disk, lines are
+/* access_log.c: access log lines, rendered by each reactor thread (in base
+ * mode, by the worker's loop) into its own chunk (a lock it shares only
+ * with the writer's swap), handed in full chunks to one writer thread per
+ * process that does every write(2): at least once a second, at once when
+ * a chunk fills, and for the last time at the stop. Past
+ * ACCESS_LOG_CHUNKS chunks per thread waiting for the disk, lines are
  * dropped and counted, never waited for. */
 #include "http/access_log.h"
 
@@ -47,6 +48,7 @@ static struct {
     alog_file_t *files;
     int nfiles;
     int nthreads;
+    int first;                        /* the thread number of slot 0 */
     int *file_of;                     /* [listener]: a file, or -1 */
     access_fmt_t *fmts;               /* [listener] */
     int nlisteners;
@@ -56,6 +58,7 @@ static struct {
     pthread_cond_t cond;
     int wake, reopen, stop;
     int pid;                          /* the master's, for $pid */
+    _Atomic uint64_t *shared_dropped; /* drops published for /metrics */
 } al = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static __thread access_clock_t al_clock;
@@ -138,6 +141,7 @@ void access_log_line(int listener, int thread, const buf_t *cap,
                      access_resp_t *r)
 {
     const access_fmt_t *f = access_log_format(listener);
+    thread -= al.first;
     if (f == NULL || thread < 0 || thread >= al.nthreads)
         return;
     alog_slot_t *s = &al.files[al.file_of[listener]].slots[thread];
@@ -215,6 +219,8 @@ static void alog_drain(void)
                      "disk does not keep up", f->path,
                      (unsigned long long)(dropped - f->dropped_told),
                      (unsigned long long)dropped);
+            if (al.shared_dropped != NULL)
+                atomic_fetch_add(al.shared_dropped, dropped - f->dropped_told);
             f->dropped_told = dropped;
         }
     }
@@ -321,10 +327,18 @@ static int alog_listener(const config_t *cfg, int l)
 
 int access_log_start(const config_t *cfg, int nthreads)
 {
+    return access_log_start_at(cfg, 0, nthreads, (int)getpid(), NULL);
+}
+
+int access_log_start_at(const config_t *cfg, int first, int nthreads,
+                        int pid, _Atomic uint64_t *dropped)
+{
     int n = cfg->nlisteners;
+    al.first = first;
+    al.shared_dropped = dropped;
     al.nthreads = nthreads;
     al.nlisteners = n;
-    al.pid = (int)getpid();
+    al.pid = pid;
     al.file_of = malloc((size_t)n * sizeof(int));
     al.fmts = calloc((size_t)n, sizeof(*al.fmts));
     al.files = calloc((size_t)n, sizeof(*al.files));
@@ -352,6 +366,13 @@ int access_log_start(const config_t *cfg, int nthreads)
     return 0;
 }
 
+int access_log_check(const config_t *cfg)
+{
+    int rc = access_log_start_at(cfg, 0, 0, (int)getpid(), NULL);
+    access_log_stop();
+    return rc;
+}
+
 static void alog_free_chunks(alog_chunk_t *c)
 {
     while (c != NULL) {
@@ -361,29 +382,39 @@ static void alog_free_chunks(alog_chunk_t *c)
     }
 }
 
-/* The writer's last writes, waited for ACCESS_LOG_STOP_WAIT seconds: a
- * file on a dead disk (or a FIFO nobody reads) must not keep the master
- * from exiting. 0, or -1 when the writer is still stuck. */
-static int alog_join(void)
+/* The writer's last writes, waited for ms: a file on a dead disk (or a
+ * FIFO nobody reads) must not keep the process from exiting. 0, or -1
+ * when the writer is still stuck. */
+static int alog_join(long ms)
 {
     struct timespec until;
     alog_tell(&al.stop);
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ACCESS_LOG_STOP_WAIT;
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
     int rc = pthread_timedjoin_np(al.writer, NULL, &until);
     if (rc == 0)
         return 0;
-    log_error("access_log: the writer is still in write(2) after %d s (%s); "
-              "the lines it holds are lost", ACCESS_LOG_STOP_WAIT,
-              strerror(rc));
+    log_error("access_log: the writer is still in write(2) after %ld %s "
+              "(%s); the lines it holds are lost", ms % 1000 ? ms : ms / 1000,
+              ms % 1000 ? "ms" : "s", strerror(rc));
     return -1;
 }
 
 void access_log_stop(void)
 {
+    access_log_stop_within(ACCESS_LOG_STOP_WAIT * 1000L);
+}
+
+void access_log_stop_within(long ms)
+{
     if (al.running) {
         al.running = 0;
-        if (alog_join() < 0)
+        if (alog_join(ms) < 0)
             return; /* its buffers stay: the thread may still use them */
     }
     for (int i = 0; i < al.nfiles; i++) {

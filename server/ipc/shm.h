@@ -74,6 +74,9 @@ typedef struct shm_worker {
     _Atomic int64_t connections; /* connections its processes own; what a
                                   crashed one held is taken off
                                   connection_num when it is reaped */
+    _Atomic int64_t concurrency; /* its HTTP requests counted in
+                                  shm_t.concurrency (max_concurrency); a
+                                  crashed process's are taken off too */
 } shm_worker_t;
 
 /* Why a process was replaced (counted in shm_t.restarts, shown in the

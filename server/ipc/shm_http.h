@@ -1,8 +1,9 @@
 /* shm_http.h: the HTTP figures for /metrics: requests by listener and
  * status class, and a request duration histogram, in a shared mapping of
- * their own (shm_t.http). Each reactor thread has its own row per
- * listener, which only it writes, so a count costs no locked instruction
- * and no cache line moves between threads; a reader sums the rows. */
+ * their own (shm_t.http). Each reactor thread (in base mode, each worker
+ * slot) has its own row per listener, which only it writes, so a count
+ * costs no locked instruction and no cache line moves between threads; a
+ * reader sums the rows. */
 #ifndef SWX_SHM_HTTP_H
 #define SWX_SHM_HTTP_H
 
@@ -26,7 +27,8 @@ typedef struct shm_http_row {
 
 typedef struct shm_http {
     int nlisteners;
-    int nthreads;                 /* the reactor threads */
+    int nthreads;                 /* reactor threads, or base-mode workers */
+    _Atomic uint64_t access_log_dropped; /* base mode: the workers' */
     shm_http_row_t rows[];        /* [listener * nthreads + thread] */
 } shm_http_t;
 

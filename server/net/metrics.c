@@ -48,7 +48,18 @@ static int mx_one(buf_t *b, const char *name, const char *type,
     return rc == 0 ? mx_printf(b, "%s %lld\n", name, v) : rc;
 }
 
-static int mx_server(buf_t *b, const swx_stats_t *s)
+/* The master's writer's drops, and in base mode the workers'. */
+static long long mx_access_log_dropped(const server_t *srv)
+{
+    const shm_http_t *m = srv->shm->http;
+    uint64_t n = access_log_dropped();
+    if (m != NULL)
+        n += atomic_load_explicit(&m->access_log_dropped,
+                                  memory_order_relaxed);
+    return (long long)n;
+}
+
+static int mx_server(buf_t *b, const swx_stats_t *s, const server_t *srv)
 {
     int rc = mx_one(b, "swx_uptime_seconds", "gauge",
                     "Seconds since the server started.",
@@ -72,7 +83,7 @@ static int mx_server(buf_t *b, const swx_stats_t *s)
     if (rc == 0)
         rc = mx_one(b, "swx_access_log_dropped_total", "counter",
                     "Access log lines dropped: the disk did not keep up.",
-                    (long long)access_log_dropped());
+                    mx_access_log_dropped(srv));
     return rc;
 }
 
@@ -267,7 +278,7 @@ int metrics_render(const server_t *srv, buf_t *out)
     swx_stats_t s;
     if (api_stats(&s) < 0)
         return -EINVAL;
-    int rc = mx_server(out, &s);
+    int rc = mx_server(out, &s, srv);
     if (rc == 0)
         rc = mx_http(out, srv);
     if (rc == 0)

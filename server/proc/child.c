@@ -14,6 +14,7 @@
 #include "core/affinity.h"
 #include "plugin/api_shared.h"
 #include "core/log.h"
+#include "http/access_log.h"
 #include "plugin/plugin_io.h"
 #include "core/proctitle.h"
 #include "proc/recycle.h"
@@ -118,6 +119,7 @@ static void child_signal(int signo)
     } else if (signo == SIGNAL_REOPEN) {
         log_reopen((uid_t)-1, (gid_t)-1);
         watch_reopen();
+        access_log_reopen(); /* base mode: this worker's writer */
     }
 }
 

@@ -748,15 +748,19 @@ static int manager_reap_candidate(pid_t pid, int status)
 
 /* Base mode: a worker died with its connections; the kernel closed them,
  * so they leave the count that max_conn is checked against. */
-static void manager_base_lost(int id)
+static int64_t manager_base_lost(int id)
 {
+    int64_t held = atomic_exchange(&srv->shm->workers[id].concurrency, 0);
+    if (held > 0) /* max_concurrency's slots of requests it never ended */
+        atomic_fetch_sub(&srv->shm->concurrency, held);
     int64_t n = atomic_exchange(&srv->shm->workers[id].connections, 0);
     if (n <= 0)
-        return;
+        return 0;
     atomic_fetch_sub(&srv->shm->connection_num, n);
     atomic_fetch_add(&srv->shm->close_count, (uint64_t)n);
     log_warn("worker %d: its %lld connection(s) were lost with it", id,
              (long long)n);
+    return n;
 }
 
 static void manager_reap_worker(pid_t pid, int status)
@@ -788,8 +792,13 @@ static void manager_reap_worker(pid_t pid, int status)
         }
         if (abnormal && srv->cfg.mode == SERVER_MODE_BASE &&
             server_kind(srv, i) == PROC_WORKER && s->candidate == 0 &&
-            !manager_slot_retiring(i))
-            manager_base_lost(i);
+            !manager_slot_retiring(i)) {
+            int64_t lost = manager_base_lost(i);
+            /* Killed stuck: its clients are the stuck clients (in process
+             * mode the reactors count those they close). */
+            if (stuck && lost > 0)
+                atomic_fetch_add(&srv->shm->stuck_clients, (uint64_t)lost);
+        }
         if (abnormal) {
             if (!stuck) {
                 atomic_fetch_add(&srv->shm->worker_restarts, 1);

@@ -492,6 +492,13 @@ static void master_raise_nofile(const config_t *cfg)
 }
 
 /* Everything that can fail on bad config, before going to the background. */
+/* The HTTP figures' rows per listener: one per reactor thread, or in base
+ * mode one per worker (each counts the requests it serves). */
+static int master_http_rows(const config_t *cfg)
+{
+    return cfg->mode == SERVER_MODE_BASE ? cfg->worker_num : cfg->reactor_num;
+}
+
 static int master_prepare(server_t *s)
 {
     char err[1024];
@@ -523,7 +530,7 @@ static int master_prepare(server_t *s)
     s->shm = shm_create(s->cfg.worker_num, s->cfg.task_worker_num, s->nprocs);
     if (s->shm != NULL &&
         (s->shm->http = shm_http_create(s->cfg.nlisteners,
-                                        s->cfg.reactor_num)) == NULL)
+                                        master_http_rows(&s->cfg))) == NULL)
         return -1;
     if (http2_conn_init() < 0 ||
         (s->shm != NULL && tls_init(&s->cfg, s->shm) < 0))
@@ -561,7 +568,9 @@ static int master_start_plugins(server_t *s)
 static int master_start(server_t *s, const sigset_t *set)
 {
     if (master_watch(s, set) < 0 ||
-        access_log_start(&s->cfg, s->cfg.reactor_num) < 0 ||
+        (s->cfg.mode == SERVER_MODE_BASE
+             ? access_log_check(&s->cfg)
+             : access_log_start(&s->cfg, s->cfg.reactor_num)) < 0 ||
         (s->cfg.mode != SERVER_MODE_BASE && reactor_start_all(s) < 0))
         return -1;
     if (s->admin_fd >= 0 &&
@@ -630,6 +639,7 @@ int master_run(server_t *s)
                    "listener(s); reactor_num and dispatch_mode do not apply "
                    "and are ignored", SWX_VERSION, s->cfg.worker_num,
                    s->cfg.nlisteners);
+        sdmaster_start(m.loop, s); /* READY=1 once the workers serve */
     } else {
         log_notice("swx-server %s started: %d reactor(s), %d worker(s), %d "
                    "listener(s)", SWX_VERSION, s->cfg.reactor_num,

@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "proc/child.h"
+#include "proc/worker.h"
 
 /* Idle processes and user processes refresh their figure this often. */
 #define RECYCLE_SAMPLE_MS 1000
@@ -67,10 +68,16 @@ static uint64_t recycle_sample(void)
     return rss;
 }
 
+/* Counted here, by the process that leaves: a base-mode worker is reaped
+ * as an old worker, like one after a reload, not as a replaced one. */
 static void recycle_stop(int cause)
 {
-    child.stopping = 1;
     atomic_fetch_add(&child.srv->shm->restarts[cause], 1);
+    if (worker_base_running())
+        worker_base_recycle(cause == RESTART_RSS ? "reload_on_rss"
+                                                 : "max_request");
+    else
+        child.stopping = 1;
 }
 
 static const char *recycle_setting(void)

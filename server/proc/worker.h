@@ -49,6 +49,10 @@ int worker_base_sendv(uint64_t session, int type, const struct iovec *iov,
  * max_wait_time, then exits and the manager starts another: what
  * max_request does, for any reason to recycle a worker; why is logged. */
 void worker_base_leave(const char *why);
+/* Leave for good (max_request, reload_on_rss): worker_base_leave, and the
+ * slot goes to a new worker at once while this one serves what it has
+ * open, as an old worker after a reload. */
+void worker_base_recycle(const char *why);
 /* Whether this process is a base-mode worker. */
 int worker_base_running(void);
 

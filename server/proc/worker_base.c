@@ -14,8 +14,10 @@
 
 #include "core/log.h"
 #include "core/session.h"
+#include "http/access_log.h"
 #include "http/http_api.h"
 #include "ipc/ipc.h"
+#include "ipc/shm_http.h"
 #include "net/conn.h"
 #include "net/dgram.h"
 #include "net/direct.h"
@@ -23,6 +25,7 @@
 #include "plugin/coro_api.h"
 #include "plugin/task.h"
 #include "proc/child.h"
+#include "proc/recycle.h"
 #include "proc/worker.h"
 
 /* How long a worker that ends gives its connections' output. */
@@ -178,9 +181,6 @@ static void base_packet(void *arg, swx_peer_t *p, size_t len)
 {
     (void)arg;
     direct_packet(&base.direct, p, len);
-    if (child.srv->cfg.max_request > 0 &&
-        worker_requests() >= child.srv->cfg.max_request)
-        base_watch(0); /* the rest is for the other workers */
 }
 
 static void base_dgram_io(loop_t *loop, int fd, int events, void *arg)
@@ -304,17 +304,25 @@ static void base_update(void)
     task_update();
 }
 
-static void base_check_max_request(void)
+void worker_base_recycle(const char *why)
 {
-    long max = child.srv->cfg.max_request;
-    if (max > 0 && worker_requests() >= max && !base.leaving) {
-        log_info("max_request (%ld) reached", max);
-        worker_base_leave("max_request");
-        /* The slot (its mailbox too) goes to a new worker at once: this
-         * one retires as after a reload (base_update). */
-        child.retiring = 1;
-        base_update();
-    }
+    if (base.leaving)
+        return;
+    worker_base_leave(why);
+    /* The slot (its mailbox too) goes to a new worker at once: this one
+     * retires as after a reload (base_update). */
+    child.retiring = 1;
+    base_update();
+}
+
+/* Every message the engine hands to the plugin, then the recycle rules
+ * (max_request within its grace, reload_on_rss), as a worker does after
+ * each message from a channel; past them it leaves (worker_base_recycle),
+ * and the requests still coming on its open connections are served. */
+static void base_handle(const ipc_msg_t *m)
+{
+    worker_handle(m);
+    recycle_after(worker_requests());
 }
 
 /* Draining for a stop: nothing handled in the last turn, no response
@@ -335,7 +343,6 @@ static int base_drained(long handled_before)
 static void base_turn(long before)
 {
     base_publish();
-    base_check_max_request();
     long long now = loop_now();
     if (child.draining &&
         (base_drained(before) || now >= child.drain_deadline))
@@ -373,6 +380,20 @@ static void base_close_all(void)
     base_publish();
 }
 
+/* The access log's writer writes what it holds; a writer stuck on its
+ * disk is given up before the manager's SIGKILL at max_wait_time, which
+ * the stop and a leaving worker's deadline keep a second (250 ms) ahead
+ * of. */
+static void base_log_stop(void)
+{
+    long long deadline = child.draining ? child.drain_deadline
+                         : base.leaving ? base.deadline
+                                        : loop_now() + 1000;
+    long long wait = child.srv->cfg.max_wait_time * 1000LL;
+    long long left = deadline + (wait >= 2000 ? 500 : 100) - loop_now();
+    access_log_stop_within(left > 100 ? (long)left : 100);
+}
+
 /* ---- set-up ---- */
 
 static int base_setup(void)
@@ -385,7 +406,11 @@ static int base_setup(void)
                          &direct_sink, &base.direct) < 0)
         return -1;
     conn_engine_share_ids(&base.eng);
-    direct_init(&base.direct, &base.eng, worker_handle);
+    /* This worker's lines, written by a thread of its own. */
+    if (access_log_start_at(&s->cfg, child.id, 1, (int)s->master_pid,
+                            &s->shm->http->access_log_dropped) < 0)
+        return -1;
+    direct_init(&base.direct, &base.eng, base_handle);
     task_on_routed = base_routed;
     return 0;
 }
@@ -419,6 +444,7 @@ void worker_base_run(server_t *srv, int id, int standby, int notify_fd)
     base_loop();
     api_coro_stop(); /* waiting callbacks end while their clients remain */
     base_close_all();
+    base_log_stop(); /* every connection's last line is in */
     for (int i = 0; i < srv->cfg.nplugins; i++)
         api_call(&child.plugins[i], on_worker_stop, id);
     log_debug("exiting after %ld requests", worker_requests());

@@ -109,6 +109,16 @@ static void http_conn_timer_stop(conn_t *c)
     h->timer = 0;
 }
 
+/* Base mode: the worker's own count of the slots it holds, which the
+ * manager takes off the server's when the worker dies with them (the
+ * master holds them in process mode, and frees them itself). */
+static void http_conn_slot_owner(conn_t *c, int64_t d)
+{
+    if (c->eng->cfg->mode == SERVER_MODE_BASE)
+        atomic_fetch_add_explicit(&c->eng->shm->workers[c->eng->id].concurrency,
+                                  d, memory_order_relaxed);
+}
+
 int http_conn_slot_take(conn_t *c)
 {
     _Atomic int64_t *n = &c->eng->shm->concurrency;
@@ -124,6 +134,7 @@ int http_conn_slot_take(conn_t *c)
         }
     } while (!atomic_compare_exchange_weak_explicit(
         n, &cur, cur + 1, memory_order_relaxed, memory_order_relaxed));
+    http_conn_slot_owner(c, 1);
     return 1;
 }
 
@@ -131,6 +142,7 @@ void http_conn_slot_release(conn_t *c)
 {
     atomic_fetch_sub_explicit(&c->eng->shm->concurrency, 1,
                               memory_order_relaxed);
+    http_conn_slot_owner(c, -1);
 }
 
 /* max_concurrency: a slot for a request going to a worker. A compare

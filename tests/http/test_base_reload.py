@@ -90,7 +90,8 @@ def test_max_request():
         stop, clients = load(srv)
         progress(clients, 1200)
         finish(stop, clients, "max_request 150")
-        exits = srv.wait_log(r"max_request \(150\) reached", count=4)
+        exits = srv.wait_log(r"max_request \(\d+: 150 \+ \d+ within its "
+                             r"grace\) reached", count=4)
         h.log("%d max_request exits" % len(exits))
         check(not first & set(srv.workers().values()) or len(exits) >= 4,
               "workers were not replaced")

@@ -36,13 +36,23 @@ def drawn(srv, role, count):
             for m in srv.wait_log(rx, count=count)}
 
 
+def ask(srv, s):
+    """The pid that served one request; in base mode on a connection of
+    its own, since a connection stays with the worker that accepted it
+    (one that left at max_request serves it to the end)."""
+    if not h.base_mode():
+        return h.ask_pid(s)[1]
+    with h.connect(srv.port, timeout=20) as c:
+        return h.ask_pid(c)[1]
+
+
 def lives(srv):
     """The client's count of requests served by each worker pid, in
     order."""
     seen = []
     with h.connect(srv.port, timeout=20) as s:
         for _ in range(REQUESTS):
-            pid = h.ask_pid(s)[1]
+            pid = ask(srv, s)
             if seen and seen[-1][0] == pid:
                 seen[-1][1] += 1
             else:
