@@ -486,6 +486,13 @@ static void master_raise_nofile(const config_t *cfg)
                  (unsigned long long)need);
 }
 
+/* The connection engines that count HTTP figures: a row each (the reactor
+ * threads; in base mode the workers, which own the connections). */
+static int master_engines(const config_t *c)
+{
+    return c->mode == SERVER_MODE_BASE ? c->worker_num : c->reactor_num;
+}
+
 /* Everything that can fail on bad config, before going to the background. */
 static int master_prepare(server_t *s)
 {
@@ -518,7 +525,7 @@ static int master_prepare(server_t *s)
     s->shm = shm_create(s->cfg.worker_num, s->cfg.task_worker_num, s->nprocs);
     if (s->shm != NULL &&
         (s->shm->http = shm_http_create(s->cfg.nlisteners,
-                                        s->cfg.reactor_num)) == NULL)
+                                        master_engines(&s->cfg))) == NULL)
         return -1;
     api_shared_init(s);
     m.loop = loop_create();

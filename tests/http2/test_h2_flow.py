@@ -99,6 +99,9 @@ def test_zero_window(srv):
 def test_crash(srv):
     """A worker that dies with a stream's request: 502 on that stream; the
     connection and its other streams go on."""
+    if hp.h.base_mode():
+        test_crash_base(srv)
+        return
     c = hp.Client(srv.port)
     try:
         crash = c.request("/crash?300")
@@ -110,6 +113,51 @@ def test_crash(srv):
               "its neighbour: %r" % head)
         head, _ = c.response(c.request("/echo"), 10)
         check(head.get(":status") == "200", "the connection goes on")
+    finally:
+        c.close()
+
+
+def test_crash_base(srv):
+    """Base mode: the connection belongs to the worker that runs its
+    requests, so a crash takes the connection with it (no 502 on a
+    surviving connection: that is process mode's, where the reactor holds
+    it). What base mode promises: the others go on, and the replacement
+    worker serves new connections."""
+    hp.h.log("SKIP in base mode: the crashed stream's 502 on a surviving "
+             "connection (process mode only: in base mode the connection "
+             "dies with its worker); checking that it closes and the "
+             "server serves on instead")
+    bystander = hp.Client(srv.port)
+    c = hp.Client(srv.port)
+    try:
+        c.request("/crash?300")
+        c.wait(lambda: c.closed, 15, "the crashed worker's connection to "
+               "close")
+        # On the other worker it is served; on the crashed one it closed.
+        try:
+            sid = bystander.request("/echo")
+            bystander.wait(lambda: sid in bystander.ended or
+                           bystander.closed, 10, "the bystander")
+        except OSError:
+            bystander.closed = True
+        check(bystander.closed or
+              bystander.heads.get(sid, {}).get(":status") == "200",
+              "a connection of the other worker: %r"
+              % bystander.heads.get(sid))
+    finally:
+        c.close()
+        bystander.close()
+    hp.h.wait_until(lambda: served_anew(srv), 15,
+                    what="a new connection served after the crash")
+
+
+def served_anew(srv):
+    c = hp.Client(srv.port)
+    try:
+        head, _ = c.response(c.request("/echo"), 5)
+        return head.get(":status") == "200"
+    except Exception:
+        return False
     finally:
         c.close()
 
