@@ -3,7 +3,10 @@ stream held by a small window that the client opens slowly while another
 stream on the same connection completes; a stream past
 http2_max_concurrent_streams refused with REFUSED_STREAM; a window that
 never opens: the stream is reset after send_timeout, and others are
-served."""
+served; a crashed worker's stream (502 in process mode; in base mode the
+connection dies with the worker); a graceful stop with a stream in flight;
+max_request (base mode: GOAWAY from the leaving worker); max_concurrency
+(503) and http_response_timeout (504) per stream."""
 
 import os
 import signal
@@ -271,6 +274,33 @@ def test_max_request():
         srv.stop()
 
 
+def test_limits():
+    """max_concurrency and http_response_timeout per stream: a stream held
+    by the plugin takes the only slot, so its neighbour is answered 503 at
+    once; the held one gets 504 after the timeout, the connection goes on,
+    and the slot is free again."""
+    with hp.server("h2limits", listener={"http_response_timeout": 2},
+                   server={"max_concurrency": 1}) as srv:
+        srv.start()
+        c = hp.Client(srv.port)
+        try:
+            held = c.request("/hold")
+            time.sleep(0.3)  # the held stream takes the slot first
+            t0 = time.time()
+            head, _ = c.response(c.request("/echo"), 5)
+            check(head.get(":status") == "503" and time.time() - t0 < 1.5,
+                  "a stream past max_concurrency: %r" % head)
+            head, _ = c.response(held, 8)
+            check(head.get(":status") == "504" and time.time() - t0 >= 1.2,
+                  "a stream the plugin never answers: %r" % head)
+            head, _ = c.response(c.request("/echo"), 5)
+            check(head.get(":status") == "200",
+                  "the slot is free again: %r" % head)
+        finally:
+            c.close()
+        srv.stop()
+
+
 def main():
     with hp.server("h2flow", listener={"http2_max_concurrent_streams": 2,
                                        "http_request_timeout": 3},
@@ -283,6 +313,7 @@ def main():
         test_crash(srv)
         stop_with_stream(srv)
     test_max_request()
+    test_limits()
     hp.h.log("ok")
 
 
