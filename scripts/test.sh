@@ -20,7 +20,7 @@ run_suite() {
     # tests do not start a server. Its own log, counted below.
     echo "== integration tests in $dir, base mode"
     SWX_TEST_MODE=base meson test -C "$dir" --suite integration \
-        --logbase base --print-errorlogs --num-processes 2 || status=1
+        --logbase base --print-errorlogs --num-processes 3 || status=1
 }
 
 run_suite build

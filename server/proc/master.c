@@ -491,7 +491,6 @@ static void master_raise_nofile(const config_t *cfg)
                  (unsigned long long)need);
 }
 
-/* Everything that can fail on bad config, before going to the background. */
 /* The HTTP figures' rows per listener: one per reactor thread, or in base
  * mode one per worker (each counts the requests it serves). */
 static int master_http_rows(const config_t *cfg)
@@ -499,6 +498,7 @@ static int master_http_rows(const config_t *cfg)
     return cfg->mode == SERVER_MODE_BASE ? cfg->worker_num : cfg->reactor_num;
 }
 
+/* Everything that can fail on bad config, before going to the background. */
 static int master_prepare(server_t *s)
 {
     char err[1024];

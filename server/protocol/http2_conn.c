@@ -95,6 +95,7 @@ typedef struct http2_conn {
     int resets, ctrl;         /* in it */
     int cont;                 /* CONTINUATIONs of the header block */
     int calm;                 /* GOAWAY queued: the connection ends */
+    int left;                 /* GOAWAY(NO_ERROR) sent: the worker leaves */
     int64_t idle_since;       /* ms: the last stream closed */
     uint64_t nreq;
     h2_stream_t *serving;     /* static_serve_to's stream */
@@ -591,6 +592,24 @@ static void h2_complete(conn_t *c, h2_stream_t *st, const http_request_t *r)
         h2_resp_end(c, st);
 }
 
+/* In base mode a worker that leaves (reload, max_request) keeps its open
+ * connections only until they end. HTTP/1.1's next response says
+ * Connection: close; on HTTP/2 the next stream to end is followed by a
+ * GOAWAY naming the streams taken so far: they are served, and the client
+ * opens its next streams on a new connection, which another worker
+ * accepts. After the stream's last frame, not before: a client may drop
+ * frames that follow a GOAWAY. */
+static void h2_leave(conn_t *c)
+{
+    http2_conn_t *h = c->state;
+    if (h->left || !conn_leaving(c))
+        return;
+    h->left = 1;
+    nghttp2_submit_goaway(h->s, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(h->s),
+                          NGHTTP2_NO_ERROR, NULL, 0);
+}
+
 static void h2_request(conn_t *c, h2_stream_t *st)
 {
     http2_conn_t *h = c->state;
@@ -806,6 +825,7 @@ static int h2_on_close(nghttp2_session *s, int32_t id, uint32_t code,
     h2_stream_t *st = nghttp2_session_get_stream_user_data(s, id);
     if (st != NULL)
         h2_stream_free(c, st, 1);
+    h2_leave(c);
     return 0;
 }
 

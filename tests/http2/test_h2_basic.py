@@ -90,6 +90,16 @@ def test_static(srv, root):
     check(b"HTTP/2 404" in out, "no such file: the plugin's 404: %r" % out)
 
 
+def check_access_log(srv):
+    log = os.path.join(srv.dir, "access.log")
+    hp.h.wait_until(lambda: os.path.exists(log) and
+                    open(log).read().count("HTTP/2.0") >= 1000, 10,
+                    what="access log lines")
+    text = open(log).read()
+    check('"GET /echo?a=1 HTTP/2.0" 200' in text,
+          "the access log's request line: %r" % text[:300])
+
+
 def main():
     with _srv() as (srv, root):
         srv.start()
@@ -100,13 +110,7 @@ def main():
                              hp.url(srv, "/echo")])
         check(rc == 0 and "1000 succeeded, 0 failed, 0 errored" in out and
               "1000 2xx" in out, "h2load: %s" % out[-600:])
-        log = os.path.join(srv.dir, "access.log")
-        hp.h.wait_until(lambda: os.path.exists(log) and
-                        open(log).read().count("HTTP/2.0") >= 1000, 10,
-                        what="access log lines")
-        text = open(log).read()
-        check('"GET /echo?a=1 HTTP/2.0" 200' in text,
-              "the access log's request line: %r" % text[:300])
+        check_access_log(srv)
         rc, out, err = hp.curl(["-H", "Authorization: Bearer " + TOKEN,
                                 "http://%s:%d/metrics" % (hp.HOST,
                                                            srv.admin_port)])
