@@ -54,6 +54,11 @@ def frame_server(name, listeners, server=None, plugin_config=None,
         item.setdefault("plugin", "fp")
         lst.append(item)
     cfg = {"worker_num": 2, "log_level": "info"}
+    if h.is_sanitized():
+        # A worker's exit under LeakSanitizer (its leak check stops the
+        # process and scans its memory) can pass the default 3 s on a
+        # loaded machine, and a SIGKILL then leaves LSan's tracer behind.
+        cfg["max_wait_time"] = 10
     cfg.update(server or {})
     srv = h.Server(name, server=cfg, plugins=[fp] + list(plugins),
                    listeners=lst, port=lst[0]["port"])
