@@ -79,9 +79,12 @@ def mode_preemptive():
         workers = set(srv.workers().values())
         x = h.connect(srv.port, timeout=30)
         try:
-            x.sendall(b"sleep 3000 X-DONE\n")
+            # Long enough for six connections to be served meanwhile,
+            # even in a sanitizer build on a loaded machine.
+            nap = 8000 if h.is_sanitized() else 3000
+            x.sendall(b"sleep %d X-DONE\n" % nap)
             m = srv.wait_log(r"\] (\d+) worker \d+: probe: session \d+: "
-                             r"sleeping 3000 ms")[0]
+                             r"sleeping %d ms" % nap)[0]
             busy = int(m.group(1))
             h.check(busy in workers, "the sleeping pid %d is not a worker"
                     % busy)
