@@ -439,8 +439,8 @@ void worker_base_run(server_t *srv, int id, int standby, int notify_fd)
     }
     log_debug(standby ? "started in standby (base mode)"
                       : "started (base mode)");
+    base_update(); /* watching the listeners before saying it started */
     child_notify(standby ? WORKER_READY : WORKER_STARTED);
-    base_update();
     base_loop();
     api_coro_stop(); /* waiting callbacks end while their clients remain */
     base_close_all();

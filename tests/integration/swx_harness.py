@@ -373,8 +373,19 @@ class Server:
                 continue
             if workers:
                 self.wait_workers(self.worker_num(), timeout)
+                self.wait_accepting(timeout)
             return self
         raise TestFailure("could not start")
+
+    def wait_accepting(self, timeout):
+        """Base mode: a worker has its title before it watches the
+        listeners; the master's "ready" line comes once every process
+        started, each after it watches them (not logged below info)."""
+        if not base_mode() or self.server_cfg.get("log_level", "info") not in (
+                "info", "debug"):
+            return
+        self.wait_log(r"\] %d master: every process started; the server "
+                      r"is ready" % self.pid, timeout)
 
     def worker_num(self):
         return self.server_cfg.get("worker_num", os.cpu_count() or 1)
