@@ -9,10 +9,11 @@ swx_install_packages || exit 1
 
 status=0
 dirs=()
+build_failed=0   # a build that fails counts as one failed test below
 run_suite() {
     local dir="$1"
     shift
-    swx_build "$dir" "$@" || { status=1; return; }
+    swx_build "$dir" "$@" || { status=1; build_failed=$((build_failed + 1)); return; }
     dirs+=("$dir")
     echo "== tests in $dir"
     meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1
@@ -36,11 +37,13 @@ if CC=clang swx_build build-fuzz -Dfuzz=true; then
     meson test -C build-fuzz --suite fuzz --print-errorlogs || status=1
 else
     status=1
+    build_failed=$((build_failed + 1))
 fi
 
-python3 - "${dirs[@]}" <<'PY'
+python3 - "$build_failed" "${dirs[@]}" <<'PY'
 import json, os, sys
-passed = failed = skipped = 0
+passed = skipped = 0
+failed = int(sys.argv.pop(1))
 logs = []
 for d in sys.argv[1:]:
     logs.append(d + "/meson-logs/testlog.json")

@@ -262,10 +262,13 @@ int main(int argc, char **argv)
         return 1;
     }
     /* Both run: every certificate's error is told, not only the first. */
-    if (opt.test && ((check_socket_paths(&srv.cfg) < 0) |
-                     (tls_check(&srv.cfg) < 0))) {
-        config_free(&srv.cfg);
-        return 1;
+    if (opt.test) {
+        int bad_paths = check_socket_paths(&srv.cfg) < 0;
+        int bad_tls = tls_check(&srv.cfg) < 0;
+        if (bad_paths || bad_tls) {
+            config_free(&srv.cfg);
+            return 1;
+        }
     }
     if (opt.test) {
         printf("swx-server: %s: configuration ok (%d plugin(s) loaded, %d "

@@ -56,8 +56,14 @@ static int mem_unacked(const conn_t *c) { (void)c; return 0; }
 static void mem_close(conn_t *c) { close(c->fd); }
 
 static const conn_transport_t mem_transport = {
-    "memory", mem_read, mem_writev, mem_sendfile, mem_shutdown, mem_unacked,
-    mem_close};
+    .name = "memory",
+    .read = mem_read,
+    .writev = mem_writev,
+    .sendfile = mem_sendfile,
+    .shutdown = mem_shutdown,
+    .unacked = mem_unacked,
+    .close = mem_close,
+};
 
 static conn_engine_t eng;
 
