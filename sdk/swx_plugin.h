@@ -1,4 +1,4 @@
-/* swx_plugin.h: the one header a swx plugin is built against (ABI 1.6). */
+/* swx_plugin.h: the one header a swx plugin is built against (ABI 1.7). */
 #ifndef SWX_PLUGIN_H
 #define SWX_PLUGIN_H
 
@@ -20,7 +20,7 @@ extern "C" {
  */
 #define SWX_PLUGIN_MAGIC 0x50585753u /* "SWXP" little-endian */
 #define SWX_ABI_MAJOR 1
-#define SWX_ABI_MINOR 6
+#define SWX_ABI_MINOR 7
 
 /* Log levels for swx_log(), the same scale as the server's log_level. */
 enum swx_log_level {
@@ -381,6 +381,9 @@ typedef struct swx_api {
     int (*co_wg_add)(swx_co_wg_t *wg, long n);
     int (*co_wg_wait)(swx_co_wg_t *wg, long timeout_ms);
     int (*co_wg_free)(swx_co_wg_t *wg);
+    /* ABI 1.7: coroutine client sockets (swx_co_sock_*) */
+    /* ABI 1.7: name lookup (swx_co_dns_*) */
+    /* ABI 1.7: files and programs (swx_co_file_*, swx_co_exec) */
 } swx_api_t;
 
 #ifndef SWX_SERVER_INTERNAL
