@@ -36,6 +36,11 @@ struct loop {
     timer_heap_t timers;
     loop_deferred_t *deferred; /* in the order they were added */
     loop_deferred_t **deferred_tail;
+    struct {
+        loop_defer_cb *cb;
+        void *arg;
+    } prepare[LOOP_PREPARE_MAX];
+    int nprepare;
 };
 
 loop_t *loop_create(void)
@@ -207,9 +212,21 @@ static int loop_timeout(loop_t *loop, int timeout_ms)
     return loop_min_timeout(loop_min_timeout(t, timeout_ms), log_due_in_ms());
 }
 
+int loop_prepare(loop_t *loop, loop_defer_cb *cb, void *arg)
+{
+    if (loop->nprepare == LOOP_PREPARE_MAX)
+        return -ENOSPC;
+    loop->prepare[loop->nprepare].cb = cb;
+    loop->prepare[loop->nprepare].arg = arg;
+    loop->nprepare++;
+    return 0;
+}
+
 int loop_run_once(loop_t *loop, int timeout_ms)
 {
     struct epoll_event evs[LOOP_BATCH];
+    for (int i = 0; i < loop->nprepare; i++)
+        loop->prepare[i].cb(loop->prepare[i].arg);
     int n = epoll_wait(loop->epfd, evs, LOOP_BATCH,
                        loop_timeout(loop, timeout_ms));
     if (n < 0 && errno != EINTR)

@@ -46,6 +46,12 @@ typedef void loop_defer_cb(void *arg);
  * 0 or -ENOMEM. */
 int loop_defer(loop_t *loop, loop_defer_cb *cb, void *arg);
 
+/* Run cb(arg) at the start of every loop_run_once, before it waits: for
+ * output gathered during the last run (ipc batches). At most
+ * LOOP_PREPARE_MAX per loop; 0 or -ENOSPC. */
+#define LOOP_PREPARE_MAX 4
+int loop_prepare(loop_t *loop, loop_defer_cb *cb, void *arg);
+
 /* Wait up to timeout_ms (-1: forever) and dispatch; the number of events
  * handled, or -errno (EINTR is returned as 0). */
 int loop_run_once(loop_t *loop, int timeout_ms);

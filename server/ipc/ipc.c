@@ -47,6 +47,7 @@ int ipc_init(ipc_t *c, int fd, size_t max_msg, uint64_t accept)
     c->pid = (uint32_t)getpid();
     c->max_msg = max_msg;
     c->accept = accept;
+    c->rx_fd = -1;
     c->rx = malloc(IPC_FRAME_MAX);
     return c->rx == NULL ? -ENOMEM : 0;
 }
@@ -62,11 +63,32 @@ static void ipc_unmap(ipc_t *c)
 void ipc_free(ipc_t *c)
 {
     ipc_unmap(c);
+    if (c->rx_fd >= 0)
+        close(c->rx_fd);
+    c->rx_fd = -1;
     buf_free(&c->out);
+    if (c->sh == NULL)
+        free(c->tx);
+    c->tx = NULL;
+    c->tx_len = 0;
     for (int i = 0; i < IPC_SENDERS; i++)
         buf_free(&c->part[i].buf);
     free(c->rx);
     c->rx = NULL;
+}
+
+/* The records of a frame of n bytes that begin a message. */
+static long ipc_count_firsts(const char *frame, size_t n)
+{
+    long firsts = 0;
+    ipc_hdr_t h;
+    for (size_t at = 0; n - at >= sizeof(h); at += sizeof(h) + h.len) {
+        memcpy(&h, frame + at, sizeof(h));
+        firsts += (h.flags & IPC_FIRST) != 0;
+        if (h.len > n - at - sizeof(h))
+            break;
+    }
+    return firsts;
 }
 
 long ipc_discard(int fd)
@@ -80,11 +102,7 @@ long ipc_discard(int fd)
             continue;
         if (n <= 0)
             return messages; /* nothing more, or the other end is gone */
-        ipc_hdr_t h;
-        if ((size_t)n >= sizeof(h)) {
-            memcpy(&h, frame, sizeof(h));
-            messages += (h.flags & IPC_FIRST) != 0;
-        }
+        messages += ipc_count_firsts(frame, (size_t)n);
     }
 }
 
@@ -196,17 +214,18 @@ static const char *ipc_map(ipc_t *c, int fd, size_t len)
     return p;
 }
 
-/* A frame that passed the checks. 1 when a message completed. */
-static int ipc_take_frame(ipc_t *c, const ipc_hdr_t *h, int fd,
-                          ipc_msg_t *msg)
+/* A record (h, then its payload) that passed the checks. 1 when a
+ * message completed. */
+static int ipc_take_frame(ipc_t *c, const ipc_hdr_t *h, const char *payload,
+                          int fd, ipc_msg_t *msg)
 {
     if ((h->flags & IPC_WHOLE) != IPC_WHOLE)
-        return ipc_take_chunk(c, h, c->rx + sizeof(*h), msg);
+        return ipc_take_chunk(c, h, payload, msg);
     ipc_partial_t *p = ipc_find_partial(c, h);
     if (p != NULL)
         ipc_drop_partial(c, p, "its sender started another");
     if (!(h->flags & IPC_MEMFD)) {
-        ipc_fill_msg(msg, h, c->rx + sizeof(*h), h->len);
+        ipc_fill_msg(msg, h, payload, h->len);
         return 1;
     }
     const char *data = ipc_map(c, fd, h->total);
@@ -229,18 +248,21 @@ static int ipc_takes(const ipc_t *c, unsigned type)
     return type > 0 && type < IPC_TYPE_END && (c->accept & IPC_BIT(type));
 }
 
-/* Why frame h (n bytes, fd passed with it or -1) cannot be trusted, or
- * NULL when it can. */
+/* Why record h cannot be trusted, or NULL when it can: n bytes came from
+ * it on (its header included), the fd passed with its frame or -1, and
+ * batched when its frame holds other records too. */
 static const char *ipc_fault(const ipc_t *c, const ipc_hdr_t *h, size_t n,
-                             int fd)
+                             int fd, int batched)
 {
     int memfd = (h->flags & IPC_MEMFD) != 0;
     if (!ipc_takes(c, h->type))
         return "a type this end does not take";
     if (h->flags & ~IPC_FLAGS_KNOWN)
         return "unknown flags";
-    if (n != sizeof(*h) + h->len)
-        return "its length disagrees with the bytes that came";
+    if (h->len > n - sizeof(*h))
+        return "its length exceeds the bytes that came";
+    if (batched && ((h->flags & IPC_WHOLE) != IPC_WHOLE || memfd || fd >= 0))
+        return "a record of a batch that is not a whole inline message";
     if (h->len > h->total)
         return "its length exceeds the total";
     if (memfd != (fd >= 0))
@@ -253,15 +275,18 @@ static const char *ipc_fault(const ipc_t *c, const ipc_hdr_t *h, size_t n,
     return NULL;
 }
 
-/* 1 when frame h may be used; logs and returns 0 otherwise. */
-static int ipc_check(ipc_t *c, const ipc_hdr_t *h, size_t n, int fd)
+/* 1 when record h may be used (see ipc_fault); -1 when it cannot be
+ * trusted, nor what follows it in its frame; 0 when it is over max_msg
+ * (the next record can be read). Logged. */
+static int ipc_check(ipc_t *c, const ipc_hdr_t *h, size_t n, int fd,
+                     int batched)
 {
-    const char *why = ipc_fault(c, h, n, fd);
+    const char *why = ipc_fault(c, h, n, fd, batched);
     if (why != NULL) {
         log_warn("ipc: fd %d: frame refused (type %u, flags 0x%x, len %u, "
                  "total %llu, %zu bytes read): %s", c->fd, h->type,
                  h->flags, h->len, (unsigned long long)h->total, n, why);
-        return 0;
+        return -1;
     }
     if (h->total > c->max_msg) {
         if (h->flags & IPC_FIRST)
@@ -339,6 +364,8 @@ static ssize_t ipc_read_frame(ipc_t *c, int *fd, int *trunc)
 
 int ipc_receiving(const ipc_t *c)
 {
+    if (ipc_buffered(c))
+        return 1;
     for (int i = 0; i < IPC_SENDERS; i++)
         if (c->part[i].active)
             return 1;
@@ -354,35 +381,138 @@ static void ipc_refused(ipc_t *c, const ipc_hdr_t *h)
         ipc_drop_partial(c, p, "a frame of it was dropped");
 }
 
+/* ---- batches kept for a replacement ---- */
+
+static void ipc_span_set(ipc_t *c)
+{
+    uint64_t span = c->rx_at < c->rx_end
+                        ? (uint64_t)c->rx_at | (uint64_t)c->rx_end << 32
+                        : 0;
+    atomic_store_explicit(&c->sh->rx_span, span, memory_order_release);
+}
+
+/* A frame of several records just read: copied where a replacement finds
+ * it, should this process die before taking them all. */
+static void ipc_mirror(ipc_t *c)
+{
+    ipc_hdr_t h;
+    memcpy(&h, c->rx, sizeof(h));
+    c->rx_mirror = c->sh != NULL && h.len < c->rx_end - sizeof(h);
+    if (!c->rx_mirror)
+        return;
+    memcpy(c->sh->rx, c->rx, c->rx_end);
+    ipc_span_set(c);
+}
+
+int ipc_share(ipc_t *c, ipc_shared_t *sh)
+{
+    if (c->sh == NULL)
+        free(c->tx);
+    c->sh = sh;
+    c->tx = sh->tx;
+    c->batching = 1;
+    c->tx_len = atomic_load_explicit(&sh->tx_len, memory_order_acquire);
+    if (c->tx_len > IPC_FRAME_MAX)
+        c->tx_len = 0;
+    uint64_t span = atomic_load_explicit(&sh->rx_span, memory_order_acquire);
+    size_t at = (size_t)(uint32_t)span, end = (size_t)(span >> 32);
+    if (at >= end || end > IPC_FRAME_MAX || end - at < sizeof(ipc_hdr_t)) {
+        atomic_store(&sh->rx_span, 0);
+        return 0;
+    }
+    memcpy(c->rx + at, sh->rx + at, end - at);
+    c->rx_at = at;
+    c->rx_end = end;
+    c->rx_mirror = 1;
+    return 1;
+}
+
+long ipc_shared_settle(ipc_shared_t *sh, int fd)
+{
+    uint32_t len = atomic_exchange(&sh->tx_len, 0);
+    if (len > 0 && len <= IPC_FRAME_MAX &&
+        send(fd, sh->tx, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        log_warn("ipc: fd %d: %u bytes of a dead worker's replies lost: %s",
+                 fd, len, strerror(errno));
+    uint64_t span = atomic_exchange(&sh->rx_span, 0);
+    size_t at = (size_t)(uint32_t)span, end = (size_t)(span >> 32);
+    if (at >= end || end > IPC_FRAME_MAX)
+        return 0;
+    return ipc_count_firsts(sh->rx + at, end - at);
+}
+
+void ipc_unshare(ipc_t *c)
+{
+    if (c->sh == NULL)
+        return;
+    c->batching = 0;
+    c->tx = NULL;
+    c->tx_len = 0;
+    c->rx_mirror = 0;
+    c->sh = NULL;
+}
+
+/* The next record of the frame in rx: 1 with *msg when it completed a
+ * message, 0 otherwise (the frame may hold more: see c->rx_at). */
+static int ipc_next_record(ipc_t *c, ipc_msg_t *msg)
+{
+    const char *rec = c->rx + c->rx_at;
+    size_t left = c->rx_end - c->rx_at;
+    int fd = c->rx_fd;
+    int batched = c->rx_at > 0;
+    ipc_hdr_t h;
+    c->rx_fd = -1;
+    memcpy(&h, rec, sizeof(h)); /* the caller saw sizeof(h) bytes */
+    batched |= h.len < left - sizeof(h);
+    int ok = ipc_check(c, &h, left, fd, batched);
+    if (ok < 0)
+        c->rx_at = c->rx_end; /* where the next record starts is unknown */
+    else
+        c->rx_at += sizeof(h) + h.len;
+    /* Taken before it runs: a replacement never runs it again. */
+    if (c->rx_mirror)
+        ipc_span_set(c);
+    if (ok <= 0) {
+        if (fd >= 0)
+            close(fd);
+        ipc_refused(c, &h);
+        return 0;
+    }
+    return ipc_take_frame(c, &h, rec + sizeof(h), fd, msg);
+}
+
 int ipc_recv(ipc_t *c, ipc_msg_t *msg)
 {
     ipc_unmap(c);
     for (;;) {
+        if (ipc_buffered(c)) {
+            if (ipc_next_record(c, msg))
+                return 1;
+            continue;
+        }
+        if (c->rx_end > c->rx_at)
+            log_warn("ipc: fd %d: %zu bytes after the last record of a "
+                     "frame dropped", c->fd, c->rx_end - c->rx_at);
+        c->rx_at = c->rx_end = 0;
         int fd = -1, trunc = 0;
         ssize_t n = ipc_read_frame(c, &fd, &trunc);
         if (n < 0)
             return n == -EAGAIN ? 0 : (int)n;
-        ipc_hdr_t h;
-        if ((size_t)n < sizeof(h) || trunc) {
+        if ((size_t)n < sizeof(ipc_hdr_t) || trunc) {
             log_warn("ipc: fd %d: %s frame of %zd bytes refused", c->fd,
                      trunc ? "truncated" : "short", n);
             if (fd >= 0)
                 close(fd);
-            if ((size_t)n >= sizeof(h)) {
+            if ((size_t)n >= sizeof(ipc_hdr_t)) {
+                ipc_hdr_t h;
                 memcpy(&h, c->rx, sizeof(h));
                 ipc_refused(c, &h);
             }
             continue;
         }
-        memcpy(&h, c->rx, sizeof(h));
-        if (!ipc_check(c, &h, (size_t)n, fd)) {
-            if (fd >= 0)
-                close(fd);
-            ipc_refused(c, &h);
-            continue;
-        }
-        if (ipc_take_frame(c, &h, fd, msg))
-            return 1;
+        c->rx_end = (size_t)n;
+        c->rx_fd = fd;
+        ipc_mirror(c);
     }
 }
 
@@ -408,6 +538,9 @@ static void *ipc_take_mem(ipc_t *c, const ipc_msg_t *m, size_t *map_len)
     if (m->data >= c->rx && m->data < c->rx + IPC_FRAME_MAX) {
         char *rx = malloc(IPC_FRAME_MAX);
         if (rx != NULL) {
+            /* The records of its batch not yet read move along. */
+            if (c->rx_end > c->rx_at)
+                memcpy(rx + c->rx_at, c->rx + c->rx_at, c->rx_end - c->rx_at);
             mem = c->rx;
             c->rx = rx;
         }

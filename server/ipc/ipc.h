@@ -5,6 +5,7 @@
 #ifndef SWX_IPC_H
 #define SWX_IPC_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -129,6 +130,21 @@ typedef struct ipc_partial {
 /* Writers that can have a chunked message in flight at once. */
 #define IPC_SENDERS 4
 
+/*
+ * A worker's end of a reactor channel, kept where the process that
+ * replaces it finds it (shared memory mapped before the fork): the records
+ * of a batch it had read and not yet taken, and the replies it had
+ * batched and not yet sent. A worker that crashes, is killed or reaches
+ * max_request loses neither: its replacement sends the replies first and
+ * takes the records next, as if they had stayed in the socket.
+ */
+typedef struct ipc_shared {
+    _Atomic uint64_t rx_span;  /* rx_at | rx_end << 32 of the copy in rx */
+    _Atomic uint32_t tx_len;   /* bytes of whole records in tx */
+    char rx[IPC_FRAME_MAX];    /* the last batch read, as it came */
+    char tx[IPC_FRAME_MAX];    /* the batch being gathered */
+} ipc_shared_t;
+
 /* One end of a socketpair as this process uses it. */
 typedef struct ipc {
     int fd;
@@ -136,8 +152,18 @@ typedef struct ipc {
     size_t max_msg;   /* longer incoming messages are refused */
     uint64_t accept;  /* the types it reads: IPC_TO_* */
     buf_t out;        /* frames not yet sent, each as [uint32 size][frame] */
+    char *tx;         /* ipc_batch_on: small whole messages gathered into
+                         one frame of IPC_FRAME_MAX bytes at most, sent by
+                         ipc_flush; in sh when shared */
+    size_t tx_len;
+    int batching;
+    ipc_shared_t *sh; /* ipc_share: kept for a replacement, or NULL */
     ipc_partial_t part[IPC_SENDERS];
     char *rx;         /* IPC_FRAME_MAX bytes of receive scratch */
+    size_t rx_at;     /* the records of the frame in rx not yet taken: */
+    size_t rx_end;    /* [rx_at, rx_end) */
+    int rx_fd;        /* the fd that came with that frame, or -1 */
+    int rx_mirror;    /* that frame is a batch copied to sh->rx */
     void *map;        /* the last memfd payload, mapped */
     size_t map_len;
 } ipc_t;
@@ -166,16 +192,50 @@ int ipc_send(ipc_t *c, int type, int listener, uint64_t session,
  * slices are skipped. */
 int ipc_sendv(ipc_t *c, int type, int listener, uint64_t session,
               const struct iovec *iov, int n);
-/* 0 when the queue is empty, -EAGAIN when frames remain, or -errno. */
+/* Write the batch (below) and the queue: 0 when both are empty, -EAGAIN
+ * when frames remain queued, or -errno. */
 int ipc_flush(ipc_t *c);
 
+/*
+ * Batching, for the busy channels between reactors and workers: from now
+ * on a whole message of at most IPC_BATCH_MSG bytes is copied into a
+ * batch and sent with the others of the batch as one frame (a sequence of
+ * records, each a header and its payload) by the next ipc_flush, or
+ * before a larger message, which keeps them in order. One system call and
+ * one wake-up of the reader then carry many messages. The owner calls
+ * ipc_flush before its loop waits (loop_prepare) and before anything else
+ * that may wait.
+ */
+#define IPC_BATCH_MSG 4096
+/* 0 or -ENOMEM. */
+int ipc_batch_on(ipc_t *c);
+/* Batch through sh (a worker's end): what an earlier process left there
+ * is taken over (ipc_flush sends its replies; ipc_recv returns its
+ * records first). 1 when records were left, else 0. */
+int ipc_share(ipc_t *c, ipc_shared_t *sh);
+/* Stop batching and sharing (a retiring worker that has handed its
+ * channels over): call ipc_flush first. */
+void ipc_unshare(ipc_t *c);
+/* For the manager, when a worker died and no replacement takes over (a
+ * back-off): its batched replies are sent on fd, its unread records
+ * dropped; their number. */
+long ipc_shared_settle(ipc_shared_t *sh, int fd);
+
+/* Bytes of frames queued because the socket was full: the owner watches
+ * the fd for writing while there are any. */
 static inline size_t ipc_queued(const ipc_t *c)
 {
     return buf_pending(&c->out);
 }
 
-/* Drop the frames queued for sending (their reader is gone for good);
- * the bytes dropped. */
+/* Bytes not yet sent: the queue and the batch (backpressure, idleness). */
+static inline size_t ipc_pending(const ipc_t *c)
+{
+    return buf_pending(&c->out) + c->tx_len;
+}
+
+/* Drop the frames queued for sending and the batch (their reader is gone
+ * for good); the bytes dropped. */
 size_t ipc_drop_queued(ipc_t *c);
 
 /* For a process without an ipc_t on fd (the manager, which holds the
@@ -193,9 +253,15 @@ int ipc_notice(int fd, int type, const void *data, size_t len);
  */
 int ipc_box_send(int fd, const ipc_hdr_t *h, const void *data, size_t len);
 
-/* Reading (ipc.c). 1 while a chunked message has begun arriving and not
- * yet ended. */
+/* Reading (ipc.c). 1 while records of a batch that was read wait in c
+ * (no fd event will tell of them: read them on), or a chunked message
+ * has begun arriving and not yet ended. */
 int ipc_receiving(const ipc_t *c);
+
+static inline int ipc_buffered(const ipc_t *c)
+{
+    return c->rx_end - c->rx_at >= sizeof(ipc_hdr_t);
+}
 
 /* Take the memory holding m's data (the last message ipc_recv gave) away
  * from c, so that it outlives the next ipc_recv: a coroutine that waits in
@@ -208,11 +274,13 @@ void ipc_hold_free(void *hold);
  * the socket has nothing more, -EPIPE when the peer is gone, or -errno.
  * A frame that fails a check (truncated, a length or total that disagrees
  * with what arrived, a type this end does not take, over max_msg) is
- * logged and dropped with the message it belonged to, never trusted.
+ * logged and dropped with the message it belonged to, never trusted; in a
+ * batch, the records after one that fails cannot be found and are dropped
+ * too.
  */
 int ipc_recv(ipc_t *c, ipc_msg_t *msg);
 /* Read and drop every frame waiting on fd; the number of messages whose
- * first frame was among them. */
+ * first frame was among them (each record of a batch counts). */
 long ipc_discard(int fd);
 
 #endif

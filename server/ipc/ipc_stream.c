@@ -1,9 +1,10 @@
 /* ipc_stream.c: sending on a stream: messages cut into frames across the
- * caller's slices, written directly or queued in order until the socket
- * takes them. */
+ * caller's slices, or small ones gathered into one frame, written directly
+ * or queued in order until the socket takes them. */
 #include "ipc/ipc.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -94,12 +95,84 @@ static size_t ipc_iov_total(const struct iovec *iov, int n)
     return total;
 }
 
+/* ---- batches ---- */
+
+int ipc_batch_on(ipc_t *c)
+{
+    if (c->tx == NULL && (c->tx = malloc(IPC_FRAME_MAX)) == NULL)
+        return -ENOMEM;
+    c->batching = 1;
+    return 0;
+}
+
+/* The batch's length, where a replacement would look for it too. */
+static void ipc_tx_set(ipc_t *c, size_t len)
+{
+    c->tx_len = len;
+    if (c->sh != NULL)
+        atomic_store_explicit(&c->sh->tx_len, (uint32_t)len,
+                              memory_order_release);
+}
+
+/* Send the batch as one frame, or queue it behind the queue. 0 or
+ * -errno (logged but -EPIPE). */
+static int ipc_batch_flush(ipc_t *c)
+{
+    size_t len = c->tx_len;
+    if (len == 0)
+        return 0;
+    /* Marked sent first: a crash in between loses the batch, as it would
+     * have lost the messages; it never sends them twice. */
+    ipc_tx_set(c, 0);
+    struct iovec iov = {c->tx, len};
+    int rc = ipc_queued(c) == 0 ? ipc_write_frame(c->fd, &iov, 1) : 0;
+    if (rc == 0)
+        rc = ipc_queue_frame(c, &iov, 1);
+    else if (rc == 1)
+        rc = 0;
+    else if (rc != -EPIPE)
+        log_error("ipc: sendmsg on fd %d: %s", c->fd, strerror(-rc));
+    return rc;
+}
+
+/* Message h (whole, small) with the bytes of iov[0..n), into the batch. */
+static int ipc_batch_add(ipc_t *c, const ipc_hdr_t *h, const struct iovec *iov,
+                         int n)
+{
+    size_t rec = sizeof(*h) + h->len;
+    if (c->tx_len + rec > IPC_FRAME_MAX) {
+        int rc = ipc_batch_flush(c);
+        if (rc < 0)
+            return rc;
+    }
+    char *p = c->tx + c->tx_len;
+    memcpy(p, h, sizeof(*h));
+    p += sizeof(*h);
+    for (int i = 0; i < n; i++) {
+        if (iov[i].iov_len > 0)
+            memcpy(p, iov[i].iov_base, iov[i].iov_len);
+        p += iov[i].iov_len;
+    }
+    ipc_tx_set(c, c->tx_len + rec); /* the whole record, then its length */
+    return 0;
+}
+
+/* ---- sending ---- */
+
 int ipc_sendv(ipc_t *c, int type, int listener, uint64_t session,
               const struct iovec *iov, int n)
 {
     size_t total = ipc_iov_total(iov, n), sent = 0;
     ipc_hdr_t h = {.type = (uint8_t)type, .index = (uint16_t)listener,
                    .id = session, .total = total, .pid = c->pid, .src = -1};
+    if (c->batching && total <= IPC_BATCH_MSG) {
+        h.flags = IPC_FIRST | IPC_LAST;
+        h.len = (uint32_t)total;
+        return ipc_batch_add(c, &h, iov, n);
+    }
+    int rc = ipc_batch_flush(c); /* what was batched goes first */
+    if (rc < 0)
+        return rc;
     ipc_cursor_t cur = {iov, n, 0, 0};
     do {
         struct iovec frame[1 + IPC_FRAME_IOV];
@@ -110,7 +183,7 @@ int ipc_sendv(ipc_t *c, int type, int listener, uint64_t session,
         h.flags = (sent == 0 ? IPC_FIRST : 0) |
                   (sent + bytes == total ? IPC_LAST : 0);
         frame[0] = (struct iovec){&h, sizeof(h)};
-        int rc = ipc_queued(c) == 0 ? ipc_write_frame(c->fd, frame, k + 1) : 0;
+        rc = ipc_queued(c) == 0 ? ipc_write_frame(c->fd, frame, k + 1) : 0;
         if (rc < 0) {
             /* EPIPE: the other side is gone, which the caller judges. */
             if (rc != -EPIPE)
@@ -133,6 +206,9 @@ int ipc_send(ipc_t *c, int type, int listener, uint64_t session,
 
 int ipc_flush(ipc_t *c)
 {
+    int rc = ipc_batch_flush(c);
+    if (rc < 0)
+        return rc;
     while (ipc_queued(c) > 0) {
         uint32_t size;
         memcpy(&size, buf_head(&c->out), sizeof(size));
@@ -155,9 +231,11 @@ int ipc_flush(ipc_t *c)
 
 size_t ipc_drop_queued(ipc_t *c)
 {
-    size_t n = ipc_queued(c);
+    size_t n = ipc_pending(c);
     buf_reset(&c->out);
     buf_trim(&c->out, 4 * IPC_FRAME_MAX);
+    if (c->tx_len > 0)
+        ipc_tx_set(c, 0);
     return n;
 }
 

@@ -64,7 +64,7 @@ static int workers_pick_free(workers_t *ws)
             int w = (int)((ws->rr + (unsigned)i) % (unsigned)n);
             if (!atomic_load_explicit(&ws->shm->workers[w].busy,
                                       memory_order_relaxed) &&
-                ipc_queued(&ws->chans[w]) == 0 &&
+                ipc_pending(&ws->chans[w]) == 0 &&
                 workers_backoff_secs(ws, w) == 0) {
                 ws->rr = (unsigned)w + 1;
                 return w;
@@ -166,7 +166,7 @@ static void workers_submit(conn_t *c, int w, int type, const void *data,
                 (unsigned long long)c->session, w, strerror(-rc));
     if (ipc_queued(ch) > 0)
         workers_want_write(ws, ch);
-    if (ipc_queued(ch) > WORKERS_CHAN_HIGH && !c->paused && input) {
+    if (ipc_pending(ch) > WORKERS_CHAN_HIGH && !c->paused && input) {
         ws->npaused++;
         conn_pause(c, 1);
     }
@@ -209,7 +209,7 @@ static void workers_resume_paused(workers_t *ws)
         if (c == NULL || !c->paused)
             continue;
         if (e->cfg->dispatch_mode == 2 &&
-            ipc_queued(&ws->chans[c->worker]) > WORKERS_CHAN_HIGH / 2)
+            ipc_pending(&ws->chans[c->worker]) > WORKERS_CHAN_HIGH / 2)
             continue;
         ws->npaused--;
         conn_pause(c, 0);
@@ -317,7 +317,9 @@ static void workers_io(loop_t *loop, int fd, int events, void *arg)
         return;
     ipc_msg_t m;
     int w = slot->worker;
-    for (int i = 0; i < WORKERS_BATCH; i++) {
+    /* A batch's records already read are taken whatever the count: no
+     * fd event would come back for them. */
+    for (int i = 0; i < WORKERS_BATCH || ipc_buffered(ch); i++) {
         int rc = ipc_recv(ch, &m);
         if (rc <= 0) {
             if (rc < 0) {
@@ -349,7 +351,7 @@ void workers_packet(workers_t *ws, swx_peer_t *p, size_t len)
     ipc_t *ch = &ws->chans[w];
     atomic_fetch_add_explicit(&ws->shm->dispatch_count, 1,
                               memory_order_relaxed);
-    if (ipc_queued(ch) > WORKERS_CHAN_HIGH) {
+    if (ipc_pending(ch) > WORKERS_CHAN_HIGH) {
         log_warn("worker %d is not keeping up; datagram from %s dropped", w,
                  p->addr);
         return;
@@ -371,6 +373,26 @@ void workers_drain(workers_t *ws)
             workers_deliver(ws, &m);
 }
 
+/* Before the loop waits: what this run batched for each worker goes out,
+ * one frame per worker (loop_prepare). */
+static void workers_flush_batches(void *arg)
+{
+    workers_t *ws = arg;
+    for (int w = 0; w < ws->nworkers; w++) {
+        ipc_t *ch = &ws->chans[w];
+        if (ipc_pending(ch) == ipc_queued(ch))
+            continue;
+        int rc = ipc_flush(ch);
+        if (rc < 0 && rc != -EAGAIN)
+            log_msg(rc == -EPIPE && atomic_load(&ws->shm->stopping)
+                        ? SWX_LOG_DEBUG
+                        : SWX_LOG_ERROR,
+                    "cannot send to worker %d: %s", w, strerror(-rc));
+        if (ipc_queued(ch) > 0)
+            workers_want_write(ws, ch);
+    }
+}
+
 int workers_init(workers_t *ws, conn_engine_t *e, server_t *srv, int reactor)
 {
     memset(ws, 0, sizeof(*ws));
@@ -385,11 +407,13 @@ int workers_init(workers_t *ws, conn_engine_t *e, server_t *srv, int reactor)
         int fd = srv->chan_fds[server_chan(srv, w, reactor)][0];
         if (ipc_init(&ws->chans[w], fd, srv->cfg.buffer_output_size, IPC_TO_REACTOR) < 0)
             return -ENOMEM;
+        if (ipc_batch_on(&ws->chans[w]) < 0)
+            return -ENOMEM;
         ws->slots[w] = (workers_slot_t){ws, w};
         if (loop_add(e->loop, fd, LOOP_READ, workers_io, &ws->slots[w]) < 0)
             return -ENOMEM;
     }
-    return 0;
+    return loop_prepare(e->loop, workers_flush_batches, ws) < 0 ? -ENOMEM : 0;
 }
 
 void workers_free(workers_t *ws)

@@ -367,6 +367,8 @@ int task_wait_multi(const swx_taskreq_t *tasks, int n, int timeout_ms,
     }
     if (coro_self() != NULL && pending > 0)
         return task_wait_co(res, n, pending, timeout_ms);
+    if (child.flush != NULL && pending > 0)
+        child.flush(); /* replies already made do not wait for the tasks */
     long long deadline = loop_now() + (timeout_ms < 0 ? 0 : timeout_ms);
     while (done < pending) {
         long long left = deadline - loop_now();

@@ -27,6 +27,9 @@ typedef struct child {
     int stopping;
     /* The role re-reads these states (SIGUSR1, SIGUSR2, SIGTERM). */
     void (*update)(void);
+    /* Send what the role has gathered to send (a worker's batched
+     * replies) before this process waits outside its loop; or NULL. */
+    void (*flush)(void);
 } child_t;
 
 /* This process. */

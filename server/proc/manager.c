@@ -209,6 +209,11 @@ static void manager_begin_backoff(int id)
     s->tell_flags = atomic_exchange(&srv->shm->workers[id].lost, 0)
                         ? IPC_BACKOFF_LOST
                         : 0;
+    /* Its batched replies go before the notice; its batch's unread
+     * messages are dropped with the rest. */
+    for (int r = 0; srv->chan_shared != NULL && r < srv->cfg.reactor_num; r++)
+        s->dropped += ipc_shared_settle(
+            &srv->chan_shared[server_chan(srv, id, r)], manager_chan_fd(id, r));
     s->tell_next = 0;
     manager_tell_backoff(id);
     manager_watch_backoff(id);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -363,6 +364,23 @@ static void master_unbind(server_t *s)
     admin_stop(&s->cfg);
 }
 
+/* The shared memory of the worker ends' batches (ipc_share). */
+static int master_share_chans(server_t *s, int n)
+{
+    if (n == 0) /* base mode: no reactors */
+        return 0;
+    /* Untouched pages cost nothing: a channel uses what its batches do. */
+    void *sh = mmap(NULL, (size_t)n * sizeof(ipc_shared_t),
+                    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED) {
+        log_error("mmap(%zu bytes, MAP_SHARED) for the channels: %s",
+                  (size_t)n * sizeof(ipc_shared_t), strerror(errno));
+        return -1;
+    }
+    s->chan_shared = sh;
+    return 0;
+}
+
 static int master_make_chans(server_t *s)
 {
     int n = s->cfg.worker_num * s->cfg.reactor_num;
@@ -373,6 +391,8 @@ static int master_make_chans(server_t *s)
     for (int i = 0; i < n; i++)
         if (ipc_socketpair(s->chan_fds[i], IPC_STREAM_SOCKBUF) < 0)
             return -1;
+    if (master_share_chans(s, n) < 0)
+        return -1;
     for (int i = 0; i < s->nprocs; i++)
         if (ipc_socketpair(s->mbox_fds[i], IPC_BOX_SOCKBUF) < 0)
             return -1;
@@ -601,6 +621,10 @@ static void master_cleanup(server_t *s)
     free(s->tables);
     atomics_destroy(s->atomics);
     free(s->mbox_fds);
+    if (s->chan_shared != NULL)
+        munmap(s->chan_shared, (size_t)s->cfg.worker_num *
+                                   (size_t)s->cfg.reactor_num *
+                                   sizeof(ipc_shared_t));
     free(s->chan_fds);
     free(s->listen_fds);
     free(m.listen_files);

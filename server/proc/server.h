@@ -8,6 +8,7 @@
 
 #include "plugin/atomics.h"
 #include "core/config.h"
+#include "ipc/ipc.h"
 #include "ipc/shm.h"
 #include "plugin/table.h"
 #include "swx_plugin.h"
@@ -20,6 +21,8 @@ typedef struct server {
     int *listen_fds;    /* one per config listener */
     int (*chan_fds)[2]; /* [worker * reactor_num + reactor]: 0 reactor end,
                            1 worker end */
+    ipc_shared_t *chan_shared; /* [the same]: the worker ends' batches,
+                           shared memory (ipc_share) */
     shm_t *shm;
     int admin_fd;       /* -1 when there is no admin endpoint */
     uid_t uid;          /* workers drop to these; -1 = stay */

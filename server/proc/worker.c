@@ -25,6 +25,10 @@
 #include "proc/watch.h"
 
 #define WORKER_CHAN_BATCH 32
+/* Replies are batched while the worker takes the messages that are there
+ * (ipc_batch_on); a reply waits at most about this long for the later
+ * callbacks before its batch goes. */
+#define WORKER_BATCH_WAIT_US 200
 /* Incoming messages are bounded by what a reactor can frame. */
 #define WORKER_MAX_MSG (64 * 1024 * 1024)
 
@@ -36,6 +40,7 @@
 #define WORKER_SEND_LOW (256 * 1024)
 
 static ipc_t *chans;    /* [reactor] */
+static int chans_shared; /* batching through srv->chan_shared (serving) */
 static coro_waitq_t *drain_waiters; /* [reactor]: coroutines in a send */
 static long requests;
 static int current_listener = -1; /* of the event being handled */
@@ -56,8 +61,12 @@ static void worker_chan_update(ipc_t *ch)
     loop_mod(child.loop, ch->fd, worker_chan_events(ch));
 }
 
+static void worker_share_chans(void);
+
 static void worker_update(void)
 {
+    if (!child.standby && !chans_shared && !child.released)
+        worker_share_chans();
     for (int r = 0; r < child.srv->cfg.reactor_num; r++)
         worker_chan_update(&chans[r]);
     task_update();
@@ -69,7 +78,7 @@ static int worker_send_yield(int r)
     if (coro_self() == NULL || drain_waiters == NULL)
         return 0;
     int secs = child.srv->cfg.send_timeout;
-    while (ipc_queued(&chans[r]) > WORKER_SEND_HIGH) {
+    while (ipc_pending(&chans[r]) > WORKER_SEND_HIGH) {
         int rc = coro_waitq_wait(&drain_waiters[r], secs > 0 ? secs * 1000L
                                                             : -1);
         if (rc < 0)
@@ -83,7 +92,7 @@ static void worker_send_resume(ipc_t *ch)
 {
     coro_waitq_t *q = drain_waiters != NULL ? &drain_waiters[ch - chans]
                                             : NULL;
-    while (q != NULL && ipc_queued(ch) <= WORKER_SEND_LOW &&
+    while (q != NULL && ipc_pending(ch) <= WORKER_SEND_LOW &&
            coro_waitq_wake_one(q, 0))
         ;
 }
@@ -246,6 +255,38 @@ void worker_handle(const ipc_msg_t *m)
     atomic_store_explicit(&sw->busy, 0, memory_order_relaxed);
 }
 
+/* Replies batched for the reactors go out (before the loop waits, and
+ * before anything else waits: child.flush). */
+static void worker_flush_batches(void)
+{
+    for (int r = 0; chans != NULL && r < child.srv->cfg.reactor_num; r++) {
+        ipc_t *ch = &chans[r];
+        if (ipc_pending(ch) == ipc_queued(ch))
+            continue;
+        int rc = ipc_flush(ch);
+        if (rc < 0 && rc != -EAGAIN && rc != -EPIPE)
+            log_error("channel to reactor %d: %s", r, strerror(-rc));
+        /* No worker_send_resume here: it may run a coroutine, whose
+         * sends this flush would miss before the loop waits. Senders wait
+         * for the queue, which the writable fd drains. */
+        worker_chan_update(ch);
+    }
+}
+
+static void worker_prepare(void *arg)
+{
+    (void)arg;
+    worker_flush_batches();
+}
+
+/* Microseconds, to bound how long a reply waits in its batch. */
+static int64_t worker_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
 {
     (void)loop;
@@ -256,7 +297,12 @@ static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
         worker_send_resume(ch);
     }
     ipc_msg_t m;
-    for (int i = 0; (events & LOOP_READ) && i < WORKER_CHAN_BATCH; i++) {
+    int64_t since = worker_now_us();
+    /* The records of a batch already read are taken whatever the count:
+     * no fd event would come back for them. A process on its way out
+     * (max_request) leaves them to its replacement (ipc_share). */
+    for (int i = 0; (events & LOOP_READ) &&
+                    (i < WORKER_CHAN_BATCH || ipc_buffered(ch)); i++) {
         if (!(worker_chan_events(ch) & LOOP_READ))
             break;
         int rc = ipc_recv(ch, &m);
@@ -272,16 +318,27 @@ static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
         atomic_store_explicit(&child.srv->shm->workers[child.id].busy, 0,
                               memory_order_relaxed);
         recycle_after(requests); /* max_request, reload_on_rss */
+        /* Slow callbacks: the replies of the earlier ones do not wait. */
+        int64_t now = worker_now_us();
+        if (now - since >= WORKER_BATCH_WAIT_US) {
+            worker_flush_batches();
+            since = now;
+        }
     }
     worker_chan_update(ch);
 }
 
-/* Retiring: once no channel is mid-message, hand them to the successor. */
+/* Retiring: once no channel is mid-message, hand them to the successor,
+ * with nothing left in their shared batches. */
 static void worker_try_release(void)
 {
     for (int r = 0; r < child.srv->cfg.reactor_num; r++)
         if (ipc_receiving(&chans[r]))
             return;
+    worker_flush_batches();
+    for (int r = 0; r < child.srv->cfg.reactor_num; r++)
+        ipc_unshare(&chans[r]);
+    chans_shared = 0;
     child.released = 1;
     worker_update();
     child_notify(WORKER_RELEASED);
@@ -291,7 +348,7 @@ static void worker_try_release(void)
 static int worker_chans_idle(void)
 {
     for (int r = 0; r < child.srv->cfg.reactor_num; r++)
-        if (ipc_queued(&chans[r]) > 0 || ipc_receiving(&chans[r]))
+        if (ipc_pending(&chans[r]) > 0 || ipc_receiving(&chans[r]))
             return 0;
     return 1;
 }
@@ -310,7 +367,38 @@ static int worker_setup_chans(void)
                      &chans[r]) < 0)
             return -1;
     }
-    return 0;
+    child.flush = worker_flush_batches;
+    return loop_prepare(child.loop, worker_prepare, NULL);
+}
+
+/* Messages an earlier process of this slot had read and not taken. */
+static void worker_take_left(void *arg)
+{
+    (void)arg;
+    for (int r = 0; r < child.srv->cfg.reactor_num; r++)
+        if (ipc_buffered(&chans[r]))
+            worker_chan_io(child.loop, chans[r].fd, LOOP_READ, &chans[r]);
+}
+
+/*
+ * Serving (at start, or when a standby process is told to): the channels
+ * batch through the slot's shared memory, where the process before may
+ * have left replies (sent now, before anything else) and messages (taken
+ * first). Never while another process of the slot still serves.
+ */
+static void worker_share_chans(void)
+{
+    server_t *s = child.srv;
+    int left = 0;
+    for (int r = 0; r < s->cfg.reactor_num; r++)
+        left |= ipc_share(&chans[r],
+                          &s->chan_shared[server_chan(s, child.id, r)]);
+    chans_shared = 1;
+    worker_flush_batches();
+    if (left) {
+        log_info("taking the messages the process before had read");
+        loop_defer(child.loop, worker_take_left, NULL);
+    }
 }
 
 /* Write out queued replies before exiting, for up to max_wait_time. */
@@ -323,7 +411,7 @@ static void worker_flush(void)
             long long left = deadline - loop_now();
             if (left <= 0) {
                 log_warn("max_wait_time passed with %zu bytes of replies "
-                         "unsent", ipc_queued(ch));
+                         "unsent", ipc_pending(ch));
                 return;
             }
             struct pollfd pfd = {.fd = ch->fd, .events = POLLOUT};
@@ -426,6 +514,8 @@ void worker_run(server_t *srv, int id, int standby, int notify_fd)
         child_exit(WORKER_EXIT_START_FAILED, 0);
     }
     log_debug(standby ? "started in standby" : "started");
+    if (!standby)
+        worker_share_chans();
     child_notify(standby ? WORKER_READY : WORKER_STARTED);
     if (!standby && atomic_exchange(&srv->shm->workers[id].lost, 0))
         worker_report_lost();

@@ -857,6 +857,191 @@ START_TEST(full_mailbox_is_eagain)
 }
 END_TEST
 
+
+/* ---- batches ---- */
+
+static void send_sized(ipc_t *c, int type, int count, const char *data)
+{
+    for (int i = 0; i < count; i++)
+        ck_assert_int_eq(ipc_send(c, type, 0, (uint64_t)i + 1, data,
+                                  (size_t)(i * 5)), 0);
+}
+
+/* Batched, 100 small messages (28 KiB in all) go out as one frame, and
+ * only when flushed. */
+START_TEST(batch_is_few_frames)
+{
+    ipc_t r, w;
+    pair(&r, &w, 1 << 20);
+    ipc_batch_on(&r);
+    char *data = pattern(1000, 9);
+    send_sized(&r, IPC_RECEIVE, 100, data);
+    char *frame = malloc(IPC_FRAME_MAX);
+    ck_assert_int_lt(recv(w.fd, frame, 1, MSG_PEEK | MSG_DONTWAIT), 0);
+    ck_assert_uint_gt(ipc_pending(&r), 0);
+    ck_assert_uint_eq(ipc_queued(&r), 0);
+    flush_all(&r);
+    ck_assert_uint_eq(ipc_pending(&r), 0);
+    size_t want = 0, got = 0;
+    for (int i = 0; i < 100; i++)
+        want += sizeof(ipc_hdr_t) + (size_t)(i * 5);
+    int frames = 0;
+    ssize_t n;
+    while ((n = recv(w.fd, frame, IPC_FRAME_MAX, MSG_DONTWAIT)) > 0) {
+        ck_assert_uint_le((size_t)n, IPC_FRAME_MAX);
+        got += (size_t)n;
+        frames++;
+    }
+    ck_assert_uint_eq(got, want);
+    ck_assert_int_eq(frames, 1);
+    free(frame);
+    free(data);
+    unpair(&r, &w);
+}
+END_TEST
+
+/* ... and arrive one by one, in order, each whole. */
+START_TEST(batch_arrives_in_order)
+{
+    ipc_t r, w;
+    pair(&r, &w, 1 << 20);
+    ipc_batch_on(&r);
+    char *data = pattern(1000, 9);
+    send_sized(&r, IPC_RECEIVE, 200, data);
+    flush_all(&r);
+    for (int i = 0; i < 200; i++) {
+        ipc_msg_t m;
+        ck_assert_int_eq(recv_wait(&w, &m), 1);
+        ck_assert_int_eq(m.type, IPC_RECEIVE);
+        ck_assert_uint_eq(m.session, (uint64_t)i + 1);
+        ck_assert_uint_eq(m.len, (size_t)(i * 5));
+        ck_assert(m.len == 0 || memcmp(m.data, data, m.len) == 0);
+    }
+    ipc_msg_t m;
+    ck_assert_int_eq(ipc_recv(&w, &m), 0);
+    free(data);
+    unpair(&r, &w);
+}
+END_TEST
+
+/* A message too big to batch goes after what was batched before it. */
+START_TEST(batch_then_large_keeps_order)
+{
+    ipc_t r, w;
+    pair(&r, &w, 1 << 20);
+    ipc_batch_on(&w);
+    size_t sizes[] = {1, IPC_BATCH_MSG, IPC_BATCH_MSG + 1, 2, 3 * IPC_CHUNK_MAX,
+                      0, 7};
+    int n = (int)(sizeof(sizes) / sizeof(sizes[0]));
+    char *data = pattern(3 * IPC_CHUNK_MAX, 4);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(ipc_send(&w, IPC_SEND, 0, (uint64_t)i + 1, data,
+                                  sizes[i]), 0);
+    flush_all(&w);
+    for (int i = 0; i < n; i++) {
+        ipc_msg_t m;
+        ck_assert_int_eq(recv_wait(&r, &m), 1);
+        ck_assert_uint_eq(m.session, (uint64_t)i + 1);
+        ck_assert_uint_eq(m.len, sizes[i]);
+        ck_assert(m.len == 0 || memcmp(m.data, data, m.len) == 0);
+    }
+    free(data);
+    unpair(&r, &w);
+}
+END_TEST
+
+static size_t put_record(char *at, ipc_hdr_t h, const char *payload)
+{
+    memcpy(at, &h, sizeof(h));
+    memcpy(at + sizeof(h), payload, h.len);
+    return sizeof(h) + h.len;
+}
+
+/* A record of a batch that fails a check drops the rest of its frame
+ * (where the next record starts cannot be trusted), not what came
+ * before it nor the next frame. */
+START_TEST(batch_bad_record_drops_rest)
+{
+    log_capture();
+    ipc_t r, w;
+    pair(&r, &w, 1000);
+    char frame[512];
+    size_t len = 0;
+    len += put_record(frame + len, (ipc_hdr_t){IPC_SEND, IPC_FIRST | IPC_LAST,
+                                               0, 3, 1, 3, 1, -1}, "one");
+    len += put_record(frame + len, (ipc_hdr_t){50, IPC_FIRST | IPC_LAST, 0, 3,
+                                               2, 3, 1, -1}, "bad");
+    len += put_record(frame + len, (ipc_hdr_t){IPC_SEND, IPC_FIRST | IPC_LAST,
+                                               0, 3, 3, 3, 1, -1}, "two");
+    ck_assert_int_eq(send(w.fd, frame, len, 0), (ssize_t)len);
+    /* A chunk of a message cannot be part of a batch. */
+    len = put_record(frame, (ipc_hdr_t){IPC_SEND, IPC_FIRST | IPC_LAST, 0, 3,
+                                        4, 3, 1, -1}, "tri");
+    len += put_record(frame + len, (ipc_hdr_t){IPC_SEND, IPC_FIRST, 0, 3, 5,
+                                               6, 1, -1}, "abc");
+    ck_assert_int_eq(send(w.fd, frame, len, 0), (ssize_t)len);
+    ck_assert_int_eq(ipc_send(&w, IPC_SEND, 0, 6, "good", 4), 0);
+    ipc_msg_t m;
+    ck_assert_int_eq(recv_wait(&r, &m), 1);
+    ck_assert(m.session == 1 && m.len == 3 && memcmp(m.data, "one", 3) == 0);
+    ck_assert_int_eq(recv_wait(&r, &m), 1);
+    ck_assert(m.session == 4 && m.len == 3 && memcmp(m.data, "tri", 3) == 0);
+    only_good_arrives(&r, 6);
+    ck_assert_int_eq(log_count("a type this end does not take"), 1);
+    ck_assert_int_eq(log_count("a record of a batch that is not a whole"), 1);
+    unpair(&r, &w);
+    log_release();
+}
+END_TEST
+
+/* A message kept past the next receive (a waiting coroutine) leaves the
+ * rest of its batch readable. */
+START_TEST(batch_detach_keeps_rest)
+{
+    ipc_t r, w;
+    pair(&r, &w, 1 << 20);
+    ipc_batch_on(&w);
+    ck_assert_int_eq(ipc_send(&w, IPC_SEND, 0, 1, "first", 5), 0);
+    ck_assert_int_eq(ipc_send(&w, IPC_SEND, 0, 2, "second", 6), 0);
+    ck_assert_int_eq(ipc_send(&w, IPC_SEND, 0, 3, "third", 5), 0);
+    flush_all(&w);
+    ipc_msg_t m1, m;
+    ck_assert_int_eq(recv_wait(&r, &m1), 1);
+    void *hold = ipc_detach(&r, &m1);
+    ck_assert_ptr_nonnull(hold);
+    ck_assert_int_eq(recv_wait(&r, &m), 1);
+    ck_assert(m.session == 2 && m.len == 6 && memcmp(m.data, "second", 6) == 0);
+    ck_assert_int_eq(recv_wait(&r, &m), 1);
+    ck_assert(m.session == 3 && m.len == 5 && memcmp(m.data, "third", 5) == 0);
+    ck_assert(memcmp(m1.data, "first", 5) == 0);
+    ipc_hold_free(hold);
+    ck_assert_int_eq(ipc_recv(&r, &m), 0);
+    unpair(&r, &w);
+}
+END_TEST
+
+/* The manager's count of what it discards counts each batched message;
+ * dropping the queue drops the batch. */
+START_TEST(batch_discard_and_drop)
+{
+    ipc_t r, w;
+    pair(&r, &w, 1 << 20);
+    ipc_batch_on(&r);
+    char *data = pattern(1000, 2);
+    send_sized(&r, IPC_RECEIVE, 50, data);
+    flush_all(&r);
+    ck_assert_int_eq(ipc_discard(w.fd), 50);
+    send_sized(&r, IPC_RECEIVE, 5, data);
+    ck_assert_uint_gt(ipc_drop_queued(&r), 0);
+    ck_assert_uint_eq(ipc_pending(&r), 0);
+    flush_all(&r);
+    ipc_msg_t m;
+    ck_assert_int_eq(ipc_recv(&w, &m), 0);
+    free(data);
+    unpair(&r, &w);
+}
+END_TEST
+
 int main(void)
 {
     log_open(NULL, SWX_LOG_ERROR + 1); /* the drops log on purpose */
@@ -881,6 +1066,12 @@ int main(void)
     tcase_add_test(tc, total_disagrees_refused);
     tcase_add_test(tc, type_out_of_range_refused);
     tcase_add_test(tc, bad_flags_refused);
+    tcase_add_test(tc, batch_is_few_frames);
+    tcase_add_test(tc, batch_arrives_in_order);
+    tcase_add_test(tc, batch_then_large_keeps_order);
+    tcase_add_test(tc, batch_bad_record_drops_rest);
+    tcase_add_test(tc, batch_detach_keeps_rest);
+    tcase_add_test(tc, batch_discard_and_drop);
     suite_add_tcase(s, tc);
     TCase *tb = tcase_create("mailboxes");
     tcase_add_checked_fixture(tb, box_setup, box_teardown);
