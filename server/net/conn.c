@@ -458,8 +458,31 @@ void conn_close(conn_t *c, const char *why)
     atomic_fetch_sub(&e->shm->connection_num, 1);
     atomic_fetch_add(&e->shm->close_count, 1);
     outq_free(&c->out);
-    buf_free(&c->in);
+    buf_reset(&c->in);
+    conn_in_idle(c);
     free(c);
+}
+
+void conn_in_idle(conn_t *c)
+{
+    conn_engine_t *e = c->eng;
+    if (c->in.data == NULL || buf_pending(&c->in) > 0)
+        return;
+    int pooled = c->in.cap == CONN_IN_UNIT &&
+                 e->in_pooled < (int)(sizeof(e->in_pool) / sizeof(e->in_pool[0]));
+    if (pooled)
+        e->in_pool[e->in_pooled++] = c->in.data;
+    else
+        free(c->in.data);
+    c->in = (buf_t){0};
+}
+
+void conn_in_ready(conn_t *c)
+{
+    conn_engine_t *e = c->eng;
+    if (c->in.data == NULL && e->in_pooled > 0)
+        c->in = (buf_t){.data = e->in_pool[--e->in_pooled],
+                        .cap = CONN_IN_UNIT};
 }
 
 /* ---- the engine ---- */
@@ -799,4 +822,6 @@ void conn_engine_free(conn_engine_t *e)
     free(e->rbuf);
     buf_free(&e->scratch);
     session_table_free(&e->sessions);
+    while (e->in_pooled > 0)
+        free(e->in_pool[--e->in_pooled]);
 }

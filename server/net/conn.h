@@ -183,12 +183,25 @@ struct conn_engine {
     int64_t heartbeat;          /* heartbeat_check_interval's timer */
     uint64_t seq_end;           /* with shared ids: the end of this
                                    engine's block of sequence numbers */
+    char *in_pool[32];          /* CONN_IN_UNIT buffers no connection holds
+                                   (conn_in_idle) */
+    int in_pooled;
 };
 
 /* One read takes at most this much. */
 #define CONN_READ_SIZE (64 * 1024)
 /* Input buffers keep at most this much capacity between messages. */
 #define CONN_IN_KEEP (64 * 1024)
+/* The size an input buffer starts at (buf_t's first allocation). */
+#define CONN_IN_UNIT 4096
+
+/* c's input buffer when nothing is in it: back to its engine (a few are
+ * kept for the next connection to read, the rest freed), so that an idle
+ * connection holds no input memory. */
+void conn_in_idle(conn_t *c);
+/* Before appending to c->in: a buffer from the engine's, when c has none
+ * (what buf_append would otherwise malloc). */
+void conn_in_ready(conn_t *c);
 
 struct conn {
     conn_engine_t *eng;

@@ -367,6 +367,7 @@ static void http_conn_expect_request(conn_t *c)
     http_conn_t *h = c->state;
     h->state = HC_HEAD;
     h->scan_line = h->scan_lead = 0;
+    conn_in_idle(c); /* unless a pipelined request waits in it */
     http_conn_timer_set(c, conn_listener(c)->http_request_timeout * 1000L,
                    http_conn_timeout);
 }
@@ -766,6 +767,7 @@ static void http_conn_input(conn_t *c, const char *data, size_t len)
     http_conn_t *h = c->state;
     if (h->t_start == 0) /* the first byte of the next request */
         h->t_start = http_conn_now_us();
+    conn_in_ready(c);
     if (buf_append(&c->in, data, len) < 0) {
         conn_close(c, "out of memory for the input buffer");
         return;

@@ -39,6 +39,7 @@ static void stream_refuse(conn_t *c, const framer_cfg_t *f, ssize_t why)
 static void stream_frame(conn_t *c, const char *data, size_t len)
 {
     const framer_cfg_t *f = &conn_listener(c)->framer;
+    conn_in_ready(c);
     if (buf_append(&c->in, data, len) < 0) {
         conn_close(c, "out of memory for the input buffer");
         return;
@@ -50,6 +51,7 @@ static void stream_frame(conn_t *c, const char *data, size_t len)
             /* The framer's scan offset counts from the head, which
              * buf_trim keeps in place relative to the data. */
             buf_trim(&c->in, CONN_IN_KEEP);
+            conn_in_idle(c);
             return;
         }
         if (n < 0) {

@@ -248,12 +248,15 @@ int ws_conn_start(conn_t *c, int worker, int deflate_bits)
 
 static void ws_conn_input(conn_t *c, const char *data, size_t len)
 {
+    conn_in_ready(c);
     if (buf_append(&c->in, data, len) < 0) {
         conn_close(c, "out of memory for the input buffer");
         return;
     }
-    if (ws_conn_advance(c) == 0 && !c->closing)
+    if (ws_conn_advance(c) == 0 && !c->closing) {
         buf_trim(&c->in, CONN_IN_KEEP);
+        conn_in_idle(c);
+    }
 }
 
 static void ws_conn_close_expired(int64_t id, void *arg)
