@@ -117,13 +117,15 @@ static int sock_wait(coro_sock_t *s, int dir, int64_t deadline)
     return rc < 0 ? rc : 0;
 }
 
-/* Whether a call on s may go on: in a coroutine, s open. */
+/* Whether a call on s may go on: in a coroutine (checked first, so that
+ * the error is the same whether or not the call would have waited), s
+ * open. */
 static int sock_usable(const coro_sock_t *s)
 {
-    if (s == NULL)
-        return -EINVAL;
     if (coro_self() == NULL)
         return -EPERM;
+    if (s == NULL)
+        return -EINVAL;
     return s->closing ? -EBADF : 0;
 }
 

@@ -241,14 +241,38 @@ START_TEST(connect_errors)
 }
 END_TEST
 
+/* Connect, read one line, and leave the socket (and "b\n") to the test. */
+static void keeper(void *arg)
+{
+    (void)arg;
+    char b[8];
+    ck_assert_int_eq(coro_sock_connect(path, 0, 1000, &shared), 0);
+    job.r[0] = coro_sock_recv_until(shared, "\n", 1, b, sizeof(b), 1000);
+}
+
 START_TEST(outside_a_coroutine_is_eperm)
 {
     coro_sock_t *s = (coro_sock_t *)1;
     char b[4];
     ck_assert_int_eq(coro_sock_connect(path, 0, 100, &s), -EPERM);
     ck_assert_ptr_null(s);
-    ck_assert_int_eq(coro_sock_send(NULL, b, 1, 100), -EINVAL);
+    ck_assert_int_eq(coro_sock_send(NULL, b, 1, 100), -EPERM);
     ck_assert_int_eq(coro_sock_close(NULL), -EINVAL);
+    /* a real socket, its data buffered: still no call outside */
+    memset(&job, 0, sizeof(job));
+    coro_go(keeper, NULL);
+    int fd = accept_one();
+    put(fd, "a\nb\n");
+    run_until_done(1000);
+    ck_assert_int_eq(job.r[0], 2);
+    ck_assert_int_eq(coro_sock_send(shared, b, 1, 100), -EPERM);
+    ck_assert_int_eq(coro_sock_recv(shared, b, 1, 100), -EPERM);
+    ck_assert_int_eq(coro_sock_recv_exact(shared, b, 1, 100), -EPERM);
+    ck_assert_int_eq(coro_sock_recv_until(shared, "\n", 1, b, 4, 100),
+                     -EPERM);
+    ck_assert_int_ge(coro_sock_fd(shared), 0);
+    ck_assert_int_eq(coro_sock_close(shared), 0);
+    close(fd);
     ck_assert_int_eq(coro_sock_fd(NULL), -EINVAL);
 }
 END_TEST
