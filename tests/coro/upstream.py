@@ -31,6 +31,11 @@ class Handler(socketserver.StreamRequestHandler):
         try:
             if cmd.startswith("GET /delay/"):
                 self.http_delay(int(cmd.split()[1].rsplit("/", 1)[1]))
+            elif cmd.startswith("GET /eof/"):
+                self.http_eof(int(cmd.split()[1].rsplit("/", 1)[1]))
+            elif cmd in ("silent", "GET /silent HTTP/1.1"):
+                while self.rfile.read(1):
+                    pass
             elif cmd == "lines":
                 for piece in LINES:
                     self.wfile.write(piece)
@@ -38,9 +43,6 @@ class Handler(socketserver.StreamRequestHandler):
                     time.sleep(0.05)
             elif cmd.startswith("exact "):
                 self.exact(int(cmd.split()[1]))
-            elif cmd == "silent":
-                while self.rfile.read(1):
-                    pass
             elif cmd == "echo":
                 for line in self.rfile:
                     self.wfile.write(line)
@@ -55,6 +57,12 @@ class Handler(socketserver.StreamRequestHandler):
         body = b"slept %d\n" % ms
         self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
                          b"Connection: close\r\n\r\n%s" % (len(body), body))
+
+    def http_eof(self, n):
+        while _read_line(self.rfile):
+            pass
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+        self.wfile.write(b"e" * n)
 
     def exact(self, n):
         data = bytes(i % 251 for i in range(n))
