@@ -1073,9 +1073,9 @@ static inline int swx_co_wg_free(swx_co_wg_t *wg)
 /* Connect to host:port: host a numeric IPv4 or IPv6 address ("::1" or
  * "[::1]") or "localhost", or a Unix socket ("unix:/path" or "/path";
  * port ignored). Names need a lookup first. 0 and *out set, or -EINVAL
- * (bad port, or host is a name), -ETIMEDOUT, -ECONNREFUSED, -ENOENT (no
- * such Unix socket), -EAGAIN (its backlog is full), -ECANCELED, -EPERM,
- * another connect(2) error. */
+ * (bad port, or host is a name), -ENAMETOOLONG (the Unix path),
+ * -ETIMEDOUT, -ECONNREFUSED, -ENOENT (no such Unix socket), -EAGAIN (its
+ * backlog is full), -ECANCELED, -EPERM, another connect(2) error. */
 static inline int swx_co_sock_connect(const char *host, int port,
                                       long timeout_ms, swx_co_sock_t **out)
 {

@@ -19,8 +19,9 @@ typedef struct swx_co_sock coro_sock_t; /* the SDK's swx_co_sock_t */
  * or an absolute path; port ignored). Waits up to timeout_ms (-1: no
  * limit). 0 and *out set, or -EPERM (not in a coroutine), -EINVAL (bad
  * port, or host is a name: look it up first), -ENAMETOOLONG (Unix path),
- * -ETIMEDOUT, -ECONNREFUSED, -ECANCELED (the process stops), -EAGAIN (a
- * Unix listener's backlog is full), another -errno of connect(2).
+ * -ETIMEDOUT, -ECONNREFUSED, -ECANCELED (the process stops), -ENOENT (no
+ * such Unix socket), -EAGAIN (a Unix listener's backlog is full), another
+ * -errno of connect(2).
  */
 int coro_sock_connect(const char *host, int port, long timeout_ms,
                       coro_sock_t **out);
