@@ -82,8 +82,9 @@ def main():
         h.wait_until(lambda: up.count >= 4, 5, what="the upstream calls")
         p0 = time.monotonic()
         status, body = http_get(srv.hello_port, "/", timeout=5)
-        check(status == 200 and time.monotonic() - p0 < 0.3,
-              "the worker did not answer meanwhile")
+        waited = time.monotonic() - p0
+        check(status == 200 and waited < (0.8 if SLOW else 0.3),
+              "the worker did not answer meanwhile (%.2f s)" % waited)
         t.join(20)
         took = time.monotonic() - t0
         check(len(got) == 1 and got[0][0] == 200, "answer: %r" % got)

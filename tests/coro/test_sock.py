@@ -11,7 +11,7 @@ import socket
 import time
 
 import upstream
-from coro_helper import h, ask, check, fields, log, SLOW, ECANCELED, EPERM, \
+from coro_helper import h, ask, check, fields, log, ECANCELED, EPERM, \
     ETIMEDOUT
 
 COSOCK = os.environ.get("SWX_COSOCK_PLUGIN", "")
@@ -112,7 +112,6 @@ def main():
         check(ask(srv.port, "ping") == "pong", "no pong after the reload")
         srv.stop()
     up.shutdown()
-    log("slow build: %s" % SLOW)
 
 
 h.main(main)

@@ -34,7 +34,8 @@ def main():
         h.wait_until(lambda: up.count >= 3, 5, what="three upstream calls")
         p0 = time.monotonic()
         check(ask(srv.port, "ping", timeout=5) == "pong", "no pong")
-        check(time.monotonic() - p0 < 0.3, "the ping waited")
+        check(time.monotonic() - p0 < (0.8 if SLOW else 0.3),
+              "the ping waited")
         t.join(20)
         took = time.monotonic() - t0
         check(len(got) == 1, "no answer")
