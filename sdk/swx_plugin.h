@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -180,6 +181,7 @@ typedef struct swx_http_response swx_http_response_t;
 typedef void swx_co_fn(void *arg);
 typedef struct swx_co_chan swx_co_chan_t;
 typedef struct swx_co_wg swx_co_wg_t;
+typedef struct swx_co_sock swx_co_sock_t; /* ABI 1.7: a client socket */
 
 /* swx_co_stats(): this process's coroutines. */
 typedef struct swx_co_stats {
@@ -382,6 +384,19 @@ typedef struct swx_api {
     int (*co_wg_wait)(swx_co_wg_t *wg, long timeout_ms);
     int (*co_wg_free)(swx_co_wg_t *wg);
     /* ABI 1.7: coroutine client sockets (swx_co_sock_*) */
+    int (*co_sock_connect)(const char *host, int port, long timeout_ms,
+                           swx_co_sock_t **out);
+    ssize_t (*co_sock_send)(swx_co_sock_t *s, const void *buf, size_t len,
+                            long timeout_ms);
+    ssize_t (*co_sock_recv)(swx_co_sock_t *s, void *buf, size_t n,
+                            long timeout_ms);
+    ssize_t (*co_sock_recv_exact)(swx_co_sock_t *s, void *buf, size_t n,
+                                  long timeout_ms);
+    ssize_t (*co_sock_recv_until)(swx_co_sock_t *s, const char *delim,
+                                  size_t dlen, void *buf, size_t max,
+                                  long timeout_ms);
+    int (*co_sock_close)(swx_co_sock_t *s);
+    int (*co_sock_fd)(const swx_co_sock_t *s);
     /* ABI 1.7: name lookup (swx_co_dns_*) */
     /* ABI 1.7: files and programs (swx_co_file_*, swx_co_exec) */
 } swx_api_t;
@@ -1042,6 +1057,83 @@ static inline int swx_co_wg_wait(swx_co_wg_t *wg, long timeout_ms)
 static inline int swx_co_wg_free(swx_co_wg_t *wg)
 {
     return swx_api_->co_wg_free(wg);
+}
+
+/* ---- client sockets (ABI 1.7): swx_co_sock_connect, _send, _recv,
+ * _recv_exact, _recv_until, _close, _fd ----
+ *
+ * Stream sockets that wait in the coroutine, never the process (Swoole's
+ * Coroutine\Client / Coroutine\Socket). Every call but close and fd
+ * fails with -EPERM outside a coroutine and -ECANCELED when the process
+ * stops or reloads (or another coroutine closes the socket); timeout_ms
+ * bounds the whole call (-1: no limit) and -ETIMEDOUT says it passed.
+ * One coroutine at a time may read a socket, and one write it (-EBUSY).
+ * After an error other than -ETIMEDOUT of swx_co_sock_recv, close it. */
+
+/* Connect to host:port: host a numeric IPv4 or IPv6 address ("::1" or
+ * "[::1]") or "localhost", or a Unix socket ("unix:/path" or "/path";
+ * port ignored). Names need a lookup first. 0 and *out set, or -EINVAL
+ * (bad port, or host is a name), -ENAMETOOLONG (the Unix path),
+ * -ETIMEDOUT, -ECONNREFUSED, -ENOENT (no such Unix socket), -EAGAIN (its
+ * backlog is full), -ECANCELED, -EPERM, another connect(2) error. */
+static inline int swx_co_sock_connect(const char *host, int port,
+                                      long timeout_ms, swx_co_sock_t **out)
+{
+    return swx_api_->co_sock_connect(host, port, timeout_ms, out);
+}
+
+/* Send all len bytes, waiting while the socket buffer is full. len, or
+ * -ETIMEDOUT, -EPIPE / -ECONNRESET (the peer went), -ECANCELED, -EPERM,
+ * -EBADF (being closed). */
+static inline ssize_t swx_co_sock_send(swx_co_sock_t *s, const void *buf,
+                                       size_t len, long timeout_ms)
+{
+    return swx_api_->co_sock_send(s, buf, len, timeout_ms);
+}
+
+/* Receive 1 to n bytes (what is there, else what one read brings). The
+ * count, 0 at EOF, or -ETIMEDOUT, -ECONNRESET, -ECANCELED, -EPERM,
+ * -EBADF. */
+static inline ssize_t swx_co_sock_recv(swx_co_sock_t *s, void *buf, size_t n,
+                                       long timeout_ms)
+{
+    return swx_api_->co_sock_recv(s, buf, n, timeout_ms);
+}
+
+/* Receive exactly n bytes. n, fewer at EOF (all that came), or the errors
+ * of swx_co_sock_recv (what was read before is lost). */
+static inline ssize_t swx_co_sock_recv_exact(swx_co_sock_t *s, void *buf,
+                                             size_t n, long timeout_ms)
+{
+    return swx_api_->co_sock_recv_exact(s, buf, n, timeout_ms);
+}
+
+/* Receive up to and including the first delim (dlen bytes), at most max
+ * bytes; what came after it is kept for the next call. The length, or at
+ * EOF what came without a delimiter (0: nothing), -EMSGSIZE (max bytes
+ * and no delimiter: they are dropped), -EINVAL, or the errors of
+ * swx_co_sock_recv. */
+static inline ssize_t swx_co_sock_recv_until(swx_co_sock_t *s,
+                                             const char *delim, size_t dlen,
+                                             void *buf, size_t max,
+                                             long timeout_ms)
+{
+    return swx_api_->co_sock_recv_until(s, delim, dlen, buf, max,
+                                        timeout_ms);
+}
+
+/* Close and free s; a coroutine waiting on it wakes with -ECANCELED. Also
+ * outside a coroutine. 0, -EINVAL (NULL), -EBADF (already being
+ * closed). */
+static inline int swx_co_sock_close(swx_co_sock_t *s)
+{
+    return swx_api_->co_sock_close(s);
+}
+
+/* The socket's fd, for setsockopt or getpeername (never close it). */
+static inline int swx_co_sock_fd(const swx_co_sock_t *s)
+{
+    return swx_api_->co_sock_fd(s);
 }
 
 #define SWX_PLUGIN_HEADER_                                                   \

@@ -13,6 +13,7 @@
 #include "plugin/coro_api.h"
 #include "coro/chan.h"
 #include "coro/coro.h"
+#include "coro/sock.h"
 #include "coro/wait.h"
 #include "coro/guard.h"
 
@@ -192,6 +193,14 @@ const swx_api_t server_api = {
     .co_wg_add = coro_wg_add,
     .co_wg_wait = coro_wg_wait,
     .co_wg_free = coro_wg_free,
+    /* ABI 1.7: client sockets */
+    .co_sock_connect = coro_sock_connect,
+    .co_sock_send = coro_sock_send,
+    .co_sock_recv = coro_sock_recv,
+    .co_sock_recv_exact = coro_sock_recv_exact,
+    .co_sock_recv_until = coro_sock_recv_until,
+    .co_sock_close = coro_sock_close,
+    .co_sock_fd = coro_sock_fd,
 };
 
 /* The config index of the plugin the last failed api_load_plugins call
