@@ -12,6 +12,7 @@
 #include "plugin/plugin_io.h"
 #include "plugin/coro_api.h"
 #include "coro/chan.h"
+#include "coro/dns.h"
 #include "coro/coro.h"
 #include "coro/wait.h"
 #include "coro/guard.h"
@@ -192,6 +193,9 @@ const swx_api_t server_api = {
     .co_wg_add = coro_wg_add,
     .co_wg_wait = coro_wg_wait,
     .co_wg_free = coro_wg_free,
+    /* ABI 1.7: name lookup */
+    .co_dns_lookup = coro_dns_lookup,
+    .co_dns_cache_clear = coro_dns_cache_clear,
 };
 
 /* The config index of the plugin the last failed api_load_plugins call
