@@ -394,6 +394,27 @@ static int dns_numeric(const char *name, int family, swx_co_addr_t *out)
     return 1;
 }
 
+/* localhost and names under .localhost are the loopback addresses, asked
+ * of nobody (RFC 6761 6.3). c-ares 1.18 does the same but leaks the name
+ * when the hosts file lacks localhost. The count (1 or 2), or 0 for
+ * another name. */
+static int dns_localhost(const char *name, int family, swx_co_addr_t *out,
+                         size_t max)
+{
+    size_t len = strlen(name);
+    if (len > 0 && name[len - 1] == '.')
+        len--;
+    if (!((len == 9 && strncasecmp(name, "localhost", 9) == 0) ||
+          (len > 10 && strncasecmp(name + len - 10, ".localhost", 10) == 0)))
+        return 0;
+    int n = 0;
+    if (family != AF_INET6)
+        n += dns_numeric("127.0.0.1", AF_INET, &out[n]);
+    if (family != AF_INET && (size_t)n < max)
+        n += dns_numeric("::1", AF_INET6, &out[n]);
+    return n;
+}
+
 int coro_dns_lookup(const char *name, int family, swx_co_addr_t *out,
                     size_t max, long timeout_ms)
 {
@@ -409,6 +430,8 @@ int coro_dns_lookup(const char *name, int family, swx_co_addr_t *out,
         return rc;
     if (dns_name_check(name) < 0)
         return -EINVAL;
+    if ((rc = dns_localhost(name, family, out, max)) > 0)
+        return rc;
     rc = dns_cache_get(&dns.cache, name, family, loop_now(), out, max);
     if (rc > 0)
         return rc;

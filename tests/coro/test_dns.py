@@ -46,8 +46,11 @@ def lookup(srv, name, family="4", max_=8, timeout_ms=3000):
 
 
 def check_hosts_and_localhost(srv, dns):
-    rc, addrs, _ = lookup(srv, "localhost")
-    check(rc == 1 and addrs == "127.0.0.1", "localhost: %d %s" % (rc, addrs))
+    for name, family, want in (("localhost", "4", "127.0.0.1"),
+                               ("LocalHost.", "6", "::1"),
+                               ("a.b.localhost", "any", "127.0.0.1,::1")):
+        rc, addrs, _ = lookup(srv, name, family)
+        check(rc > 0 and addrs == want, "%s: %d %s" % (name, rc, addrs))
     rc, addrs, _ = lookup(srv, "only-in-hosts.swx-test", "4")
     check(rc == 1 and addrs == "10.9.8.7", "hosts file: %d %s" % (rc, addrs))
     rc, addrs, _ = lookup(srv, "Only-In-Hosts.swx-test", "6")
@@ -55,7 +58,8 @@ def check_hosts_and_localhost(srv, dns):
     rc, addrs, _ = lookup(srv, "only-in-hosts.swx-test", "any")
     check(rc == 2 and set(addrs.split(",")) == {"10.9.8.7", "fd00::87"},
           "hosts, any family: %d %s" % (rc, addrs))
-    check(dns.count("localhost") == 0, "localhost was asked of the server")
+    check(dns.count("localhost") + dns.count("a.b.localhost") == 0,
+          "localhost was asked of the server")
     check(dns.count("only-in-hosts.swx-test") == 0,
           "a hosts file name was asked of the server")
 
