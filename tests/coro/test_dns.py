@@ -12,12 +12,13 @@ hosts file of the test's own (CARES_HOSTS):
   coroutines looking up one name at once share one question;
 - numeric names answer themselves, bad names are refused (-EINVAL);
 - a lookup outside a coroutine (on_worker_start) is refused with -EPERM;
-- a lookup waiting when the server stops wakes with -ECANCELED at once;
+- a lookup waiting when the worker reloads or the server stops wakes with
+  -ECANCELED at once;
 - a DNS server that does not listen gives -ECONNREFUSED quickly;
 - a bad dns_server setting is refused by swx-server -t."""
 
 import os
-import socket
+import signal
 import time
 
 from coro_helper import h, ask, check, fields, log, SLOW
@@ -130,16 +131,34 @@ def check_waiting(srv, dns):
           % dns.count("slow2.swx-test", 1))
 
 
-def check_stop(srv):
+def park_lookup(srv, name):
+    """A client whose lookup waits with no limit (the server never
+    answers); the socket, to close later."""
     s = h.connect(srv.port, 30)
-    s.sendall(b"dns silent2.swx-test 4 8 -1\n")
+    s.sendall(("dns %s 4 8 -1\n" % name).encode())
     time.sleep(0.3)
+    return s
+
+
+def check_reload_and_stop(srv):
+    s = park_lookup(srv, "silent2.swx-test")
+    before = srv.workers()
+    t0 = time.monotonic()
+    os.kill(srv.pid, signal.SIGUSR1)
+    srv.wait_log(r"codns: lookup silent2.swx-test rc=-125", timeout=10)
+    srv.wait_log(r"reload done", timeout=30)
+    took = time.monotonic() - t0
+    s.close()
+    check(took < 5, "the reload took %.1f s with a lookup waiting" % took)
+    srv.wait_workers(1, 30, exclude=before.values())
+    srv.wait_log(r"codns: worker 0 outside a coroutine rc=-1", 10, count=2)
+    s = park_lookup(srv, "silent3.swx-test")
     t0 = time.monotonic()
     srv.stop(timeout=30)
     took = time.monotonic() - t0
     s.close()
     check(took < 3, "the stop took %.1f s with a lookup waiting" % took)
-    srv.wait_log(r"codns: lookup silent2.swx-test rc=-125", timeout=5)
+    srv.wait_log(r"codns: lookup silent3.swx-test rc=-125", timeout=5)
 
 
 def check_refused(tmp_hosts):
@@ -170,7 +189,8 @@ def main():
                "slow.swx-test": (60, ["192.0.2.30"], []),
                "slow2.swx-test": (60, ["192.0.2.31"], [])},
         delay={"slow.swx-test": 1.5, "slow2.swx-test": 1.5},
-        silent=["silent.swx-test", "silent2.swx-test"])
+        silent=["silent.swx-test", "silent2.swx-test",
+                "silent3.swx-test"])
     try:
         with server("co-dns", dns.port, "/nonexistent") as srv:
             hosts = os.path.join(srv.dir, "hosts")
@@ -183,7 +203,7 @@ def main():
             check_errors(srv)
             check_cache(srv, dns)
             check_waiting(srv, dns)
-            check_stop(srv)
+            check_reload_and_stop(srv)
             check_refused(hosts)
             check_bad_setting(hosts)
     finally:
