@@ -1066,7 +1066,8 @@ static inline int swx_co_wg_free(swx_co_wg_t *wg)
  * no address of that family), -ETIMEDOUT, -ECANCELED (the process stops
  * or reloads), -EPERM (outside a coroutine), -EINVAL (a bad name, family,
  * out or max), -ECONNREFUSED (no DNS server listens), -EIO (the server
- * failed: SERVFAIL, REFUSED, a bad answer), -ENOMEM. Swoole's dnsLookup
+ * failed: SERVFAIL, REFUSED, a bad answer), -EAGAIN (4096 questions in
+ * flight in this process), -ENOMEM. Swoole's dnsLookup
  * is swx_co_dns_lookup(name, AF_INET, &addr, 1, timeout_ms). */
 static inline int swx_co_dns_lookup(const char *name, int family,
                                     swx_co_addr_t *out, size_t max,

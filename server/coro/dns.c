@@ -17,6 +17,12 @@
 #include "coro/dns_name.h"
 #include "core/log.h"
 
+/* Questions in flight at most: one that every waiter gave up on lingers
+ * until c-ares' own timeout (up to 75 s), so a burst of lookups of
+ * distinct names against a dead server could otherwise grow without
+ * bound. */
+#define DNS_QUERIES_MAX 4096
+
 /* A coroutine waiting for a query; on its own stack. */
 typedef struct dns_waiter {
     coro_t *co;
@@ -52,6 +58,7 @@ static struct {
     dns_server_t servers[DNS_SERVERS_MAX];
     int nservers;                /* 0: resolv.conf's */
     dns_query_t *queries;
+    int nqueries;
 } dns;
 
 /* ---- the loop drives c-ares ---- */
@@ -304,6 +311,7 @@ static void query_cb(void *arg, int status, int timeouts,
     int ttl = 0, rc = dns_error(status);
     size_t n = 0;
     query_unlink(q); /* a new lookup now finds the cache or starts anew */
+    dns.nqueries--;
     if (status == ARES_SUCCESS)
         n = dns_addrs(ai, addrs, DNS_ADDRS_MAX, &ttl);
     ares_freeaddrinfo(ai);
@@ -323,7 +331,8 @@ static void query_cb(void *arg, int status, int timeouts,
 }
 
 /* Join the query in flight for (name, family), or start one (which
- * may end at once: then w is done). 0 or -ENOMEM. */
+ * may end at once: then w is done). 0, -EAGAIN (DNS_QUERIES_MAX in
+ * flight) or -ENOMEM. */
 static int query_join(const char *name, int family, dns_waiter_t *w)
 {
     for (dns_query_t *q = dns.queries; q != NULL; q = q->next)
@@ -333,10 +342,13 @@ static int query_join(const char *name, int family, dns_waiter_t *w)
             q->waiters = w;
             return 0;
         }
+    if (dns.nqueries >= DNS_QUERIES_MAX)
+        return -EAGAIN;
     size_t len = strlen(name) + 1;
     dns_query_t *q = malloc(sizeof(*q) + len);
     if (q == NULL)
         return -ENOMEM;
+    dns.nqueries++;
     *q = (dns_query_t){.next = dns.queries, .family = family, .waiters = w};
     w->query = q;
     memcpy(q->name, name, len);
@@ -363,11 +375,12 @@ static int dns_query(const char *name, int family, swx_co_addr_t *out,
                      size_t max, long timeout_ms)
 {
     dns_waiter_t w = {.co = coro_self(), .out = out, .max = max};
-    if (query_join(name, family, &w) < 0)
-        return -ENOMEM;
+    int rc = query_join(name, family, &w);
+    if (rc < 0)
+        return rc;
     if (w.done)
         return w.rc;
-    int rc = coro_park(timeout_ms);
+    rc = coro_park(timeout_ms);
     if (w.done)
         return w.rc;
     waiter_unlink(&w);

@@ -125,6 +125,49 @@ static void cmd_many(uint64_t session, long n, const char *name)
     free(m);
 }
 
+/* ---- many distinct names at once (the bound on questions in flight) ---- */
+
+typedef struct flood {
+    swx_co_wg_t *wg;
+    const char *prefix;
+    long timeout_ms;
+    int next;
+    long eagain, timedout, other;
+} flood_t;
+
+static void flood_one(void *arg)
+{
+    flood_t *f = arg;
+    char name[128];
+    swx_co_addr_t a;
+    snprintf(name, sizeof(name), "%s%d.swx-test", f->prefix, f->next++);
+    int rc = swx_co_dns_lookup(name, AF_INET, &a, 1, f->timeout_ms);
+    if (rc == -EAGAIN)
+        f->eagain++;
+    else if (rc == -ETIMEDOUT)
+        f->timedout++;
+    else
+        f->other++;
+    swx_co_wg_done(f->wg);
+}
+
+/* flood N PREFIX TIMEOUT_MS: N coroutines look up N distinct names. */
+static void cmd_flood(uint64_t session, long n, const char *prefix,
+                      long timeout_ms)
+{
+    flood_t f = {swx_co_wg_new(), prefix, timeout_ms, 0, 0, 0, 0};
+    swx_co_wg_add(f.wg, n);
+    for (long i = 0; i < n; i++)
+        if (swx_go(flood_one, &f) < 0)
+            swx_co_wg_done(f.wg);
+    int rc = swx_co_wg_wait(f.wg, 60000);
+    char out[128];
+    snprintf(out, sizeof(out), "flood rc=%d eagain=%ld timedout=%ld "
+             "other=%ld", rc, f.eagain, f.timedout, f.other);
+    reply(session, out);
+    swx_co_wg_free(f.wg);
+}
+
 /* ---- commands ---- */
 
 static void on_receive(uint64_t session, const void *data, size_t len)
@@ -137,6 +180,8 @@ static void on_receive(uint64_t session, const void *data, size_t len)
         cmd_dns(session, name, family, a, b);
     else if (sscanf(line, "many %ld %299s", &a, name) == 2)
         cmd_many(session, a, name);
+    else if (sscanf(line, "flood %ld %99s %ld", &a, name, &b) == 3)
+        cmd_flood(session, a, name, b);
     else if (strcmp(line, "clear") == 0)
         reply(session, swx_co_dns_cache_clear() == 0 ? "clear rc=0"
                                                      : "clear failed");

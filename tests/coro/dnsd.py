@@ -14,7 +14,8 @@ A, AAAA = 1, 28
 
 class DnsServer:
     """names: {name: (ttl, [ipv4...], [ipv6...])}; delay: {name: seconds};
-    silent: names never answered. Runs in a thread until close()."""
+    silent: names never answered (nor those starting "silent-"). Runs in
+    a thread until close()."""
 
     def __init__(self, names=None, delay=None, silent=()):
         self.names = {k.lower(): v for k, v in (names or {}).items()}
@@ -34,6 +35,12 @@ class DnsServer:
         with self.lock:
             return sum(n for (q, t), n in self.counts.items()
                        if q == name.lower() and qtype in (None, t))
+
+    def count_prefix(self, prefix):
+        """Questions received for names starting with prefix."""
+        with self.lock:
+            return sum(n for (q, t), n in self.counts.items()
+                       if q.startswith(prefix))
 
     def close(self):
         self.running = False
@@ -57,7 +64,7 @@ class DnsServer:
             return
         with self.lock:
             self.counts[(name, qtype)] = self.counts.get((name, qtype), 0) + 1
-        if name in self.silent:
+        if name in self.silent or name.startswith("silent-"):
             return
         answer = self.answer(data, name, qtype, qend)
         wait = self.delay.get(name, 0)

@@ -11,6 +11,7 @@ hosts file of the test's own (CARES_HOSTS):
 - the worker answers another client while a lookup waits, and three
   coroutines looking up one name at once share one question;
 - numeric names answer themselves, bad names are refused (-EINVAL);
+- at most 4096 questions are in flight; past that -EAGAIN;
 - a lookup outside a coroutine (on_worker_start) is refused with -EPERM;
 - a lookup waiting when the worker reloads or the server stops wakes with
   -ECANCELED at once;
@@ -131,6 +132,23 @@ def check_waiting(srv, dns):
           % dns.count("slow2.swx-test", 1))
 
 
+def check_flood(dns, hosts):
+    """4100 lookups of distinct names the server never answers: 4096
+    questions go out, 4 are refused with -EAGAIN, those that went out
+    time out; the stop cancels the 4096 still in flight."""
+    with server("co-dns-flood", dns.port, hosts) as srv:
+        srv.start()
+        r = ask(srv.port, "flood 4100 silent- 1000", timeout=60)
+        log(r)
+        f = {k: int(v) for k, v in fields(r).items()}
+        check(f == {"rc": 0, "eagain": 4, "timedout": 4096, "other": 0},
+              "flood: %r" % r)
+        # at least: c-ares asks again after 5 s (a slow ASan run)
+        h.wait_until(lambda: dns.count_prefix("silent-") >= 4096, 10,
+                     what="4096 questions at the server")
+        srv.stop()
+
+
 def park_lookup(srv, name):
     """A client whose lookup waits with no limit (the server never
     answers); the socket, to close later."""
@@ -205,6 +223,7 @@ def main():
             check_waiting(srv, dns)
             check_reload_and_stop(srv)
             check_refused(hosts)
+            check_flood(dns, hosts)
             check_bad_setting(hosts)
     finally:
         dns.close()
