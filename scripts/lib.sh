@@ -1,7 +1,7 @@
 # scripts/lib.sh: set-up shared by run.sh and test.sh (sourced, not run).
 
 # Debian packages the build and the tests need.
-SWX_PACKAGES="gcc clang libclang-rt-dev meson ninja-build pkg-config libjansson-dev zlib1g-dev check python3 procps curl libnghttp2-dev nghttp2-client python3-h2 libssl-dev openssl testssl.sh"
+SWX_PACKAGES="gcc clang libclang-rt-dev meson ninja-build pkg-config libjansson-dev zlib1g-dev check python3 procps curl libnghttp2-dev nghttp2-client python3-h2 libssl-dev openssl testssl.sh libc-ares-dev"
 
 swx_install_packages() {
     local missing=()

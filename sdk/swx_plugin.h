@@ -194,6 +194,13 @@ typedef struct swx_co_stats {
     int64_t max;           /* max_coroutine */
 } swx_co_stats_t;
 
+/* ABI 1.7: one address of a name (swx_co_dns_lookup). */
+typedef struct swx_co_addr {
+    int family;              /* AF_INET or AF_INET6 */
+    unsigned char addr[16];  /* network order: 4 bytes (AF_INET) or 16 */
+    char ip[46];             /* the same as text, NUL-terminated */
+} swx_co_addr_t;
+
 struct swx_api;
 
 /*
@@ -398,6 +405,10 @@ typedef struct swx_api {
     int (*co_sock_close)(swx_co_sock_t *s);
     int (*co_sock_fd)(const swx_co_sock_t *s);
     /* ABI 1.7: name lookup (swx_co_dns_*) */
+    int (*co_dns_lookup)(const char *name, int family,
+                         swx_co_addr_t *out, size_t max,
+                         long timeout_ms);
+    int (*co_dns_cache_clear)(void);
     /* ABI 1.7: files and programs (swx_co_file_*, swx_co_exec) */
 } swx_api_t;
 
@@ -1134,6 +1145,34 @@ static inline int swx_co_sock_close(swx_co_sock_t *s)
 static inline int swx_co_sock_fd(const swx_co_sock_t *s)
 {
     return swx_api_->co_sock_fd(s);
+}
+
+/* ---- name lookup (ABI 1.7): swx_co_dns_lookup, swx_co_dns_cache_clear ----
+ * Swoole's Coroutine\System::getaddrinfo and dnsLookup: c-ares on the
+ * process's loop, the hosts file first, answers cached for their TTL.
+ * docs/plugin-guide.md, "Name lookup". */
+
+/* The addresses of name (family AF_INET, AF_INET6 or AF_UNSPEC), at most
+ * max of them into out, waiting up to timeout_ms (-1: c-ares' own
+ * timeouts only). The count written (>= 1), or -ENOENT (no such name, or
+ * no address of that family), -ETIMEDOUT, -ECANCELED (the process stops
+ * or reloads), -EPERM (outside a coroutine), -EINVAL (a bad name, family,
+ * out or max), -ECONNREFUSED (no DNS server listens), -EIO (the server
+ * failed: SERVFAIL, REFUSED, a bad answer), -EAGAIN (4096 questions in
+ * flight in this process), -ENOMEM. Swoole's dnsLookup
+ * is swx_co_dns_lookup(name, AF_INET, &addr, 1, timeout_ms). */
+static inline int swx_co_dns_lookup(const char *name, int family,
+                                    swx_co_addr_t *out, size_t max,
+                                    long timeout_ms)
+{
+    return swx_api_->co_dns_lookup(name, family, out, max, timeout_ms);
+}
+
+/* Forget every cached answer of this process (Swoole's
+ * swoole_clear_dns_cache). 0. */
+static inline int swx_co_dns_cache_clear(void)
+{
+    return swx_api_->co_dns_cache_clear();
 }
 
 #define SWX_PLUGIN_HEADER_                                                   \

@@ -20,6 +20,7 @@
 #include "core/session.h"
 #include "plugin/table.h"
 #include "http/access_fmt.h"
+#include "coro/dns_name.h"
 
 #define CFG_PATH_MAX 256        /* longest JSON path kept for a message */
 #define CFG_TEXT_MAX 512        /* longest "expected ..." or key list */
@@ -102,6 +103,8 @@ static int parse_ssl_alpn(cfg_ctx_t *ctx, const char *path, json_t *v,
                           void *slot);
 static int parse_ssl_sni_certs(cfg_ctx_t *ctx, const char *path, json_t *v,
                                void *slot);
+static int parse_dns_server(cfg_ctx_t *ctx, const char *path, json_t *v,
+                            void *slot);
 
 /* Indexed by enum swx_log_level. */
 static const char *const log_levels[] = {
@@ -217,6 +220,13 @@ static const cfg_field_t server_fields[] = {
       NULL, NULL },
     { "coroutine_stack_size", CFG_SIZE, 0, 32768, 67108864, 262144,
       SRV(coroutine_stack_size), NULL, NULL },
+    /* name lookup (coro/dns.c): Swoole's names and defaults */
+    { "dns_server", CFG_CUSTOM, 0, 0, 0, 0, SRV(dns_server), NULL,
+      parse_dns_server },
+    { "dns_cache_expire", CFG_INT, 0, 0, 86400, 60, SRV(dns_cache_expire),
+      NULL, NULL },
+    { "dns_cache_capacity", CFG_LONG, 0, 0, 1000000, 1000,
+      SRV(dns_cache_capacity), NULL, NULL },
 };
 
 static const cfg_field_t plugin_fields[] = {
@@ -1284,6 +1294,23 @@ static int parse_task_ipc_mode(cfg_ctx_t *ctx, const char *path, json_t *v,
     return 0;
 }
 
+/* dns_server: Swoole's "host[:port]", or several separated by commas. */
+static int parse_dns_server(cfg_ctx_t *ctx, const char *path, json_t *v,
+                            void *slot)
+{
+    dns_server_t s[DNS_SERVERS_MAX];
+    char why[128];
+    if (!json_is_string(v))
+        return cfg_expected(ctx, path, v, "a string \"host[:port]\"");
+    if (dns_servers_parse(json_string_value(v), s, DNS_SERVERS_MAX, why,
+                          sizeof(why)) < 0)
+        return cfg_fail(ctx, path, "expected numeric \"host[:port]\" "
+                        "addresses separated by commas (at most %d): %s",
+                        DNS_SERVERS_MAX, why);
+    *(char **)slot = strdup(json_string_value(v));
+    return *(char **)slot != NULL ? 0 : cfg_fail(ctx, path, "out of memory");
+}
+
 /* ---- "tables" ---- */
 
 static const char *const column_types[] = { "int", "float", "string", NULL };
@@ -1779,6 +1806,7 @@ void config_free(config_t *cfg)
     free(cfg->user);
     free(cfg->group);
     free(cfg->request_slowlog_file);
+    free(cfg->dns_server);
     free(cfg->admin.unix_path);
     free(cfg->admin.host);
     free(cfg->admin.token);

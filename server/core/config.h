@@ -224,6 +224,10 @@ typedef struct config {
     int enable_coroutine;    /* event callbacks run in coroutines; default 1 */
     long max_coroutine;      /* alive at once per process; default 100000 */
     size_t coroutine_stack_size; /* bytes, a page multiple; default 256 KiB */
+    /* "server": name lookup (coro/dns.c) */
+    char *dns_server;        /* "host[:port],...", NULL: resolv.conf's */
+    int dns_cache_expire;    /* seconds an answer is kept at most; 60 */
+    long dns_cache_capacity; /* answers kept per process; 1000; 0 none */
 
     config_admin_t admin;
     config_table_t *tables;

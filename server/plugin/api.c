@@ -12,6 +12,7 @@
 #include "plugin/plugin_io.h"
 #include "plugin/coro_api.h"
 #include "coro/chan.h"
+#include "coro/dns.h"
 #include "coro/coro.h"
 #include "coro/sock.h"
 #include "coro/wait.h"
@@ -201,6 +202,9 @@ const swx_api_t server_api = {
     .co_sock_recv_until = coro_sock_recv_until,
     .co_sock_close = coro_sock_close,
     .co_sock_fd = coro_sock_fd,
+    /* ABI 1.7: name lookup */
+    .co_dns_lookup = coro_dns_lookup,
+    .co_dns_cache_clear = coro_dns_cache_clear,
 };
 
 /* The config index of the plugin the last failed api_load_plugins call

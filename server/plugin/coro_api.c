@@ -9,6 +9,7 @@
 
 #include "coro/chan.h"
 #include "coro/coro.h"
+#include "coro/dns.h"
 #include "coro/wait.h"
 #include "core/log.h"
 
@@ -34,6 +35,9 @@ int api_coro_init(loop_t *loop, const config_t *cfg)
         return -1;
     }
     max_wait_ms = cfg->max_wait_time * 1000;
+    if (coro_dns_init(loop, (size_t)cfg->dns_cache_capacity,
+                      cfg->dns_cache_expire, cfg->dns_server) < 0)
+        return -1;
     coro_ready = 1;
     return 0;
 }
@@ -43,6 +47,7 @@ void api_coro_stop(void)
     if (!coro_ready || stopped)
         return;
     stopped = 1;
+    coro_dns_stop(); /* its waiters wake with -ECANCELED */
     coro_stats_t st;
     coro_get_stats(&st);
     if (st.live == 0)
@@ -55,6 +60,7 @@ void api_coro_free(void)
 {
     if (!coro_ready)
         return;
+    coro_dns_free();
     coro_wait_free();
     coro_free();
 }
