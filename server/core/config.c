@@ -217,6 +217,9 @@ static const cfg_field_t server_fields[] = {
       NULL, NULL },
     { "coroutine_stack_size", CFG_SIZE, 0, 32768, 67108864, 262144,
       SRV(coroutine_stack_size), NULL, NULL },
+    /* the coroutines' file threads (coro/aio.h): Swoole's name */
+    { "aio_worker_num", CFG_INT, 0, 1, 256, 4, SRV(aio_worker_num), NULL,
+      NULL },
 };
 
 static const cfg_field_t plugin_fields[] = {

@@ -224,6 +224,8 @@ typedef struct config {
     int enable_coroutine;    /* event callbacks run in coroutines; default 1 */
     long max_coroutine;      /* alive at once per process; default 100000 */
     size_t coroutine_stack_size; /* bytes, a page multiple; default 256 KiB */
+    /* "server": the coroutines' file threads (coro/aio.c) */
+    int aio_worker_num;      /* threads per process at most; default 4 */
 
     config_admin_t admin;
     config_table_t *tables;

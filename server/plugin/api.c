@@ -11,7 +11,9 @@
 #include "plugin/task.h"
 #include "plugin/plugin_io.h"
 #include "plugin/coro_api.h"
+#include "plugin/cosys_api.h"
 #include "coro/chan.h"
+#include "coro/fileio.h"
 #include "coro/coro.h"
 #include "coro/wait.h"
 #include "coro/guard.h"
@@ -192,6 +194,12 @@ const swx_api_t server_api = {
     .co_wg_add = coro_wg_add,
     .co_wg_wait = coro_wg_wait,
     .co_wg_free = coro_wg_free,
+    /* files and programs (ABI 1.7) */
+    .co_file_read = coro_file_read,
+    .co_file_write = coro_file_write,
+    .co_file_pread = coro_file_pread,
+    .co_file_pwrite = coro_file_pwrite,
+    .co_exec = api_co_exec,
 };
 
 /* The config index of the plugin the last failed api_load_plugins call

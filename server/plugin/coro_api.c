@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "coro/aio.h"
 #include "coro/chan.h"
 #include "coro/coro.h"
 #include "coro/wait.h"
@@ -34,6 +35,7 @@ int api_coro_init(loop_t *loop, const config_t *cfg)
         return -1;
     }
     max_wait_ms = cfg->max_wait_time * 1000;
+    aio_init(loop, cfg->aio_worker_num); /* threads start on first use */
     coro_ready = 1;
     return 0;
 }
@@ -43,6 +45,7 @@ void api_coro_stop(void)
     if (!coro_ready || stopped)
         return;
     stopped = 1;
+    aio_cancel(); /* file jobs that run give up at their next chunk */
     coro_stats_t st;
     coro_get_stats(&st);
     if (st.live == 0)
@@ -55,6 +58,7 @@ void api_coro_free(void)
 {
     if (!coro_ready)
         return;
+    aio_free(loop_now() + (max_wait_ms < 2000 ? max_wait_ms : 2000));
     coro_wait_free();
     coro_free();
 }
