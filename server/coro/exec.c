@@ -266,6 +266,8 @@ int coro_exec(const char *const argv[], int flags, size_t max_output,
     if (out == NULL || argv == NULL || argv[0] == NULL ||
         (flags & ~CORO_EXEC_STDERR) != 0)
         return -EINVAL;
+    if (max_output == SIZE_MAX)
+        max_output--; /* room for the NUL */
     exec_run_t r = {.pidfd = -1, .out = -1, .max = max_output, .res = out,
                     .deadline = timeout_ms < 0 ? -1 : loop_now() + timeout_ms};
     int rc = exec_spawn(&r, argv, flags);

@@ -224,7 +224,7 @@ int64_t coro_file_read(const char *path, size_t max, void **data,
     file_job_t *f = file_job(work_read, path);
     if (f == NULL)
         return -ENOMEM;
-    f->max = max;
+    f->max = max < SIZE_MAX ? max : 0; /* max + 1 must not wrap */
     int rc = file_run(f, timeout_ms);
     if (rc < 0)
         return rc;
