@@ -200,6 +200,26 @@ typedef struct swx_co_addr {
     unsigned char addr[16];  /* network order: 4 bytes (AF_INET) or 16 */
     char ip[46];             /* the same as text, NUL-terminated */
 } swx_co_addr_t;
+/* ---- files and programs (ABI 1.7): the types; the functions are at the
+ * end of the coroutines' section ---- */
+
+/* swx_co_file_write: add to the end of the file instead of replacing it
+ * (Swoole's FILE_APPEND). */
+#define SWX_CO_FILE_APPEND 1
+
+/* swx_co_exec: stderr goes into the output as well (Swoole's
+ * get_error_stream); without it the program's stderr is the server's
+ * (its log). */
+#define SWX_CO_EXEC_STDERR 1
+
+/* How a program ended, and what it wrote (swx_co_exec). */
+typedef struct swx_co_exec_result {
+    int code;      /* exit status (0-255), or -1: a signal ended it */
+    int signal;    /* the signal that ended it, or 0 */
+    char *output;  /* stdout, NUL-terminated; free with swx_free (NULL:
+                    * nothing written) */
+    size_t len;
+} swx_co_exec_result_t;
 
 struct swx_api;
 
@@ -410,6 +430,16 @@ typedef struct swx_api {
                          long timeout_ms);
     int (*co_dns_cache_clear)(void);
     /* ABI 1.7: files and programs (swx_co_file_*, swx_co_exec) */
+    int64_t (*co_file_read)(const char *path, size_t max, void **data,
+                            long timeout_ms);
+    int64_t (*co_file_write)(const char *path, const void *data, size_t len,
+                             int flags, long timeout_ms);
+    int64_t (*co_file_pread)(int fd, void *buf, size_t len, int64_t offset,
+                             long timeout_ms);
+    int64_t (*co_file_pwrite)(int fd, const void *buf, size_t len,
+                              int64_t offset, long timeout_ms);
+    int (*co_exec)(const char *const argv[], int flags, size_t max_output,
+                   long timeout_ms, swx_co_exec_result_t *out);
 } swx_api_t;
 
 #ifndef SWX_SERVER_INTERNAL
@@ -1173,6 +1203,89 @@ static inline int swx_co_dns_lookup(const char *name, int family,
 static inline int swx_co_dns_cache_clear(void)
 {
     return swx_api_->co_dns_cache_clear();
+}
+
+/* ---- files and programs (ABI 1.7): swx_co_file_read, swx_co_file_write,
+ * swx_co_file_pread, swx_co_file_pwrite, swx_co_execv, swx_co_exec ----
+ *
+ * Swoole's Coroutine\System::readFile, writeFile, fread, fwrite and exec.
+ * File calls run in a small pool of threads of this process
+ * (aio_worker_num) while the calling coroutine waits; the loop and the
+ * other coroutines go on. A call that times out (or is cancelled at stop)
+ * returns at once, but the thread finishes its system call: it works on
+ * its own copy of the data and its own dup of the fd, so the caller may
+ * free its buffer or close its fd. Besides the errors named, each returns
+ * -ETIMEDOUT, -ECANCELED, -EPERM (not in a coroutine), -EINVAL, -ENOMEM,
+ * and the system call's own -errno. "Files and programs" in
+ * docs/plugin-guide.md has it all. */
+
+/* Read the whole file at path (Swoole's readFile) into *data: malloc'd,
+ * with a NUL after the last byte; free it with swx_free. max: the most
+ * bytes accepted, 0 for no limit. The length, or -EFBIG (longer than
+ * max), -ENOENT, -EACCES, -EISDIR, -EAGAIN (a FIFO with nothing in it). */
+static inline int64_t swx_co_file_read(const char *path, size_t max,
+                                       void **data, long timeout_ms)
+{
+    return swx_api_->co_file_read(path, max, data, timeout_ms);
+}
+
+/* Write len bytes to the file at path (Swoole's writeFile), created with
+ * mode 0666 less the umask, truncated first unless flags has
+ * SWX_CO_FILE_APPEND. len, or -ENOENT (no such directory), -EACCES,
+ * -ENOSPC... */
+static inline int64_t swx_co_file_write(const char *path, const void *data,
+                                        size_t len, int flags,
+                                        long timeout_ms)
+{
+    return swx_api_->co_file_write(path, data, len, flags, timeout_ms);
+}
+
+/* Read up to len bytes of fd from offset (< 0: from the fd's position,
+ * which then moves) into buf (Swoole's fread): fewer only at the end of
+ * the file. The count, or -EBADF, -ESPIPE (a pipe or socket: use
+ * swx_co_wait_fd for those), -EISDIR. */
+static inline int64_t swx_co_file_pread(int fd, void *buf, size_t len,
+                                        int64_t offset, long timeout_ms)
+{
+    return swx_api_->co_file_pread(fd, buf, len, offset, timeout_ms);
+}
+
+/* Write len bytes of buf to fd at offset (< 0: at the fd's position, or
+ * its end with O_APPEND) (Swoole's fwrite). len, or the errors above. */
+static inline int64_t swx_co_file_pwrite(int fd, const void *buf, size_t len,
+                                         int64_t offset, long timeout_ms)
+{
+    return swx_api_->co_file_pwrite(fd, buf, len, offset, timeout_ms);
+}
+
+/*
+ * Run argv[0] (looked up in PATH without a '/') with arguments argv
+ * (NULL-terminated) and wait for it. It gets stdin from /dev/null, an
+ * empty signal mask and every signal's default action, its own process
+ * group, and none of the server's fds; up to max_output bytes of its
+ * stdout are kept (0: stdout goes to /dev/null). 0: it ended, *out says
+ * how. -ETIMEDOUT after timeout_ms (-1: no limit) or -ECANCELED when the
+ * process stops: its group was killed (SIGKILL) and reaped, *out has the
+ * output so far. -EMSGSIZE: it wrote more than max_output: *out has the
+ * first max_output bytes; the pipe was closed (its next write fails, or
+ * SIGPIPE ends it) and it was waited for. -ENOENT / -EACCES: it could
+ * not be run. -ECHILD: something else of this process reaped it (a
+ * waitpid(-1)). Free out->output in every case.
+ */
+static inline int swx_co_execv(const char *const argv[], int flags,
+                               size_t max_output, long timeout_ms,
+                               swx_co_exec_result_t *out)
+{
+    return swx_api_->co_exec(argv, flags, max_output, timeout_ms, out);
+}
+
+/* Run command with /bin/sh -c (Swoole's exec), as swx_co_execv. */
+static inline int swx_co_exec(const char *command, int flags,
+                              size_t max_output, long timeout_ms,
+                              swx_co_exec_result_t *out)
+{
+    const char *argv[] = {"/bin/sh", "-c", command, NULL};
+    return swx_api_->co_exec(argv, flags, max_output, timeout_ms, out);
 }
 
 #define SWX_PLUGIN_HEADER_                                                   \

@@ -227,6 +227,9 @@ static const cfg_field_t server_fields[] = {
       NULL, NULL },
     { "dns_cache_capacity", CFG_LONG, 0, 0, 1000000, 1000,
       SRV(dns_cache_capacity), NULL, NULL },
+    /* the coroutines' file threads (coro/aio.h): Swoole's name */
+    { "aio_worker_num", CFG_INT, 0, 1, 256, 4, SRV(aio_worker_num), NULL,
+      NULL },
 };
 
 static const cfg_field_t plugin_fields[] = {

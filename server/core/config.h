@@ -228,6 +228,8 @@ typedef struct config {
     char *dns_server;        /* "host[:port],...", NULL: resolv.conf's */
     int dns_cache_expire;    /* seconds an answer is kept at most; 60 */
     long dns_cache_capacity; /* answers kept per process; 1000; 0 none */
+    /* "server": the coroutines' file threads (coro/aio.c) */
+    int aio_worker_num;      /* threads per process at most; default 4 */
 
     config_admin_t admin;
     config_table_t *tables;

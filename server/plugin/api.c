@@ -11,8 +11,10 @@
 #include "plugin/task.h"
 #include "plugin/plugin_io.h"
 #include "plugin/coro_api.h"
+#include "plugin/cosys_api.h"
 #include "coro/chan.h"
 #include "coro/dns.h"
+#include "coro/fileio.h"
 #include "coro/coro.h"
 #include "coro/sock.h"
 #include "coro/wait.h"
@@ -205,6 +207,12 @@ const swx_api_t server_api = {
     /* ABI 1.7: name lookup */
     .co_dns_lookup = coro_dns_lookup,
     .co_dns_cache_clear = coro_dns_cache_clear,
+    /* files and programs (ABI 1.7) */
+    .co_file_read = coro_file_read,
+    .co_file_write = coro_file_write,
+    .co_file_pread = coro_file_pread,
+    .co_file_pwrite = coro_file_pwrite,
+    .co_exec = api_co_exec,
 };
 
 /* The config index of the plugin the last failed api_load_plugins call

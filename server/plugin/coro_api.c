@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "coro/aio.h"
 #include "coro/chan.h"
 #include "coro/coro.h"
 #include "coro/dns.h"
@@ -38,6 +39,7 @@ int api_coro_init(loop_t *loop, const config_t *cfg)
     if (coro_dns_init(loop, (size_t)cfg->dns_cache_capacity,
                       cfg->dns_cache_expire, cfg->dns_server) < 0)
         return -1;
+    aio_init(loop, cfg->aio_worker_num); /* threads start on first use */
     coro_ready = 1;
     return 0;
 }
@@ -48,6 +50,7 @@ void api_coro_stop(void)
         return;
     stopped = 1;
     coro_dns_stop(); /* its waiters wake with -ECANCELED */
+    aio_cancel(); /* file jobs that run give up at their next chunk */
     coro_stats_t st;
     coro_get_stats(&st);
     if (st.live == 0)
@@ -61,6 +64,7 @@ void api_coro_free(void)
     if (!coro_ready)
         return;
     coro_dns_free();
+    aio_free(loop_now() + (max_wait_ms < 2000 ? max_wait_ms : 2000));
     coro_wait_free();
     coro_free();
 }

@@ -21,19 +21,21 @@ SLOW = h.is_sanitized()
 ECANCELED, EPERM, ETIMEDOUT = -125, -1, -110
 
 
-def server(name, server_cfg=None, http=False, **kw):
-    """A Server running coprobe on a TCP listener (and an HTTP one when
-    http: its port is srv.http_port)."""
-    h.require(COPROBE)
-    plugins = [{"name": "coprobe", "path": COPROBE}]
+def server(name, server_cfg=None, http=False, plugin=("coprobe", None),
+           **kw):
+    """A Server running coprobe (or plugin: (name, path)) on a TCP
+    listener (and an HTTP one when http: its port is srv.http_port)."""
+    pname, path = plugin[0], plugin[1] or COPROBE
+    h.require(path)
+    plugins = [{"name": pname, "path": path}]
     srv = h.Server(name, server=dict(server_cfg or {"worker_num": 1}),
                    plugins=plugins, **kw)
     listeners = [{"type": "tcp", "host": h.HOST, "port": srv.port,
-                  "plugin": "coprobe"}]
+                  "plugin": pname}]
     if http:
         srv.http_port = h.free_port()
         listeners.append({"type": "tcp", "host": h.HOST,
-                          "port": srv.http_port, "plugin": "coprobe",
+                          "port": srv.http_port, "plugin": pname,
                           "protocol": "http"})
     srv.listeners = listeners
     srv.write_config()

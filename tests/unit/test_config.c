@@ -331,6 +331,18 @@ START_TEST(test_server_mode)
 }
 END_TEST
 
+/* Each of n "server" members is refused, naming the server's key. */
+static void assert_server_bad(const char *const *bad, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, "{'server': {%s}, %s, %s}", bad[i],
+                 PLUGINS, LISTENERS);
+        ck_assert_msg(parse(text) == -1, "accepted %s", bad[i]);
+        assert_contains("server.");
+    }
+}
+
 /* enable_coroutine, max_coroutine, coroutine_stack_size: Swoole's
  * defaults, values as given; a stack size off the page size is refused. */
 START_TEST(test_coroutine_settings)
@@ -351,14 +363,26 @@ START_TEST(test_coroutine_settings)
         "'coroutine_stack_size': 134217728", "'max_coroutine': 0",
         "'enable_coroutine': 1",
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char text[1024];
-        snprintf(text, sizeof text, "{'server': {%s}, %s, %s}", bad[i],
-                 PLUGINS, LISTENERS);
-        ck_assert_msg(parse(text) == -1, "accepted %s", bad[i]);
-        assert_contains("server.");
-    }
+    assert_server_bad(bad, sizeof bad / sizeof bad[0]);
     assert_contains("coroutine");
+}
+END_TEST
+
+/* aio_worker_num: 4 unless given, 1 to 256. */
+START_TEST(test_aio_settings)
+{
+    parse_server("'worker_num': 1");
+    ck_assert_int_eq(cfg.aio_worker_num, 4);
+    config_free(&cfg);
+    parse_server("'aio_worker_num': 16");
+    ck_assert_int_eq(cfg.aio_worker_num, 16);
+    config_free(&cfg);
+    static const char *const bad[] = {
+        "'aio_worker_num': 0", "'aio_worker_num': 257",
+        "'aio_worker_num': '4'",
+    };
+    assert_server_bad(bad, sizeof bad / sizeof bad[0]);
+    assert_contains("server.aio_worker_num");
 }
 END_TEST
 
@@ -1322,6 +1346,7 @@ static Suite *config_suite(void)
     tcase_add_test(bad, test_small_error_buffer);
     tcase_add_test(bad, test_bad_admin);
     tcase_add_test(bad, test_coroutine_settings);
+    tcase_add_test(bad, test_aio_settings);
     tcase_add_test(bad, test_bad_tls_settings);
     tcase_add_test(bad, test_bad_admin_mode);
     tcase_add_test(bad, test_bad_admin_token);

@@ -1,0 +1,103 @@
+"""test_http_stream.py: issue 13's "1 GB HTTP stream to a client that reads
+slowly, with the worker's RSS bounded": an on_request handler writes 1 GiB
+with swx_http_write in a plain loop of 64 KiB writes; the client reads it
+at about 100 MB/s (far below what the server could send), while this test
+samples the worker's VmRSS. In a coroutine each write waits while the
+connection's output holds more than 1 MiB (Swoole's send_yield), so the
+whole body arrives and the worker grows by a few MiB at most; without the
+wait the worker would queue the stream (the growth check is the one that
+fails).
+
+Base mode only: there the worker owns the connection and waits on its
+output. In process mode the worker waits only on its channel to the
+reactor and does not learn the connection's own output level (see
+test_send_yield.py), so the reactor buffers what a slow client has not
+read and closes it past buffer_output_size (at most 1 GiB): the stream
+cannot pass without the reactor holding it, and the test is skipped
+there."""
+
+import sys
+import threading
+import time
+
+from cofile_helper import h, check, log, server, worker_pid, SLOW
+
+MB = 1024
+RATE = 100 << 20  # bytes a second the client takes
+
+
+def rss(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) << 10
+    return 0
+
+
+def sample(pid, out, stop):
+    while not stop.is_set():
+        out.append(rss(pid))
+        time.sleep(0.1)
+
+
+def read_slowly(s, want):
+    """Read the body at about RATE; the bytes read."""
+    got, t0 = 0, time.monotonic()
+    while True:
+        b = s.recv(1 << 20)
+        if not b:
+            return got
+        got += len(b)
+        ahead = got / RATE - (time.monotonic() - t0)
+        if ahead > 0:
+            time.sleep(ahead)
+
+
+def main():
+    if not h.base_mode():
+        log("SKIP in process mode: the worker does not learn the reactor's "
+            "per-connection output level, so the reactor, not the worker, "
+            "would hold what the slow client has not read")
+        sys.exit(h.SKIP)
+    with server("http-stream", {"worker_num": 1, "log_level": "notice"},
+                http=True) as srv:
+        srv.start()
+        pid = worker_pid(srv)
+        before = rss(pid)
+        s = h.connect(srv.http_port, 60)
+        s.sendall(("GET /stream?mb=%d HTTP/1.1\r\nHost: t\r\n"
+                   "Connection: close\r\n\r\n" % MB).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            b = s.recv(4096)
+            check(b, "closed before the head")
+            head += b
+        head, _, rest = head.partition(b"\r\n\r\n")
+        check(head.startswith(b"HTTP/1.1 200"), "status: %r" % head[:40])
+        samples, stop = [], threading.Event()
+        t = threading.Thread(target=sample, args=(pid, samples, stop))
+        t.start()
+        t0 = time.monotonic()
+        try:
+            got = len(rest) + read_slowly(s, MB << 20)
+        finally:
+            stop.set()
+            t.join()
+        took = time.monotonic() - t0
+        s.close()
+        growth = max(samples) - before
+        log("%d MiB in %.1f s (%.0f MB/s); worker RSS %d MiB before, "
+            "peak %d MiB" % (got >> 20, took, got / took / 1e6,
+                             before >> 20, max(samples) >> 20))
+        # Chunked encoding adds a few bytes per write.
+        check(got >= MB << 20, "%d of %d bytes arrived" % (got, MB << 20))
+        srv.wait_log(r"cofile: stream rc=0 chunks=%d of %d"
+                     % (MB * 16, MB * 16), timeout=10)
+        # ASan's allocator keeps freed memory in quarantine: RSS says
+        # nothing there.
+        check(SLOW or growth < 64 << 20, "the worker grew by %d MiB while "
+              "streaming" % (growth >> 20))
+        srv.stop()
+
+
+h.main(main)
