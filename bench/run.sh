@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# run.sh: echo and HTTP benchmarks, swx-server (base and process mode) against a reference (bare epoll echo; nginx), and optionally against a baseline build of swx, in one run; the targets met or missed; writes docs/benchmarks.md and its chart.
+# run.sh: echo, HTTP and TLS benchmarks, swx-server (base and process mode) against a reference (bare epoll echo; nginx), and optionally against a baseline build of swx, in one run; the targets met or missed; writes docs/benchmarks.md and its chart.
 #
 # Every row also gives the server's CPU time per request: utime + stime of
 # the server's whole process tree, read from /proc at both ends of the
 # measured window (by swx-loadgen --cpu-pid, or by this script around a wrk
 # run), divided by the requests answered.
 #
-# Time: a default run (targets, echo, http) takes about 8 minutes on a
-# quiet 2-CPU machine: 38 runs of 8 s (1 s warm-up, 6 s measured, start-up),
+# Time: a default run (targets, echo, http, tls) takes about 9.5 minutes on
+# a quiet 2-CPU machine: 47 runs of 8 s (1 s warm-up, 6 s measured, start-up),
 # the idle-connection memory rows (up to a minute per server with 19000
 # connections on a busy machine), builds, checks and the report; with
-# BENCH_BASELINE about 11 minutes (53 runs); BENCH_PERF=1 adds about a
-# minute. Every step is bounded: swx-loadgen measures at most 60 s and an
-# alarm kills it 30 s past its planned end, wrk gets 30 s past its planned
+# BENCH_BASELINE about 12.5 minutes (62 runs; tls measures the current build
+# only); BENCH_PERF=1 adds about a minute. Every step is bounded:
+# swx-loadgen measures at most 60 s and an
+# alarm kills it 30 s past its planned end, wrk and h2load get 30 s past their planned
 # end, the idle-connection client 300 s, perf and gnuplot 60 s, curl 10 s,
 # a server gets 10 s to start and 10 s after SIGTERM before SIGKILL. Every
 # server is stopped at the end, on failure and on Ctrl-C too, and all
@@ -34,14 +35,22 @@
 #   BENCH_REPEAT    with BENCH_BASELINE, echo and http suites: measure the baseline and the current build this many
 #                   times per configuration, alternating which goes first, and report each
 #                   build's median run (default 1); the run takes about that many times longer
-#   BENCH_SUITES    the suites to run, any of "targets", "echo", "http" (default all three);
+#   BENCH_SUITES    the suites to run, any of "targets", "echo", "http", "tls" (default all four);
 #                   the report holds only the suites run. "targets" measures swx base mode
 #                   and process mode side by side with nginx (HTTP GET / from wrk -t1 -c64
 #                   and from swx-loadgen) and the bare epoll loop (echo, 64 connections,
 #                   ping-pong and 16-deep pipelined), memory per idle keep-alive connection,
 #                   p99 at half of peak load, draws the chart (${BENCH_OUT%.md}.png, gnuplot)
 #                   and says of each target of the page whether it is met (bench/targets.sh);
-#                   BENCH_CONFIGS does not apply to it. It takes about 2 minutes. "access_log" (never by default)
+#                   BENCH_CONFIGS does not apply to it. It takes about 2 minutes. "tls" (bench/tls.sh)
+#                   measures swx base mode and process mode against nginx over TLS (same
+#                   certificate; TLS 1.3, AES-128-GCM, X25519 on every handshake): HTTPS
+#                   keep-alive GET / (wrk), new TLS connections per second (wrk with
+#                   Connection: close) and HTTP/2 (h2load, 8 connections x 8 streams), and
+#                   says whether the TLS targets are met; about 1.5 minutes, needs wrk and
+#                   h2load (nghttp2-client; installed with apt-get when missing):
+#                     BENCH_SUITES=tls BENCH_OUT=/tmp/tls.md ./bench/run.sh
+#                   "access_log" (never by default)
 #                   runs the HTTP GET / benchmark of the current build twice per
 #                   configuration, without and with server.access_log (a file in the temp
 #                   dir), and compares their CPU time per request; alone it needs no nginx:
@@ -73,7 +82,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(realpath -m "${BUILD_DIR:-$ROOT/build}")
-SUITES=${BENCH_SUITES:-"targets echo http"}
+SUITES=${BENCH_SUITES:-"targets echo http tls"}
 DURATION=${BENCH_DURATION:-6}
 WARMUP=${BENCH_WARMUP:-1}
 SIZE=${BENCH_SIZE:-64}
@@ -119,6 +128,8 @@ log() { echo "run.sh: $*" >&2; }
 
 # shellcheck source=bench/targets.sh
 . "$ROOT/bench/targets.sh"
+# shellcheck source=bench/tls.sh
+. "$ROOT/bench/tls.sh"
 
 # Stops one server started by start_server: TERM, a grace period, then KILL
 # for whatever is left in its process group (swx's and nginx's workers
@@ -966,6 +977,9 @@ tables() {
     if suite_on targets; then
         t_tables
     fi
+    if suite_on tls; then
+        tls_tables
+    fi
     suite_on echo || suite_on http || suite_on access_log || return 0
     [ "$BUILDS" = cur ] || summary
     if suite_on echo; then
@@ -1002,10 +1016,14 @@ machine() {
     echo "- Load generator: swx-loadgen, $THREADS thread(s), ${WARMUP} s warm-up then" \
          "${DURATION} s measured per configuration"
     echo "- Open-file limit (ulimit -n): $(ulimit -n)"
-    if suite_on targets && [ -n "$WRK" ]; then
+    if { suite_on targets || suite_on tls; } && [ -n "$WRK" ]; then
         echo "- wrk: $("$WRK" -v 2>&1 | head -1 | cut -d' ' -f1-2)"
     fi
-    if { suite_on http || suite_on targets; } && [ -n "$NGINX_BIN" ]; then
+    if suite_on tls && [ -n "$H2LOAD" ]; then
+        echo "- h2load: $("$H2LOAD" --version 2>&1 | head -1)"
+        echo "- OpenSSL: $(openssl version 2>&1)"
+    fi
+    if { suite_on http || suite_on targets || suite_on tls; } && [ -n "$NGINX_BIN" ]; then
         echo "- nginx: $("$NGINX_BIN" -v 2>&1 | sed 's/^nginx version: //')"
     fi
     for k in $BUILDS; do
@@ -1097,6 +1115,7 @@ N x P / throughput.
   same headers.
 $(alog_intro)
 $(t_intro)
+$(tls_intro)
 $(coro_intro)
 
 Re-run: \`./bench/run.sh\` (about $(run_seconds 1) s;
@@ -1144,6 +1163,8 @@ run_seconds() {
     # 2 paced runs; then about 30 s for the memory rows.
     ! suite_on targets || runs=$((runs + 6 * (3 + $1 - 1) + 2))
     ! suite_on coroutine || runs=$((runs + 4 * $(wc -w <<<"$CONFIGS")))
+    # tls: 3 benchmarks x 3 servers, each with a warm-up run.
+    ! suite_on tls || runs=$((runs + 9))
     echo $((runs * (DURATION + WARMUP + 1) + $(suite_on targets && echo 30 || echo 0)))
 }
 
@@ -1168,6 +1189,7 @@ report_configs() {
         ! suite_on targets || printf '\nin targets with `worker_connections %s`, for the idle connections' "$((IDLE_N + 1024))"
         printf '):\n\n```nginx\n%s\n```\n' "$(nginx_config "<tmp>/nginx" "<free port>" "<tmp>/www")"
     fi
+    tls_configs
     if suite_on access_log; then
         printf '\nswx-server, HTTP with access_log (the same without it is the HTTP one):\n\n```json\n%s\n```\n' \
             "$(access_log_config "<build>/$HTTP_PLUGIN" "<free port>" "<tmp>/www")"
@@ -1185,7 +1207,7 @@ report_notes() {
         printf '\n**%s was not measured in full in this run: %s.**' "$(build_label "$k")" "${SWX_NOTE[$k]}"
         printf ' Its missing rows read n/a.\n'
     done
-    if suite_on http && [ -n "$NGINX_NOTE" ]; then
+    if { suite_on http || suite_on tls; } && [ -n "$NGINX_NOTE" ]; then
         printf '\n**nginx was not measured in this run: %s.** Its rows read n/a.\n' "$NGINX_NOTE"
     fi
 }
@@ -1204,7 +1226,7 @@ IDLE_N=$(($(ulimit -n) - 1024))
 IDLE_N=${BENCH_IDLE_CONNS:-$IDLE_N}
 for s in $SUITES; do
     [ "$s" = echo ] || [ "$s" = http ] || [ "$s" = access_log ] || [ "$s" = targets ] ||
-        [ "$s" = coroutine ] ||
+        [ "$s" = coroutine ] || [ "$s" = tls ] ||
         { log "BENCH_SUITES: unknown suite '$s'"; exit 2; }
 done
 build_baseline
@@ -1224,6 +1246,9 @@ if suite_on echo; then
 fi
 if suite_on http; then
     run_http
+fi
+if suite_on tls; then
+    run_tls
 fi
 if suite_on access_log; then
     run_access_log

@@ -303,25 +303,78 @@ static ssize_t tls_writev(conn_t *c, const struct iovec *iov, int iovcnt)
     return (ssize_t)done;
 }
 
-/* With kTLS the kernel encrypts the file's pages as it sends them;
- * without, a record's worth is read and written at a time (a retry after
- * EAGAIN reads the same bytes again from the same offset). */
+/* Why a connection's files do not go out with kTLS, for the log. */
+static const char *tls_no_ktls_why(void)
+{
+#ifdef BIO_get_ktls_send
+    char ulp[256] = "";
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
+    if (f != NULL) {
+        if (fgets(ulp, sizeof(ulp), f) == NULL)
+            ulp[0] = '\0';
+        fclose(f);
+    }
+    for (char *save, *w = strtok_r(ulp, " \n", &save); w != NULL;
+         w = strtok_r(NULL, " \n", &save))
+        if (strcmp(w, "tls") == 0)
+            return "OpenSSL did not hand this connection's encryption to "
+                   "the kernel (its version or cipher)";
+    return "the kernel's tls module is not loaded (modprobe tls)";
+#else
+    return "this OpenSSL was built without kTLS";
+#endif
+}
+
+/* Which way files go over TLS, logged once per process for each way. */
+static void tls_log_file_path(const conn_t *c, const tls_conn_t *t)
+{
+    static atomic_int logged[2];
+    if (atomic_exchange(&logged[t->ktls], 1) != 0)
+        return;
+    if (t->ktls)
+        log_debug("session %llu: TLS files go out with SSL_sendfile: kTLS, "
+                  "the kernel encrypts (%s %s)", (unsigned long long)
+                  c->session, SSL_get_version(t->ssl),
+                  SSL_get_cipher_name(t->ssl));
+    else
+        log_debug("session %llu: TLS files are read and sent with SSL_write "
+                  "(%s %s): no kTLS: %s", (unsigned long long)c->session,
+                  SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl),
+                  tls_no_ktls_why());
+}
+
+#ifdef BIO_get_ktls_send
+/* The kernel encrypts the file's pages as it sends them. SSL_sendfile
+ * reports sendfile(2)'s errno (its OpenSSL reason says nothing). */
+static ssize_t tls_ktls_sendfile(conn_t *c, int fd, off_t *off, size_t len)
+{
+    tls_conn_t *t = c->xport;
+    ERR_clear_error();
+    errno = 0;
+    ossl_ssize_t n = SSL_sendfile(t->ssl, fd, *off, len, 0);
+    int e = errno;
+    ERR_clear_error();
+    if (n >= 0) {
+        *off += n;
+        return n;
+    }
+    if (e == EAGAIN || e == EINTR || e == EBUSY)
+        return -EAGAIN;
+    return e != 0 ? -e : -EPROTO;
+}
+#endif
+
+/* With kTLS, SSL_sendfile; without, a record's worth is read and written
+ * at a time (a retry after EAGAIN reads the same bytes again from the
+ * same offset). */
 static ssize_t tls_sendfile(conn_t *c, int fd, off_t *off, size_t len)
 {
     tls_conn_t *t = c->xport;
+    tls_log_file_path(c, t);
 #ifdef BIO_get_ktls_send
-    if (t->ktls) {
-        ERR_clear_error();
-        errno = 0;
-        ossl_ssize_t n = SSL_sendfile(t->ssl, fd, *off, len, 0);
-        if (n >= 0) {
-            *off += n;
-            return n;
-        }
-        return tls_error(c, -1, 0);
-    }
+    if (t->ktls)
+        return tls_ktls_sendfile(c, fd, off, len);
 #endif
-    (void)t;
     size_t want = len < sizeof(tls_file_buf) ? len : sizeof(tls_file_buf);
     ssize_t r;
     do {

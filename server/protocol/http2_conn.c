@@ -196,7 +196,8 @@ static void h2_stream_log(conn_t *c, h2_stream_t *st)
         .request_length = st->in_bytes, .request_us = now - st->t_start,
         .response_us = st->t_dispatch != 0 ? now - st->t_dispatch : 0,
         .worker_id = st->worker, .connection = c->session,
-        .connection_requests = h->nreq, .ssl_protocol = NULL};
+        .connection_requests = h->nreq,
+        .ssl_protocol = conn_tls_version(c)};
     access_log_line(c->listener, c->eng->id, &st->cap, &r);
 }
 

@@ -18,50 +18,21 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "fuzz_cert.h"
 #include "net/tls.h"
-
-static const char cert_pem[] =
-    "-----BEGIN CERTIFICATE-----\n"
-    "MIIBgDCCASWgAwIBAgIUcnmSIYWfeAV0Htr+amNkX+OuLxkwCgYIKoZIzj0EAwIw\n"
-    "FDESMBAGA1UEAwwJZnV6ei50ZXN0MCAXDTI2MTIwNjA4MjQyMVoYDzIxMjYxMTEy\n"
-    "MDgyNDIxWjAUMRIwEAYDVQQDDAlmdXp6LnRlc3QwWTATBgcqhkjOPQIBBggqhkjO\n"
-    "PQMBBwNCAASEBIrVmT/GCF+Tlz0FsLyPJHLLRG0rWlBBWNmhU0uNWFwbb8NbFZnX\n"
-    "PUreKFzXe9MdKibNk/q0YWPk5RYCnsYio1MwUTAdBgNVHQ4EFgQUso9Ude1L6UDD\n"
-    "+If2ffR2ONBvpRYwHwYDVR0jBBgwFoAUso9Ude1L6UDD+If2ffR2ONBvpRYwDwYD\n"
-    "VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNJADBGAiEAociNOqtPaciQAq6t+Kfu\n"
-    "8/El2nn/5P0+gtiE32/ziEgCIQD2RWBXN7crDRpMHaVqrOQnpwXnzioy8Avyj91a\n"
-    "Dl/Qlg==\n"
-    "-----END CERTIFICATE-----\n";
-
-static const char key_pem[] =
-    "-----BEGIN PRIVATE KEY-----\n"
-    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgr48OU3kK4HTN8yzK\n"
-    "Wd42rhgOUmCHQ4b25b2/SVBDgWyhRANCAASEBIrVmT/GCF+Tlz0FsLyPJHLLRG0r\n"
-    "WlBBWNmhU0uNWFwbb8NbFZnXPUreKFzXe9MdKibNk/q0YWPk5RYCnsYi\n"
-    "-----END PRIVATE KEY-----\n";
 
 static config_t cfg;
 static config_listener_t listener;
 static shm_t shm;
 static char *alpn[] = {"h2", "http/1.1", NULL};
 
-static char *write_temp(const char *text)
-{
-    char *name = strdup("/tmp/swx_fuzz_tls_XXXXXX");
-    int fd = mkstemp(name);
-    assert(fd >= 0);
-    assert(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
-    close(fd);
-    return name;
-}
-
 static void setup(void)
 {
     static config_sni_t sni;
     listener.type = LISTENER_TCP;
     listener.protocol = PROTOCOL_HTTP;
-    listener.ssl_cert_file = write_temp(cert_pem);
-    listener.ssl_key_file = write_temp(key_pem);
+    listener.ssl_cert_file = fuzz_write_temp(cert_pem);
+    listener.ssl_key_file = fuzz_write_temp(key_pem);
     listener.ssl_protocols = CONFIG_TLSV1_2 | CONFIG_TLSV1_3;
     listener.ssl_prefer_server_ciphers = 1;
     listener.ssl_verify_depth = 1;

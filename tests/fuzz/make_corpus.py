@@ -260,6 +260,44 @@ def proxy_corpus():
           b"/tmp/b".ljust(108, b"\0")))
 
 
+# ---- tls_record: [flags] then operations [opcode][length][bytes] ----
+
+def tls_op(code, data=b""):
+    return bytes([code, len(data)]) + data
+
+
+def h2_frame(ftype, flags, stream, payload):
+    return (len(payload).to_bytes(3, "big") + bytes([ftype, flags]) +
+            stream.to_bytes(4, "big") + payload)
+
+
+def tls_record_corpus():
+    """fuzz_tls_record: flags pick version, cipher, listener and ALPN."""
+    get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    h1 = (tls_op(0, get) + tls_op(4) + tls_op(0, get) + tls_op(4, b"\x01") +
+          tls_op(2, b"\x07") + tls_op(0, get) + tls_op(4) + tls_op(5))
+    for flags in (0, 1, 2, 3, 16):
+        write("tls_record", "http1_%02x" % flags, bytes([flags]) + h1)
+    write("tls_record", "keyupdate", bytes([0]) + tls_op(0, get) +
+          tls_op(3, b"\x01") + tls_op(0, get) + tls_op(4))
+    write("tls_record", "renegotiate", bytes([2]) + tls_op(0, get) +
+          tls_op(3) + tls_op(4))
+    write("tls_record", "tampered", bytes([0]) + tls_op(0, get) +
+          tls_op(7, b"\x05\x00\x01"))
+    write("tls_record", "raw_junk", bytes([1]) + tls_op(0, get[:9]) +
+          tls_op(1, b"\x17\x03\x03\x00\x05hello") + tls_op(4))
+    write("tls_record", "half_close", bytes([0]) + tls_op(0, get) +
+          tls_op(6) + tls_op(4, b"\x01"))
+    headers = bytes([0x82, 0x87, 0x84, 0x41, 0x01]) + b"x"
+    h2 = (h2_frame(4, 0, 0, b"") + h2_frame(1, 5, 1, headers) +
+          h2_frame(1, 5, 3, headers))
+    write("tls_record", "h2", bytes([8]) + tls_op(0, h2) + tls_op(4) +
+          tls_op(4, b"\x01") + tls_op(2, b"\x03") +
+          tls_op(0, h2_frame(6, 0, 0, b"12345678")))
+    write("tls_record", "stream", bytes([4]) + tls_op(0, b"hello\n") +
+          tls_op(2, b"\x00") + tls_op(0, b"x" * 200) + tls_op(5))
+
+
 if __name__ == "__main__":
     framer_corpus()
     http_corpus()
@@ -267,3 +305,4 @@ if __name__ == "__main__":
     http_wire_corpus()
     form_corpus()
     proxy_corpus()
+    tls_record_corpus()

@@ -4,7 +4,9 @@ of that config, and -s finds it.
 
 The shipped file is copied as it is, with only its ports changed to free
 ones, into a tree laid out like the source tree (conf/, and build/ and
-docs/ as links to the real ones), so its relative paths hold.
+docs/ as links to the real ones), so its relative paths hold; its HTTPS
+listener's certificate is made in conf/tls/ by scripts/make_cert.sh, as
+scripts/run.sh does.
 
 - `-t` names the default pid file; a copy of the config elsewhere gets
   another one (servers of different configs never share a pid file).
@@ -54,8 +56,13 @@ def default_pid_file(cwd, config):
 
 class ShippedServer(o.Server):
     def layout(self):
-        text, self.ports = shipped_config([h.free_port() for _ in range(6)])
+        text, self.ports = shipped_config([h.free_port() for _ in range(8)])
         os.mkdir(os.path.join(self.dir, "conf"))
+        p = subprocess.run([os.path.join(SOURCE, "scripts", "make_cert.sh"),
+                            os.path.join(self.dir, "conf", "tls")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=60)
+        o.check(p.returncode == 0, "make_cert.sh: %s" % p.stdout.decode())
         for name, target in (("build", BUILD),
                              ("docs", os.path.join(SOURCE, "docs")),
                              ("README.md", os.path.join(SOURCE, "README.md"))):

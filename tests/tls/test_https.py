@@ -68,7 +68,9 @@ def start(pki, admin_port):
              protocol="websocket"),
         dict(common, port=th.h.free_port(), plugin="probe", protocol="http",
              open_http2_protocol=True, document_root=www,
-             static_handler_locations=["/small.txt"])]
+             static_handler_locations=["/small.txt"],
+             access_log=os.path.join(srv.dir, "h2access.log"),
+             access_log_format="$ssl_protocol $status $request")]
     srv.write_config()
     srv.fixed_port = True
     return srv.start(), digest
@@ -193,10 +195,11 @@ def test_log_and_metrics(srv, admin_port):
     check(bad is not None and int(bad.group(1)) == 0, "failed: %s" % bad)
 
 
-def test_h2(port, pki):
+def test_h2(port, pki, path):
     """HTTP/2 over TLS: ALPN offers h2 first on a listener with
     open_http2_protocol; requests, a static file and many concurrent
-    streams (h2load) go over it."""
+    streams (h2load) go over it; the access log (path) has $ssl_protocol
+    for each stream."""
     base = "https://localhost:%d" % port
     res = "--resolve", "localhost:%d:%s" % (port, th.HOST)
     rc, out = th.curl(pki, base + "/echo?x=2", *res, "--http2", "-v")
@@ -205,6 +208,13 @@ def test_h2(port, pki):
     rc, out = th.curl(pki, base + "/small.txt", *res, "--http2", "-r",
                       "5-14")
     check(rc == 0 and out == "5678901234", "h2 Range over TLS: %r" % out)
+    # Each stream's access log line names the connection's TLS version,
+    # as an HTTP/1.1 request's does (static files too).
+    th.h.wait_until(lambda: os.path.exists(path) and all(
+        line in open(path).read().splitlines() for line in (
+            "TLSv1.3 200 GET /echo?x=2 HTTP/2.0",
+            "TLSv1.3 206 GET /small.txt HTTP/2.0")), 10,
+        what="$ssl_protocol in the HTTP/2 access log")
     rc, out = th.curl(pki, base + "/echo", *res, "--http1.1", "-v")
     check(rc == 0 and "ALPN: server accepted http/1.1" in out,
           "http/1.1 still chosen when asked: %s" % out)
@@ -228,7 +238,8 @@ def main():
         test_files(srv, pki, digest)
         test_slow_reader(srv, pki)
         test_wss(srv.listeners[1]["port"], pki)
-        test_h2(srv.listeners[2]["port"], pki)
+        test_h2(srv.listeners[2]["port"], pki,
+                srv.listeners[2]["access_log"])
         test_log_and_metrics(srv, admin_port)
         srv.stop()
 
