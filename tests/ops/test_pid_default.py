@@ -56,7 +56,7 @@ def default_pid_file(cwd, config):
 
 class ShippedServer(o.Server):
     def layout(self):
-        text, self.ports = shipped_config([h.free_port() for _ in range(8)])
+        text, self.ports = shipped_config(h.free_ports(8))
         os.mkdir(os.path.join(self.dir, "conf"))
         p = subprocess.run([os.path.join(SOURCE, "scripts", "make_cert.sh"),
                             os.path.join(self.dir, "conf", "tls")],
