@@ -82,10 +82,10 @@ static long ipc_count_firsts(const char *frame, size_t n)
 {
     long firsts = 0;
     ipc_hdr_t h;
-    for (size_t at = 0; n - at >= sizeof(h); at += sizeof(h) + h.len) {
+    for (size_t at = 0; n - at >= sizeof(h); at += ipc_record_size(h.len)) {
         memcpy(&h, frame + at, sizeof(h));
         firsts += (h.flags & IPC_FIRST) != 0;
-        if (h.len > n - at - sizeof(h))
+        if (ipc_record_size(h.len) >= n - at)
             break;
     }
     return firsts;
@@ -463,12 +463,13 @@ static int ipc_next_record(ipc_t *c, ipc_msg_t *msg)
     ipc_hdr_t h;
     c->rx_fd = -1;
     memcpy(&h, rec, sizeof(h)); /* the caller saw sizeof(h) bytes */
-    batched |= h.len < left - sizeof(h);
+    size_t step = ipc_record_size(h.len);
+    batched |= step < left; /* more records follow */
     int ok = ipc_check(c, &h, left, fd, batched);
-    if (ok < 0)
-        c->rx_at = c->rx_end; /* where the next record starts is unknown */
+    if (ok < 0 || step >= left)
+        c->rx_at = c->rx_end; /* the last, or the next cannot be found */
     else
-        c->rx_at += sizeof(h) + h.len;
+        c->rx_at += step;
     /* Taken before it runs: a replacement never runs it again. */
     if (c->rx_mirror)
         ipc_span_set(c);

@@ -207,6 +207,13 @@ int ipc_flush(ipc_t *c);
  * that may wait.
  */
 #define IPC_BATCH_MSG 4096
+/* A record's size in a batch: its payload padded to 8 bytes, so that the
+ * next record's header and payload are aligned as a frame's are (a plugin
+ * reads swx_conninfo_t and others in place). */
+static inline size_t ipc_record_size(uint64_t len)
+{
+    return sizeof(ipc_hdr_t) + (size_t)((len + 7) & ~(uint64_t)7);
+}
 /* 0 or -ENOMEM. */
 int ipc_batch_on(ipc_t *c);
 /* Batch through sh (a worker's end): what an earlier process left there

@@ -139,7 +139,7 @@ static int ipc_batch_flush(ipc_t *c)
 static int ipc_batch_add(ipc_t *c, const ipc_hdr_t *h, const struct iovec *iov,
                          int n)
 {
-    size_t rec = sizeof(*h) + h->len;
+    size_t rec = ipc_record_size(h->len);
     if (c->tx_len + rec > IPC_FRAME_MAX) {
         int rc = ipc_batch_flush(c);
         if (rc < 0)
@@ -153,6 +153,7 @@ static int ipc_batch_add(ipc_t *c, const ipc_hdr_t *h, const struct iovec *iov,
             memcpy(p, iov[i].iov_base, iov[i].iov_len);
         p += iov[i].iov_len;
     }
+    memset(p, 0, rec - sizeof(*h) - h->len); /* the padding */
     ipc_tx_set(c, c->tx_len + rec); /* the whole record, then its length */
     return 0;
 }

@@ -884,7 +884,7 @@ START_TEST(batch_is_few_frames)
     ck_assert_uint_eq(ipc_pending(&r), 0);
     size_t want = 0, got = 0;
     for (int i = 0; i < 100; i++)
-        want += sizeof(ipc_hdr_t) + (size_t)(i * 5);
+        want += ipc_record_size((size_t)(i * 5));
     int frames = 0;
     ssize_t n;
     while ((n = recv(w.fd, frame, IPC_FRAME_MAX, MSG_DONTWAIT)) > 0) {
@@ -916,6 +916,7 @@ START_TEST(batch_arrives_in_order)
         ck_assert_uint_eq(m.session, (uint64_t)i + 1);
         ck_assert_uint_eq(m.len, (size_t)(i * 5));
         ck_assert(m.len == 0 || memcmp(m.data, data, m.len) == 0);
+        ck_assert_uint_eq((uintptr_t)m.data % 8, 0); /* read in place */
     }
     ipc_msg_t m;
     ck_assert_int_eq(ipc_recv(&w, &m), 0);
@@ -952,9 +953,10 @@ END_TEST
 
 static size_t put_record(char *at, ipc_hdr_t h, const char *payload)
 {
+    memset(at, 0, ipc_record_size(h.len));
     memcpy(at, &h, sizeof(h));
     memcpy(at + sizeof(h), payload, h.len);
-    return sizeof(h) + h.len;
+    return ipc_record_size(h.len);
 }
 
 /* A record of a batch that fails a check drops the rest of its frame
