@@ -301,6 +301,8 @@ static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
     ipc_t *ch = arg;
     if (events & LOOP_WRITE)
         ipc_flush(ch);
+    if (events & LOOP_READ)
+        worker_full_looked();
     ipc_msg_t m;
     int64_t since = worker_now_us();
     /* The records of a batch already read are taken whatever the count:

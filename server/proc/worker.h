@@ -46,6 +46,8 @@ int worker_full_wait(uint64_t session, int type, size_t len,
                      int timeout_secs);
 /* IPC_OUTPUT_FULL or IPC_OUTPUT_DRAINED from a reactor. */
 void worker_full_notice(const ipc_msg_t *m);
+/* The loop read a channel: a notice would have been seen. */
+void worker_full_looked(void);
 /* The session closed (IPC_CLOSE): its waiting senders get -ENOTCONN. */
 void worker_full_gone(uint64_t session);
 

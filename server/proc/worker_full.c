@@ -24,6 +24,7 @@ typedef struct worker_full {
 
 static worker_full_t fulls[WORKER_FULL_MAX];
 static int nfull; /* slots in use, to skip the scan when none is */
+static size_t since_look; /* bytes sent since the loop last read */
 
 static worker_full_t *worker_full_find(uint64_t session)
 {
@@ -48,7 +49,6 @@ static int worker_full_waits(int type)
 int worker_full_wait(uint64_t session, int type, size_t len,
                      int timeout_secs)
 {
-    static size_t since_look;
     if (coro_self() == NULL || !worker_full_waits(type))
         return 0;
     since_look += len;
@@ -109,6 +109,11 @@ void worker_full_notice(const ipc_msg_t *m)
         log_warn("channel: output notice of type %d and %zu bytes dropped",
                  m->type, m->len);
     }
+}
+
+void worker_full_looked(void)
+{
+    since_look = 0;
 }
 
 void worker_full_gone(uint64_t session)
