@@ -230,6 +230,11 @@ static const cfg_field_t server_fields[] = {
     /* the coroutines' file threads (coro/aio.h): Swoole's name */
     { "aio_worker_num", CFG_INT, 0, 1, 256, 4, SRV(aio_worker_num), NULL,
       NULL },
+    /* send_yield: a connection's output level (net/conn.c) */
+    { "buffer_high_watermark", CFG_SIZE, 0, 0, 1073741824, 0,
+      SRV(buffer_high_watermark), NULL, NULL },
+    { "buffer_low_watermark", CFG_SIZE, 0, 0, 1073741824, 0,
+      SRV(buffer_low_watermark), NULL, NULL },
 };
 
 static const cfg_field_t plugin_fields[] = {
@@ -1602,6 +1607,22 @@ static long default_grace(long grace, long max_request)
     return max_request > 10 ? max_request / 2 : 0;
 }
 
+/* send_yield's marks: under buffer_output_size, the low under the high. */
+static int check_watermarks(cfg_ctx_t *ctx, config_t *c)
+{
+    if (c->buffer_high_watermark == 0)
+        c->buffer_high_watermark = c->buffer_output_size / 2;
+    if (c->buffer_high_watermark >= c->buffer_output_size)
+        return cfg_fail(ctx, "server.buffer_high_watermark",
+                        "must be less than buffer_output_size (%zu)",
+                        c->buffer_output_size);
+    if (c->buffer_low_watermark >= c->buffer_high_watermark)
+        return cfg_fail(ctx, "server.buffer_low_watermark",
+                        "must be less than buffer_high_watermark (%zu)",
+                        c->buffer_high_watermark);
+    return 0;
+}
+
 static int parse_root(cfg_ctx_t *ctx, json_t *root)
 {
     if (!json_is_object(root))
@@ -1627,6 +1648,8 @@ static int parse_root(cfg_ctx_t *ctx, json_t *root)
     /* The workers own the connections: no reactor thread, no channel. */
     if (c->mode == SERVER_MODE_BASE)
         c->reactor_num = 0;
+    if (check_watermarks(ctx, c) < 0)
+        return -1;
     long page = sysconf(_SC_PAGESIZE);
     if (page > 0 && c->coroutine_stack_size % (size_t)page != 0)
         return cfg_fail(ctx, "server.coroutine_stack_size",

@@ -230,6 +230,10 @@ typedef struct config {
     long dns_cache_capacity; /* answers kept per process; 1000; 0 none */
     /* "server": the coroutines' file threads (coro/aio.c) */
     int aio_worker_num;      /* threads per process at most; default 4 */
+    /* "server": send_yield's marks on a connection's output (Swoole's
+     * names); resolved in parse_root: high 0 -> buffer_output_size / 2 */
+    size_t buffer_high_watermark; /* over it: senders in coroutines wait */
+    size_t buffer_low_watermark;  /* at or under it again: they go on */
 
     config_admin_t admin;
     config_table_t *tables;

@@ -104,7 +104,10 @@ void http_api_release(uint64_t session)
         open_resps.cap > 0 ? session_del(&open_resps, session) : NULL;
     while (r != NULL) {
         swx_http_response_t *next = r->sibling;
-        http_response_free(r);
+        r->sibling = NULL;
+        r->gone = 1;
+        if (!r->sending) /* else its waiting send retires it (ended) */
+            http_response_free(r);
         r = next;
     }
 }

@@ -70,8 +70,8 @@ void http_response_free(swx_http_response_t *r)
 
 /* A message of r's to the reactor: as it is for HTTP/1.x, in an
  * HTTP_MSG_STREAM envelope naming r's stream for HTTP/2. */
-static int resp_sendv(const swx_http_response_t *r, int type,
-                      const struct iovec *iov, int n)
+static int resp_sendv_now(const swx_http_response_t *r, int type,
+                          const struct iovec *iov, int n)
 {
     if (r->stream == 0)
         return worker_sendv(r->session, type, iov, n);
@@ -81,6 +81,19 @@ static int resp_sendv(const swx_http_response_t *r, int type,
     for (int i = 0; i < n && k < (int)(sizeof(msg) / sizeof(msg[0])); i++)
         msg[k++] = iov[i];
     return worker_sendv(r->session, HTTP_MSG_STREAM, msg, k);
+}
+
+/* A send may wait (send_yield), and r's connection may close meanwhile:
+ * r stays allocated for the caller, who sees it gone afterwards. */
+static int resp_sendv(const swx_http_response_t *r, int type,
+                      const struct iovec *iov, int n)
+{
+    swx_http_response_t *w = (swx_http_response_t *)r;
+    unsigned was = w->sending;
+    w->sending = 1;
+    int rc = resp_sendv_now(r, type, iov, n);
+    w->sending = was;
+    return rc;
 }
 
 static int resp_send(const swx_http_response_t *r, int type,

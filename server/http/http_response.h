@@ -32,6 +32,9 @@ struct swx_http_response {
     size_t zmin;             /* http_compression_min_length */
     unsigned ended : 1;
     unsigned gone : 1;       /* the connection closed */
+    unsigned sending : 1;    /* a send of it waits in a coroutine
+                                (send_yield): IPC_CLOSE leaves it to
+                                that send, which retires it */
     struct swx_http_response *next; /* retired: freed after the callback */
     struct swx_http_response *sibling; /* open: the session's next one
                                           (HTTP/2 streams) */

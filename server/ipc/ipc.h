@@ -35,6 +35,11 @@ enum ipc_type {
     IPC_ROUTED,       /* mailbox, base mode: worker -> the worker that owns
                          session hdr.id: a message of type hdr.index for
                          it (IPC_SEND, IPC_CLOSE_REQ, a protocol's) */
+    IPC_OUTPUT_FULL,  /* reactor -> the worker whose reply passed it: the
+                         session's output is over buffer_high_watermark */
+    IPC_OUTPUT_DRAINED, /* reactor -> that worker: back at
+                         buffer_low_watermark; uint8_t IPC_DRAINED_CLOSED
+                         when it drained because the connection closed */
     IPC_TYPE_END
 };
 
@@ -42,6 +47,9 @@ enum ipc_type {
 #define IPC_PROTO_MIN 64
 #define IPC_PROTO_END 128
 _Static_assert(IPC_TYPE_END <= IPC_PROTO_MIN, "transport types below 64");
+
+/* IPC_OUTPUT_DRAINED: the connection is gone. */
+#define IPC_DRAINED_CLOSED 0x01
 
 /* IPC_WORKER_BACKOFF: an earlier process of the worker died holding
  * requests it had taken, and no replacement has asked after them. */
@@ -100,7 +108,8 @@ _Static_assert(sizeof(ipc_hdr_t) == 32, "ipc_hdr_t is 32 bytes");
 #define IPC_PROTOCOLS IPC_BIT(0)
 #define IPC_TO_WORKER                                                        \
     (IPC_BIT(IPC_CONNECT) | IPC_BIT(IPC_RECEIVE) | IPC_BIT(IPC_CLOSE) |      \
-     IPC_BIT(IPC_PACKET) | IPC_PROTOCOLS)
+     IPC_BIT(IPC_PACKET) | IPC_BIT(IPC_OUTPUT_FULL) |                        \
+     IPC_BIT(IPC_OUTPUT_DRAINED) | IPC_PROTOCOLS)
 #define IPC_TO_REACTOR                                                       \
     (IPC_BIT(IPC_SEND) | IPC_BIT(IPC_CLOSE_REQ) | IPC_BIT(IPC_BIND) |        \
      IPC_BIT(IPC_WORKER_LOST) | IPC_BIT(IPC_WORKER_BACKOFF) | IPC_PROTOCOLS)

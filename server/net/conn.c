@@ -140,6 +140,23 @@ static void conn_send_wait(conn_t *c)
         c->send_timer = 0;
 }
 
+/* send_yield: the sink hears when output passes the high watermark and
+ * when it is back at the low one (or the connection goes). */
+static void conn_level(conn_t *c, int closing)
+{
+    const config_t *cfg = c->eng->cfg;
+    if (c->eng->sink->output == NULL)
+        return;
+    if (!c->out_full && !closing && c->out.bytes > cfg->buffer_high_watermark) {
+        c->out_full = 1;
+        c->eng->sink->output(c, 1);
+    } else if (c->out_full &&
+               (closing || c->out.bytes <= cfg->buffer_low_watermark)) {
+        c->out_full = 0;
+        c->eng->sink->output(c, closing ? -1 : 0);
+    }
+}
+
 static ssize_t conn_out_write(void *arg, const void *data, size_t len)
 {
     conn_t *c = arg;
@@ -172,6 +189,7 @@ static int conn_flush_hook(conn_t *c, int hook)
         conn_close(c, outq_strerror(&c->out, rc));
         return -1;
     }
+    conn_level(c, 0);
     int stopping = c->eng->stopping;
     if (rc == 0 && c->closing && (!c->lingering || stopping)) {
         if (c->linger && !c->lingering && !stopping)
@@ -242,10 +260,13 @@ static void conn_io(loop_t *loop, int fd, int events, void *arg)
 
 /* The queue's limit is buffer_output_size of buffered bytes; file
  * segments do not count, as they are read from disk as the client takes
- * them. 0, or -1 when the connection was closed. */
+ * them. A connection whose sink was told it is full also takes what was
+ * already on its way (out_slack). 0, or -1 when the connection was
+ * closed. */
 static int conn_queue(conn_t *c, const char *data, size_t len)
 {
-    size_t cap = c->eng->cfg->buffer_output_size;
+    size_t cap = c->eng->cfg->buffer_output_size +
+                 (c->out_full ? c->eng->out_slack : 0);
     int was_empty = outq_empty(&c->out);
     if (c->out.bytes + len > cap) {
         log_warn("session %llu: output buffer would exceed "
@@ -262,6 +283,7 @@ static int conn_queue(conn_t *c, const char *data, size_t len)
     if (was_empty)
         conn_send_wait(c);
     conn_update(c);
+    conn_level(c, 0);
     return 0;
 }
 
@@ -451,6 +473,7 @@ void conn_close(conn_t *c, const char *why)
     session_del(&e->sessions, c->session);
     conn_timer_clear(c, c->linger_timer);
     conn_timer_clear(c, c->send_timer);
+    conn_level(c, 1);
     if (c->proto->close != NULL)
         c->proto->close(c, !e->stopping);
     if (c->opened)
@@ -589,6 +612,7 @@ static conn_t *conn_new(conn_engine_t *e, int fd, int listener)
     c->listener = listener;
     c->worker = fd % e->cfg->worker_num;
     c->session = session_make(e->next_seq++, e->id);
+    c->out_target = -1;
     c->last_recv = loop_now();
     c->proto = conn_proto_of(&e->cfg->listeners[listener]);
     if (session_put(&e->sessions, c->session, c) < 0 ||

@@ -160,6 +160,11 @@ typedef struct conn_sink {
     /* c was accepted (ci describes it) or is gone: tell the target. */
     void (*opened)(conn_t *c, const swx_conninfo_t *ci);
     void (*closed)(conn_t *c);
+    /* Optional (send_yield): c's output passed buffer_high_watermark
+     * (level 1), is back at buffer_low_watermark (0), or c is being
+     * closed while it was full (-1). Called inside the engine's services:
+     * tell, do not run plugin code. */
+    void (*output)(conn_t *c, int level);
 } conn_sink_t;
 
 /* ---- the engine: the connections one loop owns ---- */
@@ -186,6 +191,10 @@ struct conn_engine {
     char *in_pool[32];          /* CONN_IN_UNIT buffers no connection holds
                                    (conn_in_idle) */
     int in_pooled;
+    size_t out_slack;           /* send_yield: what a full connection may
+                                   take past buffer_output_size, the
+                                   replies already on their way when its
+                                   sink was told (set by the sink) */
 };
 
 /* One read takes at most this much. */
@@ -233,6 +242,9 @@ struct conn {
     unsigned opened : 1;  /* the sink knows c (after a PROXY header) */
     unsigned handshaking : 1; /* the transport's handshake is not done:
                                  nothing is opened before it is */
+    unsigned out_full : 1; /* output passed the high watermark, the sink
+                              was told, and it has not drained yet */
+    int out_target;       /* the sink's: whom it told of out_full */
     void *xport;          /* the transport's state (TLS: tls_conn_t) */
     int64_t linger_timer;
     int64_t send_timer;   /* send_timeout, while output waits */

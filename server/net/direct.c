@@ -13,14 +13,7 @@
 
 #include "core/log.h"
 #include "coro/coro.h"
-#include "coro/wait.h"
-#include "event/clock.h"
 #include "net/workers.h"
-
-/* send_yield (direct_send_yield): the marks of process mode's channel. */
-#define DIRECT_SEND_HIGH (1024 * 1024)
-#define DIRECT_SEND_LOW (256 * 1024)
-#define DIRECT_SEND_POLL_MS 1
 
 /* A reply waiting in direct_t.pending, followed by its len bytes. */
 typedef struct direct_rec {
@@ -115,6 +108,30 @@ static void direct_closed(conn_t *c)
         direct_submit(c, c->eng->id, IPC_CLOSE, NULL, 0, 0);
 }
 
+/* The waiting senders look again, from the loop: the engine calls this
+ * inside its own services, where a coroutine must not run. */
+static void direct_wake(void *arg)
+{
+    direct_t *d = arg;
+    d->wake_deferred = 0;
+    coro_waitq_wake_all(&d->drained, 0);
+}
+
+/* send_yield: a connection's output is back at buffer_low_watermark, or
+ * it is closing. */
+static void direct_output(conn_t *c, int level)
+{
+    direct_t *d = direct_of(c->eng);
+    if (level > 0 || d->wake_deferred || coro_waitq_empty(&d->drained))
+        return;
+    if (loop_defer(d->eng->loop, direct_wake, d) == 0)
+        d->wake_deferred = 1;
+    else
+        log_error("send_yield: cannot wake the senders of session %llu; "
+                  "they wait for send_timeout",
+                  (unsigned long long)c->session);
+}
+
 const conn_sink_t direct_sink = {
     .name = "direct",
     .route = direct_route,
@@ -122,6 +139,7 @@ const conn_sink_t direct_sink = {
     .fixed = direct_fixed,
     .opened = direct_opened,
     .closed = direct_closed,
+    .output = direct_output,
 };
 
 void direct_packet(direct_t *d, swx_peer_t *p, size_t len)
@@ -159,6 +177,8 @@ static void direct_flush(void *arg)
     }
     buf_reset(b);
     buf_trim(b, CONN_IN_KEEP);
+    /* Senders that waited for these replies to leave look again. */
+    coro_waitq_wake_all(&d->drained, 0);
 }
 
 static int direct_queue(direct_t *d, uint64_t session, int type,
@@ -182,35 +202,34 @@ static int direct_queue(direct_t *d, uint64_t session, int type,
 }
 
 /* Swoole's send_yield in base mode: a coroutine's reply waits while its
- * connection holds more than DIRECT_SEND_HIGH unsent (replies waiting
- * for the loop, then the connection's output), until DIRECT_SEND_LOW or
- * send_timeout. Nothing tells a sink when a connection's output drains
- * (that is its protocol's drained hook), so the coroutine looks again
- * every DIRECT_SEND_POLL_MS. 0, -ETIMEDOUT, or -ECANCELED (stopping). */
+ * connection's output is full (over buffer_high_watermark until it is
+ * back at buffer_low_watermark: the engine's out_full), or while it and
+ * the replies waiting for the loop hold more than the high mark. Woken
+ * by the engine (direct_output) and by direct_flush. 0, -ETIMEDOUT
+ * (send_timeout), -ECANCELED (stopping), -ENOTCONN (it closed). */
 static int direct_send_yield(direct_t *d, uint64_t session)
 {
     if (coro_self() == NULL)
         return 0;
     int secs = d->eng->cfg->send_timeout;
-    int64_t deadline = secs > 0 ? loop_now() + secs * 1000LL : -1;
-    size_t mark = DIRECT_SEND_HIGH;
-    for (;;) {
+    size_t high = d->eng->cfg->buffer_high_watermark;
+    for (int waited = 0;; waited = 1) {
         conn_t *c = session_get(&d->eng->sessions, session);
-        if (c == NULL || buf_pending(&d->pending) + c->out.bytes <= mark)
+        if (c == NULL)
+            return waited ? -ENOTCONN : 0;
+        if (!c->out_full && buf_pending(&d->pending) + c->out.bytes <= high)
             return 0;
-        if (deadline >= 0 && loop_now() >= deadline)
-            return -ETIMEDOUT;
-        int rc = coro_sleep(DIRECT_SEND_POLL_MS);
+        int rc = coro_waitq_wait(&d->drained, secs > 0 ? secs * 1000L : -1);
         if (rc < 0)
             return rc;
-        mark = DIRECT_SEND_LOW;
     }
 }
 
 int direct_reply(direct_t *d, uint64_t session, int type,
                  const struct iovec *iov, int n)
 {
-    int rc = direct_send_yield(d, session);
+    int rc = type == IPC_CLOSE_REQ || type == IPC_BIND
+                 ? 0 : direct_send_yield(d, session);
     if (rc < 0)
         return rc;
     if (d->depth > 0 || buf_pending(&d->pending) > 0)

@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 
 #include "core/buf.h"
+#include "coro/chan.h"
 #include "ipc/ipc.h"
 #include "net/conn.h"
 
@@ -23,6 +24,8 @@ typedef struct direct {
     buf_t running;     /* the batch being delivered */
     buf_t flat;        /* a reply of several pieces, made one */
     int deferred;      /* direct_flush is due */
+    coro_waitq_t drained; /* send_yield: coroutines waiting for output */
+    int wake_deferred; /* direct_wake is due */
 } direct_t;
 
 extern const conn_sink_t direct_sink;

@@ -190,6 +190,33 @@ static void workers_closed(conn_t *c)
         workers_submit(c, c->worker, IPC_CLOSE, NULL, 0, 0);
 }
 
+/* send_yield: the worker whose reply filled c's output waits for it to
+ * drain (proc/worker.c); a full output outside a reply tells no one. */
+static void workers_output(conn_t *c, int level)
+{
+    workers_t *ws = workers_of(c->eng);
+    int full = level > 0;
+    if (full)
+        c->out_target = ws->delivering;
+    int w = c->out_target;
+    if (w < 0 || w >= ws->nworkers)
+        return;
+    uint8_t closed = level < 0 ? IPC_DRAINED_CLOSED : 0;
+    int type = full ? IPC_OUTPUT_FULL : IPC_OUTPUT_DRAINED;
+    ipc_t *ch = &ws->chans[w];
+    int rc = ipc_send(ch, type, c->listener, c->session, &closed,
+                      full ? 0 : 1);
+    /* Full: at once, not when the loop waits, which may be after many
+     * more of the worker's replies were read (WORKERS_BATCH). */
+    if (rc == 0 && full)
+        rc = ipc_flush(ch);
+    if (rc < 0 && rc != -EPIPE && rc != -EAGAIN)
+        log_error("session %llu: cannot tell worker %d of its output: %s",
+                  (unsigned long long)c->session, w, strerror(-rc));
+    if (ipc_queued(ch) > 0)
+        workers_want_write(ws, ch);
+}
+
 const conn_sink_t workers_sink = {
     .name = "workers",
     .route = workers_route,
@@ -197,6 +224,7 @@ const conn_sink_t workers_sink = {
     .fixed = workers_fixed,
     .opened = workers_opened,
     .closed = workers_closed,
+    .output = workers_output,
 };
 
 /* ---- replies ---- */
@@ -301,6 +329,13 @@ static void workers_deliver(workers_t *ws, const ipc_msg_t *m)
     conn_engine_deliver(ws->eng, m->session, workers_delivery(m->type), &cm);
 }
 
+static void workers_deliver_from(workers_t *ws, int w, const ipc_msg_t *m)
+{
+    ws->delivering = w;
+    workers_deliver(ws, m);
+    ws->delivering = -1;
+}
+
 static void workers_io(loop_t *loop, int fd, int events, void *arg)
 {
     (void)fd;
@@ -337,7 +372,7 @@ static void workers_io(loop_t *loop, int fd, int events, void *arg)
         } else if (m.type == IPC_WORKER_BACKOFF) {
             workers_backoff(ws, w, &m);
         } else {
-            workers_deliver(ws, &m);
+            workers_deliver_from(ws, w, &m);
         }
     }
 }
@@ -399,6 +434,13 @@ int workers_init(workers_t *ws, conn_engine_t *e, server_t *srv, int reactor)
     ws->eng = e;
     ws->shm = srv->shm;
     ws->nworkers = srv->cfg.worker_num;
+    ws->delivering = -1;
+    /* A worker's replies on their way when it is told: its channel's
+     * socket buffer (the kernel doubles what was asked), its own queue
+     * (WORKER_SEND_HIGH, 1 MiB, in proc/worker.c) and the message that
+     * passed it (at most buffer_output_size). */
+    e->out_slack = 2 * IPC_STREAM_SOCKBUF + (1 << 20) +
+                   srv->cfg.buffer_output_size;
     ws->chans = calloc((size_t)ws->nworkers, sizeof(ipc_t));
     ws->slots = calloc((size_t)ws->nworkers, sizeof(workers_slot_t));
     if (ws->chans == NULL || ws->slots == NULL)

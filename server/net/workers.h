@@ -26,6 +26,8 @@ struct workers {
     buf_t refused;           /* workers_refusal_t: messages not sent to a
                                 worker that is backing off, for their hooks */
     int refused_deferred;    /* workers_run_refused is due */
+    int delivering;          /* the worker whose reply is being delivered,
+                                or -1: whom a full connection tells */
 };
 
 extern const conn_sink_t workers_sink;

@@ -106,7 +106,13 @@ int worker_sendv(uint64_t session, int type, const struct iovec *iov, int n)
     int r = session_reactor(session);
     if (session == 0 || r >= child.srv->cfg.reactor_num)
         return -ENOTCONN;
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += iov[i].iov_len;
     int rc = worker_send_yield(r);
+    if (rc == 0)
+        rc = worker_full_wait(session, type, len,
+                              child.srv->cfg.send_timeout);
     if (rc < 0)
         return rc;
     ipc_t *ch = &chans[r];
@@ -209,6 +215,7 @@ static void worker_dispatch(const plugin_t *p, const ipc_msg_t *m,
     } else if (m->type == IPC_CONNECT && m->len == sizeof(swx_conninfo_t)) {
         api_call(p, on_connect, m->session, (const swx_conninfo_t *)m->data);
     } else if (m->type == IPC_CLOSE) {
+        worker_full_gone(m->session);
         http_api_gone(m->session);
         api_call(p, on_close, m->session);
         http_api_release(m->session);
@@ -292,10 +299,10 @@ static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
     (void)loop;
     (void)fd;
     ipc_t *ch = arg;
-    if (events & LOOP_WRITE) {
+    if (events & LOOP_WRITE)
         ipc_flush(ch);
-        worker_send_resume(ch);
-    }
+    if (events & LOOP_READ)
+        worker_full_looked();
     ipc_msg_t m;
     int64_t since = worker_now_us();
     /* The records of a batch already read are taken whatever the count:
@@ -312,6 +319,10 @@ static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
         }
         if (rc <= 0)
             break;
+        if (m.type == IPC_OUTPUT_FULL || m.type == IPC_OUTPUT_DRAINED) {
+            worker_full_notice(&m); /* no callback: not an event */
+            continue;
+        }
         api_coro_dispatch(ch, &m, worker_handle);
         /* A callback that waits (a coroutine) leaves the worker idle for
          * dispatch_mode 3 and the stats until it runs again. */
@@ -325,6 +336,10 @@ static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
             since = now;
         }
     }
+    /* Senders go on after the messages read: an IPC_OUTPUT_FULL among
+     * them stops a stream before it sends more. */
+    if (events & LOOP_WRITE)
+        worker_send_resume(ch);
     worker_chan_update(ch);
 }
 

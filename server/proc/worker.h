@@ -37,6 +37,20 @@ long worker_requests(void);
 void worker_wind_down(void);
 extern const api_ops_t worker_ops;
 
+/* worker_full.c: send_yield on the connection's output (process mode). In
+ * a coroutine, a message of type with len bytes for session's client
+ * waits while its reactor reports the output full: 0, -ETIMEDOUT
+ * (timeout_secs, 0 none), -ECANCELED (stop, reload), -ENOTCONN (the
+ * connection closed). 0 at once outside a coroutine. */
+int worker_full_wait(uint64_t session, int type, size_t len,
+                     int timeout_secs);
+/* IPC_OUTPUT_FULL or IPC_OUTPUT_DRAINED from a reactor. */
+void worker_full_notice(const ipc_msg_t *m);
+/* The loop read a channel: a notice would have been seen. */
+void worker_full_looked(void);
+/* The session closed (IPC_CLOSE): its waiting senders get -ENOTCONN. */
+void worker_full_gone(uint64_t session);
+
 /* worker_base.c: a worker in base mode; never returns. */
 void worker_base_run(server_t *srv, int id, int standby, int notify_fd)
     __attribute__((noreturn));

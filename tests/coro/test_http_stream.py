@@ -2,21 +2,19 @@
 slowly, with the worker's RSS bounded": an on_request handler writes 1 GiB
 with swx_http_write in a plain loop of 64 KiB writes; the client reads it
 at about 100 MB/s (far below what the server could send), while this test
-samples the worker's VmRSS. In a coroutine each write waits while the
-connection's output holds more than 1 MiB (Swoole's send_yield), so the
-whole body arrives and the worker grows by a few MiB at most; without the
-wait the worker would queue the stream (the growth check is the one that
-fails).
+samples the worker's and the master's VmRSS. In a coroutine each write
+waits while the connection's output is over buffer_high_watermark (half
+of buffer_output_size, 1 MiB), until it is back at buffer_low_watermark
+(Swoole's send_yield), so the whole body arrives and neither process
+grows by more than a few MiB.
 
-Base mode only: there the worker owns the connection and waits on its
-output. In process mode the worker waits only on its channel to the
-reactor and does not learn the connection's own output level (see
-test_send_yield.py), so the reactor buffers what a slow client has not
-read and closes it past buffer_output_size (at most 1 GiB): the stream
-cannot pass without the reactor holding it, and the test is skipped
-there."""
+Both modes. In base mode the worker owns the connection and waits on its
+output. In process mode the reactor tells the worker (IPC_OUTPUT_FULL,
+IPC_OUTPUT_DRAINED); without those notices the worker streams as fast as
+its channel takes it, the reactor queues what the client has not read,
+and closes the connection past buffer_output_size (the "arrived" check
+fails), or, were the cap large, the master grows (the master's check)."""
 
-import sys
 import threading
 import time
 
@@ -54,16 +52,13 @@ def read_slowly(s, want):
 
 
 def main():
-    if not h.base_mode():
-        log("SKIP in process mode: the worker does not learn the reactor's "
-            "per-connection output level, so the reactor, not the worker, "
-            "would hold what the slow client has not read")
-        sys.exit(h.SKIP)
     with server("http-stream", {"worker_num": 1, "log_level": "notice"},
                 http=True) as srv:
         srv.start()
         pid = worker_pid(srv)
         before = rss(pid)
+        mpid = srv.pid
+        mbefore = rss(mpid)
         s = h.connect(srv.http_port, 60)
         s.sendall(("GET /stream?mb=%d HTTP/1.1\r\nHost: t\r\n"
                    "Connection: close\r\n\r\n" % MB).encode())
@@ -74,21 +69,26 @@ def main():
             head += b
         head, _, rest = head.partition(b"\r\n\r\n")
         check(head.startswith(b"HTTP/1.1 200"), "status: %r" % head[:40])
-        samples, stop = [], threading.Event()
+        samples, msamples, stop = [], [], threading.Event()
         t = threading.Thread(target=sample, args=(pid, samples, stop))
         t.start()
+        mt = threading.Thread(target=sample, args=(mpid, msamples, stop))
+        mt.start()
         t0 = time.monotonic()
         try:
             got = len(rest) + read_slowly(s, MB << 20)
         finally:
             stop.set()
             t.join()
+            mt.join()
         took = time.monotonic() - t0
         s.close()
         growth = max(samples) - before
+        mgrowth = max(msamples) - mbefore
         log("%d MiB in %.1f s (%.0f MB/s); worker RSS %d MiB before, "
-            "peak %d MiB" % (got >> 20, took, got / took / 1e6,
-                             before >> 20, max(samples) >> 20))
+            "peak %d MiB; master RSS %d MiB before, peak %d MiB"
+            % (got >> 20, took, got / took / 1e6, before >> 20,
+               max(samples) >> 20, mbefore >> 20, max(msamples) >> 20))
         # Chunked encoding adds a few bytes per write.
         check(got >= MB << 20, "%d of %d bytes arrived" % (got, MB << 20))
         srv.wait_log(r"cofile: stream rc=0 chunks=%d of %d"
@@ -97,6 +97,8 @@ def main():
         # nothing there.
         check(SLOW or growth < 64 << 20, "the worker grew by %d MiB while "
               "streaming" % (growth >> 20))
+        check(SLOW or mgrowth < 64 << 20, "the master grew by %d MiB while "
+              "streaming" % (mgrowth >> 20))
         srv.stop()
 
 

@@ -1,9 +1,10 @@
 """test_slow_client.py: a client that asks for a lot and never reads does
-not stall anyone else on its reactor and worker; once its output would pass
-buffer_output_size the server closes it, and keeps serving the others. In
-base mode the plugin's sends run in coroutines that wait for the client
-(send_yield) instead: the server closes it when its output has not moved
-for send_timeout."""
+not stall anyone else on its reactor and worker. The plugin's sends run in
+coroutines that wait while the client's output is over
+buffer_high_watermark (send_yield, both modes): the server closes it when
+its output has not moved for send_timeout, and keeps serving the others.
+With enable_coroutine off (process mode), nothing waits: once its output
+would pass buffer_output_size the server closes it."""
 
 import socket
 import time
@@ -15,10 +16,15 @@ ASKS = 60            # 60 MB asked for: far past the socket buffers + 2 MiB
 
 
 def main():
+    run(True)
+    if not h.base_mode():
+        run(False)
+
+
+def run(coroutines):
     probe = {"name": "probe", "path": h.PROBE}
-    server = {"worker_num": 1, "reactor_num": 1}
-    if h.base_mode():
-        server["send_timeout"] = 3
+    server = {"worker_num": 1, "reactor_num": 1, "send_timeout": 3,
+              "enable_coroutine": coroutines}
     with h.Server("slow", server=server, plugins=[probe]) as srv:
         srv.start()
         slow = h.connect(srv.port, timeout=30)
@@ -36,7 +42,7 @@ def main():
                 h.check(h.request(fast, msg) == msg, "fast client reply")
                 done += 1
             srv.wait_log(r"output buffer would exceed buffer_output_size"
-                         if not h.base_mode() else
+                         if not coroutines else
                          r"took none of its output for \d+ s \(send_timeout",
                          timeout=60)
             h.log("slow client closed by the server; fast client did %d "

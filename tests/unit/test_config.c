@@ -386,6 +386,30 @@ START_TEST(test_aio_settings)
 }
 END_TEST
 
+/* buffer_high_watermark, buffer_low_watermark (send_yield): half of
+ * buffer_output_size and 0 unless given; high under buffer_output_size,
+ * low under high. */
+START_TEST(test_watermark_settings)
+{
+    parse_server("'buffer_output_size': 4194304");
+    ck_assert_uint_eq(cfg.buffer_high_watermark, 2097152);
+    ck_assert_uint_eq(cfg.buffer_low_watermark, 0);
+    config_free(&cfg);
+    parse_server("'buffer_high_watermark': 1048576, "
+                 "'buffer_low_watermark': 262144");
+    ck_assert_uint_eq(cfg.buffer_high_watermark, 1048576);
+    ck_assert_uint_eq(cfg.buffer_low_watermark, 262144);
+    config_free(&cfg);
+    static const char *const bad[] = {
+        "'buffer_high_watermark': 2097152",
+        "'buffer_high_watermark': 1048576, 'buffer_low_watermark': 1048576",
+        "'buffer_low_watermark': 1048576",
+    };
+    assert_server_bad(bad, sizeof bad / sizeof bad[0]);
+    assert_contains("watermark");
+}
+END_TEST
+
 START_TEST(test_admin_good)
 {
     char text[1024];
@@ -1347,6 +1371,7 @@ static Suite *config_suite(void)
     tcase_add_test(bad, test_bad_admin);
     tcase_add_test(bad, test_coroutine_settings);
     tcase_add_test(bad, test_aio_settings);
+    tcase_add_test(bad, test_watermark_settings);
     tcase_add_test(bad, test_bad_tls_settings);
     tcase_add_test(bad, test_bad_admin_mode);
     tcase_add_test(bad, test_bad_admin_token);

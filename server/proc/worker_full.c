@@ -1,0 +1,122 @@
+/* worker_full.c: send_yield in a process-mode worker: the sessions whose
+ * connection output a reactor reported over buffer_high_watermark
+ * (IPC_OUTPUT_FULL), and the coroutines whose sends wait for them to drain
+ * (IPC_OUTPUT_DRAINED), to close, or for send_timeout. */
+#include <errno.h>
+#include <stdint.h>
+
+#include "core/log.h"
+#include "coro/chan.h"
+#include "coro/coro.h"
+#include "coro/wait.h"
+#include "http/http_msg.h"
+#include "proc/worker.h"
+
+/* Sessions reported full at once: a worker streams to a few slow clients
+ * at a time; one past this many does not wait (the reactor's
+ * buffer_output_size still bounds it). */
+#define WORKER_FULL_MAX 256
+
+typedef struct worker_full {
+    uint64_t session;  /* 0: free */
+    coro_waitq_t q;    /* its senders; stays in place while they wait */
+} worker_full_t;
+
+static worker_full_t fulls[WORKER_FULL_MAX];
+static int nfull; /* slots in use, to skip the scan when none is */
+static size_t since_look; /* bytes sent since the loop last read */
+
+static worker_full_t *worker_full_find(uint64_t session)
+{
+    for (int i = 0; nfull > 0 && i < WORKER_FULL_MAX; i++)
+        if (fulls[i].session == session)
+            return &fulls[i];
+    return NULL;
+}
+
+/* The messages that carry bytes for the client wait; a close, a bind or
+ * an answer to the reactor never does. */
+static int worker_full_waits(int type)
+{
+    return type == IPC_SEND || type == HTTP_MSG_END ||
+           type == HTTP_MSG_STREAM || type == WS_MSG_PUSH;
+}
+
+/* A coroutine that streams without ever waiting would read no notice
+ * until its channel is full: after this much it lets the loop read. */
+#define WORKER_FULL_LOOK (256 * 1024)
+
+int worker_full_wait(uint64_t session, int type, size_t len,
+                     int timeout_secs)
+{
+    if (coro_self() == NULL || !worker_full_waits(type))
+        return 0;
+    since_look += len;
+    if (since_look >= WORKER_FULL_LOOK) {
+        since_look = 0;
+        int rc = coro_sleep(0); /* after the loop's fd events */
+        if (rc < 0)
+            return rc;
+    }
+    worker_full_t *f;
+    while ((f = worker_full_find(session)) != NULL) {
+        int rc = coro_waitq_wait(&f->q, timeout_secs > 0
+                                            ? timeout_secs * 1000L : -1);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The session is no longer full: its senders go on (rc 0), or learn
+ * that the connection is gone (-ENOTCONN). */
+static void worker_full_release(uint64_t session, int rc)
+{
+    worker_full_t *f = worker_full_find(session);
+    if (f == NULL)
+        return;
+    f->session = 0;
+    nfull--;
+    coro_waitq_wake_all(&f->q, rc);
+}
+
+static void worker_full_mark(uint64_t session)
+{
+    static int warned;
+    if (worker_full_find(session) != NULL)
+        return;
+    for (int i = 0; i < WORKER_FULL_MAX; i++) {
+        if (fulls[i].session == 0 && coro_waitq_empty(&fulls[i].q)) {
+            fulls[i].session = session;
+            nfull++;
+            return;
+        }
+    }
+    if (!warned++)
+        log_warn("more than %d sessions with a full output at once: the "
+                 "senders of session %llu do not wait",
+                 WORKER_FULL_MAX, (unsigned long long)session);
+}
+
+void worker_full_notice(const ipc_msg_t *m)
+{
+    if (m->type == IPC_OUTPUT_FULL && m->len == 0) {
+        worker_full_mark(m->session);
+    } else if (m->type == IPC_OUTPUT_DRAINED && m->len == 1) {
+        int gone = (m->data[0] & IPC_DRAINED_CLOSED) != 0;
+        worker_full_release(m->session, gone ? -ENOTCONN : 0);
+    } else {
+        log_warn("channel: output notice of type %d and %zu bytes dropped",
+                 m->type, m->len);
+    }
+}
+
+void worker_full_looked(void)
+{
+    since_look = 0;
+}
+
+void worker_full_gone(uint64_t session)
+{
+    worker_full_release(session, -ENOTCONN);
+}
