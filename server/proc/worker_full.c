@@ -10,6 +10,7 @@
 #include "coro/coro.h"
 #include "coro/wait.h"
 #include "http/http_msg.h"
+#include "proc/child.h"
 #include "proc/worker.h"
 
 /* Sessions reported full at once: a worker streams to a few slow clients
@@ -19,12 +20,14 @@
 
 typedef struct worker_full {
     uint64_t session;  /* 0: free */
+    int looking;       /* not reported full: held while the loop reads */
     coro_waitq_t q;    /* its senders; stays in place while they wait */
 } worker_full_t;
 
 static worker_full_t fulls[WORKER_FULL_MAX];
 static int nfull; /* slots in use, to skip the scan when none is */
 static size_t since_look; /* bytes sent since the loop last read */
+static int look_deferred;
 
 static worker_full_t *worker_full_find(uint64_t session)
 {
@@ -46,6 +49,35 @@ static int worker_full_waits(int type)
  * until its channel is full: after this much it lets the loop read. */
 #define WORKER_FULL_LOOK (256 * 1024)
 
+static worker_full_t *worker_full_take(uint64_t session, int looking);
+static void worker_full_release(uint64_t session, int rc);
+
+/* The end of the loop's run: the sessions held for a look that no
+ * notice reported full go on. */
+static void worker_full_look_done(void *arg)
+{
+    (void)arg;
+    look_deferred = 0;
+    for (int i = 0; nfull > 0 && i < WORKER_FULL_MAX; i++)
+        if (fulls[i].session != 0 && fulls[i].looking)
+            worker_full_release(fulls[i].session, 0);
+}
+
+/* Hold session's sends (this one and any other coroutine's, in order)
+ * until the loop has read its channels: a notice that it is full may be
+ * there. Held, not slept: a later callback must not send to it first. */
+static void worker_full_look(uint64_t session)
+{
+    if (worker_full_find(session) != NULL ||
+        worker_full_take(session, 1) == NULL)
+        return;
+    if (!look_deferred &&
+        loop_defer(child.loop, worker_full_look_done, NULL) == 0)
+        look_deferred = 1;
+    else if (!look_deferred)
+        worker_full_release(session, 0); /* no memory: do not hold it */
+}
+
 int worker_full_wait(uint64_t session, int type, size_t len,
                      int timeout_secs)
 {
@@ -54,9 +86,7 @@ int worker_full_wait(uint64_t session, int type, size_t len,
     since_look += len;
     if (since_look >= WORKER_FULL_LOOK) {
         since_look = 0;
-        int rc = coro_sleep(0); /* after the loop's fd events */
-        if (rc < 0)
-            return rc;
+        worker_full_look(session);
     }
     worker_full_t *f;
     while ((f = worker_full_find(session)) != NULL) {
@@ -80,22 +110,32 @@ static void worker_full_release(uint64_t session, int rc)
     coro_waitq_wake_all(&f->q, rc);
 }
 
-static void worker_full_mark(uint64_t session)
+/* A free slot for session, or NULL (logged once). */
+static worker_full_t *worker_full_take(uint64_t session, int looking)
 {
     static int warned;
-    if (worker_full_find(session) != NULL)
-        return;
     for (int i = 0; i < WORKER_FULL_MAX; i++) {
         if (fulls[i].session == 0 && coro_waitq_empty(&fulls[i].q)) {
             fulls[i].session = session;
+            fulls[i].looking = looking;
             nfull++;
-            return;
+            return &fulls[i];
         }
     }
     if (!warned++)
         log_warn("more than %d sessions with a full output at once: the "
                  "senders of session %llu do not wait",
                  WORKER_FULL_MAX, (unsigned long long)session);
+    return NULL;
+}
+
+static void worker_full_mark(uint64_t session)
+{
+    worker_full_t *f = worker_full_find(session);
+    if (f != NULL)
+        f->looking = 0; /* held for a look: now for the drained notice */
+    else
+        worker_full_take(session, 0);
 }
 
 void worker_full_notice(const ipc_msg_t *m)
