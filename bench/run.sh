@@ -729,8 +729,26 @@ run_coroutine() {
     stop_all "$TMP"/swx-echo-off-cur.log "$TMP"/swx-echo-on-cur.log
 }
 
+# The runtime's own costs (bench/coro_bench.c), in this process's CPU time.
+coroutine_costs() {
+    local bin="$BUILD/bench/coro-bench"
+    echo "### The coroutine runtime's own costs (current build)"
+    echo
+    if ! ninja -C "$BUILD" bench/coro-bench >"$TMP/coro-bench.build" 2>&1 || [ ! -x "$bin" ]; then
+        echo "bench/coro-bench could not be built."
+        echo
+        return
+    fi
+    echo "\`bench/coro-bench\` (CPU time of its own process, so that other work"
+    echo "on the machine does not count):"
+    echo
+    timeout 120 "$bin" 2>&1 | sed 's/^/- /'
+    echo
+}
+
 coroutine_tables() {
     local cfg off on change what
+    coroutine_costs
     for what in http echo; do
         if [ $what = http ]; then
             echo "### HTTP, GET / with enable_coroutine off and on (current build)"
@@ -980,7 +998,7 @@ tables() {
     if suite_on tls; then
         tls_tables
     fi
-    suite_on echo || suite_on http || suite_on access_log || return 0
+    suite_on echo || suite_on http || suite_on access_log || suite_on coroutine || return 0
     [ "$BUILDS" = cur ] || summary
     if suite_on echo; then
         printf '### Echo\n\n'
