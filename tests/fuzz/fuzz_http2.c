@@ -112,8 +112,14 @@ static void sink_opened(conn_t *c, const swx_conninfo_t *ci)
 }
 static void sink_closed(conn_t *c) { (void)c; }
 
-static const conn_sink_t sink = {"fuzz", sink_route, sink_submit, sink_fixed,
-                                 sink_opened, sink_closed};
+static const conn_sink_t sink = {
+    .name = "fuzz",
+    .route = sink_route,
+    .submit = sink_submit,
+    .fixed = sink_fixed,
+    .opened = sink_opened,
+    .closed = sink_closed,
+};
 
 static config_t cfg;
 static shm_t *shm;
