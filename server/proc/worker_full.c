@@ -46,16 +46,21 @@ static int worker_full_waits(int type)
 }
 
 /* A coroutine that streams without ever waiting would read no notice
- * until its channel is full: after this much it lets the loop read. */
-#define WORKER_FULL_LOOK (256 * 1024)
+ * until its channel is full: after this much it holds the session for
+ * WORKER_FULL_PAUSE_MS while the loop sends what it gathered and reads
+ * its channels, which gives the reactor time to report the connection
+ * full (a stream to a fast client goes at most 512 MB/s per coroutine). */
+#define WORKER_FULL_LOOK (512 * 1024)
+#define WORKER_FULL_PAUSE_MS 1
 
 static worker_full_t *worker_full_take(uint64_t session, int looking);
 static void worker_full_release(uint64_t session, int rc);
 
-/* The end of the loop's run: the sessions held for a look that no
- * notice reported full go on. */
-static void worker_full_look_done(void *arg)
+/* The loop's next run, after it sent its batches and read its channels:
+ * the sessions held for a look that no notice reported full go on. */
+static void worker_full_look_done(int64_t id, void *arg)
 {
+    (void)id;
     (void)arg;
     look_deferred = 0;
     for (int i = 0; nfull > 0 && i < WORKER_FULL_MAX; i++)
@@ -71,8 +76,12 @@ static void worker_full_look(uint64_t session)
     if (worker_full_find(session) != NULL ||
         worker_full_take(session, 1) == NULL)
         return;
+    /* A timer, not loop_defer: the end of this run comes before the
+     * batch holding what was sent is flushed, so the reactor could not
+     * have answered yet. */
     if (!look_deferred &&
-        loop_defer(child.loop, worker_full_look_done, NULL) == 0)
+        timer_add(loop_timers(child.loop), loop_now(), WORKER_FULL_PAUSE_MS,
+                  0, worker_full_look_done, NULL) > 0)
         look_deferred = 1;
     else if (!look_deferred)
         worker_full_release(session, 0); /* no memory: do not hold it */

@@ -179,7 +179,7 @@ static void taskwaiter(void *arg)
     tw_t *t = arg;
     void *res = NULL;
     size_t len = 0;
-    t->rc = swx_taskwait("sleep 500", 9, t->dst, 5000, &res, &len);
+    t->rc = swx_taskwait("sleep 2000", 10, t->dst, 5000, &res, &len);
     if (t->rc == 0) {
         snprintf(t->out, sizeof(t->out), "%.*s", (int)len, (char *)res);
         swx_free(res);
