@@ -41,9 +41,16 @@ def run(coroutines):
                 msg = b"fast %d\n" % done
                 h.check(h.request(fast, msg) == msg, "fast client reply")
                 done += 1
+            # With coroutines the sends wait (send_yield) and send_timeout
+            # closes the client; a callback that sends 1 MB at a time on
+            # a loaded machine can still outrun the reactor's "full"
+            # notice past its slack, and then the output limit closes it,
+            # as without coroutines. Either way it is closed and the
+            # others were served.
             srv.wait_log(r"output buffer would exceed buffer_output_size"
                          if not coroutines else
-                         r"took none of its output for \d+ s \(send_timeout",
+                         r"took none of its output for \d+ s \(send_timeout"
+                         r"|output buffer would exceed buffer_output_size",
                          timeout=60)
             h.log("slow client closed by the server; fast client did %d "
                   "requests meanwhile" % done)
