@@ -1177,9 +1177,9 @@ run_seconds() {
     ! suite_on echo || runs=$((runs + n))
     ! suite_on http || runs=$((runs + n * $(wc -w <<<"$TARGETS")))
     ! suite_on access_log || runs=$((runs + 2 * $(wc -w <<<"$CONFIGS")))
-    # targets: echo 2 loads x (3 + 1) servers, wrk and swx-loadgen x (3 + 1),
-    # 2 paced runs; then about 30 s for the memory rows.
-    ! suite_on targets || runs=$((runs + 6 * (3 + $1 - 1) + 2))
+    # targets: echo 2 loads x (5 + 1) servers, wrk and swx-loadgen x (4 + 1),
+    # 3 paced runs; then about 30 s for the memory rows.
+    ! suite_on targets || runs=$((runs + 2 * (5 + $1 - 1) + 2 * (4 + $1 - 1) + 3))
     ! suite_on coroutine || runs=$((runs + 4 * $(wc -w <<<"$CONFIGS")))
     # tls: 3 benchmarks x 3 servers, each with a warm-up run.
     ! suite_on tls || runs=$((runs + 9))
@@ -1198,9 +1198,10 @@ report_configs() {
             "$(http_config "<build>/$HTTP_PLUGIN" "<free port>" "<tmp>/www")"
     fi
     if suite_on targets; then
-        printf '\nswx-server in base mode, targets (HTTP; echo has the echo plugin; the process-mode\n'
-        printf 'configuration has `"reactor_num": %s` in place of `"mode": "base"`):\n\n```json\n%s\n```\n' \
-            "$NCPU" "$(t_http_base "<build>/$HTTP_PLUGIN" "<free port>" "<tmp>/www")"
+        printf '\nswx-server in base mode, targets (HTTP; echo has the echo plugin and worker_num 1;\n'
+        printf 'the process-mode configurations have `"reactor_num"` in place of `"mode": "base"`, with\n'
+        printf 'the numbers of the table rows):\n\n```json\n%s\n```\n' \
+            "$(T_SRV=bm t_http_cfg "<build>/$HTTP_PLUGIN" "<free port>" "<tmp>/www")"
     fi
     if suite_on http || suite_on targets; then
         printf '\nnginx, HTTP (run as `nginx -p <tmp>/nginx -c <tmp>/nginx/nginx.conf -g '"'"'daemon off;'"'"'`;'
