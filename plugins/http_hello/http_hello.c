@@ -10,12 +10,16 @@
 
 static const char *greeting;
 static const char *file;
+static char greeting_line[512]; /* the greeting and a newline */
+static size_t greeting_len;     /* 0 when it does not fit */
 
 static int hello_worker_start(int worker_id)
 {
     (void)worker_id;
     greeting = swx_config_string("greeting", "Hello, world!");
     file = swx_config_string("file", NULL);
+    int n = snprintf(greeting_line, sizeof(greeting_line), "%s\n", greeting);
+    greeting_len = n > 0 && (size_t)n < sizeof(greeting_line) ? (size_t)n : 0;
     return 0;
 }
 
@@ -27,10 +31,8 @@ static int path_is(const swx_http_request_t *req, const char *path)
 
 static void hello_text(swx_http_response_t *resp)
 {
-    char body[512];
-    int n = snprintf(body, sizeof(body), "%s\n", greeting);
     swx_http_header(resp, "Content-Type", "text/plain; charset=utf-8");
-    swx_http_end(resp, body, n > 0 && (size_t)n < sizeof(body) ? (size_t)n : 0);
+    swx_http_end(resp, greeting_line, greeting_len);
 }
 
 /* s as a JSON string's content: '"', '\\' and control characters

@@ -33,7 +33,7 @@ static void http_api_sweep(void *arg)
     while (retired != NULL) {
         swx_http_response_t *r = retired;
         retired = r->next;
-        http_response_free(r);
+        http_response_recycle(r);
     }
 }
 

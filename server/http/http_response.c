@@ -17,6 +17,7 @@
 #include "ipc/ipc.h"
 #include "proc/child.h"
 #include "proc/worker.h"
+#include "core/log.h"
 #include "http/mime.h"
 #include "http/http_api.h"
 #include "http/http_head.h"
@@ -31,11 +32,36 @@
 /* Slices of a response's last bytes, at most. */
 #define RESP_END_IOV 2
 
+/* Ended responses kept for the next ones, with their buffers' memory,
+ * so that a response costs no allocation. Responses are made and freed
+ * by the process's main thread only (plugin callbacks). */
+#define RESP_POOL_MAX 64
+/* A buffer over this much is not kept. */
+#define RESP_POOL_BUF_MAX 4096
+static swx_http_response_t *resp_pool;
+static int resp_pooled;
+
+static swx_http_response_t *resp_alloc(void)
+{
+    swx_http_response_t *r = resp_pool;
+    if (r == NULL)
+        return calloc(1, sizeof(*r));
+    resp_pool = r->next;
+    resp_pooled--;
+    buf_t fields = r->fields, head = r->head;
+    memset(r, 0, sizeof(*r));
+    r->fields = fields;
+    r->head = head;
+    buf_reset(&r->fields);
+    buf_reset(&r->head);
+    return r;
+}
+
 swx_http_response_t *http_response_new(uint64_t session,
                                        const swx_http_request_t *req,
                                        const http_compression_t *z)
 {
-    swx_http_response_t *r = calloc(1, sizeof(*r));
+    swx_http_response_t *r = resp_alloc();
     if (r == NULL)
         return NULL;
     r->session = session;
@@ -65,7 +91,20 @@ swx_http_response_t *http_response_new(uint64_t session,
 void http_response_free(swx_http_response_t *r)
 {
     buf_free(&r->fields);
+    buf_free(&r->head);
     free(r);
+}
+
+void http_response_recycle(swx_http_response_t *r)
+{
+    if (resp_pooled < RESP_POOL_MAX && r->fields.cap <= RESP_POOL_BUF_MAX &&
+        r->head.cap <= RESP_POOL_BUF_MAX) {
+        r->next = resp_pool;
+        resp_pool = r;
+        resp_pooled++;
+        return;
+    }
+    http_response_free(r);
 }
 
 /* A message of r's to the reactor: as it is for HTTP/1.x, in an
@@ -141,21 +180,6 @@ static int resp_no_body(const swx_http_response_t *r)
     return r->status == 204 || r->status == 304;
 }
 
-static int resp_printf(buf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int resp_printf(buf_t *b, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(line))
-        return -EINVAL;
-    return buf_append(b, line, (size_t)n);
-}
-
 /* How the body is framed: a Content-Length of body_len (>= 0), else
  * chunked (HTTP/1.1) or up to the close (HTTP/1.0). */
 static http_head_framing_t resp_framing(swx_http_response_t *r,
@@ -175,13 +199,16 @@ static http_head_framing_t resp_framing(swx_http_response_t *r,
     return HTTP_HEAD_CHUNKED;
 }
 
-/* The head (http_head.c): the plugin's fields, then extra (lines, or
- * NULL). A Date or Server the plugin set replaces ours. */
-static int resp_head(swx_http_response_t *r, buf_t *b, int64_t body_len,
+/* The head (http_head.c), laid out in r->head: the plugin's fields, then
+ * extra (lines, or NULL). A Date or Server the plugin set replaces ours. */
+static int resp_head(swx_http_response_t *r, int64_t body_len,
                      const char *extra)
 {
+    /* A kept buffer holds memory when it is empty: a line of length 0
+     * would be read as a C string. */
+    size_t nf = buf_pending(&r->fields);
     http_head_lines_t lines[2] = {
-        {buf_head(&r->fields), buf_pending(&r->fields)},
+        {nf > 0 ? buf_head(&r->fields) : NULL, nf},
         {extra, 0},
     };
     http_head_t h = {.status = r->status, .http10 = r->version == 0,
@@ -195,14 +222,14 @@ static int resp_head(swx_http_response_t *r, buf_t *b, int64_t body_len,
                                         : HTTP_HEAD_KEEP_ALIVE;
     if (r->stream != 0) /* HTTP/2 has no connection fields */
         h.conn = HTTP_HEAD_KEEP_ALIVE;
-    return http_head_append(b, &h);
+    buf_reset(&r->head);
+    return http_head_append(&r->head, &h);
 }
 
-static int resp_send_buf(swx_http_response_t *r, buf_t *b)
+/* Sends r->head, the head resp_head laid out there. */
+static int resp_send_head_buf(swx_http_response_t *r)
 {
-    int rc = resp_send(r, IPC_SEND, buf_head(b), buf_pending(b));
-    buf_free(b);
-    return rc;
+    return resp_send(r, IPC_SEND, buf_head(&r->head), buf_pending(&r->head));
 }
 
 int http_response_status(swx_http_response_t *r, int status)
@@ -259,6 +286,16 @@ static int resp_special(swx_http_response_t *r, const char *name,
     return 0;
 }
 
+/* name is key (lower case, klen bytes), in any case. */
+static int resp_name_is(const char *name, size_t len, const char *key,
+                        size_t klen)
+{
+    return len == klen && strncasecmp(name, key, klen) == 0;
+}
+
+#define RESP_NAME_IS(name, len, key) \
+    resp_name_is(name, len, key, sizeof(key) - 1)
+
 int http_response_header(swx_http_response_t *r, const char *name,
                          const char *value)
 {
@@ -270,39 +307,35 @@ int http_response_header(swx_http_response_t *r, const char *name,
     if (name == NULL || value == NULL || !resp_is_token(name) ||
         !resp_is_value(value))
         return -EINVAL;
-    if (strcasecmp(name, "transfer-encoding") == 0 ||
-        strcasecmp(name, "connection") == 0 ||
-        strcasecmp(name, "content-length") == 0)
+    size_t nlen = strlen(name), vlen = strlen(value);
+    if (RESP_NAME_IS(name, nlen, "transfer-encoding") ||
+        RESP_NAME_IS(name, nlen, "connection") ||
+        RESP_NAME_IS(name, nlen, "content-length"))
         return resp_special(r, name, value);
-    if (buf_pending(&r->fields) + strlen(name) + strlen(value) + 4 >
-        RESP_FIELDS_MAX)
+    if (buf_pending(&r->fields) + nlen + vlen + 4 > RESP_FIELDS_MAX)
         return -E2BIG;
-    rc = resp_printf(&r->fields, "%s: %s\r\n", name, value);
-    if (rc == -EINVAL) { /* longer than a line of resp_printf */
-        if (buf_append(&r->fields, name, strlen(name)) < 0 ||
-            buf_append(&r->fields, ": ", 2) < 0 ||
-            buf_append(&r->fields, value, strlen(value)) < 0 ||
-            buf_append(&r->fields, "\r\n", 2) < 0)
-            return -ENOMEM;
-        rc = 0;
-    }
-    r->has_type |= strcasecmp(name, "content-type") == 0;
-    r->has_date |= strcasecmp(name, "date") == 0;
-    r->has_server |= strcasecmp(name, "server") == 0;
-    r->has_coding |= strcasecmp(name, "content-encoding") == 0;
-    return rc;
+    char *at = buf_room(&r->fields, nlen + vlen + 4);
+    if (at == NULL)
+        return -ENOMEM;
+    memcpy(at, name, nlen);
+    memcpy(at + nlen, ": ", 2);
+    memcpy(at + nlen + 2, value, vlen);
+    memcpy(at + nlen + 2 + vlen, "\r\n", 2);
+    r->fields.len += nlen + vlen + 4;
+    r->has_type |= RESP_NAME_IS(name, nlen, "content-type");
+    r->has_date |= RESP_NAME_IS(name, nlen, "date");
+    r->has_server |= RESP_NAME_IS(name, nlen, "server");
+    r->has_coding |= RESP_NAME_IS(name, nlen, "content-encoding");
+    return 0;
 }
 
 static int resp_send_head(swx_http_response_t *r)
 {
-    buf_t b = {0};
-    int rc = resp_head(r, &b, r->length, NULL);
-    if (rc < 0) {
-        buf_free(&b);
+    int rc = resp_head(r, r->length, NULL);
+    if (rc < 0)
         return rc;
-    }
     r->head_sent = 1;
-    return resp_send_buf(r, &b);
+    return resp_send_head_buf(r);
 }
 
 /* Body bytes after the head: as they are, or as one chunk. */
@@ -399,21 +432,19 @@ static int resp_end_whole(swx_http_response_t *r, const void *data,
         return -EINVAL;
     buf_t z = {0};
     const char *extra = resp_compress(r, &data, &len, &z);
-    buf_t head = {0};
     int64_t announce = r->head_only && r->length >= 0 ? r->length
                                                       : (int64_t)len;
     size_t body = r->head_only || resp_no_body(r) ? 0 : len;
-    int rc = resp_head(r, &head, announce, extra);
-    if (rc == 0 && buf_pending(&head) + body > worker_output_max())
+    int rc = resp_head(r, announce, extra);
+    if (rc == 0 && buf_pending(&r->head) + body > worker_output_max())
         rc = -E2BIG;
     if (rc == 0) {
         /* Head and body go out as they lie, in one message. */
-        struct iovec iov[2] = {{buf_head(&head), buf_pending(&head)},
+        struct iovec iov[2] = {{buf_head(&r->head), buf_pending(&r->head)},
                                {(void *)data, body}};
         r->head_sent = 1;
         rc = resp_finish(r, 0, iov, 2);
     }
-    buf_free(&head);
     buf_free(&z);
     return rc;
 }
@@ -496,13 +527,10 @@ int http_response_sendfile(swx_http_response_t *r, const char *path,
     if (!r->has_type &&
         (rc = http_response_header(r, "Content-Type", mime_type(real))) < 0)
         return rc;
-    buf_t b = {0};
-    if ((rc = resp_head(r, &b, (int64_t)sf.length, NULL)) < 0) {
-        buf_free(&b);
+    if ((rc = resp_head(r, (int64_t)sf.length, NULL)) < 0)
         return rc;
-    }
     r->head_sent = 1;
-    if ((rc = resp_send_buf(r, &b)) == 0 && !r->head_only &&
+    if ((rc = resp_send_head_buf(r)) == 0 && !r->head_only &&
         !resp_no_body(r) && sf.length > 0)
         rc = resp_send_file(r, &sf, real);
     return rc < 0 ? rc : resp_finish(r, 0, NULL, 0);

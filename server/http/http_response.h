@@ -17,6 +17,8 @@ struct swx_http_response {
     int64_t length;          /* a Content-Length the plugin set, or -1 */
     uint64_t sent;           /* body bytes sent */
     buf_t fields;            /* header lines the plugin added */
+    buf_t head;              /* the head as it goes out (kept with the
+                                object in the pool, as fields is) */
     unsigned keep_alive : 1; /* the request allows another after it */
     unsigned head_only : 1;  /* HEAD: no body goes out */
     unsigned head_sent : 1;  /* streaming has begun */
@@ -53,6 +55,9 @@ swx_http_response_t *http_response_new(uint64_t session,
                                        const swx_http_request_t *req,
                                        const http_compression_t *z);
 void http_response_free(swx_http_response_t *r);
+/* r has ended and nothing refers to it any more: kept for a next
+ * response (its memory reused), or freed. */
+void http_response_recycle(swx_http_response_t *r);
 
 /* swx_http_status .. swx_http_sendfile (see swx_plugin.h). */
 int http_response_status(swx_http_response_t *r, int status);

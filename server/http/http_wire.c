@@ -27,6 +27,14 @@ static int wire_put_fields(buf_t *out, const http_request_t *req)
     return 0;
 }
 
+/* src into dst (size bytes), cut short and NUL-terminated. */
+static void wire_copy_str(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 int http_wire_encode(buf_t *out, const http_request_t *req, const char *body,
                      size_t body_len, const http_wire_peer_t *peer)
 {
@@ -42,9 +50,9 @@ int http_wire_encode(buf_t *out, const http_request_t *req, const char *body,
         .peer_port = peer->port,
         .proxy_port = peer->proxy_addr != NULL ? peer->proxy_port : 0,
     };
-    snprintf(h.peer_addr, sizeof(h.peer_addr), "%s", peer->addr);
+    wire_copy_str(h.peer_addr, sizeof(h.peer_addr), peer->addr);
     if (peer->proxy_addr != NULL)
-        snprintf(h.proxy_addr, sizeof(h.proxy_addr), "%s", peer->proxy_addr);
+        wire_copy_str(h.proxy_addr, sizeof(h.proxy_addr), peer->proxy_addr);
     buf_reset(out);
     if (buf_append(out, &h, sizeof(h)) < 0 ||
         wire_put(out, req->method, req->method_len) < 0 ||

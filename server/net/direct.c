@@ -37,9 +37,18 @@ typedef struct direct_job {
     void *copy;
 } direct_job_t;
 
+/* A message up to this long is copied onto its coroutine's stack, not
+ * the heap: the copy lives as long as the callback's frame. */
+#define DIRECT_STACK_COPY 1024
+
 static void direct_job_run(void *arg)
 {
     direct_job_t j = *(const direct_job_t *)arg; /* before any wait */
+    /* Small messages, copied here while the engine's buffer still holds
+     * them (the coroutine runs at once, before its first wait). */
+    char small[j.copy == NULL && j.msg.len > 0 ? j.msg.len : 1];
+    if (j.copy == NULL && j.msg.len > 0)
+        j.msg.data = memcpy(small, j.msg.data, j.msg.len);
     j.handle(&j.msg);
     free(j.copy);
 }
@@ -50,7 +59,7 @@ static void direct_run(direct_t *d, int type, int listener,
     direct_job_t j = {d->handle, {.type = type, .listener = listener,
                       .session = session, .data = data, .len = len}, NULL};
     int wrap = coro_callbacks_on();
-    if (wrap && len > 0) {
+    if (wrap && len > DIRECT_STACK_COPY) {
         j.copy = malloc(len);
         if (j.copy == NULL) { /* a plain call: its waits fail, nothing lost */
             log_error("coroutines: out of memory copying a message of %zu "
