@@ -35,6 +35,8 @@ typedef struct tls_conn {
                                       the socket to be writable */
     unsigned write_wants_read : 1; /* a write waits for it readable */
     unsigned ktls : 1;        /* the kernel encrypts what is sent */
+    unsigned pend_gathered : 1; /* the write that waits was gathered */
+    size_t pend_len;          /* its length (0: no write waits) */
 } tls_conn_t;
 
 /* A file is read here for SSL_write: one buffer per loop thread. */
@@ -285,19 +287,75 @@ static ssize_t tls_write(conn_t *c, const void *data, size_t len)
     return tls_error(c, n, 0);
 }
 
+/* Pieces shorter than this are gathered with the ones after them into
+ * one SSL_write (one record, one send) of up to TLS_RECORD bytes: a
+ * response's head and body, several pipelined responses. */
+#define TLS_GATHER 4096
+static _Thread_local char tls_gather_buf[TLS_RECORD];
+
+/* Up to TLS_RECORD bytes from iov[*i] + *off on, at least min; the
+ * cursor moves past them. */
+static size_t tls_gather(const struct iovec *iov, int iovcnt, int *i,
+                         size_t *off, size_t min)
+{
+    size_t len = 0;
+    while (*i < iovcnt && len < sizeof(tls_gather_buf)) {
+        size_t left = iov[*i].iov_len - *off;
+        /* Past min, a long piece goes out by itself. */
+        if (len >= min && len > 0 && left >= TLS_GATHER)
+            break;
+        size_t take = left < sizeof(tls_gather_buf) - len
+                          ? left : sizeof(tls_gather_buf) - len;
+        memcpy(tls_gather_buf + len, (const char *)iov[*i].iov_base + *off,
+               take);
+        len += take;
+        *off += take;
+        if (*off == iov[*i].iov_len) {
+            (*i)++;
+            *off = 0;
+        }
+    }
+    return len;
+}
+
 /* A write that waited (EAGAIN) is retried with the same bytes first, as
- * OpenSSL requires: the output queue keeps them at its head. */
+ * OpenSSL requires: the output queue keeps them at its head, and a
+ * gathered one is gathered again, at least as long. */
 static ssize_t tls_writev(conn_t *c, const struct iovec *iov, int iovcnt)
 {
-    size_t done = 0;
-    for (int i = 0; i < iovcnt; i++) {
-        if (iov[i].iov_len == 0)
+    tls_conn_t *t = c->xport;
+    size_t done = 0, off = 0;
+    int i = 0;
+    while (i < iovcnt) {
+        if (iov[i].iov_len == off) {
+            i++;
+            off = 0;
             continue;
-        ssize_t n = tls_write(c, iov[i].iov_base, iov[i].iov_len);
+        }
+        const char *data;
+        size_t len;
+        int gathered = t->pend_len > 0 ? t->pend_gathered
+                                       : iov[i].iov_len - off < TLS_GATHER;
+        if (gathered) {
+            len = tls_gather(iov, iovcnt, &i, &off, t->pend_len);
+            data = tls_gather_buf;
+        } else {
+            data = (const char *)iov[i].iov_base + off;
+            len = iov[i].iov_len - off;
+            i++;
+            off = 0;
+        }
+        ssize_t n = tls_write(c, data, len);
+        if (n == -EAGAIN) {
+            t->pend_gathered = gathered ? 1 : 0;
+            t->pend_len = len;
+        } else {
+            t->pend_len = 0;
+        }
         if (n < 0)
             return done > 0 ? (ssize_t)done : n;
         done += (size_t)n;
-        if ((size_t)n < iov[i].iov_len)
+        if ((size_t)n < len)
             break;
     }
     return (ssize_t)done;

@@ -5,7 +5,11 @@
 #include "net/tls.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,6 +347,32 @@ static int tls_set_verify(SSL_CTX *ctx, int li, const config_listener_t *l,
     return 0;
 }
 
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+
+/* Whether the kernel can take TLS (its tls module loads): asked once per
+ * process on a socket of its own. Without it OpenSSL would try, and
+ * fail, two setsockopt calls after every handshake. */
+static int tls_kernel_has_ktls(void)
+{
+    static _Atomic int known = -1;
+    int k = known;
+    if (k >= 0)
+        return k;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 1; /* cannot tell: let OpenSSL try */
+    /* An unconnected socket: ENOTCONN when the module is there. */
+    k = setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", 3) == 0 || errno != ENOENT;
+    close(fd);
+    known = k;
+    if (!k)
+        log_info("TLS: the kernel has no tls module (modprobe tls): files "
+                 "go out through OpenSSL, kTLS is not tried");
+    return k;
+}
+
 /* Versions, ciphers, groups and options: the same on every context of a
  * listener (an SNI name switches contexts mid-handshake). */
 static int tls_set_params(SSL_CTX *ctx, int li, const config_listener_t *l,
@@ -353,7 +383,8 @@ static int tls_set_params(SSL_CTX *ctx, int li, const config_listener_t *l,
     uint64_t opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                     SSL_OP_IGNORE_UNEXPECTED_EOF;
 #ifdef SSL_OP_ENABLE_KTLS
-    opts |= SSL_OP_ENABLE_KTLS;
+    if (tls_kernel_has_ktls())
+        opts |= SSL_OP_ENABLE_KTLS;
 #endif
     if (l->ssl_prefer_server_ciphers)
         opts |= SSL_OP_CIPHER_SERVER_PREFERENCE;
