@@ -14,10 +14,12 @@ H2LOAD=
 declare -A TLS_NOTE=()
 
 tls_label() {
+    local mode r w
+    read -r mode r w <<<"$(t_shape "$1" http)"
     case $1 in
     ref) echo "nginx (reference)" ;;
-    bm) echo "swx-server, base mode" ;;
-    pm) echo "swx-server, process mode" ;;
+    bm) echo "swx-server, base mode, worker_num $w" ;;
+    pm) echo "swx-server, process mode, reactor_num $r, worker_num $w" ;;
     esac
 }
 
@@ -48,16 +50,23 @@ tls_client() {
     OPENSSL_CONF=$TLS_DIR/client.cnf "$@"
 }
 
-# tls_json MODE PLUGIN PORT DOCROOT: swx's configuration, base or process.
+# tls_json MODE PLUGIN PORT DOCROOT: swx's configuration, base or process,
+# with as many event loops as nginx has workers (bench/targets.sh, t_shape),
+# and no document_root (nginx's "location = /" looks at no file either).
 tls_json() {
-    local mode='"mode": "base"'
-    [ "$1" = base ] || mode="\"reactor_num\": $NCPU"
+    local mode r w
+    read -r mode r w <<<"$(t_shape "$([ "$1" = base ] && echo bm || echo pm)" http)"
+    if [ "$mode" = base ]; then
+        mode='"mode": "base"'
+    else
+        mode="\"reactor_num\": $r"
+    fi
     cat <<EOF
-{ "server": { $mode, "worker_num": $NCPU, "log_level": "warning" },
+{ "server": { $mode, "worker_num": $w, "log_level": "warning" },
   "plugins": [ { "name": "http_hello", "path": "$2",
                  "config": { "greeting": "$GREETING" } } ],
   "listeners": [ { "type": "tcp", "host": "127.0.0.1", "port": $3, "plugin": "http_hello",
-                   "protocol": "http", "document_root": "$4", "open_http2_protocol": true,
+                   "protocol": "http", "open_http2_protocol": true,
                    "ssl_cert_file": "$TLS_DIR/cert.pem", "ssl_key_file": "$TLS_DIR/key.pem",
                    "ssl_protocols": ["$TLS_VERSION"], "ssl_ecdh_curve": "$TLS_GROUP" } ] }
 EOF
@@ -299,6 +308,9 @@ tls_intro() {
     cat <<EOF
 - **tls**: swx-server in base mode and in process mode against nginx
   ($NCPU workers), over TLS, all three idle but for the one measured, each
+  swx-server with as many event loops as nginx has workers (as in the
+  targets suite: in process mode the reactor threads, which do the TLS
+  work, and the workers together), each
   benchmark against nginx first. Same certificate (one ECDSA P-256
   self-signed certificate made by \`scripts/make_cert.sh\`), same version,
   cipher and group on every handshake: the servers are set to $TLS_VERSION
@@ -332,8 +344,8 @@ EOF
 # shellcheck disable=SC2016  # the backquotes are Markdown's
 tls_configs() {
     suite_on tls || return 0
-    printf '\nswx-server, tls, in base mode (process mode has `"reactor_num": %s` in place of `"mode": "base"`):\n\n```json\n%s\n```\n' \
-        "$NCPU" "$(tls_json base "<build>/$HTTP_PLUGIN" "<free port>" "<tmp>/www" | sed "s|$TMP|<tmp>|g")"
+    printf '\nswx-server, tls, in base mode (process mode has `"reactor_num": %s` in place of `"mode": "base"` and worker_num %s):\n\n```json\n%s\n```\n' \
+        "$(t_shape pm http | cut -d' ' -f2)" "$(t_shape pm http | cut -d' ' -f3)" "$(tls_json base "<build>/$HTTP_PLUGIN" "<free port>" "<tmp>/www" | sed "s|$TMP|<tmp>|g")"
     printf '\nnginx, tls (the HTTP one with TLS and HTTP/2 on its listener):\n\n```nginx\n%s\n```\n' \
         "$(nginx_tls_config "<tmp>/nginx-tls" "<free port>" "<tmp>/www" | sed "s|$TMP|<tmp>|g")"
     printf '\nThe clients'"'"' OpenSSL configuration (`OPENSSL_CONF`):\n\n```ini\n%s\n```\n' \

@@ -195,6 +195,12 @@ static void loop_run_deferred(loop_t *loop)
     }
 }
 
+void loop_run_deferred_now(loop_t *loop)
+{
+    if (loop->deferred != NULL)
+        loop_run_deferred(loop);
+}
+
 static int loop_min_timeout(int a, int b)
 {
     if (a < 0)

@@ -45,6 +45,9 @@ typedef void loop_defer_cb(void *arg);
 /* Run cb(arg) once, at the end of the current (or next) loop_run_once.
  * 0 or -ENOMEM. */
 int loop_defer(loop_t *loop, loop_defer_cb *cb, void *arg);
+/* Runs the calls deferred so far now, as the end of a run would (for
+ * code that drives an engine without running its loop: the fuzzers). */
+void loop_run_deferred_now(loop_t *loop);
 
 /* Run cb(arg) at the start of every loop_run_once, before it waits: for
  * output gathered during the last run (ipc batches). At most

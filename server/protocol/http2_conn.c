@@ -100,6 +100,7 @@ typedef struct http2_conn {
     uint64_t nreq;
     h2_stream_t *serving;     /* static_serve_to's stream */
     conn_t *c;
+    int flush_later;          /* a flush waits for the end of the loop run */
 } http2_conn_t;
 
 static int64_t h2_now_us(void)
@@ -894,27 +895,89 @@ static void h2_tick_arm(conn_t *c)
         h->tick = 0;
 }
 
+/* Frames are gathered for one write, up to this much: the frames of a
+ * flush go out in one send (and, over TLS, few records). */
+#define H2_GATHER (64 * 1024)
+static _Thread_local buf_t h2_gather_buf;
+
+/* The gathered frames to the connection; 0, or -1 when it was closed. */
+static int h2_write_gathered(conn_t *c, buf_t *g)
+{
+    int rc = buf_pending(g) > 0 ? conn_write(c, buf_head(g), buf_pending(g))
+                                : 0;
+    buf_reset(g);
+    buf_trim(g, H2_GATHER);
+    return rc < 0 ? -1 : 0;
+}
+
 /* Frames out while the output queue has room; the connection ends when
  * neither side has more to say. 0, or -1 when it was closed. */
 static int h2_flush(conn_t *c)
 {
     http2_conn_t *h = c->state;
-    while (c->out.bytes < H2_OUT_HIGH) {
+    buf_t *g = &h2_gather_buf;
+    while (c->out.bytes + buf_pending(g) < H2_OUT_HIGH) {
         const uint8_t *data;
         ssize_t n = nghttp2_session_mem_send(h->s, &data);
         if (n < 0) {
+            buf_reset(g);
             conn_close(c, nghttp2_strerror((int)n));
             return -1;
         }
         if (n == 0)
             break;
-        if (conn_write(c, data, (size_t)n) < 0)
+        if (buf_append(g, data, (size_t)n) < 0) {
+            buf_reset(g);
+            conn_close(c, "out of memory for HTTP/2 frames");
+            return -1;
+        }
+        if (buf_pending(g) >= H2_GATHER && h2_write_gathered(c, g) < 0)
             return -1;
     }
+    if (h2_write_gathered(c, g) < 0)
+        return -1;
     if (!nghttp2_session_want_read(h->s) && !nghttp2_session_want_write(h->s))
         return conn_end(c, 1);
     h2_tick_arm(c);
     return 0;
+}
+
+/* A flush at the end of the loop run, for the connection of session on
+ * engine eng if it is still open. */
+typedef struct h2_later {
+    conn_engine_t *eng;
+    uint64_t session;
+} h2_later_t;
+
+static void h2_flush_later_run(void *arg)
+{
+    h2_later_t l = *(h2_later_t *)arg;
+    free(arg);
+    conn_t *c = session_get(&l.eng->sessions, l.session);
+    if (c == NULL || c->proto != &http2_conn_proto || c->state == NULL)
+        return;
+    http2_conn_t *h = c->state;
+    h->flush_later = 0;
+    h2_flush(c);
+}
+
+/* Responses of several streams that come in one loop run (a batch from a
+ * worker) go out together: one flush after them all. */
+static void h2_flush_later(conn_t *c)
+{
+    http2_conn_t *h = c->state;
+    if (h->flush_later)
+        return;
+    h2_later_t *l = malloc(sizeof(*l));
+    if (l != NULL) {
+        *l = (h2_later_t){c->eng, c->session};
+        if (loop_defer(c->eng->loop, h2_flush_later_run, l) == 0) {
+            h->flush_later = 1;
+            return;
+        }
+        free(l);
+    }
+    h2_flush(c); /* out of memory: now, then */
 }
 
 /* A stream's timeouts: its output has not moved for send_timeout (a
@@ -1214,7 +1277,7 @@ static void http2_deliver(conn_t *c, const conn_msg_t *m)
         log_warn("session %llu: message type %d (%zu bytes) is not for an "
                  "HTTP/2 connection; dropped", (unsigned long long)c->session,
                  m->type, m->len);
-    h2_flush(c);
+    h2_flush_later(c);
 }
 
 /* Worker w was replaced after a crash: which of our streams it held is

@@ -146,6 +146,7 @@ static void answer_pending(int odd)
     for (int i = 0; i < npending; i++)
         answer(pending_session, pending[i], odd);
     npending = 0;
+    loop_run_deferred_now(loop); /* the flush after the answers */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -180,6 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         answer_pending(off & 1);
     }
     npending = 0;
+    loop_run_deferred_now(loop);
     conn_engine_close_all(&eng);
     return 0;
 }
