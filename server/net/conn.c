@@ -39,6 +39,44 @@ static int conn_events(const conn_t *c)
     return ev;
 }
 
+static void conn_readable(conn_t *c);
+
+/* A read of c at the end of the loop run, if c is still open then. */
+typedef struct conn_later {
+    conn_engine_t *eng;
+    uint64_t session;
+} conn_later_t;
+
+static void conn_read_later_run(void *arg)
+{
+    conn_later_t l = *(conn_later_t *)arg;
+    free(arg);
+    conn_t *c = session_get(&l.eng->sessions, l.session);
+    if (c == NULL)
+        return;
+    c->read_later = 0;
+    if (!c->handshaking && (conn_events(c) & LOOP_READ))
+        conn_readable(c);
+}
+
+/* Input the transport read ahead (and holds) is read once the engine
+ * wants to read: no event of the socket would say it is there. */
+static void conn_read_later(conn_t *c)
+{
+    if (c->read_later || c->handshaking || c->transport->buffered == NULL ||
+        !(conn_events(c) & LOOP_READ) || !c->transport->buffered(c))
+        return;
+    conn_later_t *l = malloc(sizeof(*l));
+    if (l == NULL)
+        return; /* the next input on the socket reads it */
+    *l = (conn_later_t){c->eng, c->session};
+    if (loop_defer(c->eng->loop, conn_read_later_run, l) < 0) {
+        free(l);
+        return;
+    }
+    c->read_later = 1;
+}
+
 /* What the loop watches: the engine's wish, as the transport needs it;
  * a handshake reads until the transport says otherwise. */
 static void conn_update(conn_t *c)
@@ -47,11 +85,13 @@ static void conn_update(conn_t *c)
     if (c->transport->interest != NULL)
         ev = c->transport->interest(c, ev);
     loop_mod(c->eng->loop, c->fd, ev);
+    conn_read_later(c);
 }
 
 static void conn_readable(conn_t *c)
 {
     conn_engine_t *e = c->eng;
+    uint64_t session = c->session;
     ssize_t n = c->transport->read(c, e->rbuf, CONN_READ_SIZE);
     if (n > 0 && c->lingering) {
         return; /* dropped: the connection is being closed */
@@ -59,6 +99,10 @@ static void conn_readable(conn_t *c)
         if (e->heartbeat > 0)
             c->last_recv = loop_now();
         c->proto->input(c, e->rbuf, (size_t)n);
+        /* More than one read's worth came in at once: the rest, later
+         * in this run (after what the input set going). */
+        if (session_get(&e->sessions, session) == c)
+            conn_read_later(c);
     } else if (n == 0) {
         conn_close(c, NULL);
     } else if (n != -EAGAIN) {

@@ -57,6 +57,10 @@ typedef struct conn_transport {
     void (*info)(const conn_t *c, swx_conninfo_t *ci);
     const char *(*version)(const conn_t *c);
     const char *(*alpn)(const conn_t *c);
+    /* Optional: whether the transport holds input it read ahead of what
+     * it returned, which the socket will not signal again (TLS records
+     * OpenSSL read in one go). */
+    int (*buffered)(const conn_t *c);
 } conn_transport_t;
 
 /* Plain sockets (plain.c), TLS (tls.c). */
@@ -244,6 +248,8 @@ struct conn {
                                  nothing is opened before it is */
     unsigned out_full : 1; /* output passed the high watermark, the sink
                               was told, and it has not drained yet */
+    unsigned read_later : 1; /* a read of the transport's buffered input
+                                waits for the end of the loop run */
     int out_target;       /* the sink's: whom it told of out_full */
     void *xport;          /* the transport's state (TLS: tls_conn_t) */
     int64_t linger_timer;

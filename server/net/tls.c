@@ -550,6 +550,15 @@ static void tls_info(const conn_t *c, swx_conninfo_t *ci)
     }
 }
 
+/* Records OpenSSL read ahead and holds (whole or not): conn_readable
+ * reads them again only after a read that returned data, so a partial
+ * record held here waits for the socket. */
+static int tls_buffered(const conn_t *c)
+{
+    const tls_conn_t *t = c->xport;
+    return t != NULL && t->ssl != NULL && SSL_has_pending(t->ssl);
+}
+
 const conn_transport_t tls_transport = {
     .name = "tls",
     .read = tls_read,
@@ -564,4 +573,5 @@ const conn_transport_t tls_transport = {
     .info = tls_info,
     .version = tls_version,
     .alpn = tls_alpn,
+    .buffered = tls_buffered,
 };

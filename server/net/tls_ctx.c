@@ -125,23 +125,63 @@ static void tls_ticket_derive(int listener, uint64_t period, char label,
          sizeof(tls_shm->tls_ticket_secret), msg, sizeof(msg), out, &len);
 }
 
-static int tls_ticket_keys(EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx,
-                           int listener, uint64_t period,
-                           const unsigned char *iv, int enc)
+/* A listener's ticket keys of one period, derived once per thread (three
+ * HMACs, each an algorithm fetch in OpenSSL 3) and kept: a handshake
+ * sends two tickets, and each would derive them again. */
+typedef struct tls_tkeys {
+    unsigned gen; /* tls_tkeys_gen when derived */
+    int listener; /* -1: empty */
+    uint64_t period;
+    unsigned char name[32], aes[32], mac[32];
+} tls_tkeys_t;
+#define TLS_TKEYS_KEPT 4
+static _Thread_local tls_tkeys_t tls_tkeys[TLS_TKEYS_KEPT] = {
+    {.listener = -1}, {.listener = -1}, {.listener = -1}, {.listener = -1}};
+static _Thread_local int tls_tkeys_next;
+/* Moved on whenever the shared secret the keys come from may change
+ * (tls_init): the kept keys are derived again. */
+static _Atomic unsigned tls_tkeys_gen = 1;
+
+static const tls_tkeys_t *tls_ticket_get(int listener, uint64_t period)
 {
-    unsigned char aes[32], mac[32];
+    unsigned gen = tls_tkeys_gen;
+    for (int i = 0; i < TLS_TKEYS_KEPT; i++)
+        if (tls_tkeys[i].gen == gen && tls_tkeys[i].listener == listener &&
+            tls_tkeys[i].period == period)
+            return &tls_tkeys[i];
+    tls_tkeys_t *k = &tls_tkeys[tls_tkeys_next];
+    tls_tkeys_next = (tls_tkeys_next + 1) % TLS_TKEYS_KEPT;
+    k->gen = gen;
+    k->listener = listener;
+    k->period = period;
+    tls_ticket_derive(listener, period, 'n', k->name);
+    tls_ticket_derive(listener, period, 'a', k->aes);
+    tls_ticket_derive(listener, period, 'h', k->mac);
+    return k;
+}
+
+/* AES-256-CBC, fetched once for the process. */
+static EVP_CIPHER *tls_ticket_cipher;
+static pthread_once_t tls_ticket_cipher_once = PTHREAD_ONCE_INIT;
+
+static void tls_ticket_cipher_fetch(void)
+{
+    tls_ticket_cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+}
+
+static int tls_ticket_keys(EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx,
+                           const tls_tkeys_t *k, const unsigned char *iv,
+                           int enc)
+{
     OSSL_PARAM params[2];
-    tls_ticket_derive(listener, period, 'a', aes);
-    tls_ticket_derive(listener, period, 'h', mac);
+    pthread_once(&tls_ticket_cipher_once, tls_ticket_cipher_fetch);
+    const EVP_CIPHER *aes = tls_ticket_cipher != NULL ? tls_ticket_cipher
+                                                      : EVP_aes_256_cbc();
     params[0] = OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0);
     params[1] = OSSL_PARAM_construct_end();
-    int ok = EVP_CipherInit_ex(cctx, EVP_aes_256_cbc(), NULL, aes, iv,
-                               enc) == 1 &&
-             EVP_MAC_CTX_set_params(hctx, params) == 1 &&
-             EVP_MAC_init(hctx, mac, sizeof(mac), NULL) == 1;
-    OPENSSL_cleanse(aes, sizeof(aes));
-    OPENSSL_cleanse(mac, sizeof(mac));
-    return ok;
+    return EVP_CipherInit_ex(cctx, aes, NULL, k->aes, iv, enc) == 1 &&
+           EVP_MAC_CTX_set_params(hctx, params) == 1 &&
+           EVP_MAC_init(hctx, k->mac, sizeof(k->mac), NULL) == 1;
 }
 
 /* OpenSSL's ticket key callback: encrypt with this hour's key, decrypt
@@ -155,21 +195,20 @@ static int tls_ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv,
     int li = (int)li1 - 1;
     uint64_t now = (uint64_t)tls_clock(NULL) / TLS_TICKET_ROTATE;
     uint64_t periods[2] = {now, now - 1};
-    unsigned char want[32];
     if (li1 <= 0)
         return -1;
     if (enc) {
-        tls_ticket_derive(li, now, 'n', want);
-        memcpy(name, want, 16);
+        const tls_tkeys_t *k = tls_ticket_get(li, now);
+        memcpy(name, k->name, 16);
         if (RAND_bytes(iv, 16) != 1) /* AES-CBC's IV */
             return -1;
-        return tls_ticket_keys(cctx, hctx, li, now, iv, 1) ? 1 : -1;
+        return tls_ticket_keys(cctx, hctx, k, iv, 1) ? 1 : -1;
     }
     for (int i = 0; i < 2; i++) {
-        tls_ticket_derive(li, periods[i], 'n', want);
-        if (memcmp(name, want, 16) != 0)
+        const tls_tkeys_t *k = tls_ticket_get(li, periods[i]);
+        if (memcmp(name, k->name, 16) != 0)
             continue;
-        if (!tls_ticket_keys(cctx, hctx, li, periods[i], iv, 0))
+        if (!tls_ticket_keys(cctx, hctx, k, iv, 0))
             return -1;
         return i == 0 ? 1 : 2; /* 2: renew, with this hour's key */
     }
@@ -397,6 +436,9 @@ static int tls_set_params(SSL_CTX *ctx, int li, const config_listener_t *l,
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_timeout(ctx, TLS_TICKET_ROTATE);
     SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tls_ticket_cb);
+    /* Whole records in one read, not a header and a body: the engine
+     * reads again what OpenSSL holds (tls_buffered). */
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (!tls_set_versions(ctx, l->ssl_protocols)) {
         tls_reason(why, sizeof(why));
         return tls_fail(err, li, NULL, "ssl_protocols", "%s", why);
@@ -581,6 +623,7 @@ int tls_init(const config_t *cfg, shm_t *shm)
 {
     int rc = 0;
     tls_shm = shm;
+    tls_tkeys_gen++;
     if (tls_setup(cfg) < 0)
         return -1;
     if (!atomic_load(&shm->tls_ticket_secret_set)) {

@@ -4,7 +4,9 @@ handshake, several requests), a static file with a Range, 8 MiB by
 swx_http_sendfile and from document_root (the file path of the
 transport: kTLS's SSL_sendfile or a record at a time) compared by hash,
 a slow reader of a big file that the server neither buffers nor waits
-for; WSS with a python ssl client doing the WebSocket handshake; the
+for; requests pipelined in records sent in one write, more than one
+read of the engine takes (what OpenSSL read ahead is served, in order,
+with no further event of the socket); WSS with a python ssl client doing the WebSocket handshake; the
 access log's $ssl_protocol; /metrics's handshake counters; ALPN
 http/1.1 by default."""
 
@@ -146,6 +148,65 @@ def test_slow_reader(srv, pki):
     check(got > BIG, "slow reader got %d bytes" % got)
 
 
+def pipelined_trial(port, pki, rec, total):
+    """GET requests of total bytes, pipelined in records of rec bytes made
+    in memory and sent in one write; whether every response came, in
+    order. Records that arrive together can be more than one read of
+    the engine takes: what OpenSSL read ahead then waits in its buffer
+    with the socket empty, and must be read with no event of the
+    socket."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = th.client_ctx(pki).wrap_bio(inc, out, server_hostname="localhost")
+    raw = socket.create_connection((th.HOST, port), timeout=10.0)
+    try:
+        while True:
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                raw.sendall(out.read())
+                b = raw.recv(1 << 16)
+                check(b != b"", "pipelined: closed in the handshake")
+                inc.write(b)
+        raw.sendall(out.read())
+        reqs, size, n = [], 0, 0
+        while size < total:
+            r = b"GET /echo?i=%d HTTP/1.1\r\nHost: localhost\r\n\r\n" % n
+            reqs.append(r)
+            size += len(r)
+            n += 1
+        data = b"".join(reqs)
+        for k in range(0, len(data), rec):
+            obj.write(data[k:k + rec])
+        raw.sendall(out.read())
+        got = b""
+        while got.count(b"\r\n\r\n") < n:
+            try:
+                got += obj.read(1 << 16)
+                continue
+            except ssl.SSLWantReadError:
+                pass
+            try:
+                b = raw.recv(1 << 16)
+            except socket.timeout:
+                return False
+            if b == b"":
+                return False
+            inc.write(b)
+        seen = re.findall(rb"(?i)x-query: i=(\d+)", got)
+        return [int(x) for x in seen] == list(range(n))
+    finally:
+        raw.close()
+
+
+def test_pipelined(port, pki):
+    bad = [(rec, total) for rec in (300, 4000)
+           for total in range(40000, 140000, 7000)
+           if not pipelined_trial(port, pki, rec, total)]
+    check(not bad, "pipelined requests not all answered in 10 s "
+          "(record size, bytes): %s" % bad)
+
+
 def test_wss(port, pki):
     s = th.tls_connect(port, th.client_ctx(pki))
     key = hh.base64.b64encode(os.urandom(16)).decode()
@@ -237,6 +298,7 @@ def main():
         test_curl(srv, pki)
         test_files(srv, pki, digest)
         test_slow_reader(srv, pki)
+        test_pipelined(srv.port, pki)
         test_wss(srv.listeners[1]["port"], pki)
         test_h2(srv.listeners[2]["port"], pki,
                 srv.listeners[2]["access_log"])
