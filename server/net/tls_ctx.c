@@ -185,7 +185,8 @@ static int tls_ticket_keys(EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx,
 }
 
 /* OpenSSL's ticket key callback: encrypt with this hour's key, decrypt
- * with this hour's or the last (and then ask for a renewed ticket). */
+ * with this hour's or the last (and then ask for a renewed ticket, as
+ * after every TLS 1.3 resumption). */
 static int tls_ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv,
                          EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
@@ -210,7 +211,11 @@ static int tls_ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv,
             continue;
         if (!tls_ticket_keys(cctx, hctx, k, iv, 0))
             return -1;
-        return i == 0 ? 1 : 2; /* 2: renew, with this hour's key */
+        /* 2: renew, with this hour's key. TLS 1.3 always: a client that
+         * resumed keeps the session of that connection, which holds a
+         * ticket only if one is sent (else its next handshake is full),
+         * as OpenSSL does with its own keys. */
+        return i == 0 && SSL_version(s) != TLS1_3_VERSION ? 1 : 2;
     }
     return 0; /* an unknown key: a full handshake */
 }

@@ -4,7 +4,8 @@ openssl s_client and python's ssl; TLS 1.0 and 1.1 refused, 1.2 and 1.3
 served; ALPN as offered by ssl_alpn; SNI choosing among ssl_sni_certs with
 the default certificate for unknown names; mutual TLS (ssl_verify_peer)
 refusing clients without a certificate or with a stranger's; session
-resumption through tickets (s_client -sess_out / -sess_in: "Reused");
+resumption through tickets (s_client -sess_out / -sess_in: "Reused"),
+and a TLS 1.3 resumption bringing a new ticket that resumes in turn;
 several reactors and workers share the ticket keys; a Unix socket
 listener with TLS; proxy_protocol before TLS; a plain listener beside it whose on_connect sees
 no TLS fields."""
@@ -245,6 +246,20 @@ def test_resumption(srv, pki):
                                   sess, stdin=b"ping\n", expect="ping")
             reused += "Reused, TLS" in out
         check(reused == 4, "%s: resumed %d of 4: %s" % (v, reused, out))
+    # A TLS 1.3 resumption brings a new ticket, so that a client that
+    # keeps the resumed connection's session (wrk, SSL_clear) resumes
+    # again, and with it.
+    chained = os.path.join(srv.dir, "sess2.pem")
+    th.s_client(srv.port, "-tls1_3", "-CAfile", pki.ca, "-sess_out", sess,
+                stdin=b"ping\n", expect="ping")
+    rc, out = th.s_client(srv.port, "-tls1_3", "-CAfile", pki.ca, "-msg",
+                          "-sess_in", sess, "-sess_out", chained,
+                          stdin=b"ping\n", expect="ping")
+    check("Reused, TLS" in out and "NewSessionTicket" in out,
+          "TLS 1.3 resumption without a new ticket: %s" % out)
+    rc, out = th.s_client(srv.port, "-tls1_3", "-CAfile", pki.ca, "-sess_in",
+                          chained, stdin=b"ping\n", expect="ping")
+    check("Reused, TLS" in out, "the resumed session's ticket: %s" % out)
 
 
 def main():
