@@ -41,19 +41,37 @@ static int conn_events(const conn_t *c)
 
 static void conn_readable(conn_t *c);
 
-/* A read of c at the end of the loop run, if c is still open then. */
 typedef struct conn_later {
     conn_engine_t *eng;
     uint64_t session;
+    void (*fn)(conn_t *c);
 } conn_later_t;
 
-static void conn_read_later_run(void *arg)
+static void conn_later_run(void *arg)
 {
     conn_later_t l = *(conn_later_t *)arg;
     free(arg);
     conn_t *c = session_get(&l.eng->sessions, l.session);
-    if (c == NULL)
-        return;
+    if (c != NULL)
+        l.fn(c);
+}
+
+int conn_defer(conn_t *c, void (*fn)(conn_t *c))
+{
+    conn_later_t *l = malloc(sizeof(*l));
+    if (l == NULL)
+        return -ENOMEM;
+    *l = (conn_later_t){c->eng, c->session, fn};
+    if (loop_defer(c->eng->loop, conn_later_run, l) < 0) {
+        free(l);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* The deferred read of conn_read_later. */
+static void conn_read_later_run(conn_t *c)
+{
     c->read_later = 0;
     if (!c->handshaking && (conn_events(c) & LOOP_READ))
         conn_readable(c);
@@ -66,15 +84,8 @@ static void conn_read_later(conn_t *c)
     if (c->read_later || c->handshaking || c->transport->buffered == NULL ||
         !(conn_events(c) & LOOP_READ) || !c->transport->buffered(c))
         return;
-    conn_later_t *l = malloc(sizeof(*l));
-    if (l == NULL)
-        return; /* the next input on the socket reads it */
-    *l = (conn_later_t){c->eng, c->session};
-    if (loop_defer(c->eng->loop, conn_read_later_run, l) < 0) {
-        free(l);
-        return;
-    }
-    c->read_later = 1;
+    /* Out of memory: the next input on the socket reads it. */
+    c->read_later = conn_defer(c, conn_read_later_run) == 0;
 }
 
 /* What the loop watches: the engine's wish, as the transport needs it;

@@ -314,6 +314,10 @@ int conn_pending(const conn_t *c);
 buf_t *conn_scratch(conn_t *c);
 void conn_scratch_done(buf_t *b);
 
+/* fn(c) at the end of the current loop run, if c is still open then (it
+ * is found again by its session id). 0, or -ENOMEM (nothing deferred). */
+int conn_defer(conn_t *c, void (*fn)(conn_t *c));
+
 /* The sink's target for the next event of c; counts it. */
 int conn_route(conn_t *c);
 /* Hand the sink a message about c for target. Reading pauses while the

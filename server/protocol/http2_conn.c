@@ -942,19 +942,9 @@ static int h2_flush(conn_t *c)
     return 0;
 }
 
-/* A flush at the end of the loop run, for the connection of session on
- * engine eng if it is still open. */
-typedef struct h2_later {
-    conn_engine_t *eng;
-    uint64_t session;
-} h2_later_t;
-
-static void h2_flush_later_run(void *arg)
+static void h2_flush_later_run(conn_t *c)
 {
-    h2_later_t l = *(h2_later_t *)arg;
-    free(arg);
-    conn_t *c = session_get(&l.eng->sessions, l.session);
-    if (c == NULL || c->proto != &http2_conn_proto || c->state == NULL)
+    if (c->proto != &http2_conn_proto || c->state == NULL)
         return;
     http2_conn_t *h = c->state;
     h->flush_later = 0;
@@ -968,16 +958,10 @@ static void h2_flush_later(conn_t *c)
     http2_conn_t *h = c->state;
     if (h->flush_later)
         return;
-    h2_later_t *l = malloc(sizeof(*l));
-    if (l != NULL) {
-        *l = (h2_later_t){c->eng, c->session};
-        if (loop_defer(c->eng->loop, h2_flush_later_run, l) == 0) {
-            h->flush_later = 1;
-            return;
-        }
-        free(l);
-    }
-    h2_flush(c); /* out of memory: now, then */
+    if (conn_defer(c, h2_flush_later_run) == 0)
+        h->flush_later = 1;
+    else
+        h2_flush(c); /* out of memory: now, then */
 }
 
 /* A stream's timeouts: its output has not moved for send_timeout (a
