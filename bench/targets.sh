@@ -547,9 +547,10 @@ t_intro() {
   answers its \`location = /\` without looking at the disk, and so does swx
   without a static handler. **Latency at half of peak**: swx-loadgen \`-r\` paces
   \`GET /\` at half the requests/s wrk reached against that server, evenly
-  spaced over $T_CONNS connections; a request's latency runs from when it
-  was due, so time it waits behind a slow one counts; nginx's row is the
-  floor the machine and the load generator set. **Memory**:
+  spaced over $T_CONNS connections and sent by a timer that fires at most
+  every 50 µs; a request's latency runs from when it was due, so the wait
+  for that timer and behind a slow request count; nginx is measured the
+  same way, for reference. **Memory**:
   \`bench/idle_conns.py\` opens as many keep-alive connections as the
   open-file limit allows (at most 25000, for the loopback port range; the
   limit is raised with \`ulimit -n\` where allowed), makes one request on
