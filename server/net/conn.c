@@ -393,6 +393,11 @@ const config_listener_t *conn_listener(const conn_t *c)
     return &c->eng->cfg->listeners[c->listener];
 }
 
+buf_t *conn_gather(conn_t *c)
+{
+    return &c->eng->gather;
+}
+
 buf_t *conn_scratch(conn_t *c)
 {
     return &c->eng->scratch;
@@ -900,6 +905,7 @@ void conn_engine_free(conn_engine_t *e)
         timer_clear(loop_timers(e->loop), e->heartbeat);
     free(e->rbuf);
     buf_free(&e->scratch);
+    buf_free(&e->gather);
     session_table_free(&e->sessions);
     while (e->in_pooled > 0)
         free(e->in_pool[--e->in_pooled]);

@@ -182,6 +182,7 @@ struct conn_engine {
     session_table_t sessions;   /* session id -> conn_t */
     char *rbuf;                 /* CONN_READ_SIZE bytes for each read */
     buf_t scratch;              /* see conn_scratch */
+    buf_t gather;               /* see conn_gather */
     const conn_sink_t *sink;
     void *sink_ctx;             /* the sink's own state */
     int quiesced;               /* stopping: no more reading from clients */
@@ -313,6 +314,11 @@ int conn_pending(const conn_t *c);
  * Give it back with conn_scratch_done. */
 buf_t *conn_scratch(conn_t *c);
 void conn_scratch_done(buf_t *b);
+
+/* The engine's buffer for output a protocol gathers before one
+ * conn_write (HTTP/2 frames), apart from the scratch buffer, which a
+ * caller up the stack may hold. Empty it (buf_reset, buf_trim) after. */
+buf_t *conn_gather(conn_t *c);
 
 /* fn(c) at the end of the current loop run, if c is still open then (it
  * is found again by its session id). 0, or -ENOMEM (nothing deferred). */

@@ -550,9 +550,9 @@ static void tls_info(const conn_t *c, swx_conninfo_t *ci)
     }
 }
 
-/* Records OpenSSL read ahead and holds (whole or not): conn_readable
- * reads them again only after a read that returned data, so a partial
- * record held here waits for the socket. */
+/* Records OpenSSL read ahead and holds (whole or not). A partial record
+ * held here costs one deferred read that finds nothing (-EAGAIN, which
+ * defers nothing more) and then waits for the socket. */
 static int tls_buffered(const conn_t *c)
 {
     const tls_conn_t *t = c->xport;

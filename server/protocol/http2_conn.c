@@ -898,7 +898,6 @@ static void h2_tick_arm(conn_t *c)
 /* Frames are gathered for one write, up to this much: the frames of a
  * flush go out in one send (and, over TLS, few records). */
 #define H2_GATHER (64 * 1024)
-static _Thread_local buf_t h2_gather_buf;
 
 /* The gathered frames to the connection; 0, or -1 when it was closed. */
 static int h2_write_gathered(conn_t *c, buf_t *g)
@@ -915,7 +914,7 @@ static int h2_write_gathered(conn_t *c, buf_t *g)
 static int h2_flush(conn_t *c)
 {
     http2_conn_t *h = c->state;
-    buf_t *g = &h2_gather_buf;
+    buf_t *g = conn_gather(c);
     while (c->out.bytes + buf_pending(g) < H2_OUT_HIGH) {
         const uint8_t *data;
         ssize_t n = nghttp2_session_mem_send(h->s, &data);
