@@ -206,8 +206,14 @@ static void on_task(int64_t task_id, int src_worker, const void *data,
 {
     (void)task_id;
     (void)src_worker;
-    if (len >= 6 && memcmp(data, "sleep ", 6) == 0)
-        usleep((useconds_t)atoi((const char *)data + 6) * 1000);
+    /* The task's bytes are counted, not NUL-terminated: what follows them
+     * in the buffer may be anything (digits under MALLOC_PERTURB_). */
+    char text[32];
+    int tn = snprintf(text, sizeof(text), "%.*s",
+                      (int)(len < sizeof(text) ? len : sizeof(text) - 1),
+                      (const char *)data);
+    if (tn >= 6 && memcmp(text, "sleep ", 6) == 0)
+        usleep((useconds_t)atoi(text + 6) * 1000);
     char out[64];
     int n = snprintf(out, sizeof(out), "done-by-%d", swx_worker_id());
     swx_finish(out, (size_t)n);
