@@ -815,6 +815,21 @@ void conn_engine_quiesce(conn_engine_t *e)
     free(list);
 }
 
+void conn_engine_leave(conn_engine_t *e)
+{
+    if (e->leaving)
+        return;
+    e->leaving = 1;
+    size_t n;
+    conn_t **list = conn_engine_list(e, &n);
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        conn_t *c = list[i];
+        if (c->proto->leave != NULL && !c->closing)
+            c->proto->leave(c); /* may close c */
+    }
+    free(list);
+}
+
 void conn_engine_begin_stop(conn_engine_t *e)
 {
     size_t n;

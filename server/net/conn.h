@@ -134,6 +134,10 @@ typedef struct conn_proto {
      * data is NULL for len bytes of a file): what a protocol counts for
      * its access log. Touches nothing of the connection but its state. */
     void (*output)(conn_t *c, const void *data, size_t len);
+    /* Optional: the engine's process leaves (conn_engine_leave): a
+     * connection that can send its client elsewhere at once does (an
+     * idle HTTP/2 one: GOAWAY). May close c. */
+    void (*leave)(conn_t *c);
 } conn_proto_t;
 
 /* The protocols (protocol/stream.c, http_conn.c, ws_conn.c), and the
@@ -277,6 +281,10 @@ void conn_engine_accept(conn_engine_t *e, int fd, int listener);
 conn_t **conn_engine_list(conn_engine_t *e, size_t *n);
 /* The stop begins: stop reading clients, let each protocol wind down. */
 void conn_engine_quiesce(conn_engine_t *e);
+/* Base mode: this process takes no new connections and exits once its
+ * open ones are done (conn_engine_t.leaving); each protocol's leave hook
+ * is told. */
+void conn_engine_leave(conn_engine_t *e);
 /* Close each connection once its output is written (conn_engine_idle
  * says when none is left). */
 void conn_engine_begin_stop(conn_engine_t *e);

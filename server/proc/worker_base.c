@@ -276,12 +276,12 @@ void worker_base_leave(const char *why)
     if (base.leaving)
         return;
     base.leaving = 1;
-    base.eng.leaving = 1;
     long long wait = child.srv->cfg.max_wait_time * 1000LL;
     base.deadline = loop_now() + wait - (wait >= 2000 ? 1000 : 250);
     base_watch(0);
     log_info("%s: not accepting; serving %zu open connection(s) to the end",
              why, base.eng.sessions.count);
+    conn_engine_leave(&base.eng); /* idle HTTP/2 ones are sent away now */
 }
 
 /* child.update: the signals change what this worker takes. */

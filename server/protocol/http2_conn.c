@@ -1309,6 +1309,20 @@ static void http2_quiesce(conn_t *c)
     h2_flush(c);
 }
 
+/* The worker leaves (base mode): a connection with no stream open is sent
+ * GOAWAY now, not at its next stream's end, which an idle client might
+ * never bring before max_wait_time; with none in flight the session then
+ * wants nothing more and the connection ends. One with streams open gets
+ * it when the next one closes (h2_leave). */
+static void http2_leave(conn_t *c)
+{
+    http2_conn_t *h = c->state;
+    if (h->streams != NULL)
+        return;
+    h2_leave(c);
+    h2_flush(c);
+}
+
 /* A connection whose client chose "h2" by ALPN (conn_alpn_register):
  * its first bytes are the client preface. */
 static int http2_open(conn_t *c)
@@ -1343,5 +1357,6 @@ const conn_proto_t http2_conn_proto = {
     .worker_backoff = http2_worker_backoff,
     .drained = http2_drained,
     .quiesce = http2_quiesce,
+    .leave = http2_leave,
     .close = http2_close,
 };

@@ -5,7 +5,8 @@ http2_max_concurrent_streams refused with REFUSED_STREAM; a window that
 never opens: the stream is reset after send_timeout, and others are
 served; a crashed worker's stream (502 in process mode; in base mode the
 connection dies with the worker); a graceful stop with a stream in flight;
-max_request (base mode: GOAWAY from the leaving worker); max_concurrency
+max_request (base mode: GOAWAY from the leaving worker); a reload with
+an idle connection (base mode: GOAWAY at once); max_concurrency
 (503) and http_response_timeout (504) per stream."""
 
 import os
@@ -274,6 +275,44 @@ def test_max_request():
         srv.stop()
 
 
+def test_reload_idle():
+    """A reload with an idle HTTP/2 connection open. In base mode the
+    connection is the leaving worker's: GOAWAY(NO_ERROR) comes at once,
+    not at max_wait_time, and the server closes the connection, so the
+    client's next streams go to the new worker. In process mode the
+    connection is the reactor's: no GOAWAY, and it is served on."""
+    with hp.server("h2reload", server={"worker_num": 1,
+                                       "max_wait_time": 20}) as srv:
+        srv.start()
+        c = hp.Client(srv.port)
+        try:
+            head, _ = c.response(c.request("/echo"), 5)
+            check(head.get(":status") == "200", "before: %r" % head)
+            t0 = time.time()
+            srv.proc.send_signal(signal.SIGUSR1)
+            if hp.h.base_mode():
+                check(c.wait_end(6), "an idle connection of a leaving "
+                      "worker: no GOAWAY or close in 6 s")
+                check(c.goaway == h2.errors.ErrorCodes.NO_ERROR,
+                      "a leaving worker's GOAWAY: %r" % c.goaway)
+                c.wait(lambda: c.closed, 5, "the close after GOAWAY")
+                hp.h.log("GOAWAY and close %.2f s after the reload"
+                         % (time.time() - t0))
+            else:
+                c.wait(lambda: False if time.time() - t0 < 1.5 else True,
+                       5, "a while after the reload")
+                check(c.goaway is None and not c.closed,
+                      "the reactor's connection after a reload: %r"
+                      % c.goaway)
+                head, _ = c.response(c.request("/echo"), 10)
+                check(head.get(":status") == "200", "after: %r" % head)
+        finally:
+            c.close()
+        hp.h.wait_until(lambda: served_anew(srv), 10,
+                        what="a new connection served")
+        srv.stop()
+
+
 def test_limits():
     """max_concurrency and http_response_timeout per stream: a stream held
     by the plugin takes the only slot, so its neighbour is answered 503 at
@@ -313,6 +352,7 @@ def main():
         test_crash(srv)
         stop_with_stream(srv)
     test_max_request()
+    test_reload_idle()
     test_limits()
     hp.h.log("ok")
 
