@@ -27,10 +27,7 @@ PLUGINS = {
 }
 
 
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((hh.HOST, 0))
-        return s.getsockname()[1]
+free_udp_port = hh.h.free_udp_port
 
 
 class ExampleServer(hh.h.Server):

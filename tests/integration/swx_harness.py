@@ -156,10 +156,33 @@ def with_test_mode(text):
     return json.dumps(cfg, indent=2) + "\n"
 
 
+_given_ports = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    """A free port, never one this test was given before: the kernel may
+    hand a port just closed out again, and a test that asks for several
+    would then get one twice."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((HOST, 0))
+            port = s.getsockname()[1]
+        if port not in _given_ports:
+            break
+    _given_ports.add(port)
+    return port
+
+
+def free_udp_port(host=HOST, family=socket.AF_INET):
+    """A free UDP port on host, never one this test was given before."""
+    for _ in range(100):
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _given_ports:
+            break
+    _given_ports.add(port)
+    return port
 
 
 def free_ports(n):
@@ -171,7 +194,9 @@ def free_ports(n):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             socks.append(s)
             s.bind((HOST, 0))
-        return [s.getsockname()[1] for s in socks]
+        ports = [s.getsockname()[1] for s in socks]
+        _given_ports.update(ports)
+        return ports
     finally:
         for s in socks:
             s.close()

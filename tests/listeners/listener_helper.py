@@ -71,10 +71,7 @@ def tcp_listener(**opts):
     return d
 
 
-def free_udp_port(host=HOST, family=socket.AF_INET):
-    with socket.socket(family, socket.SOCK_DGRAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+free_udp_port = h.free_udp_port
 
 
 class Reader:

@@ -70,10 +70,7 @@ def flood(port, seconds):
         return sent, time.monotonic() - t0
 
 
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((h.HOST, 0))
-        return s.getsockname()[1]
+free_udp_port = h.free_udp_port
 
 
 def refuse(srv, n):
