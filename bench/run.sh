@@ -6,12 +6,13 @@
 # measured window (by swx-loadgen --cpu-pid, or by this script around a wrk
 # run), divided by the requests answered.
 #
-# Time: a default run (targets, echo, http, tls) takes about 9.5 minutes on
-# a quiet 2-CPU machine: 47 runs of 8 s (1 s warm-up, 6 s measured, start-up),
-# the idle-connection memory rows (up to a minute per server with 19000
-# connections on a busy machine), builds, checks and the report; with
-# BENCH_BASELINE about 12.5 minutes (62 runs; tls measures the current build
-# only); BENCH_PERF=1 adds about a minute. Every step is bounded:
+# Time: a default run (targets, echo, http, tls) takes about 17 minutes on
+# a quiet 2-CPU machine: 98 runs of 6-8 s (1 s warm-up in a row's first
+# round, 6 s measured, start-up; the rows the targets read are measured in
+# BENCH_ROUNDS=3 rounds), the idle-connection memory rows (up to a minute
+# per server with 19000 connections on a busy machine), builds, checks and
+# the report; BENCH_BASELINE adds about 4 minutes (tls measures the current
+# build only); BENCH_PERF=1 adds about a minute. Every step is bounded:
 # swx-loadgen measures at most 60 s and an
 # alarm kills it 30 s past its planned end, wrk and h2load get 30 s past their planned
 # end, the idle-connection client 300 s, perf and gnuplot 60 s, curl 10 s,
@@ -63,6 +64,9 @@
 #                     BENCH_SUITES=coroutine BENCH_OUT=/tmp/coro.md ./bench/run.sh
 #   BENCH_DURATION  measured seconds per configuration (default 6, loadgen caps at 60)
 #   BENCH_WARMUP    warm-up seconds per configuration (default 1)
+#   BENCH_ROUNDS    targets and tls: rounds of the rows the targets read (default 3); each
+#                   round measures every server once, in the same order, and a row is the
+#                   round with the median requests/s, its spread shown beside it
 #   BENCH_SIZE      echo message size in bytes (default 64)
 #   BENCH_FILE_SIZE HTTP: size in bytes of the static file both servers send (default 4096)
 #   BENCH_THREADS   loadgen threads, 0 = one per CPU (default 1)
@@ -85,6 +89,7 @@ BUILD=$(realpath -m "${BUILD_DIR:-$ROOT/build}")
 SUITES=${BENCH_SUITES:-"targets echo http tls"}
 DURATION=${BENCH_DURATION:-6}
 WARMUP=${BENCH_WARMUP:-1}
+ROUNDS=${BENCH_ROUNDS:-3}
 SIZE=${BENCH_SIZE:-64}
 FILE_SIZE=${BENCH_FILE_SIZE:-4096}
 THREADS=${BENCH_THREADS:-1}
@@ -408,6 +413,42 @@ median_line() {
         printf '%s\t%s\n' "$(field "$l" cpu_us_per_req)" "$l"
     done | sort -g -k1,1 | awk -F '\t' '{ line[NR] = $2 }
         END { print line[int((NR + 1) / 2)] }'
+}
+
+# round_keep KEY IDX R: RES[KEY,IDX] is round R's result (kept as
+# RES[KEY,IDX#rR]).
+round_keep() {
+    RES[$1,$2#r$3]=${RES[$1,$2]:-}
+}
+
+# rounds_median KEY IDX: RES[KEY,IDX] becomes the kept round whose
+# requests/s is the median (the lower middle one of an even count), with
+# rounds=N rps_min=.. rps_max=.. added; rounds without a figure are left
+# out.
+rounds_median() {
+    local r l lines=()
+    for ((r = 1; r <= ROUNDS; r++)); do
+        l=${RES[$1,$2#r$r]:-}
+        [ -z "$l" ] || [ -z "$(field "$l" rps)" ] || lines+=("$l")
+    done
+    [ "${#lines[@]}" -gt 0 ] || return 0
+    RES[$1,$2]=$(for l in "${lines[@]}"; do
+        printf '%s\t%s\n' "$(field "$l" rps)" "$l"
+    done | sort -g -k1,1 | awk -F '\t' '{ v[NR] = $1; line[NR] = $2 }
+        END { printf "%s rounds=%d rps_min=%s rps_max=%s\n", line[int((NR + 1) / 2)], NR, v[1], v[NR] }')
+}
+
+# rps_cell LINE: requests/s, and the spread of the rounds when there were
+# several.
+rps_cell() {
+    local v n
+    v=$(cell "$1" rps)
+    n=$(field "$1" rounds)
+    if [ "${n:-1}" -gt 1 ]; then
+        echo "$v ($(field "$1" rps_min)–$(field "$1" rps_max))"
+    else
+        echo "$v"
+    fi
 }
 
 # bench_pair KEY CONFIG MODE_ARGS...: BENCH_REPEAT: the reference once,
@@ -831,7 +872,7 @@ row() {
         return
     fi
     [ -z "${3:-}" ] || extra=" $(field "$l" "$3") |"
-    echo "| $1 | $(field "$l" rps) | $(field "$l" p50_us) | $(field "$l" p99_us) | $(field "$l" errors)" \
+    echo "| $1 | $(rps_cell "$l") | $(field "$l" p50_us) | $(field "$l" p99_us) | $(field "$l" errors)" \
          "| $(field "$l" other_cpu) | $(cell "$l" cpu_us_per_req) |$extra"
 }
 
@@ -1177,12 +1218,13 @@ run_seconds() {
     ! suite_on echo || runs=$((runs + n))
     ! suite_on http || runs=$((runs + n * $(wc -w <<<"$TARGETS")))
     ! suite_on access_log || runs=$((runs + 2 * $(wc -w <<<"$CONFIGS")))
-    # targets: echo 2 loads x (5 + 1) servers, wrk and swx-loadgen x (4 + 1),
-    # 3 paced runs; then about 30 s for the memory rows.
-    ! suite_on targets || runs=$((runs + 2 * (5 + $1 - 1) + 2 * (4 + $1 - 1) + 3))
+    # targets: echo 2 loads x (5 + 1) servers and wrk x (4 + 1), each
+    # ROUNDS times; swx-loadgen x (4 + 1), 3 paced runs; then about 30 s
+    # for the memory rows.
+    ! suite_on targets || runs=$((runs + ROUNDS * (2 * (5 + $1 - 1) + (4 + $1 - 1)) + (4 + $1 - 1) + 3))
     ! suite_on coroutine || runs=$((runs + 4 * $(wc -w <<<"$CONFIGS")))
-    # tls: 3 benchmarks x 3 servers, each with a warm-up run.
-    ! suite_on tls || runs=$((runs + 9))
+    # tls: 3 benchmarks x 3 servers x ROUNDS.
+    ! suite_on tls || runs=$((runs + 9 * ROUNDS))
     echo $((runs * (DURATION + WARMUP + 1) + $(suite_on targets && echo 30 || echo 0)))
 }
 

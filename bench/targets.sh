@@ -179,13 +179,14 @@ run_wrk() {
     [ "$rc" -eq 0 ] || log "wrk exited with $rc: $(tail -1 "$TMP/wrk.out")"
 }
 
-# t_wrk SRV: HTTP GET / from wrk, after a warm-up run; RES[t-wrk-SRV,1].
+# t_wrk SRV ROUND: HTTP GET / from wrk, after a warm-up run in the first
+# round; RES[t-wrk-SRV,1].
 t_wrk() {
     local srv=$1 pid=${SRV_PID[$1]} url t0 t1 c0 c1 o0 o1
     [ -n "$pid" ] || return 0
     url="http://127.0.0.1:${SRV_PORT[$srv]}/"
-    log "t-wrk-$srv: wrk -t1 -c$T_CONNS --latency $url"
-    [ "$WARMUP" -eq 0 ] || run_wrk "$WARMUP" "$url"
+    log "t-wrk-$srv (round $2): wrk -t1 -c$T_CONNS --latency $url"
+    [ "$WARMUP" -eq 0 ] || [ "$2" -gt 1 ] || run_wrk "$WARMUP" "$url"
     c0=$(cpu_jiffies | tr ' ' ,)
     o0=$(own_jiffies "$pid")
     t0=$(tree_ticks "$pid")
@@ -238,7 +239,7 @@ t_perf() {
 }
 
 t_echo_phase() {
-    local srv cfg
+    local srv cfg round
     SRV_PORT[ref]=$(free_port)
     start_server t-epoll-echo "$ECHO_REF" "${SRV_PORT[ref]}"
     SRV_PID[ref]=$SERVER_PID
@@ -250,9 +251,18 @@ t_echo_phase() {
     for srv in $(t_servers echo); do
         [ "$srv" = ref ] || t_up "$srv" echo
     done
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for cfg in $T_ECHO_CFGS; do
+            for srv in $(t_servers echo); do
+                [ -n "${SRV_PID[$srv]}" ] || continue
+                measure t-echo "$srv" "$cfg" -s "$SIZE"
+                round_keep "t-echo-$srv" "$cfg" "$round"
+            done
+        done
+    done
     for cfg in $T_ECHO_CFGS; do
         for srv in $(t_servers echo); do
-            [ -z "${SRV_PID[$srv]}" ] || measure t-echo "$srv" "$cfg" -s "$SIZE"
+            rounds_median "t-echo-$srv" "$cfg"
         done
     done
     for srv in bm pm; do
@@ -262,7 +272,7 @@ t_echo_phase() {
 }
 
 t_http_phase() {
-    local srv
+    local srv round
     make_docroot
     NGINX_WCONN=$((IDLE_N + 1024))
     nginx_up
@@ -270,8 +280,14 @@ t_http_phase() {
     for srv in $(t_servers http); do
         [ "$srv" = ref ] || t_up "$srv" http
     done
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for srv in $(t_servers http); do
+            t_wrk "$srv" "$round"
+            round_keep "t-wrk-$srv" 1 "$round"
+        done
+    done
     for srv in $(t_servers http); do
-        t_wrk "$srv"
+        rounds_median "t-wrk-$srv" 1
     done
     for srv in $(t_servers http); do
         [ -z "${SRV_PID[$srv]}" ] || measure t-lg "$srv" "$T_CONNS:1" --http /
@@ -413,7 +429,7 @@ t_half_table() {
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     for srv in ref bm pm; do
         l=${RES[t-half-$srv,$T_CONNS:1]:-}
-        echo "| $(t_label "$srv" http) | $(cell "${RES[t-wrk-$srv,1]:-}" rps) | $(cell "$l" rate) | $(cell "$l" rps)" \
+        echo "| $(t_label "$srv" http) | $(rps_cell "${RES[t-wrk-$srv,1]:-}") | $(cell "$l" rate) | $(cell "$l" rps)" \
              "| $(cell "$l" p50_us) | $(cell "$l" p99_us) | $(cell "$l" p999_us) | $(cell "$l" errors) | $(cell "$l" cpu_us_per_req) |"
     done
     echo
@@ -529,6 +545,11 @@ t_intro() {
   references, all idle but for the one measured. HTTP \`GET /\` is loaded by
   wrk (Debian's package, \`wrk -t1 -c$T_CONNS --latency\`, no Lua; a
   ${WARMUP} s warm-up run first) against nginx ($NCPU workers, keep-alive);
+  the wrk and echo rows are measured in $ROUNDS rounds, each round every
+  server once in the same order, and a row is its round with the median
+  requests/s, the lowest and highest of the rounds in brackets, so that a
+  moment when the machine (a VM sharing its host) stalls one run does not
+  decide a ratio;
   the server's CPU time is its process group's utime + stime from /proc
   read before and after the wrk run, divided by the requests wrk counted.
   The same load comes from swx-loadgen too. Echo is loaded by swx-loadgen

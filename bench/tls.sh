@@ -148,15 +148,15 @@ tls_ticks_around() {
     TLS_OTHER=$(other_cpu "$c0" "$c1" "$o0" "$o1")
 }
 
-# tls_wrk KEY SRV [WRK_ARGS...]: wrk over HTTPS after a warm-up run;
-# RES[KEY-SRV,1].
+# tls_wrk KEY SRV ROUND [WRK_ARGS...]: wrk over HTTPS after a warm-up run
+# in the first round; RES[KEY-SRV,1].
 tls_wrk() {
-    local key=$1 srv=$2 url
-    shift 2
+    local key=$1 srv=$2 round=$3 url
+    shift 3
     [ -n "${SRV_PID[$srv]}" ] || return 0
     url="https://127.0.0.1:${SRV_PORT[$srv]}/"
-    log "$key-$srv: wrk -t1 -c$T_CONNS $* $url"
-    [ "$WARMUP" -eq 0 ] || tls_client run_wrk "$WARMUP" "$url" "$@"
+    log "$key-$srv (round $round): wrk -t1 -c$T_CONNS $* $url"
+    [ "$WARMUP" -eq 0 ] || [ "$round" -gt 1 ] || tls_client run_wrk "$WARMUP" "$url" "$@"
     tls_ticks_around "$key" "$srv" tls_client run_wrk "$DURATION" "$url" --latency "$@"
     RES[$key-$srv,1]="$(wrk_line "$TMP/wrk.out" "$TLS_T0" "$TLS_T1") other_cpu=$TLS_OTHER"
     log "  ${RES[$key-$srv,1]}"
@@ -193,13 +193,14 @@ h2load_line() {
         }' "$1"
 }
 
-# tls_h2 SRV: h2load over TLS (ALPN h2) after a warm-up run; RES[tls-h2-SRV,1].
+# tls_h2 SRV ROUND: h2load over TLS (ALPN h2) after a warm-up run in the
+# first round; RES[tls-h2-SRV,1].
 tls_h2() {
     local srv=$1 url
     [ -n "${SRV_PID[$srv]}" ] || return 0
     url="https://127.0.0.1:${SRV_PORT[$srv]}/"
-    log "tls-h2-$srv: h2load -t1 -c$TLS_H2_CONNS -m$TLS_H2_STREAMS $url"
-    [ "$WARMUP" -eq 0 ] || tls_client run_h2load "$WARMUP" "$url"
+    log "tls-h2-$srv (round $2): h2load -t1 -c$TLS_H2_CONNS -m$TLS_H2_STREAMS $url"
+    [ "$WARMUP" -eq 0 ] || [ "$2" -gt 1 ] || tls_client run_h2load "$WARMUP" "$url"
     tls_ticks_around tls-h2 "$srv" tls_client run_h2load "$DURATION" "$url"
     RES[tls-h2-$srv,1]="$(h2load_line "$TMP/h2load.out" "$TLS_T0" "$TLS_T1") other_cpu=$TLS_OTHER"
     log "  ${RES[tls-h2-$srv,1]}"
@@ -214,6 +215,28 @@ find_h2load() {
     H2LOAD=$(command -v h2load || true)
 }
 
+# tls_rounds KEY FN [ARGS...]: BENCH_ROUNDS rounds of FN, each nginx, then
+# base mode, then process mode (FN is called as FN [ARGS...] SRV ROUND
+# for tls_h2, FN ARG1 SRV ROUND [ARGS...] for tls_wrk); each server's
+# row is its median round.
+tls_rounds() {
+    local key=$1 fn=$2 round srv
+    shift 2
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for srv in ref bm pm; do
+            if [ "$fn" = tls_wrk ]; then
+                tls_wrk "$1" "$srv" "$round" "${@:2}"
+            else
+                "$fn" "$srv" "$round"
+            fi
+            round_keep "$key-$srv" 1 "$round"
+        done
+    done
+    for srv in ref bm pm; do
+        rounds_median "$key-$srv" 1
+    done
+}
+
 # The servers run side by side, idle but for the one measured; each
 # benchmark runs against nginx, then base mode, then process mode.
 run_tls() {
@@ -226,16 +249,10 @@ run_tls() {
     for srv in ref bm pm; do
         tls_up "$srv"
     done
-    for srv in ref bm pm; do
-        tls_wrk tls-ka "$srv"
-    done
-    for srv in ref bm pm; do
-        tls_wrk tls-new "$srv" -H "Connection: close"
-    done
+    tls_rounds tls-ka tls_wrk tls-ka
+    tls_rounds tls-new tls_wrk tls-new -H "Connection: close"
     if [ -n "$H2LOAD" ]; then
-        for srv in ref bm pm; do
-            tls_h2 "$srv"
-        done
+        tls_rounds tls-h2 tls_h2
     else
         TLS_NOTE[h2]="h2load is not installed and apt-get could not install it: no HTTP/2 rows"
     fi
@@ -279,7 +296,7 @@ tls_table() {
         l=${RES[$2-$srv,1]:-}
         mid="$(cell "$l" p50_us) | $(cell "$l" p99_us)"
         [ -z "${3:-}" ] || mid=$(cell "$l" "$3")
-        echo "| $(tls_label "$srv") | $(cell "$l" rps) | $mid | $(cell "$l" errors) | $(cell "$l" other_cpu)" \
+        echo "| $(tls_label "$srv") | $(rps_cell "$l") | $mid | $(cell "$l" errors) | $(cell "$l" other_cpu)" \
              "| $(cell "$l" cpu_us_per_req) |"
     done
     for srv in bm pm; do
@@ -337,8 +354,11 @@ tls_intro() {
   -t1 -c$TLS_H2_CONNS -m$TLS_H2_STREAMS -D $DURATION\`: $TLS_H2_CONNS
   connections with up to $TLS_H2_STREAMS concurrent streams each, so
   $((TLS_H2_CONNS * TLS_H2_STREAMS)) requests in flight, ALPN h2; h2load
-  gives a mean latency and no percentiles. Each run has a ${WARMUP} s
-  warm-up run before it; the server's CPU time is its process group's
+  gives a mean latency and no percentiles. Each benchmark runs in
+  $ROUNDS rounds, each nginx, base mode and process mode once, and a row
+  is its round with the median requests/s (the lowest and highest in
+  brackets); a ${WARMUP} s warm-up run comes before each server's first
+  round; the server's CPU time is its process group's
   utime + stime from /proc around the measured run. The suite measures
   the current build only (\`BENCH_BASELINE\` does not apply to it).
 EOF
