@@ -2,6 +2,8 @@
 #include "event/loop.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -41,10 +43,32 @@ struct loop {
         void *arg;
     } prepare[LOOP_PREPARE_MAX];
     int nprepare;
+    int batch; /* events of the run being dispatched */
 };
+
+static _Atomic unsigned loop_forks;
+static pthread_once_t loop_fork_once = PTHREAD_ONCE_INIT;
+
+static void loop_forked(void)
+{
+    atomic_fetch_add(&loop_forks, 1);
+}
+
+static void loop_watch_forks(void)
+{
+    if (pthread_atfork(NULL, loop_forked, NULL) != 0)
+        atomic_store(&loop_forks, 1u << 31); /* unknown: never equal */
+}
+
+unsigned loop_fork_count(void)
+{
+    pthread_once(&loop_fork_once, loop_watch_forks);
+    return atomic_load(&loop_forks);
+}
 
 loop_t *loop_create(void)
 {
+    pthread_once(&loop_fork_once, loop_watch_forks);
     loop_t *loop = calloc(1, sizeof(*loop));
     if (loop == NULL) {
         log_error("loop: calloc: %s", strerror(errno));
@@ -158,6 +182,20 @@ int loop_del(loop_t *loop, int fd)
     return 0;
 }
 
+int loop_forget(loop_t *loop, int fd)
+{
+    if (loop_events(loop, fd) < 0)
+        return -ENOENT;
+    loop->handlers[fd].used = 0;
+    loop->handlers[fd].events = 0;
+    return 0;
+}
+
+int loop_batch(const loop_t *loop)
+{
+    return loop->batch;
+}
+
 int loop_events(const loop_t *loop, int fd)
 {
     if (fd < 0 || fd >= loop->nhandlers || !loop->handlers[fd].used)
@@ -239,6 +277,7 @@ int loop_run_once(loop_t *loop, int timeout_ms)
         return -errno;
     if (n < 0)
         n = 0;
+    loop->batch = n;
     for (int i = 0; i < n; i++) {
         int fd = (int)(uint32_t)evs[i].data.u64;
         /* An earlier handler in this batch may have removed fd, and may

@@ -34,6 +34,15 @@ int loop_mod(loop_t *loop, int fd, int events);
  * watched). Nothing more is delivered for it, even from the current
  * batch. */
 int loop_del(loop_t *loop, int fd);
+/* Stop watching fd that the caller closes next and that no other process
+ * holds (made after loop_fork_count last changed): its close takes it out
+ * of epoll, so no epoll_ctl is made here. As loop_del otherwise. */
+int loop_forget(loop_t *loop, int fd);
+/* How many times this process has forked (pthread_atfork, counted in the
+ * parent): an fd made since the count last changed is in no child. */
+unsigned loop_fork_count(void);
+/* The number of events the current loop_run_once is dispatching. */
+int loop_batch(const loop_t *loop);
 /* Events fd is watched for, or -1 when it is not watched. */
 int loop_events(const loop_t *loop, int fd);
 /* The loop's timers, on the clock of loop_now() (event/clock.h):

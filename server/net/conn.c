@@ -249,6 +249,8 @@ static int conn_flush_hook(conn_t *c, int hook)
     if (rc == 0 && c->closing && (!c->lingering || stopping)) {
         if (c->linger && !c->lingering && !stopping)
             return conn_start_linger(c);
+        if (!c->lingering && c->transport->goodbye != NULL)
+            c->transport->goodbye(c);
         conn_close(c, NULL);
         return -1;
     }
@@ -528,7 +530,11 @@ void conn_close(conn_t *c, const char *why)
                  why);
     log_debug("close fd=%d session=%llu", c->fd,
               (unsigned long long)c->session);
-    loop_del(e->loop, c->fd);
+    /* A socket no other process holds leaves epoll with its close. */
+    if (c->forks == loop_fork_count())
+        loop_forget(e->loop, c->fd);
+    else
+        loop_del(e->loop, c->fd);
     c->transport->close(c);
     session_del(&e->sessions, c->session);
     conn_timer_clear(c, c->linger_timer);
@@ -591,12 +597,20 @@ static void conn_socket_options(const config_t *cfg, int fd, int listener)
         log_warn("fd %d: open_tcp_keepalive: %s", fd, strerror(errno));
 }
 
-/* The socket's peer: c->peer_addr, c->peer_port and c->peer. */
-static void conn_peer_from_socket(conn_t *c)
+/* The socket's peer: c->peer_addr, c->peer_port and c->peer; from sa when
+ * accept4 gave it, else from getpeername. */
+static void conn_peer_from_socket(conn_t *c, const struct sockaddr *sa,
+                                  socklen_t salen)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0) {
+    if (sa != NULL && salen >= sizeof(sa_family_t) && salen <= len) {
+        memcpy(&ss, sa, salen);
+        len = salen;
+    } else if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0) {
+        ss.ss_family = AF_UNSPEC;
+    }
+    if (ss.ss_family == AF_UNSPEC) {
         c->peer_addr[0] = '\0';
     } else if (ss.ss_family == AF_UNIX) {
         snprintf(c->peer_addr, sizeof(c->peer_addr), "unix");
@@ -729,6 +743,13 @@ void conn_start(conn_t *c, const char *data, size_t len)
 
 void conn_engine_accept(conn_engine_t *e, int fd, int listener)
 {
+    conn_engine_accept_peer(e, fd, listener, NULL, 0, loop_fork_count() + 1);
+}
+
+void conn_engine_accept_peer(conn_engine_t *e, int fd, int listener,
+                             const struct sockaddr *sa, socklen_t len,
+                             unsigned forks)
+{
     conn_t *c = conn_new(e, fd, listener);
     if (c == NULL) {
         log_error("fd %d: cannot register the connection; closing", fd);
@@ -736,8 +757,9 @@ void conn_engine_accept(conn_engine_t *e, int fd, int listener)
         atomic_fetch_sub(&e->shm->connection_num, 1);
         return;
     }
+    c->forks = forks;
     conn_socket_options(e->cfg, fd, listener);
-    conn_peer_from_socket(c);
+    conn_peer_from_socket(c, sa, len);
     log_debug("accept fd=%d session=%llu peer=%s listener=%d", fd,
               (unsigned long long)c->session, c->peer, listener);
     if (!conn_listener(c)->proxy_protocol) {

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -61,6 +62,9 @@ typedef struct conn_transport {
      * it returned, which the socket will not signal again (TLS records
      * OpenSSL read in one go). */
     int (*buffered)(const conn_t *c);
+    /* Optional: an end without a lingering close (conn_end's linger 0):
+     * what the stream says before the socket closes (TLS: close_notify). */
+    void (*goodbye)(conn_t *c);
 } conn_transport_t;
 
 /* Plain sockets (plain.c), TLS (tls.c). */
@@ -255,6 +259,8 @@ struct conn {
                               was told, and it has not drained yet */
     unsigned read_later : 1; /* a read of the transport's buffered input
                                 waits for the end of the loop run */
+    unsigned forks;       /* loop_fork_count() when fd was made: while it
+                             is the same, no other process holds fd */
     int out_target;       /* the sink's: whom it told of out_full */
     void *xport;          /* the transport's state (TLS: tls_conn_t) */
     int64_t linger_timer;
@@ -276,6 +282,13 @@ void conn_engine_share_ids(conn_engine_t *e);
 /* A connection accepted on listener: it is the engine's from now on
  * (closed and counted off when it cannot be set up). */
 void conn_engine_accept(conn_engine_t *e, int fd, int listener);
+/* The same with the client's address as accept4 returned it (sa NULL or
+ * len 0: asked of the socket with getpeername), and loop_fork_count() as
+ * it was when accept4 made fd: while it stays so, no other process holds
+ * fd, and its close needs no epoll_ctl (loop_forget). */
+void conn_engine_accept_peer(conn_engine_t *e, int fd, int listener,
+                             const struct sockaddr *sa, socklen_t len,
+                             unsigned forks);
 /* The connections, copied out (closing one reorders the table); free()
  * the list. NULL when out of memory. */
 conn_t **conn_engine_list(conn_engine_t *e, size_t *n);
@@ -359,8 +372,10 @@ void conn_pause(conn_t *c, int paused);
  * the sink's messages for it are dropped. With linger, the engine then
  * shuts down writing and reads and drops input until EOF (at most 2 s)
  * before it closes: closing with unread input would reset the connection
- * and could destroy the last response at the client. 0, or -1 when the
- * connection was closed now. */
+ * and could destroy the last response at the client. Without linger the
+ * socket is closed once the output is written (after the transport's
+ * goodbye: TLS's close_notify), for a protocol that knows the client sends
+ * nothing more. 0, or -1 when the connection was closed now. */
 int conn_end(conn_t *c, int linger);
 /* The server is stopping: clients are no longer read (conn_read_once
  * excepted), the sink finishes what it was given. */

@@ -49,6 +49,9 @@ struct reactor {
 typedef struct handover {
     int fd;       /* HANDOVER_STOP or HANDOVER_QUIESCE, or a connection */
     int listener;
+    socklen_t peer_len; /* 0: not known (a unix socket's, or too long) */
+    unsigned forks;     /* loop_fork_count() when fd was made */
+    reactor_peer_t peer;
 } handover_t;
 
 #define HANDOVER_STOP (-1)
@@ -79,7 +82,8 @@ static void reactor_notify_io(loop_t *loop, int fd, int events, void *arg)
         else if (h.fd == HANDOVER_QUIESCE)
             conn_engine_quiesce(&r->eng);
         else
-            conn_engine_accept(&r->eng, h.fd, h.listener);
+            conn_engine_accept_peer(&r->eng, h.fd, h.listener, &h.peer.sa,
+                                    h.peer_len, h.forks);
     }
 }
 
@@ -177,10 +181,15 @@ int reactor_start_all(server_t *srv)
     return 0;
 }
 
-int reactor_hand_over(int fd, int listener)
+int reactor_hand_over(int fd, int listener, const reactor_peer_t *peer,
+                      socklen_t peer_len, unsigned forks)
 {
     unsigned i = atomic_fetch_add(&handover_rr, 1) % (unsigned)nreactors;
-    handover_t h = {fd, listener};
+    handover_t h = {fd, listener, 0, forks, {.sa = {.sa_family = AF_UNSPEC}}};
+    if (peer != NULL && peer_len <= sizeof(h.peer)) {
+        memcpy(&h.peer, peer, peer_len);
+        h.peer_len = peer_len;
+    }
     if (write(reactors[i].notify[1], &h, sizeof(h)) != (ssize_t)sizeof(h)) {
         int err = errno;
         log_warn("fd %d: reactor %u is not keeping up (%s); closing", fd, i,
@@ -206,7 +215,7 @@ static void reactor_free(reactor_t *r)
 
 static void reactor_tell_all(int what)
 {
-    handover_t h = {what, -1};
+    handover_t h = {what, -1, 0, 0, {.sa = {.sa_family = AF_UNSPEC}}};
     for (int i = 0; i < nstarted; i++)
         if (write(reactors[i].notify[1], &h, sizeof(h)) < 0)
             log_error("reactor %d: cannot pass on %d: %s", i, what,

@@ -446,8 +446,8 @@ static ssize_t tls_sendfile(conn_t *c, int fd, off_t *off, size_t len)
     return n;
 }
 
-/* close_notify, then FIN. */
-static void tls_shutdown(conn_t *c)
+/* close_notify (what the close of the socket then follows). */
+static void tls_goodbye(conn_t *c)
 {
     tls_conn_t *t = c->xport;
     if (!c->handshaking) {
@@ -455,6 +455,12 @@ static void tls_shutdown(conn_t *c)
         SSL_shutdown(t->ssl);
         ERR_clear_error();
     }
+}
+
+/* close_notify, then FIN. */
+static void tls_shutdown(conn_t *c)
+{
+    tls_goodbye(c);
     shutdown(c->fd, SHUT_WR);
 }
 
@@ -574,4 +580,5 @@ const conn_transport_t tls_transport = {
     .version = tls_version,
     .alpn = tls_alpn,
     .buffered = tls_buffered,
+    .goodbye = tls_goodbye,
 };

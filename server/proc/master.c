@@ -217,7 +217,10 @@ static void master_accept(loop_t *loop, int fd, int events, void *arg)
     int listener = (int)(intptr_t)arg;
     shm_t *shm = m.srv->shm;
     for (;;) {
-        int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        reactor_peer_t peer;
+        socklen_t plen = sizeof(peer);
+        unsigned forks = loop_fork_count();
+        int c = accept4(fd, &peer.sa, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
@@ -237,7 +240,7 @@ static void master_accept(loop_t *loop, int fd, int events, void *arg)
             close(c);
             continue;
         }
-        if (reactor_hand_over(c, listener) < 0)
+        if (reactor_hand_over(c, listener, &peer, plen, forks) < 0)
             atomic_fetch_sub(&shm->connection_num, 1);
     }
 }

@@ -105,14 +105,30 @@ static void base_watch(int on)
 /*
  * The kernel wakes the first idle worker in a listener's wait queue: left
  * there, one worker would take every connection of a quiet server. Moving
- * this worker to the end of the queue after each connection spreads them
- * over the idle workers in turn.
+ * this worker to the end of the queue after a connection spreads them
+ * over the idle workers in turn. It costs two epoll_ctl calls, so it is
+ * done only where it matters (base_should_rotate).
  */
 static void base_rotate(int fd, int listener)
 {
     loop_del(child.loop, fd);
     if (base_watch_one(listener) < 0)
         base.accepting = 0; /* logged; the next update tries again */
+}
+
+/* Whether to move to the end of the queue after an accept: when this
+ * worker was woken for the connection alone (it was idle: a quiet server,
+ * whose next connection would come to it again), or holds more than its
+ * share of the connections by an eighth. A busy worker is passed over by
+ * the kernel's exclusive wake-up anyway (it is not waiting), so under load
+ * the connections spread without the calls. */
+static int base_should_rotate(void)
+{
+    if (loop_batch(child.loop) <= 1)
+        return 1;
+    long total = (long)atomic_load(&child.srv->shm->connection_num);
+    long fair = total / child.srv->cfg.worker_num;
+    return (long)base.eng.sessions.count > fair + fair / 8 + 1;
 }
 
 static void base_resume_accept(int64_t id, void *arg)
@@ -143,7 +159,11 @@ static void base_pause_accept(int listener)
 static int base_accept_one(int fd, int listener)
 {
     shm_t *shm = child.srv->shm;
-    int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof(peer);
+    unsigned forks = loop_fork_count();
+    int c = accept4(fd, (struct sockaddr *)&peer, &plen,
+                    SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (c < 0) {
         if (errno == EINTR || errno == ECONNABORTED)
             return 1;
@@ -163,7 +183,8 @@ static int base_accept_one(int fd, int listener)
         close(c);
         return 1;
     }
-    conn_engine_accept(&base.eng, c, listener);
+    conn_engine_accept_peer(&base.eng, c, listener, (struct sockaddr *)&peer,
+                            plen, forks);
     base_publish();
     return 1;
 }
@@ -173,7 +194,8 @@ static void base_accept_io(loop_t *loop, int fd, int events, void *arg)
     (void)loop;
     (void)events;
     int listener = (int)(intptr_t)arg;
-    if (base_accept_one(fd, listener) > 0 && base.accepting)
+    if (base_accept_one(fd, listener) > 0 && base.accepting &&
+        base_should_rotate())
         base_rotate(fd, listener);
 }
 

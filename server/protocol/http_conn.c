@@ -61,6 +61,9 @@ typedef struct http_conn {
     int64_t content_length;   /* -1 when absent */
     int chunked;
     int keep_alive;
+    int client_last;          /* the client said the request is its last
+                                 (Connection: close, HTTP/1.0 without
+                                 keep-alive) */
     http_chunked_t dechunk;
     size_t raw_used;          /* body bytes read (chunked: as sent) */
     size_t body_len;          /* body bytes decoded, at head_len */
@@ -168,15 +171,20 @@ static void http_conn_release(conn_t *c)
     http_conn_slot_release(c);
 }
 
-/* The server closes after what is queued (a lingering close: see
+/* The server closes after what is queued (linger: a lingering close, see
  * conn_end). HTTP_STOP, or -1 when the connection was closed. */
-static int http_conn_finish(conn_t *c)
+static int http_conn_end(conn_t *c, int linger)
 {
     http_conn_t *h = c->state;
     http_conn_release(c);
     h->state = HC_CLOSED;
     http_conn_timer_stop(c);
-    return conn_end(c, 1) < 0 ? -1 : HTTP_STOP;
+    return conn_end(c, linger) < 0 ? -1 : HTTP_STOP;
+}
+
+static int http_conn_finish(conn_t *c)
+{
+    return http_conn_end(c, 1);
 }
 
 /* ---- the access log and the metrics ---- */
@@ -398,8 +406,13 @@ static int http_conn_done(conn_t *c, int close)
     http_conn_release(c);
     http_conn_timer_stop(c);
     http_conn_log(c, 0);
+    /* A client that said this request was its last, and sent nothing
+     * after it that was read, sends no more (RFC 9112, 9.6): no lingering
+     * close, as nginx. The server's own reasons to close (keep-alive off,
+     * a stop, a leaving worker, the plugin's Connection: close) may meet
+     * requests the client already sent: those linger. */
     if (close || !h->keep_alive || conn_stopping(c))
-        return http_conn_finish(c);
+        return http_conn_end(c, !(h->client_last && buf_pending(&c->in) == 0));
     if (conn_pending(c)) {
         h->state = HC_DRAIN;
         return HTTP_STOP;
@@ -670,6 +683,7 @@ static int http_conn_read_head(conn_t *c, http_request_t *req)
     h->chunked = req->chunked;
     /* A leaving worker answers with Connection: close (static files, the
      * plugin's response) and closes after it. */
+    h->client_last = !req->keep_alive;
     if (conn_leaving(c))
         req->keep_alive = 0;
     h->keep_alive = req->keep_alive;
