@@ -255,13 +255,17 @@ static ssize_t tls_error(conn_t *c, int rc, int reading)
     }
 }
 
-/* Whole records while a whole one fits: several per wake-up. */
+/* Records while a whole one fits and OpenSSL holds more: one read of the
+ * socket per call. */
 static ssize_t tls_read(conn_t *c, void *buf, size_t len)
 {
     tls_conn_t *t = c->xport;
     size_t got = 0;
     t->read_wants_write = 0;
-    while (len - got >= TLS_RECORD || got == 0) {
+    /* After the first record, only what OpenSSL already holds (read
+     * ahead): another read of the socket would mostly find nothing, a
+     * wasted syscall per request; the loop's next event brings the rest. */
+    while (got == 0 || (len - got >= TLS_RECORD && SSL_has_pending(t->ssl))) {
         ERR_clear_error();
         errno = 0;
         int n = SSL_read(t->ssl, (char *)buf + got, (int)(len - got));
