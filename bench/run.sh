@@ -7,7 +7,7 @@
 # run), divided by the requests answered.
 #
 # Time: a default run (targets, echo, http, tls) takes about 17 minutes on
-# a quiet 2-CPU machine: 98 runs of 6-8 s (1 s warm-up in a row's first
+# a quiet 2-CPU machine: 104 runs of 6-8 s (1 s warm-up in a row's first
 # round, 6 s measured, start-up; the rows the targets read are measured in
 # BENCH_ROUNDS=3 rounds), the idle-connection memory rows (up to a minute
 # per server with 19000 connections on a busy machine), builds, checks and
@@ -421,34 +421,38 @@ round_keep() {
     RES[$1,$2#r$3]=${RES[$1,$2]:-}
 }
 
-# rounds_median KEY IDX: RES[KEY,IDX] becomes the kept round whose
-# requests/s is the median (the lower middle one of an even count), with
-# rounds=N rps_min=.. rps_max=.. added; rounds without a figure are left
-# out.
+# rounds_median KEY IDX [FIELD]: RES[KEY,IDX] becomes the kept round whose
+# FIELD (default rps: requests/s) is the median (the lower middle one of
+# an even count), with rounds=N FIELD_min=.. FIELD_max=.. added; rounds
+# without the figure are left out.
 rounds_median() {
-    local r l lines=()
+    local r l f=${3:-rps} lines=()
     for ((r = 1; r <= ROUNDS; r++)); do
         l=${RES[$1,$2#r$r]:-}
-        [ -z "$l" ] || [ -z "$(field "$l" rps)" ] || lines+=("$l")
+        [ -z "$l" ] || [ -z "$(field "$l" "$f")" ] || lines+=("$l")
     done
     [ "${#lines[@]}" -gt 0 ] || return 0
     RES[$1,$2]=$(for l in "${lines[@]}"; do
-        printf '%s\t%s\n' "$(field "$l" rps)" "$l"
-    done | sort -g -k1,1 | awk -F '\t' '{ v[NR] = $1; line[NR] = $2 }
-        END { printf "%s rounds=%d rps_min=%s rps_max=%s\n", line[int((NR + 1) / 2)], NR, v[1], v[NR] }')
+        printf '%s\t%s\n' "$(field "$l" "$f")" "$l"
+    done | sort -g -k1,1 | awk -F '\t' -v f="$f" '{ v[NR] = $1; line[NR] = $2 }
+        END { printf "%s rounds=%d %s_min=%s %s_max=%s\n", line[int((NR + 1) / 2)], NR, f, v[1], f, v[NR] }')
 }
 
-# rps_cell LINE: requests/s, and the spread of the rounds when there were
-# several.
-rps_cell() {
-    local v n
-    v=$(cell "$1" rps)
+# range_cell LINE [FIELD]: FIELD (default rps), and the spread of the
+# rounds when there were several.
+range_cell() {
+    local f=${2:-rps} v n
+    v=$(cell "$1" "$f")
     n=$(field "$1" rounds)
-    if [ "${n:-1}" -gt 1 ]; then
-        echo "$v ($(field "$1" rps_min)–$(field "$1" rps_max))"
+    if [ "${n:-1}" -gt 1 ] && [ -n "$(field "$1" "${f}_min")" ]; then
+        echo "$v ($(field "$1" "${f}_min")–$(field "$1" "${f}_max"))"
     else
         echo "$v"
     fi
+}
+
+rps_cell() {
+    range_cell "$1" rps
 }
 
 # bench_pair KEY CONFIG MODE_ARGS...: BENCH_REPEAT: the reference once,
@@ -1218,10 +1222,10 @@ run_seconds() {
     ! suite_on echo || runs=$((runs + n))
     ! suite_on http || runs=$((runs + n * $(wc -w <<<"$TARGETS")))
     ! suite_on access_log || runs=$((runs + 2 * $(wc -w <<<"$CONFIGS")))
-    # targets: echo 2 loads x (5 + 1) servers and wrk x (4 + 1), each
-    # ROUNDS times; swx-loadgen x (4 + 1), 3 paced runs; then about 30 s
-    # for the memory rows.
-    ! suite_on targets || runs=$((runs + ROUNDS * (2 * (5 + $1 - 1) + (4 + $1 - 1)) + (4 + $1 - 1) + 3))
+    # targets: echo 2 loads x (5 + 1) servers, wrk x (4 + 1) and 3 paced
+    # runs, each ROUNDS times; swx-loadgen x (4 + 1); then about 30 s for
+    # the memory rows.
+    ! suite_on targets || runs=$((runs + ROUNDS * (2 * (5 + $1 - 1) + (4 + $1 - 1) + 3) + (4 + $1 - 1)))
     ! suite_on coroutine || runs=$((runs + 4 * $(wc -w <<<"$CONFIGS")))
     # tls: 3 benchmarks x 3 servers x ROUNDS.
     ! suite_on tls || runs=$((runs + 9 * ROUNDS))

@@ -292,8 +292,14 @@ t_http_phase() {
     for srv in $(t_servers http); do
         [ -z "${SRV_PID[$srv]}" ] || measure t-lg "$srv" "$T_CONNS:1" --http /
     done
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for srv in ref bm pm; do
+            t_half "$srv"
+            round_keep "t-half-$srv" "$T_CONNS:1" "$round"
+        done
+    done
     for srv in ref bm pm; do
-        t_half "$srv"
+        rounds_median "t-half-$srv" "$T_CONNS:1" p99_us
     done
     for srv in ref bm pm; do
         t_mem "$srv"
@@ -430,7 +436,7 @@ t_half_table() {
     for srv in ref bm pm; do
         l=${RES[t-half-$srv,$T_CONNS:1]:-}
         echo "| $(t_label "$srv" http) | $(rps_cell "${RES[t-wrk-$srv,1]:-}") | $(cell "$l" rate) | $(cell "$l" rps)" \
-             "| $(cell "$l" p50_us) | $(cell "$l" p99_us) | $(cell "$l" p999_us) | $(cell "$l" errors) | $(cell "$l" cpu_us_per_req) |"
+             "| $(cell "$l" p50_us) | $(range_cell "$l" p99_us) | $(cell "$l" p999_us) | $(cell "$l" errors) | $(cell "$l" cpu_us_per_req) |"
     done
     echo
 }
@@ -571,7 +577,11 @@ t_intro() {
   spaced over $T_CONNS connections and sent by a timer that fires at most
   every 50 µs; a request's latency runs from when it was due, so the wait
   for that timer and behind a slow request count; nginx is measured the
-  same way, for reference. **Memory**:
+  same way, for reference. These runs too are made in $ROUNDS rounds, and
+  a row is its round with the median p99 (the lowest and highest in
+  brackets): a stall of the whole machine of about 100 ms, which this
+  virtual machine shows now and then, delays more than 1% of a run's
+  requests by itself. **Memory**:
   \`bench/idle_conns.py\` opens as many keep-alive connections as the
   open-file limit allows (at most 25000, for the loopback port range; the
   limit is raised with \`ulimit -n\` where allowed), makes one request on
