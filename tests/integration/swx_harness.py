@@ -159,30 +159,26 @@ def with_test_mode(text):
 _given_ports = set()
 
 
-def free_port():
-    """A free port, never one this test was given before: the kernel may
-    hand a port just closed out again, and a test that asks for several
-    would then get one twice."""
+def _fresh_port(kind, host=HOST, family=socket.AF_INET):
+    """A free port of kind (SOCK_STREAM, SOCK_DGRAM), never one this test
+    was given before: the kernel may hand a port just closed out again,
+    and a test that asks for several would then get one twice."""
     for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind((HOST, 0))
-            port = s.getsockname()[1]
-        if port not in _given_ports:
-            break
-    _given_ports.add(port)
-    return port
-
-
-def free_udp_port(host=HOST, family=socket.AF_INET):
-    """A free UDP port on host, never one this test was given before."""
-    for _ in range(100):
-        with socket.socket(family, socket.SOCK_DGRAM) as s:
+        with socket.socket(family, kind) as s:
             s.bind((host, 0))
             port = s.getsockname()[1]
         if port not in _given_ports:
             break
     _given_ports.add(port)
     return port
+
+
+def free_port():
+    return _fresh_port(socket.SOCK_STREAM)
+
+
+def free_udp_port(host=HOST, family=socket.AF_INET):
+    return _fresh_port(socket.SOCK_DGRAM, host, family)
 
 
 def free_ports(n):
