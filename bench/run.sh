@@ -6,7 +6,7 @@
 # measured window (by swx-loadgen --cpu-pid, or by this script around a wrk
 # run), divided by the requests answered.
 #
-# Time: a default run (targets, echo, http, tls) takes about 17 minutes on
+# Time: a default run (targets, echo, http, tls) takes about 14 minutes on
 # a quiet 2-CPU machine: 104 runs of 6-8 s (1 s warm-up in a row's first
 # round, 6 s measured, start-up; the rows the targets read are measured in
 # BENCH_ROUNDS=3 rounds), the idle-connection memory rows (up to a minute
@@ -1183,7 +1183,7 @@ $(coro_intro)
 
 Re-run: \`./bench/run.sh\` (about $(run_seconds 1) s;
 BENCH_SUITES, BENCH_DURATION, BENCH_WARMUP, BENCH_SIZE, BENCH_FILE_SIZE,
-BENCH_THREADS, BENCH_CONFIGS, BENCH_PERF, BENCH_IDLE_CONNS tune it). To compare two builds of swx-server,
+BENCH_THREADS, BENCH_CONFIGS, BENCH_ROUNDS, BENCH_PERF, BENCH_IDLE_CONNS tune it). To compare two builds of swx-server,
 say before and after a change, in the same run against the same references,
 set \`BENCH_BASELINE\` to the meson build dir of the other one (about
 $(run_seconds 2) s); bench/run.sh's header shows how to make one.
