@@ -280,7 +280,9 @@ void conn_engine_free(conn_engine_t *e);
  * replacements): an id is still never reused while the server runs. */
 void conn_engine_share_ids(conn_engine_t *e);
 /* A connection accepted on listener: it is the engine's from now on
- * (closed and counted off when it cannot be set up). */
+ * (closed and counted off when it cannot be set up). Its address is asked
+ * of the socket, and it is taken for shared with another process (its
+ * close deletes it from epoll). */
 void conn_engine_accept(conn_engine_t *e, int fd, int listener);
 /* The same with the client's address as accept4 returned it (sa NULL or
  * len 0: asked of the socket with getpeername), and loop_fork_count() as

@@ -13,6 +13,9 @@
  *   tell ID TEXT   -> swx_send(ID, "TEXT\n") to another session (whichever
  *                     worker owns it), then "told RC\n" here
  *   kick ID        -> swx_close(ID), then "kicked RC\n" here
+ *   fork MS        -> fork(): the child keeps every fd of the worker for
+ *                     MS ms, then exits; "forked PID\n"
+ *   reap PID       -> waitpid(PID): "reaped RC\n"
  *   anything else  -> echoed back, newline included
  * on_connect and on_close log a debug line each.
  * A failed swx_send (other than to a closed session) is answered with
@@ -29,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <swx_plugin.h>
@@ -125,6 +129,30 @@ static void cmd_pid(uint64_t session)
     probe_reply(session, msg, (size_t)n);
 }
 
+/* A plugin that forks: its child holds copies of the worker's sockets. */
+static void cmd_fork(uint64_t session, long ms)
+{
+    if (ms < 0 || ms > PROBE_SLEEP_MAX_MS)
+        ms = PROBE_SLEEP_MAX_MS;
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        _exit(0);
+    }
+    char msg[64];
+    int n = snprintf(msg, sizeof(msg), "forked %d\n", (int)pid);
+    probe_reply(session, msg, (size_t)n);
+}
+
+static void cmd_reap(uint64_t session, pid_t pid)
+{
+    char msg[64];
+    int n = snprintf(msg, sizeof(msg), "reaped %d\n",
+                     (int)waitpid(pid, NULL, 0));
+    probe_reply(session, msg, (size_t)n);
+}
+
 static void cmd_sleep(uint64_t session, long ms, const char *tag)
 {
     if (ms < 0 || ms > PROBE_SLEEP_MAX_MS)
@@ -214,6 +242,10 @@ static void probe_line(uint64_t session, const char *line, size_t len)
         cmd_session(session);
     else if (sscanf(cmd, "tell %llu %200s", &size, tag) == 2)
         cmd_other(session, "told", (uint64_t)size, tag);
+    else if (sscanf(cmd, "fork %ld", &ms) == 1)
+        cmd_fork(session, ms);
+    else if (sscanf(cmd, "reap %ld", &ms) == 1)
+        cmd_reap(session, (pid_t)ms);
     else if (sscanf(cmd, "kick %llu", &size) == 1)
         cmd_other(session, "kicked", (uint64_t)size, NULL);
     else
