@@ -5,6 +5,7 @@
 #include "net/tls.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +37,14 @@ typedef struct tls_conn {
     unsigned write_wants_read : 1; /* a write waits for it readable */
     unsigned ktls : 1;        /* the kernel encrypts what is sent */
     unsigned pend_gathered : 1; /* the write that waits was gathered */
+    unsigned more : 1;        /* sends are corked (MSG_MORE) */
+    unsigned tickets : 2;     /* TLS 1.3 tickets owed (tls_tickets) */
     size_t pend_len;          /* its length (0: no write waits) */
 } tls_conn_t;
+
+/* How long a connection owed its session tickets waits for the first
+ * bytes they go out with before they go alone. */
+#define TLS_TICKET_WAIT_MS 100
 
 /* A file is read here for SSL_write: one buffer per loop thread. */
 static _Thread_local unsigned char tls_file_buf[TLS_FILE_CHUNK];
@@ -81,6 +88,126 @@ static void tls_handshake_expired(int64_t id, void *arg)
     conn_close(c, NULL);
 }
 
+/* ---- the socket under OpenSSL ---- */
+
+/* OpenSSL writes through this BIO: the socket's, with sends corked
+ * (MSG_MORE) while t->more is set, so that records written one after
+ * another (session tickets, then the response they wait for) leave in
+ * one TCP segment; the uncorked send after them pushes all. Flushes
+ * need nothing. Reads take the socket BIO. */
+static BIO_METHOD *tls_bio_method;
+static pthread_once_t tls_bio_once = PTHREAD_ONCE_INIT;
+
+/* The socket's descriptor, kept as descriptor + 1 (0: none). */
+static int tls_bio_fd(BIO *b)
+{
+    return (int)(intptr_t)BIO_get_app_data(b) - 1;
+}
+
+static int tls_bio_write(BIO *b, const char *data, int len)
+{
+    const tls_conn_t *t = BIO_get_data(b);
+    ssize_t n;
+    BIO_clear_retry_flags(b);
+    do {
+        n = send(tls_bio_fd(b), data, (size_t)len,
+                 MSG_NOSIGNAL | (t->more ? MSG_MORE : 0));
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        BIO_set_retry_write(b);
+    return (int)n;
+}
+
+static long tls_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)num;
+    switch (cmd) {
+    case BIO_C_GET_FD:
+        if (ptr != NULL)
+            *(int *)ptr = tls_bio_fd(b);
+        return tls_bio_fd(b);
+    case BIO_CTRL_FLUSH:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int tls_bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static void tls_bio_init_method(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
+                                     BIO_TYPE_DESCRIPTOR, "swx socket");
+    if (m == NULL || !BIO_meth_set_write(m, tls_bio_write) ||
+        !BIO_meth_set_ctrl(m, tls_bio_ctrl) ||
+        !BIO_meth_set_create(m, tls_bio_create)) {
+        BIO_meth_free(m);
+        return;
+    }
+    tls_bio_method = m;
+}
+
+/* The BIO OpenSSL writes with: the corking one, or with kTLS possible
+ * (the kernel's tls module is there) the socket BIO, which kTLS needs. */
+static BIO *tls_wbio(tls_conn_t *t, int fd)
+{
+#ifdef SSL_OP_ENABLE_KTLS
+    if (SSL_get_options(t->ssl) & SSL_OP_ENABLE_KTLS)
+        return BIO_new_socket(fd, BIO_NOCLOSE);
+#endif
+    pthread_once(&tls_bio_once, tls_bio_init_method);
+    BIO *b = tls_bio_method != NULL ? BIO_new(tls_bio_method) : NULL;
+    if (b == NULL)
+        return BIO_new_socket(fd, BIO_NOCLOSE);
+    BIO_set_data(b, t);
+    BIO_set_app_data(b, (void *)(intptr_t)(fd + 1));
+    return b;
+}
+
+/* ---- session tickets ---- */
+
+/* TLS 1.3 tickets are not sent at the end of the handshake (the
+ * contexts issue none by themselves, SSL_CTX_set_num_tickets 0) but
+ * with the first bytes the server writes after it: two records and one
+ * send less per connection, and one segment for the client to take
+ * instead of two or three. A connection that is written nothing gets
+ * them alone after TLS_TICKET_WAIT_MS. As many as OpenSSL would send:
+ * two after a full handshake, one after a resumption (a renewed one:
+ * the client keeps the session of the connection it resumed). */
+static void tls_tickets(conn_t *c, int corked)
+{
+    tls_conn_t *t = c->xport;
+    unsigned n = t->tickets;
+    t->tickets = 0;
+    conn_timer_clear(c, t->timer);
+    t->timer = 0;
+    while (n-- > 0)
+        if (SSL_new_session_ticket(t->ssl) != 1)
+            break;
+    ERR_clear_error();
+    t->more = corked ? 1 : 0;
+    /* WANT_WRITE leaves the rest in OpenSSL, which sends it before the
+     * next write's bytes. */
+    SSL_do_handshake(t->ssl);
+    t->more = 0;
+    ERR_clear_error();
+}
+
+static void tls_tickets_due(int64_t id, void *arg)
+{
+    (void)id;
+    conn_t *c = arg;
+    tls_conn_t *t = c->xport;
+    t->timer = 0;
+    if (t->tickets > 0)
+        tls_tickets(c, 0);
+}
+
 /* kTLS for sending, where OpenSSL and the kernel set it up. */
 static void tls_check_ktls(tls_conn_t *t)
 {
@@ -121,6 +248,15 @@ static int tls_handshake(conn_t *c)
         t->timer = 0;
         t->read_wants_write = 0;
         tls_check_ktls(t);
+        if (SSL_version(t->ssl) == TLS1_3_VERSION &&
+            SSL_get_num_tickets(t->ssl) == 0) {
+            t->tickets = SSL_session_reused(t->ssl) ? 1 : 2;
+            t->timer = conn_timer_add(c, TLS_TICKET_WAIT_MS, tls_tickets_due);
+            if (t->timer < 0) {
+                t->timer = 0;
+                tls_tickets(c, 0);
+            }
+        }
         atomic_fetch_add(&c->eng->shm->tls_handshakes, 1);
         log_debug("session %llu: TLS handshake done: %s %s%s", (unsigned
                   long long)c->session, SSL_get_version(t->ssl),
@@ -177,23 +313,24 @@ static const conn_proto_t tls_hs_proto = {
     .close = tls_hs_close,
 };
 
-/* OpenSSL reads data first (a memory BIO), then the socket. */
+/* OpenSSL reads data first (a memory BIO), then the socket; it writes
+ * with tls_wbio. */
 static int tls_set_input(tls_conn_t *t, int fd, const char *data,
                          size_t len)
 {
-    if (len == 0)
-        return SSL_set_fd(t->ssl, fd) == 1 ? 0 : -ENOMEM;
-    BIO *w = BIO_new_socket(fd, BIO_NOCLOSE);
-    t->prefix = BIO_new(BIO_s_mem());
-    if (w == NULL || t->prefix == NULL ||
-        BIO_write(t->prefix, data, (int)len) != (int)len) {
+    BIO *w = tls_wbio(t, fd);
+    BIO *r = len == 0 ? BIO_new_socket(fd, BIO_NOCLOSE) : BIO_new(BIO_s_mem());
+    if (w == NULL || r == NULL ||
+        (len > 0 && BIO_write(r, data, (int)len) != (int)len)) {
         BIO_free(w);
-        BIO_free(t->prefix);
-        t->prefix = NULL;
+        BIO_free(r);
         return -ENOMEM;
     }
-    BIO_set_mem_eof_return(t->prefix, -1); /* empty: "try again" */
-    SSL_set_bio(t->ssl, t->prefix, w);
+    if (len > 0) {
+        t->prefix = r;
+        BIO_set_mem_eof_return(r, -1); /* empty: "try again" */
+    }
+    SSL_set_bio(t->ssl, r, w);
     return 0;
 }
 
@@ -281,6 +418,8 @@ static ssize_t tls_read(conn_t *c, void *buf, size_t len)
 static ssize_t tls_write(conn_t *c, const void *data, size_t len)
 {
     tls_conn_t *t = c->xport;
+    if (t->tickets > 0 && len > 0)
+        tls_tickets(c, 1);
     ERR_clear_error();
     errno = 0;
     int n = SSL_write(t->ssl, data, len > INT32_MAX ? INT32_MAX : (int)len);
@@ -411,6 +550,8 @@ static void tls_log_file_path(const conn_t *c, const tls_conn_t *t)
 static ssize_t tls_ktls_sendfile(conn_t *c, int fd, off_t *off, size_t len)
 {
     tls_conn_t *t = c->xport;
+    if (t->tickets > 0)
+        tls_tickets(c, 0);
     ERR_clear_error();
     errno = 0;
     ossl_ssize_t n = SSL_sendfile(t->ssl, fd, *off, len, 0);

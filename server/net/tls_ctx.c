@@ -441,6 +441,9 @@ static int tls_set_params(SSL_CTX *ctx, int li, const config_listener_t *l,
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_timeout(ctx, TLS_TICKET_ROTATE);
     SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tls_ticket_cb);
+    /* TLS 1.3 tickets are issued by the transport, with the first bytes
+     * written after the handshake (tls.c, tls_tickets). */
+    SSL_CTX_set_num_tickets(ctx, 0);
     /* Whole records in one read, not a header and a body: the engine
      * reads again what OpenSSL holds (tls_buffered). */
     SSL_CTX_set_read_ahead(ctx, 1);

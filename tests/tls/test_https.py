@@ -232,6 +232,51 @@ def test_wss(port, pki):
     s.close()
 
 
+def data_segments_in(s):
+    """Segments with data the socket has received (tcp_info's
+    tcpi_data_segs_in)."""
+    info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    check(len(info) >= 156, "tcp_info has no tcpi_data_segs_in")
+    return hh.struct.unpack_from("I", info, 152)[0]
+
+
+def test_tickets(port, pki):
+    """TLS 1.3 session tickets go out with the first response, in one TCP
+    segment with it: a client gets the server's flight, then one segment
+    (two before: the tickets came alone, right after the handshake). A
+    client written nothing still gets them, soon after."""
+    ctx = th.client_ctx(pki, version=ssl.TLSVersion.TLSv1_3)
+    for resumed in (None, "resume"):
+        s = th.tls_connect(port, ctx, session=resumed and session)
+        check(s.session_reused == bool(resumed), "resumed: %s" % resumed)
+        time.sleep(0.05)  # the server has read the client's Finished
+        s.sendall(b"GET /echo HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        r = hh.Reader(s)
+        _, status, _, headers = r.head()
+        r.exact(int(dict(headers)["content-length"]))
+        check(status == 200, "GET /echo: %d" % status)
+        segs = data_segments_in(s)
+        check(segs == 2, "%s: %d segments with data for the server's "
+              "flight and the first response (2: the tickets go with the "
+              "response)" % (resumed or "full handshake", segs))
+        check(s.session.has_ticket, "no ticket: %s" % resumed)
+        session = s.session
+        s.close()
+    s = th.tls_connect(port, ctx)
+    s.setblocking(False)
+    deadline = time.monotonic() + 5
+    while not s.session.has_ticket and time.monotonic() < deadline:
+        try:
+            s.recv(1)  # takes the tickets, then wants more
+        except ssl.SSLWantReadError:
+            time.sleep(0.02)
+    check(s.session.has_ticket, "a connection written nothing: no ticket")
+    s.close()
+    s = th.tls_connect(port, ctx, session=session)
+    check(s.session_reused, "the ticket of a resumed connection resumes")
+    s.close()
+
+
 def test_log_and_metrics(srv, admin_port):
     path = os.path.join(srv.dir, "access.log")
     if not th.h.base_mode():  # the access log is written by the master
@@ -299,6 +344,7 @@ def main():
         test_files(srv, pki, digest)
         test_slow_reader(srv, pki)
         test_pipelined(srv.port, pki)
+        test_tickets(srv.port, pki)
         test_wss(srv.listeners[1]["port"], pki)
         test_h2(srv.listeners[2]["port"], pki,
                 srv.listeners[2]["access_log"])
