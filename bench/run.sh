@@ -6,10 +6,10 @@
 # measured window (by swx-loadgen --cpu-pid, or by this script around a wrk
 # run), divided by the requests answered.
 #
-# Time: a default run (targets, echo, http, tls) takes about 14 minutes on
-# a quiet 2-CPU machine: 104 runs of 6-8 s (1 s warm-up in a row's first
+# Time: a default run (targets, echo, http, tls) takes about 21 minutes on
+# a quiet 2-CPU machine: 162 runs of 6-8 s (1 s warm-up in a row's first
 # round, 6 s measured, start-up; the rows the targets read are measured in
-# BENCH_ROUNDS=3 rounds), the idle-connection memory rows (up to a minute
+# BENCH_ROUNDS=5 rounds), the idle-connection memory rows (up to a minute
 # per server with 19000 connections on a busy machine), builds, checks and
 # the report; BENCH_BASELINE adds about 4 minutes (tls measures the current
 # build only); BENCH_PERF=1 adds about a minute. Every step is bounded:
@@ -43,12 +43,12 @@
 #                   ping-pong and 16-deep pipelined), memory per idle keep-alive connection,
 #                   p99 at half of peak load, draws the chart (${BENCH_OUT%.md}.png, gnuplot)
 #                   and says of each target of the page whether it is met (bench/targets.sh);
-#                   BENCH_CONFIGS does not apply to it. It takes about 2 minutes. "tls" (bench/tls.sh)
+#                   BENCH_CONFIGS does not apply to it. It takes about 13 minutes. "tls" (bench/tls.sh)
 #                   measures swx base mode and process mode against nginx over TLS (same
 #                   certificate; TLS 1.3, AES-128-GCM, X25519 on every handshake): HTTPS
 #                   keep-alive GET / (wrk), new TLS connections per second (wrk with
 #                   Connection: close) and HTTP/2 (h2load, 8 connections x 8 streams), and
-#                   says whether the TLS targets are met; about 1.5 minutes, needs wrk and
+#                   says whether the TLS targets are met; about 6 minutes, needs wrk and
 #                   h2load (nghttp2-client; installed with apt-get when missing):
 #                     BENCH_SUITES=tls BENCH_OUT=/tmp/tls.md ./bench/run.sh
 #                   "access_log" (never by default)
@@ -64,9 +64,10 @@
 #                     BENCH_SUITES=coroutine BENCH_OUT=/tmp/coro.md ./bench/run.sh
 #   BENCH_DURATION  measured seconds per configuration (default 6, loadgen caps at 60)
 #   BENCH_WARMUP    warm-up seconds per configuration (default 1)
-#   BENCH_ROUNDS    targets and tls: rounds of the rows the targets read (default 3); each
+#   BENCH_ROUNDS    targets and tls: rounds of the rows the targets read (default 5); each
 #                   round measures every server once, in the same order, and a row is the
-#                   round with the median requests/s, its spread shown beside it
+#                   round with the median requests/s, its spread shown beside it; a target
+#                   that is a ratio of two servers is the median of the rounds' ratios
 #   BENCH_SIZE      echo message size in bytes (default 64)
 #   BENCH_FILE_SIZE HTTP: size in bytes of the static file both servers send (default 4096)
 #   BENCH_THREADS   loadgen threads, 0 = one per CPU (default 1)
@@ -89,7 +90,7 @@ BUILD=$(realpath -m "${BUILD_DIR:-$ROOT/build}")
 SUITES=${BENCH_SUITES:-"targets echo http tls"}
 DURATION=${BENCH_DURATION:-6}
 WARMUP=${BENCH_WARMUP:-1}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 SIZE=${BENCH_SIZE:-64}
 FILE_SIZE=${BENCH_FILE_SIZE:-4096}
 THREADS=${BENCH_THREADS:-1}
@@ -436,6 +437,30 @@ rounds_median() {
         printf '%s\t%s\n' "$(field "$l" "$f")" "$l"
     done | sort -g -k1,1 | awk -F '\t' -v f="$f" '{ v[NR] = $1; line[NR] = $2 }
         END { printf "%s rounds=%d %s_min=%s %s_max=%s\n", line[int((NR + 1) / 2)], NR, f, v[1], f, v[NR] }')
+}
+
+# paired_ratio FIELD NUM_KEY DEN_KEY IDX: FIELD's ratio of two servers
+# measured in the same rounds (RES[NUM_KEY,IDX#rR] over RES[DEN_KEY,IDX#rR]),
+# each round's ratio taken apart, then their median (the lower middle one
+# of an even count) as "MEDIAN MIN MAX N"; without rounds, the ratio of
+# the two rows. A stall of the machine slows the servers measured next to
+# each other in one round alike, so the ratio of a round is steadier than
+# the ratio of two medians taken from different rounds.
+paired_ratio() {
+    local f=$1 r a b out=()
+    for ((r = 1; r <= ROUNDS; r++)); do
+        a=$(field "${RES[$2,$4#r$r]:-}" "$f")
+        b=$(field "${RES[$3,$4#r$r]:-}" "$f")
+        a=$(ratio "$a" "$b" 4)
+        [ "$a" = n/a ] || out+=("$a")
+    done
+    if [ "${#out[@]}" -eq 0 ]; then
+        a=$(ratio "$(field "${RES[$2,$4]:-}" "$f")" "$(field "${RES[$3,$4]:-}" "$f")")
+        [ "$a" = n/a ] || echo "$a $a $a 1"
+        return 0
+    fi
+    printf '%s\n' "${out[@]}" | sort -g | awk '{ v[NR] = $1 }
+        END { printf "%.2f %.2f %.2f %d\n", v[int((NR + 1) / 2)], v[1], v[NR], NR }'
 }
 
 # range_cell LINE [FIELD]: FIELD (default rps), and the spread of the

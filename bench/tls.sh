@@ -267,8 +267,7 @@ tls_goals() {
     local srv mode=base goal=$3
     for srv in bm pm; do
         [ "$srv" = bm ] || { mode=process; goal=$4; }
-        t_target "$mode mode: $2 / nginx's" \
-            "$(t_ratio rps "${RES[$1-$srv,1]:-}" "${RES[$1-ref,1]:-}")" ">=" "$goal"
+        t_paired "$mode mode: $2 / nginx's" rps "$1-$srv" "$1-ref" 1 ">=" "$goal"
     done
 }
 
@@ -357,8 +356,10 @@ tls_intro() {
   gives a mean latency and no percentiles. Each benchmark runs in
   $ROUNDS rounds, each nginx, base mode and process mode once, and a row
   is its round with the median requests/s (the lowest and highest in
-  brackets); a ${WARMUP} s warm-up run comes before each server's first
-  round; the server's CPU time is its process group's
+  brackets); a target is the median of the rounds' ratios of swx to nginx
+  (paired by round, the lowest and highest beside it), while the ratio
+  rows under each table divide its rows; a ${WARMUP} s warm-up run comes
+  before each server's first round; the server's CPU time is its process group's
   utime + stime from /proc around the measured run. The suite measures
   the current build only (\`BENCH_BASELINE\` does not apply to it).
 EOF
