@@ -582,10 +582,14 @@ t_intro() {
   answers its \`location = /\` without looking at the disk, and so does swx
   without a static handler. **Latency at half of peak**: swx-loadgen \`-r\` paces
   \`GET /\` at half the requests/s wrk reached against that server, evenly
-  spaced over $T_CONNS connections and sent by a timer that fires at most
-  every 50 µs; a request's latency runs from when it was due, so the wait
-  for that timer and behind a slow request count; nginx is measured the
-  same way, for reference. These runs too are made in $ROUNDS rounds, and
+  spaced over $T_CONNS connections and sent on ticks at most every 50 µs
+  (the end of the generator's \`epoll_pwait2\` timeout, timer slack 1 ns;
+  a timerfd, set and read every tick, took about a tenth of the
+  generator's CPU time, which the server beside it then lacked, and
+  nginx's p50 here was 130-700 µs with it against 60-80 µs without); a
+  request's latency runs from when it was due, so the wait for that tick
+  and behind a slow request count; nginx is measured the same way, for
+  reference. These runs too are made in $ROUNDS rounds, and
   a row is its round with the median p99 (the lowest and highest in
   brackets): a stall of the whole machine of about 100 ms, which this
   virtual machine shows now and then, delays more than 1% of a run's
