@@ -289,11 +289,8 @@ static void conn_handshake(conn_t *c)
     }
 }
 
-static void conn_io(loop_t *loop, int fd, int events, void *arg)
+static void conn_io_step(conn_t *c, int events)
 {
-    (void)loop;
-    (void)fd;
-    conn_t *c = arg;
     if (c->handshaking) {
         conn_handshake(c);
         return;
@@ -313,6 +310,17 @@ static void conn_io(loop_t *loop, int fd, int events, void *arg)
                   (unsigned long long)c->session);
         conn_close(c, NULL);
     }
+}
+
+static void conn_io(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)fd;
+    conn_t *c = arg;
+    conn_engine_t *e = c->eng; /* c may be gone after its step */
+    conn_io_step(c, events);
+    if (e->sink->settle != NULL)
+        e->sink->settle(e);
 }
 
 /* The queue's limit is buffer_output_size of buffered bytes; file

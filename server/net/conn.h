@@ -177,6 +177,10 @@ typedef struct conn_sink {
      * closed while it was full (-1). Called inside the engine's services:
      * tell, do not run plugin code. */
     void (*output)(conn_t *c, int level);
+    /* Optional: the engine is done with one event of a connection (its
+     * protocol's step is over, nothing of the engine is on the stack):
+     * replies the sink held back until then may go now. */
+    void (*settle)(conn_engine_t *e);
 } conn_sink_t;
 
 /* ---- the engine: the connections one loop owns ---- */

@@ -141,6 +141,8 @@ static void direct_output(conn_t *c, int level)
                   (unsigned long long)c->session);
 }
 
+static void direct_settle(conn_engine_t *e);
+
 const conn_sink_t direct_sink = {
     .name = "direct",
     .route = direct_route,
@@ -149,6 +151,7 @@ const conn_sink_t direct_sink = {
     .opened = direct_opened,
     .closed = direct_closed,
     .output = direct_output,
+    .settle = direct_settle,
 };
 
 void direct_packet(direct_t *d, swx_peer_t *p, size_t len)
@@ -169,10 +172,8 @@ static void direct_deliver(direct_t *d, uint64_t session, int type,
 
 /* The replies made during the callbacks before, in order. Those that the
  * deliveries cause wait for the next pass. */
-static void direct_flush(void *arg)
+static void direct_deliver_pending(direct_t *d)
 {
-    direct_t *d = arg;
-    d->deferred = 0;
     buf_t batch = d->pending;
     d->pending = d->running;
     d->running = batch;
@@ -188,6 +189,27 @@ static void direct_flush(void *arg)
     buf_trim(b, CONN_IN_KEEP);
     /* Senders that waited for these replies to leave look again. */
     coro_waitq_wake_all(&d->drained, 0);
+}
+
+/* At the end of the loop run: what is left. */
+static void direct_flush(void *arg)
+{
+    direct_t *d = arg;
+    d->deferred = 0;
+    direct_deliver_pending(d);
+}
+
+/* After each event of a connection: its callbacks' replies go out before
+ * the loop reads the next connection, as from a worker that answers at
+ * once, not all at the end of the run. A client then has its response
+ * while the others of the batch are read, parsed and answered, instead
+ * of waiting for the whole batch (measured under wrk: every read of a
+ * batch, then every send, and one CPU idle meanwhile). */
+static void direct_settle(conn_engine_t *e)
+{
+    direct_t *d = direct_of(e);
+    if (buf_pending(&d->pending) > 0)
+        direct_deliver_pending(d);
 }
 
 static int direct_queue(direct_t *d, uint64_t session, int type,
