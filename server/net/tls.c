@@ -173,9 +173,9 @@ static BIO *tls_wbio(tls_conn_t *t, int fd)
 
 /* TLS 1.3 tickets are not sent at the end of the handshake (the
  * contexts issue none by themselves, SSL_CTX_set_num_tickets 0) but
- * with the first bytes the server writes after it: two records and one
- * send less per connection, and one segment for the client to take
- * instead of two or three. A connection that is written nothing gets
+ * with the first bytes the server writes after it, corked with them:
+ * the same sends, but one TCP segment for the client to take instead of
+ * two or three. A connection that is written nothing gets
  * them alone after TLS_TICKET_WAIT_MS. As many as OpenSSL would send:
  * two after a full handshake, one after a resumption (a renewed one:
  * the client keeps the session of the connection it resumed). */

@@ -245,9 +245,17 @@ def tagged(port, tag, n):
         check(request(port, "/echo?%s-%d" % (tag, i))[0] == 200, "status")
 
 
+def log_writers(srv):
+    """How many processes write the access log, each reopening it: the
+    master in process mode, every worker in base mode."""
+    m = re.search(r"started in base mode: (\d+) worker", srv.log_text())
+    return int(m.group(1)) if m else 1
+
+
 def rotate(srv, log_path, n, via_command):
     """Rename the file, reopen, and see each request's line in the file it
-    belongs to: before the signal in the moved one, after it in the new."""
+    belongs to: before the signal in the moved one, after it in the new
+    (once every process that writes it has reopened it)."""
     tagged(srv.port, "before%d" % n, 5)
     moved = "%s.%d" % (log_path, n)
     os.rename(log_path, moved)
@@ -258,7 +266,7 @@ def rotate(srv, log_path, n, via_command):
         check(rc == 0, "-s reopen: %d %s %s" % (rc, out, err))
     else:
         os.kill(srv.pid, signal.SIGRTMIN)
-    srv.wait_log(r"access log reopened", count=reopened + 1)
+    srv.wait_log(r"access log reopened", count=reopened + log_writers(srv))
     tagged(srv.port, "after%d" % n, 5)
     new = wait_lines(log_path, 5)
     time.sleep(1.2)
