@@ -1271,7 +1271,7 @@ report_configs() {
     if suite_on targets; then
         printf '\nswx-server in base mode, targets (HTTP; echo has the echo plugin and worker_num 1;\n'
         printf 'the process-mode configurations have `"reactor_num"` in place of `"mode": "base"`, with\n'
-        printf 'the numbers of the table rows):\n\n```json\n%s\n```\n' \
+        printf 'the numbers of the table rows, and those marked open_cpu_affinity `"open_cpu_affinity": true`):\n\n```json\n%s\n```\n' \
             "$(T_SRV=bm t_http_cfg "<build>/$HTTP_PLUGIN" "<free port>" "<tmp>/www")"
     fi
     if suite_on http || suite_on targets; then
