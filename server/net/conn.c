@@ -515,7 +515,12 @@ void conn_set_proto(conn_t *c, const conn_proto_t *p, void *state)
 
 int64_t conn_timer_add(conn_t *c, long ms, timer_cb *cb)
 {
-    return timer_add(loop_timers(c->eng->loop), loop_now(), ms, 0, cb, c);
+    return conn_timer_add_at(c, loop_now(), ms, cb);
+}
+
+int64_t conn_timer_add_at(conn_t *c, int64_t now_ms, long ms, timer_cb *cb)
+{
+    return timer_add(loop_timers(c->eng->loop), now_ms, ms, 0, cb, c);
 }
 
 void conn_timer_clear(conn_t *c, int64_t id)

@@ -420,6 +420,9 @@ void conn_set_proto(conn_t *c, const conn_proto_t *p, void *state);
 /* A one-shot timer in c's loop: cb(id, c) after ms. The id, or -errno.
  * Clear it before the connection goes (in the close hook). */
 int64_t conn_timer_add(conn_t *c, long ms, timer_cb *cb);
+/* The same from now_ms, a loop_now() the caller read a moment ago (one
+ * clock read less). */
+int64_t conn_timer_add_at(conn_t *c, int64_t now_ms, long ms, timer_cb *cb);
 void conn_timer_clear(conn_t *c, int64_t id);
 
 #endif

@@ -98,11 +98,15 @@ enum http_step {
     HTTP_STOP = 2, /* waiting: for a worker, the output, or the close */
 };
 
-static void http_conn_timer_set(conn_t *c, long ms, timer_cb *cb)
+/* now_us: the clock (http_conn_now_us) as read a moment ago, or 0 to read
+ * it: a request's timers start from the reading its log took anyway. */
+static void http_conn_timer_set(conn_t *c, int64_t now_us, long ms,
+                                timer_cb *cb)
 {
     http_conn_t *h = c->state;
     conn_timer_clear(c, h->timer);
-    h->timer = conn_timer_add(c, ms, cb);
+    h->timer = now_us > 0 ? conn_timer_add_at(c, now_us / 1000, ms, cb)
+                          : conn_timer_add(c, ms, cb);
 }
 
 static void http_conn_timer_stop(conn_t *c)
@@ -228,11 +232,11 @@ static void http_conn_log_begin(conn_t *c, const http_request_t *req)
 /* The request's response ended (or the connection did): count it, and
  * write its access log line. force: also without a head read (an error
  * answered before one was). */
-static void http_conn_log(conn_t *c, int force)
+static int64_t http_conn_log(conn_t *c, int force)
 {
     http_conn_t *h = c->state;
     if (!h->logging && !force)
-        return;
+        return 0;
     if (!h->logging)
         http_conn_log_begin(c, NULL);
     int64_t now = http_conn_now_us();
@@ -254,6 +258,7 @@ static void http_conn_log(conn_t *c, int force)
     }
     h->logging = 0;
     h->t_start = h->t_dispatch = 0;
+    return now;
 }
 
 /* Bytes for the client: the status and the head's length come from the
@@ -369,15 +374,17 @@ static void http_conn_timeout(int64_t id, void *arg)
     http_conn_fail(c, 408);
 }
 
-/* Ready for the next request: its time starts now. */
-static void http_conn_expect_request(conn_t *c)
+/* Ready for the next request: its time starts now (now_us: the clock as
+ * read a moment ago, or 0). */
+static void http_conn_expect_request(conn_t *c, int64_t now_us)
 {
     http_conn_t *h = c->state;
     h->state = HC_HEAD;
     h->scan_line = h->scan_lead = 0;
     conn_in_idle(c); /* unless a pipelined request waits in it */
-    http_conn_timer_set(c, conn_listener(c)->http_request_timeout * 1000L,
-                   http_conn_timeout);
+    http_conn_timer_set(c, now_us,
+                        conn_listener(c)->http_request_timeout * 1000L,
+                        http_conn_timeout);
 }
 
 /* Whether the reactor reads c, by what c waits for. While a worker has a
@@ -405,7 +412,7 @@ static int http_conn_done(conn_t *c, int close)
     http_conn_t *h = c->state;
     http_conn_release(c);
     http_conn_timer_stop(c);
-    http_conn_log(c, 0);
+    int64_t now = http_conn_log(c, 0);
     /* A client that said this request was its last, and sent nothing
      * after it that was read, sends no more (RFC 9112, 9.6): no lingering
      * close, as nginx. The server's own reasons to close (keep-alive off,
@@ -417,7 +424,7 @@ static int http_conn_done(conn_t *c, int close)
         h->state = HC_DRAIN;
         return HTTP_STOP;
     }
-    http_conn_expect_request(c);
+    http_conn_expect_request(c, now);
     return HTTP_GO;
 }
 
@@ -525,12 +532,13 @@ static int http_conn_upgrade(conn_t *c, const http_request_t *req)
     return ws_conn_start(c, w, bits) < 0 ? -1 : HTTP_STOP;
 }
 
-/* (Re)start the wait for the worker's next part of the response. */
-static void http_conn_response_wait(conn_t *c)
+/* (Re)start the wait for the worker's next part of the response (now_us:
+ * the clock as read a moment ago, or 0). */
+static void http_conn_response_wait(conn_t *c, int64_t now_us)
 {
     int secs = conn_listener(c)->http_response_timeout;
     if (secs > 0)
-        http_conn_timer_set(c, secs * 1000L, http_conn_timeout);
+        http_conn_timer_set(c, now_us, secs * 1000L, http_conn_timeout);
 }
 
 /* Send the request to a worker and wait for its response; past
@@ -554,7 +562,7 @@ static int http_conn_dispatch(conn_t *c, const http_request_t *req)
     h->state = HC_WAIT;
     h->started = 0;
     h->seq++;
-    http_conn_response_wait(c);
+    http_conn_response_wait(c, h->t_dispatch); /* read by the caller */
     conn_submit(c, h->worker, HTTP_MSG_REQUEST, buf_head(wire),
                    buf_pending(wire), 1);
     conn_scratch_done(wire);
@@ -772,7 +780,7 @@ static int http_conn_open(conn_t *c)
     if (h == NULL)
         return -ENOMEM;
     c->state = h;
-    http_conn_expect_request(c);
+    http_conn_expect_request(c, 0);
     return h->timer < 0 ? (int)h->timer : 0;
 }
 
@@ -884,7 +892,7 @@ static void http_conn_sent(conn_t *c)
     if (h->state != HC_WAIT)
         return;
     h->started = 1;
-    http_conn_response_wait(c);
+    http_conn_response_wait(c, 0);
 }
 
 static void http_conn_deliver(conn_t *c, const conn_msg_t *m)
@@ -921,7 +929,7 @@ static int http_conn_drained(conn_t *c)
         return 0;
     if (conn_stopping(c))
         return http_conn_finish(c) < 0 ? -1 : 0;
-    http_conn_expect_request(c);
+    http_conn_expect_request(c, 0);
     return http_conn_advance(c);
 }
 
