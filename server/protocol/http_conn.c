@@ -261,6 +261,20 @@ static int64_t http_conn_log(conn_t *c, int force)
     return now;
 }
 
+/* The "\r\n\r\n" that ends a response's head, or NULL: memchr from CR to
+ * CR costs less than memmem on a head of a few lines (0.8% of a base-mode
+ * worker's time under wrk went to memmem here). */
+static const char *http_conn_head_end(const char *p, size_t len)
+{
+    const char *e = p + len;
+    while (e - p >= 4 && (p = memchr(p, '\r', (size_t)(e - p) - 3)) != NULL) {
+        if (p[1] == '\n' && p[2] == '\r' && p[3] == '\n')
+            return p;
+        p++;
+    }
+    return NULL;
+}
+
 /* Bytes for the client: the status and the head's length come from the
  * first bytes of a response (a head is always written whole); an interim
  * 100 Continue is not the response. */
@@ -279,7 +293,7 @@ static void http_conn_output(conn_t *c, const void *data, size_t len)
         return;
     }
     h->status = status;
-    const char *end = memmem(p, len, "\r\n\r\n", 4);
+    const char *end = http_conn_head_end(p, len);
     h->out_head = end != NULL ? (uint64_t)(end + 4 - p) : len;
 }
 
