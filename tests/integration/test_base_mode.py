@@ -69,13 +69,24 @@ def wait_all_accepting(port):
 
 
 def test_spread(srv):
+    """Connections to a quiet server, one after another, reach every
+    worker (without the rotation in worker_base.c the first worker in
+    the listener's queue takes them all). A worker that is not back in
+    epoll_wait when a connection comes is passed over by design, and on
+    a machine busy with other tests one may stay off its CPU for a
+    whole round: so up to 5 rounds, and every worker in one of them."""
     wait_all_accepting(srv.port)
-    groups = by_worker(srv.port, WORKERS * 3)
-    counts = {w: len(c) for w, c in groups.items()}
-    h.log("idle connections per worker: %s" % counts)
-    h.check(sorted(groups) == list(range(WORKERS)),
-            "connections reached workers %s, not all %d" % (counts, WORKERS))
-    close_all(groups)
+    rounds = []
+    for _ in range(5):
+        groups = by_worker(srv.port, WORKERS * 3)
+        rounds.append({w: len(c) for w, c in groups.items()})
+        close_all(groups)
+        if sorted(groups) == list(range(WORKERS)):
+            break
+    h.log("idle connections per worker, by round: %s" % rounds)
+    h.check(any(sorted(r) == list(range(WORKERS)) for r in rounds),
+            "in no round of %d connections did every one of the %d "
+            "workers take one: %s" % (WORKERS * 3, WORKERS, rounds))
 
 
 def test_routing(srv):
