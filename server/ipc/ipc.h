@@ -32,7 +32,7 @@ enum ipc_type {
     IPC_FINISH,       /* mailbox: task worker -> the task's sender: a
                          task's result */
     IPC_PIPE,         /* mailbox: any process -> any: swx_send_message */
-    IPC_ROUTED,       /* mailbox, base mode: worker -> the worker that owns
+    IPC_ROUTED,       /* lane, base mode: worker -> the worker that owns
                          session hdr.id: a message of type hdr.index for
                          it (IPC_SEND, IPC_CLOSE_REQ, a protocol's) */
     IPC_OUTPUT_FULL,  /* reactor -> the worker whose reply passed it: the
@@ -114,8 +114,9 @@ _Static_assert(sizeof(ipc_hdr_t) == 32, "ipc_hdr_t is 32 bytes");
     (IPC_BIT(IPC_SEND) | IPC_BIT(IPC_CLOSE_REQ) | IPC_BIT(IPC_BIND) |        \
      IPC_BIT(IPC_WORKER_LOST) | IPC_BIT(IPC_WORKER_BACKOFF) | IPC_PROTOCOLS)
 #define IPC_TO_MAILBOX                                                       \
-    (IPC_BIT(IPC_TASK) | IPC_BIT(IPC_FINISH) | IPC_BIT(IPC_PIPE) |           \
-     IPC_BIT(IPC_ROUTED))
+    (IPC_BIT(IPC_TASK) | IPC_BIT(IPC_FINISH) | IPC_BIT(IPC_PIPE))
+/* Base mode: a worker process's lane (proc/server.h lane_fds). */
+#define IPC_TO_LANE IPC_BIT(IPC_ROUTED)
 #define IPC_TO_TASKQ IPC_BIT(IPC_TASK)
 
 /* A complete message. */

@@ -698,7 +698,7 @@ static conn_t *conn_new(conn_engine_t *e, int fd, int listener)
     c->fd = fd;
     c->listener = listener;
     c->worker = fd % e->cfg->worker_num;
-    c->session = session_make(e->next_seq++, e->id);
+    c->session = session_make(e->next_seq++, e->tag);
     c->out_target = -1;
     c->last_recv = loop_now();
     c->proto = conn_proto_of(&e->cfg->listeners[listener]);
@@ -939,6 +939,7 @@ int conn_engine_init(conn_engine_t *e, loop_t *loop, const config_t *cfg,
     e->cfg = cfg;
     e->shm = shm;
     e->id = id;
+    e->tag = id;
     e->next_seq = 1;
     e->sink = sink;
     e->sink_ctx = sink_ctx;

@@ -189,7 +189,9 @@ struct conn_engine {
     loop_t *loop;
     const config_t *cfg;
     shm_t *shm;                 /* connection counters */
-    int id;                     /* in session ids: which engine owns one */
+    int id;                     /* its reactor, or in base mode its worker */
+    int tag;                    /* in session ids: which engine owns one
+                                   (its id; in base mode its lane) */
     uint64_t next_seq;
     session_table_t sessions;   /* session id -> conn_t */
     char *rbuf;                 /* CONN_READ_SIZE bytes for each read */

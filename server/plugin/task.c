@@ -55,7 +55,6 @@ static int64_t next_task_id = 1;
 static unsigned task_rr;
 
 void (*task_on_task)(const ipc_msg_t *m);
-void (*task_on_routed)(const ipc_msg_t *m);
 
 static const plugin_t *task_plugin(int index)
 {
@@ -86,9 +85,7 @@ static void task_dispatch(const ipc_msg_t *m)
     const ipc_hdr_t *h = &m->hdr;
     const plugin_t *p = task_plugin(h->index);
     child_count_event();
-    if (h->type == IPC_ROUTED && task_on_routed != NULL) {
-        task_on_routed(m);
-    } else if (p == NULL) {
+    if (p == NULL) {
         log_warn("mailbox: message for unknown plugin %u dropped", h->index);
     } else if (h->type == IPC_FINISH && h->pid != (uint32_t)getpid()) {
         log_debug("result of task %lld of an earlier process in this slot "

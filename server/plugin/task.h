@@ -17,9 +17,6 @@ void task_update(void);
 void task_run(const ipc_msg_t *m);
 /* Task workers, task_ipc_mode 1: tasks arrive in the mailbox too. */
 extern void (*task_on_task)(const ipc_msg_t *m);
-/* Base-mode workers: a message about a session of this worker's that
- * another worker sent (IPC_ROUTED). */
-extern void (*task_on_routed)(const ipc_msg_t *m);
 
 int64_t task_send(const void *data, size_t len, int dst_task_worker);
 int task_wait(const void *data, size_t len, int dst_task_worker,

@@ -79,6 +79,16 @@ static void child_close_foreign_fds(void)
     for (int i = 0; i < s->nprocs; i++)
         if (i != child.id)
             close(s->mbox_fds[i][0]);
+    /* A base-mode worker reads its lane and writes to the others; no
+     * other process routes to sessions. */
+    int own = child.kind == PROC_WORKER && s->lanes > 0
+                  ? server_lane_id(s, child.id, s->lane) : -1;
+    for (int i = 0; i < s->lanes * s->cfg.worker_num; i++) {
+        if (i != own)
+            close(s->lane_fds[i][0]);
+        if (own < 0)
+            close(s->lane_fds[i][1]);
+    }
     /* In base mode the manager keeps the stream listeners open too. */
     for (int i = 0; child.kind != PROC_WORKER && i < s->cfg.nlisteners; i++)
         if (config_listener_is_dgram(s->cfg.listeners[i].type) ||

@@ -137,9 +137,46 @@ static void manager_clear_timer(int64_t *id)
     *id = 0;
 }
 
+/* ---- lanes (base mode) ---- */
+
+static pid_t *lane_pid;        /* [lane id]: the worker on it, 0 when free */
+static unsigned long *lane_at; /* [lane id]: when it was taken (a count) */
+static unsigned long lane_clock;
+
+/* The lane for the next worker of slot id: a free one, else the one taken
+ * longest ago (a worker that has been retiring the longest, which then
+ * shares it: what is sent to its sessions from then on is dropped). */
+static int manager_pick_lane(int id)
+{
+    int best = 0;
+    for (int k = 0; k < srv->lanes; k++) {
+        int l = server_lane_id(srv, id, k);
+        if (lane_pid[l] == 0)
+            return k;
+        if (lane_at[l] < lane_at[server_lane_id(srv, id, best)])
+            best = k;
+    }
+    log_warn("worker %d: %d processes of this slot still serve connections; "
+             "the oldest one's lane goes to the new one, and what is sent to "
+             "the oldest one's sessions from now on is dropped",
+             id, srv->lanes);
+    return best;
+}
+
+static void manager_lane_free(pid_t pid)
+{
+    for (int l = 0; lane_pid != NULL && l < srv->lanes * srv->cfg.worker_num;
+         l++)
+        if (lane_pid[l] == pid)
+            lane_pid[l] = 0;
+}
+
 /* Fork a worker for slot id; standby: a reload candidate. The pid or 0. */
 static pid_t manager_fork(int id, int standby)
 {
+    int lane = server_kind(srv, id) == PROC_WORKER && srv->lanes > 0
+                   ? manager_pick_lane(id) : -1;
+    srv->lane = lane < 0 ? 0 : lane;
     pid_t pid = fork();
     if (pid < 0) {
         log_error("fork(worker %d): %s", id, strerror(errno));
@@ -150,6 +187,8 @@ static pid_t manager_fork(int id, int standby)
         close(notify_fd[0]);
         free(slots);
         free(retiring);
+        free(lane_pid);
+        free(lane_at);
         watchdog_free();
         loop_free(loop);
         if (privs_drop(srv->uid, srv->gid, srv->cfg.user) < 0)
@@ -165,6 +204,11 @@ static pid_t manager_fork(int id, int standby)
         if (kind == PROC_TASK)
             taskworker_run(srv, id, standby, notify_fd[1]);
         process_run(srv, id, notify_fd[1]);
+    }
+    if (lane >= 0) {
+        int l = server_lane_id(srv, id, lane);
+        lane_pid[l] = pid;
+        lane_at[l] = ++lane_clock;
     }
     atomic_fetch_add(&srv->shm->workers[id].starts, 1);
     log_debug("worker %d %sstarted, pid %d", id, standby ? "(standby) " : "",
@@ -853,6 +897,7 @@ static void manager_reap(void)
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         /* A worker notifies before it exits: take its notice first. */
         manager_read_notices();
+        manager_lane_free(pid);
         if (!manager_reap_retiree(pid, status) &&
             !manager_reap_candidate(pid, status))
             manager_reap_worker(pid, status);
@@ -1000,7 +1045,11 @@ static void manager_setup(void)
     sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     slots = calloc((size_t)nprocs(), sizeof(*slots));
     retiring = calloc(MANAGER_MAX_RETIRING, sizeof(*retiring));
-    if (sigfd < 0 || slots == NULL || retiring == NULL ||
+    size_t nlanes = (size_t)(srv->lanes * srv->cfg.worker_num) + 1;
+    lane_pid = calloc(nlanes, sizeof(*lane_pid));
+    lane_at = calloc(nlanes, sizeof(*lane_at));
+    if (sigfd < 0 || slots == NULL || retiring == NULL || lane_pid == NULL ||
+        lane_at == NULL ||
         pipe2(notify_fd, O_CLOEXEC) < 0) {
         log_error("manager setup failed: %s", strerror(errno));
         _exit(1);

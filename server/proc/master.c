@@ -399,6 +399,14 @@ static int master_make_chans(server_t *s)
     for (int i = 0; i < s->nprocs; i++)
         if (ipc_socketpair(s->mbox_fds[i], IPC_BOX_SOCKBUF) < 0)
             return -1;
+    s->lanes = server_lanes(&s->cfg);
+    int nlanes = s->lanes * s->cfg.worker_num;
+    if (nlanes > 0 &&
+        (s->lane_fds = calloc((size_t)nlanes, sizeof(*s->lane_fds))) == NULL)
+        return -1;
+    for (int i = 0; i < nlanes; i++)
+        if (ipc_socketpair(s->lane_fds[i], IPC_BOX_SOCKBUF) < 0)
+            return -1;
     s->taskq_fds[0] = s->taskq_fds[1] = -1;
     if (s->cfg.task_worker_num > 0 && s->cfg.task_ipc_mode == 3 &&
         ipc_socketpair(s->taskq_fds, IPC_BOX_SOCKBUF) < 0)
@@ -445,6 +453,10 @@ static int master_fork_manager(server_t *s)
     for (int i = 0; i < s->nprocs; i++) {
         close(s->mbox_fds[i][0]);
         close(s->mbox_fds[i][1]);
+    }
+    for (int i = 0; i < s->lanes * s->cfg.worker_num; i++) {
+        close(s->lane_fds[i][0]);
+        close(s->lane_fds[i][1]);
     }
     if (s->taskq_fds[0] >= 0) {
         close(s->taskq_fds[0]);
@@ -624,6 +636,7 @@ static void master_cleanup(server_t *s)
     free(s->tables);
     atomics_destroy(s->atomics);
     free(s->mbox_fds);
+    free(s->lane_fds);
     if (s->chan_shared != NULL)
         munmap(s->chan_shared, (size_t)s->cfg.worker_num *
                                    (size_t)s->cfg.reactor_num *

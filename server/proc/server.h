@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "ipc/ipc.h"
 #include "ipc/shm.h"
+#include "core/session.h"
 #include "plugin/table.h"
 #include "swx_plugin.h"
 
@@ -33,9 +34,38 @@ typedef struct server {
     int nprocs;           /* workers, then task workers, then "processes" */
     int (*mbox_fds)[2];   /* [process id]: 0 read by it, 1 by the others */
     int taskq_fds[2];     /* task_ipc_mode 3: the shared task queue */
+    int lanes;            /* base mode: lanes per worker slot, else 0 */
+    int (*lane_fds)[2];   /* base mode: [slot + worker_num * k]: the inbox
+                             of the worker process on lane k of the slot
+                             for messages routed to its sessions, which it
+                             reads until it exits (a retiring one too):
+                             0 read by it, 1 by the others */
+    int lane;             /* base mode: the lane of the worker the manager
+                             forks next (set before each fork) */
     table_t **tables;     /* [config table], in shared memory */
     atomics_t *atomics;
 } server_t;
+
+/* Base mode: a worker's sessions name its lane (session_reactor), not
+ * only its slot, so that a worker that retired after a reload or
+ * max_request still gets what is sent to its connections while its
+ * successor in the slot serves the new ones: up to this many processes of
+ * one slot at once, within the 256 ids a session can name. */
+#define SERVER_LANES_MAX 4
+
+static inline int server_lanes(const config_t *c)
+{
+    if (c->mode != SERVER_MODE_BASE || c->worker_num <= 0)
+        return 0;
+    int k = SESSION_MAX_REACTORS / c->worker_num;
+    return k > SERVER_LANES_MAX ? SERVER_LANES_MAX : k < 1 ? 1 : k;
+}
+
+/* The lane id (a session's reactor byte) of lane k of worker slot id. */
+static inline int server_lane_id(const server_t *s, int id, int k)
+{
+    return id + s->cfg.worker_num * k;
+}
 
 /* The room for named counters (swx_atomic). */
 #define SERVER_ATOMICS 1024

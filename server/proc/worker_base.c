@@ -39,6 +39,9 @@ typedef struct base {
     direct_t direct;
     char *dbuf;          /* a datagram being read */
     buf_t fwd;           /* a routed message made one */
+    ipc_t lane;          /* messages for this process's sessions from the
+                            other workers, read until it exits */
+    int lane_id;         /* its sessions' reactor byte (server_lane_id) */
     int accepting;       /* the listeners are watched */
     int paused;          /* accepting pauses after EMFILE */
     int64_t pause_timer;
@@ -244,6 +247,7 @@ static void base_close_listeners(void)
 
 /* ---- replies and routed messages ---- */
 
+/* To the worker on lane owner, which accepted the session. */
 static int base_forward(int owner, uint64_t session, int type,
                         const struct iovec *iov, int n)
 {
@@ -254,13 +258,13 @@ static int base_forward(int owner, uint64_t session, int type,
     ipc_hdr_t h = {.type = IPC_ROUTED, .index = (uint16_t)type,
                    .id = session, .pid = (uint32_t)getpid(),
                    .src = child.id};
-    int rc = ipc_box_send(child.srv->mbox_fds[owner][1], &h,
+    int rc = ipc_box_send(child.srv->lane_fds[owner][1], &h,
                           buf_head(&base.fwd), buf_pending(&base.fwd));
     buf_trim(&base.fwd, 64 * 1024);
     if (rc < 0)
         log_warn("session %llu: cannot pass a message to worker %d, which "
-                 "owns it: %s", (unsigned long long)session, owner,
-                 strerror(-rc));
+                 "owns it: %s", (unsigned long long)session,
+                 owner % child.srv->cfg.worker_num, strerror(-rc));
     return rc;
 }
 
@@ -269,10 +273,11 @@ int worker_base_sendv(uint64_t session, int type, const struct iovec *iov,
 {
     if (!base.running)
         return -ENOTSUP;
+    const server_t *s = child.srv;
     int owner = session_reactor(session);
-    if (session == 0 || owner >= child.srv->cfg.worker_num)
+    if (session == 0 || owner >= s->lanes * s->cfg.worker_num)
         return -ENOTCONN;
-    if (owner == child.id)
+    if (owner == base.lane_id)
         return direct_reply(&base.direct, session, type, iov, n);
     return base_forward(owner, session, type, iov, n);
 }
@@ -287,6 +292,22 @@ static void base_routed(const ipc_msg_t *m)
         return;
     }
     direct_reply(&base.direct, m->hdr.id, type, &iov, 1);
+}
+
+/* The lane: read while the process runs, retiring or not, as its
+ * connections are served to the end. */
+static void base_lane_io(loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)fd;
+    (void)events;
+    (void)arg;
+    ipc_msg_t m;
+    for (int i = 0; i < 64; i++) {
+        if (ipc_recv(&base.lane, &m) <= 0)
+            break;
+        base_routed(&m);
+    }
 }
 
 /* ---- states ---- */
@@ -422,18 +443,23 @@ static int base_setup(void)
 {
     server_t *s = child.srv;
     base.running = 1;
+    base.lane_id = server_lane_id(s, child.id, s->lane);
+    base.lane.fd = -1;
     base.dbuf = malloc(DGRAM_BUF_SIZE);
     if (base.dbuf == NULL ||
         conn_engine_init(&base.eng, child.loop, &s->cfg, s->shm, child.id,
-                         &direct_sink, &base.direct) < 0)
+                         &direct_sink, &base.direct) < 0 ||
+        ipc_init(&base.lane, s->lane_fds[base.lane_id][0],
+                 s->cfg.task_max_size, IPC_TO_LANE) < 0 ||
+        loop_add(child.loop, base.lane.fd, LOOP_READ, base_lane_io, NULL) < 0)
         return -1;
+    base.eng.tag = base.lane_id; /* its sessions name its lane */
     conn_engine_share_ids(&base.eng);
     /* This worker's lines, written by a thread of its own. */
     if (access_log_start_at(&s->cfg, child.id, 1, (int)s->master_pid,
                             &s->shm->http->access_log_dropped) < 0)
         return -1;
     direct_init(&base.direct, &base.eng, base_handle);
-    task_on_routed = base_routed;
     return 0;
 }
 
@@ -443,6 +469,10 @@ static void base_free(void)
         timer_clear(loop_timers(child.loop), base.pause_timer);
     direct_free(&base.direct);
     conn_engine_free(&base.eng);
+    if (base.lane.fd >= 0) {
+        loop_del(child.loop, base.lane.fd);
+        ipc_free(&base.lane);
+    }
     buf_free(&base.fwd);
     free(base.dbuf);
     base.dbuf = NULL;

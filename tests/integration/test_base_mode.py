@@ -13,7 +13,11 @@
   connections are taken off the count.
 - max_request with one worker: the worker that reached it still serves
   its open connection, and a new worker accepts new ones at once; the old
-  one closes what is left at max_wait_time (less a second) and exits."""
+  one closes what is left at max_wait_time (less a second) and exits.
+  What the new worker sends to the old one's connection reaches it.
+- After a reload, the new workers' swx_send and swx_close reach the
+  connections the old workers still serve (each process of a slot has a
+  lane of its own), and the old workers' reach the new ones'."""
 
 import os
 import re
@@ -201,12 +205,19 @@ def test_max_request_handover():
                      max_wait_time=3) as srv:
         srv.start()
         a = h.connect(srv.port)
-        old = {h.ask_pid(a)[1] for _ in range(3)}
+        a_sess, _ = session_of(a)
+        old = {h.ask_pid(a)[1] for _ in range(2)}
         h.check(len(old) == 1, "one worker served A: %s" % old)
         t0 = time.monotonic()
         with h.connect(srv.port, timeout=5) as b:
             new = h.ask_pid(b)[1]
-        took = time.monotonic() - t0
+            took = time.monotonic() - t0
+            # The slot is the new worker's now; A's session is not.
+            h.check(h.request(b, b"tell %d from-new\n" % a_sess) ==
+                    b"told 0\n", "tell from the new worker failed")
+            a.settimeout(5)
+            h.check(h.recv_line(a) == b"from-new\n", "what the new worker "
+                    "sent to the old one's connection did not reach it")
         h.check(new not in old, "a new connection went to the worker past "
                 "max_request")
         h.check(took < 1.0, "the new worker took %.2f s to accept" % took)
@@ -224,6 +235,78 @@ def test_max_request_handover():
         srv.stop()
 
 
+def test_reload_routing():
+    """Sends and closes across a reload, both ways, while the old workers
+    serve their connections to the end."""
+    with base_server("base-reload-route", max_wait_time=15) as srv:
+        srv.start()
+        wait_all_accepting(srv.port)
+        olds = {}
+
+        def two_old():
+            for w, conns in by_worker(srv.port, WORKERS).items():
+                olds.setdefault(w, []).extend(conns)
+            return 0 in olds and 1 in olds
+        h.wait_until(two_old, 20, interval=0.05,
+                     what="connections on workers 0 and 1")
+        old_pids = {h.ask_pid(s)[1] for conns in olds.values()
+                    for s, _ in conns}
+        (a, a_sess), (a2, a2_sess) = olds[0][0], olds[1][0]
+        os.kill(srv.pid, signal.SIGUSR1)
+        new = {}
+        spare = []
+
+        def all_new():
+            s = h.connect(srv.port)
+            wid, pid = h.ask_pid(s)
+            if pid in old_pids or wid in new:
+                spare.append(s)
+            else:
+                new[wid] = (s, session_of(s)[0])
+            return len(new) == WORKERS
+        h.wait_until(all_new, 30, interval=0.05,
+                     what="connections on every new worker")
+        for s in spare:
+            s.close()
+        for wid, (b, b_sess) in sorted(new.items()):
+            h.check((b_sess & 0xff) % WORKERS == wid and
+                    (b_sess & 0xff) != wid,
+                    "session %d of a new worker %d does not name a lane of "
+                    "its own" % (b_sess, wid))
+            for old, sess in ((a, a_sess), (a2, a2_sess)):
+                msg = b"new%d-to-%d" % (wid, sess)
+                h.check(h.request(b, b"tell %d %s\n" % (sess, msg)) ==
+                        b"told 0\n", "tell from new worker %d" % wid)
+                old.settimeout(5)
+                h.check(h.recv_line(old) == msg + b"\n",
+                        "new worker %d's message to session %d (an old "
+                        "worker's) did not arrive" % (wid, sess))
+            # And an old worker's to the new one's connection.
+            h.check(h.request(a, b"tell %d old-to-new\n" % b_sess) ==
+                    b"told 0\n", "tell from an old worker")
+            b.settimeout(5)
+            h.check(h.recv_line(b) == b"old-to-new\n",
+                    "an old worker's message to new worker %d's "
+                    "connection did not arrive" % wid)
+        h.check(h.ask_pid(a)[1] in old_pids, "A moved from its worker")
+        # A new worker closes an old worker's connection.
+        b, _ = new[0]
+        h.check(h.request(b, b"kick %d\n" % a2_sess) == b"kicked 0\n",
+                "kick")
+        try:
+            eof = a2.recv(1) == b""
+        except ConnectionResetError:
+            eof = True
+        h.check(eof, "swx_close from a new worker did not close an old "
+                "worker's connection")
+        h.log("after a reload: sends both ways and a close across old and "
+              "new workers arrived")
+        for b, _ in new.values():
+            b.close()
+        close_all(olds)
+        srv.stop()
+
+
 def main():
     with base_server("base-mode") as srv:
         srv.start()
@@ -232,6 +315,7 @@ def main():
         test_kill(srv)
         srv.stop()
     test_max_request_handover()
+    test_reload_routing()
 
 
 if __name__ == "__main__":
