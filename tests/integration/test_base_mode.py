@@ -249,8 +249,7 @@ def test_reload_routing():
             return 0 in olds and 1 in olds
         h.wait_until(two_old, 20, interval=0.05,
                      what="connections on workers 0 and 1")
-        old_pids = {h.ask_pid(s)[1] for conns in olds.values()
-                    for s, _ in conns}
+        old_pids = set(h.descendants_of(srv.pid))  # every old worker
         (a, a_sess), (a2, a2_sess) = olds[0][0], olds[1][0]
         os.kill(srv.pid, signal.SIGUSR1)
         new = {}
