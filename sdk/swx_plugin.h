@@ -1,4 +1,4 @@
-/* swx_plugin.h: the one header a swx plugin is built against (ABI 1.7). */
+/* swx_plugin.h: the one header a swx plugin is built against (ABI 1.8). */
 #ifndef SWX_PLUGIN_H
 #define SWX_PLUGIN_H
 
@@ -21,7 +21,7 @@ extern "C" {
  */
 #define SWX_PLUGIN_MAGIC 0x50585753u /* "SWXP" little-endian */
 #define SWX_ABI_MAJOR 1
-#define SWX_ABI_MINOR 7
+#define SWX_ABI_MINOR 8
 
 /* Log levels for swx_log(), the same scale as the server's log_level. */
 enum swx_log_level {
@@ -440,6 +440,9 @@ typedef struct swx_api {
                               int64_t offset, long timeout_ms);
     int (*co_exec)(const char *const argv[], int flags, size_t max_output,
                    long timeout_ms, swx_co_exec_result_t *out);
+    /* ABI 1.8: response trailers (swx_http_trailer) */
+    int (*http_trailer)(swx_http_response_t *resp, const char *name,
+                        const char *value);
 } swx_api_t;
 
 #ifndef SWX_SERVER_INTERNAL
@@ -701,6 +704,27 @@ static inline int swx_http_sendfile(swx_http_response_t *resp,
                                     uint64_t length)
 {
     return swx_api_->http_sendfile(resp, path, offset, length);
+}
+
+/* ABI 1.8: add a trailer field, sent after the body (Swoole's
+ * Response::trailer): until swx_http_end, also after swx_http_write has
+ * sent the head. HTTP/2 sends the trailers as a HEADERS frame that ends
+ * the stream (after a whole, streamed, empty or sendfile body); HTTP/1.1
+ * sends them in the trailer section of a chunked body (streamed with
+ * swx_http_write, no Content-Length set). Any other HTTP/1.x response
+ * (Content-Length, HTTP/1.0, swx_http_sendfile) and every response to
+ * HEAD or with status 204 or 304 drops them silently. The names added
+ * before the head goes out are announced in a Trailer header. -EINVAL
+ * for a name that is not a token or a value with CR, LF or NUL, and for
+ * a field that may not be a trailer (RFC 9110 6.5.1: framing, routing,
+ * request modifiers, authentication, response controls, Content-Type,
+ * -Encoding, -Range, Trailer, connection-specific fields; the list is in
+ * docs/plugin-guide.md); -E2BIG past 64 KiB of trailers (or what
+ * buffer_output_size leaves); -EALREADY once the response has ended. */
+static inline int swx_http_trailer(swx_http_response_t *resp,
+                                   const char *name, const char *value)
+{
+    return swx_api_->http_trailer(resp, name, value);
 }
 
 /* ---- WebSocket (ABI 1.2) ---- */

@@ -12,8 +12,10 @@ enum http_msg_type {
     HTTP_MSG_REQUEST = IPC_PROTO_MIN, /* reactor -> worker: a request
                                          (http_wire.h) */
     HTTP_MSG_END,      /* worker -> reactor: uint8_t HTTP_MSG_END_* flags,
-                          then the response's last bytes (its others were
-                          IPC_SEND): the response is complete */
+                          [with HTTP_MSG_END_TRAILERS: uint32_t length and
+                          the trailer lines,] then the response's last
+                          bytes (its others were IPC_SEND): the response
+                          is complete (http_wire_end_decode) */
     HTTP_MSG_SENDFILE, /* worker -> reactor: http_msg_sendfile_t, then the
                           path and its NUL: the file is part of the
                           response */
@@ -51,6 +53,9 @@ typedef struct http_msg_stream {
 
 /* HTTP_MSG_END: close the connection after this response. */
 #define HTTP_MSG_END_CLOSE 0x01
+/* HTTP_MSG_END: trailer fields follow the flags, "Name: value\r\n" lines
+ * (HTTP/2 only: an HTTP/1.1 worker writes them into its last chunk). */
+#define HTTP_MSG_END_TRAILERS 0x02
 
 /* HTTP_MSG_SENDFILE: the worker opened the file to check it and tells
  * which it saw, so the reactor (which may run as another user) sends only

@@ -22,6 +22,7 @@
 #include "http/http_api.h"
 #include "http/http_head.h"
 #include "http/http_msg.h"
+#include "http/http_trailer.h"
 #include "protocol/http_chars.h"
 #include "protocol/http_coding.h"
 
@@ -30,7 +31,10 @@
 /* Room for a chunk's size line and CRLF. */
 #define RESP_CHUNK_OVERHEAD 32
 /* Slices of a response's last bytes, at most. */
-#define RESP_END_IOV 2
+#define RESP_END_IOV 3
+/* Slices of an HTTP_MSG_END: the flags, the trailers' length and lines,
+ * the last bytes. */
+#define RESP_MSG_IOV (3 + RESP_END_IOV)
 
 /* Ended responses kept for the next ones, with their buffers' memory,
  * so that a response costs no allocation. Responses are made and freed
@@ -48,12 +52,14 @@ static swx_http_response_t *resp_alloc(void)
         return calloc(1, sizeof(*r));
     resp_pool = r->next;
     resp_pooled--;
-    buf_t fields = r->fields, head = r->head;
+    buf_t fields = r->fields, head = r->head, trailers = r->trailers;
     memset(r, 0, sizeof(*r));
     r->fields = fields;
     r->head = head;
+    r->trailers = trailers;
     buf_reset(&r->fields);
     buf_reset(&r->head);
+    buf_reset(&r->trailers);
     return r;
 }
 
@@ -92,13 +98,15 @@ void http_response_free(swx_http_response_t *r)
 {
     buf_free(&r->fields);
     buf_free(&r->head);
+    buf_free(&r->trailers);
     free(r);
 }
 
 void http_response_recycle(swx_http_response_t *r)
 {
     if (resp_pooled < RESP_POOL_MAX && r->fields.cap <= RESP_POOL_BUF_MAX &&
-        r->head.cap <= RESP_POOL_BUF_MAX) {
+        r->head.cap <= RESP_POOL_BUF_MAX &&
+        r->trailers.cap <= RESP_POOL_BUF_MAX) {
         r->next = resp_pool;
         resp_pool = r;
         resp_pooled++;
@@ -115,7 +123,7 @@ static int resp_sendv_now(const swx_http_response_t *r, int type,
     if (r->stream == 0)
         return worker_sendv(r->session, type, iov, n);
     http_msg_stream_t env = {r->stream, (uint32_t)type};
-    struct iovec msg[1 + RESP_END_IOV + 1] = {{&env, sizeof(env)}};
+    struct iovec msg[1 + RESP_MSG_IOV] = {{&env, sizeof(env)}};
     int k = 1;
     for (int i = 0; i < n && k < (int)(sizeof(msg) / sizeof(msg[0])); i++)
         msg[k++] = iov[i];
@@ -142,16 +150,36 @@ static int resp_send(const swx_http_response_t *r, int type,
     return resp_sendv(r, type, &iov, 1);
 }
 
+static int resp_no_body(const swx_http_response_t *r)
+{
+    return r->status == 204 || r->status == 304;
+}
+
+/* The trailers go out: HTTP/2 frames them itself, HTTP/1.1 only after a
+ * chunked body (RFC 9112 7.1.2); a response without a body has none. */
+static int resp_trailers_go(const swx_http_response_t *r)
+{
+    return buf_pending(&r->trailers) > 0 && !r->head_only &&
+           !resp_no_body(r) && (r->stream != 0 || r->chunked);
+}
+
 /* The end of a response: the reactor may read the next request. A byte
- * of flags, then the response's last bytes (iov[0..n), n <= RESP_END_IOV),
- * which the reactor writes first: one message instead of two. */
+ * of flags, HTTP/2's trailers, then the response's last bytes (iov[0..n),
+ * n <= RESP_END_IOV), which the reactor writes first: one message instead
+ * of two. */
 static int resp_finish(swx_http_response_t *r, int close,
                        const struct iovec *iov, int n)
 {
     uint8_t flags = close || r->close ? HTTP_MSG_END_CLOSE : 0;
-    struct iovec msg[1 + RESP_END_IOV] = {{&flags, 1}};
+    uint32_t tlen = (uint32_t)buf_pending(&r->trailers);
+    struct iovec msg[RESP_MSG_IOV] = {{&flags, 1}};
     int k = 1;
-    for (int i = 0; i < n && k < 1 + RESP_END_IOV; i++)
+    if (r->stream != 0 && resp_trailers_go(r)) {
+        flags |= HTTP_MSG_END_TRAILERS;
+        msg[k++] = (struct iovec){&tlen, sizeof(tlen)};
+        msg[k++] = (struct iovec){buf_head(&r->trailers), tlen};
+    }
+    for (int i = 0; i < n && k < RESP_MSG_IOV; i++)
         msg[k++] = iov[i];
     int rc = resp_sendv(r, HTTP_MSG_END, msg, k);
     r->ended = 1;
@@ -175,11 +203,6 @@ static int resp_check(swx_http_response_t *r)
     return 0;
 }
 
-static int resp_no_body(const swx_http_response_t *r)
-{
-    return r->status == 204 || r->status == 304;
-}
-
 /* How the body is framed: a Content-Length of body_len (>= 0), else
  * chunked (HTTP/1.1) or up to the close (HTTP/1.0). */
 static http_head_framing_t resp_framing(swx_http_response_t *r,
@@ -200,21 +223,34 @@ static http_head_framing_t resp_framing(swx_http_response_t *r,
 }
 
 /* The head (http_head.c), laid out in r->head: the plugin's fields, then
- * extra (lines, or NULL). A Date or Server the plugin set replaces ours. */
+ * extra (lines, or NULL), then a Trailer header naming the trailers added
+ * so far when they will go out. A Date or Server the plugin set replaces
+ * ours. */
 static int resp_head(swx_http_response_t *r, int64_t body_len,
                      const char *extra)
 {
     /* A kept buffer holds memory when it is empty: a line of length 0
      * would be read as a C string. */
     size_t nf = buf_pending(&r->fields);
-    http_head_lines_t lines[2] = {
+    buf_t announce = {0};
+    http_head_lines_t lines[3] = {
         {nf > 0 ? buf_head(&r->fields) : NULL, nf},
         {extra, 0},
+        {NULL, 0},
     };
     http_head_t h = {.status = r->status, .http10 = r->version == 0,
-                     .lines = lines, .nlines = 2,
+                     .lines = lines, .nlines = 3,
                      .own_server = r->has_server, .own_date = r->has_date};
     h.framing = resp_framing(r, body_len);
+    if (resp_trailers_go(r)) {
+        if (http_trailer_announce(buf_head(&r->trailers),
+                                  buf_pending(&r->trailers), &announce) < 0) {
+            buf_free(&announce);
+            return -ENOMEM;
+        }
+        lines[2] = (http_head_lines_t){buf_head(&announce),
+                                       buf_pending(&announce)};
+    }
     h.length = body_len >= 0 ? (uint64_t)body_len : 0;
     if (child_winding_down())
         r->close = 1; /* the connection is not kept: the client is told */
@@ -223,7 +259,9 @@ static int resp_head(swx_http_response_t *r, int64_t body_len,
     if (r->stream != 0) /* HTTP/2 has no connection fields */
         h.conn = HTTP_HEAD_KEEP_ALIVE;
     buf_reset(&r->head);
-    return http_head_append(&r->head, &h);
+    int rc = http_head_append(&r->head, &h);
+    buf_free(&announce);
+    return rc;
 }
 
 /* Sends r->head, the head resp_head laid out there. */
@@ -296,6 +334,21 @@ static int resp_name_is(const char *name, size_t len, const char *key,
 #define RESP_NAME_IS(name, len, key) \
     resp_name_is(name, len, key, sizeof(key) - 1)
 
+/* "name: value\r\n" at the end of b. 0 or -ENOMEM. */
+static int resp_add_line(buf_t *b, const char *name, size_t nlen,
+                         const char *value, size_t vlen)
+{
+    char *at = buf_room(b, nlen + vlen + 4);
+    if (at == NULL)
+        return -ENOMEM;
+    memcpy(at, name, nlen);
+    memcpy(at + nlen, ": ", 2);
+    memcpy(at + nlen + 2, value, vlen);
+    memcpy(at + nlen + 2 + vlen, "\r\n", 2);
+    b->len += nlen + vlen + 4;
+    return 0;
+}
+
 int http_response_header(swx_http_response_t *r, const char *name,
                          const char *value)
 {
@@ -314,14 +367,8 @@ int http_response_header(swx_http_response_t *r, const char *name,
         return resp_special(r, name, value);
     if (buf_pending(&r->fields) + nlen + vlen + 4 > RESP_FIELDS_MAX)
         return -E2BIG;
-    char *at = buf_room(&r->fields, nlen + vlen + 4);
-    if (at == NULL)
+    if (resp_add_line(&r->fields, name, nlen, value, vlen) < 0)
         return -ENOMEM;
-    memcpy(at, name, nlen);
-    memcpy(at + nlen, ": ", 2);
-    memcpy(at + nlen + 2, value, vlen);
-    memcpy(at + nlen + 2 + vlen, "\r\n", 2);
-    r->fields.len += nlen + vlen + 4;
     r->has_type |= RESP_NAME_IS(name, nlen, "content-type");
     r->has_date |= RESP_NAME_IS(name, nlen, "date");
     r->has_server |= RESP_NAME_IS(name, nlen, "server");
@@ -436,7 +483,9 @@ static int resp_end_whole(swx_http_response_t *r, const void *data,
                                                       : (int64_t)len;
     size_t body = r->head_only || resp_no_body(r) ? 0 : len;
     int rc = resp_head(r, announce, extra);
-    if (rc == 0 && buf_pending(&r->head) + body > worker_output_max())
+    size_t trailers = r->stream != 0 ? buf_pending(&r->trailers) : 0;
+    if (rc == 0 &&
+        buf_pending(&r->head) + body + trailers > worker_output_max())
         rc = -E2BIG;
     if (rc == 0) {
         /* Head and body go out as they lie, in one message. */
@@ -459,9 +508,17 @@ static int resp_end_stream(swx_http_response_t *r, const void *data,
     int bad = rc == -EINVAL ||
               (r->length >= 0 && r->sent != (uint64_t)r->length &&
                !r->head_only);
-    struct iovec last = {(void *)"0\r\n\r\n", 5}; /* the last chunk */
-    int last_chunk = r->chunked && !r->head_only && !resp_no_body(r);
-    rc = resp_finish(r, bad, &last, last_chunk ? 1 : 0);
+    /* The last chunk, and the trailer section (RFC 9112 7.1.2). */
+    struct iovec last[3] = {{(void *)"0\r\n\r\n", 5}};
+    int n = r->chunked && !r->head_only && !resp_no_body(r) ? 1 : 0;
+    if (n == 1 && resp_trailers_go(r)) {
+        last[0].iov_len = 3;
+        last[1] = (struct iovec){buf_head(&r->trailers),
+                                 buf_pending(&r->trailers)};
+        last[2] = (struct iovec){(void *)"\r\n", 2};
+        n = 3;
+    }
+    rc = resp_finish(r, bad, last, n);
     return bad ? -EINVAL : rc;
 }
 
@@ -534,4 +591,25 @@ int http_response_sendfile(swx_http_response_t *r, const char *path,
         !resp_no_body(r) && sf.length > 0)
         rc = resp_send_file(r, &sf, real);
     return rc < 0 ? rc : resp_finish(r, 0, NULL, 0);
+}
+
+/* Trailers are refused once the response has ended (RFC 9110 6.5.1 for
+ * the names); they may be added while the body streams. */
+int http_response_trailer(swx_http_response_t *r, const char *name,
+                          const char *value)
+{
+    int rc = resp_check(r);
+    if (rc < 0)
+        return rc;
+    if (name == NULL || value == NULL || !resp_is_token(name) ||
+        !resp_is_value(value))
+        return -EINVAL;
+    size_t nlen = strlen(name), vlen = strlen(value);
+    if (!http_trailer_allowed(name, nlen))
+        return -EINVAL;
+    size_t total = buf_pending(&r->trailers) + nlen + vlen + 4;
+    if (total > RESP_FIELDS_MAX ||
+        total + RESP_CHUNK_OVERHEAD > worker_output_max())
+        return -E2BIG;
+    return resp_add_line(&r->trailers, name, nlen, value, vlen);
 }

@@ -19,6 +19,8 @@ struct swx_http_response {
     buf_t fields;            /* header lines the plugin added */
     buf_t head;              /* the head as it goes out (kept with the
                                 object in the pool, as fields is) */
+    buf_t trailers;          /* trailer lines the plugin added (kept
+                                in the pool too) */
     unsigned keep_alive : 1; /* the request allows another after it */
     unsigned head_only : 1;  /* HEAD: no body goes out */
     unsigned head_sent : 1;  /* streaming has begun */
@@ -59,7 +61,8 @@ void http_response_free(swx_http_response_t *r);
  * response (its memory reused), or freed. */
 void http_response_recycle(swx_http_response_t *r);
 
-/* swx_http_status .. swx_http_sendfile (see swx_plugin.h). */
+/* swx_http_status .. swx_http_sendfile, swx_http_trailer (see
+ * swx_plugin.h). */
 int http_response_status(swx_http_response_t *r, int status);
 int http_response_header(swx_http_response_t *r, const char *name,
                          const char *value);
@@ -68,6 +71,8 @@ int http_response_write(swx_http_response_t *r, const void *data,
 int http_response_end(swx_http_response_t *r, const void *data, size_t len);
 int http_response_sendfile(swx_http_response_t *r, const char *path,
                            uint64_t offset, uint64_t length);
+int http_response_trailer(swx_http_response_t *r, const char *name,
+                          const char *value);
 
 /* http_api.c: r has ended; free it once the current callback is over. */
 void http_api_retire(swx_http_response_t *r);

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http/http_msg.h"
+#include "protocol/http_chars.h"
+
 static int wire_put(buf_t *out, const void *data, size_t len)
 {
     static const char nul = '\0';
@@ -161,4 +164,73 @@ int http_wire_decode(const char *data, size_t len, swx_http_request_t *req,
     req->nheaders = h.nheaders;
     req->body_len = (size_t)h.body_len;
     return 0;
+}
+
+/* ---- HTTP_MSG_END: the flags, the trailers, the last bytes ---- */
+
+/* The length of the trailer line at p ("token: value\r\n", at most n
+ * bytes), or 0 when there is none such. */
+static size_t wire_trailer_line(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && http_is_tchar((unsigned char)p[i]))
+        i++;
+    if (i == 0 || i + 2 > n || p[i] != ':' || p[i + 1] != ' ')
+        return 0;
+    for (i += 2; i < n && p[i] != '\r'; i++)
+        if (!http_is_field_char((unsigned char)p[i]))
+            return 0;
+    return i + 1 < n && p[i + 1] == '\n' ? i + 2 : 0;
+}
+
+static int wire_trailers_ok(const char *p, size_t n)
+{
+    while (n > 0) {
+        size_t l = wire_trailer_line(p, n);
+        if (l == 0)
+            return 0;
+        p += l;
+        n -= l;
+    }
+    return 1;
+}
+
+int http_wire_end_decode(const char *data, size_t len, http_wire_end_t *end)
+{
+    memset(end, 0, sizeof(*end));
+    if (len < 1 || ((uint8_t)data[0] &
+                    ~(HTTP_MSG_END_CLOSE | HTTP_MSG_END_TRAILERS)) != 0)
+        return -EBADMSG;
+    end->flags = (uint8_t)data[0];
+    size_t at = 1;
+    if (end->flags & HTTP_MSG_END_TRAILERS) {
+        uint32_t tl;
+        if (len - at < sizeof(tl))
+            return -EBADMSG;
+        memcpy(&tl, data + at, sizeof(tl));
+        at += sizeof(tl);
+        if (tl > len - at || !wire_trailers_ok(data + at, tl))
+            return -EBADMSG;
+        end->trailers = data + at;
+        end->trailers_len = tl;
+        at += tl;
+    }
+    end->data = data + at;
+    end->len = len - at;
+    return 0;
+}
+
+int http_wire_trailer_next(const char **p, const char *end,
+                           http_wire_trailer_t *t)
+{
+    size_t l = *p < end ? wire_trailer_line(*p, (size_t)(end - *p)) : 0;
+    if (l == 0)
+        return 0;
+    const char *colon = memchr(*p, ':', l);
+    t->name = *p;
+    t->name_len = (size_t)(colon - *p);
+    t->value = colon + 2;
+    t->value_len = l - t->name_len - 4;
+    *p += l;
+    return 1;
 }

@@ -70,4 +70,32 @@ uint32_t http_wire_stream(const char *data, size_t len);
 int http_wire_decode(const char *data, size_t len, swx_http_request_t *req,
                      swx_http_header_t *headers, size_t max_headers);
 
+/* The body of an HTTP_MSG_END (http_msg.h), told apart. */
+typedef struct http_wire_end {
+    uint8_t flags;         /* HTTP_MSG_END_* */
+    const char *trailers;  /* "Name: value\r\n" lines, or NULL */
+    size_t trailers_len;
+    const char *data;      /* the response's last bytes */
+    size_t len;
+} http_wire_end_t;
+
+/* One trailer field, pointing into the lines (not NUL-terminated). */
+typedef struct http_wire_trailer {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} http_wire_trailer_t;
+
+/* Fill *end from an HTTP_MSG_END's data[0..len). 0, or -EBADMSG when it
+ * is empty, the trailers' length runs past it, flags unknown are set, or
+ * a trailer line is not "token: value CRLF" with a value free of CR, LF
+ * and NUL: nothing of such a message may be used. */
+int http_wire_end_decode(const char *data, size_t len, http_wire_end_t *end);
+
+/* The next field of trailer lines [*p, end) (as http_wire_end_decode
+ * checked them) into *t, moving *p past it. 1, or 0 after the last. */
+int http_wire_trailer_next(const char **p, const char *end,
+                           http_wire_trailer_t *t);
+
 #endif

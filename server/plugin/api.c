@@ -213,6 +213,8 @@ const swx_api_t server_api = {
     .co_file_pread = coro_file_pread,
     .co_file_pwrite = coro_file_pwrite,
     .co_exec = api_co_exec,
+    /* ABI 1.8: response trailers */
+    .http_trailer = http_response_trailer,
 };
 
 /* The config index of the plugin the last failed api_load_plugins call

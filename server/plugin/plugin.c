@@ -22,6 +22,7 @@ static const uint32_t plugin_size_by_minor[] = {
     [6] = sizeof(swx_plugin_t), /* 1.6 added the coroutine functions and
                                    grew swx_conninfo_t (TLS) */
     [7] = sizeof(swx_plugin_t), /* 1.7 added coroutine I/O functions */
+    [8] = sizeof(swx_plugin_t), /* 1.8 added swx_http_trailer */
 };
 
 #define PLUGIN_HEAD_SIZE (offsetof(swx_plugin_t, size) + sizeof(uint32_t))

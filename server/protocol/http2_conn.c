@@ -24,6 +24,7 @@
 #include "http/access_log.h"
 #include "http/http_head.h"
 #include "http/http_msg.h"
+#include "http/http_wire.h"
 #include "http/static_files.h"
 #include "ipc/shm_http.h"
 #include "protocol/base64.h"
@@ -76,6 +77,8 @@ typedef struct h2_stream {
     off_t file_off;
     uint64_t file_left;
     int ended;                /* nothing more comes for the body */
+    buf_t trailers;           /* the worker's trailer lines: a HEADERS
+                                 frame with END_STREAM after the body */
     int64_t moved;            /* ms: output last moved, or the worker spoke */
     /* The access log and the metrics. */
     int status;
@@ -228,17 +231,45 @@ static void h2_stream_free(conn_t *c, h2_stream_t *st, int notify)
     buf_free(&st->body);
     buf_free(&st->head);
     buf_free(&st->out);
+    buf_free(&st->trailers);
     buf_free(&st->cap);
     free(st);
 }
 
 /* ---- the response: HTTP/1.1 bytes into HEADERS and DATA ---- */
 
+/* The body has gone: the trailers follow as HEADERS with END_STREAM
+ * (names lower-cased, RFC 9113 8.2.2). 0, or -1 when they cannot go
+ * (the stream then ends with its last DATA frame). */
+static int h2_submit_trailers(nghttp2_session *s, h2_stream_t *st)
+{
+    char *p = buf_head(&st->trailers), *end = p + buf_pending(&st->trailers);
+    size_t max = 0, n = 0;
+    for (char *q = p; q < end; q++)
+        max += *q == '\n';
+    nghttp2_nv *nv = malloc(max * sizeof(*nv));
+    if (nv == NULL)
+        return -1;
+    http_wire_trailer_t t;
+    for (const char *q = p; n < max && http_wire_trailer_next(&q, end, &t);) {
+        for (size_t i = 0; i < t.name_len; i++)
+            ((char *)t.name)[i] = (char)tolower((unsigned char)t.name[i]);
+        nv[n++] = (nghttp2_nv){(uint8_t *)t.name, (uint8_t *)t.value,
+                               t.name_len, t.value_len, NGHTTP2_NV_FLAG_NONE};
+    }
+    int rc = nghttp2_submit_trailer(s, st->id, nv, n);
+    free(nv);
+    buf_reset(&st->trailers);
+    if (rc != 0)
+        log_error("stream %d: the trailers: %s", st->id,
+                  nghttp2_strerror(rc));
+    return rc == 0 ? 0 : -1;
+}
+
 static ssize_t h2_read_body(nghttp2_session *s, int32_t id, uint8_t *buf,
                             size_t len, uint32_t *flags,
                             nghttp2_data_source *src, void *arg)
 {
-    (void)s;
     (void)id;
     conn_t *c = arg; /* the session's user data */
     http2_conn_t *h = c->state;
@@ -265,9 +296,11 @@ static ssize_t h2_read_body(nghttp2_session *s, int32_t id, uint8_t *buf,
         st->moved = loop_now();
         st->out_bytes += n;
     }
-    if (buf_pending(&st->out) == 0 && st->file_left == 0 && st->ended)
+    if (buf_pending(&st->out) == 0 && st->file_left == 0 && st->ended) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
-    else if (n == 0)
+        if (buf_pending(&st->trailers) > 0 && h2_submit_trailers(s, st) == 0)
+            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    } else if (n == 0)
         return NGHTTP2_ERR_DEFERRED;
     return (ssize_t)n;
 }
@@ -1205,6 +1238,27 @@ static void h2_sendfile(conn_t *c, h2_stream_t *st, const char *d, size_t n)
     nghttp2_session_resume_data(((http2_conn_t *)c->state)->s, st->id);
 }
 
+/* HTTP_MSG_END in an HTTP_MSG_STREAM: the last bytes, the trailers. */
+static void h2_stream_end_msg(conn_t *c, h2_stream_t *st, const char *d,
+                              size_t n)
+{
+    http_wire_end_t end;
+    if (http_wire_end_decode(d, n, &end) < 0) {
+        log_warn("channel: malformed HTTP_MSG_END; stream reset");
+        h2_slot_release(c, st);
+        st->state = H2S_REPLY;
+        h2_reset(c->state, st, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    if (end.trailers_len > 0 &&
+        buf_append(&st->trailers, end.trailers, end.trailers_len) < 0)
+        log_error("session %llu: stream %d: out of memory for the "
+                  "trailers; sent without them",
+                  (unsigned long long)c->session, st->id);
+    h2_resp_bytes(c, st, end.data, end.len);
+    h2_resp_end(c, st);
+}
+
 /* A worker's HTTP_MSG_STREAM: part of one stream's response. */
 static void h2_stream_msg(conn_t *c, const conn_msg_t *m)
 {
@@ -1222,8 +1276,7 @@ static void h2_stream_msg(conn_t *c, const conn_msg_t *m)
     if (env.type == IPC_SEND) {
         h2_resp_bytes(c, st, d, n);
     } else if (env.type == HTTP_MSG_END && n >= 1) {
-        h2_resp_bytes(c, st, d + 1, n - 1);
-        h2_resp_end(c, st);
+        h2_stream_end_msg(c, st, d, n);
     } else if (env.type == HTTP_MSG_SENDFILE) {
         h2_sendfile(c, st, d, n);
     }

@@ -916,10 +916,16 @@ static void http_conn_deliver(conn_t *c, const conn_msg_t *m)
         log_debug("session %llu: message type %d with no request in flight "
                   "dropped", (unsigned long long)c->session, m->type);
     } else if (m->type == HTTP_MSG_END && m->len >= 1) {
-        /* The flags, then the response's last bytes, if any. */
-        if (m->len > 1 && conn_write(c, m->data + 1, m->len - 1) < 0)
+        /* The flags, then the response's last bytes, if any (an
+         * HTTP/1.1 worker wrote its trailers into its last chunk). */
+        http_wire_end_t end;
+        if (http_wire_end_decode(m->data, m->len, &end) < 0) {
+            conn_close(c, "a malformed HTTP_MSG_END from the worker");
             return;
-        int rc = http_conn_done(c, m->data[0] & HTTP_MSG_END_CLOSE);
+        }
+        if (end.len > 0 && conn_write(c, end.data, end.len) < 0)
+            return;
+        int rc = http_conn_done(c, end.flags & HTTP_MSG_END_CLOSE);
         if (rc == HTTP_GO)
             http_conn_advance(c);
         else if (rc == HTTP_STOP)

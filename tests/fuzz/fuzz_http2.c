@@ -67,6 +67,20 @@ static const conn_transport_t mem_transport = {
 
 static conn_engine_t eng;
 
+/* HTTP_MSG_END's flags, and trailers (every other stream) that end the
+ * stream with a HEADERS frame after its DATA: the bytes written to p. */
+static size_t answer_end(char *p, int trailers)
+{
+    static const char t[] = "X-Sum: 1\r\nGrpc-Status: 0\r\n";
+    uint32_t tl = sizeof(t) - 1;
+    p[0] = trailers ? HTTP_MSG_END_TRAILERS : 0;
+    if (!trailers)
+        return 1;
+    memcpy(p + 1, &tl, sizeof(tl));
+    memcpy(p + 1 + sizeof(tl), t, tl);
+    return 1 + sizeof(tl) + tl;
+}
+
 /* A worker's answer to a stream's request, in envelopes. */
 static void answer(uint64_t session, uint32_t stream, int odd)
 {
@@ -81,9 +95,9 @@ static void answer(uint64_t session, uint32_t stream, int odd)
     conn_engine_deliver(&eng, session, CONN_DELIVER_PROTOCOL, &m);
     env.type = HTTP_MSG_END;
     memcpy(msg, &env, sizeof(env));
-    msg[sizeof(env)] = 0;
-    m.len = sizeof(env) + 1 + (odd ? 6 : 0);
-    memcpy(msg + sizeof(env) + 1, " world", 6);
+    size_t at = answer_end(msg + sizeof(env), stream & 2);
+    memcpy(msg + sizeof(env) + at, " world", 6);
+    m.len = sizeof(env) + at + (odd ? 6 : 0);
     conn_engine_deliver(&eng, session, CONN_DELIVER_PROTOCOL, &m);
 }
 

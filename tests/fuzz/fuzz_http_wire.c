@@ -1,11 +1,13 @@
 /* fuzz_http_wire.c: libFuzzer target for the request message a worker
  * decodes: nothing it accepts points outside the message or lacks its
- * NUL, and what it encodes it decodes back the same. */
+ * NUL, and what it encodes it decodes back the same; and for the end of
+ * a response (HTTP_MSG_END) a reactor decodes, with its trailers. */
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/http_msg.h"
 #include "http/http_wire.h"
 
 static int inside(const char *p, size_t n, const char *base, size_t len)
@@ -52,6 +54,29 @@ static void check_roundtrip(const uint8_t *data, size_t size)
     buf_free(&wire);
 }
 
+/* An HTTP_MSG_END accepted: its parts tile the message, and the trailer
+ * lines read back as "name: value" fields within them. */
+static void check_end(const char *d, size_t len)
+{
+    http_wire_end_t e;
+    if (http_wire_end_decode(d, len, &e) < 0)
+        return;
+    assert(e.data + e.len == d + len);
+    assert((e.trailers == NULL) == !(e.flags & HTTP_MSG_END_TRAILERS));
+    if (e.trailers == NULL)
+        return;
+    assert(e.trailers + e.trailers_len == e.data);
+    const char *p = e.trailers, *end = e.trailers + e.trailers_len;
+    http_wire_trailer_t t;
+    while (http_wire_trailer_next(&p, end, &t)) {
+        assert(t.name_len > 0 && t.name + t.name_len + 2 == t.value);
+        assert(t.value + t.value_len + 2 == p && p <= end);
+        assert(memchr(t.value, '\r', t.value_len) == NULL);
+        assert(memchr(t.value, '\n', t.value_len) == NULL);
+    }
+    assert(p == end);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static swx_http_header_t hs[HTTP_MAX_HEADERS];
@@ -61,6 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(d, data, size);
     if (http_wire_decode(d, size, &r, hs, HTTP_MAX_HEADERS) == 0)
         check_decoded(&r, d, size);
+    check_end(d, size);
     free(d);
     check_roundtrip(data, size);
     return 0;

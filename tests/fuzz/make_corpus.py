@@ -190,7 +190,8 @@ def ws_corpus():
 
 # ---- http_wire: a request message as a reactor encodes it (http_wire.h):
 # http_wire_hdr_t, then NUL-terminated method, path, query, headers, body;
-# or a request head, which the target also encodes and decodes ----
+# or a request head, which the target also encodes and decodes; or the
+# end of a response (HTTP_MSG_END) ----
 
 def wire(method, path, query, headers, body, peer=b"127.0.0.1", port=1234):
     out = struct.pack("<IIIIQBBBBi48s", len(method), len(path),
@@ -211,6 +212,12 @@ def http_wire_corpus():
                                      (b"Content-Length", b"5")], b"hello"))
     write("http_wire", "head_request",
           b"POST /x?y HTTP/1.1\r\nHost: a\r\nX: 1\r\n\r\nbody")
+    # HTTP_MSG_END: flags (0x02: trailers), their u32 length and lines,
+    # then the last bytes.
+    trailers = b"X-Sum: 12\r\nGrpc-Status: 0\r\n"
+    write("http_wire", "end_trailers",
+          struct.pack("<BI", 0x02, len(trailers)) + trailers + b"0\r\n\r\n")
+    write("http_wire", "end_close", b"\x01last bytes")
 
 
 # ---- form: [name_len][cap][name][query, form body or Cookie value] ----

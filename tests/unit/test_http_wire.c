@@ -1,10 +1,13 @@
 /* test_http_wire.c: the request a reactor sends a worker: what is encoded
- * comes back intact, and no truncated or corrupted message decodes. */
+ * comes back intact, and no truncated or corrupted message decodes; the
+ * end of a response (HTTP_MSG_END) with its trailers, likewise. */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/http_msg.h"
+#include "http/http_trailer.h"
 #include "http/http_wire.h"
 
 static const char head[] =
@@ -156,6 +159,103 @@ START_TEST(test_too_many_headers_refused)
 }
 END_TEST
 
+/* An HTTP_MSG_END: flags, [length, trailer lines,] last bytes. */
+static size_t end_msg(char *out, uint8_t flags, const char *tr,
+                      const char *last)
+{
+    size_t at = 0;
+    out[at++] = (char)flags;
+    if (tr != NULL) {
+        uint32_t tl = (uint32_t)strlen(tr);
+        memcpy(out + at, &tl, sizeof(tl));
+        memcpy(out + at + sizeof(tl), tr, tl);
+        at += sizeof(tl) + tl;
+    }
+    memcpy(out + at, last, strlen(last));
+    return at + strlen(last);
+}
+
+START_TEST(test_end_plain)
+{
+    char m[64];
+    http_wire_end_t e;
+    size_t n = end_msg(m, HTTP_MSG_END_CLOSE, NULL, "0\r\n\r\n");
+    ck_assert_int_eq(http_wire_end_decode(m, n, &e), 0);
+    ck_assert_int_eq(e.flags, HTTP_MSG_END_CLOSE);
+    ck_assert_ptr_null(e.trailers);
+    ck_assert_uint_eq(e.len, 5);
+    ck_assert(memcmp(e.data, "0\r\n\r\n", 5) == 0);
+    ck_assert_int_eq(http_wire_end_decode(m, 0, &e), -EBADMSG);
+    m[0] = 0x04; /* a flag nobody defined */
+    ck_assert_int_eq(http_wire_end_decode(m, n, &e), -EBADMSG);
+}
+END_TEST
+
+START_TEST(test_end_trailers)
+{
+    char m[128];
+    http_wire_end_t e;
+    http_wire_trailer_t t;
+    size_t n = end_msg(m, HTTP_MSG_END_TRAILERS,
+                       "X-Sum: 12\r\ngrpc-status: 0\r\n", "tail");
+    ck_assert_int_eq(http_wire_end_decode(m, n, &e), 0);
+    ck_assert_uint_eq(e.len, 4);
+    ck_assert(memcmp(e.data, "tail", 4) == 0);
+    const char *p = e.trailers, *end = e.trailers + e.trailers_len;
+    ck_assert_int_eq(http_wire_trailer_next(&p, end, &t), 1);
+    ck_assert(t.name_len == 5 && memcmp(t.name, "X-Sum", 5) == 0);
+    ck_assert(t.value_len == 2 && memcmp(t.value, "12", 2) == 0);
+    ck_assert_int_eq(http_wire_trailer_next(&p, end, &t), 1);
+    ck_assert(t.name_len == 11 && t.value_len == 1 && *t.value == '0');
+    ck_assert_int_eq(http_wire_trailer_next(&p, end, &t), 0);
+    for (size_t cut = 0; cut < n - 4; cut++) /* into the trailers */
+        ck_assert_int_eq(http_wire_end_decode(m, cut, &e), -EBADMSG);
+}
+END_TEST
+
+START_TEST(test_end_bad_trailers)
+{
+    static const char *const bad[] = {
+        "X-A: 1\r\nX-B: 2",     /* no CRLF at the end */
+        "X A: 1\r\n",           /* not a token */
+        ": 1\r\n",              /* no name */
+        "X-A:1\r\n",            /* not what the worker writes */
+        "X-A: a\nb\r\n",         /* LF in the value */
+        "X-A: a\rb\r\n",         /* CR in the value */
+    };
+    char m[128];
+    http_wire_end_t e;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        size_t n = end_msg(m, HTTP_MSG_END_TRAILERS, bad[i], "");
+        ck_assert_msg(http_wire_end_decode(m, n, &e) == -EBADMSG, "%s",
+                      bad[i]);
+    }
+    size_t n = end_msg(m, HTTP_MSG_END_TRAILERS, "X-A: a.b\r\n", "");
+    ck_assert_int_eq(http_wire_end_decode(m, n, &e), 0);
+    m[1 + 4 + 6] = '\0'; /* the '.': a NUL inside the value */
+    ck_assert_int_eq(http_wire_end_decode(m, n, &e), -EBADMSG);
+}
+END_TEST
+
+START_TEST(test_trailer_names)
+{
+    ck_assert_int_eq(http_trailer_allowed("X-Checksum", 10), 1);
+    ck_assert_int_eq(http_trailer_allowed("grpc-status", 11), 1);
+    ck_assert_int_eq(http_trailer_allowed("Content-Length", 14), 0);
+    ck_assert_int_eq(http_trailer_allowed("TRANSFER-ENCODING", 17), 0);
+    ck_assert_int_eq(http_trailer_allowed("trailer", 7), 0);
+    ck_assert_int_eq(http_trailer_allowed("Host", 4), 0);
+    ck_assert_int_eq(http_trailer_allowed("Hostx", 5), 1);
+    buf_t b = {0};
+    static const char lines[] = "X-A: 1\r\nX-B: 2\r\n";
+    ck_assert_int_eq(http_trailer_announce(lines, sizeof(lines) - 1, &b), 0);
+    ck_assert_uint_eq(buf_pending(&b), strlen("Trailer: X-A, X-B\r\n"));
+    ck_assert(memcmp(buf_head(&b), "Trailer: X-A, X-B\r\n",
+                     buf_pending(&b)) == 0);
+    buf_free(&b);
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
     Suite *s = suite_create("http_wire");
@@ -168,6 +268,10 @@ static Suite *wire_suite(void)
     tcase_add_test(t, test_corrupt_lengths_refused);
     tcase_add_test(t, test_missing_nul_refused);
     tcase_add_test(t, test_too_many_headers_refused);
+    tcase_add_test(t, test_end_plain);
+    tcase_add_test(t, test_end_trailers);
+    tcase_add_test(t, test_end_bad_trailers);
+    tcase_add_test(t, test_trailer_names);
     suite_add_tcase(s, t);
     return s;
 }
