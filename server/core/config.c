@@ -47,6 +47,8 @@ enum cfg_type {
     CFG_ENUM,   /* one of choices, stored as its index (int) */
     CFG_OBJECT, /* free-form object, stored as compact JSON text (char *) */
     CFG_CUSTOM, /* handed to the field's parse callback */
+    CFG_DOUBLE, /* JSON number in [min, max], stored as double; def is in
+                 * millionths (an integer field cannot hold 0.001) */
 };
 
 #define CFG_REQUIRED 0x1u /* missing key is an error */
@@ -230,6 +232,14 @@ static const cfg_field_t server_fields[] = {
     /* the coroutines' file threads (coro/aio.h): Swoole's name */
     { "aio_worker_num", CFG_INT, 0, 1, 256, 4, SRV(aio_worker_num), NULL,
       NULL },
+    /* ... kept, started after a wait, ended when idle (Swoole's names;
+     * the core count is checked against aio_worker_num in parse_root) */
+    { "aio_core_worker_num", CFG_INT, 0, 1, 256, 1, SRV(aio_core_worker_num),
+      NULL, NULL },
+    { "aio_max_wait_time", CFG_DOUBLE, 0, 0, 3600, 1000,
+      SRV(aio_max_wait_time), NULL, NULL },
+    { "aio_max_idle_time", CFG_DOUBLE, 0, 0, 86400, 1000000,
+      SRV(aio_max_idle_time), NULL, NULL },
     /* send_yield: a connection's output level (net/conn.c) */
     { "buffer_high_watermark", CFG_SIZE, 0, 0, 1073741824, 0,
       SRV(buffer_high_watermark), NULL, NULL },
@@ -453,6 +463,18 @@ static int store_integer(cfg_ctx_t *ctx, const char *path,
     return 0;
 }
 
+static int store_double(cfg_ctx_t *ctx, const char *path,
+                        const cfg_field_t *f, json_t *v, void *slot)
+{
+    double d = json_is_number(v) ? json_number_value(v) : -1.0;
+
+    if (!json_is_number(v) || !(d >= f->min && d <= f->max))
+        return cfg_expected(ctx, path, v, "a number from %lld to %lld",
+                            f->min, f->max);
+    *(double *)slot = d;
+    return 0;
+}
+
 static int store_bool(cfg_ctx_t *ctx, const char *path, const cfg_field_t *f,
                       json_t *v, void *slot)
 {
@@ -537,6 +559,7 @@ static const cfg_store_cb store_by_type[] = {
     [CFG_SIZE] = store_integer, [CFG_BOOL] = store_bool,
     [CFG_STRING] = store_string, [CFG_ENUM] = store_enum,
     [CFG_OBJECT] = store_object, [CFG_CUSTOM] = store_custom,
+    [CFG_DOUBLE] = store_double,
 };
 
 /* ---- objects described by a table ---- */
@@ -589,6 +612,8 @@ static void apply_defaults(const cfg_field_t *fields, size_t n, void *base)
             *(long *)slot = (long)def;
         else if (f->type == CFG_SIZE)
             *(size_t *)slot = (size_t)def;
+        else if (f->type == CFG_DOUBLE)
+            *(double *)slot = (double)def / 1e6;
     }
 }
 
@@ -1623,6 +1648,17 @@ static int check_watermarks(cfg_ctx_t *ctx, config_t *c)
     return 0;
 }
 
+/* The file pool keeps at most the threads it may start. */
+static int check_aio(cfg_ctx_t *ctx, const config_t *c)
+{
+    if (c->aio_core_worker_num > c->aio_worker_num)
+        return cfg_fail(ctx, "server.aio_core_worker_num",
+                        "expected at most server.aio_worker_num (%d), "
+                        "found %d", c->aio_worker_num,
+                        c->aio_core_worker_num);
+    return 0;
+}
+
 static int parse_root(cfg_ctx_t *ctx, json_t *root)
 {
     if (!json_is_object(root))
@@ -1648,7 +1684,7 @@ static int parse_root(cfg_ctx_t *ctx, json_t *root)
     /* The workers own the connections: no reactor thread, no channel. */
     if (c->mode == SERVER_MODE_BASE)
         c->reactor_num = 0;
-    if (check_watermarks(ctx, c) < 0)
+    if (check_watermarks(ctx, c) < 0 || check_aio(ctx, c) < 0)
         return -1;
     long page = sysconf(_SC_PAGESIZE);
     if (page > 0 && c->coroutine_stack_size % (size_t)page != 0)

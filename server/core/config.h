@@ -230,6 +230,9 @@ typedef struct config {
     long dns_cache_capacity; /* answers kept per process; 1000; 0 none */
     /* "server": the coroutines' file threads (coro/aio.c) */
     int aio_worker_num;      /* threads per process at most; default 4 */
+    int aio_core_worker_num; /* kept however idle; default 1, <= the above */
+    double aio_max_wait_time; /* s a job waits before one more thread; 0 off */
+    double aio_max_idle_time; /* s idle before a thread above core ends; 1 */
     /* "server": send_yield's marks on a connection's output (Swoole's
      * names); resolved in parse_root: high 0 -> buffer_output_size / 2 */
     size_t buffer_high_watermark; /* over it: senders in coroutines wait */

@@ -1,8 +1,10 @@
 /* aio.c: the per-process thread pool behind the coroutines' file calls. A
  * coroutine queues a job and parks; a pool thread (started on demand, with
  * every signal blocked) runs it and puts it on a done list, and an eventfd
- * the loop watches brings the loop's thread to wake the coroutine. Why
- * threads rather than io_uring: docs/architecture.md, "Files and programs". */
+ * the loop watches brings the loop's thread to wake the coroutine. Threads
+ * above aio_core_worker_num end after aio_max_idle_time without a job and
+ * are joined by the loop. Why threads rather than io_uring:
+ * docs/architecture.md, "Files and programs". */
 #include "coro/aio.h"
 
 #include <errno.h>
@@ -10,9 +12,11 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "coro/aio_policy.h"
 #include "coro/chan.h"
 #include "coro/coro.h"
 #include "core/log.h"
@@ -21,7 +25,7 @@ enum { AIO_QUEUED, AIO_RUNNING, AIO_DONE };
 
 static struct {
     loop_t *loop;
-    int max;                  /* aio_worker_num */
+    aio_limits_t lim;         /* the config's four settings */
     pid_t pid;                /* the process the threads belong to */
     int efd;                  /* a thread -> the loop: jobs are done */
     pthread_mutex_t mu;       /* guards what follows, up to threads */
@@ -29,7 +33,9 @@ static struct {
     aio_job_t *qhead, *qtail; /* queued, oldest first */
     aio_job_t *done;          /* finished, for the loop */
     int queued, idle, nthreads;
-    pthread_t threads[AIO_THREADS_MAX];
+    pthread_t threads[AIO_THREADS_MAX]; /* live, [0, nthreads) */
+    pthread_t exited[AIO_THREADS_MAX];  /* ended when idle, to be joined */
+    int nexited;
     atomic_int stopping;
     coro_waitq_t room;        /* coroutines waiting for room in the queue */
 } pool = {.efd = -1, .mu = PTHREAD_MUTEX_INITIALIZER,
@@ -38,9 +44,16 @@ static struct {
 void aio_init(loop_t *loop, int max_threads)
 {
     pool.loop = loop;
-    pool.max = max_threads > 0 ? max_threads : AIO_THREADS_DEFAULT;
-    if (pool.max > AIO_THREADS_MAX)
-        pool.max = AIO_THREADS_MAX;
+    aio_set_limits(AIO_CORE_DEFAULT,
+                   max_threads > 0 ? max_threads : AIO_THREADS_DEFAULT,
+                   AIO_MAX_WAIT_DEFAULT, AIO_MAX_IDLE_DEFAULT);
+}
+
+void aio_set_limits(int core, int max_threads, double max_wait_time,
+                    double max_idle_time)
+{
+    pool.lim = aio_limits(core, max_threads, AIO_THREADS_MAX, max_wait_time,
+                          max_idle_time);
 }
 
 int aio_stopping(void)
@@ -70,17 +83,61 @@ static void aio_signal_loop(void)
         log_error("aio: write(eventfd): %s", strerror(errno));
 }
 
+static int64_t aio_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Wait (pool.mu held) for a job. 0: one is queued; -ECANCELED: the
+ * process stops; -ETIMEDOUT: idle for aio_max_idle_time with more threads
+ * than aio_core_worker_num, so this one ends. The queue is looked at
+ * after every wake, a timed-out one included, so a job queued as the time
+ * ran out is taken rather than left without a thread. */
+static int aio_wait_job(void)
+{
+    struct timespec now, at;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    at = aio_timespec_after(&now, pool.lim.max_idle_ns);
+    while (pool.qhead == NULL && !aio_stopping()) {
+        pool.idle++;
+        int rc = pool.lim.max_idle_ns > 0
+                     ? pthread_cond_clockwait(&pool.cv, &pool.mu,
+                                              CLOCK_MONOTONIC, &at)
+                     : pthread_cond_wait(&pool.cv, &pool.mu);
+        pool.idle--;
+        if (rc == ETIMEDOUT && pool.qhead == NULL && !aio_stopping() &&
+            aio_should_retire(&pool.lim, pool.queued, pool.nthreads))
+            return -ETIMEDOUT;
+    }
+    return aio_stopping() ? -ECANCELED : 0;
+}
+
+/* This thread ends for idleness (pool.mu held): out of threads[], onto
+ * exited[] for the loop to join (aio_reap), and the loop woken for it. */
+static void aio_retire(void)
+{
+    pthread_t self = pthread_self();
+    for (int i = 0; i < pool.nthreads; i++) {
+        if (pthread_equal(pool.threads[i], self)) {
+            pool.threads[i] = pool.threads[--pool.nthreads];
+            break;
+        }
+    }
+    pool.exited[pool.nexited++] = self;
+    aio_signal_loop();
+}
+
 static void *aio_thread(void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&pool.mu);
     for (;;) {
-        while (pool.qhead == NULL && !aio_stopping()) {
-            pool.idle++;
-            pthread_cond_wait(&pool.cv, &pool.mu);
-            pool.idle--;
-        }
-        if (aio_stopping())
+        int rc = aio_wait_job();
+        if (rc == -ETIMEDOUT)
+            aio_retire();
+        if (rc < 0)
             break;
         aio_job_t *job = aio_take();
         pthread_mutex_unlock(&pool.mu);
@@ -108,7 +165,7 @@ static int aio_spawn(void)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         log_error("aio: pthread_create (thread %d of %d): %s",
-                  pool.nthreads + 1, pool.max, strerror(rc));
+                  pool.nthreads + 1, pool.lim.max, strerror(rc));
         return -rc;
     }
     pthread_setname_np(pool.threads[pool.nthreads], "swx-aio");
@@ -117,6 +174,23 @@ static int aio_spawn(void)
 }
 
 /* ---- the loop's side ---- */
+
+/* Join the threads that ended for idleness (they have left the mutex or
+ * are about to: each join is short). Outside pool.mu. */
+static void aio_reap(void)
+{
+    pthread_t done[AIO_THREADS_MAX];
+    pthread_mutex_lock(&pool.mu);
+    int n = pool.nexited;
+    memcpy(done, pool.exited, (size_t)n * sizeof(done[0]));
+    pool.nexited = 0;
+    pthread_mutex_unlock(&pool.mu);
+    for (int i = 0; i < n; i++) {
+        int rc = pthread_join(done[i], NULL);
+        if (rc != 0)
+            log_error("aio: pthread_join: %s", strerror(rc));
+    }
+}
 
 /* The loop saw the eventfd: wake the owners of finished jobs, release the
  * abandoned ones, and let coroutines waiting for room try again. */
@@ -141,6 +215,7 @@ static void aio_done_io(loop_t *loop, int fd, int events, void *arg)
             job->release(job);
     }
     coro_waitq_wake_all(&pool.room, 0);
+    aio_reap();
 }
 
 /* The eventfd, on first use in this process. 0 or -errno (logged). */
@@ -207,12 +282,25 @@ static void aio_unqueue(aio_job_t *job)
     pool.queued--;
 }
 
-/* Queue job, with one more thread when none is idle to take it. 0, or
- * -EAGAIN when no thread runs and none could be started. */
+/* Whether to start a thread for the job just queued (pool.mu held): the
+ * threads that ended and are not yet joined count against the most, so
+ * that threads[] and exited[] together never pass AIO_THREADS_MAX. */
+static int aio_grow(void)
+{
+    int64_t waited = aio_now_ns() - pool.qhead->queued_ns;
+    return aio_should_grow(&pool.lim, pool.queued, pool.idle,
+                           pool.nthreads + pool.nexited, waited);
+}
+
+/* Queue job, with one more thread when none is idle to take it, or when
+ * the oldest job has waited past aio_max_wait_time. 0, or -EAGAIN when no
+ * thread runs and none could be started. */
 static int aio_queue(aio_job_t *job)
 {
+    aio_reap();
     pthread_mutex_lock(&pool.mu);
     job->state = AIO_QUEUED;
+    job->queued_ns = aio_now_ns();
     job->next = NULL;
     if (pool.qtail != NULL)
         pool.qtail->next = job;
@@ -221,8 +309,7 @@ static int aio_queue(aio_job_t *job)
     pool.qtail = job;
     pool.queued++;
     int rc = 0;
-    if (pool.queued > pool.idle && pool.nthreads < pool.max &&
-        aio_spawn() < 0 && pool.nthreads == 0) {
+    if (aio_grow() && aio_spawn() < 0 && pool.nthreads == 0) {
         aio_unqueue(job);
         rc = -EAGAIN;
     }
@@ -316,6 +403,7 @@ void aio_free(int64_t deadline_ms)
         return; /* never started here (or another process's) */
     aio_cancel();
     int busy = aio_join(deadline_ms);
+    aio_reap();
     pthread_mutex_lock(&pool.mu);
     aio_job_t *queued = pool.qhead, *done = pool.done;
     pool.qhead = pool.qtail = pool.done = NULL;

@@ -13,6 +13,12 @@
 #define AIO_QUEUE_MAX 1024
 #define AIO_THREADS_DEFAULT 4
 #define AIO_THREADS_MAX 256
+/* Swoole's aio_max_wait_time and aio_max_idle_time defaults (seconds);
+ * aio_core_worker_num's is 1 here (Swoole's is a thread per CPU, for one
+ * process: docs/config.md). */
+#define AIO_CORE_DEFAULT 1
+#define AIO_MAX_WAIT_DEFAULT 0.001
+#define AIO_MAX_IDLE_DEFAULT 1.0
 
 typedef struct aio_job aio_job_t;
 /* Runs in a pool thread: blocking calls are fine, the loop's and the
@@ -28,12 +34,21 @@ struct aio_job {
     /* the pool's */
     void *waiter;          /* the coroutine that waits; NULL: abandoned */
     int state;
+    int64_t queued_ns;     /* CLOCK_MONOTONIC when queued */
     aio_job_t *next;
 };
 
 /* Set the loop and the most threads this process may start (lazily: none
- * runs before the first job). No thread, no fd yet: safe before a fork. */
+ * runs before the first job), with the other limits at their defaults. No
+ * thread, no fd yet: safe before a fork. */
 void aio_init(loop_t *loop, int max_threads);
+/* All four limits (after aio_init, before the first job): the threads
+ * kept however idle (clamped to [1, max_threads]), the most, the wait of
+ * the oldest queued job past which one more thread starts (seconds, 0
+ * off), and the idleness past which a thread above the core count ends
+ * (seconds, 0: none ever ends). */
+void aio_set_limits(int core, int max_threads, double max_wait_time,
+                    double max_idle_time);
 
 /*
  * Run job->work in a pool thread and wait (in the running coroutine) for

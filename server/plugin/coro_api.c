@@ -40,6 +40,8 @@ int api_coro_init(loop_t *loop, const config_t *cfg)
                       cfg->dns_cache_expire, cfg->dns_server) < 0)
         return -1;
     aio_init(loop, cfg->aio_worker_num); /* threads start on first use */
+    aio_set_limits(cfg->aio_core_worker_num, cfg->aio_worker_num,
+                   cfg->aio_max_wait_time, cfg->aio_max_idle_time);
     coro_ready = 1;
     return 0;
 }

@@ -164,6 +164,25 @@ static void cmd_readloop(uint64_t session, const char *path, long n)
           now_ms() - t0);
 }
 
+/* Read the file again and again for ms milliseconds: one coroutine that
+ * keeps a pool thread busy, for the pool's growth and shrink test. */
+static void cmd_readfor(uint64_t session, const char *path, long ms)
+{
+    long long t0 = now_ms();
+    int64_t rc = 0;
+    long reads = 0;
+    while (now_ms() - t0 < ms) {
+        void *data = NULL;
+        rc = swx_co_file_read(path, 0, &data, 60000);
+        swx_free(data);
+        if (rc < 0)
+            break;
+        reads++;
+    }
+    reply(session, "readfor rc=%lld reads=%ld ms=%lld",
+          (long long)(rc < 0 ? rc : 0), reads, now_ms() - t0);
+}
+
 /* A range read that times out at once into a buffer freed right after:
  * the thread must not write into it (AddressSanitizer would see it). */
 static void cmd_abandon(uint64_t session, const char *path, long len)
@@ -242,6 +261,8 @@ static void on_line(uint64_t session, char *line)
         cmd_pwrite(session, a, off, b);
     else if (sscanf(line, "readloop %511s %ld", a, &x) == 2)
         cmd_readloop(session, a, x);
+    else if (sscanf(line, "readfor %511s %ld", a, &x) == 2)
+        cmd_readfor(session, a, x);
     else if (sscanf(line, "abandon %511s %ld", a, &x) == 2)
         cmd_abandon(session, a, x);
     else if (sscanf(line, "exec %ld %ld %ld %n", &x, &y, &z, &n) == 3 && n)

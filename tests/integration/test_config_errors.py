@@ -73,6 +73,24 @@ def config_errors():
         expect_error(srv, dump(cfg), "server.dispatch_mode: expected an "
                      "integer from 1 to 5, found 6")
 
+        # The file pool: the core count within aio_worker_num, the times
+        # numbers of seconds from 0.
+        cfg = base(srv)
+        cfg["server"] = {"aio_worker_num": 2, "aio_core_worker_num": 3}
+        expect_error(srv, dump(cfg), "server.aio_core_worker_num: expected "
+                     "at most server.aio_worker_num (2), found 3",
+                     also_start=True)
+
+        cfg = base(srv)
+        cfg["server"] = {"aio_max_idle_time": -0.5}
+        expect_error(srv, dump(cfg), "server.aio_max_idle_time: expected a "
+                     "number from 0 to 86400, found -0.5")
+
+        cfg = base(srv)
+        cfg["server"] = {"aio_max_wait_time": "1ms"}
+        expect_error(srv, dump(cfg), "server.aio_max_wait_time: expected a "
+                     'number from 0 to 3600, found "1ms"')
+
         cfg = base(srv)
         cfg["listeners"].append({"port": srv.port + 1, "plugin": "nope"})
         expect_error(srv, dump(cfg), "listeners[1].plugin: expected the name "

@@ -2,8 +2,11 @@
  * a real loop: jobs run in a thread with every signal blocked and wake
  * their coroutine; none is started before the first job; a job given up
  * while it runs is released when its thread is done, one given up while
- * queued at once; a stop cancels the waiters and joins the threads. Jobs
- * block on a pipe the test controls. */
+ * queued at once; a stop cancels the waiters and joins the threads; a
+ * burst's threads above aio_core_worker_num end after aio_max_idle_time
+ * and are joined, the core ones stay, and jobs queued while threads time
+ * out all run. Jobs block on a pipe the test controls. The growth and
+ * shrink decisions (coro/aio_policy.c) are checked alone as well. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -14,6 +17,7 @@
 #include <unistd.h>
 
 #include "coro/aio.h"
+#include "coro/aio_policy.h"
 #include "coro/coro.h"
 #include "coro/wait.h"
 #include "event/loop.h"
@@ -203,6 +207,151 @@ START_TEST(a_stop_cancels_and_joins)
 }
 END_TEST
 
+/* Start n jobs (blocking on the gate when block) in coroutines. */
+static void start_jobs(run_t *r, int n, int block)
+{
+    for (int i = 0; i < n; i++) {
+        r[i] = (run_t){job_new(block), 5000, 1, 0};
+        ck_assert_int_gt(coro_go(runner, &r[i]), 0);
+    }
+}
+
+static void finish_jobs(run_t *r, int n)
+{
+    for (int i = 0; i < n; i++) {
+        run_until(&r[i].done, 5000);
+        ck_assert_int_eq(r[i].rc, 0);
+    }
+}
+
+/* Run the loop (it joins the threads that end) until the process has
+ * want threads, or ms pass. */
+static int threads_within(int want, int ms)
+{
+    int64_t end = loop_now() + ms;
+    while (threads_now() != want && loop_now() < end)
+        loop_run_once(loop, 10);
+    return threads_now();
+}
+
+START_TEST(a_bursts_threads_above_the_core_end_when_idle)
+{
+    aio_set_limits(1, 3, 0, 0.2);
+    int before = threads_now();
+    run_t r[3];
+    start_jobs(r, 3, 1);
+    ck_assert_int_eq(threads_now(), before + 3); /* none idle: one each */
+    ck_assert_int_eq(write(gate[1], "xxx", 3), 3);
+    finish_jobs(r, 3);
+    ck_assert_int_eq(threads_within(before + 1, 5000), before + 1);
+    start_jobs(r, 1, 0); /* the core thread still runs jobs */
+    finish_jobs(r, 1);
+    ck_assert_int_eq(threads_now(), before + 1);
+}
+END_TEST
+
+/* A burst of 3 jobs with these limits: its 3 threads all stay. */
+static void burst_keeps_its_threads(int core, double max_idle)
+{
+    aio_set_limits(core, 3, 0, max_idle);
+    int before = threads_now();
+    run_t r[3];
+    start_jobs(r, 3, 1);
+    ck_assert_int_eq(write(gate[1], "xxx", 3), 3);
+    finish_jobs(r, 3);
+    /* Many times the idle time: none may end. */
+    int64_t end = loop_now() + 400;
+    while (loop_now() < end)
+        loop_run_once(loop, 10);
+    ck_assert_int_eq(threads_now(), before + 3);
+}
+
+START_TEST(core_threads_stay)
+{
+    burst_keeps_its_threads(3, 0.05);
+}
+END_TEST
+
+START_TEST(an_idle_time_of_0_keeps_every_thread)
+{
+    burst_keeps_its_threads(1, 0);
+}
+END_TEST
+
+/* Threads end after 1 ms of idleness while bursts of jobs come at random
+ * moments: every job runs (none is left queued with no thread), and the
+ * stop joins what is left (LeakSanitizer checks the ASan run). */
+START_TEST(jobs_queued_while_threads_time_out_all_run)
+{
+    aio_set_limits(1, 4, 0.0005, 0.001);
+    unsigned seed = 7;
+    run_t r[4];
+    for (int round = 0; round < 300; round++) {
+        int n = 1 + rand_r(&seed) % 4;
+        start_jobs(r, n, 0);
+        finish_jobs(r, n);
+        usleep((useconds_t)(rand_r(&seed) % 2500));
+    }
+    ck_assert_int_eq(ran, released);
+}
+END_TEST
+
+START_TEST(policy_limits_are_clamped)
+{
+    aio_limits_t l = aio_limits(9, 4, 256, 0.001, 1.0);
+    ck_assert_int_eq(l.core, 4);
+    ck_assert_int_eq(l.max, 4);
+    ck_assert_int_eq(l.max_wait_ns, 1000000);
+    ck_assert_int_eq(l.max_idle_ns, 1000000000);
+    l = aio_limits(0, 1000, 256, -1, 0);
+    ck_assert_int_eq(l.core, 1);
+    ck_assert_int_eq(l.max, 256);
+    ck_assert_int_eq(l.max_wait_ns, 0);
+    ck_assert_int_eq(l.max_idle_ns, 0);
+    ck_assert_int_eq(aio_limits(1, 1, 256, 1e-12, 0).max_wait_ns, 1);
+}
+END_TEST
+
+START_TEST(policy_grows_for_jobs_without_idle_threads_or_a_long_wait)
+{
+    aio_limits_t l = aio_limits(1, 4, 256, 0.001, 1.0);
+    ck_assert(aio_should_grow(&l, 1, 0, 0, 0));   /* the first job */
+    ck_assert(aio_should_grow(&l, 2, 1, 2, 0));   /* more jobs than idle */
+    ck_assert(!aio_should_grow(&l, 1, 1, 2, 0));  /* an idle one takes it */
+    ck_assert(!aio_should_grow(&l, 5, 0, 4, 0));  /* at the most */
+    ck_assert(!aio_should_grow(&l, 0, 0, 1, 0));  /* nothing queued */
+    /* the oldest job waited past aio_max_wait_time: one more */
+    ck_assert(!aio_should_grow(&l, 1, 1, 2, 1000000));
+    ck_assert(aio_should_grow(&l, 1, 1, 2, 1000001));
+    ck_assert(!aio_should_grow(&l, 1, 1, 4, 5000000000LL));
+    l = aio_limits(1, 4, 256, 0, 1.0); /* 0: off */
+    ck_assert(!aio_should_grow(&l, 1, 1, 2, 5000000000LL));
+}
+END_TEST
+
+START_TEST(policy_retires_above_the_core_with_nothing_queued)
+{
+    aio_limits_t l = aio_limits(2, 4, 256, 0, 1.0);
+    ck_assert(aio_should_retire(&l, 0, 3));
+    ck_assert(!aio_should_retire(&l, 0, 2));  /* the core stays */
+    ck_assert(!aio_should_retire(&l, 1, 3));  /* a job waits: take it */
+    l = aio_limits(2, 4, 256, 0, 0);          /* 0: none ever ends */
+    ck_assert(!aio_should_retire(&l, 0, 4));
+}
+END_TEST
+
+START_TEST(policy_timespec_after_carries_nanoseconds)
+{
+    struct timespec now = {10, 999999999};
+    struct timespec at = aio_timespec_after(&now, 1);
+    ck_assert_int_eq(at.tv_sec, 11);
+    ck_assert_int_eq(at.tv_nsec, 0);
+    at = aio_timespec_after(&now, 2500000001LL);
+    ck_assert_int_eq(at.tv_sec, 13);
+    ck_assert_int_eq(at.tv_nsec, 500000000);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("aio");
@@ -215,7 +364,17 @@ int main(void)
     tcase_add_test(tc, a_queued_job_given_up_is_released_at_once);
     tcase_add_test(tc, outside_a_coroutine_is_refused);
     tcase_add_test(tc, a_stop_cancels_and_joins);
+    tcase_add_test(tc, a_bursts_threads_above_the_core_end_when_idle);
+    tcase_add_test(tc, core_threads_stay);
+    tcase_add_test(tc, an_idle_time_of_0_keeps_every_thread);
+    tcase_add_test(tc, jobs_queued_while_threads_time_out_all_run);
     suite_add_tcase(s, tc);
+    TCase *pc = tcase_create("policy");
+    tcase_add_test(pc, policy_limits_are_clamped);
+    tcase_add_test(pc, policy_grows_for_jobs_without_idle_threads_or_a_long_wait);
+    tcase_add_test(pc, policy_retires_above_the_core_with_nothing_queued);
+    tcase_add_test(pc, policy_timespec_after_carries_nanoseconds);
+    suite_add_tcase(s, pc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

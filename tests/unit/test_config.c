@@ -368,14 +368,23 @@ START_TEST(test_coroutine_settings)
 }
 END_TEST
 
-/* aio_worker_num: 4 unless given, 1 to 256. */
+/* aio_worker_num: 4 unless given, 1 to 256; aio_core_worker_num 1, at
+ * most aio_worker_num; aio_max_wait_time 0.001 s and aio_max_idle_time
+ * 1 s (Swoole's), numbers (integer or not) from 0. */
 START_TEST(test_aio_settings)
 {
     parse_server("'worker_num': 1");
     ck_assert_int_eq(cfg.aio_worker_num, 4);
+    ck_assert_int_eq(cfg.aio_core_worker_num, 1);
+    ck_assert(cfg.aio_max_wait_time == 0.001);
+    ck_assert(cfg.aio_max_idle_time == 1.0);
     config_free(&cfg);
-    parse_server("'aio_worker_num': 16");
+    parse_server("'aio_worker_num': 16, 'aio_core_worker_num': 16, "
+                 "'aio_max_wait_time': 0, 'aio_max_idle_time': 2.5");
     ck_assert_int_eq(cfg.aio_worker_num, 16);
+    ck_assert_int_eq(cfg.aio_core_worker_num, 16);
+    ck_assert(cfg.aio_max_wait_time == 0);
+    ck_assert(cfg.aio_max_idle_time == 2.5);
     config_free(&cfg);
     static const char *const bad[] = {
         "'aio_worker_num': 0", "'aio_worker_num': 257",
@@ -383,6 +392,15 @@ START_TEST(test_aio_settings)
     };
     assert_server_bad(bad, sizeof bad / sizeof bad[0]);
     assert_contains("server.aio_worker_num");
+    static const char *const bad_pool[] = {
+        "'aio_core_worker_num': 5", "'aio_core_worker_num': 0",
+        "'aio_worker_num': 2, 'aio_core_worker_num': 3",
+        "'aio_max_wait_time': -0.001", "'aio_max_wait_time': 3601",
+        "'aio_max_idle_time': -1", "'aio_max_idle_time': true",
+    };
+    assert_server_bad(bad_pool, sizeof bad_pool / sizeof bad_pool[0]);
+    assert_contains("server.aio_max_idle_time: expected a number from 0 to "
+                    "86400, found true");
 }
 END_TEST
 
