@@ -90,6 +90,14 @@ static int64_t aio_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* aio_max_idle_time from now, on CLOCK_MONOTONIC. */
+static struct timespec aio_idle_deadline(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return aio_timespec_after(&now, pool.lim.max_idle_ns);
+}
+
 /* Wait (pool.mu held) for a job. 0: one is queued; -ECANCELED: the
  * process stops; -ETIMEDOUT: idle for aio_max_idle_time with more threads
  * than aio_core_worker_num, so this one ends. The queue is looked at
@@ -97,9 +105,7 @@ static int64_t aio_now_ns(void)
  * ran out is taken rather than left without a thread. */
 static int aio_wait_job(void)
 {
-    struct timespec now, at;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    at = aio_timespec_after(&now, pool.lim.max_idle_ns);
+    struct timespec at = aio_idle_deadline();
     while (pool.qhead == NULL && !aio_stopping()) {
         pool.idle++;
         int rc = pool.lim.max_idle_ns > 0
@@ -107,9 +113,12 @@ static int aio_wait_job(void)
                                               CLOCK_MONOTONIC, &at)
                      : pthread_cond_wait(&pool.cv, &pool.mu);
         pool.idle--;
-        if (rc == ETIMEDOUT && pool.qhead == NULL && !aio_stopping() &&
-            aio_should_retire(&pool.lim, pool.queued, pool.nthreads))
+        if (rc != ETIMEDOUT || pool.qhead != NULL || aio_stopping())
+            continue;
+        if (aio_should_retire(&pool.lim, pool.queued, pool.nthreads))
             return -ETIMEDOUT;
+        /* A core thread: a new deadline, or the past one would spin. */
+        at = aio_idle_deadline();
     }
     return aio_stopping() ? -ECANCELED : 0;
 }

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "coro/aio.h"
@@ -244,6 +245,17 @@ START_TEST(a_bursts_threads_above_the_core_end_when_idle)
     ck_assert_int_eq(write(gate[1], "xxx", 3), 3);
     finish_jobs(r, 3);
     ck_assert_int_eq(threads_within(before + 1, 5000), before + 1);
+    /* The core thread, past its idle time, waits again rather than spin:
+     * over 0.6 s (3 idle times) the process uses far less CPU than that. */
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    int64_t end = loop_now() + 600;
+    while (loop_now() < end)
+        loop_run_once(loop, 10);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) +
+                 (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+    ck_assert_msg(cpu < 0.2, "%.3f s of CPU while idle", cpu);
     start_jobs(r, 1, 0); /* the core thread still runs jobs */
     finish_jobs(r, 1);
     ck_assert_int_eq(threads_now(), before + 1);
