@@ -77,11 +77,14 @@ def test_spread(srv):
     worker (without the rotation in worker_base.c the first worker in
     the listener's queue takes them all). A worker that is not back in
     epoll_wait when a connection comes is passed over by design, and on
-    a machine busy with other tests one may stay off its CPU for a
-    whole round: so up to 5 rounds, and every worker in one of them."""
+    a machine busy with other tests (the sanitizer build runs two at
+    once) one may stay off its CPU for a while: so up to 10 rounds, a
+    quarter of a second apart, and every worker in one of them."""
     wait_all_accepting(srv.port)
     rounds = []
-    for _ in range(5):
+    for i in range(10):
+        if i > 0:
+            time.sleep(0.25)
         groups = by_worker(srv.port, WORKERS * 3)
         rounds.append({w: len(c) for w, c in groups.items()})
         close_all(groups)
