@@ -80,7 +80,9 @@ typedef struct h2_stream {
     buf_t trailers;           /* the worker's trailer lines: a HEADERS
                                  frame with END_STREAM after the body */
     int64_t moved;            /* ms: output last moved, or the worker spoke */
-    /* The access log and the metrics. */
+    /* The access log and the metrics. out_bytes: all of the response;
+     * out_head: its head and trailers, each counted as its HTTP/1.1
+     * lines (what is not body). */
     int status;
     int64_t t_start, t_dispatch; /* µs */
     uint64_t out_bytes, out_head, in_bytes;
@@ -259,6 +261,10 @@ static int h2_submit_trailers(nghttp2_session *s, h2_stream_t *st)
     }
     int rc = nghttp2_submit_trailer(s, st->id, nv, n);
     free(nv);
+    if (rc == 0) { /* counted as the head is: their HTTP/1.1 lines */
+        st->out_bytes += buf_pending(&st->trailers);
+        st->out_head += buf_pending(&st->trailers);
+    }
     buf_reset(&st->trailers);
     if (rc != 0)
         log_error("stream %d: the trailers: %s", st->id,

@@ -14,6 +14,7 @@
  *   /whole?N      N bytes of text (text/plain) in one swx_http_end, after
  *                 trailer X-Whole = "N"
  *   /empty        trailer X-Empty = "yes", then swx_http_end with no body
+ *   /bare         swx_http_end with no body and no trailer
  *   /nocontent    status 204 with trailer X-None = "1"
  *   /file         trailer X-File = "sent", then the config's "file" with
  *                 swx_http_sendfile
@@ -145,6 +146,8 @@ static void probe_request(const swx_http_request_t *req,
         route_whole(req, resp);
     } else if (route(req, "/empty")) {
         swx_http_trailer(resp, "X-Empty", "yes");
+        swx_http_end(resp, NULL, 0);
+    } else if (route(req, "/bare")) {
         swx_http_end(resp, NULL, 0);
     } else if (route(req, "/nocontent")) {
         swx_http_status(resp, 204);

@@ -3,7 +3,8 @@ frame by frame on python3-h2: after a streamed, whole (gzip-compressed),
 empty and sendfile body the trailers come as a HEADERS frame with
 END_STREAM, and no DATA frame before it ends the stream; a small window
 still paces the body before them (flow control); HEAD and a 204 carry
-none. curl and nghttp (when installed) show the same trailers."""
+none. curl and nghttp (when installed) show the same trailers. The
+access log's $bytes_sent counts them."""
 
 import gzip
 import hashlib
@@ -112,6 +113,40 @@ def test_clients(srv):
           % out[-1500:])
 
 
+def test_access_log(srv):
+    """$bytes_sent counts the trailers (as HTTP/1.1 lines, as the head);
+    $body_bytes_sent does not: /empty and /bare differ by the head's
+    Trailer line and the trailer's own line, nothing else."""
+    c = hp.Client(srv.port)
+    try:
+        e_head, body, tr = fetch(c, "/empty")
+        check(tr == [("x-empty", "yes")], "empty: trailers %r" % tr)
+        b_head, body, tr = fetch(c, "/bare")
+        check(body == b"" and tr is None, "bare: %r %r" % (body, tr))
+    finally:
+        c.close()
+    log = os.path.join(srv.dir, "access.log")
+
+    def lines():
+        try:
+            text = open(log).read()
+        except FileNotFoundError:
+            return None
+        got = dict((ln.split()[0], ln.split()[1:]) for ln in
+                   text.splitlines() if ln.split()[0] in ("/empty", "/bare"))
+        return got if len(got) == 2 else None
+    got = hp.h.wait_until(lines, 10, interval=0.05, what="access log lines")
+    extra = len("Trailer: %s\r\n" % e_head.get("trailer")) + \
+        len("X-Empty: yes\r\n")
+    (e_bytes, e_body), (b_bytes, b_body) = (
+        [int(x) for x in got[k]] for k in ("/empty", "/bare"))
+    check(e_body == 0 and b_body == 0,
+          "no DATA, no body bytes: %r" % got)
+    check(e_bytes - b_bytes == extra,
+          "the trailer counted in $bytes_sent: %d - %d, expected %d more"
+          % (e_bytes, b_bytes, extra))
+
+
 def main():
     check(TRAILER_PROBE and os.path.exists(TRAILER_PROBE),
           "SWX_TRAILER_PROBE_PLUGIN: %r" % TRAILER_PROBE)
@@ -125,12 +160,16 @@ def main():
     with open(path, "wb") as f:
         f.write(file_bytes)
     srv.plugins[0]["config"]["file"] = path
+    srv.listener_opts["access_log"] = os.path.join(srv.dir, "access.log")
+    srv.listener_opts["access_log_format"] = \
+        "$uri $bytes_sent $body_bytes_sent"
     srv.write_config()
     with srv:
         srv.start()
         test_frames(srv, file_bytes)
         test_window(srv)
         test_clients(srv)
+        test_access_log(srv)
         srv.stop()
     hp.h.log("ok")
 
