@@ -298,12 +298,12 @@ t_http_phase() {
         [ -z "${SRV_PID[$srv]}" ] || measure t-lg "$srv" "$T_CONNS:1" --http /
     done
     for ((round = 1; round <= ROUNDS; round++)); do
-        for srv in ref bm pm; do
+        for srv in ref bm pm pd; do
             t_half "$srv"
             round_keep "t-half-$srv" "$T_CONNS:1" "$round"
         done
     done
-    for srv in ref bm pm; do
+    for srv in ref bm pm pd; do
         rounds_median "t-half-$srv" "$T_CONNS:1" p99_us
     done
     for srv in ref bm pm; do
@@ -442,7 +442,7 @@ t_half_table() {
     printf '#### HTTP hello at half of peak load (swx-loadgen -r, %s connections)\n\n' "$T_CONNS"
     echo "| server | peak requests/s (wrk) | paced at | requests/s | p50 µs | p99 µs | p99.9 µs | errors | server CPU µs/request |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-    for srv in ref bm pm; do
+    for srv in ref bm pm pd; do
         l=${RES[t-half-$srv,$T_CONNS:1]:-}
         echo "| $(t_label "$srv" http) | $(rps_cell "${RES[t-wrk-$srv,1]:-}") | $(cell "$l" rate) | $(cell "$l" rps)" \
              "| $(cell "$l" p50_us) | $(range_cell "$l" p99_us) | $(cell "$l" p999_us) | $(cell "$l" errors) | $(cell "$l" cpu_us_per_req) |"
@@ -599,7 +599,9 @@ t_intro() {
   nginx's p50 here was 130-700 µs with it against 60-80 µs without); a
   request's latency runs from when it was due, so the wait for that tick
   and behind a slow request count; nginx is measured the same way, for
-  reference. These runs too are made in $ROUNDS rounds, and
+  reference, and so is process mode with its defaults, for comparison
+  (the target is read from the pinned row: at half of its higher peak
+  its one CPU is nearly always busy). These runs too are made in $ROUNDS rounds, and
   a row is its round with the median p99 (the lowest and highest in
   brackets): a stall of the whole machine of about 100 ms, which this
   virtual machine shows now and then, delays more than 1% of a run's
