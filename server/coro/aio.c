@@ -35,7 +35,7 @@ static struct {
     int queued, idle, nthreads;
     pthread_t threads[AIO_THREADS_MAX]; /* live, [0, nthreads) */
     pthread_t exited[AIO_THREADS_MAX];  /* ended when idle, to be joined */
-    int nexited;
+    atomic_int nexited;       /* changed under mu; read without it too */
     atomic_int stopping;
     coro_waitq_t room;        /* coroutines waiting for room in the queue */
 } pool = {.efd = -1, .mu = PTHREAD_MUTEX_INITIALIZER,
@@ -185,10 +185,14 @@ static int aio_spawn(void)
 /* ---- the loop's side ---- */
 
 /* Join the threads that ended for idleness (they have left the mutex or
- * are about to: each join is short). Outside pool.mu. */
+ * are about to: each join is short). Outside pool.mu. Usually there are
+ * none, seen without the mutex; one missed here has woken the loop, whose
+ * aio_done_io reaps it. */
 static void aio_reap(void)
 {
     pthread_t done[AIO_THREADS_MAX];
+    if (atomic_load_explicit(&pool.nexited, memory_order_relaxed) == 0)
+        return;
     pthread_mutex_lock(&pool.mu);
     int n = pool.nexited;
     memcpy(done, pool.exited, (size_t)n * sizeof(done[0]));
