@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/types.h>
@@ -33,9 +34,14 @@ static void resolve_limits(const http_limits_t *in, http_limits_t *out)
         out->max_head = INT_MAX;
 }
 
+/* The field slots are left as they were: only the first nheaders are
+ * ever read, and clearing all of them cost more than parsing a short
+ * head. */
 void http_request_init(http_request_t *req)
 {
-    memset(req, 0, sizeof(*req));
+    memset(req, 0, offsetof(http_request_t, headers));
+    memset((char *)req + offsetof(http_request_t, nheaders), 0,
+           sizeof(*req) - offsetof(http_request_t, nheaders));
     req->content_length = -1;
 }
 
