@@ -142,6 +142,17 @@ def test_timeouts(port):
         rd = hh.Reader(s)
         check(rd.response().body == b"x", "keep-alive request")
         check(hh.closed_after(s, rd), "idle keep-alive not closed")
+    # Requests 0.6 s apart keep a connection open for 3 s: each response
+    # starts the 1 s anew, although the timer set after the first one
+    # stays where it was and moves on to the new time when it fires.
+    with hh.connect(port) as s:
+        rd = hh.Reader(s)
+        for i in range(5):
+            s.sendall(hh.get(port, "/echo", body=b"y"))
+            check(rd.response().body == b"y",
+                  "request %d 0.6 s after the last response" % i)
+            time.sleep(0.6)
+        check(hh.closed_after(s, rd), "idle keep-alive not closed")
 
 
 def test_others_unaffected(port):
