@@ -4,6 +4,7 @@
 #include "coro/coro.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,11 +74,31 @@ static struct {
 
 /* ---- switching ---- */
 
+/* A local's bytes: its sizes are those of pointers and ints, copied
+ * inline; a call to memcpy per local and switch cost more than the
+ * rest of a switch. */
+static inline void local_copy(void *dst, const void *src, size_t size)
+{
+    switch (size) {
+    case 4:
+        memcpy(dst, src, 4);
+        break;
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    case 16:
+        memcpy(dst, src, 16);
+        break;
+    default:
+        memcpy(dst, src, size);
+    }
+}
+
 static void locals_swap(coro_t *from, coro_t *to)
 {
     for (int i = 0; i < rt.nlocals; i++) {
-        memcpy(from->locals[i], rt.local[i].var, rt.local[i].size);
-        memcpy(rt.local[i].var, to->locals[i], rt.local[i].size);
+        local_copy(from->locals[i], rt.local[i].var, rt.local[i].size);
+        local_copy(rt.local[i].var, to->locals[i], rt.local[i].size);
     }
 }
 
@@ -223,13 +244,19 @@ static coro_t *co_new(coro_fn *fn, void *arg, int *err)
         *err = -ENOMEM;
         return NULL;
     }
+    /* Everything but the stack and the locals, which are set below (no
+     * more than rt.nlocals of them are ever read). */
     coro_stack_t stack = co->stack;
-    *co = (coro_t){.id = rt.next_id++, .fn = fn, .arg = arg, .stack = stack};
+    memset(co, 0, offsetof(coro_t, locals));
+    co->id = rt.next_id++;
+    co->fn = fn;
+    co->arg = arg;
+    co->stack = stack;
     for (int i = 0; i < rt.nlocals; i++) /* the creator's values now */
         if (rt.local[i].fresh)
             memset(co->locals[i], 0, rt.local[i].size);
         else
-            memcpy(co->locals[i], rt.local[i].var, rt.local[i].size);
+            local_copy(co->locals[i], rt.local[i].var, rt.local[i].size);
     co->sp = coro_stack_frame(&co->stack);
     co->next = rt.live;
     if (rt.live != NULL)
@@ -401,6 +428,10 @@ static int local_add(void *var, size_t size, int fresh)
     rt.local[rt.nlocals].var = var;
     rt.local[rt.nlocals].size = size;
     rt.local[rt.nlocals].fresh = fresh;
+    /* Coroutines alive already start with it zeroed (co_new sets only the
+     * slots in use). */
+    for (coro_t *co = rt.live; co != NULL; co = co->next)
+        memset(co->locals[rt.nlocals], 0, sizeof(co->locals[rt.nlocals]));
     rt.nlocals++;
     return 0;
 }
