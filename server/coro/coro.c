@@ -39,6 +39,7 @@ struct coro {
     void *sp;                /* saved by coro_switch while not running */
     int64_t id;              /* -1 for the loop's own context */
     int state;
+    int first;               /* not entered yet: see locals_swap */
     int wake_rc;
     int64_t timer;           /* coro_park's timeout, 0 when none */
     coro_fn *fn;
@@ -94,12 +95,24 @@ static inline void local_copy(void *dst, const void *src, size_t size)
     }
 }
 
-static void locals_swap(coro_t *from, coro_t *to)
+/* The variables leave with from (unless it is dying: no one reads them
+ * again) and to's come in. A coroutine entered the first time, always
+ * by its creator right after co_new, starts with the creator's values,
+ * which are in the variables already, and fresh ones zeroed. */
+static void locals_swap(coro_t *from, coro_t *to, int dying)
 {
-    for (int i = 0; i < rt.nlocals; i++) {
-        local_copy(from->locals[i], rt.local[i].var, rt.local[i].size);
-        local_copy(rt.local[i].var, to->locals[i], rt.local[i].size);
+    if (!dying)
+        for (int i = 0; i < rt.nlocals; i++)
+            local_copy(from->locals[i], rt.local[i].var, rt.local[i].size);
+    if (to->first) {
+        to->first = 0;
+        for (int i = 0; i < rt.nlocals; i++)
+            if (rt.local[i].fresh)
+                memset(rt.local[i].var, 0, rt.local[i].size);
+        return;
     }
+    for (int i = 0; i < rt.nlocals; i++)
+        local_copy(rt.local[i].var, to->locals[i], rt.local[i].size);
 }
 
 /* After a switch lands: tell ASan which stack we left (the first landing
@@ -125,7 +138,7 @@ static void co_jump(coro_t *from, coro_t *to, int dying)
 {
     if (rt.leave != NULL) /* a wait or the end goes back to the origin */
         rt.leave(to == from->origin);
-    locals_swap(from, to);
+    locals_swap(from, to, dying);
     rt.running = to;
     if (rt.enter != NULL)
         rt.enter(to == from->origin);
@@ -244,19 +257,15 @@ static coro_t *co_new(coro_fn *fn, void *arg, int *err)
         *err = -ENOMEM;
         return NULL;
     }
-    /* Everything but the stack and the locals, which are set below (no
-     * more than rt.nlocals of them are ever read). */
+    /* Everything but the stack and the locals, which the first switch
+     * into it leaves as they are (locals_swap). */
     coro_stack_t stack = co->stack;
     memset(co, 0, offsetof(coro_t, locals));
     co->id = rt.next_id++;
     co->fn = fn;
     co->arg = arg;
     co->stack = stack;
-    for (int i = 0; i < rt.nlocals; i++) /* the creator's values now */
-        if (rt.local[i].fresh)
-            memset(co->locals[i], 0, rt.local[i].size);
-        else
-            local_copy(co->locals[i], rt.local[i].var, rt.local[i].size);
+    co->first = 1;
     co->sp = coro_stack_frame(&co->stack);
     co->next = rt.live;
     if (rt.live != NULL)
@@ -428,8 +437,8 @@ static int local_add(void *var, size_t size, int fresh)
     rt.local[rt.nlocals].var = var;
     rt.local[rt.nlocals].size = size;
     rt.local[rt.nlocals].fresh = fresh;
-    /* Coroutines alive already start with it zeroed (co_new sets only the
-     * slots in use). */
+    /* Coroutines alive already start with it zeroed (only the slots in
+     * use are ever written). */
     for (coro_t *co = rt.live; co != NULL; co = co->next)
         memset(co->locals[rt.nlocals], 0, sizeof(co->locals[rt.nlocals]));
     rt.nlocals++;
