@@ -85,6 +85,8 @@ typedef struct http_conn {
     int log_worker;           /* the worker it went to, or -1 */
     int64_t t_start;          /* µs: its first byte came; 0 between them */
     int64_t t_dispatch;       /* µs: given to a worker or served here */
+    int64_t t_read;           /* µs: t_start, while the input that read
+                                 it is being parsed; else 0 */
     uint64_t out_bytes;       /* of its response so far */
     uint64_t out_head;        /* of them, the head's */
     uint64_t in_bytes;        /* head and body as read */
@@ -629,7 +631,10 @@ static int http_conn_complete(conn_t *c, const http_request_t *req)
     http_conn_t *h = c->state;
     http_conn_timer_pause(c);
     h->in_bytes = h->head_len + h->raw_used;
-    h->t_dispatch = http_conn_now_us();
+    /* A request whole in the read that began it is dispatched at the
+     * time that read took (its parsing is in the response's time). */
+    h->t_dispatch = h->t_read != 0 ? h->t_read : http_conn_now_us();
+    h->t_read = 0;
     const char *root = conn_listener(c)->document_root;
     int served = root != NULL ? static_serve(c, conn_listener(c), req) : 0;
     int rc;
@@ -839,8 +844,9 @@ static int http_conn_open(conn_t *c)
 static void http_conn_input(conn_t *c, const char *data, size_t len)
 {
     http_conn_t *h = c->state;
+    int64_t read_at = 0;
     if (h->t_start == 0) /* the first byte of the next request */
-        h->t_start = http_conn_now_us();
+        h->t_start = read_at = http_conn_now_us();
     conn_in_ready(c);
     if (buf_append(&c->in, data, len) < 0) {
         conn_close(c, "out of memory for the input buffer");
@@ -848,8 +854,11 @@ static void http_conn_input(conn_t *c, const char *data, size_t len)
     }
     if (http_conn_prior_knowledge(c) != 0)
         return;
-    if (http_conn_advance(c) == 0)
+    h->t_read = read_at;
+    if (http_conn_advance(c) == 0) {
+        h->t_read = 0;
         buf_trim(&c->in, CONN_IN_KEEP);
+    }
 }
 
 /* The reactor opens the file the worker checked, and only that one. */
