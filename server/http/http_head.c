@@ -6,12 +6,17 @@
 
 #include "protocol/http_text.h"
 
-/* The head is laid out twice: once to count its bytes (at NULL), once to
- * write them into the room reserved for exactly that many. */
+/* The head is laid out into the room reserved for a usual head; one
+ * longer than that is laid out again, into room for exactly its bytes,
+ * counted the first time. */
 typedef struct head_out {
-    char *at;   /* NULL while counting */
+    char *at;   /* where it goes */
+    size_t cap; /* bytes of room at at: past it, only counted */
     size_t len; /* bytes so far; past HTTP_HEAD_MAX it stops counting */
 } head_out_t;
+
+/* A head of a few fields fits: laid out once. */
+#define HEAD_ROOM 512
 
 static void out_put(head_out_t *o, const char *s, size_t len)
 {
@@ -19,7 +24,7 @@ static void out_put(head_out_t *o, const char *s, size_t len)
         o->len = HTTP_HEAD_MAX + 1; /* too big, and never wraps */
         return;
     }
-    if (o->at != NULL)
+    if (len <= o->cap - o->len && o->len <= o->cap)
         memcpy(o->at + o->len, s, len);
     o->len += len;
 }
@@ -107,17 +112,22 @@ int http_head_append(buf_t *b, const http_head_t *h)
     if (h->status < 100 || h->status > 599)
         return -EINVAL;
     const char *date = h->own_date ? NULL : http_head_date(time(NULL));
-    head_out_t o = {NULL, 0};
+    char *room = buf_room(b, HEAD_ROOM);
+    if (room == NULL)
+        return -ENOMEM;
+    head_out_t o = {room, HEAD_ROOM, 0};
     head_lay_out(&o, h, date);
     if (o.len > HTTP_HEAD_MAX)
         return -E2BIG;
-    char *room = buf_room(b, o.len);
-    if (room == NULL)
-        return -ENOMEM;
-    size_t want = o.len;
-    o = (head_out_t){room, 0};
-    head_lay_out(&o, h, date);
-    b->len += want;
+    if (o.len > HEAD_ROOM) {
+        size_t want = o.len;
+        room = buf_room(b, want);
+        if (room == NULL)
+            return -ENOMEM;
+        o = (head_out_t){room, want, 0};
+        head_lay_out(&o, h, date);
+    }
+    b->len += o.len;
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /* test_http_head.c: the response head writer: status lines of every
  * class, Server and Date (cached per second), framing by status, the
- * Connection field by version, the caller's lines in order, and heads
- * that would not fit refused with the buffer untouched. */
+ * Connection field by version, the caller's lines in order, heads on
+ * both sides of the size written in one pass, and heads that would not
+ * fit refused with the buffer untouched. */
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
@@ -239,6 +240,30 @@ START_TEST(lines_in_order)
 }
 END_TEST
 
+/* Heads around the size laid out in one pass (HEAD_ROOM, 512 bytes) are
+ * whole whichever way they were written: the same line of n bytes, for
+ * n on both sides of where the head passes 512 bytes. */
+START_TEST(sizes_around_one_pass)
+{
+    static char line[1200];
+    for (size_t n = 300; n <= 700; n++) {
+        memset(line, 'v', n);
+        memcpy(line, "X-Long: ", 8);
+        memcpy(line + n - 2, "\r\n", 2);
+        http_head_lines_t lines[] = {{line, n}, {"X-End: 1\r\n", 0}};
+        http_head_t h = {.status = 200, .framing = HTTP_HEAD_LENGTH,
+                         .length = 12345, .lines = lines, .nlines = 2};
+        const char *head = head_of(&h);
+        const char *at = strstr(head, "X-Long: ");
+        ck_assert_ptr_nonnull(at);
+        ck_assert_int_eq(memcmp(at, line, n), 0);
+        ck_assert_str_eq(at + n, "X-End: 1\r\nContent-Length: 12345\r\n\r\n");
+        const char *start = "HTTP/1.1 200 OK\r\nServer: swx\r\nDate: ";
+        ck_assert_int_eq(strncmp(head, start, strlen(start)), 0);
+    }
+}
+END_TEST
+
 /* Appended after what b holds, however b was consumed. */
 START_TEST(appends)
 {
@@ -313,6 +338,7 @@ static Suite *head_suite(void)
     tcase_add_test(t, framing_none_without_body);
     tcase_add_test(t, connection_by_version);
     tcase_add_test(t, lines_in_order);
+    tcase_add_test(t, sizes_around_one_pass);
     tcase_add_test(t, appends);
     tcase_add_test(t, overflow_refused);
     suite_add_tcase(s, t);
