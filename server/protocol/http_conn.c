@@ -856,7 +856,9 @@ static void http_conn_input(conn_t *c, const char *data, size_t len)
         return;
     h->t_read = read_at;
     if (http_conn_advance(c) == 0) {
-        h->t_read = 0;
+        /* h went if the connection changed protocol (WebSocket, h2c). */
+        if (c->proto == &http_conn_proto)
+            ((http_conn_t *)c->state)->t_read = 0;
         buf_trim(&c->in, CONN_IN_KEEP);
     }
 }
