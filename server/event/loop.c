@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/rawsys.h"
 
 #define LOOP_BATCH 256
 
@@ -292,8 +293,8 @@ int loop_run_once(loop_t *loop, int timeout_ms)
     struct epoll_event evs[LOOP_BATCH];
     for (int i = 0; i < loop->nprepare; i++)
         loop->prepare[i].cb(loop->prepare[i].arg);
-    int n = epoll_wait(loop->epfd, evs, LOOP_BATCH,
-                       loop_timeout(loop, timeout_ms));
+    int n = raw_epoll_wait(loop->epfd, evs, LOOP_BATCH,
+                           loop_timeout(loop, timeout_ms));
     if (n < 0 && errno != EINTR)
         return -errno;
     if (n < 0)

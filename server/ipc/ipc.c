@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/rawsys.h"
 
 /* Room for the fds one frame may carry: one is used, the others closed. */
 #define IPC_RX_FDS 4
@@ -338,8 +339,8 @@ static ssize_t ipc_read_frame(ipc_t *c, int *fd, int *trunc)
                             .msg_control = fds ? cm.buf : NULL,
                             .msg_controllen = fds ? sizeof(cm.buf) : 0};
         ssize_t n = fds ? recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)
-                        : recv(c->fd, c->rx, IPC_FRAME_MAX,
-                               MSG_DONTWAIT | MSG_TRUNC);
+                        : raw_recv(c->fd, c->rx, IPC_FRAME_MAX,
+                                   MSG_DONTWAIT | MSG_TRUNC);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/rawsys.h"
 
 /* Slices of the caller's data in one frame, at most: a message of many
  * small slices takes more frames, never a copy. */
@@ -55,7 +56,7 @@ static int ipc_write_frame(int fd, const struct iovec *iov, int n)
     struct msghdr mh = {.msg_iov = (struct iovec *)iov,
                         .msg_iovlen = (size_t)n};
     for (;;) {
-        if (sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+        if (raw_sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
             return 1;
         if (errno == EINTR)
             continue;
@@ -214,7 +215,7 @@ int ipc_flush(ipc_t *c)
         uint32_t size;
         memcpy(&size, buf_head(&c->out), sizeof(size));
         const char *frame = buf_head(&c->out) + sizeof(size);
-        ssize_t n = send(c->fd, frame, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t n = raw_send(c->fd, frame, size, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

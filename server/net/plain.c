@@ -7,13 +7,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/rawsys.h"
 #include "net/conn.h"
 
 static ssize_t plain_read(conn_t *c, void *buf, size_t len)
 {
     ssize_t n;
     do {
-        n = recv(c->fd, buf, len, 0);
+        n = raw_recv(c->fd, buf, len, 0);
     } while (n < 0 && errno == EINTR);
     return n < 0 ? -errno : n;
 }
@@ -24,9 +25,9 @@ static ssize_t plain_writev(conn_t *c, const struct iovec *iov, int iovcnt)
                         .msg_iovlen = (size_t)iovcnt};
     ssize_t n;
     do { /* one slice, the common case, costs less as a send */
-        n = iovcnt == 1 ? send(c->fd, iov[0].iov_base, iov[0].iov_len,
-                               MSG_NOSIGNAL)
-                        : sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+        n = iovcnt == 1 ? raw_send(c->fd, iov[0].iov_base, iov[0].iov_len,
+                                   MSG_NOSIGNAL)
+                        : raw_sendmsg(c->fd, &mh, MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
     return n < 0 ? -errno : n;
 }
