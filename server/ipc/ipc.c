@@ -111,11 +111,13 @@ long ipc_discard(int fd)
 
 static void ipc_drop_partial(ipc_t *c, ipc_partial_t *p, const char *why)
 {
-    if (p->active)
+    if (p->active) {
         log_warn("ipc: fd %d: dropping a partial message from %u (%zu of "
                  "%llu bytes): %s", c->fd, p->hdr.pid, buf_pending(&p->buf),
                  (unsigned long long)p->hdr.total, why);
-    p->active = 0;
+        p->active = 0;
+        c->nparts--;
+    }
     buf_reset(&p->buf);
 }
 
@@ -133,6 +135,8 @@ static void ipc_fill_msg(ipc_msg_t *m, const ipc_hdr_t *h, const char *data,
 /* The partial message of h's writer, or NULL. */
 static ipc_partial_t *ipc_find_partial(ipc_t *c, const ipc_hdr_t *h)
 {
+    if (c->nparts == 0) /* the usual case: whole messages only */
+        return NULL;
     for (int i = 0; i < IPC_SENDERS; i++)
         if (c->part[i].active && c->part[i].hdr.pid == h->pid)
             return &c->part[i];
@@ -161,9 +165,10 @@ static int ipc_take_chunk(ipc_t *c, const ipc_hdr_t *h, const char *payload,
 {
     ipc_partial_t *p;
     if (h->flags & IPC_FIRST) {
-        p = ipc_new_partial(c, h);
+        p = ipc_new_partial(c, h); /* not active: dropped if it was */
         p->hdr = *h;
         p->active = 1;
+        c->nparts++;
         /* The last message's memory, if it was large, is not kept for
          * the next; this one grows its own. */
         buf_trim(&p->buf, IPC_FRAME_MAX);
@@ -190,6 +195,7 @@ static int ipc_take_chunk(ipc_t *c, const ipc_hdr_t *h, const char *payload,
         return 0;
     }
     p->active = 0;
+    c->nparts--;
     ipc_fill_msg(msg, &p->hdr, buf_head(&p->buf), buf_pending(&p->buf));
     buf_reset(&p->buf); /* data stays in place until the next append */
     return 1;
@@ -363,14 +369,15 @@ static ssize_t ipc_read_frame(ipc_t *c, int *fd, int *trunc)
     }
 }
 
+/* A chunked message has begun arriving and not yet ended. */
+static int ipc_mid_message(const ipc_t *c)
+{
+    return c->nparts > 0;
+}
+
 int ipc_receiving(const ipc_t *c)
 {
-    if (ipc_buffered(c))
-        return 1;
-    for (int i = 0; i < IPC_SENDERS; i++)
-        if (c->part[i].active)
-            return 1;
-    return 0;
+    return ipc_buffered(c) || ipc_mid_message(c);
 }
 
 /* A frame failed its checks: the message of its writer that it belonged
@@ -496,10 +503,17 @@ int ipc_recv(ipc_t *c, ipc_msg_t *msg)
             log_warn("ipc: fd %d: %zu bytes after the last record of a "
                      "frame dropped", c->fd, c->rx_end - c->rx_at);
         c->rx_at = c->rx_end = 0;
+        if (c->rx_spent && !ipc_mid_message(c)) {
+            c->rx_spent = 0; /* the loop tells if more waits */
+            return 0;
+        }
         int fd = -1, trunc = 0;
         ssize_t n = ipc_read_frame(c, &fd, &trunc);
-        if (n < 0)
+        if (n < 0) {
+            c->rx_spent = 0;
             return n == -EAGAIN ? 0 : (int)n;
+        }
+        c->rx_spent = c->rx_one;
         if ((size_t)n < sizeof(ipc_hdr_t) || trunc) {
             log_warn("ipc: fd %d: %s frame of %zd bytes refused", c->fd,
                      trunc ? "truncated" : "short", n);

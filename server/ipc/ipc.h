@@ -169,11 +169,14 @@ typedef struct ipc {
     int batching;
     ipc_shared_t *sh; /* ipc_share: kept for a replacement, or NULL */
     ipc_partial_t part[IPC_SENDERS];
+    int nparts;       /* of them, those active */
     char *rx;         /* IPC_FRAME_MAX bytes of receive scratch */
     size_t rx_at;     /* the records of the frame in rx not yet taken: */
     size_t rx_end;    /* [rx_at, rx_end) */
     int rx_fd;        /* the fd that came with that frame, or -1 */
     int rx_mirror;    /* that frame is a batch copied to sh->rx */
+    int rx_one;       /* ipc_one_frame: one frame per wake-up */
+    int rx_spent;     /* that frame was read in this wake-up */
     void *map;        /* the last memfd payload, mapped */
     size_t map_len;
 } ipc_t;
@@ -278,6 +281,24 @@ int ipc_receiving(const ipc_t *c);
 static inline int ipc_buffered(const ipc_t *c)
 {
     return c->rx_end - c->rx_at >= sizeof(ipc_hdr_t);
+}
+
+/*
+ * One frame per wake-up, for a channel its owner's loop watches
+ * level-triggered: once the records of a frame are taken, ipc_recv
+ * returns 0 without another read (unless a chunked message is mid-way),
+ * and the loop reports the fd again if more waits. A wake-up then costs
+ * no read that finds nothing (EAGAIN) when one frame was all there was,
+ * the usual case below full load; under load a frame carries many
+ * records. The owner calls ipc_wake when its fd is reported readable.
+ */
+static inline void ipc_one_frame(ipc_t *c)
+{
+    c->rx_one = 1;
+}
+static inline void ipc_wake(ipc_t *c)
+{
+    c->rx_spent = 0;
 }
 
 /* Take the memory holding m's data (the last message ipc_recv gave) away

@@ -352,6 +352,7 @@ static void workers_io(loop_t *loop, int fd, int events, void *arg)
         return;
     ipc_msg_t m;
     int w = slot->worker;
+    ipc_wake(ch);
     /* A batch's records already read are taken whatever the count: no
      * fd event would come back for them. */
     for (int i = 0; i < WORKERS_BATCH || ipc_buffered(ch); i++) {
@@ -404,7 +405,7 @@ void workers_drain(workers_t *ws)
     ipc_msg_t m;
     for (int w = 0; w < ws->nworkers; w++)
         while (loop_events(ws->eng->loop, ws->chans[w].fd) >= 0 &&
-               ipc_recv(&ws->chans[w], &m) > 0)
+               (ipc_wake(&ws->chans[w]), ipc_recv(&ws->chans[w], &m) > 0))
             workers_deliver(ws, &m);
 }
 
@@ -451,6 +452,7 @@ int workers_init(workers_t *ws, conn_engine_t *e, server_t *srv, int reactor)
             return -ENOMEM;
         if (ipc_batch_on(&ws->chans[w]) < 0)
             return -ENOMEM;
+        ipc_one_frame(&ws->chans[w]);
         ws->slots[w] = (workers_slot_t){ws, w};
         if (loop_add(e->loop, fd, LOOP_READ, workers_io, &ws->slots[w]) < 0)
             return -ENOMEM;

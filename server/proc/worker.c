@@ -47,13 +47,16 @@ static int current_listener = -1; /* of the event being handled */
 
 /* A channel is read while the worker takes work; a retiring worker still
  * reads the rest of a message it has begun. */
+static int worker_chan_reads(const ipc_t *ch)
+{
+    return child_taking_work() ||
+           (child.retiring && !child.stopping && ipc_receiving(ch));
+}
+
 static int worker_chan_events(const ipc_t *ch)
 {
-    int ev = ipc_queued(ch) > 0 ? LOOP_WRITE : 0;
-    if (child_taking_work() ||
-        (child.retiring && !child.stopping && ipc_receiving(ch)))
-        ev |= LOOP_READ;
-    return ev;
+    return (ipc_queued(ch) > 0 ? LOOP_WRITE : 0) |
+           (worker_chan_reads(ch) ? LOOP_READ : 0);
 }
 
 static void worker_chan_update(ipc_t *ch)
@@ -116,8 +119,11 @@ int worker_sendv(uint64_t session, int type, const struct iovec *iov, int n)
     if (rc < 0)
         return rc;
     ipc_t *ch = &chans[r];
+    int queued = ipc_queued(ch) > 0;
     rc = ipc_sendv(ch, type, 0, session, iov, n);
-    worker_chan_update(ch);
+    /* Most sends are batched: the loop's interest stays as it was. */
+    if ((ipc_queued(ch) > 0) != queued)
+        worker_chan_update(ch);
     return rc;
 }
 
@@ -301,8 +307,10 @@ static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
     ipc_t *ch = arg;
     if (events & LOOP_WRITE)
         ipc_flush(ch);
-    if (events & LOOP_READ)
+    if (events & LOOP_READ) {
         worker_full_looked();
+        ipc_wake(ch);
+    }
     ipc_msg_t m;
     int64_t since = worker_now_us();
     /* The records of a batch already read are taken whatever the count:
@@ -310,7 +318,7 @@ static void worker_chan_io(loop_t *loop, int fd, int events, void *arg)
      * (max_request) leaves them to its replacement (ipc_share). */
     for (int i = 0; (events & LOOP_READ) &&
                     (i < WORKER_CHAN_BATCH || ipc_buffered(ch)); i++) {
-        if (!(worker_chan_events(ch) & LOOP_READ))
+        if (!worker_chan_reads(ch))
             break;
         int rc = ipc_recv(ch, &m);
         if (rc < 0) {
@@ -377,9 +385,11 @@ static int worker_setup_chans(void)
         return -1;
     for (int r = 0; r < s->cfg.reactor_num; r++) {
         int fd = s->chan_fds[server_chan(s, child.id, r)][1];
-        if (ipc_init(&chans[r], fd, WORKER_MAX_MSG, IPC_TO_WORKER) < 0 ||
-            loop_add(child.loop, fd, worker_chan_events(&chans[r]), worker_chan_io,
-                     &chans[r]) < 0)
+        if (ipc_init(&chans[r], fd, WORKER_MAX_MSG, IPC_TO_WORKER) < 0)
+            return -1;
+        ipc_one_frame(&chans[r]);
+        if (loop_add(child.loop, fd, worker_chan_events(&chans[r]),
+                     worker_chan_io, &chans[r]) < 0)
             return -1;
     }
     child.flush = worker_flush_batches;
