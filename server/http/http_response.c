@@ -283,22 +283,27 @@ int http_response_status(swx_http_response_t *r, int status)
     return 0;
 }
 
-static int resp_is_token(const char *s)
+static int resp_is_token(const char *s, size_t n)
 {
-    if (*s == '\0')
+    if (n == 0)
         return 0;
-    for (; *s != '\0'; s++)
-        if (!http_is_tchar((unsigned char)*s))
+    for (size_t i = 0; i < n; i++)
+        if (!http_is_tchar((unsigned char)s[i]))
             return 0;
     return 1;
 }
 
-static int resp_is_value(const char *s)
+/* A field name and value a plugin gave: their lengths, or -EINVAL. */
+static int resp_field_ok(const char *name, const char *value, size_t *nlen,
+                         size_t *vlen)
 {
-    for (; *s != '\0'; s++)
-        if (!http_is_field_char((unsigned char)*s))
-            return 0;
-    return 1;
+    if (name == NULL || value == NULL)
+        return -EINVAL;
+    *nlen = strlen(name);
+    *vlen = strlen(value);
+    if (!resp_is_token(name, *nlen) || !http_all_field_chars(value, *vlen))
+        return -EINVAL;
+    return 0;
 }
 
 /* Content-Length and Connection are the server's to write. */
@@ -357,10 +362,9 @@ int http_response_header(swx_http_response_t *r, const char *name,
         return rc;
     if (r->head_sent)
         return -EALREADY;
-    if (name == NULL || value == NULL || !resp_is_token(name) ||
-        !resp_is_value(value))
+    size_t nlen, vlen;
+    if (resp_field_ok(name, value, &nlen, &vlen) < 0)
         return -EINVAL;
-    size_t nlen = strlen(name), vlen = strlen(value);
     if (RESP_NAME_IS(name, nlen, "transfer-encoding") ||
         RESP_NAME_IS(name, nlen, "connection") ||
         RESP_NAME_IS(name, nlen, "content-length"))
@@ -601,10 +605,9 @@ int http_response_trailer(swx_http_response_t *r, const char *name,
     int rc = resp_check(r);
     if (rc < 0)
         return rc;
-    if (name == NULL || value == NULL || !resp_is_token(name) ||
-        !resp_is_value(value))
+    size_t nlen, vlen;
+    if (resp_field_ok(name, value, &nlen, &vlen) < 0)
         return -EINVAL;
-    size_t nlen = strlen(name), vlen = strlen(value);
     if (!http_trailer_allowed(name, nlen))
         return -EINVAL;
     size_t total = buf_pending(&r->trailers) + nlen + vlen + 4;

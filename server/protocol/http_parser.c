@@ -18,9 +18,20 @@ static int is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-static int slice_eq(const char *p, size_t len, const char *lit)
+/* p[0..len) is lit, in any case. lit is a literal of lower-case letters,
+ * digits and '-', and p a field name or value that passed its checks:
+ * there, setting bit 5 turns only an upper-case letter into another
+ * byte (a control character, which could become '-' or a digit, is
+ * refused first), so no call to strncasecmp is needed. */
+static inline int slice_eq(const char *p, size_t len, const char *lit)
 {
-    return strlen(lit) == len && strncasecmp(p, lit, len) == 0;
+    size_t n = strlen(lit);
+    if (n != len)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)p[i] | 0x20) != (unsigned char)lit[i])
+            return 0;
+    return 1;
 }
 
 static void resolve_limits(const http_limits_t *in, http_limits_t *out)
@@ -206,10 +217,8 @@ static int parse_field(http_header_t *h, const char *p, const char *end)
     p++;
     while (p < end && is_ows(*p))
         p++;
-    for (const char *q = p; q < end; q++) {
-        if (!http_is_field_char((unsigned char)*q))
-            return -400;
-    }
+    if (!http_all_field_chars(p, (size_t)(end - p)))
+        return -400;
     while (end > p && is_ows(end[-1]))
         end--;
     h->value = p;

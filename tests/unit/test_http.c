@@ -458,6 +458,40 @@ START_TEST(token_chars_exhaustive)
 }
 END_TEST
 
+/* Every byte at every place of a field value of 20 bytes (so in each
+ * lane of the word-at-a-time check and in its byte-wise tail): accepted
+ * exactly when a field character (anything but a control character, tab
+ * allowed); a second tab or 0x7f later in the value is found as well. */
+START_TEST(field_value_chars_exhaustive)
+{
+    enum { VLEN = 20 };
+    const char *pre = "GET / HTTP/1.1\r\nHost: h\r\nX: ";
+    size_t pl = strlen(pre);
+    for (int c = 0; c < 256; c++) {
+        int ok = c == '\t' || (c >= 0x20 && c != 0x7f);
+        for (int at = 0; at < VLEN; at++) {
+            for (int later = -1; later < 2; later++) {
+                char s[128];
+                memcpy(s, pre, pl);
+                memset(s + pl, 'v', VLEN);
+                s[pl + at] = (char)c;
+                /* then a tab (allowed) or a DEL (not) past it */
+                if (later >= 0 && at + 3 < VLEN)
+                    s[pl + at + 3] = later ? 0x7f : '\t';
+                memcpy(s + pl + VLEN, "\r\n\r\n", 4);
+                size_t n = pl + VLEN + 4;
+                int want = ok && !(later == 1 && at + 3 < VLEN);
+                http_request_t r;
+                int rc = parse_n(s, n, NULL, &r);
+                if (want != (rc == (int)n))
+                    ck_abort_msg("value byte %#x at %d (then %d): %d", c, at,
+                                 later, rc);
+            }
+        }
+    }
+}
+END_TEST
+
 START_TEST(host_rules)
 {
     http_request_t r;
@@ -718,6 +752,7 @@ int main(void)
     tcase_add_test(head, smuggling_framing);
     tcase_add_test(head, smuggling_lines);
     tcase_add_test(head, token_chars_exhaustive);
+    tcase_add_test(head, field_value_chars_exhaustive);
     tcase_add_test(head, host_rules);
     tcase_add_test(head, limits);
     tcase_add_test(head, need_more);
