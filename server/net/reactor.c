@@ -70,21 +70,31 @@ static void reactor_begin_stop(reactor_t *r)
     conn_engine_begin_stop(&r->eng);
 }
 
+/* Handovers read at once: a read that returns fewer found the pipe
+ * empty, and no read that says EAGAIN follows it. Each is written whole
+ * (less than PIPE_BUF), so the pipe only ever holds whole ones. */
+#define HANDOVER_BATCH 32
+
 static void reactor_notify_io(loop_t *loop, int fd, int events, void *arg)
 {
     (void)loop;
     (void)events;
     reactor_t *r = arg;
-    handover_t h;
-    while (read(fd, &h, sizeof(h)) == (ssize_t)sizeof(h)) {
-        if (h.fd == HANDOVER_STOP)
-            reactor_begin_stop(r);
-        else if (h.fd == HANDOVER_QUIESCE)
-            conn_engine_quiesce(&r->eng);
-        else
-            conn_engine_accept_peer(&r->eng, h.fd, h.listener, &h.peer.sa,
-                                    h.peer_len, h.forks);
-    }
+    handover_t hs[HANDOVER_BATCH];
+    ssize_t n;
+    do {
+        n = read(fd, hs, sizeof(hs));
+        for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof(hs[0]); i++) {
+            const handover_t *h = &hs[i];
+            if (h->fd == HANDOVER_STOP)
+                reactor_begin_stop(r);
+            else if (h->fd == HANDOVER_QUIESCE)
+                conn_engine_quiesce(&r->eng);
+            else
+                conn_engine_accept_peer(&r->eng, h->fd, h->listener,
+                                        &h->peer.sa, h->peer_len, h->forks);
+        }
+    } while (n == (ssize_t)sizeof(hs) || (n < 0 && errno == EINTR));
 }
 
 static void reactor_packet(void *arg, swx_peer_t *p, size_t len)

@@ -76,6 +76,7 @@ static void master_close_listeners(int all)
 }
 
 static void master_accept(loop_t *loop, int fd, int events, void *arg);
+static int master_accept_one(int fd, int listener);
 
 static void master_clear_timer(int64_t *id)
 {
@@ -127,8 +128,8 @@ static void master_begin_stop(const char *why)
     for (int i = 0; i < m.srv->cfg.nlisteners; i++)
         if (m.srv->listen_fds[i] >= 0 &&
             !config_listener_is_dgram(m.srv->cfg.listeners[i].type))
-            master_accept(m.loop, m.srv->listen_fds[i], 0,
-                          (void *)(intptr_t)i);
+            while (master_accept_one(m.srv->listen_fds[i], i) > 0)
+                ;
     master_close_listeners(0);
     reactor_quiesce_all();
     master_clear_timer(&m.accept_timer);
@@ -210,39 +211,49 @@ static void master_pause_accept(int listener)
         master_resume_accept(0, NULL);
 }
 
+/* One connection from listener's queue, handed to a reactor thread: 1
+ * taken (or refused: max_conn), 0 none waiting or an error (logged). */
+static int master_accept_one(int fd, int listener)
+{
+    shm_t *shm = m.srv->shm;
+    reactor_peer_t peer;
+    socklen_t plen = sizeof(peer);
+    unsigned forks = loop_fork_count();
+    int c = accept4(fd, &peer.sa, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c < 0) {
+        if (errno == EINTR || errno == ECONNABORTED)
+            return 1;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+            errno == ENOMEM)
+            master_pause_accept(listener);
+        else if (errno != EAGAIN)
+            log_error("accept4 on listeners[%d]: %s", listener,
+                      strerror(errno));
+        return 0;
+    }
+    atomic_fetch_add(&shm->accept_count, 1);
+    if (atomic_fetch_add(&shm->connection_num, 1) >= m.srv->cfg.max_conn) {
+        atomic_fetch_sub(&shm->connection_num, 1);
+        log_warn("max_conn (%d) reached; connection on listeners[%d] "
+                 "refused", m.srv->cfg.max_conn, listener);
+        close(c);
+        return 1;
+    }
+    if (reactor_hand_over(c, listener, &peer, plen, forks) < 0)
+        atomic_fetch_sub(&shm->connection_num, 1);
+    return 1;
+}
+
+/* One connection per wake-up, as a base-mode worker (and nginx without
+ * multi_accept) takes them: the loop reports the listener again while
+ * more wait, and a wake-up costs no accept4 that finds nothing (EAGAIN)
+ * when one was all there was, as under a steady stream of new
+ * connections. */
 static void master_accept(loop_t *loop, int fd, int events, void *arg)
 {
     (void)loop;
     (void)events;
-    int listener = (int)(intptr_t)arg;
-    shm_t *shm = m.srv->shm;
-    for (;;) {
-        reactor_peer_t peer;
-        socklen_t plen = sizeof(peer);
-        unsigned forks = loop_fork_count();
-        int c = accept4(fd, &peer.sa, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (c < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-                errno == ENOMEM)
-                master_pause_accept(listener);
-            else if (errno != EAGAIN)
-                log_error("accept4 on listeners[%d]: %s", listener,
-                          strerror(errno));
-            return;
-        }
-        atomic_fetch_add(&shm->accept_count, 1);
-        if (atomic_fetch_add(&shm->connection_num, 1) >= m.srv->cfg.max_conn) {
-            atomic_fetch_sub(&shm->connection_num, 1);
-            log_warn("max_conn (%d) reached; connection on listeners[%d] "
-                     "refused", m.srv->cfg.max_conn, listener);
-            close(c);
-            continue;
-        }
-        if (reactor_hand_over(c, listener, &peer, plen, forks) < 0)
-            atomic_fetch_sub(&shm->connection_num, 1);
-    }
+    master_accept_one(fd, (int)(intptr_t)arg);
 }
 
 static void master_reap(void)
