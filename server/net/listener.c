@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "net/sockfile.h"
 
 socklen_t listener_addr(const config_listener_t *l,
@@ -128,4 +130,28 @@ fail:
     if (fd >= 0)
         close(fd);
     return -1;
+}
+
+int listener_accept(int fd, int listener, shm_t *shm, int max_conn,
+                    struct sockaddr *peer, socklen_t *peer_len)
+{
+    int c = accept4(fd, peer, peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c < 0) {
+        int err = errno;
+        if (err == EINTR || err == ECONNABORTED)
+            return -EINTR;
+        if (err != EAGAIN && !listener_accept_starved(-err))
+            log_error("accept4 on listeners[%d]: %s", listener,
+                      strerror(err));
+        return -err;
+    }
+    atomic_fetch_add(&shm->accept_count, 1);
+    if (atomic_fetch_add(&shm->connection_num, 1) >= max_conn) {
+        atomic_fetch_sub(&shm->connection_num, 1);
+        log_warn("max_conn (%d) reached; connection on listeners[%d] "
+                 "refused", max_conn, listener);
+        close(c);
+        return -EINTR;
+    }
+    return c;
 }

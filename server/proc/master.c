@@ -197,10 +197,10 @@ static void master_resume_accept(int64_t id, void *arg)
 }
 
 /* Out of fds: stop accepting for a moment instead of spinning on it. */
-static void master_pause_accept(int listener)
+static void master_pause_accept(int listener, int err)
 {
     log_error("accept4 on listeners[%d]: %s; not accepting for 100 ms",
-              listener, strerror(errno));
+              listener, strerror(err));
     master_watch_listeners(0);
     master_clear_timer(&m.accept_timer);
     if (m.stopping)
@@ -212,35 +212,24 @@ static void master_pause_accept(int listener)
 }
 
 /* One connection from listener's queue, handed to a reactor thread: 1
- * taken (or refused: max_conn), 0 none waiting or an error (logged). */
+ * taken (or another may be: see listener_accept), 0 none waiting or an
+ * error (logged). */
 static int master_accept_one(int fd, int listener)
 {
-    shm_t *shm = m.srv->shm;
     reactor_peer_t peer;
     socklen_t plen = sizeof(peer);
     unsigned forks = loop_fork_count();
-    int c = accept4(fd, &peer.sa, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int c = listener_accept(fd, listener, m.srv->shm, m.srv->cfg.max_conn,
+                            &peer.sa, &plen);
+    if (c == -EINTR)
+        return 1;
     if (c < 0) {
-        if (errno == EINTR || errno == ECONNABORTED)
-            return 1;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-            errno == ENOMEM)
-            master_pause_accept(listener);
-        else if (errno != EAGAIN)
-            log_error("accept4 on listeners[%d]: %s", listener,
-                      strerror(errno));
+        if (listener_accept_starved(c))
+            master_pause_accept(listener, -c);
         return 0;
     }
-    atomic_fetch_add(&shm->accept_count, 1);
-    if (atomic_fetch_add(&shm->connection_num, 1) >= m.srv->cfg.max_conn) {
-        atomic_fetch_sub(&shm->connection_num, 1);
-        log_warn("max_conn (%d) reached; connection on listeners[%d] "
-                 "refused", m.srv->cfg.max_conn, listener);
-        close(c);
-        return 1;
-    }
     if (reactor_hand_over(c, listener, &peer, plen, forks) < 0)
-        atomic_fetch_sub(&shm->connection_num, 1);
+        atomic_fetch_sub(&m.srv->shm->connection_num, 1);
     return 1;
 }
 

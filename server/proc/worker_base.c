@@ -21,6 +21,7 @@
 #include "net/conn.h"
 #include "net/dgram.h"
 #include "net/direct.h"
+#include "net/listener.h"
 #include "plugin/api.h"
 #include "plugin/coro_api.h"
 #include "plugin/task.h"
@@ -144,10 +145,10 @@ static void base_resume_accept(int64_t id, void *arg)
 }
 
 /* Out of fds: stop accepting for a moment instead of spinning on it. */
-static void base_pause_accept(int listener)
+static void base_pause_accept(int listener, int err)
 {
     log_error("accept4 on listeners[%d]: %s; not accepting for %d ms",
-              listener, strerror(errno), BASE_ACCEPT_PAUSE_MS);
+              listener, strerror(err), BASE_ACCEPT_PAUSE_MS);
     base.paused = 1;
     base_watch(0);
     base.pause_timer = timer_add(loop_timers(child.loop), loop_now(),
@@ -157,34 +158,22 @@ static void base_pause_accept(int listener)
         base_resume_accept(0, NULL);
 }
 
-/* One connection from listener's queue: 1 taken, 0 none waiting, -1 an
- * error (logged). */
+/* One connection from listener's queue: 1 taken (or another may be: see
+ * listener_accept), 0 none waiting, -1 an error (logged). */
 static int base_accept_one(int fd, int listener)
 {
-    shm_t *shm = child.srv->shm;
     struct sockaddr_storage peer;
     socklen_t plen = sizeof(peer);
     unsigned forks = loop_fork_count();
-    int c = accept4(fd, (struct sockaddr *)&peer, &plen,
-                    SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (c < 0) {
-        if (errno == EINTR || errno == ECONNABORTED)
-            return 1;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-            errno == ENOMEM)
-            base_pause_accept(listener);
-        else if (errno != EAGAIN)
-            log_error("accept4 on listeners[%d]: %s", listener,
-                      strerror(errno));
-        return errno == EAGAIN ? 0 : -1;
-    }
-    atomic_fetch_add(&shm->accept_count, 1);
-    if (atomic_fetch_add(&shm->connection_num, 1) >= child.srv->cfg.max_conn) {
-        atomic_fetch_sub(&shm->connection_num, 1);
-        log_warn("max_conn (%d) reached; connection on listeners[%d] "
-                 "refused", child.srv->cfg.max_conn, listener);
-        close(c);
+    int c = listener_accept(fd, listener, child.srv->shm,
+                            child.srv->cfg.max_conn,
+                            (struct sockaddr *)&peer, &plen);
+    if (c == -EINTR)
         return 1;
+    if (c < 0) {
+        if (listener_accept_starved(c))
+            base_pause_accept(listener, -c);
+        return c == -EAGAIN ? 0 : -1;
     }
     conn_engine_accept_peer(&base.eng, c, listener, (struct sockaddr *)&peer,
                             plen, forks);
