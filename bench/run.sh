@@ -1247,10 +1247,10 @@ run_seconds() {
     ! suite_on echo || runs=$((runs + n))
     ! suite_on http || runs=$((runs + n * $(wc -w <<<"$TARGETS")))
     ! suite_on access_log || runs=$((runs + 2 * $(wc -w <<<"$CONFIGS")))
-    # targets: echo 2 loads x (5 + 1) servers, wrk x (4 + 1) and 3 paced
-    # runs, each ROUNDS times; swx-loadgen x (4 + 1); then about 30 s for
+    # targets: echo 2 loads x (5 + 1) servers, wrk x (5 + 1) and 4 paced
+    # runs, each ROUNDS times; swx-loadgen x (5 + 1); then about 30 s for
     # the memory rows.
-    ! suite_on targets || runs=$((runs + ROUNDS * (2 * (5 + $1 - 1) + (4 + $1 - 1) + 3) + (4 + $1 - 1)))
+    ! suite_on targets || runs=$((runs + ROUNDS * (2 * (5 + $1 - 1) + (5 + $1 - 1) + 4) + (5 + $1 - 1)))
     ! suite_on coroutine || runs=$((runs + 4 * $(wc -w <<<"$CONFIGS")))
     # tls: 3 benchmarks x 3 servers x ROUNDS.
     ! suite_on tls || runs=$((runs + 9 * ROUNDS))

@@ -18,7 +18,7 @@ tls_label() {
     read -r mode r w <<<"$(t_shape "$1" http)"
     case $1 in
     ref) echo "nginx (reference)" ;;
-    bm) echo "swx-server, base mode, worker_num $w" ;;
+    bm) echo "swx-server, base mode, worker_num $w, sched_policy batch" ;;
     pm) echo "swx-server, process mode, reactor_num $r, worker_num $w" ;;
     esac
 }
@@ -57,7 +57,7 @@ tls_json() {
     local mode r w
     read -r mode r w <<<"$(t_shape "$([ "$1" = base ] && echo bm || echo pm)" http)"
     if [ "$mode" = base ]; then
-        mode='"mode": "base"'
+        mode='"mode": "base", "sched_policy": "batch"'
     else
         mode="\"reactor_num\": $r"
     fi
@@ -368,7 +368,7 @@ EOF
 # shellcheck disable=SC2016  # the backquotes are Markdown's
 tls_configs() {
     suite_on tls || return 0
-    printf '\nswx-server, tls, in base mode (process mode has `"reactor_num": %s` in place of `"mode": "base"` and worker_num %s):\n\n```json\n%s\n```\n' \
+    printf '\nswx-server, tls, in base mode (process mode has `"reactor_num": %s` in place of `"mode": "base", "sched_policy": "batch"` and worker_num %s):\n\n```json\n%s\n```\n' \
         "$(t_shape pm http | cut -d' ' -f2)" "$(t_shape pm http | cut -d' ' -f3)" "$(tls_json base "<build>/$HTTP_PLUGIN" "<free port>" "<tmp>/www" | sed "s|$TMP|<tmp>|g")"
     printf '\nnginx, tls (the HTTP one with TLS and HTTP/2 on its listener):\n\n```nginx\n%s\n```\n' \
         "$(nginx_tls_config "<tmp>/nginx-tls" "<free port>" "<tmp>/www" | sed "s|$TMP|<tmp>|g")"

@@ -118,6 +118,11 @@ static const char *const server_modes[] = {
     "process", "base", NULL,
 };
 
+/* Indexed by enum config_sched_policy. */
+static const char *const sched_policies[] = {
+    "other", "batch", NULL,
+};
+
 /* Indexed by enum config_listener_protocol. */
 static const char *const listener_protocols[] = {
     "raw", "http", "websocket", NULL,
@@ -182,6 +187,8 @@ static const cfg_field_t server_fields[] = {
       NULL, NULL },
     { "open_cpu_affinity", CFG_BOOL, 0, 0, 0, 0, SRV(open_cpu_affinity),
       NULL, NULL },
+    { "sched_policy", CFG_ENUM, 0, 0, 0, SCHED_POLICY_OTHER,
+      SRV(sched_policy), sched_policies, NULL },
     { "task_worker_num", CFG_INT, 0, 0, 1024, 0, SRV(task_worker_num), NULL,
       NULL },
     { "task_max_request", CFG_LONG, 0, 0, INT32_MAX, 0, SRV(task_max_request),

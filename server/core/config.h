@@ -167,6 +167,12 @@ enum config_server_mode {
     SERVER_MODE_BASE,    /* each worker, the ones it accepted */
 };
 
+/* server.sched_policy: how Linux schedules the event loops. */
+enum config_sched_policy {
+    SCHED_POLICY_OTHER, /* SCHED_OTHER: a woken loop may preempt */
+    SCHED_POLICY_BATCH, /* SCHED_BATCH: it waits for the running task */
+};
+
 typedef struct config {
     char *path;        /* the file this came from */
 
@@ -197,6 +203,7 @@ typedef struct config {
     int tcp_keepcount;      /* unanswered probes before the reset */
     int tcp_defer_accept;   /* seconds; TCP_DEFER_ACCEPT, 0 off */
     int open_cpu_affinity;  /* reactors and workers pinned to one CPU */
+    int sched_policy;       /* enum config_sched_policy, default other */
 
     int task_worker_num;    /* default 0 */
     long task_max_request;  /* 0 = never recycle */

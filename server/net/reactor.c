@@ -115,11 +115,11 @@ static void *reactor_main(void *arg)
 {
     reactor_t *r = arg;
     log_set_role("reactor %d", r->id);
-    if (r->srv->cfg.open_cpu_affinity) {
-        char what[32];
-        snprintf(what, sizeof(what), "reactor %d", r->id);
+    char what[32];
+    snprintf(what, sizeof(what), "reactor %d", r->id);
+    if (r->srv->cfg.open_cpu_affinity)
         affinity_pin(r->id, what);
-    }
+    affinity_sched(r->srv->cfg.sched_policy, what);
     int64_t deadline = 0;
     for (;;) {
         if (r->eng.stopping && deadline == 0)

@@ -181,6 +181,8 @@ int child_init(server_t *srv, int id, int standby, int notify_fd)
     child_close_foreign_fds();
     if (srv->cfg.open_cpu_affinity && child.kind != PROC_USER)
         affinity_pin(id, "this process");
+    if (child.kind != PROC_USER)
+        affinity_sched(srv->cfg.sched_policy, "this process");
     child.loop = loop_create();
     if (child.loop == NULL)
         return -1;

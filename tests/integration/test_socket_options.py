@@ -4,7 +4,9 @@ connection has a keepalive timer of that length (/proc/net/tcp), and none
 without the setting; tcp_defer_accept: a client that connects and sends
 nothing is not accepted, one that sends is; open_cpu_affinity: every
 reactor thread and worker may run on one CPU only, and on all of them
-without it."""
+without it; sched_policy "batch": every reactor thread, worker and task
+worker is SCHED_BATCH while the master's main thread and the manager stay
+SCHED_OTHER, and everything is SCHED_OTHER without it."""
 
 import os
 import re
@@ -116,12 +118,56 @@ def affinity(on):
         srv.stop()
 
 
+def policy_of(path):
+    """The policy number of /proc/.../sched (0 SCHED_OTHER, 3 SCHED_BATCH)."""
+    with open(path) as f:
+        return int(re.search(r"^policy\s*:\s*(\d+)", f.read(), re.M).group(1))
+
+
+def sched(batch):
+    server = {"worker_num": WORKERS, "reactor_num": 2, "task_worker_num": 1}
+    if batch is not None:
+        server["sched_policy"] = "batch" if batch else "other"
+    with h.Server("sched", server=server) as srv:
+        srv.start()
+        mgr = srv.manager_pid()
+        kids = {p: h.proc_cmdline(p) for p in h.children_of(mgr)}
+        tasks = [p for p, c in kids.items() if c == "swx-server: task worker 0"]
+        workers = list(srv.workers().values())
+        threads = {int(t): policy_of("/proc/%d/task/%s/sched" % (srv.pid, t))
+                   for t in os.listdir("/proc/%d/task" % srv.pid)}
+        h.log("sched_policy %s: workers %s, task workers %s, master threads "
+              "%s, manager %d" % (batch, [os.sched_getscheduler(p) for p in
+                                          workers],
+                                  [os.sched_getscheduler(p) for p in tasks],
+                                  threads, os.sched_getscheduler(mgr)))
+        want = os.SCHED_BATCH if batch else os.SCHED_OTHER
+        h.check(len(workers) == WORKERS and len(tasks) == 1,
+                "workers %s, task workers %s" % (workers, tasks))
+        h.check(all(os.sched_getscheduler(p) == want for p in workers + tasks),
+                "workers and task workers not all policy %d" % want)
+        h.check(threads.pop(srv.pid) == os.SCHED_OTHER,
+                "the master's main thread changed policy")
+        h.check(os.sched_getscheduler(mgr) == os.SCHED_OTHER,
+                "the manager changed policy")
+        if not h.base_mode():
+            reactors = [t for t, pol in threads.items() if pol == want]
+            h.check(len(reactors) >= 2, "reactor threads not policy %d: %s"
+                    % (want, threads))
+        with h.connect(srv.port) as s:
+            h.check(h.request(s, b"ping\n") == b"ping\n", "echo")
+        srv.stop()
+
+
 def main():
     keepalive(True)
     keepalive(False)
     defer_accept()
     affinity(True)
     affinity(False)
+    sched(True)
+    sched(False)
+    sched(None)
 
 
 if __name__ == "__main__":

@@ -331,6 +331,28 @@ START_TEST(test_server_mode)
 }
 END_TEST
 
+START_TEST(test_sched_policy)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "{%s, %s}", PLUGINS, LISTENERS);
+    ck_assert_int_eq(parse(text), 0);
+    ck_assert_int_eq(cfg.sched_policy, SCHED_POLICY_OTHER);
+    config_free(&cfg);
+    snprintf(text, sizeof text, "{'server': {'sched_policy': 'batch'}, %s, "
+             "%s}", PLUGINS, LISTENERS);
+    ck_assert_int_eq(parse(text), 0);
+    ck_assert_int_eq(cfg.sched_policy, SCHED_POLICY_BATCH);
+    config_free(&cfg);
+    snprintf(text, sizeof text, "{'server': {'sched_policy': 'fifo'}, %s, "
+             "%s}", PLUGINS, LISTENERS);
+    assert_bad(text, "server.sched_policy",
+               "expected one of \"other\", \"batch\", found \"fifo\"");
+    snprintf(text, sizeof text, "{'server': {'sched_policy': 3}, %s, %s}",
+             PLUGINS, LISTENERS);
+    assert_bad(text, "server.sched_policy", "found 3");
+}
+END_TEST
+
 /* Each of n "server" members is refused, naming the server's key. */
 static void assert_server_bad(const char *const *bad, size_t n)
 {
@@ -1336,6 +1358,7 @@ static Suite *config_suite(void)
     tcase_add_test(good, test_heartbeat_idle_default);
     tcase_add_test(good, test_memory_settings);
     tcase_add_test(good, test_server_mode);
+    tcase_add_test(good, test_sched_policy);
     tcase_add_test(good, test_admin_good);
     tcase_add_test(good, test_admin_mode);
     tcase_add_test(good, test_admin_idle_timeout);
