@@ -348,9 +348,11 @@ other_cpu() {
 loadgen() {
     local pgid=$1 port=$2 conns=$3 depth=$4 dur=$5 warm=$6 rc=0 c0 c1 o0 o1
     shift 6
+    local pin=()
+    [ -z "${LOADGEN_CPU:-}" ] || pin=(taskset -c "$LOADGEN_CPU")
     c0=$(cpu_jiffies | tr ' ' ,)
     o0=$(own_jiffies "$pgid")
-    "$LOADGEN" -c "$conns" -p "$depth" -d "$dur" -w "$warm" -t "$THREADS" --cpu-pid "$pgid" "$@" \
+    "${pin[@]}" "$LOADGEN" -c "$conns" -p "$depth" -d "$dur" -w "$warm" -t "$THREADS" --cpu-pid "$pgid" "$@" \
         127.0.0.1 "$port" >"$TMP/loadgen.out" 2>>"$TMP/loadgen.err" || rc=$?
     if [ "$rc" -gt 128 ]; then
         log "load generator killed by signal $((rc - 128)); stopping"

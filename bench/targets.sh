@@ -211,7 +211,20 @@ t_half() {
     local srv=$1 rps
     rps=$(field "${RES[t-wrk-$1,1]:-}" rps)
     [ -n "${SRV_PID[$srv]}" ] && [ "${rps:-0}" -ge 2 ] || return 0
-    measure t-half "$srv" "$T_CONNS:1" --http / -r $((rps / 2))
+    LOADGEN_CPU=$(t_last_cpu) measure t-half "$srv" "$T_CONNS:1" --http / -r $((rps / 2))
+}
+
+# t_last_cpu: the last CPU this script may run on, where the paced load
+# generator runs for every server (empty with one CPU). pm pins its
+# reactor thread and worker to the first (open_cpu_affinity) so that the
+# generator keeps another; left to the scheduler, the generator ran on
+# the pinned CPU about a third of the time, and the server's CPU, 94%
+# busy at half of its peak, was then oversubscribed.
+t_last_cpu() {
+    local cpus
+    [ "$NCPU" -gt 1 ] || return 0
+    cpus=$(taskset -pc $$ 2>/dev/null | sed 's/.*: *//')
+    grep -oE '[0-9]+$' <<<"$cpus" || true
 }
 
 # t_mem SRV: RSS per idle keep-alive connection; RES[t-mem-SRV,1].
@@ -608,7 +621,11 @@ t_intro() {
   and behind a slow request count; nginx is measured the same way, for
   reference, and so is process mode with its defaults, for comparison
   (the target is read from the pinned row: at half of its higher peak
-  its one CPU is nearly always busy). These runs too are made in $ROUNDS rounds, and
+  its one CPU is nearly always busy). In these runs the generator is
+  pinned (\`taskset\`) to the last CPU, for every server alike: the
+  pinned process-mode row keeps the first CPU for itself, and left to the
+  scheduler the generator ran on that CPU about a third of the time,
+  oversubscribing it. These runs too are made in $ROUNDS rounds, and
   a row is its round with the median p99 (the lowest and highest in
   brackets): a stall of the whole machine of about 100 ms, which this
   virtual machine shows now and then, delays more than 1% of a run's
