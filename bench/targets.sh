@@ -64,7 +64,9 @@ t_label() {
 # then a wake-up on that CPU, and the load generator keeps the other. bm
 # runs its workers as SCHED_BATCH (sched_policy): a worker woken by the
 # load generator's request waits for the generator's time slice instead
-# of preempting it, and finds more requests when it runs.
+# of preempting it, and finds more requests when it runs (T_BM_SCHED,
+# which the tls suite's base mode sets too).
+T_BM_SCHED='"sched_policy": "batch"'
 t_server_json() {
     local mode r w extra=""
     read -r mode r w <<<"$(t_shape "$1" "$2")"
@@ -74,7 +76,7 @@ t_server_json() {
         mode="\"reactor_num\": $r, "
     fi
     [ "$1" != pm ] || extra=', "open_cpu_affinity": true'
-    [ "$1" != bm ] || extra=', "sched_policy": "batch"'
+    [ "$1" != bm ] || extra=", $T_BM_SCHED"
     echo "\"server\": { ${mode}\"worker_num\": $w, \"log_level\": \"warning\", \"max_conn\": $((IDLE_N + 1024))$extra }"
 }
 
@@ -268,12 +270,12 @@ t_echo_phase() {
         SRV_PID[ref]=
         STATUS=1
     fi
-    for srv in $(t_servers echo); do
+    for srv in $(t_servers); do
         [ "$srv" = ref ] || t_up "$srv" echo
     done
     for ((round = 1; round <= ROUNDS; round++)); do
         for cfg in $T_ECHO_CFGS; do
-            for srv in $(t_servers echo); do
+            for srv in $(t_servers); do
                 [ -n "${SRV_PID[$srv]}" ] || continue
                 measure t-echo "$srv" "$cfg" -s "$SIZE"
                 round_keep "t-echo-$srv" "$cfg" "$round"
@@ -281,7 +283,7 @@ t_echo_phase() {
         done
     done
     for cfg in $T_ECHO_CFGS; do
-        for srv in $(t_servers echo); do
+        for srv in $(t_servers); do
             rounds_median "t-echo-$srv" "$cfg"
         done
     done
@@ -297,19 +299,19 @@ t_http_phase() {
     NGINX_WCONN=$((IDLE_N + 1024))
     nginx_up
     [ -n "$NGINX_NOTE" ] && T_NOTE[ref]="nginx: $NGINX_NOTE"
-    for srv in $(t_servers http); do
+    for srv in $(t_servers); do
         [ "$srv" = ref ] || t_up "$srv" http
     done
     for ((round = 1; round <= ROUNDS; round++)); do
-        for srv in $(t_servers http); do
+        for srv in $(t_servers); do
             t_wrk "$srv" "$round"
             round_keep "t-wrk-$srv" 1 "$round"
         done
     done
-    for srv in $(t_servers http); do
+    for srv in $(t_servers); do
         rounds_median "t-wrk-$srv" 1
     done
-    for srv in $(t_servers http); do
+    for srv in $(t_servers); do
         [ -z "${SRV_PID[$srv]}" ] || measure t-lg "$srv" "$T_CONNS:1" --http /
     done
     for ((round = 1; round <= ROUNDS; round++)); do
@@ -440,7 +442,7 @@ t_table() {
     printf '#### %s\n\n' "$1"
     echo "| server | requests/s | p50 µs | p99 µs | errors | other CPU % | server CPU µs/request |"
     echo "|---|---:|---:|---:|---:|---:|---:|"
-    for srv in $(t_servers "$2"); do
+    for srv in $(t_servers); do
         row "$(t_label "$srv" "$2")" "${RES[$key-$srv,$cfg]:-}"
     done
     ratio_row "base mode / reference" "${RES[$key-bm,$cfg]:-}" "$r" "" rps
@@ -546,7 +548,7 @@ t_chart() {
     : >"$dat"
     for t in "t-wrk 1 http" "t-echo $T_CONNS:1 echo" "t-echo $T_CONNS:16 echo"; do
         read -r k c _ <<<"$t"
-        for srv in $(t_servers "${t##* }"); do
+        for srv in $(t_servers); do
             printf '"%s" %s %s\n' "$(t_chart_label "$srv" "${t##* }")" \
                 "$(cell "${RES[$k-$srv,$c]:-}" rps)" "$(cell "${RES[$k-$srv,$c]:-}" cpu_us_per_req)" >>"$dat"
         done

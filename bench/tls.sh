@@ -18,7 +18,7 @@ tls_label() {
     read -r mode r w <<<"$(t_shape "$1" http)"
     case $1 in
     ref) echo "nginx (reference)" ;;
-    bm) echo "swx-server, base mode, worker_num $w, sched_policy batch" ;;
+    bm) t_label bm http ;;
     pm) echo "swx-server, process mode, reactor_num $r, worker_num $w" ;;
     esac
 }
@@ -57,7 +57,7 @@ tls_json() {
     local mode r w
     read -r mode r w <<<"$(t_shape "$([ "$1" = base ] && echo bm || echo pm)" http)"
     if [ "$mode" = base ]; then
-        mode='"mode": "base", "sched_policy": "batch"'
+        mode="\"mode\": \"base\", $T_BM_SCHED"
     else
         mode="\"reactor_num\": $r"
     fi
