@@ -954,6 +954,8 @@ void conn_engine_free(conn_engine_t *e)
 {
     if (e->heartbeat > 0)
         timer_clear(loop_timers(e->loop), e->heartbeat);
+    if (e->warm_timer > 0)
+        timer_clear(loop_timers(e->loop), e->warm_timer);
     free(e->rbuf);
     buf_free(&e->scratch);
     buf_free(&e->gather);

@@ -210,6 +210,15 @@ struct conn_engine {
     char *in_pool[32];          /* CONN_IN_UNIT buffers no connection holds
                                    (conn_in_idle) */
     int in_pooled;
+    struct tls_conn *warm;      /* TLS connections that keep OpenSSL's
+                                   buffers between records, least
+                                   recently used first (net/tls.c) */
+    struct tls_conn *warm_last;
+    int warm_count;
+    int warm_peak;              /* the most since the last tick */
+    int warm_capped;            /* cooled since then past TLS_WARM_MAX */
+    unsigned warm_gen;          /* counts its ticks */
+    int64_t warm_timer;         /* frees the buffers of those idle */
     size_t out_slack;           /* send_yield: what a full connection may
                                    take past buffer_output_size, the
                                    replies already on their way when its

@@ -39,7 +39,10 @@ typedef struct tls_conn {
     unsigned pend_gathered : 1; /* the write that waits was gathered */
     unsigned more : 1;        /* sends are corked (MSG_MORE) */
     unsigned tickets : 2;     /* TLS 1.3 tickets owed (tls_tickets) */
+    unsigned warm : 1;        /* in its engine's warm list (tls_warm) */
     size_t pend_len;          /* its length (0: no write waits) */
+    struct tls_conn *warm_prev, *warm_next;
+    unsigned warm_gen;        /* the engine's warm_gen when last used */
 } tls_conn_t;
 
 /* How long a connection owed its session tickets waits for the first
@@ -48,6 +51,15 @@ typedef struct tls_conn {
 
 /* A file is read here for SSL_write: one buffer per loop thread. */
 static _Thread_local unsigned char tls_file_buf[TLS_FILE_CHUNK];
+
+/* An empty error queue before each call whose SSL_get_error reads it.
+ * It is almost always empty already: clearing it, which walks all its
+ * slots, would cost more than looking. */
+static inline void tls_err_reset(void)
+{
+    if (ERR_peek_error() != 0)
+        ERR_clear_error();
+}
 
 /* OpenSSL's reason for what just failed, or the system's. */
 static const char *tls_why(int err, char *buf, size_t size)
@@ -169,6 +181,102 @@ static BIO *tls_wbio(tls_conn_t *t, int fd)
     return b;
 }
 
+/* ---- OpenSSL's buffers ---- */
+
+/*
+ * OpenSSL's read and write buffers (some 34 KiB a connection) stay while
+ * a connection is in use. Given back after every record
+ * (SSL_MODE_RELEASE_BUFFERS) they would cost a malloc and a free of each
+ * per request. Each engine keeps the connections that hold them in a
+ * list, least recently used first: every TLS_WARM_TICK_MS the ones not
+ * used since the tick before give them back, and so does the least
+ * recently used one when more than TLS_WARM_MAX hold them. An idle
+ * connection holds none after at most two ticks; an engine holds at
+ * most TLS_WARM_MAX sets however many connections it serves.
+ */
+#define TLS_WARM_TICK_MS 1000
+#define TLS_WARM_MAX 256
+
+static void tls_warm_unlink(conn_engine_t *e, tls_conn_t *t)
+{
+    if (!t->warm)
+        return;
+    if (t->warm_prev != NULL)
+        t->warm_prev->warm_next = t->warm_next;
+    else
+        e->warm = t->warm_next;
+    if (t->warm_next != NULL)
+        t->warm_next->warm_prev = t->warm_prev;
+    else
+        e->warm_last = t->warm_prev;
+    t->warm_prev = t->warm_next = NULL;
+    t->warm = 0;
+    e->warm_count--;
+}
+
+/* Out of the list, buffers freed. OpenSSL keeps them while they hold
+ * bytes (a record begun, a write that waits): the next use of the
+ * connection puts it back in the list. */
+static void tls_cool(conn_engine_t *e, tls_conn_t *t)
+{
+    tls_warm_unlink(e, t);
+    SSL_free_buffers(t->ssl);
+}
+
+static void tls_warm_tick(int64_t id, void *arg)
+{
+    conn_engine_t *e = arg;
+    int idle = 0;
+    while (e->warm != NULL && e->warm->warm_gen != e->warm_gen) {
+        tls_cool(e, e->warm);
+        idle++;
+    }
+    if (idle > 0 || e->warm_capped > 0)
+        log_debug("TLS buffers: %d connections held them (at most %d at "
+                  "once); given back by %d idle for a tick, by %d past the "
+                  "%d most recently used; %d keep them", e->warm_count +
+                  idle, e->warm_peak, idle, e->warm_capped, TLS_WARM_MAX,
+                  e->warm_count);
+    e->warm_capped = 0;
+    e->warm_peak = e->warm_count;
+    e->warm_gen++;
+    if (e->warm == NULL) {
+        timer_clear(loop_timers(e->loop), id);
+        e->warm_timer = 0;
+    }
+}
+
+/* c is being used (a read, a write, the handshake): last in the list. */
+static void tls_warm(conn_t *c)
+{
+    conn_engine_t *e = c->eng;
+    tls_conn_t *t = c->xport;
+    t->warm_gen = e->warm_gen;
+    if (t->warm && e->warm_last == t)
+        return;
+    tls_warm_unlink(e, t);
+    t->warm_prev = e->warm_last;
+    if (e->warm_last != NULL)
+        e->warm_last->warm_next = t;
+    else
+        e->warm = t;
+    e->warm_last = t;
+    t->warm = 1;
+    e->warm_count++;
+    if (e->warm_count > TLS_WARM_MAX) {
+        tls_cool(e, e->warm);
+        e->warm_capped++;
+    }
+    if (e->warm_count > e->warm_peak)
+        e->warm_peak = e->warm_count;
+    if (e->warm_timer == 0) {
+        int64_t id = timer_add(loop_timers(e->loop), loop_now(),
+                               TLS_WARM_TICK_MS, TLS_WARM_TICK_MS,
+                               tls_warm_tick, e);
+        e->warm_timer = id > 0 ? id : 0;
+    }
+}
+
 /* ---- session tickets ---- */
 
 /* TLS 1.3 tickets are not sent at the end of the handshake (the
@@ -184,18 +292,19 @@ static void tls_tickets(conn_t *c, int corked)
     tls_conn_t *t = c->xport;
     unsigned n = t->tickets;
     t->tickets = 0;
+    tls_warm(c);
     conn_timer_clear(c, t->timer);
     t->timer = 0;
     while (n-- > 0)
         if (SSL_new_session_ticket(t->ssl) != 1)
             break;
-    ERR_clear_error();
+    tls_err_reset();
     t->more = corked ? 1 : 0;
     /* WANT_WRITE leaves the rest in OpenSSL, which sends it before the
      * next write's bytes. */
     SSL_do_handshake(t->ssl);
     t->more = 0;
-    ERR_clear_error();
+    tls_err_reset();
 }
 
 static void tls_tickets_due(int64_t id, void *arg)
@@ -237,8 +346,9 @@ static int tls_handshake(conn_t *c)
     tls_conn_t *t = c->xport;
     char why[200];
     int rc;
+    tls_warm(c);
     do {
-        ERR_clear_error();
+        tls_err_reset();
         errno = 0;
         rc = SSL_do_handshake(t->ssl);
     } while (rc != 1 && SSL_get_error(t->ssl, rc) == SSL_ERROR_WANT_READ &&
@@ -399,11 +509,12 @@ static ssize_t tls_read(conn_t *c, void *buf, size_t len)
     tls_conn_t *t = c->xport;
     size_t got = 0;
     t->read_wants_write = 0;
+    tls_warm(c);
     /* After the first record, only what OpenSSL already holds (read
      * ahead): another read of the socket would mostly find nothing, a
      * wasted syscall per request; the loop's next event brings the rest. */
     while (got == 0 || (len - got >= TLS_RECORD && SSL_has_pending(t->ssl))) {
-        ERR_clear_error();
+        tls_err_reset();
         errno = 0;
         int n = SSL_read(t->ssl, (char *)buf + got, (int)(len - got));
         if (n <= 0) {
@@ -420,7 +531,8 @@ static ssize_t tls_write(conn_t *c, const void *data, size_t len)
     tls_conn_t *t = c->xport;
     if (t->tickets > 0 && len > 0)
         tls_tickets(c, 1);
-    ERR_clear_error();
+    tls_warm(c);
+    tls_err_reset();
     errno = 0;
     int n = SSL_write(t->ssl, data, len > INT32_MAX ? INT32_MAX : (int)len);
     if (n > 0) {
@@ -552,11 +664,12 @@ static ssize_t tls_ktls_sendfile(conn_t *c, int fd, off_t *off, size_t len)
     tls_conn_t *t = c->xport;
     if (t->tickets > 0)
         tls_tickets(c, 0);
-    ERR_clear_error();
+    tls_warm(c);
+    tls_err_reset();
     errno = 0;
     ossl_ssize_t n = SSL_sendfile(t->ssl, fd, *off, len, 0);
     int e = errno;
-    ERR_clear_error();
+    tls_err_reset();
     if (n >= 0) {
         *off += n;
         return n;
@@ -596,9 +709,9 @@ static void tls_goodbye(conn_t *c)
 {
     tls_conn_t *t = c->xport;
     if (!c->handshaking) {
-        ERR_clear_error();
+        tls_err_reset();
         SSL_shutdown(t->ssl);
-        ERR_clear_error();
+        tls_err_reset();
     }
 }
 
@@ -618,6 +731,7 @@ static void tls_close(conn_t *c)
 {
     tls_conn_t *t = c->xport;
     conn_timer_clear(c, t->timer);
+    tls_warm_unlink(c->eng, t);
     SSL_free(t->ssl);
     free(t);
     c->xport = NULL;

@@ -433,9 +433,10 @@ static int tls_set_params(SSL_CTX *ctx, int li, const config_listener_t *l,
     if (l->ssl_prefer_server_ciphers)
         opts |= SSL_OP_CIPHER_SERVER_PREFERENCE;
     SSL_CTX_set_options(ctx, opts);
+    /* No SSL_MODE_RELEASE_BUFFERS: the transport frees a connection's
+     * buffers when it falls idle (tls.c, tls_warm). */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                              SSL_MODE_RELEASE_BUFFERS);
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     memcpy(sid + 4, &li, sizeof(li));
     SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid));
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

@@ -8,9 +8,11 @@ resumption through tickets (s_client -sess_out / -sess_in: "Reused"),
 and a TLS 1.3 resumption bringing a new ticket that resumes in turn;
 several reactors and workers share the ticket keys; a Unix socket
 listener with TLS; proxy_protocol before TLS; a plain listener beside it whose on_connect sees
-no TLS fields."""
+no TLS fields; OpenSSL's buffers held by at most 256 connections of an
+event loop and given back by idle ones."""
 
 import os
+import re
 import socket
 import ssl
 
@@ -262,6 +264,56 @@ def test_resumption(srv, pki):
     check("Reused, TLS" in out, "the resumed session's ticket: %s" % out)
 
 
+BUFFERS = re.compile(
+    r"TLS buffers: (\d+) connections held them \(at most (\d+) at once\); "
+    r"given back by (\d+) idle for a tick, by (\d+) past the 256 most "
+    r"recently used; (\d+) keep them")
+
+
+def test_buffers(pki):
+    """OpenSSL's read and write buffers: 300 connections of one event loop
+    each used, all again within a moment, then left idle. At most 256 hold
+    buffers at once (the least recently used give theirs back), and once
+    idle for a tick (a second) none does."""
+    srv = th.h.Server("tls-buffers", server={"worker_num": 1,
+                                             "reactor_num": 1,
+                                             "log_level": "debug"},
+                      plugins=[{"name": "probe", "path": th.TLS_PROBE}])
+    listener = {"type": "tcp", "host": th.HOST, "plugin": "probe",
+                "port": srv.port}
+    listener.update(th.tls_opts(pki))
+    srv.listeners = [listener]
+    srv.write_config()
+    conns = []
+    with srv.start():
+        ctx = th.client_ctx(pki)
+        try:
+            for _ in range(300):
+                conns.append(th.tls_connect(srv.port, ctx))
+                th.greeting(th.read_line(conns[-1]))
+            for s in conns:
+                s.sendall(b"ping\n")
+            for s in conns:
+                check(th.read_line(s) == "ping\n", "an echo")
+
+            def settled():
+                found = BUFFERS.findall(srv.log_text())
+                return found and found[-1][4] == "0" and sum(
+                    int(f[2]) + int(f[3]) for f in found) >= 300
+
+            th.h.wait_until(settled, 15, what="every connection's buffers "
+                            "given back")
+            found = BUFFERS.findall(srv.log_text())
+            peak = max(int(f[1]) for f in found)
+            capped = sum(int(f[3]) for f in found)
+            check(peak <= 256, "%d connections held buffers at once" % peak)
+            check(capped >= 44, "only %d gave theirs back past the 256 most "
+                  "recently used: %r" % (capped, found))
+        finally:
+            for s in conns:
+                s.close()
+
+
 def main():
     th.h.require(th.TLS_PROBE, th.OPENSSL)
     base = th.h.Server("tls-pki")  # only for its temporary directory
@@ -276,6 +328,7 @@ def main():
     test_alpn(pki)
     test_sni(pki)
     test_mutual(pki)
+    test_buffers(pki)
 
 
 if __name__ == "__main__":
