@@ -176,11 +176,12 @@ wrk_line() {
         }' "$1"
 }
 
-# run_wrk SECONDS URL [ARGS...]: one bounded wrk run, output in $TMP/wrk.out.
+# run_wrk SECONDS URL [ARGS...]: one bounded wrk run, output in $TMP/wrk.out;
+# WRK_THREADS threads (default 1).
 run_wrk() {
     local secs=$1 url=$2 rc=0
     shift 2
-    timeout --foreground -s INT "$((secs + 30))" "$WRK" -t1 -c"$T_CONNS" -d"${secs}s" "$@" "$url" >"$TMP/wrk.out" 2>&1 || rc=$?
+    timeout --foreground -s INT "$((secs + 30))" "$WRK" -t"${WRK_THREADS:-1}" -c"$T_CONNS" -d"${secs}s" "$@" "$url" >"$TMP/wrk.out" 2>&1 || rc=$?
     if [ "$rc" -eq 130 ] || [ "$rc" -gt 128 ]; then
         log "wrk stopped by a signal; stopping"
         exit "$rc"
