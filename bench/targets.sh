@@ -23,8 +23,9 @@ PRE_ECHO_CPU_PL=1.890
 # runnable threads than the other. bm: base mode, worker_num = the
 # reference's loops. pm: process mode, reactor_num + worker_num = the
 # reference's loops, one each at least. bd and pd, for comparison, run
-# the defaults (worker_num and reactor_num = CPUs, sched_policy other). bl: the baseline build with pd's configuration, the
-# one its figures were measured with.
+# the defaults (worker_num and reactor_num = CPUs, sched_policy other).
+# bl: the baseline build with pd's configuration, the one its figures
+# were measured with.
 t_servers() {
     echo "ref bm pm bd pd"
     [ "$BUILDS" = cur ] || echo bl

@@ -292,7 +292,6 @@ static void tls_tickets(conn_t *c, int corked)
     tls_conn_t *t = c->xport;
     unsigned n = t->tickets;
     t->tickets = 0;
-    tls_warm(c);
     conn_timer_clear(c, t->timer);
     t->timer = 0;
     while (n-- > 0)
@@ -313,8 +312,10 @@ static void tls_tickets_due(int64_t id, void *arg)
     conn_t *c = arg;
     tls_conn_t *t = c->xport;
     t->timer = 0;
-    if (t->tickets > 0)
+    if (t->tickets > 0) {
+        tls_warm(c);
         tls_tickets(c, 0);
+    }
 }
 
 /* kTLS for sending, where OpenSSL and the kernel set it up. */
